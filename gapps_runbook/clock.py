@@ -1,0 +1,78 @@
+"""Time, injected: the wall clock for token expiry, the monotonic clock for deadlines, and sleep.
+
+Everything that waits or stamps a time takes a :class:`Clock`, so tests pass a :class:`FakeClock`
+and never sleep (the style guide's "step function plus a loop, with time injected").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the runbook needs to know about time."""
+
+    def time(self) -> float:
+        """Seconds since the epoch (wall clock); used for token expiry stamps."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps; used for poll intervals and deadlines."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+
+
+class SystemClock:
+    """The real clocks."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+class FakeClock:
+    """A virtual clock: ``sleep`` advances both clocks at once; ``jump`` moves only the wall clock.
+
+    Args:
+        start: Initial wall-clock time (epoch seconds).
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._wall = start
+        self._mono = 1000.0
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        with self._lock:
+            return self._wall
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+        self.sleeps.append(seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass on both clocks."""
+        with self._lock:
+            self._wall += seconds
+            self._mono += seconds
+
+    def jump(self, seconds: float) -> None:
+        """Move the wall clock only (an NTP correction or a wrong system clock); may be negative."""
+        with self._lock:
+            self._wall += seconds

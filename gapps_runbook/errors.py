@@ -1,0 +1,376 @@
+"""Errors that carry OAuth wire codes, exit codes and the step that fixes them.
+
+Every failure the runbook can meet ends as one of these, and each prints as one line:
+what went wrong, then ``Fix:`` and the runbook step or Google console page that fixes it.
+Messages never contain secrets: server text is passed through :func:`redact.redact`.
+
+The tree::
+
+    RunbookError
+    ├── InputError              bad input from the user (exit 2)
+    ├── ConfigError             the Google console or the profile is set up wrong (exit 3)
+    ├── StoreError              a profile file is corrupt, foreign, or locked (exit 2)
+    │   └── LockTimeout
+    ├── TransportError          network or server trouble: connection, timeout, 5xx (exit 6)
+    │   └── ProtocolError       the server answered something that is not the protocol
+    ├── FlowTimeout             the local deadline passed before the user finished (exit 5)
+    ├── Cancelled               the user cancelled (exit 5)
+    ├── ApiError                a Google API error envelope (Calendar, Gmail)
+    ├── NotebookRunError        a runbook notebook failed under papermill
+    └── OAuthError              an RFC 6749 / 8628 / 7009 error response, one class per wire code
+        ├── InvalidRequest, InvalidClient, InvalidGrant, UnauthorizedClient,
+        ├── UnsupportedGrantType, InvalidScope, AccessDenied, ServerError,
+        ├── TemporarilyUnavailable, AuthorizationPending, SlowDown, ExpiredToken,
+        └── InvalidToken, AdminPolicyEnforced, OrgInternal, RateLimitExceeded, RedirectUriMismatch
+
+``OAuthError.from_response`` decodes a body through the explicit ``REGISTRY``; the emulator
+renders the same classes with ``to_response`` (Google's status codes), so the two sides
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .redact import redact
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes of the ``gapps-runbook`` CLI (documented in README and ``--help``)."""
+
+    OK = 0
+    FAILURE = 1  #: an unexpected failure (a bug: please report it)
+    BAD_INPUT = 2  #: bad input: fix the value and run again
+    MISCONFIGURED = 3  #: the console or client is set up wrong (preflight, invalid_client, invalid_scope)
+    DENIED = 4  #: the user or an admin refused access
+    EXPIRED = 5  #: the code expired, the wait timed out, or it was cancelled
+    NETWORK = 6  #: network or server trouble; retrying later may work
+    REAUTHORIZE = 7  #: the stored token is no longer valid: authorize again
+
+
+# Runbook steps and console pages that errors point to.  One place, so wording stays consistent.
+CONSOLE_CREDENTIALS = "https://console.cloud.google.com/apis/credentials"
+CONSOLE_CONSENT = "https://console.cloud.google.com/auth/audience"
+CONSOLE_LIBRARY = "https://console.cloud.google.com/apis/library"
+STEP_CHECKLIST = "runbook step 01 (console checklist)"
+STEP_CLIENT = "runbook step 02 (client credentials)"
+STEP_AUTHORIZE = "runbook step 03 (authorize)"
+STEP_STATUS = "runbook step 04 (token status)"
+
+
+class RunbookError(Exception):
+    """Root of every error the runbook raises on purpose.
+
+    Args:
+        message: What went wrong, in one sentence. Redacted before it is stored.
+        fix: The runbook step or console page that fixes it; defaults to the class's ``fix``.
+    """
+
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILURE
+    fix: str = ""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.message = redact(" ".join(str(message).split()))
+        if fix is not None:
+            self.fix = fix
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
+
+
+class InputError(RunbookError):
+    """A value the user gave is malformed or missing."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class ConfigError(RunbookError):
+    """The Google console, the client or the profile is set up in a way that cannot work."""
+
+    exit_code = ExitCode.MISCONFIGURED
+    fix = f"follow {STEP_CHECKLIST}"
+
+
+class StoreError(RunbookError):
+    """A profile file is corrupt, has unsafe permissions, or is not ours. Nothing was overwritten."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class LockTimeout(StoreError):
+    """Another process held the profile lock for too long."""
+
+    fix = "wait for the other gapps-runbook process to finish, then run again"
+
+
+class TransportError(RunbookError):
+    """The network or the server failed (connection refused or reset, timeout, 5xx, 429)."""
+
+    exit_code = ExitCode.NETWORK
+    fix = "check the network and the server status, then run the same step again"
+
+
+class ProtocolError(TransportError):
+    """The server's answer is not what the protocol says (not JSON, missing fields)."""
+
+
+class FlowTimeout(RunbookError):
+    """The local deadline passed before authorization finished."""
+
+    exit_code = ExitCode.EXPIRED
+    fix = f"run {STEP_AUTHORIZE} again and approve within the time shown"
+
+
+class Cancelled(RunbookError):
+    """The user cancelled the flow."""
+
+    exit_code = ExitCode.EXPIRED
+    fix = f"run {STEP_AUTHORIZE} again when ready"
+
+
+class NotebookRunError(RunbookError):
+    """A runbook notebook failed under papermill; the executed notebook was still written."""
+
+    exit_code = ExitCode.FAILURE
+
+
+class ApiError(RunbookError):
+    """A Google API answered with its error envelope (``{"error": {"code", "status", ...}}``).
+
+    Args:
+        message: One-line summary.
+        status: HTTP status.
+        reason: The ``google.rpc.ErrorInfo`` reason (``ACCESS_TOKEN_SCOPE_INSUFFICIENT``) or legacy reason.
+    """
+
+    exit_code = ExitCode.REAUTHORIZE
+
+    def __init__(self, message: str, *, status: int, reason: str = "", fix: str | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(message, fix=fix)
+
+
+class OAuthError(RunbookError):
+    """An OAuth error response: RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1.
+
+    Subclasses set ``error`` (the wire code) and ``status`` (the HTTP status Google uses for it).
+
+    Args:
+        description: The server's ``error_description``, redacted.
+        status: The HTTP status actually received (defaults to the class's Google status).
+    """
+
+    error: str = "unknown_error"
+    status: int = 400
+    exit_code = ExitCode.FAILURE
+    fix = f"see the message; {STEP_AUTHORIZE} may need to be run again"
+
+    def __init__(
+        self, description: str = "", *, status: int | None = None, fix: str | None = None, error: str | None = None
+    ) -> None:
+        if error is not None:
+            self.error = error
+        self.description = redact(description)
+        if status is not None:
+            self.status = status
+        text = f"{self.error}: {self.description}" if self.description else self.error
+        super().__init__(text, fix=fix)
+
+    @classmethod
+    def from_response(cls, status: int, body: Mapping[str, Any]) -> OAuthError:
+        """Decode an error body into its class, by the body's ``error`` code, never by HTTP status.
+
+        Google's quota error uses ``error_code`` instead of ``error`` (reference §1); both are read.
+        """
+        code = body.get("error", body.get("error_code", ""))
+        if not isinstance(code, str):
+            code = ""
+        description = body.get("error_description", "")
+        if not isinstance(description, str):
+            description = ""
+        klass = REGISTRY.get(code)
+        if klass is None:
+            return UnknownOAuthError(description, status=status, error=code or f"http_{status}")
+        return klass(description, status=status)
+
+    def to_response(self) -> tuple[int, dict[str, str]]:
+        """The (status, body) Google sends for this error; used by the emulator."""
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        if self.error == "rate_limit_exceeded":
+            body = {"error_code": self.error}
+        return self.status, body
+
+    @property
+    def retryable(self) -> bool:
+        """True for server-side conditions that may pass (google-auth ``_can_retry``)."""
+        return False
+
+
+class UnknownOAuthError(OAuthError):
+    """An error code this runbook does not know; reported as it came."""
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+    exit_code = ExitCode.BAD_INPUT
+    fix = f"check the client ID and secret in {STEP_CLIENT}"
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status = 401
+    exit_code = ExitCode.MISCONFIGURED
+    fix = (
+        f"check the client ID, secret and client type in {STEP_CLIENT} against the console's "
+        f"Clients page ({CONSOLE_CREDENTIALS})"
+    )
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+    exit_code = ExitCode.REAUTHORIZE
+    fix = (
+        f"authorize again ({STEP_AUTHORIZE}); if this repeats every 7 days, publish the consent screen "
+        f"({CONSOLE_CONSENT})"
+    )
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+    exit_code = ExitCode.MISCONFIGURED
+    fix = f"create a client of the type the flow needs on the Clients page ({CONSOLE_CREDENTIALS}), then {STEP_CLIENT}"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    exit_code = ExitCode.MISCONFIGURED
+    fix = "the provider does not support this flow: choose the other flow in runbook step 01"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    exit_code = ExitCode.MISCONFIGURED
+    fix = (
+        "Google's device flow does not allow Calendar or Contacts scopes: use the Desktop app flow "
+        f"(--flow desktop) with a 'Desktop app' client, see {STEP_CHECKLIST}"
+    )
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status = 403
+    exit_code = ExitCode.DENIED
+    fix = f"run {STEP_AUTHORIZE} again and click Allow; the approving account must be a test user while the app is in Testing"
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status = 500
+    exit_code = ExitCode.NETWORK
+    fix = TransportError.fix
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class TemporarilyUnavailable(ServerError):
+    error = "temporarily_unavailable"
+    status = 503
+
+
+class InternalFailure(ServerError):
+    error = "internal_failure"
+
+
+class AuthorizationPending(OAuthError):
+    """RFC 8628 §3.5: the user has not finished yet; keep polling (Google: HTTP 428)."""
+
+    error = "authorization_pending"
+    status = 428
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5: polling too fast; the interval grows by 5 s for all later polls (Google: HTTP 403)."""
+
+    error = "slow_down"
+    status = 403
+
+
+class ExpiredToken(OAuthError):
+    """RFC 8628 §3.5: the device code expired; start again with user interaction."""
+
+    error = "expired_token"
+    exit_code = ExitCode.EXPIRED
+    fix = f"the code expired: run {STEP_AUTHORIZE} again and approve within the time shown"
+
+
+class InvalidToken(OAuthError):
+    """Tokeninfo / revoke: the token is invalid, expired or revoked."""
+
+    error = "invalid_token"
+    exit_code = ExitCode.REAUTHORIZE
+    fix = f"refresh the token ({STEP_STATUS}) or authorize again ({STEP_AUTHORIZE})"
+
+
+class AdminPolicyEnforced(OAuthError):
+    error = "admin_policy_enforced"
+    exit_code = ExitCode.DENIED
+    fix = "a Workspace admin blocks this scope: ask them to trust the app in the Admin console (Security > API controls)"
+
+
+class OrgInternal(OAuthError):
+    error = "org_internal"
+    status = 403
+    exit_code = ExitCode.DENIED
+    fix = f"the consent screen is Internal: approve with an account of the organisation, or make it External ({CONSOLE_CONSENT})"
+
+
+class RateLimitExceeded(OAuthError):
+    """Google's quota error, sent as ``{"error_code": "rate_limit_exceeded"}`` (HTTP 403)."""
+
+    error = "rate_limit_exceeded"
+    status = 403
+    exit_code = ExitCode.NETWORK
+    fix = "Google's quota for this client is exhausted: wait a few minutes, then run the step again"
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class RedirectUriMismatch(OAuthError):
+    error = "redirect_uri_mismatch"
+    exit_code = ExitCode.MISCONFIGURED
+    fix = f"use a 'Desktop app' client for the loopback flow ({CONSOLE_CREDENTIALS}), then {STEP_CLIENT}"
+
+
+REGISTRY: dict[str, type[OAuthError]] = {
+    klass.error: klass
+    for klass in (
+        InvalidRequest,
+        InvalidClient,
+        InvalidGrant,
+        UnauthorizedClient,
+        UnsupportedGrantType,
+        InvalidScope,
+        AccessDenied,
+        ServerError,
+        TemporarilyUnavailable,
+        InternalFailure,
+        AuthorizationPending,
+        SlowDown,
+        ExpiredToken,
+        InvalidToken,
+        AdminPolicyEnforced,
+        OrgInternal,
+        RateLimitExceeded,
+        RedirectUriMismatch,
+    )
+}
