@@ -1,0 +1,92 @@
+"""The transport seam: retries only where safe, Retry-After honoured, errors without URLs or secrets."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from gapps_runbook import errors
+from gapps_runbook.clock import FakeClock
+from gapps_runbook.transport import (
+    RequestsTransport,
+    Response,
+    RetryPolicy,
+    oauth_json,
+    parse_retry_after,
+    send,
+)
+
+
+class Scripted:
+    """A transport that answers from a list; an exception instance is raised instead."""
+
+    def __init__(self, *answers: Response | Exception) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, method: str, url: str, **kwargs: object) -> Response:
+        self.calls.append((method, url))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_retries_5xx_then_succeeds_with_backoff() -> None:
+    clock = FakeClock()
+    transport = Scripted(Response(503), Response(502), Response(200, body=b"{}"))
+    response = send(transport, "POST", "https://x/token", retry=RetryPolicy(jitter=0), clock=clock)
+    assert response.status == 200
+    assert len(transport.calls) == 3
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    clock = FakeClock()
+    transport = Scripted(Response(429, {"retry-after": "7"}), Response(429, {"retry-after": "999"}), Response(200))
+    send(transport, "GET", "https://x", retry=RetryPolicy(jitter=0, cap=30), clock=clock)
+    assert clock.sleeps == [7.0, 30.0]
+
+
+def test_no_retry_for_client_errors() -> None:
+    transport = Scripted(Response(400, body=b'{"error": "invalid_grant"}'))
+    response = send(transport, "POST", "https://x/token", retry=RetryPolicy(), clock=FakeClock())
+    assert len(transport.calls) == 1
+    with pytest.raises(errors.InvalidGrant):
+        oauth_json(response, "https://x/token")
+
+
+def test_connection_errors_retry_then_raise() -> None:
+    clock = FakeClock()
+    transport = Scripted(*[errors.TransportError("down")] * 3)
+    with pytest.raises(errors.TransportError):
+        send(transport, "POST", "https://x", retry=RetryPolicy(attempts=3, jitter=0), clock=clock)
+    assert len(transport.calls) == 3 and len(clock.sleeps) == 2
+
+
+def test_oauth_json_cases() -> None:
+    assert oauth_json(Response(200, body=b'{"a": 1}'), "u") == {"a": 1}
+    with pytest.raises(errors.ProtocolError):
+        oauth_json(Response(200, body=b"<html>"), "u")
+    with pytest.raises(errors.TransportError) as info:
+        oauth_json(Response(503, body=b"<html>oops</html>"), "https://oauth2.example/token?x=1")
+    assert "oauth2.example" in str(info.value) and "x=1" not in str(info.value)
+    with pytest.raises(errors.SlowDown):
+        oauth_json(Response(403, body=b'{"error": "slow_down", "error_description": "Forbidden"}'), "u")
+
+
+def test_retry_after_http_date() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_requests_transport_connection_refused_names_host_only() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(errors.TransportError) as info:
+        RequestsTransport()("POST", f"http://127.0.0.1:{port}/revoke?token=SECRETVALUE123", timeout=2)
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert "SECRETVALUE123" not in str(info.value)
