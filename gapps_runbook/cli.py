@@ -1,0 +1,311 @@
+"""The ``gapps-runbook`` command: every runbook step, headless.
+
+Each command is one call into :mod:`gapps_runbook.runbook`; this module only parses options and
+prints. Errors print as one line on stderr and exit with the code of their kind (see EXIT CODES).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import runbook, scopes
+from .clients import read_secret
+from .errors import ExitCode, InputError, RunbookError
+from .redact import redact
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success
+  1  unexpected failure (a bug: please report it)
+  2  bad input: fix the value and run again
+  3  misconfigured: console/client/scopes (preflight, invalid_client, invalid_scope)
+  4  denied: the user or an admin refused (access_denied, wrong account)
+  5  expired or timed out: the code expired, the wait timed out or was cancelled
+  6  network or server trouble: retry later
+  7  token no longer valid: authorize again (step 03)
+"""
+
+SERVICE_CHOICE = click.Choice(sorted(scopes.SERVICES))
+FLOW_CHOICE = click.Choice(["auto", "device", "desktop"])
+
+
+def _site(ctx: click.Context) -> runbook.Site:
+    obj = ctx.find_root().obj
+    if "site" not in obj:
+        obj["site"] = runbook.Site.open(obj["profile"], home=obj["home"], issuer=obj["issuer"])
+    return obj["site"]
+
+
+def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.option("--profile", default="default", envvar="GAPPS_RUNBOOK_PROFILE", show_default=True,
+              help="Profile name: one per site/server. Env: GAPPS_RUNBOOK_PROFILE.")
+@click.option("--issuer", envvar="GAPPS_RUNBOOK_ISSUER", default=None,
+              help="OAuth issuer URL read by discovery (default: Google, built in). Env: GAPPS_RUNBOOK_ISSUER.")
+@click.option("--home", envvar="GAPPS_RUNBOOK_HOME", type=click.Path(path_type=Path), default=None,
+              help="Where profiles live (default: the per-user config dir). Env: GAPPS_RUNBOOK_HOME.")
+@click.version_option(package_name="gapps-runbook")
+@click.pass_context
+def cli(ctx: click.Context, profile: str, issuer: str | None, home: Path | None) -> None:
+    """Connect an installed application to Google Workspace APIs with OAuth 2.0, step by step.
+
+    \b
+    Steps:  preflight -> client set -> authorize -> status / verify / refresh / revoke
+    Try it offline first:  gapps-runbook demo
+    """
+    ctx.obj = {"profile": profile, "issuer": issuer, "home": home}
+
+
+@cli.group()
+def client() -> None:
+    """Step 02: the OAuth client (product name, client ID, secret)."""
+
+
+@client.command("set")
+@click.option("--product-name", default="", help="The product name shown on the consent screen.")
+@click.option("--client-id", default=None, help="Client ID from the console's Clients page.")
+@click.option("--client-type", type=click.Choice(["device", "desktop"]), default=None,
+              help="device = 'TVs and Limited Input devices'; desktop = 'Desktop app'.")
+@click.option("--client-json", type=click.Path(path_type=Path), default=None,
+              help="The client JSON downloaded from the console (holds ID and secret).")
+@click.option("--secret-env", metavar="VAR", default=None, help="Read the client secret from this environment variable.")
+@click.option("--secret-file", type=click.Path(path_type=Path), default=None, help="Read the client secret from this file (0600).")
+@click.option("--project-id", default=None, help="Google Cloud project id (for console deep links).")
+@click.pass_context
+def client_set(ctx: click.Context, product_name: str, client_id: str | None, client_type: str | None,
+               client_json: Path | None, secret_env: str | None, secret_file: Path | None, project_id: str | None) -> None:
+    """Store the client. The secret never comes from the command line: env, file, JSON or a prompt."""
+    site = _site(ctx)
+    if client_json is not None:
+        stored = runbook.import_client_json(site, client_json, client_type=client_type, product_name=product_name)  # type: ignore[arg-type]
+    else:
+        if not client_id or not client_type:
+            raise InputError("--client-id and --client-type are needed without --client-json",
+                             fix="pass both, or --client-json with the file downloaded from the Clients page")
+        prompt = None
+        if secret_env is None and secret_file is None:
+            prompt = lambda: click.prompt("Client secret", hide_input=True)  # noqa: E731
+        secret = read_secret(env=secret_env, file=secret_file, prompt=prompt)
+        stored = runbook.save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,  # type: ignore[arg-type]
+                                     product_name=product_name, project_id=project_id)
+    click.echo(f"Saved client {stored.client_id} ({stored.client_type}) in profile {site.profile.name!r}.")
+
+
+@client.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def client_show(ctx: click.Context, as_json: bool) -> None:
+    """Show the stored client; the secret only as a fingerprint."""
+    from .redact import fingerprint
+
+    stored = _site(ctx).client()
+    data = {"product_name": stored.product_name, "client_id": stored.client_id, "client_type": stored.client_type,
+            "project_id": stored.project_id, "client_secret": f"set (fingerprint {fingerprint(stored.client_secret)})"}
+    _emit(data, as_json, [f"{k}: {v}" for k, v in data.items()])
+
+
+def _scope_options(func: Any) -> Any:
+    func = click.option("--service", "services", multiple=True, type=SERVICE_CHOICE,
+                        help="Google service to integrate (repeatable). Default: calendar + openid.")(func)
+    func = click.option("--scope", "scope_list", multiple=True, help="Extra OAuth scope (repeatable).")(func)
+    func = click.option("--flow", type=FLOW_CHOICE, default="auto", show_default=True,
+                        help="device = TVs/limited input; desktop = loopback + PKCE.")(func)
+    return click.option("--legacy-device-scopes", is_flag=True,
+                        help="Allow Calendar in the device flow (emulator's legacy mode only; Google rejects it).")(func)
+
+
+@cli.command()
+@_scope_options
+@click.option("--publishing-status", type=click.Choice(["testing", "production"]), default=None,
+              help="The consent screen's publishing status (Audience page).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def preflight(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[str, ...], flow: str,
+              legacy_device_scopes: bool, publishing_status: str | None, as_json: bool) -> None:
+    """Step 01: which flow and client type these scopes need; no network call to Google."""
+    site = _site(ctx)
+    requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
+    result = runbook.check_console(site, requested, flow=flow, publishing_status=publishing_status,  # type: ignore[arg-type]
+                                   legacy_device_scopes=legacy_device_scopes)
+    _emit(result.to_json(), as_json, result.summary_lines())
+    if not result.ok:
+        ctx.exit(ExitCode.MISCONFIGURED)
+
+
+@cli.command()
+@_scope_options
+@click.option("--json", "as_json", is_flag=True, help="Print the code/link and the result as JSON lines.")
+@click.option("--no-browser", is_flag=True, help="Print the authorization link; do not open a browser.")
+@click.option("--paste", is_flag=True, help="Desktop flow on a remote machine: paste the URL the browser was sent to.")
+@click.option("--timeout", type=float, default=None, help="Stop waiting after this many seconds.")
+@click.pass_context
+def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[str, ...], flow: str,
+              legacy_device_scopes: bool, as_json: bool, no_browser: bool, paste: bool, timeout: float | None) -> None:
+    """Step 03: "generate the authorization code", wait for approval, store the token."""
+    site = _site(ctx)
+    requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
+
+    def on_code(grant: Any) -> None:
+        if as_json:
+            click.echo(json.dumps({"event": "user_code", "user_code": grant.user_code,
+                                   "verification_url": grant.verification_uri, "expires_in": grant.expires_in}))
+        else:
+            click.echo(f"Open {grant.verification_uri} and enter the code {grant.user_code} "
+                       f"(expires in {grant.expires_in // 60} min). Only enter a code this runbook shows you.")
+
+    def open_url(url: str) -> None:
+        if as_json:
+            click.echo(json.dumps({"event": "authorization_url", "url": url}))
+        else:
+            click.echo(f"Open this link in a browser on this machine and allow access:\n{url}")
+        if not no_browser:
+            webbrowser.open(url)
+
+    def on_status(text: str) -> None:
+        if not as_json:
+            click.echo(f"  {text}", err=True)
+
+    if paste:
+        result = runbook.authorize_by_paste(site, requested, show_url=open_url,
+                                            ask=lambda: click.prompt("Paste the URL your browser was redirected to"))
+    else:
+        result = runbook.authorize(site, requested, flow=flow, legacy_device_scopes=legacy_device_scopes,  # type: ignore[arg-type]
+                                   on_device_code=on_code, on_status=on_status, open_url=open_url, timeout=timeout)
+    _print_status(ctx, runbook.status(site), as_json, header=f"Authorized with the {result.flow} flow.")
+
+
+def _print_status(ctx: click.Context, st: runbook.TokenStatus, as_json: bool, header: str = "") -> None:
+    lines = [header] if header else []
+    if st.token_id is None:
+        lines.append(f"Profile {st.profile!r}: no token. Run: gapps-runbook authorize")
+    else:
+        lines += [
+            f"Profile:     {st.profile}",
+            f"Token id:    {st.token_id}",
+            f"Expires in:  {st.expires_in} s",
+            f"Account:     {st.account or 'unknown'}",
+            f"Scopes:      {' '.join(st.scopes)}",
+        ]
+        if st.missing_scopes:
+            lines.append(f"Not granted: {' '.join(st.missing_scopes)} (the user unticked them: authorize again)")
+        if st.refresh_token_expires_in is not None:
+            lines.append(f"Refresh token dies in {st.refresh_token_expires_in} s (consent screen in Testing: publish it)")
+    _emit(st.to_json(), as_json, lines)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "all_profiles", is_flag=True, help="Every profile.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, all_profiles: bool) -> None:
+    """Step 04: token id, expiry in seconds and scopes (local; no network call)."""
+    if not all_profiles:
+        _print_status(ctx, runbook.status(_site(ctx)), as_json)
+        return
+    root = ctx.find_root().obj
+    store = runbook.ProfileStore(root["home"])
+    states = [runbook.status(runbook.Site(store.profile(n))) for n in store.names()]
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in states], indent=2, sort_keys=True))
+    else:
+        for s in states:
+            click.echo(f"{s.profile:20} {s.token_id or '-':14} {s.expires_in if s.expires_in is not None else '-':>6} s  "
+                       f"{s.account or ''}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def refresh(ctx: click.Context, as_json: bool) -> None:
+    """Step 04: refresh the access token now."""
+    site = _site(ctx)
+    runbook.refresh(site)
+    _print_status(ctx, runbook.status(site), as_json, header="Refreshed.")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool) -> None:
+    """Step 04: prove the token opens Calendar and does not open Gmail."""
+    report = runbook.verify(_site(ctx))
+    lines = [f"{'ok ' if c.ok else 'BAD'} {c.api} {c.call}: expected {c.expected}, {c.outcome}. {c.detail}".rstrip()
+             for c in report.checks]
+    _emit(report.to_json(), as_json, lines)
+    if not report.ok:
+        ctx.exit(ExitCode.REAUTHORIZE)
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def revoke(ctx: click.Context, yes: bool) -> None:
+    """Step 04: revoke the grant at the provider; the local copy goes only after the provider confirms."""
+    site = _site(ctx)
+    if not yes:
+        click.confirm(f"Revoke the token of profile {site.profile.name!r}? The server loses API access", abort=True)
+    already = runbook.revoke(site)
+    click.echo("Revoked (it was already invalid at the provider)." if already else "Revoked. Local token deleted.")
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--auto-approve", is_flag=True, help="Approve every request at once (unattended runs).")
+@click.option("--legacy-device-scopes", is_flag=True, help="Accept Calendar in the device flow, as Google did before ~2016 (LEGACY).")
+@click.option("--publishing-status", type=click.Choice(["testing", "production"]), default="production", show_default=True)
+@click.option("--clients", "clients_file", type=click.Path(path_type=Path), default=None,
+              help="JSON list of clients to register ({client_id, client_secret, client_type, product_name}).")
+def emulator(port: int, auto_approve: bool, legacy_device_scopes: bool, publishing_status: str, clients_file: Path | None) -> None:
+    """Run the embedded Google OAuth + Calendar emulator on loopback until Ctrl-C."""
+    from .emulator import Emulator, run_forever
+
+    emu = Emulator(auto_approve=auto_approve, legacy_device_scopes=legacy_device_scopes, publishing_status=publishing_status)
+    if clients_file is not None:
+        emu.load_clients(clients_file)
+    run_forever(emu, "127.0.0.1", port, click.echo)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Folder for the run folder.")
+def demo(out: Path) -> None:
+    """Walk the whole procedure on the embedded emulator (no Google account needed)."""
+    from .demo import run_demo
+
+    run_demo(out, echo=click.echo)
+
+
+def main() -> None:
+    """Entry point: run the CLI, print RunbookErrors as one line and exit with their code."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except RunbookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(int(ExitCode.EXPIRED))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Cancelled.", err=True)
+        sys.exit(int(ExitCode.EXPIRED))
+    except Exception as exc:  # a bug: one line, no traceback, no secret
+        click.echo(f"unexpected error ({type(exc).__name__}): {redact(str(exc))[:300]} "
+                   "Please report it with the command you ran.", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+    sys.exit(code if isinstance(code, int) else 0)
