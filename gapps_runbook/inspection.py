@@ -1,0 +1,305 @@
+"""What a token is good for: Google's tokeninfo, RFC 7662 introspection, or the token response itself.
+
+- Google dialect (``endpoints.tokeninfo_endpoint``, reference §5): the access token goes in a POST
+  form body (Google accepts POST; a query string would put the secret in logs). Every value comes
+  back as a JSON string (``"expires_in": "3560"``); a dead token gives 400 ``invalid_token``
+  ("Invalid Value"), or from the v3 URL just ``{"error_description": "Invalid Value"}``.
+- RFC 7662 (``endpoints.introspection_endpoint``): POST ``token`` with client authentication;
+  ``"active": false`` means dead.
+- Otherwise: what the token response said (``source="token_response"``).
+
+When a client is given, the token's audience must be that client: a token minted for another client
+means the wrong profile, client or account was used (the account/client confusion of security.md §1).
+"""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InvalidToken, ProtocolError
+from .redact import register_secret
+from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, oauth_json, send
+
+if TYPE_CHECKING:
+    from .clients import ClientConfig
+    from .endpoints import Endpoints
+    from .tokens import Token
+
+Source = Literal["tokeninfo", "introspection", "token_response"]
+
+# Google answers "email"/"profile" with their long names (reference §3.3).
+_SCOPE_ALIASES = {
+    "email": "https://www.googleapis.com/auth/userinfo.email",
+    "profile": "https://www.googleapis.com/auth/userinfo.profile",
+}
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What the provider says about an access token.
+
+    Attributes:
+        scopes: Granted scopes.
+        expires_in: Seconds left, if known.
+        email: The account's email, if the email scope was granted.
+        audience: The client the token was issued to (``azp``/``aud`` at Google).
+        subject: The account's stable id (``sub``), if known.
+        source: Where this came from.
+    """
+
+    scopes: tuple[str, ...]
+    expires_in: int | None
+    email: str | None
+    audience: str | None
+    subject: str | None = None
+    source: Source = "tokeninfo"
+
+
+def inspect_token(
+    transport: Transport,
+    endpoints: Endpoints,
+    token: Token,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    retry: RetryPolicy = SAFE_RETRY,
+    client: ClientConfig | None = None,
+    client_auth: Literal["basic", "form"] = "basic",
+) -> TokenInfo:
+    """Ask the provider what ``token`` grants: tokeninfo, else RFC 7662, else the token response.
+
+    Args:
+        transport: The HTTP seam.
+        endpoints: The provider.
+        token: The token to inspect.
+        clock: Sleep between retries; wall clock for the token-response fallback.
+        retry: Retry policy for connection errors and 408/429/5xx.
+        client: When given, the token's audience must be its ``client_id``; RFC 7662 also
+            authenticates with it (without a client, introspection is skipped).
+        client_auth: RFC 6749 §2.3.1 client authentication for introspection.
+
+    Returns:
+        The token's scopes, lifetime, account and audience.
+
+    Raises:
+        InvalidToken: The token is expired, revoked or unknown.
+        ConfigError: The token was issued to another client.
+        ProtocolError: The answer is not what the protocol says.
+        TransportError: No usable answer after the retries.
+    """
+    if endpoints.tokeninfo_endpoint:
+        info = _tokeninfo(transport, endpoints.tokeninfo_endpoint, token, clock=clock, retry=retry)
+    elif endpoints.introspection_endpoint and client is not None:
+        url = endpoints.introspection_endpoint
+        info = _introspect(transport, url, token, client, client_auth, clock=clock, retry=retry)
+    else:
+        info = from_token(token, now=clock.time())
+    if client is not None:
+        check_audience(info, client)
+    return info
+
+
+def _tokeninfo(transport: Transport, url: str, token: Token, *, clock: Clock, retry: RetryPolicy) -> TokenInfo:
+    """Google's tokeninfo (reference §5), token in the POST body."""
+    register_secret(token.access_token)
+    response = send(transport, "POST", url, data={"access_token": token.access_token}, retry=retry, clock=clock)
+    return parse_tokeninfo(_json_or_invalid(response, url))
+
+
+def _json_or_invalid(response: Response, url: str) -> dict[str, Any]:
+    """The body, with v3's bare ``{"error_description": "Invalid Value"}`` read as invalid_token."""
+    if response.status == 400:
+        try:
+            body = response.json()
+        except ProtocolError:
+            body = {}
+        if "error" not in body and isinstance(body.get("error_description"), str):
+            raise InvalidToken(body["error_description"], status=400)
+    return oauth_json(response, url)
+
+
+def _text(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"the token information's {key} is not a string")
+    return value
+
+
+def _seconds(value: Any, key: str) -> int | None:
+    """An integer that Google sends as a string ("3560")."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return max(0, int(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(0, value)
+    raise ProtocolError(f"the token information's {key} is not a number")
+
+
+def parse_tokeninfo(body: Mapping[str, Any]) -> TokenInfo:
+    """Read Google's tokeninfo answer, whose values are all strings (reference §5).
+
+    Args:
+        body: The JSON object.
+
+    Returns:
+        The information, ``source="tokeninfo"``.
+
+    Raises:
+        ProtocolError: A field has the wrong type.
+    """
+    return TokenInfo(
+        scopes=tuple((_text(body, "scope") or "").split()),
+        expires_in=_seconds(body.get("expires_in"), "expires_in"),
+        email=_text(body, "email"),
+        audience=_text(body, "azp") or _text(body, "aud"),
+        subject=_text(body, "sub"),
+        source="tokeninfo",
+    )
+
+
+def _client_auth(client: ClientConfig, mode: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(form fields, headers) for RFC 6749 §2.3.1 client authentication."""
+    register_secret(client.client_secret)
+    if mode == "form":
+        return {"client_id": client.client_id, "client_secret": client.client_secret}, {}
+    pair = f"{urllib.parse.quote(client.client_id, safe='')}:{urllib.parse.quote(client.client_secret, safe='')}"
+    basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    register_secret(basic)
+    return {}, {"Authorization": f"Basic {basic}"}
+
+
+def _introspect(
+    transport: Transport,
+    url: str,
+    token: Token,
+    client: ClientConfig,
+    client_auth: str,
+    *,
+    clock: Clock,
+    retry: RetryPolicy,
+) -> TokenInfo:
+    """RFC 7662 §2.1 introspection request."""
+    form, headers = _client_auth(client, client_auth)
+    form.update(token=token.access_token, token_type_hint="access_token")
+    response = send(transport, "POST", url, data=form, headers=headers, retry=retry, clock=clock)
+    return parse_introspection(oauth_json(response, url), now=clock.time())
+
+
+def parse_introspection(body: Mapping[str, Any], *, now: float) -> TokenInfo:
+    """Read an RFC 7662 §2.2 introspection response.
+
+    Args:
+        body: The JSON object.
+        now: Wall-clock time, to turn ``exp`` into seconds left.
+
+    Returns:
+        The information, ``source="introspection"``.
+
+    Raises:
+        InvalidToken: ``active`` is false.
+        ProtocolError: ``active`` is missing or a field has the wrong type.
+    """
+    active = body.get("active")
+    if not isinstance(active, bool):
+        raise ProtocolError("the introspection response has no boolean 'active'")
+    if not active:
+        raise InvalidToken("the provider says the token is not active (RFC 7662)")
+    exp = body.get("exp")
+    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, (int, float))):
+        raise ProtocolError("the introspection response's exp is not a number")
+    aud = body.get("aud")
+    return TokenInfo(
+        scopes=tuple((_text(body, "scope") or "").split()),
+        expires_in=None if exp is None else max(0, int(exp - now)),
+        email=_text(body, "email") or _text(body, "username"),
+        audience=_text(body, "client_id") or (aud if isinstance(aud, str) else None),
+        subject=_text(body, "sub"),
+        source="introspection",
+    )
+
+
+def from_token(token: Token, *, now: float) -> TokenInfo:
+    """What the token response said, for providers with neither tokeninfo nor introspection.
+
+    Args:
+        token: The token.
+        now: Wall-clock time.
+
+    Returns:
+        The information, ``source="token_response"``.
+
+    Raises:
+        InvalidToken: The local clock says the token has expired.
+    """
+    if token.is_expired(now, leeway=0):
+        raise InvalidToken("the access token has expired by the local clock")
+    return TokenInfo(
+        scopes=token.scopes,
+        expires_in=token.expires_in(now),
+        email=token.account,
+        audience=None,
+        subject=None,
+        source="token_response",
+    )
+
+
+def check_audience(info: TokenInfo, client: ClientConfig) -> None:
+    """Refuse a token minted for another client (account/client confusion).
+
+    Args:
+        info: The inspected token.
+        client: The client this profile uses.
+
+    Raises:
+        ConfigError: ``info.audience`` is known and is not ``client.client_id``.
+    """
+    if info.audience is None or info.audience == client.client_id:
+        return
+    who = f" for {info.email}" if info.email else ""
+    raise ConfigError(
+        f"this token{who} was issued to OAuth client {info.audience}, not to this profile's client "
+        f"{client.client_id}: the wrong profile, client or account was used",
+        fix=f"check the client in {STEP_CLIENT}, then authorize again with the expected account ({STEP_AUTHORIZE})",
+    )
+
+
+def _canonical(scope: str) -> str:
+    return _SCOPE_ALIASES.get(scope, scope)
+
+
+def scope_diff(requested: Iterable[str], granted: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Compare requested and granted scopes (RFC 6749 §3.3: the server may grant fewer).
+
+    ``email`` and ``profile`` match Google's long ``userinfo.*`` names.
+
+    Args:
+        requested: Scopes asked for.
+        granted: Scopes the token carries.
+
+    Returns:
+        ``(missing, extra)``: requested but not granted, and granted but not requested, in input order.
+    """
+    requested, granted = list(dict.fromkeys(requested)), list(dict.fromkeys(granted))
+    want = {_canonical(s) for s in requested}
+    have = {_canonical(s) for s in granted}
+    missing = tuple(s for s in requested if _canonical(s) not in have)
+    extra = tuple(s for s in granted if _canonical(s) not in want)
+    return missing, extra
+
+
+__all__ = [
+    "TokenInfo",
+    "check_audience",
+    "from_token",
+    "inspect_token",
+    "parse_introspection",
+    "parse_tokeninfo",
+    "scope_diff",
+]

@@ -1,0 +1,399 @@
+"""Tokens: the RFC 6749 §5.1 token response, refresh (§6) and revocation (RFC 7009).
+
+Google's dialect (reference §4, §6, §10):
+
+- a refresh response carries no ``refresh_token``: the previous one is kept;
+- Testing-mode apps get ``refresh_token_expires_in`` (604799 s, seven days);
+- ``/revoke`` answers 200, or 400 ``invalid_token`` for a token that is already dead. The token is
+  sent in the form body, never in the URL query as Google's samples do (a URL ends up in logs).
+
+``authorized_user_info`` and ``token_from_authorized_user`` convert to and from google-auth's
+``authorized_user`` JSON, so ``Credentials.from_authorized_user_info`` loads what the store writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import (
+    STEP_AUTHORIZE,
+    ConfigError,
+    InputError,
+    InvalidToken,
+    OAuthError,
+    ProtocolError,
+    StoreError,
+    TransportError,
+)
+from .redact import fingerprint, register_secret
+from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
+
+if TYPE_CHECKING:
+    from .clients import ClientConfig
+    from .endpoints import Endpoints
+
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # google-auth's expiry format, read back as naive UTC (reference §10)
+
+
+@dataclass(frozen=True)
+class Token:
+    """An OAuth access token with what came with it (RFC 6749 §5.1).
+
+    Attributes:
+        access_token: The bearer token (secret).
+        expires_at: Wall-clock expiry: local time at receipt plus ``expires_in``.
+        scopes: Granted scopes, as the server reported them.
+        token_type: Always ``Bearer`` here.
+        refresh_token: RFC 6749 §6 refresh token (secret), if any.
+        id_token: OpenID Connect ID token (secret), if ``openid`` was granted.
+        refresh_token_expires_at: Wall-clock expiry of the refresh token (Google Testing mode: 7 days).
+        issued_at: Wall-clock time the token response was received.
+        account: The account the grant belongs to, when known (ID token ``email``).
+    """
+
+    access_token: str = field(repr=False)
+    expires_at: float
+    scopes: tuple[str, ...]
+    token_type: str = "Bearer"
+    refresh_token: str | None = field(default=None, repr=False)
+    id_token: str | None = field(default=None, repr=False)
+    refresh_token_expires_at: float | None = None
+    issued_at: float = 0.0
+    account: str | None = None
+
+    @property
+    def token_id(self) -> str:
+        """A short, stable fingerprint of the access token: the "token id" the runbook shows."""
+        return fingerprint(self.access_token)
+
+    def expires_in(self, now: float) -> int:
+        """Whole seconds left at wall-clock ``now``, never negative."""
+        return max(0, int(self.expires_at - now))
+
+    def is_expired(self, now: float, leeway: float = 60.0) -> bool:
+        """True when fewer than ``leeway`` seconds are left at wall-clock ``now``."""
+        return now >= self.expires_at - leeway
+
+
+def _int_field(body: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
+    """An integer field that some servers send as a digit string; ProtocolError if neither."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ProtocolError(f"the token response's {key} is not a non-negative integer")
+
+
+def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"the token response's {key} is not a non-empty string")
+    return value
+
+
+def account_from_id_token(id_token: str | None) -> str | None:
+    """The ``email`` claim of an ID token, without signature checks, or None.
+
+    OpenID Connect Core §3.1.3.7 lets a client skip the signature when the ID token came straight
+    from the token endpoint over TLS; the value is only shown to the user, never trusted for access.
+    """
+    if not id_token or id_token.count(".") != 2:
+        return None
+    payload = id_token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    email = claims.get("email") if isinstance(claims, dict) else None
+    return email if isinstance(email, str) and email else None
+
+
+def parse_token_response(body: Mapping[str, Any], *, now: float, previous: Token | None = None) -> Token:
+    """Build a :class:`Token` from a successful token response (RFC 6749 §5.1).
+
+    Args:
+        body: The JSON object the token endpoint returned.
+        now: Local wall-clock time at receipt; ``expires_at`` is ``now + expires_in``.
+        previous: The token being refreshed: its refresh token, scopes and account are kept when
+            the response lacks them (RFC 6749 §6: the server MAY issue a new refresh token).
+
+    Returns:
+        The token; every secret in it is registered for redaction.
+
+    Raises:
+        ProtocolError: ``access_token`` or ``expires_in`` is missing or invalid, or ``token_type``
+            is not ``Bearer`` (case-insensitive, RFC 6749 §5.1 / §7.1).
+    """
+    access_token = _optional_str(body, "access_token")
+    register_secret(access_token)
+    refresh_token = _optional_str(body, "refresh_token")
+    id_token = _optional_str(body, "id_token")
+    register_secret(refresh_token)
+    register_secret(id_token)
+    if access_token is None:
+        raise ProtocolError("the token response has no access_token")
+    expires_in = _int_field(body, "expires_in")
+    if expires_in is None:
+        raise ProtocolError("the token response has no expires_in")
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise ProtocolError("the token response's token_type is not Bearer")
+    return Token(
+        access_token=access_token,
+        expires_at=now + expires_in,
+        scopes=_scopes(body, previous),
+        token_type="Bearer",
+        refresh_token=refresh_token or (previous.refresh_token if previous else None),
+        id_token=id_token or (previous.id_token if previous else None),
+        refresh_token_expires_at=_refresh_expiry(body, now, previous, new_refresh=refresh_token is not None),
+        issued_at=now,
+        account=account_from_id_token(id_token) or (previous.account if previous else None),
+    )
+
+
+def _scopes(body: Mapping[str, Any], previous: Token | None) -> tuple[str, ...]:
+    """Granted scopes (RFC 6749 §3.3); absent means "as requested", i.e. the previous grant's."""
+    scope = body.get("scope")
+    if scope is None:
+        return previous.scopes if previous else ()
+    if not isinstance(scope, str):
+        raise ProtocolError("the token response's scope is not a string")
+    return tuple(scope.split())
+
+
+def _refresh_expiry(body: Mapping[str, Any], now: float, previous: Token | None, *, new_refresh: bool) -> float | None:
+    lifetime = _int_field(body, "refresh_token_expires_in")
+    if lifetime is not None:
+        return now + lifetime
+    if previous is not None and not new_refresh:
+        return previous.refresh_token_expires_at
+    return None
+
+
+def refresh(
+    transport: Transport,
+    endpoints: Endpoints,
+    client: ClientConfig,
+    token: Token,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    retry: RetryPolicy = SAFE_RETRY,
+) -> Token:
+    """Get a new access token with the refresh token (RFC 6749 §6).
+
+    Retries only connection errors and 408/429/5xx per ``retry``; an OAuth error body such as
+    ``invalid_grant`` or ``invalid_client`` is final after one attempt.
+
+    Args:
+        transport: The HTTP seam.
+        endpoints: The provider; ``token_endpoint`` is used.
+        client: Its ``client_id`` and ``client_secret`` go in the form body (Google needs both).
+        token: The token to refresh; its refresh token is kept when the response has none.
+        clock: Wall clock for the new expiry, and sleep between retries.
+        retry: Retry policy for transient failures.
+
+    Returns:
+        The refreshed token.
+
+    Raises:
+        InputError: ``token`` has no refresh token.
+        OAuthError: The server refused (``InvalidGrant``: authorize again).
+        TransportError: No usable answer after the retries.
+    """
+    if not token.refresh_token:
+        raise InputError(
+            "this token has no refresh token, so it cannot be refreshed", fix=f"authorize again ({STEP_AUTHORIZE})"
+        )
+    register_secret(client.client_secret)
+    form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token, "client_id": client.client_id}
+    if client.client_secret:
+        form["client_secret"] = client.client_secret
+    response = send(transport, "POST", endpoints.token_endpoint, data=form, retry=retry, clock=clock)
+    body = oauth_json(response, endpoints.token_endpoint)
+    return parse_token_response(body, now=clock.time(), previous=token)
+
+
+_KEPT = "the local token was kept; run the revoke step again later (revocation is safe to repeat)"
+
+
+def revoke(
+    transport: Transport,
+    endpoints: Endpoints,
+    token: Token,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    retry: RetryPolicy = SAFE_RETRY,
+) -> bool:
+    """Revoke the grant (RFC 7009 §2.1): the refresh token if there is one, else the access token.
+
+    The token travels in the form body, never the URL query. RFC 7009 §2.2 makes revocation
+    idempotent, so Google's 400 ``invalid_token`` (already revoked or expired) counts as success.
+
+    Args:
+        transport: The HTTP seam.
+        endpoints: The provider; ``revocation_endpoint`` is used.
+        token: The token to revoke.
+        clock: Sleep between retries.
+        retry: Retry policy for connection errors and 408/429/5xx (RFC 7009 §2.2.1: 503 may be retried).
+
+    Returns:
+        False when the token was revoked now; True when the server said it was already invalid
+        (revoked or expired before), which is success too.
+
+    Raises:
+        ConfigError: The provider has no revocation endpoint.
+        TransportError: No answer, or 5xx after the retries; the caller must keep the local token.
+        OAuthError: Any other error body.
+    """
+    url = endpoints.revocation_endpoint
+    if not url:
+        raise ConfigError(
+            f"the provider {host_of(endpoints.issuer)} has no revocation endpoint (RFC 7009)",
+            fix="revoke access on the provider's account page (Google: https://myaccount.google.com/permissions)",
+        )
+    target = token.refresh_token or token.access_token
+    try:
+        response = send(transport, "POST", url, data={"token": target}, retry=retry, clock=clock)
+    except TransportError as exc:
+        raise TransportError(f"revocation failed: {exc.message}", fix=_KEPT) from None
+    return _revoke_outcome(response, url)
+
+
+def _revoke_outcome(response: Response, url: str) -> bool:
+    """Map the answer: 2xx revoked now (False), 400 invalid_token already revoked (True), 5xx kept."""
+    status = response.status
+    if 200 <= status < 300:
+        return False
+    if status >= 500 or status in (408, 429):
+        raise TransportError(f"{host_of(url)} answered HTTP {status} to revocation; the token may still be valid", fix=_KEPT)
+    try:
+        oauth_json(response, url)
+    except InvalidToken:
+        return True
+    except OAuthError:
+        raise
+    except TransportError:
+        raise ProtocolError(f"{host_of(url)} answered HTTP {status} to revocation without an error code") from None
+    raise ProtocolError(f"{host_of(url)} answered HTTP {status} to revocation")  # pragma: no cover
+
+
+def _expiry_text(expires_at: float) -> str:
+    """google-auth's ``expiry.isoformat() + "Z"`` for a naive-UTC expiry, to the second (floored)."""
+    moment = dt.datetime.fromtimestamp(int(expires_at), tz=dt.timezone.utc).replace(tzinfo=None)
+    return moment.strftime(_ISO_FORMAT) + "Z"
+
+
+def authorized_user_info(token: Token, client: ClientConfig, endpoints: Endpoints) -> dict[str, Any]:
+    """google-auth's ``authorized_user`` JSON for this token (reference §10).
+
+    ``google.oauth2.credentials.Credentials.from_authorized_user_info`` loads it (and overrides
+    ``token_uri`` with Google's); ``google.auth.default`` needs the ``type`` key. A ``gapps_runbook``
+    object carries what google-auth has no field for; google-auth ignores it.
+
+    Args:
+        token: The token; its refresh token is required by google-auth's loader.
+        client: The OAuth client the token was issued to.
+        endpoints: The provider; ``token_endpoint`` becomes ``token_uri``.
+
+    Returns:
+        A JSON-ready dict (it contains secrets: write it only to a 0600 file).
+    """
+    info: dict[str, Any] = {
+        "type": "authorized_user",
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "refresh_token": token.refresh_token,
+        "token": token.access_token,
+        "token_uri": endpoints.token_endpoint,
+        "scopes": list(token.scopes),
+        "expiry": _expiry_text(token.expires_at),
+        "account": token.account,
+        "gapps_runbook": {
+            "issued_at": token.issued_at,
+            "issuer": endpoints.issuer,
+            "refresh_token_expires_at": token.refresh_token_expires_at,
+        },
+    }
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def token_from_authorized_user(info: Mapping[str, Any], *, now: float) -> Token:
+    """The inverse of :func:`authorized_user_info`; also reads files google-auth's ``to_json`` wrote.
+
+    Args:
+        info: The parsed JSON object.
+        now: Wall-clock time; a file without ``expiry`` or ``token`` counts as expired at ``now``
+            (google-auth treats a missing expiry the same way).
+
+    Returns:
+        The token, with every secret registered for redaction.
+
+    Raises:
+        StoreError: A field has the wrong type or the expiry is not google-auth's format.
+    """
+    access = _stored_str(info, "token") or ""
+    refresh_token = _stored_str(info, "refresh_token")
+    register_secret(access)
+    register_secret(refresh_token)
+    extra = info.get("gapps_runbook") if isinstance(info.get("gapps_runbook"), dict) else {}
+    return Token(
+        access_token=access,
+        expires_at=_stored_expiry(info.get("expiry"), now) if access else now,
+        scopes=_stored_scopes(info.get("scopes")),
+        refresh_token=refresh_token,
+        refresh_token_expires_at=_stored_float(extra, "refresh_token_expires_at"),
+        issued_at=_stored_float(extra, "issued_at") or 0.0,
+        account=_stored_str(info, "account"),
+    )
+
+
+def _stored_str(info: Mapping[str, Any], key: str) -> str | None:
+    value = info.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise StoreError(f"the authorized_user file's {key} is not a string")
+    return value
+
+
+def _stored_float(info: Mapping[str, Any], key: str) -> float | None:
+    value = info.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise StoreError(f"the authorized_user file's gapps_runbook.{key} is not a number")
+    return float(value)
+
+
+def _stored_scopes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return tuple(value)
+    raise StoreError("the authorized_user file's scopes is neither a list of strings nor a string")
+
+
+def _stored_expiry(value: Any, now: float) -> float:
+    if value is None:
+        return now
+    if not isinstance(value, str):
+        raise StoreError("the authorized_user file's expiry is not a string")
+    try:  # exactly google-auth's parse: strip "Z" and fractions, naive UTC
+        moment = dt.datetime.strptime(value.rstrip("Z").split(".")[0], _ISO_FORMAT)
+    except ValueError:
+        raise StoreError("the authorized_user file's expiry is not an ISO time like 2026-01-01T00:00:00Z") from None
+    return moment.replace(tzinfo=dt.timezone.utc).timestamp()

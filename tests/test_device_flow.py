@@ -1,0 +1,426 @@
+"""device_flow.py: RFC 8628 §3.1-3.5 in Google's dialect, polling timed on a FakeClock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gapps_runbook.clients import ClientConfig
+from gapps_runbook.clock import FakeClock
+from gapps_runbook.device_flow import (
+    DEVICE_GRANT_TYPE,
+    DeviceAuthorization,
+    DevicePoller,
+    device_request,
+    parse_device_response,
+    request_device_code,
+)
+from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.errors import (
+    AccessDenied,
+    AuthorizationPending,
+    Cancelled,
+    ConfigError,
+    ExpiredToken,
+    FlowTimeout,
+    InputError,
+    InvalidClient,
+    InvalidScope,
+    OAuthError,
+    ProtocolError,
+    RunbookError,
+    SlowDown,
+    TransportError,
+)
+from gapps_runbook.redact import redact
+from gapps_runbook.transport import Response
+
+SECRET = "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5"
+CLIENT = ClientConfig("5678-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com", SECRET, "device")
+DEVICE_CODE = "4/4-GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8"
+SCOPES = ("openid", "email")
+GOOGLE_DEVICE = {"device_code": DEVICE_CODE, "user_code": "GQVQ-JKEC",
+                 "verification_url": "https://www.google.com/device", "expires_in": 1800, "interval": 5}
+TOKEN = {"access_token": "ya29.device-flow-access-token", "expires_in": 3599, "token_type": "Bearer",
+         "refresh_token": "1//device-flow-refresh-token", "scope": "openid"}
+
+
+def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
+    return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
+
+
+# Google's statuses (reference §2) and the RFC's (400) for the same bodies.
+PENDING_GOOGLE = reply(428, {"error": "authorization_pending", "error_description": "Precondition Required"})
+PENDING_RFC = reply(400, {"error": "authorization_pending"})
+SLOW_GOOGLE = reply(403, {"error": "slow_down", "error_description": "Forbidden"})
+SLOW_RFC = reply(400, {"error": "slow_down"})
+DENIED_GOOGLE = reply(403, {"error": "access_denied", "error_description": "Forbidden"})
+DENIED_RFC = reply(400, {"error": "access_denied"})
+EXPIRED = reply(400, {"error": "expired_token", "error_description": "Bad Request"})
+OK = reply(200, TOKEN)
+
+
+@dataclass
+class Call:
+    at: float
+    method: str
+    url: str
+    data: dict[str, str]
+
+
+class FakeTransport:
+    """Scripted responses; records each request with the FakeClock's monotonic time."""
+
+    def __init__(self, clock: FakeClock, *script: Response | Exception) -> None:
+        self.clock = clock
+        self.script = list(script)
+        self.calls: list[Call] = []
+
+    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
+                 timeout: float = 30.0) -> Response:
+        assert params is None
+        self.calls.append(Call(self.clock.monotonic(), method, url, dict(data or {})))
+        assert self.script, "a request after polling should have stopped"
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def authorization(clock: FakeClock, *, interval: int = 5, expires_in: int = 1800) -> DeviceAuthorization:
+    return DeviceAuthorization(DEVICE_CODE, "GQVQ-JKEC", "https://www.google.com/device", expires_in, interval,
+                               issued_at=clock.monotonic())
+
+
+def poller(clock: FakeClock, *script: Response | Exception, **kw: Any) -> tuple[DevicePoller, FakeTransport]:
+    transport = FakeTransport(clock, *script)
+    auth_kw = {k: kw.pop(k) for k in ("interval", "expires_in") if k in kw}
+    return DevicePoller(transport, GOOGLE, CLIENT, authorization(clock, **auth_kw), clock=clock, **kw), transport
+
+
+# --- §3.1-3.2 ------------------------------------------------------------------------------------
+
+
+def test_device_request_has_no_client_secret() -> None:
+    assert device_request(CLIENT, SCOPES) == {"client_id": CLIENT.client_id, "scope": "openid email"}
+    with pytest.raises(InputError):
+        device_request(CLIENT, [])
+
+
+def test_google_verification_url_is_normalised() -> None:
+    auth = parse_device_response(GOOGLE_DEVICE, now=100.0)
+    assert auth.verification_uri == "https://www.google.com/device"
+    assert (auth.user_code, auth.expires_in, auth.interval, auth.issued_at) == ("GQVQ-JKEC", 1800, 5, 100.0)
+    assert auth.expires_at() == 1900.0
+
+
+def test_rfc_verification_uri_and_defaults() -> None:
+    body = {"device_code": DEVICE_CODE, "user_code": "WDJB-MJHT", "verification_uri": "https://idp.example/device"}
+    auth = parse_device_response(body, now=0.0)
+    assert (auth.verification_uri, auth.interval, auth.expires_in) == ("https://idp.example/device", 5, 1800)
+
+
+def test_interval_as_string_is_accepted() -> None:
+    assert parse_device_response({**GOOGLE_DEVICE, "interval": "7", "expires_in": "600"}, now=0.0).interval == 7
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"device_code": None}, {"user_code": ""}, {"verification_url": None}, {"verification_url": "www.google.com"},
+     {"interval": "five"}, {"interval": 0}, {"interval": True}, {"expires_in": -5}, {"expires_in": 1.5},
+     {"device_code": 12}],
+)
+def test_invalid_device_responses(change: dict[str, Any]) -> None:
+    body = {k: v for k, v in {**GOOGLE_DEVICE, **change}.items() if v is not None}
+    with pytest.raises(ProtocolError) as info:
+        parse_device_response(body, now=0.0)
+    assert DEVICE_CODE not in str(info.value)
+
+
+def test_device_code_is_secret() -> None:
+    auth = parse_device_response({**GOOGLE_DEVICE, "device_code": "AH-1Ng-unique-device-code-xyz"}, now=0.0)
+    assert "AH-1Ng-unique-device-code-xyz" not in repr(auth)
+    assert "AH-1Ng-unique-device-code-xyz" not in redact("x AH-1Ng-unique-device-code-xyz y")
+    assert "GQVQ-JKEC" in repr(auth)
+
+
+def test_request_device_code_posts_client_id_and_scope() -> None:
+    clock = FakeClock()
+    transport = FakeTransport(clock, reply(200, GOOGLE_DEVICE))
+    auth = request_device_code(transport, GOOGLE, CLIENT, SCOPES, clock=clock)
+    (call,) = transport.calls
+    assert (call.method, call.url) == ("POST", GOOGLE.device_authorization_endpoint)
+    assert call.data == {"client_id": CLIENT.client_id, "scope": "openid email"}
+    assert auth.issued_at == clock.monotonic()
+
+
+def test_invalid_scope_steers_to_desktop_flow() -> None:
+    clock = FakeClock()
+    body = {"error": "invalid_scope",
+            "error_description": "Invalid device flow scope: https://www.googleapis.com/auth/calendar.readonly"}
+    transport = FakeTransport(clock, reply(400, body))
+    with pytest.raises(InvalidScope) as info:
+        request_device_code(transport, GOOGLE, CLIENT, ["https://www.googleapis.com/auth/calendar.readonly"],
+                            clock=clock)
+    assert "desktop" in info.value.fix.lower()
+
+
+def test_wrong_client_type_is_invalid_client() -> None:
+    clock = FakeClock()
+    transport = FakeTransport(clock, reply(401, {"error": "invalid_client", "error_description": "Only clients of "
+                                                 "type 'TVs and Limited Input devices' can use the OAuth 2.0 flow"}))
+    with pytest.raises(InvalidClient):
+        request_device_code(transport, GOOGLE, CLIENT, SCOPES, clock=clock)
+
+
+def test_device_code_request_is_not_retried() -> None:
+    clock = FakeClock()
+    transport = FakeTransport(clock, reply(503), reply(200, GOOGLE_DEVICE))
+    with pytest.raises(TransportError):
+        request_device_code(transport, GOOGLE, CLIENT, SCOPES, clock=clock)
+    assert len(transport.calls) == 1
+
+
+def test_provider_without_device_endpoint() -> None:
+    endpoints = Endpoints("https://idp.example", "https://idp.example/a", "https://idp.example/t")
+    transport = FakeTransport(FakeClock())
+    with pytest.raises(ConfigError) as info:
+        request_device_code(transport, endpoints, CLIENT, SCOPES)
+    assert "desktop" in str(info.value).lower()
+    assert transport.calls == []
+
+
+# --- §3.4-3.5: poll_once ---------------------------------------------------------------------------
+
+
+def test_poll_request_form_includes_client_secret() -> None:
+    clock = FakeClock()
+    p, transport = poller(clock, OK)
+    token = p.poll_once()
+    (call,) = transport.calls
+    assert call.url == GOOGLE.token_endpoint
+    assert call.data == {"client_id": CLIENT.client_id, "client_secret": SECRET, "device_code": DEVICE_CODE,
+                         "grant_type": DEVICE_GRANT_TYPE}
+    assert token.refresh_token == "1//device-flow-refresh-token"
+    assert p.state == "approved"
+
+
+def test_poll_once_never_polls_early() -> None:
+    clock = FakeClock()
+    start = clock.monotonic()
+    p, transport = poller(clock, PENDING_GOOGLE, PENDING_GOOGLE)
+    with pytest.raises(AuthorizationPending):
+        p.poll_once()
+    with pytest.raises(AuthorizationPending):
+        p.poll_once()
+    assert [c.at - start for c in transport.calls] == [5.0, 10.0]
+
+
+@pytest.mark.parametrize(("response", "error"), [(PENDING_GOOGLE, AuthorizationPending),
+                                                 (PENDING_RFC, AuthorizationPending), (SLOW_GOOGLE, SlowDown),
+                                                 (SLOW_RFC, SlowDown), (DENIED_GOOGLE, AccessDenied),
+                                                 (DENIED_RFC, AccessDenied), (EXPIRED, ExpiredToken)])
+def test_google_and_rfc_statuses_classify_by_body(response: Response, error: type) -> None:
+    p, _ = poller(FakeClock(), response)
+    with pytest.raises(error):
+        p.poll_once()
+
+
+def test_slow_down_adds_five_seconds() -> None:
+    p, _ = poller(FakeClock(), SLOW_GOOGLE)
+    with pytest.raises(SlowDown):
+        p.poll_once()
+    assert p.interval == 10
+    assert p.status == "slowing down: polling every 10 s"
+
+
+def test_poll_5xx_without_body_is_transport_error_and_backs_off() -> None:
+    clock = FakeClock()
+    p, transport = poller(clock, reply(502))
+    with pytest.raises(TransportError) as info:
+        p.poll_once()
+    assert not isinstance(info.value, ProtocolError)
+    assert p.next_poll_at == transport.calls[0].at + 10
+    assert p.status == "network trouble: retrying in 10 s"
+
+
+def test_poll_4xx_without_code_is_protocol_error() -> None:
+    p, _ = poller(FakeClock(), reply(404, {"message": "nope"}))
+    with pytest.raises(ProtocolError):
+        p.poll_once()
+
+
+# --- wait: the loop --------------------------------------------------------------------------------
+
+
+def test_wait_happy_path_with_statuses() -> None:
+    clock = FakeClock()
+    start = clock.monotonic()
+    seen: list[str] = []
+    p, transport = poller(clock, PENDING_GOOGLE, SLOW_GOOGLE, TransportError("connection reset"), PENDING_RFC, OK)
+    token = p.wait(on_status=seen.append)
+    assert token.access_token == "ya29.device-flow-access-token"
+    assert [c.at - start for c in transport.calls] == [5, 10, 20, 40, 50]
+    assert seen == ["waiting for approval", "waiting for approval", "slowing down: polling every 10 s",
+                    "network trouble: retrying in 20 s", "waiting for approval", "approved"]
+    assert max(clock.sleeps) <= 1.0
+
+
+@pytest.mark.parametrize("terminal", [DENIED_GOOGLE, DENIED_RFC, EXPIRED, reply(401, {"error": "invalid_client"}),
+                                      reply(400, {"error": "invalid_grant"}), reply(200, {"oops": 1}),
+                                      reply(400, {"error": "admin_policy_enforced"})])
+def test_terminal_errors_stop_at_once(terminal: Response) -> None:
+    p, transport = poller(FakeClock(), PENDING_GOOGLE, terminal)
+    with pytest.raises(RunbookError) as info:
+        p.wait()
+    assert len(transport.calls) == 2 and not transport.script
+    assert p.state == "failed"
+    assert SECRET not in str(info.value) and DEVICE_CODE not in str(info.value)
+
+
+def test_access_denied_message_has_no_secret() -> None:
+    p, _ = poller(FakeClock(), DENIED_GOOGLE)
+    with pytest.raises(AccessDenied) as info:
+        p.wait()
+    for text in (str(info.value), repr(info.value), repr(p.authorization)):
+        assert SECRET not in text and DEVICE_CODE not in text
+
+
+def test_local_deadline_on_monotonic_clock() -> None:
+    clock = FakeClock()
+    start = clock.monotonic()
+    p, transport = poller(clock, *[PENDING_GOOGLE] * 20, expires_in=30)
+    with pytest.raises(FlowTimeout) as info:
+        p.wait()
+    assert [c.at - start for c in transport.calls] == [5, 10, 15, 20, 25]
+    assert clock.monotonic() - start == pytest.approx(30)
+    assert "expired" in info.value.message and "step 03" in info.value.fix
+
+
+def test_wall_clock_jump_does_not_move_the_deadline() -> None:
+    clock = FakeClock()
+    p, transport = poller(clock, PENDING_GOOGLE, OK, expires_in=30)
+    clock.jump(10_000)
+    assert p.wait().access_token
+    assert len(transport.calls) == 2
+
+
+def test_extra_timeout() -> None:
+    clock = FakeClock()
+    start = clock.monotonic()
+    p, transport = poller(clock, *[PENDING_GOOGLE] * 20)
+    with pytest.raises(FlowTimeout):
+        p.wait(timeout=12)
+    assert clock.monotonic() - start == pytest.approx(12)
+    assert len(transport.calls) == 2
+
+
+def test_cancel_is_noticed_within_a_second() -> None:
+    clock = FakeClock()
+    start = clock.monotonic()
+    p, transport = poller(clock, *[PENDING_GOOGLE] * 20, interval=30)
+    with pytest.raises(Cancelled):
+        p.wait(cancelled=lambda: clock.monotonic() - start >= 7.5)
+    assert 7.5 <= clock.monotonic() - start <= 8.5
+    assert transport.calls == []
+    assert p.state == "cancelled"
+
+
+def test_wait_from_a_background_thread() -> None:
+    clock = FakeClock()
+    release = threading.Event()
+    result: list[Any] = []
+
+    class Gate(FakeTransport):
+        def __call__(self, *args: Any, **kwargs: Any) -> Response:
+            assert release.wait(5)
+            return super().__call__(*args, **kwargs)
+
+    transport = Gate(clock, PENDING_GOOGLE, OK)
+    p = DevicePoller(transport, GOOGLE, CLIENT, authorization(clock), clock=clock)
+    worker = threading.Thread(target=lambda: result.append(p.wait()))
+    worker.start()
+    assert p.status == "waiting for approval"  # readable from the UI thread while the worker waits
+    release.set()
+    worker.join(5)
+    assert not worker.is_alive() and result[0].access_token and p.state == "approved"
+
+
+# --- the polling invariants, over many scripted sequences --------------------------------------------
+
+TRANSIENT = {
+    "pending428": lambda: PENDING_GOOGLE,
+    "pending400": lambda: PENDING_RFC,
+    "slow403": lambda: SLOW_GOOGLE,
+    "slow400": lambda: SLOW_RFC,
+    "network": lambda: TransportError("connection refused"),
+    "503": lambda: reply(503),
+    "500body": lambda: reply(500, {"error": "server_error"}),
+    "429": lambda: reply(429),
+    "quota": lambda: reply(403, {"error_code": "rate_limit_exceeded"}),
+}
+FINAL: dict[str, tuple[Callable[[], Response], type | None]] = {
+    "ok": (lambda: OK, None),
+    "denied": (lambda: DENIED_GOOGLE, AccessDenied),
+    "expired": (lambda: EXPIRED, ExpiredToken),
+    "invalid_client": (lambda: reply(401, {"error": "invalid_client"}), InvalidClient),
+    "unknown": (lambda: reply(400, {"error": "weird"}), OAuthError),
+    "malformed": (lambda: reply(200, {"access_token": 3}), ProtocolError),
+}
+
+
+def expected_schedule(events: list[str], interval: float, cap: float) -> list[float]:
+    """The poll times the rules allow, from issue time 0: the model the poller must match."""
+    times, at, failures = [], interval, 0
+    for event in events:
+        times.append(at)
+        if event.startswith("slow"):
+            interval += 5
+        if event.startswith(("pending", "slow")):
+            failures, at = 0, at + interval
+        else:
+            failures += 1
+            at += max(interval, min(interval * 2**failures, cap))
+    return [*times, at]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(st.sampled_from(sorted(TRANSIENT)), max_size=14),
+    final=st.sampled_from(sorted(FINAL)),
+    interval=st.integers(1, 10),
+    cap=st.sampled_from([10.0, 30.0, 60.0]),
+)
+def test_polling_never_early_slow_down_sticks_backoff_capped(events: list[str], final: str, interval: int,
+                                                                 cap: float) -> None:
+    clock = FakeClock()
+    start = clock.monotonic()
+    make_final, error = FINAL[final]
+    script = [TRANSIENT[e]() for e in events] + [make_final()]
+    p, transport = poller(clock, *script, interval=interval, expires_in=10**7, max_backoff=cap)
+    if error is None:
+        assert p.wait().access_token == "ya29.device-flow-access-token"
+    else:
+        with pytest.raises(error):
+            p.wait()
+    times = [c.at - start for c in transport.calls]
+    # every request was made, and none after the last scripted answer (terminal errors stop at once)
+    assert len(times) == len(script) and not transport.script
+    assert times == pytest.approx(expected_schedule(events, interval, cap))
+    # never earlier than the interval in force, which only grows (+5 per slow_down, for all later polls)
+    current = float(interval)
+    previous = 0.0
+    for event, at, following in zip(events, times, times[1:]):
+        assert at - previous >= current - 1e-9
+        current += 5 if event.startswith("slow") else 0
+        assert following - at >= current - 1e-9
+        previous = at
+    assert p.interval == interval + 5 * sum(e.startswith("slow") for e in events)
+    assert all(s <= 1.0 for s in clock.sleeps)

@@ -1,0 +1,164 @@
+"""inspection.py: Google tokeninfo (reference §5), RFC 7662 introspection, token-response fallback."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gapps_runbook.clients import ClientConfig
+from gapps_runbook.clock import FakeClock
+from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.errors import ConfigError, InvalidToken, ProtocolError, TransportError
+from gapps_runbook.inspection import TokenInfo, inspect_token, scope_diff
+from gapps_runbook.tokens import Token
+from gapps_runbook.transport import Response
+
+ACCESS = "ya29.inspection-planted-token-abcdef"
+SECRET = "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3"
+CLIENT_ID = "999-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com"
+CLIENT = ClientConfig(CLIENT_ID, SECRET, "device")
+NOW = 1_800_000_000.0
+TOKEN = Token(ACCESS, NOW + 3599, ("openid", "https://www.googleapis.com/auth/calendar.readonly"),
+              account="eng@example.com", issued_at=NOW)
+TOKENINFO = {"azp": CLIENT_ID, "aud": CLIENT_ID, "sub": "1234567890", "exp": "1800003599", "expires_in": "3560",
+             "scope": "openid https://www.googleapis.com/auth/calendar.readonly", "email": "eng@example.com",
+             "email_verified": "true", "access_type": "offline"}
+RFC = Endpoints("https://idp.example", "https://idp.example/authorize", "https://idp.example/token",
+                introspection_endpoint="https://idp.example/introspect")
+PLAIN = Endpoints("https://idp.example", "https://idp.example/authorize", "https://idp.example/token")
+
+
+def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
+    return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    data: dict[str, str] | None
+    params: dict[str, str] | None
+    headers: dict[str, str] | None
+
+
+class FakeTransport:
+    def __init__(self, *script: Response | Exception) -> None:
+        self.script = list(script)
+        self.calls: list[Call] = []
+
+    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
+                 timeout: float = 30.0) -> Response:
+        self.calls.append(Call(method, url, data and dict(data), params and dict(params), headers and dict(headers)))
+        assert self.script, "unexpected request"
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def test_tokeninfo_posts_token_in_body_and_parses_strings() -> None:
+    transport = FakeTransport(reply(200, TOKENINFO))
+    info = inspect_token(transport, GOOGLE, TOKEN, clock=FakeClock(NOW), client=CLIENT)
+    (call,) = transport.calls
+    assert (call.method, call.url, call.params) == ("POST", GOOGLE.tokeninfo_endpoint, None)
+    assert "?" not in call.url and call.data == {"access_token": ACCESS}
+    assert info == TokenInfo(scopes=("openid", "https://www.googleapis.com/auth/calendar.readonly"), expires_in=3560,
+                             email="eng@example.com", audience=CLIENT_ID, subject="1234567890", source="tokeninfo")
+
+
+def test_tokeninfo_without_email_scope() -> None:
+    body = {k: v for k, v in TOKENINFO.items() if k not in ("email", "sub", "email_verified")}
+    info = inspect_token(FakeTransport(reply(200, body)), GOOGLE, TOKEN, clock=FakeClock(NOW))
+    assert info.email is None and info.subject is None
+
+
+@pytest.mark.parametrize("body", [{"error": "invalid_token", "error_description": "Invalid Value"},
+                                  {"error_description": "Invalid Value"}])
+def test_dead_token_is_invalid_token(body: dict[str, str]) -> None:
+    transport = FakeTransport(reply(400, body))
+    with pytest.raises(InvalidToken) as info:
+        inspect_token(transport, GOOGLE, TOKEN, clock=FakeClock(NOW))
+    assert len(transport.calls) == 1
+    assert ACCESS not in str(info.value) and ACCESS not in repr(info.value)
+
+
+def test_tokeninfo_retries_5xx() -> None:
+    clock = FakeClock(NOW)
+    transport = FakeTransport(reply(503), reply(503), reply(200, TOKENINFO))
+    assert inspect_token(transport, GOOGLE, TOKEN, clock=clock).expires_in == 3560
+    assert len(transport.calls) == 3 and len(clock.sleeps) == 2
+
+
+def test_tokeninfo_gives_up_after_retries() -> None:
+    transport = FakeTransport(reply(500), reply(500), reply(500))
+    with pytest.raises(TransportError):
+        inspect_token(transport, GOOGLE, TOKEN, clock=FakeClock(NOW))
+
+
+@pytest.mark.parametrize("change", [{"expires_in": "soon"}, {"scope": ["openid"]}, {"email": 5}])
+def test_tokeninfo_bad_types(change: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError):
+        inspect_token(FakeTransport(reply(200, {**TOKENINFO, **change})), GOOGLE, TOKEN, clock=FakeClock(NOW))
+
+
+def test_token_for_another_client_is_config_error() -> None:
+    other = "111-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz.apps.googleusercontent.com"
+    transport = FakeTransport(reply(200, {**TOKENINFO, "azp": other, "aud": other}))
+    with pytest.raises(ConfigError) as info:
+        inspect_token(transport, GOOGLE, TOKEN, clock=FakeClock(NOW), client=CLIENT)
+    text = str(info.value)
+    assert other in text and "eng@example.com" in text and "account" in text
+    assert SECRET not in text and ACCESS not in text
+
+
+def test_introspection_with_basic_auth() -> None:
+    body = {"active": True, "scope": "openid email", "exp": int(NOW) + 100, "client_id": CLIENT_ID,
+            "username": "eng@example.com", "sub": "u1"}
+    transport = FakeTransport(reply(200, body))
+    info = inspect_token(transport, RFC, TOKEN, clock=FakeClock(NOW), client=CLIENT)
+    (call,) = transport.calls
+    assert call.url == RFC.introspection_endpoint
+    assert call.data == {"token": ACCESS, "token_type_hint": "access_token"}
+    scheme, value = call.headers["Authorization"].split()
+    assert scheme == "Basic"
+    assert base64.b64decode(value).decode() == f"{CLIENT_ID}:{SECRET}"
+    assert info == TokenInfo(("openid", "email"), 100, "eng@example.com", CLIENT_ID, "u1", "introspection")
+
+
+def test_introspection_with_form_auth() -> None:
+    transport = FakeTransport(reply(200, {"active": True, "scope": "openid"}))
+    inspect_token(transport, RFC, TOKEN, clock=FakeClock(NOW), client=CLIENT, client_auth="form")
+    assert transport.calls[0].data["client_secret"] == SECRET
+    assert not transport.calls[0].headers
+
+
+def test_inactive_token() -> None:
+    with pytest.raises(InvalidToken):
+        inspect_token(FakeTransport(reply(200, {"active": False})), RFC, TOKEN, clock=FakeClock(NOW), client=CLIENT)
+    with pytest.raises(ProtocolError):
+        inspect_token(FakeTransport(reply(200, {"scope": "x"})), RFC, TOKEN, clock=FakeClock(NOW), client=CLIENT)
+
+
+def test_fallback_to_the_token_response() -> None:
+    transport = FakeTransport()
+    info = inspect_token(transport, PLAIN, TOKEN, clock=FakeClock(NOW + 99), client=CLIENT)
+    assert info == TokenInfo(TOKEN.scopes, 3500, "eng@example.com", None, None, "token_response")
+    assert transport.calls == []
+    with pytest.raises(InvalidToken):
+        inspect_token(transport, PLAIN, TOKEN, clock=FakeClock(NOW + 4000))
+
+
+def test_scope_diff() -> None:
+    requested = ["openid", "email", "https://www.googleapis.com/auth/calendar.readonly",
+                 "https://www.googleapis.com/auth/calendar.events.readonly"]
+    granted = ["https://www.googleapis.com/auth/userinfo.email", "openid",
+               "https://www.googleapis.com/auth/calendar.readonly", "https://www.googleapis.com/auth/drive.file"]
+    missing, extra = scope_diff(requested, granted)
+    assert missing == ("https://www.googleapis.com/auth/calendar.events.readonly",)
+    assert extra == ("https://www.googleapis.com/auth/drive.file",)
+    assert scope_diff(["a", "a"], ["a"]) == ((), ())

@@ -1,0 +1,368 @@
+"""tokens.py: RFC 6749 §5.1 parsing, §6 refresh, RFC 7009 revoke, google-auth authorized_user JSON."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from google.oauth2.credentials import Credentials
+
+from gapps_runbook.clients import ClientConfig
+from gapps_runbook.clock import FakeClock
+from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.errors import (
+    ConfigError,
+    InputError,
+    InvalidClient,
+    InvalidGrant,
+    ProtocolError,
+    StoreError,
+    TemporarilyUnavailable,
+    TransportError,
+)
+from gapps_runbook.redact import fingerprint, redact
+from gapps_runbook.tokens import (
+    Token,
+    authorized_user_info,
+    parse_token_response,
+    refresh,
+    revoke,
+    token_from_authorized_user,
+)
+from gapps_runbook.transport import Response
+
+ACCESS = "ya29.planted-access-token-0123456789"
+REFRESH = "1//planted-refresh-token-0123456789"
+SECRET = "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34"
+CLIENT = ClientConfig("1234-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com", SECRET, "device")
+NOW = 1_800_000_000.0
+
+
+def reply(status: int, body: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status, dict(headers or {}), json.dumps(body).encode() if body is not None else b"")
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    data: dict[str, str] | None
+    params: dict[str, str] | None
+    headers: dict[str, str] | None
+
+
+class FakeTransport:
+    """A scripted transport: each call takes the next Response (or raises the next exception)."""
+
+    def __init__(self, *script: Response | Exception) -> None:
+        self.script = list(script)
+        self.calls: list[Call] = []
+
+    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
+                 timeout: float = 30.0) -> Response:
+        self.calls.append(Call(method, url, dict(data) if data else None, dict(params) if params else None,
+                               dict(headers) if headers else None))
+        assert self.script, "more requests than scripted"
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def token_body(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"access_token": ACCESS, "expires_in": 3599, "token_type": "Bearer",
+                            "scope": "openid https://www.googleapis.com/auth/calendar.readonly"}
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def make_token(**kw: Any) -> Token:
+    base = dict(access_token=ACCESS, expires_at=NOW + 3599, scopes=("openid",), refresh_token=REFRESH, issued_at=NOW)
+    base.update(kw)
+    return Token(**base)
+
+
+def id_token_with(claims: dict[str, Any]) -> str:
+    part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{part}.signature-not-checked"
+
+
+# --- parse_token_response (RFC 6749 §5.1) -------------------------------------------------------
+
+
+def test_parse_google_device_response() -> None:
+    token = parse_token_response(token_body(refresh_token=REFRESH, refresh_token_expires_in=604799), now=NOW)
+    assert token.access_token == ACCESS
+    assert token.expires_at == NOW + 3599
+    assert token.scopes == ("openid", "https://www.googleapis.com/auth/calendar.readonly")
+    assert token.refresh_token == REFRESH
+    assert token.refresh_token_expires_at == NOW + 604799
+    assert token.issued_at == NOW
+    assert token.token_id == fingerprint(ACCESS)
+
+
+@pytest.mark.parametrize("token_type", ["bearer", "BEARER", "Bearer"])
+def test_token_type_is_case_insensitive(token_type: str) -> None:
+    assert parse_token_response(token_body(token_type=token_type), now=NOW).token_type == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"access_token": None},
+        {"access_token": ""},
+        {"access_token": 42},
+        {"expires_in": None},
+        {"expires_in": "soon"},
+        {"expires_in": -1},
+        {"expires_in": True},
+        {"expires_in": 3599.5},
+        {"token_type": None},
+        {"token_type": "mac"},
+        {"scope": ["openid"]},
+        {"refresh_token": 7},
+    ],
+)
+def test_invalid_token_responses_are_protocol_errors(change: dict[str, Any]) -> None:
+    body = token_body(refresh_token=REFRESH)
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    with pytest.raises(ProtocolError) as info:
+        parse_token_response(body, now=NOW)
+    assert ACCESS not in str(info.value) and REFRESH not in str(info.value)
+
+
+def test_expires_in_as_digit_string_is_accepted() -> None:
+    assert parse_token_response(token_body(expires_in="3599"), now=NOW).expires_at == NOW + 3599
+
+
+def test_missing_scope_keeps_previous_scopes_and_refresh_token() -> None:
+    previous = make_token(scopes=("a", "b"), refresh_token_expires_at=NOW + 100, account="me@example.com")
+    fresh = parse_token_response(token_body(scope=None, access_token="ya29.new-access-token-xyz"),
+                                 now=NOW + 50, previous=previous)
+    assert fresh.scopes == ("a", "b")
+    assert fresh.refresh_token == REFRESH
+    assert fresh.refresh_token_expires_at == NOW + 100
+    assert fresh.account == "me@example.com"
+    assert fresh.expires_at == NOW + 50 + 3599
+
+
+def test_new_refresh_token_replaces_the_old_one() -> None:
+    fresh = parse_token_response(token_body(refresh_token="1//rotated-refresh-token-000"), now=NOW,
+                                 previous=make_token(refresh_token_expires_at=NOW + 5))
+    assert fresh.refresh_token == "1//rotated-refresh-token-000"
+    assert fresh.refresh_token_expires_at is None
+
+
+def test_account_comes_from_the_id_token_email() -> None:
+    token = parse_token_response(token_body(id_token=id_token_with({"email": "eng@example.com"})), now=NOW)
+    assert token.account == "eng@example.com"
+    assert parse_token_response(token_body(id_token="not-a-jwt-value"), now=NOW).account is None
+
+
+def test_secrets_are_registered_and_not_in_repr() -> None:
+    id_token = id_token_with({"email": "x@example.com", "nonce": "abcdef"})
+    token = parse_token_response(token_body(refresh_token="1//never-seen-before-refresh", id_token=id_token), now=NOW)
+    text = repr(token)
+    for secret in (token.access_token, "1//never-seen-before-refresh", id_token):
+        assert secret not in text
+        assert redact(f"leak {secret} here") == "leak [redacted] here"
+
+
+def test_expiry_arithmetic() -> None:
+    token = make_token(expires_at=NOW + 100)
+    assert token.expires_in(NOW) == 100
+    assert token.expires_in(NOW + 500) == 0
+    assert not token.is_expired(NOW)
+    assert token.is_expired(NOW + 41)  # inside the 60 s leeway
+    assert not token.is_expired(NOW + 41, leeway=0)
+    assert token.is_expired(NOW + 100, leeway=0)
+
+
+# --- refresh (RFC 6749 §6) -----------------------------------------------------------------------
+
+
+def test_refresh_posts_form_and_keeps_old_refresh_token() -> None:
+    transport = FakeTransport(reply(200, token_body(access_token="ya29.second-access-token-1")))
+    clock = FakeClock(NOW)
+    fresh = refresh(transport, GOOGLE, CLIENT, make_token(), clock=clock)
+    (call,) = transport.calls
+    assert (call.method, call.url, call.params) == ("POST", GOOGLE.token_endpoint, None)
+    assert call.data == {"grant_type": "refresh_token", "refresh_token": REFRESH,
+                         "client_id": CLIENT.client_id, "client_secret": SECRET}
+    assert fresh.access_token == "ya29.second-access-token-1"
+    assert fresh.refresh_token == REFRESH
+    assert fresh.expires_at == NOW + 3599
+
+
+def test_refresh_without_refresh_token_sends_nothing() -> None:
+    transport = FakeTransport()
+    with pytest.raises(InputError) as info:
+        refresh(transport, GOOGLE, CLIENT, make_token(refresh_token=None), clock=FakeClock())
+    assert "authorize again" in str(info.value)
+    assert transport.calls == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, InvalidGrant),
+        (401, {"error": "invalid_client", "error_description": "Unauthorized"}, InvalidClient),
+    ],
+)
+def test_refresh_oauth_errors_take_exactly_one_attempt(status: int, body: dict[str, str], error: type) -> None:
+    transport = FakeTransport(reply(status, body), reply(200, token_body()))
+    clock = FakeClock(NOW)
+    with pytest.raises(error) as info:
+        refresh(transport, GOOGLE, CLIENT, make_token(), clock=clock)
+    assert len(transport.calls) == 1
+    assert clock.sleeps == []
+    for secret in (SECRET, REFRESH, ACCESS):
+        assert secret not in str(info.value) and secret not in repr(info.value)
+
+
+def test_refresh_retries_503_twice_then_succeeds() -> None:
+    transport = FakeTransport(reply(503), reply(503), reply(200, token_body()))
+    clock = FakeClock(NOW)
+    refresh(transport, GOOGLE, CLIENT, make_token(), clock=clock)
+    assert len(transport.calls) == 3
+    assert len(clock.sleeps) == 2
+    assert 0.9 <= clock.sleeps[0] <= 1.1 and 1.8 <= clock.sleeps[1] <= 2.2  # 1 s, x2, +-10 %
+
+
+def test_refresh_honours_retry_after() -> None:
+    transport = FakeTransport(reply(429, headers={"retry-after": "7"}), reply(200, token_body()))
+    clock = FakeClock(NOW)
+    refresh(transport, GOOGLE, CLIENT, make_token(), clock=clock)
+    assert clock.sleeps == [7.0]
+
+
+def test_refresh_retries_connection_errors_and_gives_up() -> None:
+    transport = FakeTransport(*[TransportError("could not connect to oauth2.googleapis.com")] * 3)
+    with pytest.raises(TransportError):
+        refresh(transport, GOOGLE, CLIENT, make_token(), clock=FakeClock())
+    assert len(transport.calls) == 3
+
+
+def test_refresh_5xx_with_oauth_body_after_retries() -> None:
+    body = {"error": "temporarily_unavailable"}
+    transport = FakeTransport(reply(503, body), reply(503, body), reply(503, body))
+    with pytest.raises(TemporarilyUnavailable):
+        refresh(transport, GOOGLE, CLIENT, make_token(), clock=FakeClock())
+    assert len(transport.calls) == 3
+
+
+# --- revoke (RFC 7009) ---------------------------------------------------------------------------
+
+
+def test_revoke_sends_refresh_token_in_the_body_not_the_query() -> None:
+    transport = FakeTransport(reply(200, {}))
+    assert revoke(transport, GOOGLE, make_token(), clock=FakeClock()) is False
+    (call,) = transport.calls
+    assert call.method == "POST"
+    assert call.url == GOOGLE.revocation_endpoint and "?" not in call.url
+    assert call.params is None
+    assert call.data == {"token": REFRESH}
+
+
+def test_revoke_without_refresh_token_revokes_the_access_token() -> None:
+    transport = FakeTransport(reply(200))
+    revoke(transport, GOOGLE, make_token(refresh_token=None), clock=FakeClock())
+    assert transport.calls[0].data == {"token": ACCESS}
+
+
+def test_revoke_invalid_token_is_already_revoked() -> None:
+    transport = FakeTransport(reply(400, {"error": "invalid_token", "error_description": "Token expired or revoked"}))
+    assert revoke(transport, GOOGLE, make_token(), clock=FakeClock()) is True
+    assert len(transport.calls) == 1
+
+
+def test_revoke_503_after_retries_keeps_the_local_token() -> None:
+    transport = FakeTransport(reply(503), reply(503), reply(503))
+    clock = FakeClock()
+    with pytest.raises(TransportError) as info:
+        revoke(transport, GOOGLE, make_token(), clock=clock)
+    assert len(transport.calls) == 3 and len(clock.sleeps) == 2
+    assert "local token was kept" in str(info.value)
+    assert REFRESH not in str(info.value)
+
+
+def test_revoke_connection_error_keeps_the_local_token() -> None:
+    transport = FakeTransport(*[TransportError("could not connect to oauth2.googleapis.com")] * 3)
+    with pytest.raises(TransportError) as info:
+        revoke(transport, GOOGLE, make_token(), clock=FakeClock())
+    assert "local token was kept" in info.value.fix
+
+
+def test_revoke_other_oauth_error_is_raised() -> None:
+    transport = FakeTransport(reply(401, {"error": "invalid_client"}))
+    with pytest.raises(InvalidClient):
+        revoke(transport, GOOGLE, make_token(), clock=FakeClock())
+
+
+def test_revoke_400_without_code_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        revoke(FakeTransport(reply(400, {"nope": 1})), GOOGLE, make_token(), clock=FakeClock())
+
+
+def test_revoke_without_endpoint_is_config_error() -> None:
+    endpoints = Endpoints(issuer="https://idp.example", authorization_endpoint="https://idp.example/a",
+                          token_endpoint="https://idp.example/t")
+    transport = FakeTransport()
+    with pytest.raises(ConfigError):
+        revoke(transport, endpoints, make_token(), clock=FakeClock())
+    assert transport.calls == []
+
+
+# --- authorized_user JSON (reference §10) --------------------------------------------------------
+
+
+def test_google_auth_loads_authorized_user_info() -> None:
+    token = make_token(expires_at=NOW + 3599.7, scopes=("openid", "https://www.googleapis.com/auth/calendar.readonly"),
+                       account="eng@example.com")
+    info = json.loads(json.dumps(authorized_user_info(token, CLIENT, GOOGLE)))
+    assert info["type"] == "authorized_user"
+    assert info["expiry"].endswith("Z")
+    creds = Credentials.from_authorized_user_info(info)
+    assert creds.token == ACCESS
+    assert creds.refresh_token == REFRESH
+    assert creds.client_id == CLIENT.client_id and creds.client_secret == SECRET
+    assert creds.scopes == list(token.scopes)
+    assert creds.account == "eng@example.com"
+    expected = dt.datetime.fromtimestamp(int(NOW + 3599), tz=dt.timezone.utc).replace(tzinfo=None)
+    assert creds.expiry == expected
+
+
+def test_authorized_user_round_trip() -> None:
+    token = make_token(expires_at=NOW + 3599, refresh_token_expires_at=NOW + 604799, account="eng@example.com")
+    back = token_from_authorized_user(authorized_user_info(token, CLIENT, GOOGLE), now=NOW)
+    assert back == replace(token, token_type="Bearer")
+
+
+def test_reads_what_google_auth_writes() -> None:
+    expiry = dt.datetime(2027, 1, 15, 8, 0, 0, 123456)
+    creds = Credentials(token=ACCESS, refresh_token=REFRESH, token_uri=GOOGLE.token_endpoint,
+                        client_id=CLIENT.client_id, client_secret=SECRET, scopes=["openid"], expiry=expiry)
+    token = token_from_authorized_user(json.loads(creds.to_json()), now=NOW)
+    assert token.expires_at == dt.datetime(2027, 1, 15, 8, 0, 0, tzinfo=dt.timezone.utc).timestamp()
+    assert token.scopes == ("openid",) and token.refresh_token == REFRESH
+
+
+def test_missing_expiry_counts_as_expired() -> None:
+    token = token_from_authorized_user({"token": ACCESS, "refresh_token": REFRESH, "scopes": "a b"}, now=NOW)
+    assert token.is_expired(NOW, leeway=0)
+    assert token.scopes == ("a", "b")
+
+
+@pytest.mark.parametrize("bad", [{"expiry": "yesterday"}, {"expiry": 5}, {"scopes": [1]}, {"token": 5},
+                                 {"gapps_runbook": {"issued_at": "x"}}])
+def test_corrupt_authorized_user_is_store_error(bad: dict[str, Any]) -> None:
+    info = {"token": ACCESS, "refresh_token": REFRESH, "expiry": "2027-01-01T00:00:00Z", **bad}
+    with pytest.raises(StoreError) as exc:
+        token_from_authorized_user(info, now=NOW)
+    assert ACCESS not in str(exc.value)

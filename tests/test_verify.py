@@ -1,0 +1,184 @@
+"""verify.py: "a Calendar token does not open Gmail", judged from Google's error envelopes (reference §9)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gapps_runbook.clock import FakeClock
+from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.errors import CONSOLE_LIBRARY, InvalidToken, TransportError
+from gapps_runbook.tokens import Token
+from gapps_runbook.transport import Response
+from gapps_runbook.verify import api_error, plan, verify
+
+ACCESS = "ya29.verify-planted-access-token-xyz"
+NOW = 1_800_000_000.0
+AUTH = "https://www.googleapis.com/auth/"
+EMU = Endpoints("http://127.0.0.1:5555", "http://127.0.0.1:5555/o/oauth2/v2/auth", "http://127.0.0.1:5555/token",
+                tokeninfo_endpoint="http://127.0.0.1:5555/tokeninfo", api_base="http://127.0.0.1:5555")
+
+
+def envelope(code: int, status: str, reason: str, legacy: str, service: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": f"message {reason}", "status": status,
+                      "errors": [{"message": "x", "domain": "global", "reason": legacy}],
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+                                   "domain": "googleapis.com", "metadata": {"service": service}}]}}
+
+
+SCOPE_GMAIL = envelope(403, "PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions",
+                       "gmail.googleapis.com")
+SCOPE_CAL = envelope(403, "PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions",
+                     "calendar-json.googleapis.com")
+DISABLED = envelope(403, "PERMISSION_DENIED", "SERVICE_DISABLED", "accessNotConfigured", "gmail.googleapis.com")
+EXPIRED = envelope(401, "UNAUTHENTICATED", "ACCESS_TOKEN_EXPIRED", "authError", "calendar-json.googleapis.com")
+CAL_LIST = {"kind": "calendar#calendarList", "items": []}
+PROFILE = {"emailAddress": "eng@example.com", "messagesTotal": 1}
+
+
+def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
+    return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    params: dict[str, str] | None
+    headers: dict[str, str] | None
+
+
+class FakeTransport:
+    def __init__(self, *script: Response | Exception) -> None:
+        self.script = list(script)
+        self.calls: list[Call] = []
+
+    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
+                 timeout: float = 30.0) -> Response:
+        assert data is None
+        self.calls.append(Call(method, url, params and dict(params), headers and dict(headers)))
+        assert self.script, "unexpected request"
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def token(*scopes: str, expires_at: float = NOW + 3599) -> Token:
+    return Token(ACCESS, expires_at, tuple(AUTH + s if "." in s or s == "calendar" else s for s in scopes))
+
+
+def test_calendar_allowed_gmail_refused() -> None:
+    transport = FakeTransport(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
+    report = verify(transport, GOOGLE, token("calendar.readonly", "calendar.events.readonly"), clock=FakeClock(NOW))
+    cal, gmail = report.checks
+    assert report.ok
+    assert (cal.call, cal.expected, cal.outcome, cal.ok) == ("calendarList.list", "allowed", "allowed", True)
+    assert (gmail.call, gmail.expected, gmail.outcome, gmail.ok) == ("users.getProfile", "refused", "refused", True)
+    assert gmail.detail.startswith("refused: token lacks the scope")
+    urls = [c.url for c in transport.calls]
+    assert urls == ["https://www.googleapis.com/calendar/v3/users/me/calendarList",
+                    "https://gmail.googleapis.com/gmail/v1/users/me/profile"]
+    assert all(c.headers == {"Authorization": f"Bearer {ACCESS}"} for c in transport.calls)
+    assert all(ACCESS not in c.url for c in transport.calls)
+    assert ACCESS not in repr(report)
+
+
+def test_events_only_scope_uses_events_list() -> None:
+    transport = FakeTransport(reply(200, {"kind": "calendar#events"}), reply(403, SCOPE_GMAIL))
+    report = verify(transport, EMU, token("calendar.events.readonly"), clock=FakeClock(NOW))
+    assert report.ok and report.checks[0].call == "events.list"
+    assert [c.url for c in transport.calls] == ["http://127.0.0.1:5555/calendar/v3/calendars/primary/events",
+                                                "http://127.0.0.1:5555/gmail/v1/users/me/profile"]
+
+
+def test_no_calendar_scope_expects_refusal() -> None:
+    transport = FakeTransport(reply(403, SCOPE_CAL), reply(403, SCOPE_GMAIL))
+    report = verify(transport, EMU, token("openid", "email"), clock=FakeClock(NOW))
+    assert [c.expected for c in report.checks] == ["refused", "refused"]
+    assert report.ok
+
+
+def test_gmail_scope_expects_gmail_allowed() -> None:
+    transport = FakeTransport(reply(200, CAL_LIST), reply(200, PROFILE))
+    report = verify(transport, EMU, token("calendar", "gmail.readonly"), clock=FakeClock(NOW))
+    assert report.ok and report.checks[1].expected == "allowed"
+
+
+def test_calendar_refused_when_expected_allowed_fails_the_report() -> None:
+    transport = FakeTransport(reply(403, SCOPE_CAL), reply(403, SCOPE_GMAIL))
+    report = verify(transport, EMU, token("calendar.readonly"), clock=FakeClock(NOW))
+    assert not report.ok
+    assert report.checks[0].outcome == "refused" and "authorize again" in report.checks[0].fix
+
+
+def test_gmail_allowed_with_a_calendar_token_fails_the_report() -> None:
+    report = verify(FakeTransport(reply(200, CAL_LIST), reply(200, PROFILE)), EMU, token("calendar.readonly"),
+                    clock=FakeClock(NOW))
+    assert not report.ok and report.checks[1].outcome == "allowed" and not report.checks[1].ok
+
+
+def test_disabled_api_is_an_error_naming_the_library() -> None:
+    report = verify(FakeTransport(reply(200, CAL_LIST), reply(403, DISABLED)), EMU, token("calendar.readonly"),
+                    clock=FakeClock(NOW))
+    gmail = report.checks[1]
+    assert (gmail.outcome, gmail.ok) == ("error", False)
+    assert CONSOLE_LIBRARY in gmail.fix and "Gmail API" in gmail.fix
+    assert not report.ok
+
+
+def test_401_is_an_error_telling_to_refresh() -> None:
+    report = verify(FakeTransport(reply(401, EXPIRED), reply(403, SCOPE_GMAIL)), EMU, token("calendar.readonly"),
+                    clock=FakeClock(NOW))
+    cal = report.checks[0]
+    assert cal.outcome == "error" and "ACCESS_TOKEN_EXPIRED" in cal.detail
+    assert "refresh" in cal.fix and "authorize again" in cal.fix
+
+
+def test_legacy_reason_only() -> None:
+    body = {"error": {"code": 403, "message": "Insufficient Permission",
+                      "errors": [{"reason": "insufficientPermissions"}]}}
+    error = api_error(reply(403, body))
+    assert (error.status, error.reason) == (403, "insufficientPermissions")
+    assert api_error(Response(502, {}, b"<html>")).reason == ""
+
+
+def test_server_message_is_redacted() -> None:
+    body = {"error": {"code": 500, "message": f"boom with {ACCESS}", "status": "INTERNAL"}}
+    report = verify(FakeTransport(reply(200, CAL_LIST), reply(500, body), reply(500, body), reply(500, body)), EMU,
+                    token("calendar.readonly"), clock=FakeClock(NOW))
+    assert report.checks[1].outcome == "error"
+    assert ACCESS not in report.checks[1].detail
+
+
+def test_connection_error_becomes_an_error_check() -> None:
+    failures = [TransportError("could not connect to 127.0.0.1:5555")] * 3
+    report = verify(FakeTransport(*failures, *failures), EMU, token("calendar.readonly"), clock=FakeClock(NOW))
+    assert [c.outcome for c in report.checks] == ["error", "error"]
+    assert not report.ok
+
+
+def test_expired_token_is_never_sent() -> None:
+    transport = FakeTransport()
+    with pytest.raises(InvalidToken) as info:
+        verify(transport, EMU, token("calendar.readonly", expires_at=NOW - 1), clock=FakeClock(NOW))
+    assert transport.calls == [] and "refresh" in info.value.fix and ACCESS not in str(info.value)
+
+
+def test_provider_without_api_base_is_skipped() -> None:
+    plain = Endpoints("https://idp.example", "https://idp.example/a", "https://idp.example/t")
+    transport = FakeTransport()
+    report = verify(transport, plain, token("calendar.readonly"), clock=FakeClock(NOW))
+    assert [c.outcome for c in report.checks] == ["skipped", "skipped"]
+    assert "api_base" in report.checks[0].detail and not report.ok
+    assert transport.calls == []
+
+
+def test_plan_for_google_uses_gmail_host() -> None:
+    calls = plan(GOOGLE, (AUTH + "calendar",))
+    assert calls[1].url == "https://gmail.googleapis.com/gmail/v1/users/me/profile"
+    assert calls[0].url == "https://www.googleapis.com/calendar/v3/users/me/calendarList"
