@@ -1,0 +1,493 @@
+"""The OAuth client: its ID and secret, the console's client JSON, and where the secret comes from.
+
+The vendor procedure has the engineer create a client on the console's Clients page and copy its
+ID and secret. Google's shapes (reference §7): the ID is ``<project number>-<32 lowercase letters and
+digits>.apps.googleusercontent.com``; the secret is ``GOCSPX-`` plus 28 characters, or 24 characters
+with no prefix for clients made before about 2021. Both "Desktop app" and "TVs and Limited Input
+devices" clients download as ``{"installed": {...}}``, so the file cannot tell which one it is.
+
+Rules kept here:
+
+- every secret read is passed to :func:`redact.register_secret` at once, and no message ever
+  contains a secret (or any value that might be one: IDs are described, not echoed);
+- a client JSON whose ``auth_uri``/``token_uri`` names a host that is neither Google's nor the
+  configured provider's is refused (RFC 9700 §2.6: a typo'd or malicious file must not send the
+  secret and the code elsewhere);
+- secrets never come from the command line (shell history, ``ps``; security reference §3, T1):
+  :func:`read_secret` takes an environment variable, a 0600 file, or an interactive prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import stat
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .endpoints import GOOGLE_HOSTS, GOOGLE_ISSUER, LOOPBACK_HOSTS, Endpoints
+from .errors import CONSOLE_CREDENTIALS, STEP_CLIENT, ConfigError, InputError
+from .redact import register_secret
+
+ClientType = Literal["device", "desktop"]
+CLIENT_TYPE_LABELS: dict[str, str] = {"device": "TVs and Limited Input devices", "desktop": "Desktop app"}
+"""The console's name for each client type (Clients page > Create client > Application type)."""
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+OOB_REDIRECTS = frozenset({"urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob:auto", "oob"})
+MAX_CLIENT_FILE_BYTES = 64 * 1024
+
+_ID_RE = re.compile(r"[0-9]+-[a-z0-9]{32}\.apps\.googleusercontent\.com")
+_ID_NO_SUFFIX_RE = re.compile(r"[0-9]+-[a-z0-9]{32}")
+_SECRET_RE = re.compile(r"GOCSPX-[A-Za-z0-9_-]{28}")
+_LEGACY_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{24}")
+_ID_SUFFIX = ".apps.googleusercontent.com"
+_FIX_CLIENT = f"copy it from the console's Clients page ({CONSOLE_CREDENTIALS}) in {STEP_CLIENT}"
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """An OAuth client as the console created it.
+
+    Attributes:
+        client_id: The client ID (public).
+        client_secret: The client secret. Google treats installed-app secrets as not really secret,
+            but the runbook still never shows or logs it.
+        client_type: ``"device"`` ("TVs and Limited Input devices") or ``"desktop"`` ("Desktop app").
+        product_name: The app name the consent screen shows (the procedure's "product name").
+        project_id: The Cloud project ID, when known (used for console deep links).
+        notes: Informational remarks from importing a client JSON (e.g. a legacy OOB redirect).
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    client_type: ClientType
+    product_name: str = ""
+    project_id: str | None = None
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        register_secret(self.client_secret)
+        if self.client_type not in CLIENT_TYPE_LABELS:
+            raise InputError(
+                f"client type {self.client_type!r} is not 'device' or 'desktop'",
+                fix="pass --client-type desktop ('Desktop app') or device ('TVs and Limited Input devices')",
+            )
+
+    @property
+    def type_label(self) -> str:
+        """The console's name for this client's type."""
+        return CLIENT_TYPE_LABELS[self.client_type]
+
+    def to_installed_json(self, endpoints: Endpoints) -> dict[str, Any]:
+        """The ``{"installed": {...}}`` object the console downloads (reference §7).
+
+        Args:
+            endpoints: The provider; its authorization and token endpoints become ``auth_uri`` and
+                ``token_uri``, which google-auth-oauthlib's ``Flow.from_client_config`` reads.
+
+        Returns:
+            A JSON-ready dict. It holds the secret: write it only to a 0600 file.
+        """
+        installed: dict[str, Any] = {"client_id": self.client_id}
+        if self.project_id:
+            installed["project_id"] = self.project_id
+        installed["auth_uri"] = endpoints.authorization_endpoint
+        installed["token_uri"] = endpoints.token_endpoint
+        if endpoints.issuer == GOOGLE_ISSUER:
+            installed["auth_provider_x509_cert_url"] = GOOGLE_CERTS_URL
+        installed["client_secret"] = self.client_secret
+        if self.client_type == "desktop":
+            installed["redirect_uris"] = ["http://localhost"]
+        return {"installed": installed}
+
+
+def _surrounded(value: str) -> bool:
+    """True if ``value`` has whitespace or quotes around it (a copy-paste slip)."""
+    return value != value.strip() or (len(value) >= 2 and value[0] in "\"'" and value[-1] in "\"'")
+
+
+def _plain_token(value: str) -> bool:
+    """Non-empty, printable, no whitespace: what any provider's ID or secret looks like."""
+    return bool(value) and value.isprintable() and not any(c.isspace() for c in value)
+
+
+def validate_client_id(value: str, *, google: bool) -> str:
+    """Check a client ID's shape and name the usual copy-paste mistakes.
+
+    Args:
+        value: The client ID as the user gave it.
+        google: Apply Google's shape (reference §7); otherwise only "printable, no spaces".
+
+    Returns:
+        The client ID, unchanged.
+
+    Raises:
+        InputError: One line naming the mistake and the Clients page. The value is never quoted:
+            it may be a secret pasted into the wrong field.
+    """
+    what = "the client ID"
+    if not value:
+        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
+    if _surrounded(value):
+        raise InputError(f"{what} has spaces or quotes around it; paste only the ID itself", fix=_FIX_CLIENT)
+    if not _plain_token(value):
+        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
+    if not google or _ID_RE.fullmatch(value):
+        return value
+    raise InputError(f"{what} {_id_mistake(value)}", fix=_FIX_CLIENT)
+
+
+def _id_mistake(value: str) -> str:
+    """Describe what is wrong with a Google client ID that failed the shape check."""
+    if "GOCSPX-" in value or _SECRET_RE.fullmatch(value) or _LEGACY_SECRET_RE.fullmatch(value):
+        register_secret(value)
+        return "looks like the client secret, not the ID; the ID ends in .apps.googleusercontent.com"
+    if value.isdigit():
+        return (
+            "is only a project number; the client ID is "
+            "<project number>-<32 letters and digits>.apps.googleusercontent.com"
+        )
+    if _ID_NO_SUFFIX_RE.fullmatch(value):
+        return "is missing its .apps.googleusercontent.com ending; copy the whole ID"
+    if _ID_RE.fullmatch(value.lower()):
+        return "has capital letters; Google client IDs are lowercase, so copy it again"
+    return (
+        f"is not shaped like <project number>-<32 letters and digits>{_ID_SUFFIX} "
+        f"({len(value)} characters; Google's are about 72)"
+    )
+
+
+def validate_client_secret(value: str, *, google: bool) -> str:
+    """Check a client secret's shape; the value is registered for redaction first.
+
+    Args:
+        value: The secret as the user gave it.
+        google: Apply Google's shapes (``GOCSPX-`` + 28 characters, or a legacy 24-character secret).
+
+    Returns:
+        The secret, unchanged.
+
+    Raises:
+        InputError: One line naming the mistake and the Clients page, never containing the secret.
+    """
+    register_secret(value)
+    what = "the client secret"
+    if not value:
+        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
+    if _surrounded(value):
+        raise InputError(f"{what} has spaces or quotes around it; paste only the secret itself", fix=_FIX_CLIENT)
+    if not _plain_token(value):
+        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
+    if not google or _SECRET_RE.fullmatch(value) or _LEGACY_SECRET_RE.fullmatch(value):
+        return value
+    if value.endswith(_ID_SUFFIX) or _ID_NO_SUFFIX_RE.fullmatch(value):
+        raise InputError(f"{what} is the client ID; paste the secret (it starts with GOCSPX-)", fix=_FIX_CLIENT)
+    if value.startswith("GOCSPX-"):
+        raise InputError(
+            f"{what} has {len(value)} characters; GOCSPX- secrets have 35, so it was cut or has extra text",
+            fix=_FIX_CLIENT,
+        )
+    raise InputError(
+        f"{what} is not shaped like a Google secret (GOCSPX- and 28 characters, or 24 for old clients)",
+        fix=_FIX_CLIENT,
+    )
+
+
+def _file_error(message: str) -> ConfigError:
+    """A ConfigError about the client JSON, pointing at the Clients page."""
+    return ConfigError(
+        f"the client file {message}",
+        fix=f"download the JSON of a 'Desktop app' or 'TVs and Limited Input devices' client from the "
+        f"Clients page ({CONSOLE_CREDENTIALS}), then {STEP_CLIENT}",
+    )
+
+
+def _installed_object(text: str) -> dict[str, Any]:
+    """The ``installed`` object of a client JSON, or a one-line ConfigError about its shape."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError; its message quotes no input
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise _file_error(f"is not JSON{where}") from None
+    if not isinstance(document, dict):
+        raise _file_error("is JSON but not an object")
+    if "web" in document and "installed" not in document:
+        raise _file_error(
+            "is for a 'Web application' client, which cannot use the device or loopback flow; "
+            "create a 'Desktop app' (or 'TVs and Limited Input devices') client instead"
+        )
+    kind = document.get("type")
+    if kind in ("authorized_user", "service_account", "external_account"):
+        raise _file_error(f"is a {kind} credentials file, not an OAuth client JSON")
+    installed = document.get("installed")
+    if installed is None:
+        raise _file_error("has no 'installed' object; it is not a downloaded OAuth client JSON")
+    if not isinstance(installed, dict):
+        raise _file_error("has an 'installed' value that is not an object")
+    return installed
+
+
+def _required_str(installed: Mapping[str, Any], key: str) -> str:
+    value = installed.get(key)
+    if value is None or value == "":
+        raise _file_error(f"has no {key}")
+    if not isinstance(value, str):
+        raise _file_error(f"has a {key} that is not a string")
+    return value
+
+
+def _allowed_host(url: str, endpoints: Endpoints) -> bool:
+    """True if ``url`` is https on a Google host or on the configured provider (http only on loopback)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    if parts.username is not None or parts.password is not None or not host:
+        return False
+    if host in GOOGLE_HOSTS and port in (None, 443):
+        return parts.scheme == "https"
+    if parts.netloc.lower() not in {h.lower() for h in endpoints.hosts}:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+
+
+def _check_uris(installed: Mapping[str, Any], endpoints: Endpoints) -> None:
+    """Refuse auth_uri/token_uri values that would send the code or the secret to a foreign host."""
+    for key in ("auth_uri", "token_uri"):
+        value = installed.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise _file_error(f"has a {key} that is not a string")
+        if not _allowed_host(value, endpoints):
+            host = urllib.parse.urlsplit(value).hostname or "an unparsable URL"
+            raise _file_error(
+                f"has a {key} on {host}, which is neither Google nor the configured provider; "
+                "it was refused so the secret cannot be sent there"
+            )
+
+
+def _redirect_uris(installed: Mapping[str, Any]) -> list[str]:
+    value = installed.get("redirect_uris", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _file_error("has a redirect_uris value that is not a list of strings")
+    return value
+
+
+def _infer_type(redirects: list[str]) -> ClientType:
+    """``desktop`` when the file has a loopback redirect; otherwise the caller must say."""
+    for uri in redirects:
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS:
+            return "desktop"
+    raise InputError(
+        "the client file does not say whether it is a 'Desktop app' or a 'TVs and Limited Input devices' client",
+        fix="pass --client-type desktop or --client-type device, as shown on the Clients page "
+        f"({CONSOLE_CREDENTIALS})",
+    )
+
+
+def _oob_notes(redirects: list[str]) -> tuple[str, ...]:
+    if not any(uri in OOB_REDIRECTS for uri in redirects):
+        return ()
+    note = (
+        "the client file lists the out-of-band redirect (urn:ietf:wg:oauth:2.0:oob), which Google "
+        "turned off in 2022-2023; it is ignored, and the runbook uses the device or loopback flow"
+    )
+    _log.info(note)
+    return (note,)
+
+
+def parse_client_json(
+    text: str, *, endpoints: Endpoints, client_type: ClientType | None = None, product_name: str = ""
+) -> ClientConfig:
+    """Read a client JSON as the console downloads it (reference §7).
+
+    Args:
+        text: The file's text.
+        endpoints: The configured provider; ``auth_uri``/``token_uri`` must be on its hosts or Google's.
+        client_type: ``"device"`` or ``"desktop"``. The file cannot tell (both are ``installed``);
+            when None, a file with an ``http://localhost`` redirect is taken as ``"desktop"``.
+        product_name: The consent screen's app name, kept for display.
+
+    Returns:
+        The client; its secret is registered for redaction.
+
+    Raises:
+        ConfigError: Not JSON, not an object, a "web" client, no ``installed`` object, missing or
+            malformed ``client_id``/``client_secret``, or a foreign ``auth_uri``/``token_uri`` host.
+        InputError: ``client_type`` is None and the file has no loopback redirect.
+    """
+    installed = _installed_object(text)
+    secret = installed.get("client_secret")
+    register_secret(secret if isinstance(secret, str) else None)
+    return _client_from_installed(
+        installed, endpoints=endpoints, client_type=client_type, product_name=product_name
+    )
+
+
+def _client_from_installed(
+    installed: Mapping[str, Any],
+    *,
+    endpoints: Endpoints | None,
+    client_type: ClientType | None,
+    product_name: str,
+) -> ClientConfig:
+    """Build a ClientConfig from an ``installed`` object; ``endpoints=None`` skips the host check."""
+    client_id = _required_str(installed, "client_id")
+    client_secret = _required_str(installed, "client_secret")
+    google = endpoints is not None and endpoints.issuer == GOOGLE_ISSUER
+    for check, value, key in ((validate_client_id, client_id, "client_id"),
+                              (validate_client_secret, client_secret, "client_secret")):
+        try:
+            check(value, google=google)
+        except InputError as exc:
+            raise ConfigError(f"the client file's {key}: {exc.message}", fix=exc.fix) from None
+    if endpoints is not None:
+        _check_uris(installed, endpoints)
+    project_id = installed.get("project_id")
+    if project_id is not None and not isinstance(project_id, str):
+        raise _file_error("has a project_id that is not a string")
+    redirects = _redirect_uris(installed)
+    return ClientConfig(
+        client_id=client_id,
+        client_secret=client_secret,
+        client_type=client_type or _infer_type(redirects),
+        product_name=product_name,
+        project_id=project_id or None,
+        notes=_oob_notes(redirects),
+    )
+
+
+def load_client_json(path: Path, **kw: Any) -> ClientConfig:
+    """Read and parse a client JSON file; see :func:`parse_client_json` for ``kw``.
+
+    Raises:
+        InputError: The file is missing, a directory, unreadable, or not UTF-8.
+        ConfigError: As :func:`parse_client_json`, or the file is too large to be a client JSON.
+    """
+    path = Path(path)
+    fix = f"pass the path of the JSON downloaded from the Clients page ({CONSOLE_CREDENTIALS})"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CLIENT_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"the client file {path} does not exist", fix=fix) from None
+    except IsADirectoryError:
+        raise InputError(f"the client file {path} is a directory", fix=fix) from None
+    except OSError as exc:
+        raise InputError(f"the client file {path} cannot be read ({exc.strerror})", fix=fix) from None
+    if len(data) > MAX_CLIENT_FILE_BYTES:
+        raise _file_error(f"{path} is larger than {MAX_CLIENT_FILE_BYTES // 1024} KiB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"the client file {path} is not UTF-8 text", fix=fix) from None
+    return parse_client_json(text, **kw)
+
+
+def read_secret(
+    *, env: str | None = None, file: Path | None = None, prompt: Callable[[], str] | None = None
+) -> str:
+    """Read the client secret from exactly one source; never from the command line.
+
+    Args:
+        env: Name of an environment variable holding the secret.
+        file: Path of a file holding the secret; it must be a regular file that only its owner can
+            read or write (mode 0600 or 0400). A symlink is followed (Kubernetes mounts secrets that
+            way) and its target is checked. One trailing newline is removed.
+        prompt: A callable that asks the user (e.g. ``getpass.getpass``).
+
+    Returns:
+        The secret, registered for redaction.
+
+    Raises:
+        InputError: Not exactly one source, the variable is unset or empty, the file is missing, not
+            a regular file, open to other users, or empty, or the prompt returned nothing.
+    """
+    sources = [s for s in (env, file, prompt) if s is not None]
+    if len(sources) != 1:
+        raise InputError(
+            f"give exactly one source for the client secret, not {len(sources)}",
+            fix="use --secret-env NAME, --secret-file PATH, or answer the prompt",
+        )
+    if env is not None:
+        value = _secret_from_env(env)
+    elif file is not None:
+        value = _secret_from_file(Path(file))
+    else:
+        assert prompt is not None
+        value = _strip_newline(prompt() or "")
+        if not value:
+            raise InputError("no client secret was entered", fix=f"paste the secret ({STEP_CLIENT})")
+    register_secret(value)
+    return value
+
+
+def _strip_newline(value: str) -> str:
+    """Remove one trailing line ending (files and ``echo`` add one)."""
+    if value.endswith("\r\n"):
+        return value[:-2]
+    return value[:-1] if value.endswith("\n") else value
+
+
+def _secret_from_env(name: str) -> str:
+    value = _strip_newline(os.environ.get(name, ""))
+    if not value:
+        raise InputError(
+            f"the environment variable {name} is not set or is empty",
+            fix=f"export {name} with the client secret from the Clients page ({CONSOLE_CREDENTIALS})",
+        )
+    return value
+
+
+def read_fd(fd: int, limit: int) -> bytes:
+    """Read from ``fd`` until end of file or ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _secret_from_file(path: Path) -> str:
+    fix = f"put only the secret in {path}, then run: chmod 600 {path}"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(f"the secret file {path} does not exist", fix=fix) from None
+    except OSError as exc:
+        raise InputError(f"the secret file {path} cannot be opened ({exc.strerror})", fix=fix) from None
+    try:
+        info = os.fstat(fd)  # of what was opened, not of the name (no check-then-open race)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"the secret file {path} is not a regular file", fix=fix)
+        if info.st_mode & 0o077:
+            raise InputError(
+                f"the secret file {path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o})",
+                fix=f"run: chmod 600 {path}",
+            )
+        data = read_fd(fd, MAX_CLIENT_FILE_BYTES)
+    finally:
+        os.close(fd)
+    try:
+        value = _strip_newline(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"the secret file {path} is not UTF-8 text", fix=fix) from None
+    if not value:
+        raise InputError(f"the secret file {path} is empty", fix=fix)
+    return value

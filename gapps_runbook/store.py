@@ -1,0 +1,572 @@
+"""Profiles on disk: the client, the settings and the token of one server connection.
+
+Layout (all directories 0700, all files 0600)::
+
+    <home>/profiles/<name>/settings.json          issuer, scopes, flow, checklist, steps (schema_version)
+                           client.json            the console's {"installed": {...}} shape, with the secret
+                           authorized_user.json   google-auth's authorized_user format + a gapps_runbook block
+                           .lock                  the cross-process lock (filelock)
+
+``<home>`` is ``$GAPPS_RUNBOOK_HOME`` or ``platformdirs.user_config_dir("gapps-runbook")``.
+
+**Profiles are not meant to be backed up or copied.** The product this runbook serves keeps OAuth data
+out of its backups; a copied refresh token is a long-lived bearer secret that Google neither rotates nor
+binds to a sender (RFC 9700 §2.2.2, security reference §6). After a restore, authorize again.
+The files are plain JSON protected only by their 0600 mode: nothing is encrypted
+(:attr:`Profile.encrypted` is False; the OS-keyring backend of security reference §2 is not built).
+
+How files are handled (security reference §2 "Synthesis", targets S1-S3, threats T7-T9):
+
+- writes: temp file in the same directory, ``os.open(O_CREAT|O_EXCL|O_WRONLY|O_NOFOLLOW, 0o600)``,
+  write, fsync, ``os.replace``, fsync of the directory, then a check that the result is a 0600 regular
+  file. gcloud's ``WriteFileAtomically`` lacks the fsyncs; gh and msal truncate in place.
+- reads: ``O_NOFOLLOW``, so a symlink is refused, never followed. A file we own that is open to others
+  (0644, 0666) is chmodded to 0600, as gcloud's ``PrivatizeFile`` does; a file owned by another user
+  is refused. Directories looser than 0700 are tightened; another user's directory is refused.
+- a corrupt file raises :class:`StoreError` naming the file and the step that rewrites it; it is
+  never silently replaced by defaults and never overwritten automatically.
+- read-modify-write runs under a :class:`filelock.FileLock` with a bounded wait and reloads inside
+  the lock (msal-extensions' pattern). Between two writers of a token, the newest ``issued_at`` wins.
+- JSON only, never pickle. Temp files left by a crash are removed by the next write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import errno
+import json
+import os
+import re
+import secrets
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import filelock
+import platformdirs
+
+from .clients import ClientConfig, _client_from_installed, read_fd
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, InputError, LockTimeout, RunbookError, StoreError
+
+if TYPE_CHECKING:
+    from .endpoints import Endpoints
+    from .tokens import Token
+
+SCHEMA_VERSION = 1
+HOME_ENV = "GAPPS_RUNBOOK_HOME"
+SETTINGS_FILE = "settings.json"
+CLIENT_FILE = "client.json"
+TOKEN_FILE = "authorized_user.json"
+LOCK_FILE = ".lock"
+DEFAULT_LOCK_TIMEOUT = 10.0
+MAX_FILE_BYTES = 1024 * 1024
+
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_REWRITE_STEP = {SETTINGS_FILE: STEP_CHECKLIST, CLIENT_FILE: STEP_CLIENT, TOKEN_FILE: STEP_AUTHORIZE}
+
+_locks: dict[str, filelock.FileLock] = {}
+_locks_guard = threading.Lock()
+
+
+def default_home() -> Path:
+    """``$GAPPS_RUNBOOK_HOME``, else the platform's per-user config folder for ``gapps-runbook``."""
+    value = os.environ.get(HOME_ENV, "").strip()
+    return Path(value).expanduser() if value else Path(platformdirs.user_config_dir("gapps-runbook"))
+
+
+def default_settings() -> dict[str, Any]:
+    """What ``settings.json`` holds before anything was recorded."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "issuer": None,
+        "scopes": [],
+        "flow": "auto",
+        "expected_account": None,
+        "publishing_status": None,
+        "checklist": {},
+        "steps": {},
+    }
+
+
+def check_profile_name(name: str) -> str:
+    """Return ``name`` if it is 1-64 of ``A-Z a-z 0-9 . _ -`` and does not start with a dot.
+
+    Raises:
+        InputError: Otherwise (it becomes a folder name, so ``..`` and ``/`` must not get through).
+    """
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.startswith("."):
+        raise InputError(
+            f"profile name {name!r} is not 1-64 letters, digits, '.', '_' or '-' (not starting with '.')",
+            fix="pass --profile with a name like 'calendar-prod'",
+        )
+    return name
+
+
+# --- files and folders -------------------------------------------------------------------------
+
+
+def _ensure_private_dir(path: Path, *, follow: bool = False) -> None:
+    """Create ``path`` 0700, or tighten it to 0700; refuse other users' folders, and symlinks unless ``follow``."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder {path} ({exc.strerror})", fix="check the path and its parent's permissions"
+        ) from None
+    info = os.stat(path) if follow else os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"{path} is not a plain folder (a symlink or a file); refusing it", fix=f"remove {path}")
+    if info.st_uid != os.getuid():
+        raise StoreError(
+            f"the folder {path} belongs to another user (uid {info.st_uid})", fix=f"set {HOME_ENV} to a folder of yours"
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def _corrupt(path: Path, what: str) -> StoreError:
+    step = _REWRITE_STEP.get(path.name, STEP_CHECKLIST)
+    return StoreError(
+        f"{path} {what}; it was left as it is",
+        fix=f"move the file away (or fix it by hand), then run {step} again to rewrite it",
+    )
+
+
+def _open_private(path: Path) -> int | None:
+    """Open ``path`` for reading without following a symlink; None if it does not exist."""
+    try:
+        return os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise StoreError(
+                f"{path} is a symbolic link; refusing to follow it", fix=f"remove the link {path}"
+            ) from None
+        raise StoreError(f"cannot read {path} ({exc.strerror})", fix=f"check the permissions of {path}") from None
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The bytes of a profile file, after checking it is ours and tightening its mode to 0600."""
+    fd = _open_private(path)
+    if fd is None:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreError(f"{path} is not a regular file; refusing to read it", fix=f"remove {path}")
+        if info.st_uid != os.getuid():
+            raise StoreError(
+                f"{path} belongs to another user (uid {info.st_uid}); refusing to read it", fix=f"remove {path}"
+            )
+        if stat.S_IMODE(info.st_mode) != 0o600:
+            os.fchmod(fd, 0o600)  # gcloud PrivatizeFile: an existing file keeps its loose mode otherwise
+        data = read_fd(fd, MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise _corrupt(path, f"is larger than {MAX_FILE_BYTES // 1024} KiB")
+    return data
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A profile file's JSON object; None if absent; StoreError if it is not a JSON object."""
+    data = _read_private(path)
+    if data is None:
+        return None
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _corrupt(path, "is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _corrupt(path, f"is not valid JSON (line {exc.lineno})") from None
+    if not isinstance(value, dict):
+        raise _corrupt(path, "is JSON but not an object")
+    return value
+
+
+def _check_schema(path: Path, version: Any) -> None:
+    if version is None:
+        return
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _corrupt(path, "has a schema_version that is not a positive integer")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer gapps-runbook (schema {version}, this one reads {SCHEMA_VERSION})",
+            fix="upgrade gapps-runbook",
+        )
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files a crashed writer left for ``path`` (callers hold the profile lock)."""
+    prefix = _temp_prefix(path)
+    for entry in os.scandir(path.parent):
+        if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                    os.unlink(entry.path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _refuse_foreign_target(path: Path) -> None:
+    """Refuse to replace a symlink or another user's file (the old file stays as it is)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise StoreError(f"{path} is a symbolic link; refusing to replace it", fix=f"remove the link {path}")
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        raise StoreError(f"{path} is not a regular file of yours; refusing to replace it", fix=f"remove {path}")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``: 0600 temp file, fsync, rename, fsync of the folder."""
+    _refuse_foreign_target(path)
+    _remove_stale_temps(path)
+    temp = path.parent / f"{_temp_prefix(path)}{secrets.token_hex(8)}.tmp"
+    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(path.parent)
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != 0o600:
+        raise StoreError(f"{path} did not end up as a 0600 file", fix=f"check the file system holding {path.parent}")
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    _write_private(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def _shared_lock(path: Path) -> filelock.FileLock:
+    """One FileLock per lock path in this process, so nested ``locked()`` calls re-enter it."""
+    key = os.path.abspath(path)
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = filelock.FileLock(key, mode=0o600)
+        return lock
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+class ProfileStore:
+    """All profiles under one home folder.
+
+    Args:
+        home: The home folder; :func:`default_home` when None.
+        clock: Wall clock for step timestamps and stored token expiry.
+    """
+
+    def __init__(self, home: Path | None = None, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.clock = clock
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.home / "profiles"
+
+    def profile(self, name: str) -> Profile:
+        """The profile called ``name`` (its folder is created on first write or lock)."""
+        return Profile(self, check_profile_name(name))
+
+    def names(self) -> list[str]:
+        """Names of the existing profiles, sorted."""
+        try:
+            entries = list(os.scandir(self.profiles_dir))
+        except FileNotFoundError:
+            return []
+        return sorted(
+            e.name for e in entries
+            if e.is_dir(follow_symlinks=False) and _NAME_RE.fullmatch(e.name) and not e.name.startswith(".")
+        )
+
+    def ensure_dirs(self, profile_path: Path) -> None:
+        """Create (or tighten to 0700) the home, ``profiles`` and the profile folder."""
+        self.home.parent.mkdir(parents=True, exist_ok=True)
+        _ensure_private_dir(self.home, follow=True)  # the home may be a symlink the user set up
+        _ensure_private_dir(self.profiles_dir)
+        _ensure_private_dir(profile_path)
+
+
+class Profile:
+    """One server connection: ``<home>/profiles/<name>/``.
+
+    Attributes:
+        name: The profile name.
+        path: Its folder.
+        encrypted: Always False: files are protected by their 0600 mode only.
+    """
+
+    encrypted = False
+
+    def __init__(self, store: ProfileStore, name: str) -> None:
+        self.store = store
+        self.name = name
+        self.path = store.profiles_dir / name
+
+    def __repr__(self) -> str:
+        return f"Profile({self.name!r}, path={str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    def _tighten(self) -> None:
+        """Before a read: check and tighten the folders, if the profile exists."""
+        if os.path.lexists(self.path):
+            self.store.ensure_dirs(self.path)
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the profile's cross-process lock; re-entrant within a thread.
+
+        Raises:
+            LockTimeout: Another process held it for more than ``timeout`` seconds.
+        """
+        self.store.ensure_dirs(self.path)
+        lock_path = self.file(LOCK_FILE)
+        if lock_path.is_symlink():
+            raise StoreError(f"{lock_path} is a symbolic link; refusing to use it", fix=f"remove the link {lock_path}")
+        lock = _shared_lock(lock_path)
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise LockTimeout(
+                f"profile {self.name!r} is locked by another gapps-runbook process "
+                f"(waited {timeout:g} s for {lock_path})"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # settings -------------------------------------------------------------------------------
+
+    def load_settings(self) -> dict[str, Any]:
+        """The settings, with defaults for keys not yet recorded.
+
+        Raises:
+            StoreError: ``settings.json`` is corrupt, foreign, a symlink, or from a newer version.
+        """
+        self._tighten()
+        path = self.file(SETTINGS_FILE)
+        stored = _read_json(path)
+        settings = default_settings()
+        if stored is None:
+            return settings
+        _check_schema(path, stored.get("schema_version"))
+        for key in ("checklist", "steps"):
+            if key in stored and not isinstance(stored[key], dict):
+                raise _corrupt(path, f"has a {key} value that is not an object")
+        settings.update(stored)
+        settings["schema_version"] = SCHEMA_VERSION
+        return settings
+
+    def update_settings(self, fn: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+        """Read-modify-write the settings under the lock; ``fn`` edits the dict (or returns a new one).
+
+        Returns:
+            The settings as written.
+
+        Raises:
+            StoreError: The file is corrupt (it is not overwritten), or the result is not JSON-able.
+            LockTimeout: The lock could not be taken.
+        """
+        with self.locked():
+            settings = self.load_settings()
+            result = fn(settings)
+            if isinstance(result, dict):
+                settings = result
+            settings["schema_version"] = SCHEMA_VERSION
+            try:
+                _write_json(self.file(SETTINGS_FILE), settings)
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"the settings could not be saved as JSON ({exc})", fix="report this bug") from None
+            return copy.deepcopy(settings)
+
+    def record_step(self, step: str, status: str) -> dict[str, Any]:
+        """Record a runbook step's status with the current time (``steps[step] = {status, at}``)."""
+        at = self.store.clock.time()
+
+        def edit(settings: dict[str, Any]) -> None:
+            settings["steps"][step] = {"status": status, "at": at}
+
+        return self.update_settings(edit)
+
+    def set_checklist(self, item: str, done: bool) -> dict[str, Any]:
+        """Tick (or untick) one console checklist item."""
+
+        def edit(settings: dict[str, Any]) -> None:
+            settings["checklist"][item] = bool(done)
+
+        return self.update_settings(edit)
+
+    # client ---------------------------------------------------------------------------------
+
+    def save_client(self, client: ClientConfig, endpoints: Endpoints) -> None:
+        """Write ``client.json`` in the console's shape plus a ``gapps_runbook`` block (type, name)."""
+        document = client.to_installed_json(endpoints)
+        document["gapps_runbook"] = {
+            "schema_version": SCHEMA_VERSION,
+            "client_type": client.client_type,
+            "product_name": client.product_name,
+        }
+        with self.locked():
+            _write_json(self.file(CLIENT_FILE), document)
+
+    def load_client(self, endpoints: Endpoints | None = None) -> ClientConfig | None:
+        """The saved client, or None.
+
+        Args:
+            endpoints: When given, ``auth_uri``/``token_uri`` are checked against it, as on import.
+
+        Raises:
+            StoreError: ``client.json`` is corrupt, foreign or a symlink.
+        """
+        self._tighten()
+        path = self.file(CLIENT_FILE)
+        document = _read_json(path)
+        if document is None:
+            return None
+        extra = document.get("gapps_runbook")
+        installed = document.get("installed")
+        if not isinstance(extra, dict) or not isinstance(installed, dict):
+            raise _corrupt(path, "lacks its 'installed' or 'gapps_runbook' object")
+        _check_schema(path, extra.get("schema_version"))
+        try:
+            return _client_from_installed(
+                installed,
+                endpoints=endpoints,
+                client_type=extra.get("client_type"),
+                product_name=str(extra.get("product_name") or ""),
+            )
+        except RunbookError as exc:
+            raise _corrupt(path, f"is not usable: {exc.message}") from None
+
+    # token ----------------------------------------------------------------------------------
+
+    def _read_token(self) -> Token | None:
+        from .tokens import token_from_authorized_user
+
+        path = self.file(TOKEN_FILE)
+        info = _read_json(path)
+        if info is None:
+            return None
+        extra = info.get("gapps_runbook")
+        _check_schema(path, extra.get("schema_version") if isinstance(extra, dict) else None)
+        try:
+            return token_from_authorized_user(info, now=self.store.clock.time())
+        except RunbookError as exc:
+            raise _corrupt(path, f"is not usable: {exc.message}") from None
+
+    def load_token(self) -> Token | None:
+        """The saved token, or None (read under the lock, so never half of a concurrent write).
+
+        Raises:
+            StoreError: ``authorized_user.json`` is corrupt, foreign or a symlink.
+        """
+        if not os.path.lexists(self.path):
+            return None  # reading creates nothing
+        with self.locked():
+            return self._read_token()
+
+    def _write_token(self, token: Token, client: ClientConfig, endpoints: Endpoints) -> None:
+        from .tokens import authorized_user_info
+
+        info = authorized_user_info(token, client, endpoints)
+        extra = info.setdefault("gapps_runbook", {})
+        extra["schema_version"] = SCHEMA_VERSION
+        _write_json(self.file(TOKEN_FILE), info)
+
+    def save_token(self, token: Token, client: ClientConfig, endpoints: Endpoints) -> bool:
+        """Write ``authorized_user.json`` unless the stored token is newer (by ``issued_at``).
+
+        Returns:
+            True if written; False if a token issued later was already stored (it is kept).
+
+        Raises:
+            StoreError: The existing file is corrupt (it is not overwritten).
+            LockTimeout: The lock could not be taken.
+        """
+        with self.locked():
+            current = self._read_token()
+            if current is not None and current.issued_at > token.issued_at:
+                return False
+            self._write_token(token, client, endpoints)
+            return True
+
+    def update_token(
+        self,
+        fn: Callable[[Token | None], Token | None],
+        *,
+        client: ClientConfig,
+        endpoints: Endpoints,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> Token | None:
+        """Read-modify-write the token under the lock (e.g. refresh only if nobody else just did).
+
+        Args:
+            fn: Gets the stored token (or None) and returns the token to store; returning the same
+                object or None writes nothing.
+            client: The client, for the authorized_user file.
+            endpoints: The provider, for the authorized_user file.
+            timeout: Seconds to wait for the lock (a refresh may run inside it).
+
+        Returns:
+            The token stored at the end: ``fn``'s result, or the stored one if it is newer.
+        """
+        with self.locked(timeout):
+            current = self._read_token()
+            new = fn(current)
+            if new is None or new is current:
+                return current
+            if current is not None and current.issued_at > new.issued_at:
+                return current
+            self._write_token(new, client, endpoints)
+            return new
+
+    def delete_token(self) -> bool:
+        """Remove ``authorized_user.json`` (a symlink there is removed, its target untouched).
+
+        Returns:
+            True if a file was removed.
+        """
+        with self.locked():
+            try:
+                os.unlink(self.file(TOKEN_FILE))
+            except FileNotFoundError:
+                return False
+            _fsync_dir(self.path)
+            return True
