@@ -27,7 +27,7 @@ _PATTERNS = [
     re.compile(r"GOCSPX-[A-Za-z0-9_\-]{4,}"),
     re.compile(r"ya29\.[A-Za-z0-9_\-.]{4,}"),
     re.compile(r"1//[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"\b4/[0-9A-Za-z_\-]{10,}"),
+    re.compile(r"(?<![A-Za-z0-9_\-./])4/[0-9A-Za-z_\-]{10,}"),  # auth codes, not paths like pytest-4/x
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.~+/]+=*"),
     # key=value (form, query), key%3Dvalue (encoded), "key": "value" (JSON); not prose like "code: X".
     re.compile(
