@@ -1,0 +1,33 @@
+"""An offline, faithful emulator of Google's OAuth 2.0 endpoints and a few Google APIs.
+
+Follows ``shared/reference/google-oauth.md`` §12 (the conformance checklist): discovery,
+``/device/code``, ``/token``, ``/tokeninfo``, ``/revoke``, the consent and verification pages, and
+Calendar/Gmail methods with Google's error envelopes. Usage::
+
+    with serve(Emulator(clock=fake_clock)) as running:
+        endpoints = discover(transport, running.base_url)
+        running.emulator.approve(user_code)
+
+Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.state` (tokens, faults),
+:mod:`.device_grant`, :mod:`.code_grant`, :mod:`.app` (routing), :mod:`.browser` and :mod:`.pages`
+(HTML), :mod:`.apis` (Calendar, Gmail), :mod:`.faults`, :mod:`.facts` (Google's values).
+"""
+
+from __future__ import annotations
+
+from .core import PRODUCT_NAME, Emulator
+from .records import RegisteredClient, RequestRecord, Scenario
+from .server import RunningEmulator, run_forever, serve
+from .state import FAULTS
+
+__all__ = [
+    "FAULTS",
+    "PRODUCT_NAME",
+    "Emulator",
+    "RegisteredClient",
+    "RequestRecord",
+    "RunningEmulator",
+    "Scenario",
+    "run_forever",
+    "serve",
+]

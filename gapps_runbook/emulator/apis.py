@@ -1,0 +1,181 @@
+"""Three Google API methods with Google's scope checks and error envelopes (reference §9).
+
+Calendar ``CalendarList.List`` and ``Events.List``, Gmail ``users.getProfile``. A call without a token
+gets 401 ``CREDENTIALS_MISSING``; a dead token 401 "Invalid Credentials" (``ACCESS_TOKEN_EXPIRED``);
+a token without a scope the method accepts 403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT``, naming the
+service and method. Success bodies are small but shaped as the real ones.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from . import facts
+from .records import Grant
+from .state import State
+
+A = facts.AUTH
+REALM = 'Bearer realm="https://accounts.google.com/"'
+CONSOLE_HELP = "See https://developers.google.com/identity/sign-in/web/devconsole-project."
+
+
+@dataclass(frozen=True)
+class Method:
+    """An API method: the service and method names Google reports, and the scopes it accepts."""
+
+    service: str
+    name: str
+    scopes: frozenset[str]
+
+
+CALENDAR = "calendar-json.googleapis.com"
+CALENDAR_LIST = Method(
+    CALENDAR,
+    "calendar.v3.CalendarList.List",
+    frozenset({A + "calendar", A + "calendar.readonly", A + "calendar.calendarlist", A + "calendar.calendarlist.readonly",
+               A + "calendar.app.created"}),
+)  # fmt: skip
+EVENTS_LIST = Method(
+    CALENDAR,
+    "calendar.v3.Events.List",
+    frozenset({A + "calendar", A + "calendar.readonly", A + "calendar.events", A + "calendar.events.readonly",
+               A + "calendar.events.owned", A + "calendar.events.owned.readonly", A + "calendar.app.created"}),
+)  # fmt: skip
+GMAIL_PROFILE = Method(
+    "gmail.googleapis.com",
+    "caribou.api.proto.MailboxService.GetProfile",
+    frozenset({"https://mail.google.com/", A + "gmail.modify", A + "gmail.compose", A + "gmail.readonly",
+               A + "gmail.metadata"}),
+)  # fmt: skip
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response with Google's content type."""
+    return Response(json.dumps(body, indent=2), status=status, headers=headers,
+                    content_type="application/json; charset=UTF-8")  # fmt: skip
+
+
+def envelope(method: Method, *, code: int, status: str, message: str, item: dict[str, str], reason: str) -> dict:
+    """Google's error envelope: legacy ``errors[]`` plus a ``google.rpc.ErrorInfo`` detail."""
+    info = {"service": method.service, "method": method.name}
+    detail = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+              "domain": "googleapis.com", "metadata": info}  # fmt: skip
+    return {"error": {"code": code, "message": message, "errors": [item], "status": status, "details": [detail]}}
+
+
+def authorize(request: Request, state: State, method: Method) -> Grant | Response:
+    """The caller's grant, or the 401/403 envelope Google sends (reference §9)."""
+    header = request.headers.get("Authorization", "")
+    token = request.args.get("access_token", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+    elif not token:
+        body = envelope(
+            method, code=401, status="UNAUTHENTICATED", reason="CREDENTIALS_MISSING",
+            message="Request is missing required authentication credential. Expected OAuth 2 access token, "
+            f"login cookie or other valid authentication credential. {CONSOLE_HELP}",
+            item={"message": "Login Required.", "domain": "global", "reason": "required",
+                  "location": "Authorization", "locationType": "header"},
+        )  # fmt: skip
+        return json_response(body, 401, {"WWW-Authenticate": REALM})
+    found = state.access(token)
+    if found is None:
+        body = envelope(
+            method, code=401, status="UNAUTHENTICATED", reason="ACCESS_TOKEN_EXPIRED",
+            message="Request had invalid authentication credentials. Expected OAuth 2 access token, "
+            f"login cookie or other valid authentication credential. {CONSOLE_HELP}",
+            item={"message": "Invalid Credentials", "domain": "global", "reason": "authError",
+                  "location": "Authorization", "locationType": "header"},
+        )  # fmt: skip
+        return json_response(body, 401, {"WWW-Authenticate": REALM + ', error="invalid_token"'})
+    record, grant = found
+    if not method.scopes & set(record.scopes):
+        body = envelope(
+            method, code=403, status="PERMISSION_DENIED", reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            message="Request had insufficient authentication scopes.",
+            item={"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"},
+        )  # fmt: skip
+        challenge = f'{REALM}, error="insufficient_scope", scope="{" ".join(sorted(method.scopes))}"'
+        return json_response(body, 403, {"WWW-Authenticate": challenge})
+    return grant
+
+
+def _not_found(message: str = "Not Found") -> Response:
+    item = {"domain": "global", "reason": "notFound", "message": message}
+    return json_response({"error": {"code": 404, "message": message, "errors": [item]}}, 404)
+
+
+def _stamp(when: float) -> str:
+    moment = datetime.datetime.fromtimestamp(when, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _etag(*parts: object) -> str:
+    return '"' + str(int(hashlib.sha256(repr(parts).encode()).hexdigest()[:12], 16)) + '"'
+
+
+def calendar_list(request: Request, state: State) -> Response:
+    """``GET /calendar/v3/users/me/calendarList``: the primary calendar only."""
+    grant = authorize(request, state, CALENDAR_LIST)
+    if isinstance(grant, Response):
+        return grant
+    entry = {
+        "kind": "calendar#calendarListEntry", "etag": _etag("entry", grant.account), "id": grant.account,
+        "summary": grant.account, "timeZone": "UTC", "colorId": "14", "backgroundColor": "#9fe1e7",
+        "foregroundColor": "#000000", "selected": True, "accessRole": "owner", "primary": True,
+        "defaultReminders": [{"method": "popup", "minutes": 30}],
+    }  # fmt: skip
+    body = {"kind": "calendar#calendarList", "etag": _etag("list", grant.account),
+            "nextSyncToken": "CKCz3v-emulator", "items": [entry]}  # fmt: skip
+    return json_response(body)
+
+
+def events(request: Request, state: State, calendar_id: str) -> Response:
+    """``GET /calendar/v3/calendars/<id>/events``: two events on the primary calendar."""
+    grant = authorize(request, state, EVENTS_LIST)
+    if isinstance(grant, Response):
+        return grant
+    if calendar_id not in ("primary", grant.account):
+        return _not_found()
+    now = state.clock.time()
+    items = [_event(grant.account, now, n, title) for n, title in enumerate(("Runbook review", "Token rotation"), 1)]
+    body = {
+        "kind": "calendar#events", "etag": _etag("events", grant.account), "summary": grant.account,
+        "description": "", "updated": _stamp(now), "timeZone": "UTC", "accessRole": "owner",
+        "defaultReminders": [{"method": "popup", "minutes": 30}], "nextSyncToken": "CPDAlvWDx-emulator",
+        "items": items,
+    }  # fmt: skip
+    return json_response(body)
+
+
+def _event(account: str, now: float, n: int, title: str) -> dict[str, Any]:
+    start = (int(now) // 86400 + n) * 86400 + 9 * 3600
+    event_id = hashlib.sha256(f"{account}{n}".encode()).hexdigest()[:26]
+    person = {"email": account, "self": True}
+    return {
+        "kind": "calendar#event", "etag": _etag("event", account, n), "id": event_id, "status": "confirmed",
+        "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}", "created": _stamp(now - 86400),
+        "updated": _stamp(now - 3600), "summary": title, "creator": person, "organizer": person,
+        "start": {"dateTime": _stamp(start), "timeZone": "UTC"},
+        "end": {"dateTime": _stamp(start + 1800), "timeZone": "UTC"},
+        "iCalUID": f"{event_id}@google.com", "sequence": 0, "reminders": {"useDefault": True}, "eventType": "default",
+    }  # fmt: skip
+
+
+def gmail_profile(request: Request, state: State, user_id: str) -> Response:
+    """``GET /gmail/v1/users/<id>/profile``."""
+    grant = authorize(request, state, GMAIL_PROFILE)
+    if isinstance(grant, Response):
+        return grant
+    if user_id not in ("me", grant.account):
+        item = {"domain": "global", "reason": "forbidden", "message": f"Delegation denied for {grant.account}"}
+        return json_response({"error": {"code": 403, "message": item["message"], "errors": [item]}}, 403)
+    body = {"emailAddress": grant.account, "messagesTotal": 1283, "threadsTotal": 947, "historyId": "421337"}
+    return json_response(body)

@@ -1,0 +1,237 @@
+"""The emulator's WSGI application: werkzeug routing, the OAuth endpoints, faults and error rendering.
+
+Routes (reference §12): discovery, ``/device/code`` (§1), ``/token`` (§2, §4), ``/tokeninfo`` (§5),
+``/revoke`` (§6, POST only: GET is 404 as Google's), the consent page ``/o/oauth2/v2/auth`` (§8),
+the verification page ``/device`` (§1) and the three API methods (§9). OAuth errors are rendered with
+``OAuthError.to_response()``; anything malformed gets a Google-shaped 4xx, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
+from . import apis, pages
+from .browser import authorize_page, device_page
+from .faults import ConnectionDropped, drop_connection, fault_response
+from .state import oauth_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .core import Emulator
+
+log = logging.getLogger("gapps_runbook.emulator")
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
+JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke"})
+NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
+
+URL_MAP = Map(
+    [
+        Rule("/.well-known/openid-configuration", endpoint="discovery", methods=["GET"]),
+        Rule("/device/code", endpoint="device_code", methods=["POST"]),
+        Rule("/token", endpoint="token", methods=["POST"]),
+        Rule("/tokeninfo", endpoint="tokeninfo", methods=["GET", "POST"]),
+        Rule("/revoke", endpoint="revoke", methods=["POST"]),
+        Rule("/revoke", endpoint="revoke_get", methods=["GET"]),
+        Rule("/o/oauth2/v2/auth", endpoint="authorize", methods=["GET", "POST"]),
+        Rule("/device", endpoint="device_page", methods=["GET", "POST"]),
+        Rule("/calendar/v3/users/me/calendarList", endpoint="calendar_list", methods=["GET"]),
+        Rule("/calendar/v3/calendars/<calendar_id>/events", endpoint="events", methods=["GET"]),
+        Rule("/gmail/v1/users/<user_id>/profile", endpoint="gmail_profile", methods=["GET"]),
+    ],
+    strict_slashes=False,
+    merge_slashes=False,
+)
+
+
+class LimitedRequest(Request):
+    """A request with small body limits: the emulator never needs more."""
+
+    max_content_length = 1024 * 1024
+    max_form_memory_size = 256 * 1024
+    max_form_parts = 200
+
+
+def base_url(request: Request) -> str:
+    """The URL the client used to reach the emulator, e.g. ``http://127.0.0.1:8765``."""
+    return request.host_url.rstrip("/")
+
+
+def oauth_json(error: OAuthError) -> Response:
+    """Google's JSON body for an OAuth error, plus ``error_uri`` where Google sends one."""
+    status, body = error.to_response()
+    payload: dict[str, Any] = dict(body)
+    if getattr(error, "error_uri", None):
+        payload["error_uri"] = error.error_uri  # type: ignore[attr-defined]
+    return apis.json_response(payload, status, NO_STORE)
+
+
+def body_params(request: Request) -> dict[str, str]:
+    """Form or JSON body parameters (reference §1: Google takes both); first value of repeats."""
+    if request.mimetype == "application/json":
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise oauth_error(InvalidRequest, "Invalid JSON payload received.")
+        if not all(isinstance(v, (str, int, float, bool)) for v in data.values()):
+            raise oauth_error(InvalidRequest, "Invalid JSON payload received. Unexpected value.")
+        return {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in data.items()}
+    return {key: request.form.get(key, "") for key in request.form.keys()}
+
+
+def _keys(request: Request) -> set[str]:
+    keys = set(request.args.keys())
+    try:
+        if request.mimetype == "application/json":
+            data = request.get_json(silent=True)
+            keys |= set(data) if isinstance(data, dict) else set()
+        else:
+            keys |= set(request.form.keys())
+    except HTTPException:
+        pass
+    return keys
+
+
+class App:
+    """The WSGI callable; all state lives in the :class:`~.core.Emulator` it serves."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.state = emulator.state
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = LimitedRequest(environ)
+        try:
+            response = self.dispatch(request)
+        except ConnectionDropped:
+            raise
+        except OAuthError as error:
+            response = oauth_json(error)
+        except HTTPException as exc:
+            response = self.http_error(exc, request)
+        except Exception as exc:  # a bug: answer like Google's backend, log the type, never the traceback text
+            log.error("emulator: %s on %s %s", type(exc).__name__, request.method, request.path)
+            response = apis.json_response({"error": "internal_failure", "error_description": "Backend Error"}, 500)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        """Record, apply a queued fault, route, handle."""
+        self.state.record(request.method, request.path, _keys(request))
+        fault = self.state.take_fault(request.path)
+        if fault == "reset":
+            drop_connection(request.environ)
+        elif fault == "timeout":
+            time.sleep(self.emulator.timeout_seconds)  # real seconds, by design: the client's timeout fires
+        elif fault is not None:
+            return fault_response(fault, request.path)
+        endpoint, args = URL_MAP.bind_to_environ(request.environ).match()
+        handler = getattr(self, "on_" + endpoint)
+        return handler(request, **args)
+
+    def http_error(self, exc: HTTPException, request: Request) -> Response:
+        """Google-shaped 4xx for routing and parsing failures."""
+        if isinstance(exc, NotFound):
+            return pages.not_found(request.path)
+        if isinstance(exc, MethodNotAllowed):
+            return pages.method_not_allowed(request.method, request.path, exc.valid_methods or ())
+        if isinstance(exc, RequestEntityTooLarge):
+            return pages.front_end_error(413, "Request Entity Too Large", "Your client issued a request that was too large.")
+        code = exc.code or 400
+        if request.path in JSON_PATHS:
+            return oauth_json(OAuthError("Bad Request", status=code, error="invalid_request"))
+        return pages.front_end_error(code, exc.name, "Your client has issued a malformed or illegal request.")
+
+    # -- OAuth endpoints (JSON) --------------------------------------------------------------------
+
+    def on_discovery(self, request: Request) -> Response:
+        base = base_url(request)
+        document = {
+            "issuer": base,
+            "authorization_endpoint": base + "/o/oauth2/v2/auth",
+            "device_authorization_endpoint": base + "/device/code",
+            "token_endpoint": base + "/token",
+            "revocation_endpoint": base + "/revoke",
+            "tokeninfo_endpoint": base + "/tokeninfo",
+            "api_base": base,
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["HS256"],
+            "scopes_supported": ["openid", "email", "profile"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "claims_supported": ["aud", "email", "email_verified", "exp", "iat", "iss", "sub"],
+            "code_challenge_methods_supported": ["S256", "plain"],
+            "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
+        }
+        return apis.json_response(document)
+
+    def on_device_code(self, request: Request) -> Response:
+        params = body_params(request)
+        body = self.emulator.device.start(params.get("client_id"), params.get("scope"), base_url=base_url(request))
+        return apis.json_response(body, 200, NO_STORE)
+
+    def on_token(self, request: Request) -> Response:
+        params = body_params(request)
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+        auth = request.authorization
+        if auth is not None and auth.type == "basic":  # client_secret_basic
+            client_id, secret = client_id or auth.username, secret or auth.password
+        client = self.state.authenticate(client_id, secret)
+        grant_type, issuer = params.get("grant_type", ""), base_url(request)
+        device = self.emulator.device
+        if grant_type == DEVICE_GRANT:
+            body = device.poll(client, params.get("device_code"), issuer=issuer)
+        elif grant_type == LEGACY_DEVICE_GRANT and device.legacy_device_scopes:
+            body = device.poll(client, params.get("code"), issuer=issuer)
+        elif grant_type == "authorization_code":
+            body = self.emulator.code.exchange(client, params, issuer=issuer)
+        elif grant_type == "refresh_token":
+            body = self.state.refresh(client, params.get("refresh_token"), params.get("scope"), issuer=issuer)
+        elif not grant_type:
+            raise oauth_error(InvalidRequest, "Missing required parameter: grant_type")
+        else:
+            raise oauth_error(UnsupportedGrantType, f"Invalid grant_type: {grant_type[:80]}")
+        return apis.json_response(body, 200, NO_STORE)
+
+    def on_tokeninfo(self, request: Request) -> Response:
+        params = {**request.args.to_dict(), **(body_params(request) if request.method == "POST" else {})}
+        if not any(params.get(k) for k in ("access_token", "id_token", "token_handle")):
+            # [UNCONFIRMED] text
+            raise oauth_error(InvalidRequest, "Either access_token, id_token, or token_handle required")
+        return apis.json_response(self.state.token_info(params.get("access_token")), 200, NO_STORE)
+
+    def on_revoke(self, request: Request) -> Response:
+        params = {**request.args.to_dict(), **body_params(request)}
+        self.state.revoke(params.get("token"))
+        return apis.json_response({}, 200, NO_STORE)
+
+    def on_revoke_get(self, request: Request) -> Response:
+        return pages.not_found(request.path)  # reference §6: Google answered GET /revoke with 404
+
+    # -- APIs ---------------------------------------------------------------------------------------
+
+    def on_calendar_list(self, request: Request) -> Response:
+        return apis.calendar_list(request, self.state)
+
+    def on_events(self, request: Request, calendar_id: str) -> Response:
+        return apis.events(request, self.state, calendar_id)
+
+    def on_gmail_profile(self, request: Request, user_id: str) -> Response:
+        return apis.gmail_profile(request, self.state, user_id)
+
+    # -- browser pages (see .browser) ---------------------------------------------------------------
+
+    def on_authorize(self, request: Request) -> Response:
+        return authorize_page(self.emulator, request)
+
+    def on_device_page(self, request: Request) -> Response:
+        return device_page(self.emulator, request)

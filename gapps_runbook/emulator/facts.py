@@ -1,0 +1,164 @@
+"""Google's wire facts the emulator follows: scopes, lifetimes, texts and the shapes of ids and secrets.
+
+Every value here comes from the reference (``shared/reference/google-oauth.md``): the device-flow
+allow-list (§3.1), its pre-2016 "legacy" form (§3.4), the lifetimes (§1, §4), the error texts (§1, §2,
+§4, §5, §6) and the id and secret formats (§4, §7). Values the reference marks [UNCONFIRMED] are
+flagged where they are used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import string
+from collections.abc import Iterable
+
+AUTH = "https://www.googleapis.com/auth/"
+USERINFO_EMAIL = AUTH + "userinfo.email"
+USERINFO_PROFILE = AUTH + "userinfo.profile"
+SHORT_SCOPES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
+
+#: Reference §3.1: "The OAuth 2.0 flow for devices is supported only for the following scopes".
+DEVICE_ALLOWED_SCOPES = frozenset(
+    {"email", "openid", "profile", USERINFO_EMAIL, USERINFO_PROFILE}
+    | {AUTH + s for s in ("drive.appdata", "drive.file", "youtube", "youtube.readonly")}
+)
+#: Reference §3.4: LEGACY (pre-2016) device-flow list, when Calendar and Contacts were allowed.
+#: Only ``legacy_device_scopes=True`` uses it; Google rejects these scopes today.
+LEGACY_DEVICE_SCOPES = DEVICE_ALLOWED_SCOPES | frozenset(
+    {AUTH + s for s in ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly")}
+    | {AUTH + s for s in ("contacts", "contacts.readonly", "plus.me", "youtube.upload")}
+    | {AUTH + s for s in ("analytics", "analytics.readonly", "fusiontables", "cloudprint")}
+    | {"https://www.google.com/m8/feeds"}
+)
+#: Reference §4 (D-OV): Testing-mode refresh tokens do not expire when only these are granted.
+BASIC_SCOPES = frozenset({"openid", USERINFO_EMAIL, USERINFO_PROFILE})
+_SCOPE_SHAPE = re.compile(r"^https://www\.googleapis\.com/auth/[a-z0-9][a-z0-9._-]*$")
+_OTHER_SCOPES = frozenset({"openid", "email", "profile", "https://mail.google.com/", "https://www.google.com/m8/feeds"})
+
+DEVICE_CODE_LIFETIME = 1800  # §1: expires_in
+DEVICE_INTERVAL = 5  # §1: interval
+SLOW_DOWN_STEP = 5  # RFC 8628 §3.5: "increased by 5 seconds"
+POLL_TOLERANCE = 0.5  # not Google's: forgives network jitter between two polls on the real clock
+ACCESS_TOKEN_LIFETIME = 3599  # §4: expires_in 3599 in real responses
+ID_TOKEN_LIFETIME = 3600
+AUTH_CODE_LIFETIME = 600  # [UNCONFIRMED] Google's codes are short-lived; 10 minutes assumed
+TESTING_REFRESH_LIFETIME = 604799  # §4: refresh_token_expires_in in Testing mode (7 days minus 1 s)
+
+NOT_FOUND = "The OAuth client was not found."  # §1
+WRONG_TYPE = (
+    "Only clients of type 'TVs and Limited Input devices' can use the OAuth 2.0 flow for TV and "
+    "Limited-Input Device Applications. Please create and use an appropriate client."
+)  # §1
+WRONG_TYPE_URI = "https://developers.google.com/identity/protocols/oauth2/limited-input-device#creatingcred"
+NO_CLIENT_ID = "Could not determine client ID from request."  # [UNCONFIRMED] text
+SECRET_MISSING = "client_secret is missing."  # §2
+SECRET_WRONG = "Unauthorized"  # §2
+EXPIRED_OR_REVOKED = "Token has been expired or revoked."  # §4
+MALFORMED_CODE = "Malformed auth code."  # §2
+INVALID_VALUE = "Invalid Value"  # §5
+REVOKE_FAILED = "Token expired or revoked"  # §6 [UNCONFIRMED] text
+
+CLIENT_TYPES = ("device", "desktop", "web")
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1 base-20; upper case as Google's samples
+_SECRET_CHARS = string.ascii_letters + string.digits + "-_"
+
+
+def split_scopes(value: str) -> list[str]:
+    """The scopes of a space-delimited ``scope`` parameter, duplicates dropped, order kept."""
+    return list(dict.fromkeys(value.split()))
+
+
+def is_known_scope(scope: str) -> bool:
+    """True if ``scope`` has the shape of a Google scope (short OpenID names or an auth URL)."""
+    return scope in _OTHER_SCOPES or bool(_SCOPE_SHAPE.match(scope))
+
+
+def first_disallowed_device_scope(scopes: Iterable[str], *, legacy: bool) -> str | None:
+    """The first scope the device flow refuses (reference §3.2 names one scope), or None."""
+    allowed = LEGACY_DEVICE_SCOPES if legacy else DEVICE_ALLOWED_SCOPES
+    return next((s for s in scopes if s not in allowed), None)
+
+
+def granted_scopes(requested: Iterable[str]) -> tuple[str, ...]:
+    """Scopes as Google grants them: ``email``/``profile`` become ``userinfo.*`` plus ``openid`` (§3.3)."""
+    requested = list(requested)
+    granted = [SHORT_SCOPES.get(s, s) for s in requested]
+    if any(s in SHORT_SCOPES for s in requested):
+        granted.append("openid")
+    return tuple(dict.fromkeys(granted))
+
+
+def random_secret(kind: str) -> str:
+    """A fresh value shaped like Google's for ``kind`` (reference §1, §4, §7)."""
+    if kind == "client_secret":
+        return "GOCSPX-" + "".join(secrets.choice(_SECRET_CHARS) for _ in range(28))
+    prefix, length = {
+        "access_token": ("ya29.a0", 156),
+        "refresh_token": ("1//0", 99),
+        "device_code": ("AH-1Ng", 92),
+        "auth_code": ("4/0A", 70),
+        "id_token": ("eyJ", 60),
+    }.get(kind, ("", 40))
+    return prefix + "".join(secrets.choice(_SECRET_CHARS) for _ in range(length))
+
+
+def random_client_id(project_number: str | None = None) -> str:
+    """``<12 digits>-<32 lowercase alnum>.apps.googleusercontent.com`` (reference §7)."""
+    number = project_number or str(secrets.randbelow(9 * 10**11) + 10**11)
+    tail = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
+    return f"{number}-{tail}.apps.googleusercontent.com"
+
+
+def project_of(client_id: str) -> str:
+    """The project a client belongs to: the number before the dash of a Google-shaped id."""
+    match = re.match(r"^(\d+)-", client_id)
+    return match.group(1) if match else client_id
+
+
+def new_user_code() -> str:
+    """A case-sensitive ``XXXX-XXXX`` user code (reference §1 shapes)."""
+    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def subject_of(account: str) -> str:
+    """A stable 21-digit ``sub`` for an account, as Google's numeric subject ids look."""
+    digest = int(hashlib.sha256(account.lower().encode("utf-8")).hexdigest(), 16)
+    return "1" + str(digest % 10**20).zfill(20)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def id_token(*, issuer: str, client_id: str, key: str, account: str, scopes: Iterable[str], now: float) -> str:
+    """A JWT-shaped id_token, HS256-signed with the client secret (Google signs RS256: emulator only)."""
+    scopes = set(scopes)
+    claims: dict[str, object] = {
+        "iss": issuer,
+        "azp": client_id,
+        "aud": client_id,
+        "sub": subject_of(account),
+        "iat": int(now),
+        "exp": int(now) + ID_TOKEN_LIFETIME,
+    }
+    if USERINFO_EMAIL in scopes:
+        claims.update(email=account, email_verified=True)
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(key.encode("utf-8"), f"{header}.{payload}".encode("ascii"), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def pkce_matches(challenge: str, method: str, verifier: str) -> bool:
+    """RFC 7636 §4.6: S256 compares BASE64URL(SHA256(verifier)); plain compares as is."""
+    if method == "S256":
+        computed = _b64(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+    else:
+        computed = verifier
+    return hmac.compare_digest(computed.encode(), challenge.encode("utf-8", "replace"))

@@ -1,0 +1,88 @@
+"""Injected faults: what a flaky network or a Google outage looks like to the client.
+
+``Emulator.fail_next(path, fault)`` queues one of :data:`~.state.FAULTS` for a path:
+
+- ``"500"``, ``"503"``: a JSON error (OAuth paths: ``internal_failure`` / ``temporarily_unavailable``;
+  API paths: Google's ``INTERNAL`` / ``UNAVAILABLE`` envelope).
+- ``"502"``, ``"504"``, ``"408"``: Google's front-end HTML error page.
+- ``"429"``: ``Retry-After: 1``, a JSON body (API envelope ``RESOURCE_EXHAUSTED``, or OAuth ``rate_limit_exceeded``).
+- ``"malformed"``: HTTP 200 with an HTML body that is not JSON.
+- ``"timeout"``: sleep ``timeout_seconds`` real seconds, then answer normally (handled in :mod:`.app`).
+- ``"reset"``: close the connection with no HTTP response at all (:func:`drop_connection`).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from .apis import json_response
+from .pages import front_end_error
+
+API_PREFIXES = ("/calendar/", "/gmail/")
+_FRONT_END = {
+    502: ("Bad Gateway", "The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds."),
+    504: ("Gateway Timeout", "The server did not answer in time. Please try again later."),
+    408: ("Request Timeout", "Your client has taken too long to issue its request."),
+}  # fmt: skip
+
+
+class ConnectionDropped(ConnectionResetError):
+    """Raised through werkzeug's server so it writes nothing: the socket is already closed."""
+
+
+def fault_response(fault: str, path: str) -> Response:
+    """The response for an HTTP-level fault (everything but ``timeout`` and ``reset``)."""
+    api = path.startswith(API_PREFIXES)
+    if fault == "malformed":
+        body = "<!DOCTYPE html><html><head><title>Sign in - Google Accounts</title></head><body>Redirecting&hellip;</body></html>"
+        return Response(body, status=200, content_type="text/html; charset=utf-8")
+    status = int(fault)
+    if status in _FRONT_END:
+        reason, text = _FRONT_END[status]
+        return front_end_error(status, reason, text)
+    if status == 429:
+        body: dict[str, Any] = (
+            _api_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded. Try again later.", "rateLimitExceeded")
+            if api
+            else {"error_code": "rate_limit_exceeded", "error": "rate_limit_exceeded",
+                  "error_description": "Rate limit exceeded. Try again later."}
+        )  # fmt: skip
+        return json_response(body, 429, {"Retry-After": "1"})
+    if status == 503:
+        body = (
+            _api_error(503, "UNAVAILABLE", "The service is currently unavailable.", "backendError")
+            if api
+            else {"error": "temporarily_unavailable", "error_description": "Service Unavailable"}
+        )
+        return json_response(body, 503)
+    body = (
+        _api_error(500, "INTERNAL", "Internal error encountered.", "backendError")
+        if api
+        else {"error": "internal_failure", "error_description": "Backend Error"}
+    )
+    return json_response(body, 500)
+
+
+def _api_error(code: int, status: str, message: str, reason: str) -> dict[str, Any]:
+    item = {"message": message, "domain": "global", "reason": reason}
+    return {"error": {"code": code, "message": message, "errors": [item], "status": status}}
+
+
+def drop_connection(environ: dict[str, Any]) -> None:
+    """Reset the client's connection (RST, no response), then stop werkzeug from answering.
+
+    Raises:
+        ConnectionDropped: Always; werkzeug's server treats it as a dropped connection and writes nothing.
+    """
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionDropped("emulator fault: connection reset")
