@@ -277,7 +277,9 @@ def _revoke_outcome(response: Response, url: str) -> bool:
     if 200 <= status < 300:
         return False
     if status >= 500 or status in (408, 429):
-        raise TransportError(f"{host_of(url)} answered HTTP {status} to revocation; the token may still be valid", fix=_KEPT)
+        raise TransportError(
+            f"{host_of(url)} answered HTTP {status} to revocation; the token may still be valid", fix=_KEPT
+        )
     try:
         oauth_json(response, url)
     except InvalidToken:

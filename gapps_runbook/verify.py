@@ -15,7 +15,7 @@ A token the local clock calls expired is never sent: refresh it first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import SYSTEM_CLOCK, Clock
@@ -74,6 +74,15 @@ class VerifyReport:
     def ok(self) -> bool:
         ran = [c for c in self.checks if c.outcome != "skipped"]
         return bool(ran) and all(c.ok for c in ran)
+
+    @property
+    def skipped(self) -> bool:
+        """True when nothing could be called (the provider has no ``api_base``)."""
+        return all(c.outcome == "skipped" for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``ok``, ``skipped`` and the checks (no secrets in any field)."""
+        return {"ok": self.ok, "skipped": self.skipped, "checks": [asdict(c) for c in self.checks]}
 
 
 @dataclass(frozen=True)

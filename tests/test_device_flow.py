@@ -424,3 +424,79 @@ def test_polling_never_early_slow_down_sticks_backoff_capped(events: list[str], 
         previous = at
     assert p.interval == interval + 5 * sum(e.startswith("slow") for e in events)
     assert all(s <= 1.0 for s in clock.sleeps)
+
+
+# --- against the emulator, over loopback --------------------------------------------------------------
+
+from gapps_runbook.emulator import RunningEmulator, Scenario  # noqa: E402
+from gapps_runbook.endpoints import discover  # noqa: E402
+from gapps_runbook.transport import RequestsTransport  # noqa: E402
+
+CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
+MakeEmulator = Callable[..., RunningEmulator]
+
+
+def emulated(make_emulator: MakeEmulator, **options: Any) -> tuple[RunningEmulator, FakeClock, Any, ClientConfig]:
+    clock = FakeClock()
+    running = make_emulator(clock=clock, **options)
+    device = running.emulator.device_client
+    endpoints = discover(RequestsTransport(), running.base_url)
+    return running, clock, endpoints, ClientConfig(device.client_id, device.client_secret, "device")
+
+
+def test_emulator_device_flow_happy_path(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, client = emulated(make_emulator)
+    transport = RequestsTransport()
+    auth = request_device_code(transport, endpoints, client, ["openid", "email"], clock=clock)
+    assert auth.verification_uri == running.base_url + "/device" and auth.interval == 5
+    seen: list[str] = []
+
+    def on_status(text: str) -> None:
+        seen.append(text)
+        if text == "waiting for approval" and seen.count(text) == 3:  # two 428 answers, then approve
+            running.emulator.approve(auth.user_code)
+
+    token = DevicePoller(transport, endpoints, client, auth, clock=clock).wait(on_status=on_status)
+    assert token.refresh_token and token.account == running.emulator.account
+    assert "https://www.googleapis.com/auth/userinfo.email" in token.scopes
+    polls = [r.time for r in running.emulator.requests if r.path == "/token"]
+    assert [round(b - a, 6) for a, b in zip(polls, polls[1:])] == [5, 5]
+    assert seen[-1] == "approved"
+
+
+def test_emulator_slow_down_and_network_faults(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, client = emulated(make_emulator)
+    running.emulator.script(client.client_id, Scenario(slow_down=1, approve_after=1))
+    transport = RequestsTransport()
+    auth = request_device_code(transport, endpoints, client, ["openid"], clock=clock)
+    running.emulator.fail_next("/token", "503")
+    poller = DevicePoller(transport, endpoints, client, auth, clock=clock)
+    assert poller.wait().access_token
+    polls = [r.time for r in running.emulator.requests if r.path == "/token"]
+    # 503 -> back off 10 s; slow_down -> interval 10; pending; approved.
+    assert [round(b - a, 6) for a, b in zip(polls, polls[1:])] == [10, 10, 10]
+    assert poller.interval == 10
+
+
+def test_emulator_denied(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, client = emulated(make_emulator)
+    transport = RequestsTransport()
+    auth = request_device_code(transport, endpoints, client, ["openid"], clock=clock)
+    running.emulator.deny(auth.user_code)
+    with pytest.raises(AccessDenied):
+        DevicePoller(transport, endpoints, client, auth, clock=clock).wait()
+
+
+def test_emulator_refuses_calendar_scope_with_desktop_fix(make_emulator: MakeEmulator) -> None:
+    _, clock, endpoints, client = emulated(make_emulator)
+    with pytest.raises(InvalidScope) as info:
+        request_device_code(RequestsTransport(), endpoints, client, ["openid", CALENDAR], clock=clock)
+    assert CALENDAR in str(info.value) and "desktop" in info.value.fix.lower()
+
+
+def test_emulator_code_expires(make_emulator: MakeEmulator) -> None:
+    _, clock, endpoints, client = emulated(make_emulator)
+    transport = RequestsTransport()
+    auth = request_device_code(transport, endpoints, client, ["openid"], clock=clock)
+    with pytest.raises((FlowTimeout, ExpiredToken)):
+        DevicePoller(transport, endpoints, client, auth, clock=clock).wait()

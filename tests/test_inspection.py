@@ -162,3 +162,41 @@ def test_scope_diff() -> None:
     assert missing == ("https://www.googleapis.com/auth/calendar.events.readonly",)
     assert extra == ("https://www.googleapis.com/auth/drive.file",)
     assert scope_diff(["a", "a"], ["a"]) == ((), ())
+
+
+# --- against the emulator, over loopback --------------------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+
+from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa: E402
+from gapps_runbook.emulator import RunningEmulator  # noqa: E402
+from gapps_runbook.endpoints import discover  # noqa: E402
+from gapps_runbook.tokens import revoke  # noqa: E402
+from gapps_runbook.transport import RequestsTransport  # noqa: E402
+
+
+def test_emulator_tokeninfo_then_revoked(make_emulator: Callable[..., RunningEmulator]) -> None:
+    clock = FakeClock()
+    running = make_emulator(clock=clock, auto_approve=True)
+    device = running.emulator.device_client
+    client = ClientConfig(device.client_id, device.client_secret, "device")
+    transport = RequestsTransport()
+    endpoints = discover(transport, running.base_url)
+    auth = request_device_code(transport, endpoints, client, ["openid", "email"], clock=clock)
+    token = DevicePoller(transport, endpoints, client, auth, clock=clock).wait()
+    clock.advance(100)
+    info = inspect_token(transport, endpoints, token, clock=clock, client=client)
+    assert info.source == "tokeninfo" and info.audience == client.client_id
+    assert info.email == running.emulator.account and info.subject
+    assert info.expires_in == pytest.approx(3599 - 100, abs=1)
+    assert scope_diff(["openid", "email"], info.scopes) == ((), ())
+    posts = [r for r in running.emulator.requests if r.path == "/tokeninfo"]
+    assert [(r.method, r.keys) for r in posts] == [("POST", ("access_token",))]
+
+    desktop_id = running.emulator.desktop_client.client_id
+    other = ClientConfig(desktop_id, "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er12", "desktop")
+    with pytest.raises(ConfigError):
+        inspect_token(transport, endpoints, token, clock=clock, client=other)
+    revoke(transport, endpoints, token, clock=clock)
+    with pytest.raises(InvalidToken):
+        inspect_token(transport, endpoints, token, clock=clock)

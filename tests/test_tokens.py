@@ -366,3 +366,79 @@ def test_corrupt_authorized_user_is_store_error(bad: dict[str, Any]) -> None:
     with pytest.raises(StoreError) as exc:
         token_from_authorized_user(info, now=NOW)
     assert ACCESS not in str(exc.value)
+
+
+# --- against the emulator, over loopback --------------------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+
+from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa: E402
+from gapps_runbook.emulator import RunningEmulator  # noqa: E402
+from gapps_runbook.endpoints import discover  # noqa: E402
+from gapps_runbook.transport import RequestsTransport  # noqa: E402
+
+MakeEmulator = Callable[..., RunningEmulator]
+
+
+def emulated_token(make_emulator: MakeEmulator, scopes: tuple[str, ...] = ("openid", "email"),
+                   **options: Any) -> tuple[RunningEmulator, FakeClock, Endpoints, ClientConfig, Token]:
+    clock = FakeClock()
+    running = make_emulator(clock=clock, auto_approve=True, **options)
+    device = running.emulator.device_client
+    client = ClientConfig(device.client_id, device.client_secret, "device")
+    transport = RequestsTransport()
+    endpoints = discover(transport, running.base_url)
+    auth = request_device_code(transport, endpoints, client, scopes, clock=clock)
+    return running, clock, endpoints, client, DevicePoller(transport, endpoints, client, auth, clock=clock).wait()
+
+
+def token_posts(running: RunningEmulator) -> int:
+    return sum(1 for r in running.emulator.requests if r.path == "/token")
+
+
+def test_emulator_refresh_keeps_refresh_token_and_testing_expiry(make_emulator: MakeEmulator) -> None:
+    # Testing mode gives 7-day refresh tokens unless only basic scopes were granted (reference §4).
+    drive = ("openid", "https://www.googleapis.com/auth/drive.file")
+    running, clock, endpoints, client, token = emulated_token(make_emulator, drive, publishing_status="testing")
+    assert token.refresh_token_expires_at == pytest.approx(token.issued_at + 604799)
+    clock.advance(3000)
+    fresh = refresh(RequestsTransport(), endpoints, client, token, clock=clock)
+    assert fresh.access_token != token.access_token
+    assert fresh.refresh_token == token.refresh_token
+    assert fresh.refresh_token_expires_at == token.refresh_token_expires_at
+    assert fresh.expires_at == pytest.approx(clock.time() + 3599)
+
+
+def test_emulator_refresh_retries_faults(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, client, token = emulated_token(make_emulator)
+    before = token_posts(running)
+    running.emulator.fail_next("/token", "503", times=2)
+    refresh(RequestsTransport(), endpoints, client, token, clock=clock)
+    assert token_posts(running) - before == 3
+    running.emulator.fail_next("/token", "429")
+    sleeps = len(clock.sleeps)
+    refresh(RequestsTransport(), endpoints, client, token, clock=clock)
+    assert clock.sleeps[sleeps:] and clock.sleeps[sleeps] >= 1.0  # Retry-After: 1
+
+
+def test_emulator_revoke_then_refresh_is_invalid_grant_once(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, client, token = emulated_token(make_emulator)
+    transport = RequestsTransport()
+    assert revoke(transport, endpoints, token, clock=clock) is False
+    assert revoke(transport, endpoints, token, clock=clock) is True  # already revoked: idempotent
+    before = token_posts(running)
+    with pytest.raises(InvalidGrant) as info:
+        refresh(transport, endpoints, client, token, clock=clock)
+    assert token_posts(running) - before == 1
+    assert token.refresh_token not in str(info.value) and client.client_secret not in str(info.value)
+    revokes = [r for r in running.emulator.requests if r.path == "/revoke"]
+    assert revokes and all(r.method == "POST" and "token" in r.keys for r in revokes)
+
+
+def test_emulator_wrong_secret_is_invalid_client(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, client, token = emulated_token(make_emulator)
+    wrong = ClientConfig(client.client_id, "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ng12", "device")
+    before = token_posts(running)
+    with pytest.raises(InvalidClient):
+        refresh(RequestsTransport(), endpoints, wrong, token, clock=clock)
+    assert token_posts(running) - before == 1

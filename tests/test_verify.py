@@ -85,7 +85,8 @@ def test_calendar_allowed_gmail_refused() -> None:
                     "https://gmail.googleapis.com/gmail/v1/users/me/profile"]
     assert all(c.headers == {"Authorization": f"Bearer {ACCESS}"} for c in transport.calls)
     assert all(ACCESS not in c.url for c in transport.calls)
-    assert ACCESS not in repr(report)
+    assert ACCESS not in repr(report) and ACCESS not in json.dumps(report.to_json())
+    assert report.to_json()["checks"][1]["outcome"] == "refused" and not report.skipped
 
 
 def test_events_only_scope_uses_events_list() -> None:
@@ -174,7 +175,8 @@ def test_provider_without_api_base_is_skipped() -> None:
     transport = FakeTransport()
     report = verify(transport, plain, token("calendar.readonly"), clock=FakeClock(NOW))
     assert [c.outcome for c in report.checks] == ["skipped", "skipped"]
-    assert "api_base" in report.checks[0].detail and not report.ok
+    assert "api_base" in report.checks[0].detail and not report.ok and report.skipped
+    assert report.to_json()["skipped"] is True
     assert transport.calls == []
 
 
@@ -182,3 +184,61 @@ def test_plan_for_google_uses_gmail_host() -> None:
     calls = plan(GOOGLE, (AUTH + "calendar",))
     assert calls[1].url == "https://gmail.googleapis.com/gmail/v1/users/me/profile"
     assert calls[0].url == "https://www.googleapis.com/calendar/v3/users/me/calendarList"
+
+
+# --- against the emulator, over loopback --------------------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+
+from gapps_runbook.clients import ClientConfig  # noqa: E402
+from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa: E402
+from gapps_runbook.emulator import RunningEmulator  # noqa: E402
+from gapps_runbook.endpoints import discover  # noqa: E402
+from gapps_runbook.tokens import revoke  # noqa: E402
+from gapps_runbook.transport import RequestsTransport  # noqa: E402
+
+MakeEmulator = Callable[..., RunningEmulator]
+
+
+def emulated(make_emulator: MakeEmulator, scopes: list[str]) -> tuple[RunningEmulator, FakeClock, Endpoints, Token]:
+    clock = FakeClock()
+    # The procedure's Calendar scopes need the LEGACY (pre-2016) device-scope list (reference §3.4).
+    running = make_emulator(clock=clock, auto_approve=True, legacy_device_scopes=True)
+    device = running.emulator.device_client
+    client = ClientConfig(device.client_id, device.client_secret, "device")
+    transport = RequestsTransport()
+    endpoints = discover(transport, running.base_url)
+    auth = request_device_code(transport, endpoints, client, scopes, clock=clock)
+    return running, clock, endpoints, DevicePoller(transport, endpoints, client, auth, clock=clock).wait()
+
+
+def test_emulator_calendar_allowed_gmail_refused(make_emulator: MakeEmulator) -> None:
+    scopes = [AUTH + "calendar.readonly", AUTH + "calendar.events.readonly"]
+    running, clock, endpoints, tok = emulated(make_emulator, scopes)
+    assert endpoints.api_base == running.base_url
+    report = verify(RequestsTransport(), endpoints, tok, clock=clock)
+    assert [(c.call, c.outcome) for c in report.checks] == [("calendarList.list", "allowed"),
+                                                            ("users.getProfile", "refused")]
+    assert report.ok, report
+
+
+def test_emulator_events_only_token(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, tok = emulated(make_emulator, [AUTH + "calendar.events.readonly"])
+    report = verify(RequestsTransport(), endpoints, tok, clock=clock)
+    assert [(c.call, c.outcome) for c in report.checks] == [("events.list", "allowed"), ("users.getProfile", "refused")]
+    assert report.ok
+
+
+def test_emulator_revoked_token_is_an_error(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, tok = emulated(make_emulator, [AUTH + "calendar.readonly"])
+    revoke(RequestsTransport(), endpoints, tok, clock=clock)
+    report = verify(RequestsTransport(), endpoints, tok, clock=clock)
+    assert report.checks[0].outcome == "error" and "refresh" in report.checks[0].fix
+    assert not report.ok
+
+
+def test_emulator_api_fault_is_retried(make_emulator: MakeEmulator) -> None:
+    running, clock, endpoints, tok = emulated(make_emulator, [AUTH + "calendar.readonly"])
+    running.emulator.fail_next("/calendar/v3/users/me/calendarList", "503")
+    assert verify(RequestsTransport(), endpoints, tok, clock=clock).ok
+    assert sum(r.path.startswith("/calendar/") for r in running.emulator.requests) == 2
