@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from gapps_runbook.clock import FakeClock
-from gapps_runbook.emulator import Emulator, RunningEmulator, Scenario
+from gapps_runbook.emulator import RunningEmulator, Scenario
 from gapps_runbook.endpoints import Endpoints
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

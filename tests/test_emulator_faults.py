@@ -168,9 +168,12 @@ def test_garbage_bodies_never_cause_5xx(shared: RunningEmulator, path: str, body
 def test_json_with_nested_values_is_invalid_request(emulator: RunningEmulator) -> None:
     reply = requests.post(emulator.base_url + "/token", json={"client_id": {"a": 1}})
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_request"
-    assert requests.post(emulator.base_url + "/token", data=b"{", headers={"Content-Type": "application/json"}).json()[
-        "error"
-    ] == "invalid_request"
+    assert (
+        requests.post(emulator.base_url + "/token", data=b"{", headers={"Content-Type": "application/json"}).json()[
+            "error"
+        ]
+        == "invalid_request"
+    )
 
 
 def test_oversized_body_is_413(emulator: RunningEmulator) -> None:

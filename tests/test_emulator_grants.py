@@ -51,7 +51,9 @@ def authorize(
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
 
 
-def exchange(running: RunningEmulator, code: str, verifier: str = VERIFIER, redirect_uri: str = REDIRECT) -> requests.Response:
+def exchange(
+    running: RunningEmulator, code: str, verifier: str = VERIFIER, redirect_uri: str = REDIRECT
+) -> requests.Response:
     client = running.emulator.desktop_client
     data = {
         "client_id": client.client_id,
@@ -123,9 +125,8 @@ def test_deny_redirects_with_access_denied(emulator: RunningEmulator) -> None:
               "state": "s1"}  # fmt: skip
     page = requests.get(emulator.base_url + "/o/oauth2/v2/auth", params=params)
     consent_id = re.search(r'name="consent_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    answer = requests.post(
-        emulator.base_url + "/o/oauth2/v2/auth", data={"consent_id": consent_id, "action": "deny"}, allow_redirects=False
-    )
+    form = {"consent_id": consent_id, "action": "deny"}
+    answer = requests.post(emulator.base_url + "/o/oauth2/v2/auth", data=form, allow_redirects=False)
     assert answer.status_code == 302
     assert answer.headers["Location"] == REDIRECT + "?error=access_denied&state=s1"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gapps_runbook.clock import FakeClock
-from gapps_runbook.emulator import Emulator, Scenario
-from gapps_runbook.emulator import facts
+from gapps_runbook.emulator import Emulator, Scenario, facts
 from gapps_runbook.errors import AuthorizationPending, InvalidClient, InvalidGrant, InvalidScope, InvalidToken, SlowDown
 
 BASE = "http://127.0.0.1:1"
@@ -66,9 +65,10 @@ def test_scenario_applies_to_later_sessions_and_can_be_cleared() -> None:
     client = emu.device_client
     emu.script(client.client_id, Scenario(approve_as="zed@example.com"))
     first = emu.device.start(client.client_id, "email", base_url=BASE)
-    assert emu.state.token_info(emu.device.poll(client, first["device_code"], issuer=BASE)["access_token"])[
-        "email"
-    ] == "zed@example.com"
+    assert (
+        emu.state.token_info(emu.device.poll(client, first["device_code"], issuer=BASE)["access_token"])["email"]
+        == "zed@example.com"
+    )
     emu.script(client.client_id, None)
     second = emu.device.start(client.client_id, "email", base_url=BASE)
     with pytest.raises(AuthorizationPending):

@@ -38,8 +38,8 @@ CALENDAR = "calendar-json.googleapis.com"
 CALENDAR_LIST = Method(
     CALENDAR,
     "calendar.v3.CalendarList.List",
-    frozenset({A + "calendar", A + "calendar.readonly", A + "calendar.calendarlist", A + "calendar.calendarlist.readonly",
-               A + "calendar.app.created"}),
+    frozenset({A + "calendar", A + "calendar.readonly", A + "calendar.calendarlist",
+               A + "calendar.calendarlist.readonly", A + "calendar.app.created"}),
 )  # fmt: skip
 EVENTS_LIST = Method(
     CALENDAR,
@@ -61,7 +61,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     content_type="application/json; charset=UTF-8")  # fmt: skip
 
 
-def envelope(method: Method, *, code: int, status: str, message: str, item: dict[str, str], reason: str) -> dict:
+def envelope(
+    method: Method, *, code: int, status: str, message: str, item: dict[str, str], reason: str
+) -> dict[str, Any]:
     """Google's error envelope: legacy ``errors[]`` plus a ``google.rpc.ErrorInfo`` detail."""
     info = {"service": method.service, "method": method.name}
     detail = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,

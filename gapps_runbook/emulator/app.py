@@ -24,7 +24,7 @@ from .faults import ConnectionDropped, drop_connection, fault_response
 from .state import oauth_error
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -135,7 +135,7 @@ class App:
         elif fault is not None:
             return fault_response(fault, request.path)
         endpoint, args = URL_MAP.bind_to_environ(request.environ).match()
-        handler = getattr(self, "on_" + endpoint)
+        handler: Callable[..., Response] = getattr(self, "on_" + endpoint)
         return handler(request, **args)
 
     def http_error(self, exc: HTTPException, request: Request) -> Response:
@@ -145,7 +145,8 @@ class App:
         if isinstance(exc, MethodNotAllowed):
             return pages.method_not_allowed(request.method, request.path, exc.valid_methods or ())
         if isinstance(exc, RequestEntityTooLarge):
-            return pages.front_end_error(413, "Request Entity Too Large", "Your client issued a request that was too large.")
+            text = "Your client issued a request that was too large."
+            return pages.front_end_error(413, "Request Entity Too Large", text)
         code = exc.code or 400
         if request.path in JSON_PATHS:
             return oauth_json(OAuthError("Bad Request", status=code, error="invalid_request"))

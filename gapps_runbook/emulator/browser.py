@@ -58,9 +58,7 @@ def _answer_consent(emulator: Emulator, request: Request) -> Response:
     action = request.form.get("action", "")
     consent_id = request.form.get("consent_id", "")
     if action not in ("allow", "deny") or emulator.code.consent(consent_id) is None:
-        return pages.message_page(
-            "This request is no longer valid", "Start signing in again from the app.", status=400
-        )
+        return pages.message_page("This request is no longer valid", "Start signing in again from the app.", status=400)
     account = _account(request.form.get("account")) if action == "allow" else None
     if action == "allow" and account is None:
         return pages.message_page("Enter an email address", "Go back and type the account to approve as.", 400)

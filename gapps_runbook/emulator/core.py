@@ -72,7 +72,7 @@ class Emulator:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The emulator is itself a WSGI application."""
-        return self.wsgi_app(environ, start_response)  # type: ignore[arg-type]
+        return self.wsgi_app(environ, start_response)
 
     # -- options (read-only) ------------------------------------------------------------------------
 

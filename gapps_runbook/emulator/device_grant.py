@@ -11,8 +11,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from ..errors import AccessDenied, AuthorizationPending, ExpiredToken, InvalidClient, InvalidGrant, InvalidRequest
-from ..errors import InvalidScope, SlowDown
+from ..errors import (
+    AccessDenied,
+    AuthorizationPending,
+    ExpiredToken,
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    SlowDown,
+)
 from . import facts
 from .records import DeviceSession, RegisteredClient, Scenario
 from .state import State, oauth_error

@@ -102,7 +102,6 @@ def random_secret(kind: str) -> str:
         "refresh_token": ("1//0", 99),
         "device_code": ("AH-1Ng", 92),
         "auth_code": ("4/0A", 70),
-        "id_token": ("eyJ", 60),
     }.get(kind, ("", 40))
     return prefix + "".join(secrets.choice(_SECRET_CHARS) for _ in range(length))
 

@@ -24,7 +24,8 @@ from .pages import front_end_error
 
 API_PREFIXES = ("/calendar/", "/gmail/")
 _FRONT_END = {
-    502: ("Bad Gateway", "The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds."),
+    502: ("Bad Gateway", "The server encountered a temporary error and could not complete your request."
+                         "<p>Please try again in 30 seconds."),
     504: ("Gateway Timeout", "The server did not answer in time. Please try again later."),
     408: ("Request Timeout", "Your client has taken too long to issue its request."),
 }  # fmt: skip
@@ -34,37 +35,29 @@ class ConnectionDropped(ConnectionResetError):
     """Raised through werkzeug's server so it writes nothing: the socket is already closed."""
 
 
+_JSON = {  # status: (API envelope status, message, legacy reason; OAuth body)
+    429: ("RESOURCE_EXHAUSTED", "Quota exceeded. Try again later.", "rateLimitExceeded",
+          {"error": "rate_limit_exceeded", "error_code": "rate_limit_exceeded",
+           "error_description": "Rate limit exceeded. Try again later."}),
+    500: ("INTERNAL", "Internal error encountered.", "backendError",
+          {"error": "internal_failure", "error_description": "Backend Error"}),
+    503: ("UNAVAILABLE", "The service is currently unavailable.", "backendError",
+          {"error": "temporarily_unavailable", "error_description": "Service Unavailable"}),
+}  # fmt: skip
+MALFORMED = "<!DOCTYPE html><html><head><title>Sign in - Google Accounts</title></head><body></body></html>"
+
+
 def fault_response(fault: str, path: str) -> Response:
     """The response for an HTTP-level fault (everything but ``timeout`` and ``reset``)."""
-    api = path.startswith(API_PREFIXES)
     if fault == "malformed":
-        body = "<!DOCTYPE html><html><head><title>Sign in - Google Accounts</title></head><body>Redirecting&hellip;</body></html>"
-        return Response(body, status=200, content_type="text/html; charset=utf-8")
+        return Response(MALFORMED, status=200, content_type="text/html; charset=utf-8")
     status = int(fault)
     if status in _FRONT_END:
         reason, text = _FRONT_END[status]
         return front_end_error(status, reason, text)
-    if status == 429:
-        body: dict[str, Any] = (
-            _api_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded. Try again later.", "rateLimitExceeded")
-            if api
-            else {"error_code": "rate_limit_exceeded", "error": "rate_limit_exceeded",
-                  "error_description": "Rate limit exceeded. Try again later."}
-        )  # fmt: skip
-        return json_response(body, 429, {"Retry-After": "1"})
-    if status == 503:
-        body = (
-            _api_error(503, "UNAVAILABLE", "The service is currently unavailable.", "backendError")
-            if api
-            else {"error": "temporarily_unavailable", "error_description": "Service Unavailable"}
-        )
-        return json_response(body, 503)
-    body = (
-        _api_error(500, "INTERNAL", "Internal error encountered.", "backendError")
-        if api
-        else {"error": "internal_failure", "error_description": "Backend Error"}
-    )
-    return json_response(body, 500)
+    api_status, message, reason, oauth_body = _JSON[status]
+    body = _api_error(status, api_status, message, reason) if path.startswith(API_PREFIXES) else oauth_body
+    return json_response(body, status, {"Retry-After": "1"} if status == 429 else None)
 
 
 def _api_error(code: int, status: str, message: str, reason: str) -> dict[str, Any]:

@@ -25,14 +25,14 @@ SCOPE_TEXT = {
     "openid": "Associate you with your personal info on Google",
     facts.USERINFO_EMAIL: "See your primary Google Account email address",
     facts.USERINFO_PROFILE: "See your personal info, including any personal info you've made publicly available",
-    facts.AUTH + "calendar": "See, edit, share, and permanently delete all the calendars you can access using Google Calendar",
+    facts.AUTH + "calendar": "See, edit, share, and permanently delete all the calendars you can access",
     facts.AUTH + "calendar.readonly": "See and download any calendar you can access using your Google Calendar",
     facts.AUTH + "calendar.events.readonly": "View events on all your calendars",
     facts.AUTH + "calendar.events": "View and edit events on all your calendars",
     facts.AUTH + "gmail.readonly": "View your email messages and settings",
     "https://mail.google.com/": "Read, compose, send, and permanently delete all your email from Gmail",
     facts.AUTH + "contacts.readonly": "See and download your contacts",
-    facts.AUTH + "drive.file": "See, edit, create, and delete only the specific Google Drive files you use with this app",
+    facts.AUTH + "drive.file": "See, edit, create, and delete only the Google Drive files you use with this app",
     facts.AUTH + "youtube.readonly": "View your YouTube account",
 }
 UNVERIFIED = (
@@ -41,7 +41,7 @@ UNVERIFIED = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _template(name: str) -> string.Template:
     text = resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
     return string.Template(text)
@@ -68,9 +68,7 @@ def consent_form(
     *, product: str, account: str, scopes: Iterable[str], action: str, hidden: Mapping[str, str], testing: bool
 ) -> Response:
     """A consent page listing scopes and the account, with Allow and Deny."""
-    items = "\n".join(
-        f"<li>{_e(SCOPE_TEXT.get(s, s))} <small><code>{_e(s)}</code></small></li>" for s in scopes
-    )
+    items = "\n".join(f"<li>{_e(SCOPE_TEXT.get(s, s))} <small><code>{_e(s)}</code></small></li>" for s in scopes)
     fields = "\n".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in hidden.items())
     body = _template("consent.html").substitute(
         product=_e(product or "An app"),

@@ -23,8 +23,8 @@ CLIENT_LABELS = {"device": "TVs and Limited Input devices", "desktop": "Desktop 
 class QuietHandler(WSGIRequestHandler):
     """werkzeug's handler, logging method, path and status at DEBUG, never the query string."""
 
-    server_version = "ESF"  # what Google's OAuth front end calls itself
-    sys_version = ""
+    def version_string(self) -> str:
+        return "ESF"  # the Server header of Google's OAuth front end
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = getattr(self, "path", "").split("?", 1)[0]
@@ -39,7 +39,7 @@ class RunningEmulator:
     """An emulator being served.
 
     Attributes:
-        base_url: ``http://127.0.0.1:PORT``: the issuer; discovery is at ``base_url + "/.well-known/openid-configuration"``.
+        base_url: ``http://127.0.0.1:PORT``, the issuer; discovery is at ``/.well-known/openid-configuration`` under it.
         emulator: The :class:`Emulator` behind it (for test controls).
     """
 
@@ -98,7 +98,8 @@ def run_forever(
             print_fn(f"  {CLIENT_LABELS[client.client_type]} ({client.product_name or 'no product name'}):")
             print_fn(f"    client_id:     {client.client_id}")
             print_fn(f"    client_secret: {client.client_secret}")
-        scopes = "LEGACY pre-2016 list (Calendar, Contacts allowed)" if emu.legacy_device_scopes else "Google's current list"
+        legacy = "LEGACY pre-2016 list (Calendar, Contacts allowed)"
+        scopes = legacy if emu.legacy_device_scopes else "Google's current list"
         print_fn(
             f"Publishing status: {emu.publishing_status}; auto-approve: {'on' if emu.auto_approve else 'off'}; "
             f"device-flow scopes: {scopes}"

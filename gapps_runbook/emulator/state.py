@@ -136,11 +136,18 @@ class State:
             "token_type": "Bearer",
         }
         if "openid" in scopes or facts.USERINFO_EMAIL in scopes:
-            body["id_token"] = self.secret("id_token") if self.secret_factory else facts.id_token(
-                issuer=issuer, client_id=client.client_id, key=client.client_secret,
-                account=grant.account, scopes=scopes, now=now,
-            )  # fmt: skip
+            body["id_token"] = self._id_token(client, grant.account, scopes, issuer=issuer, now=now)
         return body
+
+    def _id_token(
+        self, client: RegisteredClient, account: str, scopes: tuple[str, ...], *, issuer: str, now: float
+    ) -> str:
+        if self.secret_factory:
+            return self.secret("id_token")
+        key = client.client_secret
+        return facts.id_token(
+            issuer=issuer, client_id=client.client_id, key=key, account=account, scopes=scopes, now=now
+        )
 
     def live_grant(self, grant_id: int) -> Grant | None:
         """The grant if it is neither revoked nor past its Testing-mode expiry."""
