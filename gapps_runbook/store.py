@@ -17,12 +17,13 @@ The files are plain JSON protected only by their 0600 mode: nothing is encrypted
 
 How files are handled (security reference §2 "Synthesis", targets S1-S3, threats T7-T9):
 
-- writes: temp file in the same directory, ``os.open(O_CREAT|O_EXCL|O_WRONLY|O_NOFOLLOW, 0o600)``,
-  write, fsync, ``os.replace``, fsync of the directory, then a check that the result is a 0600 regular
-  file. gcloud's ``WriteFileAtomically`` lacks the fsyncs; gh and msal truncate in place.
-- reads: ``O_NOFOLLOW``, so a symlink is refused, never followed. A file we own that is open to others
-  (0644, 0666) is chmodded to 0600, as gcloud's ``PrivatizeFile`` does; a file owned by another user
-  is refused. Directories looser than 0700 are tightened; another user's directory is refused.
+- writes and reads go through :mod:`gapps_runbook.private_files`: a 0600 temp file in the same
+  directory (``O_CREAT|O_EXCL|O_NOFOLLOW``), fsync, ``os.replace``, fsync of the directory, then a
+  check that the result is a 0600 regular file; reads use ``O_NOFOLLOW``, so a symlink is refused,
+  never followed. gcloud's ``WriteFileAtomically`` lacks the fsyncs; gh and msal truncate in place.
+- a file we own that is open to others (0644, 0666) is chmodded to 0600, as gcloud's
+  ``PrivatizeFile`` does; a file owned by another user is refused. Directories looser than 0700 are
+  tightened; another user's directory is refused.
 - a corrupt file raises :class:`StoreError` naming the file and the step that rewrites it; it is
   never silently replaced by defaults and never overwritten automatically.
 - read-modify-write runs under a :class:`filelock.FileLock` with a bounded wait and reloads inside
@@ -34,12 +35,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import json
 import os
 import re
-import secrets
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,9 +46,10 @@ from typing import TYPE_CHECKING, Any
 import filelock
 import platformdirs
 
-from .clients import ClientConfig, _client_from_installed, read_fd
+from .clients import ClientConfig, _client_from_installed
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, InputError, LockTimeout, RunbookError, StoreError
+from .private_files import ensure_private_dir, read_private, remove_private, write_private
 
 if TYPE_CHECKING:
     from .endpoints import Endpoints
@@ -66,11 +65,9 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_FILE_BYTES = 1024 * 1024
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _REWRITE_STEP = {SETTINGS_FILE: STEP_CHECKLIST, CLIENT_FILE: STEP_CLIENT, TOKEN_FILE: STEP_AUTHORIZE}
 
-_locks: dict[str, filelock.FileLock] = {}
+_locks: dict[tuple[int, str], filelock.FileLock] = {}
 _locks_guard = threading.Lock()
 
 
@@ -108,28 +105,7 @@ def check_profile_name(name: str) -> str:
     return name
 
 
-# --- files and folders -------------------------------------------------------------------------
-
-
-def _ensure_private_dir(path: Path, *, follow: bool = False) -> None:
-    """Create ``path`` 0700, or tighten it to 0700; refuse other users' folders, and symlinks unless ``follow``."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the folder {path} ({exc.strerror})", fix="check the path and its parent's permissions"
-        ) from None
-    info = os.stat(path) if follow else os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise StoreError(f"{path} is not a plain folder (a symlink or a file); refusing it", fix=f"remove {path}")
-    if info.st_uid != os.getuid():
-        raise StoreError(
-            f"the folder {path} belongs to another user (uid {info.st_uid})", fix=f"set {HOME_ENV} to a folder of yours"
-        )
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(path, 0o700)
+# --- profile files ---------------------------------------------------------------------------
 
 
 def _corrupt(path: Path, what: str) -> StoreError:
@@ -140,48 +116,13 @@ def _corrupt(path: Path, what: str) -> StoreError:
     )
 
 
-def _open_private(path: Path) -> int | None:
-    """Open ``path`` for reading without following a symlink; None if it does not exist."""
-    try:
-        return os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK):
-            raise StoreError(
-                f"{path} is a symbolic link; refusing to follow it", fix=f"remove the link {path}"
-            ) from None
-        raise StoreError(f"cannot read {path} ({exc.strerror})", fix=f"check the permissions of {path}") from None
-
-
-def _read_private(path: Path) -> bytes | None:
-    """The bytes of a profile file, after checking it is ours and tightening its mode to 0600."""
-    fd = _open_private(path)
-    if fd is None:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreError(f"{path} is not a regular file; refusing to read it", fix=f"remove {path}")
-        if info.st_uid != os.getuid():
-            raise StoreError(
-                f"{path} belongs to another user (uid {info.st_uid}); refusing to read it", fix=f"remove {path}"
-            )
-        if stat.S_IMODE(info.st_mode) != 0o600:
-            os.fchmod(fd, 0o600)  # gcloud PrivatizeFile: an existing file keeps its loose mode otherwise
-        data = read_fd(fd, MAX_FILE_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise _corrupt(path, f"is larger than {MAX_FILE_BYTES // 1024} KiB")
-    return data
-
-
 def _read_json(path: Path) -> dict[str, Any] | None:
     """A profile file's JSON object; None if absent; StoreError if it is not a JSON object."""
-    data = _read_private(path)
+    data = read_private(path, MAX_FILE_BYTES + 1)
     if data is None:
         return None
+    if len(data) > MAX_FILE_BYTES:
+        raise _corrupt(path, f"is larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -205,74 +146,21 @@ def _check_schema(path: Path, version: Any) -> None:
         )
 
 
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}."
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete temp files a crashed writer left for ``path`` (callers hold the profile lock)."""
-    prefix = _temp_prefix(path)
-    for entry in os.scandir(path.parent):
-        if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
-            with contextlib.suppress(OSError):
-                if entry.is_file(follow_symlinks=False) or entry.is_symlink():
-                    os.unlink(entry.path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _refuse_foreign_target(path: Path) -> None:
-    """Refuse to replace a symlink or another user's file (the old file stays as it is)."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(info.st_mode):
-        raise StoreError(f"{path} is a symbolic link; refusing to replace it", fix=f"remove the link {path}")
-    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
-        raise StoreError(f"{path} is not a regular file of yours; refusing to replace it", fix=f"remove {path}")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``: 0600 temp file, fsync, rename, fsync of the folder."""
-    _refuse_foreign_target(path)
-    _remove_stale_temps(path)
-    temp = path.parent / f"{_temp_prefix(path)}{secrets.token_hex(8)}.tmp"
-    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_dir(path.parent)
-    info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != 0o600:
-        raise StoreError(f"{path} did not end up as a 0600 file", fix=f"check the file system holding {path.parent}")
-
-
 def _write_json(path: Path, value: dict[str, Any]) -> None:
-    _write_private(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_private(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def _shared_lock(path: Path) -> filelock.FileLock:
-    """One FileLock per lock path in this process, so nested ``locked()`` calls re-enter it."""
-    key = os.path.abspath(path)
+    """One FileLock per lock path in this process, so nested ``locked()`` calls re-enter it.
+
+    The key holds the pid: a forked child (multiprocessing's "fork") must not reuse the parent's
+    instance, which filelock refuses ("inherited across fork") and which may hold the parent's lock.
+    """
+    key = (os.getpid(), os.path.abspath(path))
     with _locks_guard:
         lock = _locks.get(key)
         if lock is None:
-            lock = _locks[key] = filelock.FileLock(key, mode=0o600)
+            lock = _locks[key] = filelock.FileLock(key[1], mode=0o600)
         return lock
 
 
@@ -312,10 +200,11 @@ class ProfileStore:
 
     def ensure_dirs(self, profile_path: Path) -> None:
         """Create (or tighten to 0700) the home, ``profiles`` and the profile folder."""
+        foreign_fix = f"set {HOME_ENV} to a folder of yours"
         self.home.parent.mkdir(parents=True, exist_ok=True)
-        _ensure_private_dir(self.home, follow=True)  # the home may be a symlink the user set up
-        _ensure_private_dir(self.profiles_dir)
-        _ensure_private_dir(profile_path)
+        ensure_private_dir(self.home, follow=True, foreign_fix=foreign_fix)  # the user may link the home
+        ensure_private_dir(self.profiles_dir, foreign_fix=foreign_fix)
+        ensure_private_dir(profile_path, foreign_fix=foreign_fix)
 
 
 class Profile:
@@ -564,9 +453,4 @@ class Profile:
             True if a file was removed.
         """
         with self.locked():
-            try:
-                os.unlink(self.file(TOKEN_FILE))
-            except FileNotFoundError:
-                return False
-            _fsync_dir(self.path)
-            return True
+            return remove_private(self.file(TOKEN_FILE))

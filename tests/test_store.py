@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gapps_runbook import errors, store
+from gapps_runbook import errors, private_files, store
 from gapps_runbook.clients import ClientConfig
 from gapps_runbook.clock import FakeClock
 from gapps_runbook.endpoints import GOOGLE, Endpoints
@@ -191,7 +191,7 @@ def test_files_and_folders_of_another_user_are_refused(profiles: store.ProfileSt
     with pytest.raises(errors.StoreError, match="belongs to another user"):
         profile.update_settings(lambda s: None)
     with pytest.raises(errors.StoreError, match="refusing to replace"):
-        store._write_private(path, b"{}")
+        private_files.write_private(path, b"{}")
     assert os.stat(path).st_uid == 4242
     os.chown(path, 0, 0)
     os.chown(profile.path, 4242, 4242)
@@ -362,6 +362,17 @@ def test_four_processes_do_not_lose_updates(home: Path) -> None:
     assert profile.load_settings()["checklist"]["counter"] == 200
     assert_private(profile, store.SETTINGS_FILE)
     assert not [n for n in os.listdir(profile.path) if n.endswith(".tmp")]
+
+
+def test_a_forked_child_can_use_a_profile_its_parent_used(home: Path) -> None:
+    """Regression: the parent's cached FileLock was reused after fork ("inherited across fork")."""
+    store.ProfileStore(home).profile("shared").update_settings(lambda s: None)  # caches the lock
+    context = multiprocessing.get_context("fork")
+    worker = context.Process(target=_increment, args=(str(home), 3))
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    assert store.ProfileStore(home).profile("shared").load_settings()["checklist"]["counter"] == 3
 
 
 # --- client --------------------------------------------------------------------------------------
