@@ -91,6 +91,19 @@ class Form:
         """False once the box was closed (threads stop then)."""
         return self.box.comm is not None
 
+    def replace_previous(self) -> None:
+        """Stop the background work of the form this one replaces (the same cell run again)."""
+        previous = _LATEST.get(type(self))
+        if previous is not None and previous is not self:
+            previous.stop()
+        _LATEST[type(self)] = self
+
+    def stop(self) -> None:
+        """Stop background threads; forms that start some override it."""
+
+
+_LATEST: dict[type, Form] = {}
+
 
 def _button(text: str, style: str = "", icon: str = "") -> w.Button:
     return w.Button(description=text, button_style=style, icon=icon, layout=w.Layout(width="auto"))
@@ -286,6 +299,7 @@ class AuthorizeForm(Form):
         paste = [self.paste_start, self.paste_link, w.HBox([self.paste, self.paste_finish])] if self.plan.flow == "desktop" else []
         self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
         self.new_code.description = "New code" if self.plan.flow == "device" else "Start again"
+        self.replace_previous()
         current = None if reauthorize else nb.act_already_authorized(site, requested)
         if current is not None:
             self.result.value = "<b>Already authorized for these scopes.</b>" + nb.table_html(nb.status_rows(current, requested))
@@ -322,6 +336,7 @@ class AuthorizeForm(Form):
             )
         except Exception as exc:  # shown in the card; a stale attempt stays silent
             if cancel is self._cancel:
+                self.card.value = ""  # a dead code or link is not left on screen (nor in widget state)
                 self.status.value = "stopped"
                 self.fail(exc)
         else:
@@ -418,12 +433,17 @@ class TokenStatusForm(Form):
         self._expires_at: float | None = None
         self._stop = threading.Event()
         self._render(nb.act_status(site))
+        self.replace_previous()
         self.ticker = threading.Thread(target=self._tick, name="gapps-runbook-expiry", daemon=True)
         self.ticker.start()
 
+    def stop(self) -> None:
+        """Stop the countdown."""
+        self._stop.set()
+
     def close(self) -> None:
         """Stop the countdown and close the widgets."""
-        self._stop.set()
+        self.stop()
         self.box.close()
 
     def _render(self, st: Any) -> None:

@@ -1,0 +1,536 @@
+"""The ipywidgets forms, in process: real widgets (DummyComm, no frontend), real emulator over loopback.
+
+Buttons are clicked with ``Button.click()`` and observers fire by setting ``.value``, as a person's
+browser would make the kernel do. Threads (polling, countdowns) are joined, never slept on.
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pytest
+import requests
+
+from gapps_runbook import forms, runbook, scopes
+from gapps_runbook import notebook as rb
+from gapps_runbook.emulator import Emulator, serve
+from gapps_runbook.emulator.facts import random_client_id
+from gapps_runbook.errors import ConfigError
+
+CODE_RE = re.compile(r"user-select:all'>([A-Z]{4}-[A-Z]{4})<")
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Any]:
+    with serve(Emulator()) as running:
+        yield running
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    return str(tmp_path / "home")
+
+
+def _site(home: str, emu: Any, name: str = "default") -> runbook.Site:
+    return rb.open_site(name, home, emu.base_url)
+
+
+def _device(home: str, emu: Any) -> tuple[runbook.Site, Any]:
+    site = _site(home, emu)
+    client = emu.emulator.register_client(random_client_id(), "GOCSPX-" + uuid.uuid4().hex[:28], "device")
+    runbook.save_client(site, client_id=client.client_id, client_secret=client.client_secret, client_type="device")
+    return site, client
+
+
+def _desktop(home: str, emu: Any) -> runbook.Site:
+    site = _site(home, emu)
+    client = emu.emulator.desktop_client
+    runbook.save_client(site, client_id=client.client_id, client_secret=client.client_secret, client_type="desktop")
+    return site
+
+
+def _approve_in_browser(url: str) -> str:
+    """Play the browser on the emulator's consent page: approve, return where it redirects."""
+    page = requests.get(url, allow_redirects=False, timeout=10)
+    if page.status_code in (302, 303):
+        return page.headers["Location"]
+    form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))
+    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1)
+    answer = requests.post(requests.compat.urljoin(url, action), data={**form, "action": "allow"},
+                           allow_redirects=False, timeout=10)
+    return answer.headers["Location"]
+
+
+def _authorized(home: str, emu: Any) -> runbook.Site:
+    site = _desktop(home, emu)
+    runbook.authorize(site, scopes.scopes_for(("calendar", "openid")), flow="desktop",
+                      open_url=lambda url: requests.get(_approve_in_browser(url), timeout=10), timeout=30)
+    return site
+
+
+def _all_widgets(root: w.Widget) -> list[w.Widget]:
+    found, todo = [], [root]
+    while todo:
+        widget = todo.pop()
+        found.append(widget)
+        todo.extend(getattr(widget, "children", ()))
+    return found
+
+
+# --- 01 ---------------------------------------------------------------------------------------
+
+
+def test_checklist_ticks_are_saved_and_incomplete_while_the_preflight_fails(home: str, emu: Any) -> None:
+    site = _site(home, emu)
+    form = forms.ConsoleChecklistForm(site, project_id="proj-7")
+    keys = [key for _box, key in form.ticks]
+    assert keys == ["project", "api:calendar", "audience", "scopes", "client:desktop"]
+    links = " ".join(child.value for row in form.items.children for child in row.children if isinstance(child, w.HTML))
+    assert "apis/library/calendar-json.googleapis.com?project=proj-7" in links
+    assert "auth/clients/create?project=proj-7" in links and "auth/audience?project=proj-7" in links
+
+    for box, _key in form.ticks:
+        box.value = True
+    assert "Checklist: complete (5/5 ticked)" in form.summary.value
+    assert site.profile.load_settings()["checklist"] == dict.fromkeys(keys, True)
+
+    form.flow.value = "device"  # Calendar in Google's device flow: refused, and the client item changes
+    assert "Preflight FAILED" in form.verdict_html.value and "invalid_scope" in form.verdict_html.value
+    assert "not complete" in form.summary.value and "preflight fails" in form.summary.value
+    assert [k for _b, k in form.ticks][-1] == "client:device"
+    assert site.profile.load_settings()["steps"]["preflight"]["status"] == "failed"
+
+
+# --- 02 ---------------------------------------------------------------------------------------
+
+
+def test_client_form_saves_then_clears_the_password(home: str, emu: Any) -> None:
+    site = _site(home, emu)
+    client = emu.emulator.desktop_client
+    form = forms.ClientForm(site, client_type="desktop")
+    form.product.value = "PBX Calendar"
+    form.client_id.value = client.client_id
+    assert "looks like a client ID" in form.id_hint.value
+    form.secret.value = client.client_secret
+
+    form.save.click()
+
+    assert form.secret.value == ""
+    assert form.message.value == ""
+    assert client.client_id in form.stored.value and "fingerprint" in form.stored.value
+    stored = site.profile.load_client()
+    assert (stored.client_id, stored.client_secret, stored.product_name) == (client.client_id, client.client_secret, "PBX Calendar")
+    state = repr(w.Widget.get_manager_state(drop_defaults=False))
+    assert client.client_secret not in state
+
+
+def test_client_form_clears_the_password_even_when_the_save_fails(home: str, emu: Any) -> None:
+    form = forms.ClientForm(_site(home, emu), client_type="desktop")
+    form.client_id.value = emu.emulator.desktop_client.client_id
+    form.secret.value = "GOCSPX-too-short"
+    form.save.click()
+    assert form.secret.value == ""
+    assert "GOCSPX- secrets have 35" in form.message.value and "Fix:" in form.message.value
+    assert "Traceback" not in form.message.value + str(form.out.outputs)
+
+
+def test_client_id_is_checked_inline_with_the_fix(home: str, emu: Any) -> None:
+    form = forms.ClientForm(_site(home, emu))
+    form.client_id.value = "123456789012"
+    assert "only a project number" in form.message.value and "Fix: copy it from" in form.message.value
+    assert form.id_hint.value == ""
+
+
+def test_upload_of_the_client_json_is_stored_and_the_upload_emptied(home: str, emu: Any) -> None:
+    import datetime
+    import json
+
+    site = _site(home, emu)
+    client = emu.emulator.desktop_client
+    data = json.dumps({"installed": {"client_id": client.client_id, "client_secret": client.client_secret,
+                                     "redirect_uris": ["http://localhost"]}}).encode()
+    form = forms.ClientForm(site)
+    form.upload.value = ({"name": "client.json", "type": "application/json", "size": len(data),
+                          "content": memoryview(data), "last_modified": datetime.datetime.now()},)
+    assert form.upload.value == ()
+    assert site.profile.load_client().client_type == "desktop"
+    assert client.client_id in form.stored.value
+
+
+# --- 03 ---------------------------------------------------------------------------------------
+
+
+def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home: str, emu: Any) -> None:
+    site, _client = _device(home, emu)
+    form = forms.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    code = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
+    assert "<svg" in form.card.value and "/device" in form.card.value and "Copy" in form.card.value
+    assert re.fullmatch(r"Code expires in \d+:\d\d", _wait_for(lambda: form.countdown.value))
+    assert form.thread.is_alive()  # the cell returned; polling runs in the background
+
+    emu.emulator.approve(code)
+    form.thread.join(30)
+
+    assert "Authorized" in form.result.value and "engineer@example.com" in form.result.value
+    assert site.profile.load_token().token_id in form.result.value
+    assert code not in form.card.value and form.card.value == ""
+    form.ticker.join(3)
+    assert not form.ticker.is_alive()
+
+
+def test_cancel_stops_polling_and_new_code_starts_over(home: str, emu: Any) -> None:
+    site, _client = _device(home, emu)
+    form = forms.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    first = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
+    form.cancel.click()
+    assert not form.thread.is_alive()
+    assert "cancelled" in form.message.value and "Fix: run runbook step 03" in form.message.value
+    assert first not in form.card.value  # a dead code is not left on screen nor in widget state
+
+    form.new_code.click()
+    second = _wait_for(lambda: (m := CODE_RE.search(form.card.value)) and m.group(1) != first and m).group(1)
+    assert second != first and form.message.value == ""
+    form.stop()
+
+
+def test_running_the_cell_again_stops_the_previous_forms_threads(home: str, emu: Any) -> None:
+    site, _client = _device(home, emu)
+    first = forms.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    _wait_for(lambda: CODE_RE.search(first.card.value))
+    second = forms.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    assert not first.thread.is_alive() and second.thread.is_alive()
+    second.stop()
+    panel = forms.TokenStatusForm(site)
+    forms.TokenStatusForm(site).close()
+    panel.ticker.join(3)
+    assert not panel.ticker.is_alive()
+
+
+def test_desktop_flow_shows_the_link_and_finishes_in_the_background(home: str, emu: Any) -> None:
+    site = _desktop(home, emu)
+    form = forms.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    url = re.search(r'href="([^"]+)"', _wait_for(lambda: "Open Google" in form.card.value and form.card.value)).group(1)
+    requests.get(_approve_in_browser(url.replace("&amp;", "&")), timeout=10)  # the browser comes back to the listener
+    form.thread.join(30)
+    assert "Authorized" in form.result.value and form.card.value == ""
+
+
+def test_paste_back_finishes_with_the_pasted_address(home: str, emu: Any) -> None:
+    site = _desktop(home, emu)
+    form = forms.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    form.paste_start.click()
+    assert not form.thread.is_alive()  # the listener attempt was cancelled
+    url = re.search(r'href="([^"]+)"', form.paste_link.value).group(1).replace("&amp;", "&")
+    form.paste.value = _approve_in_browser(url)  # the address the browser could not load
+    form.paste_finish.click()
+    assert form.message.value == "" and form.paste.value == ""
+    assert "Authorized" in form.result.value and site.profile.load_token() is not None
+
+
+def test_device_flow_with_calendar_is_refused_before_any_network_call(home: str, emu: Any) -> None:
+    site, _client = _device(home, emu)
+    _ = site.endpoints  # discovery is not the call under test
+    before = len(emu.emulator.requests)
+    with pytest.raises(ConfigError, match="device flow rejects calendar.readonly"):
+        forms.AuthorizeForm(site, scopes.scopes_for(("calendar",)), flow="device")
+    assert emu.emulator.requests[before:] == []
+
+
+def test_already_authorized_is_shown_instead_of_a_new_code(home: str, emu: Any) -> None:
+    site = _authorized(home, emu)
+    form = forms.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")))
+    assert form.thread is None and "Already authorized" in form.result.value
+    assert form.new_code.description == "Authorize again"
+
+
+# --- 04 ---------------------------------------------------------------------------------------
+
+
+def test_status_panel_counts_down_verifies_and_revokes_with_proof(home: str, emu: Any) -> None:
+    site = _authorized(home, emu)
+    form = forms.TokenStatusForm(site)
+    token_id = site.profile.load_token().token_id
+    assert token_id in form.table.value and "requested, NOT granted" not in form.table.value
+    assert re.fullmatch(r"Access token expires in \d+ s", form.expires.value)
+
+    form.verify.click()
+    assert "calendar calendarList.list" in form.checks.value and "expected allowed, got allowed" in form.checks.value
+    assert "gmail users.getProfile" in form.checks.value and "expected refused, got refused" in form.checks.value
+
+    form.refresh.click()
+    assert site.profile.load_token().token_id != token_id and "Refreshed" in form.message.value
+
+    form.revoke.click()
+    assert form.confirm_box.layout.display == "flex" and site.profile.load_token() is not None
+    form.keep.click()
+    assert form.confirm_box.layout.display == "none" and site.profile.load_token() is not None
+    form.revoke.click()
+    form.confirm.click()
+    assert "Revoked, and proven" in form.checks.value
+    assert "refused (invalid_token)" in form.checks.value and "refused (invalid_grant)" in form.checks.value
+    assert form.expires.value == "No token" and "none: run runbook step 03" in form.table.value
+
+    form.close()
+    form.ticker.join(3)
+    assert not form.ticker.is_alive()
+
+
+def test_errors_in_callbacks_show_as_one_line(home: str, emu: Any) -> None:
+    site = _desktop(home, emu)
+    form = forms.TokenStatusForm(site)
+    form.refresh.click()
+    assert "has no token yet Fix: run runbook step 03 (authorize)" in form.message.value
+    assert "Traceback" not in form.message.value and form.out.outputs == ()
+    form.close()
+
+
+# --- 00 ---------------------------------------------------------------------------------------
+
+
+def test_profile_picker_shows_each_sites_steps(home: str, emu: Any) -> None:
+    _desktop(home, emu)
+    other = _site(home, emu, "site-b")
+    runbook.check_console(other, scopes.scopes_for(("calendar",)), flow="device")
+    form = forms.StartHereForm(home=home)
+    assert form.picker.options == ("default", "site-b")
+    assert "02 Client credentials</a></td><td>ok" in form.table.value
+    form.picker.value = "site-b"
+    assert "01 Console checklist and preflight</a></td><td>failed" in form.table.value
+    assert "02 Client credentials</a></td><td>not run" in form.table.value
+    assert "03_authorize.ipynb" in form.table.value and "profile = &#x27;site-b&#x27;" in form.hint.value
+
+
+# --- thin callbacks, same functions on both paths ---------------------------------------------
+
+
+def _callbacks(form: forms.Form) -> list[Callable[..., Any]]:
+    """Every click handler and observer a form registered on its widgets (ours only)."""
+    found = []
+    for widget in _all_widgets(form.box):
+        if isinstance(widget, w.Button):
+            found += widget._click_handlers.callbacks
+        for per_type in widget._trait_notifiers.values():
+            found += [h for handlers in per_type.values() for h in handlers if getattr(h, "__module__", "") == forms.__name__]
+    return found
+
+
+def _calls_package(fn: Callable[..., Any], owner: type, depth: int = 2) -> bool:
+    """True if ``fn`` (or a method of ``owner`` it calls, ``depth`` deep) calls ``nb.act_*`` or ``nb.open_site``."""
+    code = getattr(fn, "__func__", fn).__code__
+    names = _attribute_chain(code)
+    if any(name.startswith("act_") or name == "open_site" for name in names.get("nb", ())):
+        return True
+    helpers = [getattr(owner, n) for n in names.get("self", ()) if inspect.isfunction(getattr(owner, n, None))]
+    return depth > 0 and any(_calls_package(h, owner, depth - 1) for h in helpers)
+
+
+def _attribute_chain(code: Any) -> dict[str, set[str]]:
+    """``{base name: {attributes loaded from it}}`` for ``nb.x`` and ``self.x`` in a function's bytecode."""
+    chains: dict[str, set[str]] = {}
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_FAST", "LOAD_DEREF"):
+            previous = instruction.argval
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous in ("nb", "self"):
+            chains.setdefault(previous, set()).add(instruction.argval)
+            previous = None
+        else:
+            previous = None
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            for base, attrs in _attribute_chain(const).items():
+                chains.setdefault(base, set()).update(attrs)
+    return chains
+
+
+def _thin_problem(handler: Callable[..., Any], owner: type) -> str | None:
+    target = inspect.unwrap(handler)
+    if not hasattr(handler, "__wrapped__"):
+        return f"{target.__qualname__} is not wrapped by Form.guard (Output.capture + one-line errors)"
+    lines = len(inspect.getsource(target).splitlines())
+    if getattr(target, "_ui_only", False):
+        return None if lines <= 4 else f"{target.__qualname__} is ui_only but has {lines} lines"
+    if lines > 14:
+        return f"{target.__qualname__} has {lines} lines: move the logic into gapps_runbook.notebook"
+    if not _calls_package(target, owner):
+        return f"{target.__qualname__} calls no gapps_runbook.notebook act_* function"
+    return None
+
+
+def test_every_form_callback_is_guarded_and_thin(home: str, emu: Any) -> None:
+    site = _authorized(home, emu)
+    built = [forms.StartHereForm(home=home), forms.ConsoleChecklistForm(site), forms.ClientForm(site),
+             forms.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), reauthorize=False),
+             forms.TokenStatusForm(site)]
+    seen = 0
+    for form in built:
+        for handler in _callbacks(form):
+            seen += 1
+            assert _thin_problem(handler, type(form)) is None
+    assert seen >= 20
+    assert "runbook" not in vars(forms)  # forms reach runbook only through the notebook layer
+    built[-1].close()
+
+
+def test_the_thinness_check_can_fail() -> None:
+    form = forms.Form()
+
+    def fat(_button: Any) -> None:
+        total = 0
+        for i in range(3):
+            total += i
+        form.note(str(total))
+
+    assert "calls no gapps_runbook.notebook" in _thin_problem(form.guard(fat), forms.Form)
+    assert "not wrapped" in _thin_problem(fat, forms.Form)
+
+
+RUNBOOK_STEPS = ("requested_scopes", "check_console", "raise_for_preflight", "save_client", "import_client_json",
+                 "authorize", "finish_paste", "status", "refresh", "verify", "revoke")
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every call of a runbook step function (calls go through)."""
+    calls: list[str] = []
+    for name in RUNBOOK_STEPS:
+        original = getattr(runbook, name)
+
+        def spy(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(runbook, name, spy)
+    return calls
+
+
+def test_headless_and_interactive_paths_call_the_same_runbook_functions(
+    tmp_path: Path, emu: Any, recorder: list[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GAPPS_TEST_SECRET", emu.emulator.desktop_client.client_secret)
+    client = emu.emulator.desktop_client
+    both: dict[str, tuple[set[str], set[str]]] = {}
+
+    def run(step: str, headless: Callable[[str], None], interactive: Callable[[str], None]) -> None:
+        recorder.clear()
+        headless(str(tmp_path / "headless"))
+        first = set(recorder)
+        recorder.clear()
+        interactive(str(tmp_path / "interactive"))
+        both[step] = (first, set(recorder))
+
+    issuer = emu.base_url
+    run("01", lambda h: rb.console_checklist(home=h, issuer=issuer, interactive=False),
+        lambda h: forms.ConsoleChecklistForm(rb.open_site("default", h, issuer)))
+
+    def typed(h: str) -> None:
+        form = forms.ClientForm(rb.open_site("default", h, issuer))
+        form.client_id.value, form.secret.value = client.client_id, client.client_secret
+        form.save.click()
+
+    run("02", lambda h: rb.client_credentials(home=h, interactive=False, client_id=client.client_id,
+                                              client_secret_env="GAPPS_TEST_SECRET"), typed)
+
+    def card(h: str) -> None:
+        form = forms.AuthorizeForm(rb.open_site("default", h, ""), rb.act_requested(rb.open_site("default", h, "")))
+        url = re.search(r'href="([^"]+)"', _wait_for(lambda: "Open Google" in form.card.value and form.card.value)).group(1)
+        requests.get(_approve_in_browser(url.replace("&amp;", "&")), timeout=10)
+        form.thread.join(30)
+        assert "Authorized" in form.result.value
+
+    monkeypatch.setattr(rb, "_browser", lambda kind: lambda url: requests.get(_approve_in_browser(url), timeout=10))
+    run("03", lambda h: rb.authorize(home=h, interactive=False, timeout=30), card)
+
+    def panel(h: str) -> None:
+        form = forms.TokenStatusForm(rb.open_site("default", h, ""))
+        for button in (form.refresh, form.verify, form.revoke, form.confirm):
+            button.click()
+        assert form.message.value == "" or "Refreshed" in form.message.value
+        form.close()
+
+    run("04", lambda h: rb.token_status(home=h, interactive=False, refresh=True, verify=True, revoke=True), panel)
+
+    # headless 01 also raises the verdict's first error, so a failing preflight stops the papermill run
+    assert both["01"][0] - {"raise_for_preflight"} == both["01"][1] == {"requested_scopes", "check_console"}
+    assert both["02"][0] == both["02"][1] == {"save_client"}
+    assert both["03"][0] == both["03"][1] >= {"requested_scopes", "authorize", "status"}
+    assert both["04"][0] == both["04"][1] == {"status", "refresh", "verify", "revoke"}
+
+
+def _wait_for(probe: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll a condition a background thread will make true (widgets update from threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_import_gapps_runbook_does_not_import_ipywidgets() -> None:
+    code = "import sys, gapps_runbook, gapps_runbook.notebook; assert 'ipywidgets' not in sys.modules, 'ipywidgets'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.notebook
+def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_once(tmp_path: Path, emu: Any) -> None:
+    """What JupyterLab does: execute with allow_stdin=True; the card comes back as widgets, updated by a thread."""
+    from jupyter_client.manager import start_new_kernel
+
+    home = str(tmp_path / "home")
+    _device(home, emu)
+    manager, kc = start_new_kernel(kernel_name="python3", env={**_clean_env(), "GAPPS_RUNBOOK_HOME": home})
+    try:
+        started = time.monotonic()
+        msg_id = kc.execute("from gapps_runbook import notebook as rb\n"
+                            "rb.authorize(services=['openid'], flow='device', timeout=60)", allow_stdin=True)
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        assert time.monotonic() - started < 20  # it did not wait for the approval
+        messages = _iopub_until(kc, lambda m: CODE_RE.search(json_dumps(m)))
+        assert any(m["msg_type"] == "display_data" and "application/vnd.jupyter.widget-view+json" in m["content"]["data"]
+                   for m in messages)
+        code = next(CODE_RE.search(json_dumps(m)) for m in messages if CODE_RE.search(json_dumps(m))).group(1)
+        emu.emulator.approve(code)
+        _iopub_until(kc, lambda m: m["msg_type"] == "comm_msg" and "Authorized" in json_dumps(m), timeout=30)
+    finally:
+        kc.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert rb.open_site("default", home, "").profile.load_token() is not None
+
+
+def json_dumps(message: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(message.get("content", {}), default=str)
+
+
+def _iopub_until(kc: Any, found: Callable[[dict[str, Any]], Any], timeout: float = 20.0) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            message = kc.get_iopub_msg(timeout=1)
+        except Exception:  # queue.Empty
+            continue
+        messages.append(message)
+        if found(message):
+            return messages
+    raise AssertionError(f"not seen on iopub; got {[m['msg_type'] for m in messages]}")
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("GAPPS_RUNBOOK_")}
