@@ -137,7 +137,7 @@ class StartHereForm(Form):
     def _show(self, name: str) -> None:
         self.site = nb.open_site(name, self.home, self.issuer)
         rows, st, ticks = nb.act_overview(self.site)
-        checklist = f"Console checklist: {sum(ticks.values())}/{len(ticks)} ticked" if ticks else "Console checklist: not started"
+        checklist = nb.checklist_summary(ticks)
         self.hint.value = f"Set <code>profile = {nb.e(repr(name))}</code> in the parameters cell of each notebook."
         self.table.value = nb.overview_html(rows) + f"<p>{nb.e(checklist)}</p>" + nb.table_html(nb.status_rows(st))
 
@@ -184,7 +184,8 @@ class ConsoleChecklistForm(Form):
                              layout=w.Layout(width="auto"))
             self.observe(box, self._on_tick)
             self.ticks.append((box, item.key))
-            rows.append(w.HBox([box, w.HTML(f'<a href="{nb.e(item.url)}" target="_blank" rel="noopener">open the page</a>')]))
+            link = f'<a href="{nb.e(item.url)}" target="_blank" rel="noopener">open the page</a>'
+            rows.append(w.HBox([box, w.HTML(link)]))
         self.items.children = rows
         self.verdict_html.value = nb.verdict_html(self.verdict)
         self._summarize(saved)
@@ -217,8 +218,9 @@ class ClientForm(Form):
                                 placeholder="123456789012-....apps.googleusercontent.com", layout=w.Layout(width="60%"))
         self.id_hint = w.HTML()
         self.secret = w.Password(description="Secret", placeholder="GOCSPX-...")
-        self.client_type = w.Dropdown(options=[(v, k) for k, v in CLIENT_TYPE_LABELS.items()],
-                                      value=kind if kind in CLIENT_TYPE_LABELS else "desktop", description="Client type")
+        labels = [(label, key) for key, label in CLIENT_TYPE_LABELS.items()]
+        self.client_type = w.Dropdown(options=labels, value=kind if kind in CLIENT_TYPE_LABELS else "desktop",
+                                      description="Client type")
         self.project = w.Text(value=nb.act_project_id(site, project_id), description="Project id")
         self.save = _button("Save client", "primary", "save")
         self.upload = w.FileUpload(accept=".json,application/json", multiple=False, description="Client JSON")
@@ -296,13 +298,16 @@ class AuthorizeForm(Form):
         self.on_click(self.paste_start, self._on_paste_start)
         self.on_click(self.paste_finish, self._on_paste_finish)
         self.plan = nb.act_plan(site, requested, flow)
-        paste = [self.paste_start, self.paste_link, w.HBox([self.paste, self.paste_finish])] if self.plan.flow == "desktop" else []
+        paste = [self.paste_start, self.paste_link, w.HBox([self.paste, self.paste_finish])]
+        if self.plan.flow != "desktop":
+            paste = []
         self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
         self.new_code.description = "New code" if self.plan.flow == "device" else "Start again"
         self.replace_previous()
         current = None if reauthorize else nb.act_already_authorized(site, requested)
         if current is not None:
-            self.result.value = "<b>Already authorized for these scopes.</b>" + nb.table_html(nb.status_rows(current, requested))
+            table = nb.table_html(nb.status_rows(current, requested))
+            self.result.value = "<b>Already authorized for these scopes.</b>" + table
             self.new_code.description = "Authorize again"
             self.cancel.disabled = True
         else:
@@ -318,7 +323,8 @@ class AuthorizeForm(Form):
         self.card.value, self.result.value, self.countdown.value = "", "", ""
         self.status.value = "starting..."
         self.cancel.disabled = False
-        self.thread = threading.Thread(target=self._run, args=(self._cancel,), name="gapps-runbook-authorize", daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(self._cancel,), name="gapps-runbook-authorize",
+                                       daemon=True)
         self.thread.start()
 
     def stop(self, wait: float = 3.0) -> None:
@@ -354,14 +360,16 @@ class AuthorizeForm(Form):
 
     def _show_code(self, grant: Any, cancel: threading.Event) -> None:
         self.card.value = nb.device_code_html(grant)
-        self.ticker = threading.Thread(target=self._tick, args=(grant, cancel), name="gapps-runbook-countdown", daemon=True)
+        self.ticker = threading.Thread(target=self._tick, args=(grant, cancel), name="gapps-runbook-countdown",
+                                       daemon=True)
         self.ticker.start()
 
     def _tick(self, grant: Any, cancel: threading.Event) -> None:
         """Update the countdown each second until the attempt ends or the form closes."""
         while self.alive():
             left = int(grant.expires_at() - self.site.clock.monotonic())
-            self.countdown.value = f"Code expires in {left // 60}:{left % 60:02d}" if left > 0 else "The code expired: click New code"
+            text = f"Code expires in {left // 60}:{left % 60:02d}" if left > 0 else "The code expired: click New code"
+            self.countdown.value = text
             if cancel.wait(1.0):
                 break
 
@@ -424,7 +432,8 @@ class TokenStatusForm(Form):
         self.confirm = _button("Yes, revoke: the server loses API access", "danger")
         self.keep = _button("Keep it")
         self.confirm_box = w.HBox([self.confirm, self.keep], layout=w.Layout(display="none"))
-        self.layout(self.expires, self.table, w.HBox([self.refresh, self.verify, self.revoke]), self.confirm_box, self.checks)
+        buttons = w.HBox([self.refresh, self.verify, self.revoke])
+        self.layout(self.expires, self.table, buttons, self.confirm_box, self.checks)
         self.on_click(self.refresh, self._on_refresh)
         self.on_click(self.verify, self._on_verify)
         self.on_click(self.revoke, self._on_revoke)

@@ -31,6 +31,7 @@ from .redact import fingerprint, redact
 CONSOLE = "https://console.cloud.google.com"
 TRANSIENT = {"gapps_runbook": {"transient": True}}
 """Output metadata the scrubber keys on: the output is removed from saved notebooks."""
+GONE = "(the one-time code/link was shown here while waiting; it is not kept)"
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("preflight", "01_console_checklist.ipynb", "01 Console checklist and preflight"),
@@ -72,7 +73,8 @@ def one_line(exc: BaseException) -> str:
     """The line a person sees for an error: a RunbookError's own text, else a redacted summary."""
     if isinstance(exc, RunbookError):
         return str(exc)
-    return f"unexpected error ({type(exc).__name__}): {redact(str(exc))[:300]} Please report it with the notebook you ran."
+    summary = redact(str(exc))[:300]
+    return f"unexpected error ({type(exc).__name__}): {summary} Please report it with the notebook you ran."
 
 
 def _short_traceback(exc: RunbookError) -> RunbookError:
@@ -81,8 +83,8 @@ def _short_traceback(exc: RunbookError) -> RunbookError:
     return exc
 
 
-def _headless(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Raise RunbookErrors from a headless step with a one-line rendering (ename/evalue kept for papermill)."""
+def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let RunbookErrors from an entry point render as one line in the notebook (ename/evalue kept for papermill)."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -122,7 +124,9 @@ def act_preflight(
 ) -> scopes.Preflight:
     """Step 01: the verdict (no call to Google); saves scopes, flow, publishing status and project id."""
     requested = act_requested(site, services)
-    verdict = runbook.check_console(site, requested, flow=flow, publishing_status=publishing_status or None)  # type: ignore[arg-type]
+    verdict = runbook.check_console(
+        site, requested, flow=flow, publishing_status=publishing_status or None  # type: ignore[arg-type]
+    )
     if project_id:
         site.profile.update_settings(lambda s: s.__setitem__("project_id", project_id.strip()))
     return verdict
@@ -135,7 +139,8 @@ def act_check(verdict: scopes.Preflight) -> None:
 
 def act_plan(site: runbook.Site, requested: tuple[str, ...], flow: str = "auto") -> scopes.Preflight:
     """Step 03 before any network call: which flow runs with the stored client, and whether it can work."""
-    return scopes.preflight(requested, flow=flow, endpoints=site.endpoints, client=site.client())  # type: ignore[arg-type]
+    client = site.client()
+    return scopes.preflight(requested, flow=flow, endpoints=site.endpoints, client=client)  # type: ignore[arg-type]
 
 
 def act_project_id(site: runbook.Site, project_id: str = "") -> str:
@@ -170,25 +175,38 @@ def act_save_client(
 ) -> clients.ClientConfig:
     """Step 02: validate and store a typed-in client."""
     return runbook.save_client(
-        site, client_id=client_id.strip(), client_secret=client_secret, client_type=_client_type(site, client_type),  # type: ignore[arg-type]
-        product_name=product_name, project_id=project_id.strip() or None,
+        site,
+        client_id=client_id.strip(),
+        client_secret=client_secret,
+        client_type=_client_type(site, client_type),  # type: ignore[arg-type]
+        product_name=product_name,
+        project_id=project_id.strip() or None,
     )
 
 
-def act_import_client_file(site: runbook.Site, path: str | Path, client_type: str = "", product_name: str = "") -> clients.ClientConfig:
+def act_import_client_file(
+    site: runbook.Site, path: str | Path, client_type: str = "", product_name: str = ""
+) -> clients.ClientConfig:
     """Step 02: import the client JSON downloaded from the Clients page."""
-    return runbook.import_client_json(site, Path(path).expanduser(), client_type=client_type or None, product_name=product_name)  # type: ignore[arg-type]
+    return runbook.import_client_json(
+        site, Path(path).expanduser(), client_type=client_type or None, product_name=product_name  # type: ignore[arg-type]
+    )
 
 
-def act_import_client_bytes(site: runbook.Site, data: bytes, client_type: str = "", product_name: str = "") -> clients.ClientConfig:
+def act_import_client_bytes(
+    site: runbook.Site, data: bytes, client_type: str = "", product_name: str = ""
+) -> clients.ClientConfig:
     """Step 02: the same, from an upload's bytes (nothing written but the profile's client.json)."""
+    fix = f"upload the client JSON downloaded from the Clients page in {STEP_CLIENT}"
     if len(data) > clients.MAX_CLIENT_FILE_BYTES:
-        raise InputError("the uploaded file is too large for a client JSON", fix=f"upload the file from the Clients page in {STEP_CLIENT}")
+        raise InputError("the uploaded file is too large for a client JSON", fix=fix)
     try:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("the uploaded file is not UTF-8 text", fix=f"upload the client JSON from the Clients page in {STEP_CLIENT}") from None
-    parsed = clients.parse_client_json(text, endpoints=site.endpoints, client_type=client_type or None, product_name=product_name)  # type: ignore[arg-type]
+        raise InputError("the uploaded file is not UTF-8 text", fix=fix) from None
+    parsed = clients.parse_client_json(
+        text, endpoints=site.endpoints, client_type=client_type or None, product_name=product_name  # type: ignore[arg-type]
+    )
     return runbook.save_client(
         site, client_id=parsed.client_id, client_secret=parsed.client_secret, client_type=parsed.client_type,
         product_name=parsed.product_name, project_id=parsed.project_id,
@@ -213,12 +231,14 @@ def act_client_from_refs(
         return act_import_client_file(site, client_secrets_file, client_type, product_name)
     if not client_id:
         if client_secret_env or client_secret_file:
-            raise InputError("client_id is missing", fix=f"pass client_id with client_secret_env or client_secret_file ({STEP_CLIENT})")
+            fix = f"pass client_id with client_secret_env or client_secret_file ({STEP_CLIENT})"
+            raise InputError("client_id is missing", fix=fix)
         return None
     if not (client_secret_env or client_secret_file):
         raise InputError("client_id needs client_secret_env or client_secret_file",
                          fix="pass the NAME of an environment variable or a 0600 file holding the secret")
-    secret = clients.read_secret(env=client_secret_env or None, file=Path(client_secret_file).expanduser() if client_secret_file else None)
+    secret_file = Path(client_secret_file).expanduser() if client_secret_file else None
+    secret = clients.read_secret(env=client_secret_env or None, file=secret_file)
     return act_save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,
                            product_name=product_name, project_id=project_id)
 
@@ -235,7 +255,8 @@ def _client_type(site: runbook.Site, client_type: str) -> str:
     flow = site.profile.load_settings().get("flow")
     if flow in CLIENT_TYPE_LABELS:
         return str(flow)
-    raise InputError("the client type is not known yet", fix=f"run {STEP_CHECKLIST} first, or pass client_type 'desktop' or 'device'")
+    fix = f"run {STEP_CHECKLIST} first, or pass client_type 'desktop' or 'device'"
+    raise InputError("the client type is not known yet", fix=fix)
 
 
 def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runbook.TokenStatus | None:
@@ -249,7 +270,9 @@ def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runb
     return st if usable and not missing else None
 
 
-def act_authorize(site: runbook.Site, requested: tuple[str, ...], *, flow: str = "auto", **callbacks: Any) -> runbook.AuthResult:
+def act_authorize(
+    site: runbook.Site, requested: tuple[str, ...], *, flow: str = "auto", **callbacks: Any
+) -> runbook.AuthResult:
     """Step 03: preflight, the flow, the account check, the stored token (``runbook.authorize``)."""
     return runbook.authorize(site, requested, flow=flow, **callbacks)  # type: ignore[arg-type]
 
@@ -294,7 +317,8 @@ class RevokeProof:
 
     @property
     def ok(self) -> bool:
-        return not self.local_token_left and self.provider.startswith("refused") and not self.refresh.startswith("accepted")
+        refused = self.provider.startswith("refused") and not self.refresh.startswith("accepted")
+        return refused and not self.local_token_left
 
 
 def act_revoke(site: runbook.Site) -> RevokeProof:
@@ -302,8 +326,11 @@ def act_revoke(site: runbook.Site) -> RevokeProof:
     old, client = site.token(), site.client()
     already = runbook.revoke(site)
     left = runbook.status(site).token_id is not None
-    return RevokeProof(old.token_id, bool(already), left, _probe(lambda: inspection.inspect_token(site.transport, site.endpoints, old, clock=site.clock)),
-                       _probe(lambda: tokens.refresh(site.transport, site.endpoints, client, old, clock=site.clock)) if old.refresh_token else "skipped: no refresh token")
+    provider = _probe(lambda: inspection.inspect_token(site.transport, site.endpoints, old, clock=site.clock))
+    refresh = "skipped: no refresh token"
+    if old.refresh_token:
+        refresh = _probe(lambda: tokens.refresh(site.transport, site.endpoints, client, old, clock=site.clock))
+    return RevokeProof(old.token_id, bool(already), left, provider, refresh)
 
 
 def _probe(call: Callable[[], Any]) -> str:
@@ -332,8 +359,11 @@ def act_overview(site: runbook.Site) -> tuple[list[StepRow], runbook.TokenStatus
     """00: every step's recorded status, the token status and the checklist ticks."""
     settings = site.profile.load_settings()
     steps = settings.get("steps") or {}
-    rows = [StepRow(key, nb, title, str(steps.get(key, {}).get("status", "not run")), str(steps.get(key, {}).get("at", "")),
-                    str(steps.get(key, {}).get("detail", ""))) for key, nb, title in STEPS]
+    rows = []
+    for key, notebook, title in STEPS:
+        step = steps.get(key) or {}
+        rows.append(StepRow(key, notebook, title, str(step.get("status", "not run")), str(step.get("at", "")),
+                            str(step.get("detail", ""))))
     return rows, runbook.status(site), dict(settings.get("checklist") or {})
 
 
@@ -358,19 +388,21 @@ def checklist_items(verdict: scopes.Preflight, project_id: str = "") -> list[Che
     """The console steps for this verdict; links carry ``?project=`` when the project id is known."""
     q = f"?project={project_id}" if project_id else ""
     label = CLIENT_TYPE_LABELS[verdict.client_type]
-    items = [ChecklistItem("project", "Create (or pick) the Google Cloud project for this server", f"{CONSOLE}/projectcreate")]
+    items = [ChecklistItem("project", "Create (or pick) the Google Cloud project for this server",
+                           f"{CONSOLE}/projectcreate")]
     for service in scopes.services_for(verdict.scopes):
         if service.api_id:
             items.append(ChecklistItem(f"api:{service.key}", f"Enable the {service.title} ({service.api_id})",
                                        f"{CONSOLE}/apis/library/{service.api_id}{q}"))
     items += [
-        ChecklistItem("audience", "Consent screen (Google Auth Platform > Audience): set it up and Publish app; while "
-                      "it is in Testing, add the approving account as a test user (refresh tokens then die after 7 days)",
-                      f"{CONSOLE}/auth/audience{q}"),
+        ChecklistItem("audience", "Consent screen (Google Auth Platform > Audience): set it up and Publish app; "
+                      "while it is in Testing, add the approving account as a test user (refresh tokens then "
+                      "die after 7 days)", f"{CONSOLE}/auth/audience{q}"),
         ChecklistItem("scopes", "Data Access: add the scopes " + ", ".join(_short(s) for s in verdict.scopes),
                       f"{CONSOLE}/auth/scopes{q}"),
-        ChecklistItem(f"client:{verdict.client_type}", f"Clients > Create client > Application type '{label}'; note the "
-                      "product name, client ID and secret (or download the JSON)", f"{CONSOLE}/auth/clients/create{q}"),
+        ChecklistItem(f"client:{verdict.client_type}", f"Clients > Create client > Application type '{label}'; "
+                      "note the product name, client ID and secret (or download the JSON)",
+                      f"{CONSOLE}/auth/clients/create{q}"),
     ]
     return items
 
@@ -404,7 +436,8 @@ def verdict_lines(verdict: scopes.Preflight) -> list[str]:
 
 def verdict_html(verdict: scopes.Preflight) -> str:
     label = CLIENT_TYPE_LABELS[verdict.client_type]
-    head = f"<b>{'Preflight OK' if verdict.ok else 'Preflight FAILED'}</b>: the <b>{e(verdict.flow)}</b> flow, with a <b>'{e(label)}'</b> client"
+    outcome = "Preflight OK" if verdict.ok else "Preflight FAILED"
+    head = f"<b>{outcome}</b>: the <b>{e(verdict.flow)}</b> flow, with a <b>'{e(label)}'</b> client"
     if verdict.recommended_flow != verdict.flow:
         head += f"; recommended: <b>{e(verdict.recommended_flow)}</b>"
     rows = "".join(f'<li style="color:{_LEVEL_COLOUR[f.level]}">{e(f.level.upper())} {e(f.message)}'
@@ -413,13 +446,22 @@ def verdict_html(verdict: scopes.Preflight) -> str:
 
 
 def _linkify(text: str) -> str:
-    words = [f'<a href="{e(w)}" target="_blank" rel="noopener">{e(w)}</a>' if w.startswith("https://") else e(w) for w in text.split(" ")]
-    return " ".join(words)
+    words = text.split(" ")
+    return " ".join(f'<a href="{e(w)}" target="_blank" rel="noopener">{e(w)}</a>' if w.startswith("https://")
+                    else e(w) for w in words)
+
+
+def checklist_summary(ticks: dict[str, bool]) -> str:
+    """One line for 00: how many console steps are ticked."""
+    if not ticks:
+        return "Console checklist: not started"
+    return f"Console checklist: {sum(ticks.values())}/{len(ticks)} ticked"
 
 
 def checklist_lines(items: Sequence[ChecklistItem], ticks: dict[str, bool], complete: bool) -> list[str]:
     lines = [f"[{'x' if ticks.get(i.key) else ' '}] {i.text}: {i.url}" for i in items]
-    return lines + [f"Checklist: {'complete' if complete else 'not complete'} ({sum(bool(ticks.get(i.key)) for i in items)}/{len(items)} ticked)"]
+    ticked = sum(bool(ticks.get(i.key)) for i in items)
+    return lines + [f"Checklist: {'complete' if complete else 'not complete'} ({ticked}/{len(items)} ticked)"]
 
 
 def checklist_html(items: Sequence[ChecklistItem], ticks: dict[str, bool], complete: bool) -> str:
@@ -443,7 +485,8 @@ def status_rows(st: runbook.TokenStatus, requested: Sequence[str] = ()) -> list[
     rows = [("Profile", st.profile), ("Token id", st.token_id), ("Expires in", f"{st.expires_in} s"),
             ("Account", st.account or "unknown"), ("Refresh token", "yes" if st.has_refresh_token else "no")]
     if st.refresh_token_expires_in is not None:
-        rows.append(("Refresh token dies in", f"{st.refresh_token_expires_in} s (consent screen in Testing: publish it)"))
+        left = st.refresh_token_expires_in
+        rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
     wanted = list(requested) or list(st.scopes) + list(st.missing_scopes)
     missing, extra = inspection.scope_diff(wanted, st.scopes)
     rows += [(("requested, NOT granted" if s in missing else "granted"), s) for s in wanted]
@@ -457,19 +500,21 @@ def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def table_html(rows: Sequence[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
+                   for k, v in rows)
     return f"<table>{body}</table>"
 
 
 def verify_rows(report: Any) -> list[tuple[str, str]]:
-    return [(f"{'ok ' if c.ok else 'BAD'} {c.api} {c.call}", f"expected {c.expected}, got {c.outcome}. {c.detail}".strip())
-            for c in report.checks]
+    return [(f"{'ok ' if c.ok else 'BAD'} {c.api} {c.call}",
+             f"expected {c.expected}, got {c.outcome}. {c.detail}".strip()) for c in report.checks]
 
 
 def revoke_rows(proof: RevokeProof) -> list[tuple[str, str]]:
     return [("Revoked token id", proof.token_id),
             ("At the provider", "it was already invalid" if proof.already_invalid else "revoked now"),
-            ("Local copy", "still there!" if proof.local_token_left else f"deleted: status shows no token (run {STEP_AUTHORIZE} to reconnect)"),
+            ("Local copy", "still there!" if proof.local_token_left
+             else f"deleted: status shows no token (run {STEP_AUTHORIZE} to reconnect)"),
             ("Tokeninfo with the old token", proof.provider), ("Refresh with the old refresh token", proof.refresh)]
 
 
@@ -478,8 +523,9 @@ def overview_rows(rows: Sequence[StepRow]) -> list[tuple[str, str]]:
 
 
 def overview_html(rows: Sequence[StepRow]) -> str:
-    body = "".join(f"<tr><td style='text-align:left'><a href='{e(r.notebook)}'>{e(r.title)}</a></td><td>{e(r.status)}</td>"
-                   f"<td>{e(r.at)}</td><td style='text-align:left'>{e(r.detail)}</td></tr>" for r in rows)
+    body = "".join(f"<tr><td style='text-align:left'><a href='{e(r.notebook)}'>{e(r.title)}</a></td>"
+                   f"<td>{e(r.status)}</td><td>{e(r.at)}</td><td style='text-align:left'>{e(r.detail)}</td></tr>"
+                   for r in rows)
     return f"<table><tr><th>Step</th><th>Status</th><th>When (UTC)</th><th>Detail</th></tr>{body}</table>"
 
 
@@ -503,7 +549,9 @@ def device_code_html(grant: Any, *, qr: bool = True) -> str:
     code = e(grant.user_code)
     copy = (f"<button onclick=\"navigator.clipboard.writeText('{code}')\" title='Copy the code'>Copy</button>")
     link = f'<a href="{e(grant.verification_uri)}" target="_blank" rel="noopener">{e(grant.verification_uri)}</a>'
-    picture = f"<div>{qr_svg(grant.verification_uri)}<br><small>Scan to open the page on a phone</small></div>" if qr else ""
+    picture = ""
+    if qr:
+        picture = f"<div>{qr_svg(grant.verification_uri)}<br><small>Scan to open the page on a phone</small></div>"
     return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link}<br>2. Enter this code:"
             f"<div style='font:bold 2.6em monospace;letter-spacing:.12em;user-select:all'>{code}</div>{copy}"
             "<br><small>Only enter a code this runbook shows you; it works once and expires.</small></div>"
@@ -516,12 +564,14 @@ def link_html(url: str, text: str = "Open Google's page") -> str:
 
 
 def result_lines(result: runbook.AuthResult) -> str:
-    return f"Authorized with the {result.flow} flow: token id {result.token.token_id}, account {result.account or 'unknown'}."
+    account = result.account or "unknown"
+    return f"Authorized with the {result.flow} flow: token id {result.token.token_id}, account {account}."
 
 
 def result_html(result: runbook.AuthResult) -> str:
-    return (f"<div style='color:#1b5e20;font-size:1.4em'><b>Authorized</b></div>token id <code>{e(result.token.token_id)}"
-            f"</code>, account <b>{e(result.account or 'unknown')}</b>, {e(result.flow)} flow")
+    return (f"<div style='color:#1b5e20;font-size:1.4em'><b>Authorized</b></div>token id "
+            f"<code>{e(result.token.token_id)}</code>, account <b>{e(result.account or 'unknown')}</b>, "
+            f"{e(result.flow)} flow")
 
 
 # --- browsers for the headless desktop flow ---------------------------------------------------
@@ -537,7 +587,8 @@ def _browser(kind: str) -> Callable[[str], None]:
         return lambda url: None if webbrowser.open(url) else None
     if kind == "emulator":
         return _fetch_on_loopback
-    raise InputError(f"browser {kind!r} is not none, system or emulator", fix="pass browser='none' (you open the link) or 'system'")
+    raise InputError(f"browser {kind!r} is not none, system or emulator",
+                     fix="pass browser='none' (you open the link) or 'system'")
 
 
 def _fetch_on_loopback(url: str) -> None:
@@ -564,7 +615,7 @@ def _form(form: Any) -> Any:
     return form
 
 
-@_headless
+@_one_line_errors
 def start_here(*, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None) -> Any:
     """00: the profile picker and every step's status, with links to the notebooks."""
     if is_interactive(interactive):
@@ -572,23 +623,27 @@ def start_here(*, profile: str = "default", home: str = "", issuer: str = "", in
 
         return _form(StartHereForm(profile=profile, home=home, issuer=issuer))
     rows, st, ticks = act_overview(open_site(profile, home, issuer))
-    checklist = f"Console checklist: {sum(ticks.values())}/{len(ticks)} ticked" if ticks else "Console checklist: not started"
-    lines = [f"Profile {profile!r} (one profile per site/server)", *table_lines(overview_rows(rows)), checklist, *table_lines(status_rows(st))]
-    show("\n".join(lines), f"<b>Profile {e(profile)}</b>{overview_html(rows)}<p>{e(checklist)}</p>{table_html(status_rows(st))}")
+    checklist = checklist_summary(ticks)
+    lines = [f"Profile {profile!r} (one profile per site/server)", *table_lines(overview_rows(rows)), checklist,
+             *table_lines(status_rows(st))]
+    show("\n".join(lines),
+         f"<b>Profile {e(profile)}</b>{overview_html(rows)}<p>{e(checklist)}</p>{table_html(status_rows(st))}")
     return None
 
 
-@_headless
+@_one_line_errors
 def console_checklist(
     *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
-    services: Sequence[str] = ("calendar", "openid"), flow: str = "auto", publishing_status: str = "", project_id: str = "",
+    services: Sequence[str] = ("calendar", "openid"), flow: str = "auto", publishing_status: str = "",
+    project_id: str = "",
 ) -> Any:
     """01: the console steps with deep links, ticks saved in the profile, and the preflight verdict."""
     site = open_site(profile, home, issuer)
     if is_interactive(interactive):
         from .forms import ConsoleChecklistForm
 
-        return _form(ConsoleChecklistForm(site, services=services, flow=flow, publishing_status=publishing_status, project_id=project_id))
+        return _form(ConsoleChecklistForm(site, services=services, flow=flow, publishing_status=publishing_status,
+                                          project_id=project_id))
     verdict = act_preflight(site, services, flow, publishing_status, project_id)
     items = checklist_items(verdict, act_project_id(site, project_id))
     ticks = act_sync_checklist(site, items)
@@ -599,7 +654,7 @@ def console_checklist(
     return None
 
 
-@_headless
+@_one_line_errors
 def client_credentials(
     *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
     product_name: str = "", client_type: str = "", client_secrets_file: str = "", client_id: str = "",
@@ -615,19 +670,22 @@ def client_credentials(
     if is_interactive(interactive):
         from .forms import ClientForm
 
-        return _form(ClientForm(site, product_name=product_name, client_id=client_id, client_type=client_type, project_id=project_id))
+        return _form(ClientForm(site, product_name=product_name, client_id=client_id, client_type=client_type,
+                                project_id=project_id))
     stored = stored or act_stored_client(site)
     if stored is None:
         raise InputError(f"profile {profile!r} has no client and no reference to one was given",
-                         fix="pass client_secrets_file (the JSON from the Clients page), or client_id with client_secret_env")
+                         fix="pass client_secrets_file (the JSON from the Clients page), "
+                         "or client_id with client_secret_env")
     show("\n".join(client_lines(stored)))
     return None
 
 
-@_headless
+@_one_line_errors
 def authorize(
     *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
-    services: Sequence[str] = (), flow: str = "auto", timeout: float = 600, browser: str = "none", reauthorize: bool = False,
+    services: Sequence[str] = (), flow: str = "auto", timeout: float = 600, browser: str = "none",
+    reauthorize: bool = False,
 ) -> Any:
     """03: "generate the authorization code": device card or Desktop app link, then the stored token."""
     site = open_site(profile, home, issuer)
@@ -638,7 +696,8 @@ def authorize(
         return _form(AuthorizeForm(site, requested, flow=flow, timeout=timeout, reauthorize=reauthorize))
     current = None if reauthorize else act_already_authorized(site, requested)
     if current is not None:
-        show("\n".join(["Already authorized for these scopes (pass reauthorize=True for a new token):", *table_lines(status_rows(current, requested))]))
+        head = "Already authorized for these scopes (pass reauthorize=True for a new token):"
+        show("\n".join([head, *table_lines(status_rows(current, requested))]))
         return None
     result = _authorize_headless(site, requested, flow, timeout, _browser(browser))
     show(result_lines(result), result_html(result))
@@ -664,10 +723,10 @@ def _authorize_headless(site: runbook.Site, requested: tuple[str, ...], flow: st
     finally:
         for handle in shown:
             if handle is not None:
-                handle.update({"text/plain": "(the one-time code/link was shown here while waiting; it is not kept)"}, raw=True)
+                handle.update({"text/plain": GONE}, raw=True)
 
 
-@_headless
+@_one_line_errors
 def token_status(
     *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
     verify: bool = True, refresh: bool = False, revoke: bool = False,
@@ -691,5 +750,6 @@ def token_status(
         proof = act_revoke(site)
         show("\n".join(table_lines(revoke_rows(proof))), table_html(revoke_rows(proof)))
         if not proof.ok:
-            raise RunbookError("the revocation could not be proven (see the table above)", fix="revoke again, or remove the app at https://myaccount.google.com/permissions")
+            raise RunbookError("the revocation could not be proven (see the table above)",
+                               fix="revoke again, or remove the app at https://myaccount.google.com/permissions")
     return None
