@@ -1,0 +1,302 @@
+"""Run a runbook notebook headless with papermill, and save only a scrubbed copy.
+
+What papermill 2.7.0 / nbclient 0.11 do, read in their source, and how this module answers:
+
+* ``execute_notebook`` injects the parameters as an ``injected-parameters`` cell and into
+  ``metadata.papermill.parameters``, and on failure writes the output notebook *before* raising
+  ``PapermillExecutionError`` (``raise_for_execution_errors``).  So :func:`check_parameters` runs
+  first, and papermill writes to an in-memory sink (a papermill I/O handler for the
+  ``gapps-runbook-memory://`` scheme), never to disk: the only file ever written is the output of
+  :func:`scrub.scrub_notebook`, saved in ``finally`` whether the run passed, failed or was interrupted.
+* Extra keyword arguments of ``execute_notebook`` go to the engine, and ``NBClientEngine`` passes
+  them to ``PapermillNotebookClient`` (an nbclient ``NotebookClient``) as traitlets.  So
+  ``store_widget_state=False`` does reach nbclient (its default is True, which copies widget state,
+  ``Password`` values included, into ``metadata.widgets``), and ``kernel_manager_class`` can be
+  swapped to start the kernel with extra environment variables.  ``timeout`` is passed as
+  ``execution_timeout`` (papermill renames it to nbclient's ``timeout``).
+* ``request_save_on_cell_execute=True`` only makes papermill save to the memory sink after each
+  cell, so a dead kernel or a timed-out cell still leaves a (scrubbed) partial notebook.
+* papermill gives its ``papermill`` logger to nbclient, which logs each cell's source ("Executing
+  cell:") and each kernel message's content at DEBUG: parameters and outputs would reach any DEBUG
+  log.  A filter on that logger drops those lines, and the secrets passed in are registered with
+  :func:`redact.register_secret` so the package's log redaction also knows them (target L4).
+
+papermill and nbconvert are imported inside the functions: ``import gapps_runbook`` stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import InputError, NotebookRunError
+from .params import check_parameters, is_secret_name
+from .redact import register_secret
+from .scrub import INJECTED_TAG, scrub_notebook, scrub_text, write_atomic
+
+MEMORY_SCHEME = "gapps-runbook-memory://"
+_CONTENT_DUMPS = ("Executing cell:", "content: ", "display id ")  # nbclient DEBUG lines carrying notebook data
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of :func:`run_notebook`.
+
+    Attributes:
+        output_path: The scrubbed executed notebook, or ``None`` if papermill never produced one.
+        duration: Wall-clock seconds.
+        status: ``ok`` or ``failed`` (``failed`` is only returned when ``check=False``).
+        error: The failure, when ``status`` is ``failed``.
+    """
+
+    output_path: Path | None
+    duration: float
+    status: Literal["ok", "failed"]
+    error: NotebookRunError | None = None
+
+
+def run_notebook(
+    notebook: Path,
+    output_dir: Path,
+    parameters: Mapping[str, object],
+    *,
+    kernel_name: str = "python3",
+    timeout: float = 600,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+    check: bool = True,
+) -> RunResult:
+    """Execute ``notebook`` with papermill into ``output_dir/<notebook name>``, scrubbed.
+
+    Args:
+        notebook: The notebook to run; it should have a cell tagged ``parameters``.
+        output_dir: The run folder (created if missing).
+        parameters: Notebook parameters; references only, checked by :func:`params.check_parameters`.
+        kernel_name: The Jupyter kernel to use.
+        timeout: Seconds one cell may run.
+        env: Extra environment variables for the kernel (how secrets reach it); values of
+            variables whose names say secret/token/password are scrubbed from the output.
+        secrets: More exact values to scrub from the output.
+        check: Raise on failure (default) rather than return ``status="failed"``.
+
+    Returns:
+        The run's result.
+
+    Raises:
+        InputError: A parameter carries a secret, or the notebook does not exist (nothing ran).
+        NotebookRunError: The notebook failed; the scrubbed output notebook was still saved.
+    """
+    check_parameters(parameters)
+    notebook, output_dir = Path(notebook), Path(output_dir)
+    if not notebook.is_file():
+        raise InputError(f"notebook {notebook} does not exist", fix="check the path to the runbook notebook")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output_path = output_dir / notebook.name
+    scrub_values = [*secrets, *(value for name, value in (env or {}).items() if is_secret_name(name))]
+    for value in scrub_values:
+        register_secret(value)
+    _drop_content_dumps()
+    sink = _SINK.new(notebook.name)
+    started, failure = time.monotonic(), None
+    try:
+        _execute(notebook, sink, parameters, kernel_name=kernel_name, timeout=timeout, env=env)
+    except Exception as exc:  # every failure becomes one NotebookRunError below
+        failure = exc
+    finally:
+        saved = _save_scrubbed(_SINK.pop(sink), output_path, scrub_values)
+    duration = time.monotonic() - started
+    if failure is None:
+        return RunResult(output_path if saved else None, duration, "ok")
+    error = _run_error(failure, notebook, output_path if saved else None, bool(parameters), scrub_values)
+    if check:
+        raise error from None
+    return RunResult(output_path if saved else None, duration, "failed", error)
+
+
+def export_html(notebooks: list[Path], out: Path, *, title: str, secrets: Iterable[str] = ()) -> Path:
+    """Build ONE HTML report from executed notebooks, each under its own heading, then redact it.
+
+    Args:
+        notebooks: Executed (scrubbed) notebooks, in report order; they are scrubbed again.
+        out: The ``.html`` file to write (atomically).
+        title: The report's title.
+        secrets: Exact values to remove, as for :func:`scrub.scrub_notebook`.
+
+    Returns:
+        ``out``.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    secrets = list(secrets)
+    exporter = HTMLExporter()
+    head, body_tag, sections = "", "<body>", []
+    for path in map(Path, notebooks):
+        nb = scrub_notebook(nbformat.read(path, as_version=4), secrets=secrets)
+        document, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        head = head or _search(r"<head>(.*?)</head>", document)
+        body_tag = _search(r"(<body[^>]*>)", document) or body_tag
+        sections.append((path.stem, _search(r"<body[^>]*>(.*?)</body>", document)))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, scrub_text(_report(title, head, body_tag, sections), secrets=secrets))
+    return out
+
+
+class _MemorySink:
+    """A papermill I/O handler that keeps written notebooks in memory, keyed by URL."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._registered = False
+
+    def new(self, name: str) -> str:
+        with self._lock:
+            if not self._registered:
+                from papermill.iorw import papermill_io
+
+                papermill_io.register(MEMORY_SCHEME, self)
+                self._registered = True
+        return f"{MEMORY_SCHEME}{uuid.uuid4().hex}/{name}"
+
+    def pop(self, url: str) -> str | None:
+        with self._lock:
+            return self._buffers.pop(url, None)
+
+    def write(self, buf: str, path: str) -> None:
+        with self._lock:
+            self._buffers[path] = buf
+
+    def read(self, path: str) -> str:
+        raise OSError("the memory sink is write-only")
+
+    def listdir(self, path: str) -> list[str]:
+        return []
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+
+_SINK = _MemorySink()
+
+
+def _execute(
+    notebook: Path, sink: str, parameters: Mapping[str, object], *, kernel_name: str, timeout: float,
+    env: Mapping[str, str] | None,
+) -> None:
+    import papermill
+
+    engine_kwargs: dict[str, Any] = {"store_widget_state": False}
+    if env:
+        engine_kwargs["kernel_manager_class"] = _kernel_manager_with_env(env)
+    papermill.execute_notebook(
+        str(notebook), sink, parameters=dict(parameters) or None, kernel_name=kernel_name,
+        request_save_on_cell_execute=True, progress_bar=False, log_output=False,
+        execution_timeout=timeout, **engine_kwargs,
+    )
+
+
+class _NoNotebookContent(logging.Filter):
+    """Drops nbclient's DEBUG dumps of cell sources and kernel messages: they hold parameters and outputs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.DEBUG and record.getMessage().startswith(_CONTENT_DUMPS))
+
+
+def _drop_content_dumps() -> None:
+    """papermill hands its ``papermill`` logger to nbclient, which logs every cell and message at DEBUG."""
+    logger = logging.getLogger("papermill")
+    if not any(isinstance(f, _NoNotebookContent) for f in logger.filters):
+        logger.addFilter(_NoNotebookContent())
+
+
+def _kernel_manager_with_env(env: Mapping[str, str]) -> type:
+    """An ``AsyncKernelManager`` whose kernels start with ``env`` added to this process's environment."""
+    from jupyter_client import AsyncKernelManager
+
+    extra = {str(k): str(v) for k, v in env.items()}
+
+    class EnvKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        async def start_kernel(self, **kw: Any) -> None:
+            kw["env"] = {**os.environ, **kw.get("env", {}), **extra}
+            await super().start_kernel(**kw)
+
+    return EnvKernelManager
+
+
+def _save_scrubbed(buffer: str | None, output_path: Path, secrets: list[str]) -> bool:
+    import nbformat
+
+    if buffer is None:
+        return False
+    nb = nbformat.reads(buffer, as_version=4)
+    papermill_meta = nb.metadata.get("papermill", {})
+    if isinstance(papermill_meta, dict) and "output_path" in papermill_meta:
+        papermill_meta["output_path"] = str(output_path)
+    write_atomic(output_path, nbformat.writes(scrub_notebook(nb, secrets=secrets)))
+    return True
+
+
+def _run_error(
+    exc: BaseException, notebook: Path, output_path: Path | None, injected: bool, secrets: list[str]
+) -> NotebookRunError:
+    if getattr(exc, "ename", None):  # PapermillExecutionError: the kernel-side exception
+        ename, evalue = str(getattr(exc, "ename")), str(getattr(exc, "evalue", ""))
+    else:  # the kernel died, a cell timed out, the kernel could not start
+        ename, evalue = type(exc).__name__, str(exc)
+    ename, evalue = scrub_text(ename, secrets=secrets), scrub_text(evalue, secrets=secrets)
+    cell_index = _input_cell_index(exc, notebook, injected)
+    what, _, fix = evalue.partition("Fix:")
+    where = f" at cell {cell_index}" if cell_index is not None else ""
+    shown = f" (the error is saved in {output_path})" if output_path and cell_index is not None else ""
+    default_fix = f"fix the cause{shown}, then run {notebook.name} again"
+    error = NotebookRunError(
+        f"notebook {notebook.name} failed{where}: {ename}: {what.strip() or 'no message'}",
+        fix=fix.strip() or default_fix,
+    )
+    error.ename, error.evalue, error.cell_index = ename, evalue, cell_index
+    error.output_path, error.notebook = output_path, notebook
+    return error
+
+
+def _input_cell_index(exc: BaseException, notebook: Path, injected: bool) -> int | None:
+    """Map papermill's cell index (which counts the injected cell) back to the input notebook."""
+    index = getattr(exc, "cell_index", None)
+    if not isinstance(index, int):
+        return None
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return index
+    tags = [cell.get("metadata", {}).get("tags", []) for cell in cells]
+    if not injected or any(INJECTED_TAG in t for t in tags):
+        return index
+    injected_at = next((i + 1 for i, t in enumerate(tags) if "parameters" in t), 0)
+    return index - 1 if index > injected_at else index
+
+
+def _search(pattern: str, text: str) -> str:
+    match = re.search(pattern, text, re.DOTALL)
+    return match.group(1) if match else ""
+
+
+def _report(title: str, head: str, body_tag: str, sections: list[tuple[str, str]]) -> str:
+    head = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", head, flags=re.DOTALL)
+    toc = "".join(f'<li><a href="#nb-{i}">{html.escape(name)}</a></li>' for i, (name, _) in enumerate(sections))
+    parts = [f'<section id="nb-{i}"><h1>{html.escape(name)}</h1>\n{body}</section>' for i, (name, body) in
+             enumerate(sections)]
+    return (
+        f"<!DOCTYPE html>\n<html>\n<head>{head}</head>\n{body_tag}\n<header><h1>{html.escape(title)}</h1>"
+        f"<nav><ol>{toc}</ol></nav></header>\n" + "\n".join(parts) + "\n</body>\n</html>\n"
+    )
