@@ -1,0 +1,392 @@
+"""Loopback flow (RFC 8252 §7.3/§8.3/§8.9, RFC 7636) against the real emulator over loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from gapps_runbook import errors, loopback
+from gapps_runbook.clients import ClientConfig
+from gapps_runbook.clock import FakeClock
+from gapps_runbook.emulator import Emulator, serve
+from gapps_runbook.endpoints import Endpoints, discover
+from gapps_runbook.transport import RequestsTransport
+
+CALENDAR = (
+    "https://www.googleapis.com/auth/calendar.readonly",
+    "https://www.googleapis.com/auth/calendar.events.readonly",
+)
+CANARY = "CANARY7q2"  # the emulator's planted secrets all contain this; no redaction pattern knows it
+
+
+def _canary_factory(kind: str) -> str:
+    return f"{CANARY}-{kind}-{os.urandom(8).hex()}"
+
+
+@pytest.fixture(scope="module")
+def emulator_site() -> Iterator[tuple[Emulator, Endpoints]]:
+    emulator = Emulator(auto_approve=True, secret_factory=_canary_factory)
+    with serve(emulator) as running:
+        yield emulator, discover(RequestsTransport(), running.base_url)
+
+
+@pytest.fixture
+def emulator(emulator_site: tuple[Emulator, Endpoints]) -> Emulator:
+    return emulator_site[0]
+
+
+@pytest.fixture
+def endpoints(emulator_site: tuple[Emulator, Endpoints]) -> Endpoints:
+    return emulator_site[1]
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> ClientConfig:
+    registered = emulator.desktop_client
+    return ClientConfig(client_id=registered.client_id, client_secret=registered.client_secret, client_type="desktop")
+
+
+@pytest.fixture
+def listeners(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
+    """Every listening socket the loopback module opens (a spy on our own server class)."""
+    opened: list[socket.socket] = []
+    original = loopback._LoopbackServer.server_activate
+
+    def spy(self: loopback._LoopbackServer) -> None:
+        opened.append(self.socket)
+        original(self)
+
+    monkeypatch.setattr(loopback._LoopbackServer, "server_activate", spy)
+    return opened
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+def _port(url: str) -> int:
+    return urllib.parse.urlsplit(_query(url)["redirect_uri"]).port or 0
+
+
+def _assert_closed(port: int) -> None:
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", port))
+
+
+def _follow(url: str) -> requests.Response:
+    """The demo's opener: fetch the URL; the emulator approves and redirects to the listener."""
+    return requests.get(url, timeout=10)
+
+
+def _redirect_of(url: str) -> str:
+    """Where the emulator sends the browser back to (the paste-back URL)."""
+    reply = requests.get(url, allow_redirects=False, timeout=10)
+    assert reply.status_code in (302, 303), reply.status_code
+    return reply.headers["Location"]
+
+
+# --- start(): the authorization request ------------------------------------------------------
+
+
+def test_authorization_url_carries_s256_pkce_state_and_offline_consent(
+    endpoints: Endpoints, client: ClientConfig
+) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    params = _query(authorization.url)
+    verifier = authorization.flow.code_verifier
+    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    assert authorization.url.startswith(endpoints.authorization_endpoint + "?")
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) >= 43 and params["code_challenge"] == expected
+    assert 43 <= len(verifier) <= 128
+    assert params["state"] == authorization.state and len(authorization.state) >= 22
+    assert params["response_type"] == "code" and params["client_id"] == client.client_id
+    assert params["access_type"] == "offline" and params["prompt"] == "consent"
+    assert params["scope"].split() == list(CALENDAR)
+    assert params["redirect_uri"] == authorization.redirect_uri
+    assert authorization.redirect_uri.startswith("http://127.0.0.1:") and _port(authorization.url) > 0
+    assert verifier not in repr(authorization) and client.client_secret not in repr(authorization)
+
+
+def test_each_attempt_has_fresh_state_and_verifier(endpoints: Endpoints, client: ClientConfig) -> None:
+    first, second = (loopback.start(endpoints, client, CALENDAR) for _ in range(2))
+    assert first.state != second.state
+    assert first.flow.code_verifier != second.flow.code_verifier
+
+
+def test_start_refuses_a_device_client(endpoints: Endpoints, client: ClientConfig) -> None:
+    device = ClientConfig(client_id=client.client_id, client_secret=client.client_secret, client_type="device")
+    with pytest.raises(errors.ConfigError) as caught:
+        loopback.start(endpoints, device, CALENDAR)
+    assert "Desktop app" in str(caught.value) and errors.CONSOLE_CREDENTIALS in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["authorization_endpoint", "token_endpoint"])
+def test_start_refuses_plain_http_off_loopback(
+    endpoints: Endpoints, client: ClientConfig, field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # even when the user's environment allows it
+    bad = Endpoints(**{**endpoints.to_json(), field: "http://oauth.example.com/x"})
+    with pytest.raises(errors.ConfigError, match="oauth.example.com"):
+        loopback.start(bad, client, CALENDAR)
+
+
+# --- run(): the listener ----------------------------------------------------------------------
+
+
+def test_run_end_to_end_binds_loopback_only_and_closes_after_callback(
+    endpoints: Endpoints, client: ClientConfig, listeners: list[socket.socket]
+) -> None:
+    pages: list[requests.Response] = []
+    bound: list[tuple[str, int]] = []
+
+    def open_url(url: str) -> None:
+        bound.append(listeners[0].getsockname())
+        pages.append(_follow(url))
+
+    token = loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    host, port = bound[0]
+    assert host == "127.0.0.1" and port > 0
+    assert listeners[0].fileno() == -1
+    _assert_closed(port)
+    assert pages[0].status_code == 200 and "close this tab" in pages[0].text and "runbook" in pages[0].text
+    assert token.scopes == CALENDAR and token.refresh_token and token.access_token
+
+
+def test_run_ignores_stray_requests_and_refuses_wrong_state(endpoints: Endpoints, client: ClientConfig) -> None:
+    statuses: dict[str, int] = {}
+
+    def open_url(url: str) -> None:
+        base = f"http://127.0.0.1:{_port(url)}"
+        statuses["favicon"] = requests.get(base + "/favicon.ico", timeout=5).status_code
+        statuses["no state"] = requests.get(base + "/?code=stray", timeout=5).status_code
+        statuses["wrong state"] = requests.get(base + "/?state=forged&code=forged", timeout=5).status_code
+        statuses["post"] = requests.post(base + "/", data={"state": _query(url)["state"]}, timeout=5).status_code
+        statuses["callback"] = _follow(url).status_code
+
+    token = loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    assert statuses == {"favicon": 404, "no state": 400, "wrong state": 400, "post": 404, "callback": 200}
+    assert token.scopes == CALENDAR
+
+
+def test_run_times_out_and_closes_the_listener(endpoints: Endpoints, client: ClientConfig) -> None:
+    clock = FakeClock()
+    ports: list[int] = []
+
+    def open_url(url: str) -> None:
+        ports.append(_port(url))
+        clock.advance(301)
+
+    with pytest.raises(errors.FlowTimeout):
+        loopback.run(endpoints, client, CALENDAR, open_url=open_url, clock=clock)
+    _assert_closed(ports[0])
+
+
+def test_run_can_be_cancelled_from_another_thread(endpoints: Endpoints, client: ClientConfig) -> None:
+    shown = threading.Event()
+    cancel = threading.Event()
+    outcome: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            loopback.run(endpoints, client, CALENDAR, open_url=lambda url: shown.set(), cancelled=cancel.is_set)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert shown.wait(5)
+    cancel.set()
+    thread.join(3)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], errors.Cancelled)
+
+
+def test_run_reports_the_openers_failure(endpoints: Endpoints, client: ClientConfig) -> None:
+    def open_url(url: str) -> None:
+        raise errors.InputError("no browser here")
+
+    with pytest.raises(errors.InputError, match="no browser here"):
+        loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+
+
+def test_run_maps_a_refusal_to_access_denied(endpoints: Endpoints, client: ClientConfig) -> None:
+    def open_url(url: str) -> None:
+        query = urllib.parse.urlencode({"state": _query(url)["state"], "error": "access_denied"})
+        requests.get(f"http://127.0.0.1:{_port(url)}/?{query}", timeout=5)
+
+    with pytest.raises(errors.AccessDenied):
+        loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+
+
+# --- complete(): paste-back and the token exchange ---------------------------------------------
+
+
+def test_paste_back_exchanges_the_code(endpoints: Endpoints, client: ClientConfig) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    token = loopback.complete(authorization, "  " + _redirect_of(authorization.url) + "\n")
+    assert token.scopes == CALENDAR and token.refresh_token
+
+
+def test_paste_back_accepts_an_address_without_scheme(endpoints: Endpoints, client: ClientConfig) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    pasted = _redirect_of(authorization.url).removeprefix("http://")
+    assert loopback.complete(authorization, pasted).access_token
+
+
+def test_paste_back_refuses_another_attempts_url(endpoints: Endpoints, client: ClientConfig) -> None:
+    first, second = (loopback.start(endpoints, client, CALENDAR) for _ in range(2))
+    pasted = _redirect_of(first.url).replace(str(_port(first.url)), str(_port(second.url)))
+    with pytest.raises(errors.InputError, match="belongs to another authorization attempt: start again"):
+        loopback.complete(second, pasted)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda url: url.replace("127.0.0.1", "192.0.2.1"), "does not start with"),
+        (lambda url: url.replace("http://", "https://"), "does not start with"),
+        (lambda url: url.replace("/?", "/cb?"), "does not start with"),
+        (lambda url: url + "&code=second", "repeats a parameter"),
+        (lambda url: url.split("?")[0] + "?state=" + _query(url)["state"], "has no authorization code"),
+    ],
+)
+def test_paste_back_validates_the_pasted_url(
+    endpoints: Endpoints, client: ClientConfig, mutate: Callable[[str], str], message: str
+) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    with pytest.raises(errors.InputError, match=message) as caught:
+        loopback.complete(authorization, mutate(_redirect_of(authorization.url)))
+    assert "Fix:" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_paste_back_of_a_refusal_is_access_denied(endpoints: Endpoints, client: ClientConfig) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    query = urllib.parse.urlencode({"error": "access_denied", "state": authorization.state})
+    with pytest.raises(errors.AccessDenied):
+        loopback.complete(authorization, f"{authorization.redirect_uri}?{query}")
+
+
+def test_a_code_is_exchanged_once(endpoints: Endpoints, client: ClientConfig) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    pasted = _redirect_of(authorization.url)
+    loopback.complete(authorization, pasted)
+    with pytest.raises(errors.InvalidGrant):
+        loopback.complete(authorization, pasted)
+
+
+def test_a_wrong_verifier_is_invalid_grant(endpoints: Endpoints, client: ClientConfig) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    pasted = _redirect_of(authorization.url)
+    authorization.flow.code_verifier = "x" * 64
+    with pytest.raises(errors.InvalidGrant):
+        loopback.complete(authorization, pasted)
+
+
+def test_a_wrong_secret_is_invalid_client(endpoints: Endpoints, client: ClientConfig) -> None:
+    wrong = ClientConfig(client_id=client.client_id, client_secret="GOCSPX-not-the-secret-0000", client_type="desktop")
+    authorization = loopback.start(endpoints, wrong, CALENDAR)
+    with pytest.raises(errors.InvalidClient):
+        loopback.complete(authorization, _redirect_of(authorization.url))
+
+
+def test_unreachable_token_endpoint_is_a_transport_error(endpoints: Endpoints, client: ClientConfig) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    unreachable = Endpoints(**{**endpoints.to_json(), "token_endpoint": f"http://{dead}/token"})
+    authorization = loopback.start(unreachable, client, CALENDAR)
+    query = urllib.parse.urlencode({"state": authorization.state, "code": "4/planted-code-value-123"})
+    with pytest.raises(errors.TransportError) as caught:
+        loopback.complete(authorization, f"{authorization.redirect_uri}?{query}")
+    assert dead in str(caught.value) and "planted" not in str(caught.value) and "/token" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("503", errors.TemporarilyUnavailable),
+        ("500", errors.InternalFailure),
+        ("502", errors.TransportError),
+        ("malformed", errors.ProtocolError),
+        ("reset", errors.TransportError),
+    ],
+)
+def test_token_endpoint_faults_map_to_the_error_tree(
+    emulator: Emulator, endpoints: Endpoints, client: ClientConfig, fault: str, expected: type[Exception]
+) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    pasted = _redirect_of(authorization.url)
+    emulator.fail_next(urllib.parse.urlsplit(endpoints.token_endpoint).path, fault)
+    with pytest.raises(expected) as caught:
+        loopback.complete(authorization, pasted)
+    assert isinstance(caught.value, errors.RunbookError) and CANARY not in str(caught.value)
+
+
+def test_fewer_granted_scopes_come_back_as_granted(endpoints: Endpoints, client: ClientConfig) -> None:
+    """oauthlib raises "Scope has changed" when the grant differs from the request; the grant wins."""
+    authorization = loopback.start(endpoints, client, ("email", CALENDAR[0]))
+    token = loopback.complete(authorization, _redirect_of(authorization.url))
+    assert token.scopes == ("https://www.googleapis.com/auth/userinfo.email", CALENDAR[0], "openid")
+
+
+@pytest.mark.parametrize("before", [None, "keep-me"])
+def test_insecure_transport_is_allowed_only_during_the_call(
+    endpoints: Endpoints, client: ClientConfig, monkeypatch: pytest.MonkeyPatch, before: str | None
+) -> None:
+    if before is None:
+        monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
+    else:
+        monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", before)
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    loopback.complete(authorization, _redirect_of(authorization.url))
+    assert os.environ.get("OAUTHLIB_INSECURE_TRANSPORT") == before
+
+
+def test_no_secret_reaches_logs_messages_or_reprs(
+    endpoints: Endpoints, client: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    pasted = _redirect_of(authorization.url)
+    token = loopback.complete(authorization, pasted)
+    with pytest.raises(errors.InvalidGrant) as reused:
+        loopback.complete(authorization, pasted)
+    secrets = [
+        client.client_secret,
+        _query(pasted)["code"],
+        authorization.flow.code_verifier,
+        token.access_token,
+        token.refresh_token or "",
+    ]
+    shown = "\n".join(
+        [caplog.text, str(reused.value), repr(reused.value), repr(token), repr(authorization)]
+        + [str(record.args) for record in caplog.records]
+    )
+    assert all(CANARY in secret for secret in secrets[:2] + secrets[3:])  # only registration can mask these
+    assert [secret for secret in secrets if secret in shown] == []
+    assert any(record.name.startswith("requests_oauthlib") for record in caplog.records)
+
+
+def test_listener_logs_no_code(endpoints: Endpoints, client: ClientConfig, caplog: pytest.LogCaptureFixture,
+                               capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    codes: list[str] = []
+
+    def open_url(url: str) -> None:
+        location = _redirect_of(url)
+        codes.append(_query(location)["code"])
+        requests.get(location, timeout=5)
+
+    loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    out, err = capfd.readouterr()
+    assert codes[0] not in caplog.text + out + err
