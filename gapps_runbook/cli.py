@@ -245,7 +245,7 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     lines = [f"{'ok ' if c.ok else 'BAD'} {c.api} {c.call}: expected {c.expected}, {c.outcome}. {c.detail}".rstrip()
              for c in report.checks]
     _emit(report.to_json(), as_json, lines)
-    if not report.ok:
+    if not report.ok and not report.skipped:
         ctx.exit(ExitCode.REAUTHORIZE)
 
 
@@ -288,24 +288,29 @@ def demo(out: Path) -> None:
     run_demo(out, echo=click.echo)
 
 
-def main() -> None:
-    """Entry point: run the CLI, print RunbookErrors as one line and exit with their code."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; print a RunbookError as one line on stderr and return its exit code."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(args=argv, prog_name="gapps-runbook", standalone_mode=False)
     except RunbookError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(int(exc.exit_code))
+        return int(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(int(ExitCode.EXPIRED))
+        return int(ExitCode.EXPIRED)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Cancelled.", err=True)
-        sys.exit(int(ExitCode.EXPIRED))
+        return int(ExitCode.EXPIRED)
     except Exception as exc:  # a bug: one line, no traceback, no secret
         click.echo(f"unexpected error ({type(exc).__name__}): {redact(str(exc))[:300]} "
                    "Please report it with the command you ran.", err=True)
-        sys.exit(int(ExitCode.FAILURE))
-    sys.exit(code if isinstance(code, int) else 0)
+        return int(ExitCode.FAILURE)
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -15,9 +15,7 @@ endpoints. Every step records its outcome in the profile's settings so ``00_star
 
 from __future__ import annotations
 
-import base64
 import datetime
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -101,7 +99,8 @@ class Site:
         return client
 
     def token(self) -> tokens.Token:
-        """The stored token, or :class:`ConfigError` pointing at step 03."""
+        """The stored token, or :class:`ConfigError` pointing at step 02 or 03, whichever comes first."""
+        self.client()
         token = self.profile.load_token()
         if token is None:
             raise ConfigError(f"profile {self.profile.name!r} has no token yet", fix=f"run {STEP_AUTHORIZE}")
@@ -303,7 +302,7 @@ def _device(
 
 def _check_account(site: Site, client: ClientConfig, token: tokens.Token) -> str | None:
     """The approving account (id_token, else tokeninfo); refuse a token for another account than pinned."""
-    account = _id_token_email(token.id_token)
+    account = token.account or tokens.account_from_id_token(token.id_token)
     if account is None:
         try:
             account = inspection.inspect_token(site.transport, site.endpoints, token, clock=site.clock).email
@@ -316,19 +315,6 @@ def _check_account(site: Site, client: ClientConfig, token: tokens.Token) -> str
             f"{site.profile.name!r} expects {expected}; it was not stored"
         )
     return account
-
-
-def _id_token_email(id_token: str | None) -> str | None:
-    """The ``email`` claim of an id_token, for display only (the token came straight from the token endpoint)."""
-    if not id_token or id_token.count(".") != 2:
-        return None
-    payload = id_token.split(".")[1]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return None
-    email = claims.get("email") if isinstance(claims, dict) else None
-    return email if isinstance(email, str) else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,215 @@
+"""The CLI against the emulator: each step, each bad input ends in one line and its exit code.
+
+Most tests call ``cli.run(argv)`` in-process (fast); a few run the real console script in a
+subprocess to prove no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from gapps_runbook import cli
+from gapps_runbook.emulator import RunningEmulator, Scenario
+from gapps_runbook.errors import ExitCode
+
+CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
+
+
+@pytest.fixture(autouse=True)
+def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never launch a real browser; the emulator's auto-approve plays the person."""
+
+    def fetch(url: str) -> bool:
+        threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", fetch)
+
+
+def run(home: Path, emu: RunningEmulator | None, *args: str, profile: str = "site-a") -> int:
+    base = ["--home", str(home), "--profile", profile]
+    if emu is not None:
+        base += ["--issuer", emu.base_url]
+    return cli.run([*base, *args])
+
+
+def secret_file(tmp_path: Path, value: str) -> Path:
+    path = tmp_path / "secret.txt"
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def set_client(tmp_path: Path, emu: RunningEmulator, kind: str = "desktop") -> None:
+    client = emu.emulator.desktop_client if kind == "desktop" else emu.emulator.device_client
+    rc = run(tmp_path / "home", emu, "client", "set", "--client-id", client.client_id, "--client-type", kind,
+             "--secret-file", str(secret_file(tmp_path, client.client_secret)))
+    assert rc == 0
+
+
+def one_line_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert "Fix:" in lines[0]
+    return lines[0]
+
+
+def test_preflight_calendar_device_flow_is_refused_before_any_request(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = run(tmp_path, emulator, "preflight", "--service", "calendar", "--flow", "device")
+    out = capsys.readouterr().out
+    assert rc == ExitCode.MISCONFIGURED
+    assert "invalid_scope" in out and "desktop" in out.lower()
+    assert not [r for r in emulator.emulator.requests if r.path == "/device/code"]
+
+
+def test_preflight_auto_recommends_desktop_and_json(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = run(tmp_path, emulator, "preflight", "--service", "calendar", "--json", "--publishing-status", "production")
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert data["flow"] == "desktop"
+    assert CALENDAR in data["scopes"]
+
+
+def test_desktop_flow_end_to_end(tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    emu = make_emulator(auto_approve=True)
+    set_client(tmp_path, emu)
+    home = tmp_path / "home"
+    capsys.readouterr()
+    assert run(home, emu, "authorize", "--service", "calendar", "--service", "openid") == 0
+    out = capsys.readouterr().out
+    assert "Token id:" in out and "Expires in:" in out and "engineer@example.com" in out
+    assert run(home, emu, "status", "--json") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert 3500 < status["expires_in"] <= 3599
+    assert CALENDAR in status["scopes"]
+    assert run(home, emu, "verify") == 0
+    out = capsys.readouterr().out
+    assert "calendar" in out.lower() and "refused" in out
+    assert run(home, emu, "refresh", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["token_id"] != status["token_id"]
+    assert run(home, emu, "revoke", "--yes") == 0
+    assert run(home, emu, "status", "--json") == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["token_id"] is None
+
+
+def test_device_flow_json_events(tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    emu = make_emulator(auto_approve=True)
+    set_client(tmp_path, emu, "device")
+    capsys.readouterr()
+    rc = run(tmp_path / "home", emu, "authorize", "--flow", "device", "--service", "openid", "--json")
+    out = capsys.readouterr().out
+    assert rc == 0
+    first = json.loads(out.splitlines()[0])
+    assert first["event"] == "user_code"
+    assert first["verification_url"].endswith("/device")
+    assert "device_code" not in out
+
+
+@pytest.mark.parametrize(
+    ("scenario", "code", "needle"),
+    [
+        (Scenario(deny=True), ExitCode.DENIED, "access_denied"),
+        (Scenario(expire=True), ExitCode.EXPIRED, "expired"),
+    ],
+)
+def test_device_flow_refusals(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], scenario: Scenario, code: int, needle: str
+) -> None:
+    set_client(tmp_path, emulator, "device")
+    emulator.emulator.script(emulator.emulator.device_client.client_id, scenario)
+    rc = run(tmp_path / "home", emulator, "authorize", "--flow", "device", "--service", "openid")
+    assert rc == code
+    assert needle in one_line_error(capsys.readouterr().err)
+
+
+def test_wrong_secret_is_misconfiguration_and_keeps_the_old_token(
+    tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = make_emulator(auto_approve=True)
+    set_client(tmp_path, emu, "device")
+    home = tmp_path / "home"
+    assert run(home, emu, "authorize", "--flow", "device", "--service", "openid") == 0
+    token_file = home / "profiles" / "site-a" / "authorized_user.json"
+    before = token_file.read_bytes()
+    emu.emulator.register_client(emu.emulator.device_client.client_id, "GOCSPX-" + "r" * 28, "device")  # rotated
+    capsys.readouterr()
+    rc = run(home, emu, "authorize", "--flow", "device", "--service", "openid")
+    assert rc == ExitCode.MISCONFIGURED
+    assert "invalid_client" in one_line_error(capsys.readouterr().err)
+    assert token_file.read_bytes() == before
+
+
+def test_unknown_client(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    rc = run(home, emulator, "client", "set", "--client-id", "123456789012-" + "a" * 32 + ".apps.googleusercontent.com",
+             "--client-type", "device", "--secret-file", str(secret_file(tmp_path, "GOCSPX-" + "b" * 28)))
+    assert rc == 0
+    rc = run(home, emulator, "authorize", "--flow", "device", "--service", "openid")
+    assert rc == ExitCode.MISCONFIGURED
+    assert "not found" in one_line_error(capsys.readouterr().err)
+
+
+def test_malformed_client_json(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "client.json"
+    bad.write_text('{"installed": {"client_id": ')
+    rc = run(tmp_path / "home", emulator, "client", "set", "--client-json", str(bad))
+    assert rc in (ExitCode.BAD_INPUT, ExitCode.MISCONFIGURED)
+    one_line_error(capsys.readouterr().err)
+
+
+def test_web_client_json_is_refused(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    client = emulator.emulator.desktop_client
+    web = tmp_path / "client.json"
+    web.write_text(json.dumps({"web": {"client_id": client.client_id, "client_secret": client.client_secret}}))
+    rc = run(tmp_path / "home", emulator, "client", "set", "--client-json", str(web))
+    assert rc == ExitCode.MISCONFIGURED
+    err = one_line_error(capsys.readouterr().err)
+    assert client.client_secret not in err
+
+
+def test_server_500_on_device_code(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    set_client(tmp_path, emulator, "device")
+    emulator.emulator.fail_next("/device/code", "500")
+    rc = run(tmp_path / "home", emulator, "authorize", "--flow", "device", "--service", "openid")
+    assert rc == ExitCode.NETWORK
+    one_line_error(capsys.readouterr().err)
+
+
+def test_no_client_yet_points_to_step_02(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path / "home", emulator, "verify") == ExitCode.MISCONFIGURED
+    assert "step 02" in one_line_error(capsys.readouterr().err)
+
+
+def test_secret_is_never_taken_from_argv() -> None:
+    assert cli.run(["client", "set", "--client-secret", "GOCSPX-x"]) == 2
+
+
+def test_real_process_has_no_traceback(tmp_path: Path, emulator: RunningEmulator) -> None:
+    env = {**os.environ, "GAPPS_RUNBOOK_HOME": str(tmp_path / "home"), "GAPPS_RUNBOOK_ISSUER": emulator.base_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "gapps_runbook", "--profile", "x", "authorize", "--flow", "device"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == ExitCode.MISCONFIGURED
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+
+
+def test_help_lists_exit_codes() -> None:
+    done = subprocess.run([sys.executable, "-m", "gapps_runbook", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for code in range(8):
+        assert f"  {code}  " in done.stdout
