@@ -151,11 +151,19 @@ def preflight(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
 @click.option("--no-browser", is_flag=True, help="Print the authorization link; do not open a browser.")
 @click.option("--paste", is_flag=True, help="Desktop flow on a remote machine: paste the URL the browser was sent to.")
 @click.option("--timeout", type=float, default=None, help="Stop waiting after this many seconds.")
+@click.option("--expected-account", default=None, metavar="EMAIL",
+              help="Pin the Google account that must approve (saved in the profile; '' unpins).")
 @click.pass_context
 def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[str, ...], flow: str,
-              legacy_device_scopes: bool, as_json: bool, no_browser: bool, paste: bool, timeout: float | None) -> None:
-    """Step 03: "generate the authorization code", wait for approval, store the token."""
+              legacy_device_scopes: bool, as_json: bool, no_browser: bool, paste: bool, timeout: float | None,
+              expected_account: str | None) -> None:
+    """Step 03: "generate the authorization code", wait for approval, store the token.
+
+    The token is stored only if the approving account is the pinned one (when a pin is set).
+    """
     site = _site(ctx)
+    if expected_account is not None:
+        runbook.pin_account(site, expected_account)
     requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
 
     def on_code(grant: Any) -> None:

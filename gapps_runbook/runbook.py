@@ -207,6 +207,18 @@ def _store_client(site: Site, client: ClientConfig) -> ClientConfig:
     return client
 
 
+def pin_account(site: Site, email: str | None) -> None:
+    """Pin the Google account that must approve this profile's authorization ("" or None unpins).
+
+    With a pin, a token approved by any other account is refused and not stored: this defeats a
+    code entered by somebody else (RFC 8628 §5.4, §5.5). Without one, the account is shown.
+    """
+    value = (email or "").strip() or None
+    if value is not None and ("@" not in value or any(c.isspace() for c in value)):
+        raise InputError(f"{value!r} is not an email address", fix="pass the Google account, e.g. admin@example.com")
+    site.profile.update_settings(lambda s: s.__setitem__("expected_account", value))
+
+
 @dataclass(frozen=True)
 class AuthResult:
     """What step 03 produced: the stored token, the flow used and the approving account."""

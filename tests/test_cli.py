@@ -213,3 +213,16 @@ def test_help_lists_exit_codes() -> None:
     assert done.returncode == 0
     for code in range(8):
         assert f"  {code}  " in done.stdout
+
+
+def test_pinned_account_refuses_a_token_from_another_account(
+    tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = make_emulator(auto_approve=True, account="attacker@example.net")
+    set_client(tmp_path, emu, "device")
+    home = tmp_path / "home"
+    rc = run(home, emu, "authorize", "--flow", "device", "--service", "openid", "--expected-account", "admin@example.com")
+    assert rc == ExitCode.DENIED
+    err = one_line_error(capsys.readouterr().err)
+    assert "attacker@example.net" in err and "admin@example.com" in err
+    assert not (home / "profiles" / "site-a" / "authorized_user.json").exists()
