@@ -259,11 +259,20 @@ def _client_type(site: runbook.Site, client_type: str) -> str:
     raise InputError("the client type is not known yet", fix=fix)
 
 
+def act_pin_account(site: runbook.Site, expected_account: str) -> None:
+    """Step 03: only a token approved by this Google account is stored (RFC 8628 §5.4)."""
+    runbook.pin_account(site, expected_account)
+
+
 def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runbook.TokenStatus | None:
-    """The status if the stored token is current and covers ``requested``; None if step 03 must run."""
+    """The status if the stored token is current, covers ``requested`` and has the pinned account; else None."""
     st = runbook.status(site)
-    step = site.profile.load_settings().get("steps", {}).get("authorize", {})
+    settings = site.profile.load_settings()
+    step = settings.get("steps", {}).get("authorize", {})
     if st.token_id is None or step.get("status") != "ok":
+        return None
+    pinned = settings.get("expected_account")
+    if pinned and (st.account or "").lower() != str(pinned).lower():
         return None
     missing, _extra = inspection.scope_diff(requested, st.scopes)
     usable = st.has_refresh_token or (st.expires_in or 0) > 60
@@ -685,10 +694,12 @@ def client_credentials(
 def authorize(
     *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
     services: Sequence[str] = (), flow: str = "auto", timeout: float = 600, browser: str = "none",
-    reauthorize: bool = False,
+    reauthorize: bool = False, expected_account: str = "",
 ) -> Any:
     """03: "generate the authorization code": device card or Desktop app link, then the stored token."""
     site = open_site(profile, home, issuer)
+    if expected_account:
+        act_pin_account(site, expected_account)
     requested = act_requested(site, services)
     if is_interactive(interactive):
         from .forms import AuthorizeForm

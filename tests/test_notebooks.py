@@ -286,3 +286,15 @@ def test_device_flow_restriction_is_stated_before_any_call() -> None:
         book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         intro = book.cells[0].source
         assert "invalid_scope" in intro and "Desktop app" in intro, name
+
+
+def test_a_pinned_account_refuses_a_token_from_another_account(tmp_path: Path, emu: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    client = emu.emulator.desktop_client
+    runbook.save_client(_site(home, emu), client_id=client.client_id, client_secret=client.client_secret, client_type="desktop")
+    monkeypatch.setattr(rb, "_browser", lambda kind: browser_for_emulator)
+    with pytest.raises(runbook.AccountMismatch, match="expects boss@example.com"):
+        rb.authorize(home=str(home), interactive=False, expected_account="boss@example.com", timeout=30)
+    assert _site(home, emu).profile.load_token() is None
+    rb.authorize(home=str(home), interactive=False, expected_account="engineer@example.com", timeout=30)
+    assert _site(home, emu).profile.load_token().account == "engineer@example.com"
