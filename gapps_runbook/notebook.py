@@ -593,7 +593,7 @@ def _browser(kind: str) -> Callable[[str], None]:
     if kind == "system":
         import webbrowser
 
-        return lambda url: None if webbrowser.open(url) else None
+        return webbrowser.open
     if kind == "emulator":
         return _fetch_on_loopback
     raise InputError(f"browser {kind!r} is not none, system or emulator",
@@ -604,12 +604,13 @@ def _fetch_on_loopback(url: str) -> None:
     """Play the browser against the auto-approving emulator: only for a loopback http issuer."""
     import urllib.parse
 
-    import requests
+    from .demo import browser_for_emulator
+    from .endpoints import LOOPBACK_HOSTS
 
-    if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+    if urllib.parse.urlsplit(url).hostname not in LOOPBACK_HOSTS:
         raise InputError("browser='emulator' only works with the embedded emulator on loopback",
                          fix="pass browser='none' and open the link yourself")
-    requests.get(url, timeout=30)
+    browser_for_emulator(url)
 
 
 # --- entry points: one per notebook -----------------------------------------------------------
