@@ -16,7 +16,7 @@ import click
 
 from . import runbook, scopes
 from .clients import read_secret
-from .errors import ExitCode, InputError, RunbookError
+from .errors import ExitCode, InputError, NotebookRunError, RunbookError, step_exit_code
 from .redact import redact
 
 EXIT_CODES_HELP = """\b
@@ -83,10 +83,13 @@ def client() -> None:
               help="The client JSON downloaded from the console (holds ID and secret).")
 @click.option("--secret-env", metavar="VAR", default=None, help="Read the client secret from this environment variable.")
 @click.option("--secret-file", type=click.Path(path_type=Path), default=None, help="Read the client secret from this file (0600).")
+@click.option("--no-secret", is_flag=True,
+              help="A public client without a secret (RFC 6749 §2.1): other providers only, never Google.")
 @click.option("--project-id", default=None, help="Google Cloud project id (for console deep links).")
 @click.pass_context
 def client_set(ctx: click.Context, product_name: str, client_id: str | None, client_type: str | None,
-               client_json: Path | None, secret_env: str | None, secret_file: Path | None, project_id: str | None) -> None:
+               client_json: Path | None, secret_env: str | None, secret_file: Path | None, no_secret: bool,
+               project_id: str | None) -> None:
     """Store the client. The secret never comes from the command line: env, file, JSON or a prompt."""
     site = _site(ctx)
     if client_json is not None:
@@ -95,10 +98,13 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
         if not client_id or not client_type:
             raise InputError("--client-id and --client-type are needed without --client-json",
                              fix="pass both, or --client-json with the file downloaded from the Clients page")
+        if no_secret and (secret_env is not None or secret_file is not None):
+            raise InputError("--no-secret cannot be combined with --secret-env or --secret-file",
+                             fix="pass --no-secret only for a public client, which has no secret")
         prompt = None
         if secret_env is None and secret_file is None:
             prompt = lambda: click.prompt("Client secret", hide_input=True)  # noqa: E731
-        secret = read_secret(env=secret_env, file=secret_file, prompt=prompt)
+        secret = "" if no_secret else read_secret(env=secret_env, file=secret_file, prompt=prompt)
         stored = runbook.save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,  # type: ignore[arg-type]
                                      product_name=product_name, project_id=project_id)
     click.echo(f"Saved client {stored.client_id} ({stored.client_type}) in profile {site.profile.name!r}.")
@@ -113,7 +119,8 @@ def client_show(ctx: click.Context, as_json: bool) -> None:
 
     stored = _site(ctx).client()
     data = {"product_name": stored.product_name, "client_id": stored.client_id, "client_type": stored.client_type,
-            "project_id": stored.project_id, "client_secret": f"set (fingerprint {fingerprint(stored.client_secret)})"}
+            "project_id": stored.project_id, "client_secret": f"set (fingerprint {fingerprint(stored.client_secret)})"
+            if stored.client_secret else "none (public client)"}
     _emit(data, as_json, [f"{k}: {v}" for k, v in data.items()])
 
 
@@ -288,18 +295,62 @@ def emulator(port: int, auto_approve: bool, legacy_device_scopes: bool, publishi
 
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Folder for the run folder.")
+              help="Where the run folder is created.")
 def demo(out: Path) -> None:
-    """Walk the whole procedure on the embedded emulator (no Google account needed)."""
+    """Run notebooks 01-04 headless on the embedded emulator (no Google account needed).
+
+    Leaves the executed notebooks and one HTML report in a new run folder under OUT.
+    """
     from .demo import run_demo
 
     run_demo(out, echo=click.echo)
+
+
+def _literal(value: str) -> object:
+    """A -p value: JSON (numbers, lists, true/false, null), Python's True/False/None, else the string."""
+    if value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[value]
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+@cli.command("run")
+@click.argument("step")
+@click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="A notebook parameter (repeatable); values are JSON or strings. Never a secret: "
+                   "pass client_secret_env / client_secrets_file references.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Where the run folder is created.")
+@click.pass_context
+def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str], ...], out: Path) -> None:
+    """Run one runbook step's notebook headless (papermill) into a new run folder.
+
+    STEP is 00-04, a notebook name (03_authorize) or a word (checklist, client, authorize, status).
+    The executed notebook is written (scrubbed of secrets) even when the step fails.
+    """
+    from .demo import new_run_dir
+    from .runs import resolve_step, run_step
+
+    root = ctx.find_root().obj
+    values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
+                                 "issuer": root["issuer"] or "", "interactive": False}
+    values.update({name: _literal(value) for name, value in parameters})
+    name = resolve_step(step).stem
+    result = run_step(name, new_run_dir(out, f"run-{name}"), values)
+    click.echo(f"{name}: ok ({result.duration:.1f} s). Executed notebook: {result.output_path}")
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; print a RunbookError as one line on stderr and return its exit code."""
     try:
         code = cli.main(args=argv, prog_name="gapps-runbook", standalone_mode=False)
+    except NotebookRunError as exc:
+        click.echo(f"error: {exc}", err=True)
+        if exc.output_path is not None:
+            click.echo(f"The executed notebook is at {exc.output_path}", err=True)
+        return int(step_exit_code(exc))
     except RunbookError as exc:
         click.echo(f"error: {exc}", err=True)
         return int(exc.exit_code)

@@ -1,7 +1,9 @@
 """``gapps-runbook demo``: the whole procedure on the embedded emulator, in one command.
 
-No Google account is needed: the emulator runs on loopback, approves automatically, and the
-profile lives in the run folder, never in the user's real configuration.
+No Google account is needed: the emulator runs on loopback and approves automatically. The demo
+runs the notebooks 01 to 04 headless (papermill), as automation would, into a run folder with the
+executed notebooks and one HTML report. The profile lives in a throwaway folder, never in the run
+folder nor in the user's real configuration, so the run folder holds no secret.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from pathlib import Path
 
 import requests
 
-from . import runbook, scopes
-from .emulator import Emulator, serve
-from .errors import RunbookError
+from . import runbook
+from .emulator import PRODUCT_NAME, Emulator, serve
+from .runs import StepRun, private_home, run_steps
+from .notebook_run import export_html
 
 Echo = Callable[[str], None]
+SECRET_ENV = "GAPPS_DEMO_CLIENT_SECRET"
+DEVICE_SECRET_ENV = "GAPPS_DEMO_DEVICE_CLIENT_SECRET"
 
 
 def browser_for_emulator(url: str) -> None:
@@ -40,74 +45,70 @@ def new_run_dir(out: Path, name: str) -> Path:
     return run_dir
 
 
-def run_demo(out: Path, *, echo: Echo = print) -> Path:
-    """Run steps 01-04 for a Calendar integration, then the device flow where Google allows it."""
+def run_demo(out: Path, *, echo: Echo = print, emulator: Emulator | None = None) -> Path:
+    """Run notebooks 01-04 for a Calendar integration, then 03 with the device flow where Google allows it.
+
+    Args:
+        out: Where the run folder is created.
+        echo: Where progress lines go.
+        emulator: The emulator to serve (tests plant canary secrets); an auto-approving one by default.
+
+    Raises:
+        NotebookRunError: a step failed; its scrubbed notebook and the report are still written.
+    """
     run_dir = new_run_dir(out, "demo")
-    with serve(Emulator(auto_approve=True)) as running:
+    with private_home() as home, serve(emulator or Emulator(auto_approve=True)) as running:
+        emu = running.emulator
+        env = {SECRET_ENV: emu.desktop_client.client_secret, DEVICE_SECRET_ENV: emu.device_client.client_secret}
+        secrets = tuple(env.values())
         echo(f"Embedded Google emulator at {running.base_url} (offline; no Google account needed).")
-        echo(f"Profiles for this run live in {run_dir / 'home'}.\n")
-        site = runbook.Site.open("demo-site", home=run_dir / "home", issuer=running.base_url)
-        requested = scopes.scopes_for(("calendar", "openid"))
-        _step_console(site, requested, echo)
-        desktop = running.emulator.desktop_client
-        _step_client(site, desktop.client_id, desktop.client_secret, "desktop", echo)
-        echo("Step 03  Authorize (Desktop app loopback flow, PKCE S256)")
-        result = runbook.authorize(site, requested, flow="desktop", open_url=browser_for_emulator, timeout=60)
-        echo(f"         authorized by {result.account}")
-        _step_status(site, echo)
-        _device_example(running, run_dir, echo)
-    echo(f"\nDone. Everything this run wrote is in {run_dir}.")
+        echo("Calendar integration, Desktop app loopback flow (the device flow rejects Calendar scopes):")
+        site = {"profile": "demo-site", "home": home, "issuer": running.base_url, "interactive": False}
+        steps = run_steps(_calendar_plan(site, emu), run_dir, env=env, secrets=secrets, echo=echo)
+        if all(s.error is None for s in steps):
+            echo("Device flow ('TVs and Limited Input devices'), for a scope Google allows in it:")
+            device = {**site, "profile": "demo-device"}
+            steps += run_steps(_device_plan(device, emu), run_dir / "device-flow", env=env, secrets=secrets, echo=echo)
+        report = _report(steps, run_dir, secrets)
+        _summary(steps, site, running.base_url, echo)
+    echo(f"\nExecuted notebooks and the report: {run_dir}\nReport: {report}")
+    for step in steps:
+        if step.error is not None:
+            raise step.error
     return run_dir
 
 
-def _step_console(site: runbook.Site, requested: tuple[str, ...], echo: Echo) -> None:
-    echo("Step 01  Console checklist and preflight")
-    legacy = scopes.preflight(requested, flow="device", endpoints=site.endpoints)
-    for finding in legacy.findings:
-        if finding.level == "error":
-            echo(f"         The vendor procedure's device flow: {finding.message}")
-    verdict = runbook.check_console(site, requested, flow="auto", publishing_status="production")
-    runbook.raise_for_preflight(verdict)
-    echo(f"         Verdict: {verdict.flow} flow with a '{_console_type(verdict.client_type)}' client.")
+def _calendar_plan(site: dict[str, object], emu: Emulator) -> list[tuple[str, dict[str, object]]]:
+    return [
+        ("01_console_checklist", {**site, "services": ["calendar", "openid"], "publishing_status": "production"}),
+        ("02_client_credentials", {**site, "client_id": emu.desktop_client.client_id, "client_type": "desktop",
+                                   "client_secret_env": SECRET_ENV, "product_name": PRODUCT_NAME}),
+        ("03_authorize", {**site, "browser": "emulator", "timeout": 120}),
+        ("04_token_status", {**site, "verify": True, "refresh": True}),
+    ]
 
 
-def _console_type(client_type: str) -> str:
-    return "TVs and Limited Input devices" if client_type == "device" else "Desktop app"
+def _device_plan(site: dict[str, object], emu: Emulator) -> list[tuple[str, dict[str, object]]]:
+    return [
+        ("01_console_checklist", {**site, "services": ["openid"], "flow": "device", "publishing_status": "production"}),
+        ("02_client_credentials", {**site, "client_id": emu.device_client.client_id, "client_type": "device",
+                                   "client_secret_env": DEVICE_SECRET_ENV, "product_name": PRODUCT_NAME}),
+        ("03_authorize", {**site, "flow": "device", "timeout": 120}),
+        ("04_token_status", {**site, "verify": False}),
+    ]
 
 
-def _step_client(site: runbook.Site, client_id: str, secret: str, client_type: str, echo: Echo) -> None:
-    echo("Step 02  Client credentials")
-    runbook.save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,  # type: ignore[arg-type]
-                        product_name="gapps-runbook demo")
-    echo(f"         saved client {client_id} (secret kept in the profile, 0600)")
+def _report(steps: list[StepRun], run_dir: Path, secrets: tuple[str, ...]) -> Path:
+    outputs = [s.result.output_path if s.result else s.error.output_path for s in steps]  # type: ignore[union-attr]
+    existing = [p for p in outputs if p is not None and p.exists()]
+    return export_html(existing, run_dir / "report.html", title="gapps-runbook demo", secrets=secrets)
 
 
-def _step_status(site: runbook.Site, echo: Echo) -> None:
-    echo("Step 04  Token status")
-    st = runbook.status(site)
-    echo(f"         token id {st.token_id}, expires in {st.expires_in} s")
-    echo(f"         scopes: {' '.join(st.scopes)}")
-    for check in runbook.verify(site).checks:
-        echo(f"         verify {check.api} {check.call}: expected {check.expected}, got {check.outcome}"
-             f" -> {'OK' if check.ok else 'FAILED'}")
-    runbook.refresh(site)
-    echo(f"         refreshed: token id {runbook.status(site).token_id}, expires in {runbook.status(site).expires_in} s")
-
-
-def _device_example(running: object, run_dir: Path, echo: Echo) -> None:
-    """The device flow, with scopes Google still allows for it (OpenID email)."""
-    echo("\nAlso: the device flow ('TVs and Limited Input devices'), for scopes Google allows in it")
-    site = runbook.Site.open("demo-device", home=run_dir / "home", issuer=running.base_url)  # type: ignore[attr-defined]
-    device = running.emulator.device_client  # type: ignore[attr-defined]
-    runbook.save_client(site, client_id=device.client_id, client_secret=device.client_secret, client_type="device")
-    requested = scopes.scopes_for(("openid",))
-    try:
-        result = runbook.authorize(
-            site, requested, flow="device", timeout=60,
-            on_device_code=lambda g: echo(f"         open {g.verification_uri} and enter {g.user_code}"),
-        )
-    except RunbookError as exc:
-        echo(f"         device flow failed: {exc}")
-        raise
-    st = runbook.status(site)
-    echo(f"         authorized by {result.account}: token id {st.token_id}, expires in {st.expires_in} s")
+def _summary(steps: list[StepRun], site: dict[str, object], issuer: str, echo: Echo) -> None:
+    if any(s.error for s in steps):
+        return
+    st = runbook.status(runbook.Site.open("demo-site", home=Path(str(site["home"])), issuer=issuer))
+    echo(f"\nToken status (profile demo-site): token id {st.token_id}, expires in {st.expires_in} s, "
+         f"account {st.account}")
+    echo(f"Scopes: {' '.join(st.scopes)}")
+    echo("Verify: Calendar calendarList.list allowed, Gmail users.getProfile refused (see 04_token_status).")

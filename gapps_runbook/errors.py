@@ -374,3 +374,18 @@ REGISTRY: dict[str, type[OAuthError]] = {
         RedirectUriMismatch,
     )
 }
+
+
+def step_exit_code(error: NotebookRunError) -> ExitCode:
+    """The exit code of the error that stopped a notebook (by its class name), else FAILURE."""
+    for klass in _all_subclasses(RunbookError):
+        if klass.__name__ == getattr(error, "ename", None):
+            return klass.exit_code
+    return ExitCode.FAILURE
+
+
+def _all_subclasses(klass: type[RunbookError]) -> list[type[RunbookError]]:
+    found = list(klass.__subclasses__())
+    for sub in list(found):
+        found += _all_subclasses(sub)
+    return found

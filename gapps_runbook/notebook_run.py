@@ -197,9 +197,8 @@ def _execute(
 ) -> None:
     import papermill
 
-    engine_kwargs: dict[str, Any] = {"store_widget_state": False}
-    if env:
-        engine_kwargs["kernel_manager_class"] = _kernel_manager_with_env(env)
+    engine_kwargs: dict[str, Any] = {"store_widget_state": False,
+                                     "kernel_manager_class": _kernel_manager_with_env(env or {})}
     papermill.execute_notebook(
         str(notebook), sink, parameters=dict(parameters) or None, kernel_name=kernel_name,
         request_save_on_cell_execute=True, progress_bar=False, log_output=False,
@@ -222,15 +221,30 @@ def _drop_content_dumps() -> None:
 
 
 def _kernel_manager_with_env(env: Mapping[str, str]) -> type:
-    """An ``AsyncKernelManager`` whose kernels start with ``env`` added to this process's environment."""
+    """An ``AsyncKernelManager`` whose kernels start with ``env`` added, over IPC sockets.
+
+    IPC (Unix sockets in a private temporary folder) instead of TCP on loopback: no other local user
+    can reach the kernel's ports, and ipykernel no longer warns that TCP is unencrypted.
+    """
+    import tempfile
+
     from jupyter_client import AsyncKernelManager
 
     extra = {str(k): str(v) for k, v in env.items()}
 
     class EnvKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        transport = "ipc"
+
         async def start_kernel(self, **kw: Any) -> None:
+            self._socket_dir = tempfile.TemporaryDirectory(prefix="gapps-kernel-")
+            self.ip = os.path.join(self._socket_dir.name, "kernel")
             kw["env"] = {**os.environ, **kw.get("env", {}), **extra}
             await super().start_kernel(**kw)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and getattr(self, "_socket_dir", None) is not None:
+                self._socket_dir.cleanup()
 
     return EnvKernelManager
 

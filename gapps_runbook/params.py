@@ -150,9 +150,16 @@ def _is_endpoint(name: str, text: str) -> bool:
 def _has_random_word(value: str) -> bool:
     value = _GOOGLE_CLIENT_ID.sub("client-id", value)
     words = set(_WORD_SPLIT.split(value))
+    if _is_path(value):  # temp folders (gapps-runbook-home-6y1gv39n): judge the parts between - and _
+        words = {part for word in words for part in re.split(r"[-_]+", word)}
     # Standard base64 contains "/" and "+", which the split above treats as separators.
     words.update(word for word in value.split() if _BASE64_WORD.fullmatch(word))
     return any(_looks_random(word) for word in words)
+
+
+def _is_path(value: str) -> bool:
+    """An absolute or home-relative filesystem path (a reference to where something is, not a value)."""
+    return value.startswith(("/", "~/", "./")) or bool(re.match(r"^[A-Za-z]:[\\/]", value))
 
 
 def _looks_random(word: str) -> bool:

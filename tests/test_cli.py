@@ -226,3 +226,24 @@ def test_pinned_account_refuses_a_token_from_another_account(
     err = one_line_error(capsys.readouterr().err)
     assert "attacker@example.net" in err and "admin@example.com" in err
     assert not (home / "profiles" / "site-a" / "authorized_user.json").exists()
+
+
+@pytest.mark.notebook
+def test_run_step_denied_exits_non_zero_and_names_the_step(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_client(tmp_path, emulator, "device")
+    emulator.emulator.script(emulator.emulator.device_client.client_id, Scenario(deny=True))
+    rc = run(tmp_path / "home", emulator, "run", "03", "-p", "flow", "device", "-p", "services", '["openid"]',
+             "--out", str(tmp_path / "runs"))
+    err = capsys.readouterr().err
+    assert rc == ExitCode.DENIED
+    assert "access_denied" in err and "step 03" in err
+    executed = list((tmp_path / "runs").glob("run-03_authorize-*/03_authorize.ipynb"))
+    assert len(executed) == 1
+    assert "runbook step 03" in executed[0].read_text()
+
+
+def test_run_unknown_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(["--home", str(tmp_path), "run", "07"]) == ExitCode.BAD_INPUT
+    assert "00_start_here" in capsys.readouterr().err

@@ -124,3 +124,11 @@ def test_l3_secret_like_values_are_refused(value: str, name: str) -> None:
 def test_secret_names_refuse_any_literal(name: str, value: str) -> None:
     with pytest.raises(InputError):
         check_parameters({name: value})
+
+
+def test_temporary_folder_paths_are_not_secrets() -> None:
+    import tempfile
+
+    for _ in range(50):
+        with tempfile.TemporaryDirectory(prefix="gapps-runbook-home-") as folder:
+            check_parameters({"home": folder, "out": folder + "/run-03_authorize-20261128-160424"})

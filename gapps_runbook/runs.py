@@ -1,0 +1,90 @@
+"""Run the runbook's notebooks headless: one step (``gapps-runbook run``) or the whole demo.
+
+Each run writes into a run folder: the executed, scrubbed notebooks, and for the demo one HTML
+report. Profiles (which hold the client secret and tokens) never live in a run folder, so a run
+folder can be attached to a ticket as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError, NotebookRunError
+from .notebook_run import RunResult, export_html, run_notebook
+
+STEPS = ("00_start_here", "01_console_checklist", "02_client_credentials", "03_authorize", "04_token_status")
+ALIASES = {"start": 0, "checklist": 1, "console": 1, "client": 2, "credentials": 2, "authorize": 3, "status": 4, "token": 4}
+
+Echo = Callable[[str], None]
+
+
+def notebooks_dir() -> Path:
+    """Where the notebooks are: ``$GAPPS_RUNBOOK_NOTEBOOKS``, the source checkout, or the installed copy."""
+    candidates = [
+        Path(os.environ["GAPPS_RUNBOOK_NOTEBOOKS"]) if os.environ.get("GAPPS_RUNBOOK_NOTEBOOKS") else None,
+        Path(__file__).resolve().parent.parent / "notebooks",
+        Path(sys.prefix) / "share" / "gapps-runbook" / "notebooks",
+    ]
+    for folder in candidates:
+        if folder is not None and (folder / f"{STEPS[0]}.ipynb").is_file():
+            return folder
+    raise InputError("the runbook notebooks were not found", fix="set GAPPS_RUNBOOK_NOTEBOOKS to the notebooks/ folder")
+
+
+def resolve_step(step: str) -> Path:
+    """``03``, ``3``, ``03_authorize`` or ``authorize`` -> the notebook's path."""
+    key = step.strip().removesuffix(".ipynb").lower()
+    index = ALIASES.get(key)
+    if index is None and key.isdigit() and int(key) < len(STEPS):
+        index = int(key)
+    if index is None:
+        index = next((i for i, name in enumerate(STEPS) if name == key), None)
+    if index is None:
+        raise InputError(f"there is no runbook step {step!r}", fix=f"use one of {', '.join(STEPS)} (or 00-04)")
+    return notebooks_dir() / f"{STEPS[index]}.ipynb"
+
+
+def run_step(
+    step: str, out_dir: Path, parameters: Mapping[str, object], *, env: Mapping[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
+) -> RunResult:
+    """Execute one step's notebook into ``out_dir``; raises :class:`NotebookRunError` on failure."""
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return run_notebook(resolve_step(step), out_dir, parameters, env=env, secrets=secrets)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One notebook of a multi-step run and how it ended."""
+
+    step: str
+    result: RunResult | None
+    error: NotebookRunError | None = None
+
+
+def run_steps(
+    plan: list[tuple[str, dict[str, object]]], out_dir: Path, *, env: Mapping[str, str], secrets: tuple[str, ...],
+    echo: Echo,
+) -> list[StepRun]:
+    """Run the steps in order; stop at the first failure (its scrubbed notebook is still written)."""
+    done: list[StepRun] = []
+    for step, parameters in plan:
+        try:
+            result = run_step(step, out_dir, parameters, env=env, secrets=secrets)
+        except NotebookRunError as exc:
+            echo(f"  {step:24} FAILED")
+            done.append(StepRun(step, None, exc))
+            break
+        echo(f"  {step:24} ok ({result.duration:.1f} s)")
+        done.append(StepRun(step, result))
+    return done
+
+
+def private_home() -> tempfile.TemporaryDirectory[str]:
+    """A throwaway, 0700 runbook home for practice runs: secrets never reach the run folder."""
+    return tempfile.TemporaryDirectory(prefix="gapps-runbook-home-")
