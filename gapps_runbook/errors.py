@@ -16,6 +16,7 @@ The tree::
     ├── FlowTimeout             the local deadline passed before the user finished (exit 5)
     ├── Cancelled               the user cancelled (exit 5)
     ├── ApiError                a Google API error envelope (Calendar, Gmail)
+    ├── VerifyFailed            Calendar refused or Gmail opened for the stored token (exit 7)
     ├── NotebookRunError        a runbook notebook failed under papermill
     └── OAuthError              an RFC 6749 / 8628 / 7009 error response, one class per wire code
         ├── InvalidRequest, InvalidClient, InvalidGrant, UnauthorizedClient,
@@ -80,6 +81,10 @@ class RunbookError(Exception):
     def __str__(self) -> str:
         return f"{self.message} Fix: {self.fix}" if self.fix else self.message
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: show the one line, not a traceback, in notebooks."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class InputError(RunbookError):
     """A value the user gave is malformed or missing."""
@@ -135,6 +140,13 @@ class NotebookRunError(RunbookError):
     """A runbook notebook failed under papermill; the executed notebook was still written."""
 
     exit_code = ExitCode.FAILURE
+
+
+class VerifyFailed(RunbookError):
+    """The procedure's check failed: Calendar refused, or Gmail opened, for this token."""
+
+    exit_code = ExitCode.REAUTHORIZE
+    fix = f"authorize again ({STEP_AUTHORIZE}) with the scopes of runbook step 01"
 
 
 class ApiError(RunbookError):
@@ -258,7 +270,7 @@ class InvalidScope(OAuthError):
     exit_code = ExitCode.MISCONFIGURED
     fix = (
         "Google's device flow does not allow Calendar or Contacts scopes: use the Desktop app flow "
-        f"(--flow desktop) with a 'Desktop app' client, see {STEP_CHECKLIST}"
+        f"(flow desktop) with a 'Desktop app' client, see {STEP_CHECKLIST}"
     )
 
 

@@ -77,12 +77,6 @@ def one_line(exc: BaseException) -> str:
     return f"unexpected error ({type(exc).__name__}): {summary} Please report it with the notebook you ran."
 
 
-def _short_traceback(exc: RunbookError) -> RunbookError:
-    """Make IPython show the error as one line instead of a traceback (its ``_render_traceback_`` hook)."""
-    exc._render_traceback_ = lambda: [f"{type(exc).__name__}: {exc}"]  # type: ignore[attr-defined]
-    return exc
-
-
 def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Let RunbookErrors from an entry point render as one line in the notebook (ename/evalue kept for papermill)."""
 
@@ -91,7 +85,7 @@ def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except RunbookError as exc:
-            raise _short_traceback(exc) from None
+            raise exc from None
 
     return run
 
@@ -288,14 +282,12 @@ def act_authorize(
 
 def act_paste_start(site: runbook.Site, requested: tuple[str, ...]) -> loopback.LoopbackAuthorization:
     """Step 03, paste-back: preflight for the desktop flow, then a new attempt whose link the person opens."""
-    verdict = scopes.preflight(requested, flow="desktop", endpoints=site.endpoints, client=site.client())
-    runbook.raise_for_preflight(verdict)
-    return loopback.start(site.endpoints, site.client(), requested)
+    return runbook.start_paste(site, requested)
 
 
 def act_paste_finish(site: runbook.Site, pending: loopback.LoopbackAuthorization, pasted: str) -> runbook.AuthResult:
     """Step 03, paste-back: finish with the address the browser was sent to."""
-    return runbook.finish_paste(site, site.client(), pending, pasted)
+    return runbook.finish_paste(site, pending, pasted)
 
 
 def act_status(site: runbook.Site) -> runbook.TokenStatus:
@@ -754,10 +746,7 @@ def token_status(
     if verify:
         report = act_verify(site)
         show("\n".join(table_lines(verify_rows(report))), table_html(verify_rows(report)))
-        if not report.ok:
-            bad = next(c for c in report.checks if not c.ok and c.outcome != "skipped")
-            raise RunbookError(f"verify failed: {bad.api} {bad.call} was expected {bad.expected} but was {bad.outcome}",
-                               fix=bad.fix or f"authorize again ({STEP_AUTHORIZE}) with the right scopes")
+        runbook.raise_for_verify(report)
     if revoke:
         proof = act_revoke(site)
         show("\n".join(table_lines(revoke_rows(proof))), table_html(revoke_rows(proof)))

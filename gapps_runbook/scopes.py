@@ -89,10 +89,11 @@ TESTING_EXEMPT_SCOPES: frozenset[str] = OIDC_SCOPES | {
 _DRIVE_APPDATA = SCOPE_PREFIX + "drive.appdata"
 
 
-def normalize_scope(scope: str) -> str:
+def normalize_scope(scope: str, *, google: bool = True) -> str:
     """The full form of a scope: ``calendar.readonly`` -> ``https://www.googleapis.com/auth/calendar.readonly``.
 
-    ``openid``, ``email``, ``profile`` and URLs are kept as they are.
+    ``openid``, ``email``, ``profile`` and URLs are kept as they are. With ``google=False`` (a
+    provider that is not Google's dialect) every scope is the provider's own and is kept as given.
 
     Raises:
         InputError: The scope is empty or contains spaces (pass several scopes separately).
@@ -103,7 +104,7 @@ def normalize_scope(scope: str) -> str:
             f"scope {scope!r} is empty or has spaces inside",
             fix="pass one scope per --scope, e.g. --scope calendar.readonly",
         )
-    if value in OIDC_SCOPES or "://" in value:
+    if not google or value in OIDC_SCOPES or "://" in value:
         return value
     return SCOPE_PREFIX + value.removeprefix("auth/")
 
@@ -241,7 +242,7 @@ def _device_scope_findings(
         findings.append(Finding(
             "warning", "device_scope_unreliable",
             "drive.appdata is on Google's device allow-list but has been seen rejected with invalid_scope",
-            "prefer drive.file, or use --flow desktop",
+            "prefer drive.file, or use flow desktop",
         ))
     if flow != "device" or not disallowed:
         return findings
@@ -251,14 +252,14 @@ def _device_scope_findings(
         findings.append(Finding(
             "warning", "device_scope_rejected",
             f"legacy mode (emulator only): the device flow is allowed {names} here, but {where} with invalid_scope",
-            "use --flow desktop with a 'Desktop app' client against Google",
+            "use flow desktop with a 'Desktop app' client against Google",
         ))
         return findings
     findings.append(Finding(
         "error", "device_scope_rejected",
         f"Google's device flow rejects {names} with invalid_scope: it allows only sign-in, drive.file and "
         "YouTube scopes; the vendor procedure's device-flow steps for Calendar and Contacts are legacy",
-        f"run with --flow desktop and a 'Desktop app' client (Clients page {CONSOLE_CREDENTIALS}); "
+        f"run with flow desktop and a 'Desktop app' client (Clients page {CONSOLE_CREDENTIALS}); "
         f"see {STEP_CHECKLIST}",
     ))
     return findings
@@ -269,7 +270,7 @@ def _endpoint_findings(flow: Flow, endpoints: Endpoints) -> list[Finding]:
         return [Finding(
             "error", "no_device_endpoint",
             f"the provider {endpoints.issuer} has no device authorization endpoint (RFC 8628)",
-            "use --flow desktop",
+            "use flow desktop",
         )]
     if flow == "desktop" and not endpoints.authorization_endpoint:
         return [Finding(
@@ -340,8 +341,8 @@ def preflight(
             is malformed.
     """
     _check_flow_arg(flow, publishing_status)
-    wanted = _unique(normalize_scope(s) for s in scopes)
     google = endpoints.google_dialect
+    wanted = _unique(normalize_scope(s, google=google) for s in scopes)
     chosen, recommended = _choose_flow(flow, wanted, endpoints, client, google)
     findings: list[Finding] = []
     if not wanted:

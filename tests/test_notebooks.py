@@ -138,7 +138,7 @@ def test_happy_path_desktop_flow_01_to_04(tmp_path: Path, emu: Any, canaries: Ca
     assert "Refresh with the old refresh token: refused (invalid_grant)" in status
     steps = _site(home, emu, "site-a").profile.load_settings()["steps"]
     assert {k: v["status"] for k, v in steps.items()} == {
-        "preflight": "ok", "client": "ok", "authorize": "ok", "refresh": "ok", "verify": "ok", "revoke": "ok"}
+        "preflight": "ok", "client": "ok", "authorize": "revoked", "refresh": "ok", "verify": "ok", "revoke": "ok"}
     findings = scan_paths([out], canaries.values)
     assert not findings, format_findings(findings)
 

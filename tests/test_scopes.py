@@ -100,7 +100,7 @@ def test_calendar_with_forced_device_flow_is_an_error_recommending_desktop() -> 
     assert rejected.level == "error"
     assert "invalid_scope" in rejected.message and "calendar.readonly" in rejected.message
     assert "legacy" in rejected.message
-    assert "--flow desktop" in rejected.fix and "Desktop app" in rejected.fix
+    assert "flow desktop" in rejected.fix and "Desktop app" in rejected.fix
     assert result.findings[0] is rejected  # errors first
 
 
