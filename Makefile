@@ -17,8 +17,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
 
+# The full reliability trials (docs/reliability.md): one line per target, non-zero exit if any falls short.
 soak: $(STAMP)
-	$(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests
+	rm -f .soak-report.txt
+	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests; \
+	status=$$?; echo; echo "Reliability targets measured:"; sort -k3 .soak-report.txt 2>/dev/null; exit $$status
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -7,6 +7,8 @@ ephemeral port) and stop it at teardown.
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,3 +33,24 @@ def make_emulator() -> Iterator[Callable[..., RunningEmulator]]:
             return stack.enter_context(serve(Emulator(**options)))
 
         yield make
+
+
+@pytest.fixture
+def soak_report(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """``soak_report(line)``: show a reliability target's measured figure (soak runs only).
+
+    The line is printed past pytest's capture and appended to ``$GAPPS_SOAK_REPORT``, which
+    ``make soak`` prints at the end.
+    """
+
+    def report(line: str) -> None:
+        if request.node.get_closest_marker("soak") is None:
+            return
+        with capsys.disabled():
+            print(f"\n{line}")
+        target = os.environ.get("GAPPS_SOAK_REPORT")
+        if target:
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.write(f"{time.strftime('%Y-%m-%d %H:%M')} {line}\n")
+
+    return report
