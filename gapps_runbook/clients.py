@@ -59,7 +59,8 @@ class ClientConfig:
     Attributes:
         client_id: The client ID (public).
         client_secret: The client secret. Google treats installed-app secrets as not really secret,
-            but the runbook still never shows or logs it.
+            but the runbook still never shows or logs it. Empty for a public client (RFC 6749 §2.1),
+            which only providers other than Google have.
         client_type: ``"device"`` ("TVs and Limited Input devices") or ``"desktop"`` ("Desktop app").
         product_name: The app name the consent screen shows (the procedure's "product name").
         project_id: The Cloud project ID, when known (used for console deep links).
@@ -99,11 +100,13 @@ class ClientConfig:
         installed: dict[str, Any] = {"client_id": self.client_id}
         if self.project_id:
             installed["project_id"] = self.project_id
-        installed["auth_uri"] = endpoints.authorization_endpoint
+        if endpoints.authorization_endpoint:  # a device-only provider (RFC 8414) may have none
+            installed["auth_uri"] = endpoints.authorization_endpoint
         installed["token_uri"] = endpoints.token_endpoint
         if endpoints.issuer == GOOGLE_ISSUER:
             installed["auth_provider_x509_cert_url"] = GOOGLE_CERTS_URL
-        installed["client_secret"] = self.client_secret
+        if self.client_secret:  # a public client has none
+            installed["client_secret"] = self.client_secret
         if self.client_type == "desktop":
             installed["redirect_uris"] = ["http://localhost"]
         return {"installed": installed}
@@ -343,12 +346,20 @@ def _client_from_installed(
     client_type: ClientType | None,
     product_name: str,
 ) -> ClientConfig:
-    """Build a ClientConfig from an ``installed`` object; ``endpoints=None`` skips the host check."""
+    """Build a ClientConfig from an ``installed`` object; ``endpoints=None`` skips the host check.
+
+    ``client_secret`` may be absent (a public client) unless ``endpoints`` is Google's dialect.
+    """
     client_id = _required_str(installed, "client_id")
-    client_secret = _required_str(installed, "client_secret")
+    public_ok = endpoints is None or not endpoints.google_dialect
+    client_secret = "" if public_ok and installed.get("client_secret") in (None, "") else _required_str(
+        installed, "client_secret"
+    )
     google = endpoints is not None and endpoints.issuer == GOOGLE_ISSUER
-    for check, value, key in ((validate_client_id, client_id, "client_id"),
-                              (validate_client_secret, client_secret, "client_secret")):
+    checks = [(validate_client_id, client_id, "client_id")]
+    if client_secret:
+        checks.append((validate_client_secret, client_secret, "client_secret"))
+    for check, value, key in checks:
         try:
             check(value, google=google)
         except InputError as exc:

@@ -9,7 +9,9 @@ Google's dialect differs from the RFC (reference §1-2):
 
 - the response names the URL ``verification_url``, not ``verification_uri`` (normalised in
   :func:`parse_device_response` only), and carries no ``verification_uri_complete``;
-- no ``client_secret`` at ``/device/code``, but polling requires it;
+- no ``client_secret`` at ``/device/code``, but polling requires it (RFC 8628 §3.1 lets a
+  confidential client authenticate at both: other providers get it at both, by ``client_secret_post``;
+  a public client, RFC 6749 §2.1, has none and sends only ``client_id``);
 - ``authorization_pending`` comes back as HTTP 428, ``slow_down`` and ``access_denied`` as 403
   (the RFC says 400), so polling classifies by the body's ``error``, never the status;
 - quota errors come as ``{"error_code": "rate_limit_exceeded"}`` (HTTP 403); they back off.
@@ -81,7 +83,7 @@ class DeviceAuthorization:
         return self.issued_at + self.expires_in
 
 
-def device_request(client: ClientConfig, scopes: Iterable[str]) -> dict[str, str]:
+def device_request(client: ClientConfig, scopes: Iterable[str], *, authenticate: bool = False) -> dict[str, str]:
     """The form of the device authorization request (RFC 8628 §3.1).
 
     Google takes only ``client_id`` and ``scope`` here: no ``client_secret`` (reference §1).
@@ -89,6 +91,8 @@ def device_request(client: ClientConfig, scopes: Iterable[str]) -> dict[str, str
     Args:
         client: The OAuth client ("TVs and Limited Input devices" at Google).
         scopes: Scopes to request.
+        authenticate: Add ``client_secret`` (RFC 6749 §2.3.1 ``client_secret_post``) when the client
+            has one: RFC 8628 §3.1 requires confidential clients to authenticate here. Not at Google.
 
     Returns:
         The form fields.
@@ -99,7 +103,10 @@ def device_request(client: ClientConfig, scopes: Iterable[str]) -> dict[str, str
     scope = " ".join(s for s in scopes if s)
     if not scope:
         raise InputError("no scope to request", fix="choose at least one service or scope in runbook step 01")
-    return {"client_id": client.client_id, "scope": scope}
+    form = {"client_id": client.client_id, "scope": scope}
+    if authenticate and client.client_secret:
+        form["client_secret"] = client.client_secret
+    return form
 
 
 def _positive_int(body: Mapping[str, Any], key: str, default: int) -> int:
@@ -182,7 +189,7 @@ def request_device_code(
             f"the provider {host_of(endpoints.issuer)} has no device authorization endpoint (RFC 8628)",
             fix="use the Desktop app flow (--flow desktop), see runbook step 01",
         )
-    form = device_request(client, scopes)
+    form = device_request(client, scopes, authenticate=not endpoints.google_dialect)
     started = clock.monotonic()
     response = send(transport, "POST", url, data=form, retry=NO_RETRY, clock=clock)
     return parse_device_response(oauth_json(response, url), now=started)

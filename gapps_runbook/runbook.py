@@ -118,7 +118,8 @@ class Site:
 
 def requested_scopes(site: Site, *, services: Iterable[str] | None = None, scope_list: Iterable[str] | None = None) -> tuple[str, ...]:
     """Scopes from explicit scopes, else services, else the profile's, else Calendar read-only + OpenID."""
-    explicit = [scopes.normalize_scope(s) for s in scope_list or ()]
+    google = site.endpoints.google_dialect if scope_list else True  # another provider's scopes are its own
+    explicit = [scopes.normalize_scope(s, google=google) for s in scope_list or ()]
     if services:
         explicit += list(scopes.scopes_for(services))
     if explicit:
@@ -177,11 +178,21 @@ def save_client(
     product_name: str = "",
     project_id: str | None = None,
 ) -> ClientConfig:
-    """Step 02: validate and store the client (typed in, as on the server's admin panel)."""
+    """Step 02: validate and store the client (typed in, as on the server's admin panel).
+
+    An empty ``client_secret`` means a public client (RFC 6749 §2.1), allowed only for providers
+    that are not Google's dialect: Google's installed-app clients always have a secret.
+    """
     google = site.endpoints.google_dialect
+    if not client_secret and google:
+        raise InputError(
+            "the client secret is empty, but Google's OAuth clients always have one "
+            "(public clients without a secret exist only at other providers)",
+            fix=f"copy the secret from the console's Clients page in {STEP_CLIENT}",
+        )
     client = ClientConfig(
         client_id=validate_client_id(client_id, google=google),
-        client_secret=validate_client_secret(client_secret, google=google),
+        client_secret=validate_client_secret(client_secret, google=google) if client_secret else "",
         client_type=client_type,
         product_name=product_name.strip(),
         project_id=project_id or None,
@@ -394,7 +405,7 @@ def verify(site: Site) -> verify_module.VerifyReport:
 def revoke(site: Site) -> bool:
     """Step 04: revoke at the provider (RFC 7009); the local copy is deleted only after a 200."""
     token = site.token()
-    already = tokens.revoke(site.transport, site.endpoints, token, clock=site.clock)
+    already = tokens.revoke(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
     site.profile.delete_token()
     site.mark("revoke", "ok")
     return bool(already)

@@ -56,6 +56,10 @@ class Token:
         refresh_token_expires_at: Wall-clock expiry of the refresh token (Google Testing mode: 7 days).
         issued_at: Wall-clock time the token response was received.
         account: The account the grant belongs to, when known (ID token ``email``).
+        monotonic_expires_at: The same expiry on the monotonic clock (receipt + ``expires_in``), when
+            known. A wall clock set back after receipt makes ``expires_at`` promise time the server
+            will not give; the monotonic clock does not move back, so a token counts as expired when
+            either clock says so (docs/reliability.md C1).
     """
 
     access_token: str = field(repr=False)
@@ -67,19 +71,41 @@ class Token:
     refresh_token_expires_at: float | None = None
     issued_at: float = 0.0
     account: str | None = None
+    monotonic_expires_at: float | None = field(default=None, compare=False)
 
     @property
     def token_id(self) -> str:
         """A short, stable fingerprint of the access token: the "token id" the runbook shows."""
         return fingerprint(self.access_token)
 
-    def expires_in(self, now: float) -> int:
-        """Whole seconds left at wall-clock ``now``, never negative."""
-        return max(0, int(self.expires_at - now))
+    def expires_in(self, now: float, monotonic: float | None = None) -> int:
+        """Whole seconds left at wall-clock ``now`` (and monotonic ``monotonic``: the fewer), never negative."""
+        left = self.expires_at - now
+        mono = self._monotonic_left(monotonic)
+        return max(0, int(left if mono is None else min(left, mono)))
 
-    def is_expired(self, now: float, leeway: float = 60.0) -> bool:
-        """True when fewer than ``leeway`` seconds are left at wall-clock ``now``."""
-        return now >= self.expires_at - leeway
+    def is_expired(self, now: float, leeway: float = 60.0, monotonic: float | None = None) -> bool:
+        """True when fewer than ``leeway`` seconds are left by either clock.
+
+        Also True when the wall clock reads earlier than the receipt (it was set back): ``expires_at``
+        is then no longer trustworthy. The checks only ever add refreshes, never skip one.
+
+        Args:
+            now: Wall-clock time.
+            leeway: Seconds before the expiry at which the token already counts as expired.
+            monotonic: The same clock's monotonic time, if the caller has it.
+        """
+        if now >= self.expires_at - leeway or (self.issued_at > 0 and now < self.issued_at - leeway):
+            return True
+        mono = self._monotonic_left(monotonic)
+        return mono is not None and mono < leeway
+
+    def _monotonic_left(self, monotonic: float | None) -> float | None:
+        """Seconds left on the monotonic clock; None when unknown or from another boot (clock restarted)."""
+        if monotonic is None or self.monotonic_expires_at is None:
+            return None
+        received = self.monotonic_expires_at - (self.expires_at - self.issued_at)
+        return None if monotonic < received else self.monotonic_expires_at - monotonic
 
 
 def _int_field(body: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
@@ -120,7 +146,9 @@ def account_from_id_token(id_token: str | None) -> str | None:
     return email if isinstance(email, str) and email else None
 
 
-def parse_token_response(body: Mapping[str, Any], *, now: float, previous: Token | None = None) -> Token:
+def parse_token_response(
+    body: Mapping[str, Any], *, now: float, previous: Token | None = None, monotonic: float | None = None
+) -> Token:
     """Build a :class:`Token` from a successful token response (RFC 6749 §5.1).
 
     Args:
@@ -135,6 +163,7 @@ def parse_token_response(body: Mapping[str, Any], *, now: float, previous: Token
     Raises:
         ProtocolError: ``access_token`` or ``expires_in`` is missing or invalid, or ``token_type``
             is not ``Bearer`` (case-insensitive, RFC 6749 §5.1 / §7.1).
+        monotonic: Monotonic time at receipt, if known; stamps ``monotonic_expires_at``.
     """
     access_token = _optional_str(body, "access_token")
     register_secret(access_token)
@@ -167,6 +196,7 @@ def _scopes(body: Mapping[str, Any], previous: Token | None) -> tuple[str, ...]:
     """Granted scopes (RFC 6749 §3.3); absent means "as requested", i.e. the previous grant's."""
     scope = body.get("scope")
     if scope is None:
+        monotonic_expires_at=None if monotonic is None else monotonic + expires_in,
         return previous.scopes if previous else ()
     if not isinstance(scope, str):
         raise ProtocolError("the token response's scope is not a string")
@@ -222,10 +252,10 @@ def refresh(
         form["client_secret"] = client.client_secret
     response = send(transport, "POST", endpoints.token_endpoint, data=form, retry=retry, clock=clock)
     body = oauth_json(response, endpoints.token_endpoint)
-    return parse_token_response(body, now=clock.time(), previous=token)
+    return parse_token_response(body, now=clock.time(), previous=token, monotonic=clock.monotonic())
 
 
-_KEPT = "the local token was kept; run the revoke step again later (revocation is safe to repeat)"
+_KEPT = "the local token was kept; retry the revoke step later (revocation is safe to repeat)"
 
 
 def revoke(
@@ -235,6 +265,7 @@ def revoke(
     *,
     clock: Clock = SYSTEM_CLOCK,
     retry: RetryPolicy = SAFE_RETRY,
+    client: ClientConfig | None = None,
 ) -> bool:
     """Revoke the grant (RFC 7009 §2.1): the refresh token if there is one, else the access token.
 
@@ -247,6 +278,9 @@ def revoke(
         token: The token to revoke.
         clock: Sleep between retries.
         retry: Retry policy for connection errors and 408/429/5xx (RFC 7009 §2.2.1: 503 may be retried).
+        client: The client the token was issued to. RFC 7009 §2.1 wants client authentication, so
+            other providers get ``client_id`` (and ``client_secret`` if any) in the body; Google
+            takes the token alone.
 
     Returns:
         False when the token was revoked now; True when the server said it was already invalid
@@ -263,9 +297,13 @@ def revoke(
             f"the provider {host_of(endpoints.issuer)} has no revocation endpoint (RFC 7009)",
             fix="revoke access on the provider's account page (Google: https://myaccount.google.com/permissions)",
         )
-    target = token.refresh_token or token.access_token
+    form = {"token": token.refresh_token or token.access_token}
+    if client is not None and not endpoints.google_dialect:
+        form["client_id"] = client.client_id
+        if client.client_secret:
+            form["client_secret"] = client.client_secret
     try:
-        response = send(transport, "POST", url, data={"token": target}, retry=retry, clock=clock)
+        response = send(transport, "POST", url, data=form, retry=retry, clock=clock)
     except TransportError as exc:
         raise TransportError(f"revocation failed: {exc.message}", fix=_KEPT) from None
     return _revoke_outcome(response, url)
@@ -282,6 +320,15 @@ def _revoke_outcome(response: Response, url: str) -> bool:
         )
     try:
         oauth_json(response, url)
+        if response.body.strip():
+            try:
+                response.json()
+            except ProtocolError:  # a proxy's or captive portal's page: the grant may well be alive
+                raise ProtocolError(
+                    f"{host_of(url)} answered HTTP {status} to revocation with a page that is not the "
+                    "endpoint's answer; the token may still be valid",
+                    fix=_KEPT,
+                ) from None
     except InvalidToken:
         return True
     except OAuthError:
@@ -335,6 +382,8 @@ def token_from_authorized_user(info: Mapping[str, Any], *, now: float) -> Token:
     """The inverse of :func:`authorized_user_info`; also reads files google-auth's ``to_json`` wrote.
 
     Args:
+    if token.monotonic_expires_at is not None:  # lets the next process notice a clock set back (C1)
+        info["gapps_runbook"]["monotonic_expires_at"] = token.monotonic_expires_at
         info: The parsed JSON object.
         now: Wall-clock time; a file without ``expiry`` or ``token`` counts as expired at ``now``
             (google-auth treats a missing expiry the same way).
@@ -365,6 +414,7 @@ def _stored_str(info: Mapping[str, Any], key: str) -> str | None:
     value = info.get(key)
     if value is None or value == "":
         return None
+        monotonic_expires_at=_stored_float(extra, "monotonic_expires_at"),
     if not isinstance(value, str):
         raise StoreError(f"the authorized_user file's {key} is not a string")
     return value

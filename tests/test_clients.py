@@ -84,6 +84,23 @@ def test_installed_json_round_trips_through_parse() -> None:
     assert again == client
 
 
+RFC_PROVIDER = Endpoints(issuer="http://127.0.0.1:9000", authorization_endpoint="",
+                         token_endpoint="http://127.0.0.1:9000/token",
+                         device_authorization_endpoint="http://127.0.0.1:9000/device_authorization")
+
+
+def test_public_client_has_no_secret_in_its_json_and_only_other_providers_accept_that() -> None:
+    public = clients.ClientConfig("tv-app", "", "device")
+    document = public.to_installed_json(RFC_PROVIDER)
+    assert "client_secret" not in document["installed"]
+    text = text_of(document)
+    assert clients.parse_client_json(text, endpoints=RFC_PROVIDER, client_type="device") == public
+    google_shaped = text_of(clients.ClientConfig(CLIENT_ID, "", "device").to_installed_json(EMULATOR))
+    for endpoints in (GOOGLE, EMULATOR):
+        with pytest.raises(errors.ConfigError, match="client_secret"):
+            clients.parse_client_json(google_shaped, endpoints=endpoints, client_type="device")
+
+
 def test_round_trip_is_accepted_by_google_auth_oauthlib() -> None:
     flow_module = pytest.importorskip("google_auth_oauthlib.flow")
     client = clients.ClientConfig(CLIENT_ID, SECRET, "desktop")

@@ -114,6 +114,13 @@ def test_device_request_has_no_client_secret() -> None:
         device_request(CLIENT, [])
 
 
+def test_device_request_authenticates_a_confidential_client_only_when_asked() -> None:
+    form = device_request(CLIENT, SCOPES, authenticate=True)  # RFC 8628 §3.1, client_secret_post
+    assert form == {"client_id": CLIENT.client_id, "scope": "openid email", "client_secret": SECRET}
+    public = ClientConfig("tv-app", "", "device")
+    assert device_request(public, SCOPES, authenticate=True) == {"client_id": "tv-app", "scope": "openid email"}
+
+
 def test_google_verification_url_is_normalised() -> None:
     auth = parse_device_response(GOOGLE_DEVICE, now=100.0)
     assert auth.verification_uri == "https://www.google.com/device"

@@ -270,6 +270,20 @@ def test_revoke_sends_refresh_token_in_the_body_not_the_query() -> None:
     assert call.data == {"token": REFRESH}
 
 
+def test_revoke_authenticates_the_client_at_other_providers_only() -> None:
+    rfc = Endpoints(issuer="https://as.example.org", authorization_endpoint="",
+                    token_endpoint="https://as.example.org/token", revocation_endpoint="https://as.example.org/revoke")
+    transport = FakeTransport(reply(200, {}), reply(200, {}), reply(200, {}))
+    revoke(transport, rfc, make_token(), clock=FakeClock(), client=CLIENT)  # RFC 7009 §2.1
+    revoke(transport, rfc, make_token(), clock=FakeClock(), client=ClientConfig("tv-app", "", "device"))
+    revoke(transport, GOOGLE, make_token(), clock=FakeClock(), client=CLIENT)
+    assert [c.data for c in transport.calls] == [
+        {"token": REFRESH, "client_id": CLIENT.client_id, "client_secret": SECRET},
+        {"token": REFRESH, "client_id": "tv-app"},
+        {"token": REFRESH},
+    ]
+
+
 def test_revoke_without_refresh_token_revokes_the_access_token() -> None:
     transport = FakeTransport(reply(200))
     revoke(transport, GOOGLE, make_token(refresh_token=None), clock=FakeClock())
