@@ -17,8 +17,9 @@ Google's dialect differs from the RFC (reference §1-2):
 - quota errors come as ``{"error_code": "rate_limit_exceeded"}`` (HTTP 403); they back off.
 
 Polling (RFC 8628 §3.5, security.md §4): never earlier than the interval; ``slow_down`` adds 5 s for
-this and all later polls; connection errors, 5xx and 429 back off by doubling (capped) and continue;
-any other error stops at once; the code's lifetime is enforced on the monotonic clock.
+this and all later polls; connection errors, 5xx, 429 and a 2xx body that is not JSON (a proxy's
+page) back off by doubling (capped; never sooner than a ``Retry-After``) and continue; any other
+error stops at once; the code's lifetime is enforced on the monotonic clock.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from .errors import (
 )
 from .redact import register_secret
 from .tokens import Token, parse_token_response
-from .transport import NO_RETRY, Transport, host_of, oauth_json, send
+from .transport import NO_RETRY, Transport, host_of, oauth_json, parse_retry_after, send
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -240,6 +241,7 @@ class DevicePoller:
         self.status = "waiting for approval"
         self.polls = 0
         self._failures = 0  # consecutive network failures, for the doubling backoff
+        self._retry_after: float | None = None  # the last answer's Retry-After, in seconds
         self._lock = threading.Lock()
         self._on_status: Callable[[str], None] | None = None
         register_secret(client.client_secret)
@@ -274,6 +276,7 @@ class DevicePoller:
                 self._clock.sleep(early)
             sent_at = self._clock.monotonic()
             self.polls += 1
+            self._retry_after = None
             try:
                 token = self._exchange()
             except RunbookError as exc:
@@ -285,8 +288,13 @@ class DevicePoller:
     def _exchange(self) -> Token:
         """One request and its decoding; errors by the body's ``error`` code, never the HTTP status."""
         response = send(self._transport, "POST", self._url, data=self.token_request(), retry=NO_RETRY)
+        self._retry_after = parse_retry_after(response.header("retry-after"), self._clock.time())
         if 200 <= response.status < 300:
-            return parse_token_response(response.json(), now=self._clock.time())
+            try:
+                body = response.json()
+            except ProtocolError as exc:  # a proxy's or captive portal's page: network trouble, backed off
+                raise TransportError(exc.message) from None
+            return parse_token_response(body, now=self._clock.time(), monotonic=self._clock.monotonic())
         try:
             oauth_json(response, self._url)  # raises the OAuthError the body names
         except OAuthError:
@@ -309,6 +317,7 @@ class DevicePoller:
         elif kind == "backoff":
             self._failures += 1
             delay = max(self.interval, min(self.interval * 2**self._failures, self.max_backoff))
+            delay = max(delay, min(self._retry_after or 0.0, self.max_backoff))
             self.next_poll_at = sent_at + delay
             self._set_status("network", f"network trouble: retrying in {delay:g} s")
         else:

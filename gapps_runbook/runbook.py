@@ -276,6 +276,8 @@ def authorize(
 def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["device", "desktop"]) -> AuthResult:
     """Check the approving account, then store the token and record the step."""
     account = _check_account(site, client, token)
+    if token.monotonic_expires_at is None:  # the loopback flow stamps only the wall clock
+        token = replace(token, monotonic_expires_at=site.clock.monotonic() + token.expires_in(site.clock.time()))
     token = replace(token, account=account)
     site.profile.save_token(token, client, site.endpoints)
     site.mark("authorize", "ok", f"{flow} flow, account {account or 'unknown'}")
@@ -371,7 +373,8 @@ def status(site: Site) -> TokenStatus:
     if token.refresh_token_expires_at is not None:
         refresh_left = max(0, int(token.refresh_token_expires_at - now))
     return TokenStatus(
-        site.profile.name, client and client.client_id, token.token_id, token.expires_in(now), token.scopes,
+        site.profile.name, client and client.client_id, token.token_id,
+        token.expires_in(now, site.clock.monotonic()), token.scopes,
         tuple(missing), token.account, token.refresh_token is not None, refresh_left,
     )
 
@@ -388,9 +391,13 @@ def refresh(site: Site) -> tokens.Token:
 
 
 def fresh_token(site: Site) -> tokens.Token:
-    """The stored token, refreshed first if the local clock says it is (about to be) expired."""
+    """The stored token, refreshed first if the local clock says it is (about to be) expired.
+
+    Either clock decides: a wall clock set back since receipt does not stretch the token's life,
+    because the monotonic expiry stamped at receipt still runs out (docs/reliability.md C1).
+    """
     token = site.token()
-    if token.is_expired(site.clock.time()):
+    if token.is_expired(site.clock.time(), monotonic=site.clock.monotonic()):
         token = refresh(site)
     return token
 
@@ -399,6 +406,9 @@ def verify(site: Site) -> verify_module.VerifyReport:
     """Step 04: the Calendar call must succeed and the Gmail call must be refused."""
     report = verify_module.verify(site.transport, site.endpoints, fresh_token(site), clock=site.clock)
     site.mark("verify", "ok" if report.ok else "failed")
+    trouble = next((c for c in report.checks if c.network and not c.ok), None)
+    if trouble is not None:  # no verdict on the token: network class (exit 6), not "authorize again"
+        raise TransportError(f"verify could not finish: {trouble.api} {trouble.call}: {trouble.detail}")
     return report
 
 

@@ -156,6 +156,7 @@ def parse_token_response(
         now: Local wall-clock time at receipt; ``expires_at`` is ``now + expires_in``.
         previous: The token being refreshed: its refresh token, scopes and account are kept when
             the response lacks them (RFC 6749 §6: the server MAY issue a new refresh token).
+        monotonic: Monotonic time at receipt, if known; stamps ``monotonic_expires_at``.
 
     Returns:
         The token; every secret in it is registered for redaction.
@@ -163,7 +164,6 @@ def parse_token_response(
     Raises:
         ProtocolError: ``access_token`` or ``expires_in`` is missing or invalid, or ``token_type``
             is not ``Bearer`` (case-insensitive, RFC 6749 §5.1 / §7.1).
-        monotonic: Monotonic time at receipt, if known; stamps ``monotonic_expires_at``.
     """
     access_token = _optional_str(body, "access_token")
     register_secret(access_token)
@@ -189,6 +189,7 @@ def parse_token_response(
         refresh_token_expires_at=_refresh_expiry(body, now, previous, new_refresh=refresh_token is not None),
         issued_at=now,
         account=account_from_id_token(id_token) or (previous.account if previous else None),
+        monotonic_expires_at=None if monotonic is None else monotonic + expires_in,
     )
 
 
@@ -196,7 +197,6 @@ def _scopes(body: Mapping[str, Any], previous: Token | None) -> tuple[str, ...]:
     """Granted scopes (RFC 6749 §3.3); absent means "as requested", i.e. the previous grant's."""
     scope = body.get("scope")
     if scope is None:
-        monotonic_expires_at=None if monotonic is None else monotonic + expires_in,
         return previous.scopes if previous else ()
     if not isinstance(scope, str):
         raise ProtocolError("the token response's scope is not a string")
@@ -313,13 +313,6 @@ def _revoke_outcome(response: Response, url: str) -> bool:
     """Map the answer: 2xx revoked now (False), 400 invalid_token already revoked (True), 5xx kept."""
     status = response.status
     if 200 <= status < 300:
-        return False
-    if status >= 500 or status in (408, 429):
-        raise TransportError(
-            f"{host_of(url)} answered HTTP {status} to revocation; the token may still be valid", fix=_KEPT
-        )
-    try:
-        oauth_json(response, url)
         if response.body.strip():
             try:
                 response.json()
@@ -329,6 +322,13 @@ def _revoke_outcome(response: Response, url: str) -> bool:
                     "endpoint's answer; the token may still be valid",
                     fix=_KEPT,
                 ) from None
+        return False
+    if status >= 500 or status in (408, 429):
+        raise TransportError(
+            f"{host_of(url)} answered HTTP {status} to revocation; the token may still be valid", fix=_KEPT
+        )
+    try:
+        oauth_json(response, url)
     except InvalidToken:
         return True
     except OAuthError:
@@ -375,6 +375,8 @@ def authorized_user_info(token: Token, client: ClientConfig, endpoints: Endpoint
             "refresh_token_expires_at": token.refresh_token_expires_at,
         },
     }
+    if token.monotonic_expires_at is not None:  # lets the next process notice a clock set back (C1)
+        info["gapps_runbook"]["monotonic_expires_at"] = token.monotonic_expires_at
     return {k: v for k, v in info.items() if v is not None}
 
 
@@ -382,8 +384,6 @@ def token_from_authorized_user(info: Mapping[str, Any], *, now: float) -> Token:
     """The inverse of :func:`authorized_user_info`; also reads files google-auth's ``to_json`` wrote.
 
     Args:
-    if token.monotonic_expires_at is not None:  # lets the next process notice a clock set back (C1)
-        info["gapps_runbook"]["monotonic_expires_at"] = token.monotonic_expires_at
         info: The parsed JSON object.
         now: Wall-clock time; a file without ``expiry`` or ``token`` counts as expired at ``now``
             (google-auth treats a missing expiry the same way).
@@ -407,6 +407,7 @@ def token_from_authorized_user(info: Mapping[str, Any], *, now: float) -> Token:
         refresh_token_expires_at=_stored_float(extra, "refresh_token_expires_at"),
         issued_at=_stored_float(extra, "issued_at") or 0.0,
         account=_stored_str(info, "account"),
+        monotonic_expires_at=_stored_float(extra, "monotonic_expires_at"),
     )
 
 
@@ -414,7 +415,6 @@ def _stored_str(info: Mapping[str, Any], key: str) -> str | None:
     value = info.get(key)
     if value is None or value == "":
         return None
-        monotonic_expires_at=_stored_float(extra, "monotonic_expires_at"),
     if not isinstance(value, str):
         raise StoreError(f"the authorized_user file's {key} is not a string")
     return value

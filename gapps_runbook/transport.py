@@ -72,11 +72,13 @@ class RequestsTransport:
 
     Args:
         session: The session to use; a new one by default.
+        timeout: Seconds to wait for a connection and for each read, when the caller names none.
     """
 
-    def __init__(self, session: requests.Session | None = None) -> None:
+    def __init__(self, session: requests.Session | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        self.timeout = timeout
 
     def __call__(
         self,
@@ -86,8 +88,9 @@ class RequestsTransport:
         data: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
     ) -> Response:
+        timeout = self.timeout if timeout is None else timeout
         try:
             reply = self.session.request(
                 method,

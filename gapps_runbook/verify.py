@@ -53,6 +53,8 @@ class Check:
         detail: One line for the user (no secrets).
         ok: ``outcome == expected``.
         fix: What to do when it is not ok.
+        network: The outcome is network or server trouble (no answer, 408/429/5xx after the retries,
+            a 2xx that is not JSON): it says nothing about the token.
     """
 
     api: str
@@ -62,6 +64,7 @@ class Check:
     detail: str
     ok: bool
     fix: str = ""
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def verify(
     Raises:
         InvalidToken: The local clock says the token has expired; nothing was sent.
     """
-    if token.is_expired(clock.time()):
+    if token.is_expired(clock.time(), monotonic=clock.monotonic()):
         raise InvalidToken(
             "the access token has expired (or expires within a minute) by the local clock; it was not sent",
             fix=f"refresh the token first ({STEP_STATUS})",
@@ -172,16 +175,36 @@ def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry
             transport, "GET", call.url, params={"maxResults": "1"}, headers=headers, retry=retry, clock=clock
         )
     except TransportError as exc:
-        return _check(call, "error", f"no answer from {host_of(call.url)}: {exc.message}", exc.fix)
+        return _check(call, "error", f"no answer from {host_of(call.url)}: {exc.message}", exc.fix, network=True)
+    if response.status in retry.statuses:
+        detail = f"{host_of(call.url)} answered HTTP {response.status} {_reason(response)}after {retry.attempts} attempt(s)"
+        return _check(call, "error", detail, TransportError.fix, network=True)
     if 200 <= response.status < 300:
+        if not _is_json(response):
+            detail = f"{host_of(call.url)} answered HTTP {response.status} with a body that is not JSON (a proxy's page?)"
+            return _check(call, "error", detail, TransportError.fix, network=True)
         return _check(call, "allowed", f"HTTP {response.status}: the call worked",
                       fix="the token opens an API its scopes do not name: inspect it (runbook step 04)")
     return _judge(call, api_error(response))
 
 
-def _check(call: _Call, outcome: Outcome, detail: str, fix: str = "") -> Check:
+def _check(call: _Call, outcome: Outcome, detail: str, fix: str = "", *, network: bool = False) -> Check:
     ok = outcome == call.expected
-    return Check(call.api, call.call, call.expected, outcome, redact(detail), ok, "" if ok else fix)
+    return Check(call.api, call.call, call.expected, outcome, redact(detail), ok, "" if ok else fix, network)
+
+
+def _is_json(response: Response) -> bool:
+    try:
+        response.json()
+    except TransportError:  # ProtocolError
+        return False
+    return True
+
+
+def _reason(response: Response) -> str:
+    """``(UNAVAILABLE) `` from an API error envelope, or nothing."""
+    error = api_error(response)
+    return f"({error.reason}) " if error.reason else ""
 
 
 def api_error(response: Response) -> ApiError:
