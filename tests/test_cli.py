@@ -247,3 +247,39 @@ def test_run_step_denied_exits_non_zero_and_names_the_step(
 def test_run_unknown_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.run(["--home", str(tmp_path), "run", "07"]) == ExitCode.BAD_INPUT
     assert "00_start_here" in capsys.readouterr().err
+
+
+def test_emulator_command_prints_clients_and_ready_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator", "--auto-approve"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines: list[str] = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("Emulator ready at "):
+                break
+        base = lines[-1].split()[-1]
+        assert base.startswith("http://127.0.0.1:")
+        assert "EMULATOR-ONLY" in "".join(lines) or "emulator" in "".join(lines).lower()
+        discovery = requests.get(base + "/.well-known/openid-configuration", timeout=10).json()
+        assert discovery["issuer"] == base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_status_all_and_client_show(tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    emu = make_emulator(auto_approve=True)
+    set_client(tmp_path, emu, "desktop")
+    home = tmp_path / "home"
+    capsys.readouterr()
+    assert run(home, emu, "client", "show", "--json") == 0
+    shown = capsys.readouterr().out
+    assert emu.emulator.desktop_client.client_secret not in shown
+    assert json.loads(shown)["client_id"] == emu.emulator.desktop_client.client_id
+    assert run(home, emu, "authorize", "--service", "calendar") == 0
+    capsys.readouterr()
+    assert run(home, None, "status", "--all", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["profile"] for r in rows] == ["site-a"] and rows[0]["token_id"]
