@@ -304,7 +304,7 @@ def test_runbook_steps_end_in_one_network_line(rig_factory: Callable[..., Rig], 
 
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
-def test_n1_fault_matrix_full(rig_factory: Callable[..., Rig], request: pytest.FixtureRequest) -> None:
+def test_n1_fault_matrix_full(rig_factory: Callable[..., Rig], soak_report: Callable[[str], None]) -> None:
     started = time.perf_counter()
     cases = max_attempts = gave_up = polls = device = 0
     for faults in (1, 2, 3, 4):  # the full run: 1..4 consecutive faults per request
@@ -324,7 +324,5 @@ def test_n1_fault_matrix_full(rig_factory: Callable[..., Rig], request: pytest.F
     line = (f"N1 network faults: max {max_attempts} attempts in {cases} retrying cases ({gave_up} gave up, each one "
             f"line with Fix: and exit 6), {polls} poll cases all recovered by backoff, {device} device-code cases "
             f"with 1 attempt; {elapsed:.1f} s (target <= 3 attempts, exit 6, 1 attempt for device code)")
-    from test_polling_soak import report
-
-    report(request, line)
+    soak_report(line)
     assert max_attempts <= 3

@@ -23,7 +23,7 @@ import os
 import random
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,18 +69,6 @@ class WsgiTransport:
         except ConnectionResetError:
             raise TransportError(f"could not connect to {parts.netloc} (connection reset)") from None
         return Response(reply.status_code, {k.lower(): v for k, v in reply.headers.items()}, reply.get_data())
-
-
-def report(request: pytest.FixtureRequest, line: str) -> None:
-    """Print the soak run's summary line past pytest's capture (and append it to $GAPPS_SOAK_REPORT)."""
-    if request.node.get_closest_marker("soak") is None:
-        return
-    with request.getfixturevalue("capsys").disabled():
-        print(f"\n{line}")
-    target = os.environ.get("GAPPS_SOAK_REPORT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M')} {line}\n")
 
 
 @dataclass
@@ -280,13 +268,13 @@ def assert_rules(totals: Totals, count: int) -> None:
     pytest.param(SMALL, id="small"),
     pytest.param(FULL, id="full", marks=[pytest.mark.soak, pytest.mark.timeout(900)]),
 ])
-def test_p1_polling_rules_over_scripted_sessions(count: int, request: pytest.FixtureRequest) -> None:
+def test_p1_polling_rules_over_scripted_sessions(count: int, soak_report: Callable[[str], None]) -> None:
     started = time.perf_counter()
     totals = run_sessions(count, SEED)
     elapsed = time.perf_counter() - started
     assert_rules(totals, count)
     endings = ", ".join(f"{k} {v}" for k, v in sorted(totals.endings.items()))
-    report(request, f"P1 polling: {totals.early} early polls in {totals.sessions} sessions / {totals.polls} polls "
+    soak_report(f"P1 polling: {totals.early} early polls in {totals.sessions} sessions / {totals.polls} polls "
                     f"({totals.slow_downs} slow_down, {totals.backoffs} backoffs up to {totals.longest_backoff:g} s, "
                     f"{totals.terminal} terminal stops with {totals.after_terminal} requests after; {endings}; "
                     f"{elapsed:.1f} s) (target 0 early, 0 after terminal, 500 sessions)")
