@@ -270,6 +270,10 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 def revoke(ctx: click.Context, yes: bool) -> None:
     """Step 04: revoke the grant at the provider; the local copy goes only after the provider confirms."""
     site = _site(ctx)
+    site.client()
+    if site.profile.load_token() is None:  # revoking twice succeeds: the first one already removed it
+        click.echo(f"Nothing to revoke: profile {site.profile.name!r} holds no token.")
+        return
     if not yes:
         click.confirm(f"Revoke the token of profile {site.profile.name!r}? The server loses API access", abort=True)
     already = runbook.revoke(site)

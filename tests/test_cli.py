@@ -101,8 +101,10 @@ def test_desktop_flow_end_to_end(tmp_path: Path, make_emulator, capsys: pytest.C
     assert run(home, emu, "refresh", "--json") == 0
     assert json.loads(capsys.readouterr().out)["token_id"] != status["token_id"]
     assert run(home, emu, "revoke", "--yes") == 0
+    assert run(home, emu, "revoke", "--yes") == 0
+    assert "Nothing to revoke" in capsys.readouterr().out
     assert run(home, emu, "status", "--json") == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["token_id"] is None
+    assert json.loads(capsys.readouterr().out)["token_id"] is None
 
 
 def test_device_flow_json_events(tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str]) -> None:
