@@ -119,6 +119,8 @@ def _check_one(name: str, value: object, refs: frozenset[str]) -> str | None:
 def _strings(where: str, value: object) -> Iterator[tuple[str, str]]:
     if isinstance(value, (str, bytes)):
         yield where, value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield where, str(value)  # `-p db_password 12345678` arrives as an int: a literal all the same
     elif isinstance(value, Mapping):
         for key, item in value.items():
             yield from _strings(f"{where}[{key!r}]", item)
