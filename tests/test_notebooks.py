@@ -1,4 +1,4 @@
-"""The runbook notebooks, run for real: papermill against the emulator, nbval, and their committed shape.
+"""The runbook notebooks, run for real: papermill against the emulator, strict nbval, and their committed form.
 
 Kernels are slow (2-4 s each on two cores), so each test runs as few notebooks as it can: profiles are
 prepared in-process with :mod:`gapps_runbook.runbook`, and only the step under test runs in a kernel.
@@ -28,6 +28,7 @@ from gapps_runbook.emulator.facts import random_client_id
 from gapps_runbook.errors import InputError, NotebookRunError
 from gapps_runbook.leakscan import format_findings, scan_paths
 from gapps_runbook.notebook_run import RunResult, run_notebook
+from gapps_runbook.render_notebooks import CLIENT_SECRET, finish, load_sanitizers, render, sanitize
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -237,17 +238,34 @@ def test_a_secret_as_a_parameter_is_refused_before_anything_runs(tmp_path: Path)
 
 
 @pytest.mark.notebook
-def test_notebooks_pass_nbval_against_the_emulator() -> None:
-    """The committed notebooks run clean under nbval (notebooks/conftest.py sets up the emulator)."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "notebooks/",
+def test_notebooks_pass_strict_nbval_against_the_emulator() -> None:
+    """Strict nbval: every cell runs and its outputs equal the committed ones after sanitize.cfg.
+
+    notebooks/conftest.py sets up the emulator and profile the renderer used (render_notebooks.emulator_site).
+    """
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "notebooks/",
                "--nbval-sanitize-with", "notebooks/sanitize.cfg"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPPS_RUNBOOK_")}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    hint = "\n(if a step's display changed on purpose: make notebooks, then commit notebooks/*.ipynb)"
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:] + hint
     assert "15 passed" in done.stdout
 
 
-# --- the committed notebooks' shape (no kernel) -----------------------------------------------
+@pytest.mark.notebook
+def test_render_is_deterministic_and_the_committed_notebooks_are_up_to_date(tmp_path: Path) -> None:
+    """Two renders are byte-identical, and equal to what is in git (sources untouched, outputs current)."""
+    first = render(tmp_path / "first", notebooks=NOTEBOOKS)
+    second = render(tmp_path / "second", notebooks=NOTEBOOKS)
+
+    assert [p.name for p in first] == [f"{name}.ipynb" for name in NAMES]
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), f"{a.name}: two renders differ"
+    stale = [p.name for p in first if p.read_bytes() != (NOTEBOOKS / p.name).read_bytes()]
+    assert not stale, f"committed notebooks out of date: {stale}; run `make notebooks` and commit them"
+
+
+# --- the committed notebooks' form (no kernel) ------------------------------------------------
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -258,7 +276,9 @@ def test_committed_notebook_is_thin_and_clean(name: str) -> None:
     assert "widgets" not in book.metadata and "papermill" not in book.metadata
     code = [c for c in book.cells if c.cell_type == "code"]
     assert book.cells[0].cell_type == "markdown"
-    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1))  # nbval skips unrun cells
+    assert not code[0].outputs and not code[1].outputs  # parameters, import
+    assert all(c.outputs for c in code[2:]), "the rb.<step>(...) cells show what the step displays"
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and code[0] is tagged[0]
     _assert_literal_assignments(tagged[0].source)
@@ -273,6 +293,49 @@ def test_committed_notebook_is_thin_and_clean(name: str) -> None:
         assert callable(getattr(rb, call.func.attr))
     markdown = " ".join(c.source for c in book.cells if c.cell_type == "markdown")
     assert "Fix" in markdown or "fails" in markdown or name == "00_start_here"
+
+
+def test_committed_notebooks_are_sanitized() -> None:
+    """No secret, secret shape, injected cell, papermill parameters or widget state; outputs already sanitized."""
+    paths = [NOTEBOOKS / f"{name}.ipynb" for name in NAMES]
+    findings = scan_paths(paths, [CLIENT_SECRET])  # canaries, Google's secret shapes, structure
+    assert not findings, format_findings(findings)
+    sanitizers = load_sanitizers(NOTEBOOKS / "sanitize.cfg")
+    for path in paths:
+        _assert_clean(path)
+        book = nbformat.read(path, as_version=4)
+        assert set(book.metadata) == {"kernelspec", "language_info"}, path.name
+        for cell in book.cells:
+            assert set(cell.metadata) <= {"tags"}, (path.name, cell.metadata)  # no papermill timings
+            for output in cell.get("outputs", []):
+                assert output["output_type"] != "error", (path.name, output)
+                assert "gapps_runbook" not in output.get("metadata", {}), "a transient output was rendered"
+                assert sanitize(output, sanitizers) == output, f"{path.name}: an output is not sanitized"
+    text = "\n".join(_text(p) for p in paths)
+    assert "TOKEN-ID" in text and "123456789012-emulator" in text and "Preflight: OK" in text
+
+
+def test_finish_keeps_the_sources_and_renumbers_and_sanitizes_the_outputs() -> None:
+    source = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
+    source.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1"),
+                    nbformat.v4.new_code_cell("x")]
+    executed = nbformat.reads(nbformat.writes(source), as_version=4)
+    executed.metadata["papermill"] = {"duration": 1.5, "start_time": "2025-01-01T00:00:00"}
+    executed.cells[1].metadata["papermill"] = {"duration": 0.1}
+    executed.cells[1].execution_count = 3
+    executed.cells[2].execution_count = 4
+    executed.cells[2].outputs = [nbformat.v4.new_output(
+        "execute_result", {"text/plain": "token 0123456789ab at 2025-06-01T10:00:00Z, 3599 s"}, execution_count=4)]
+
+    done = finish(executed, source, load_sanitizers(NOTEBOOKS / "sanitize.cfg"))
+
+    assert done.metadata == source.metadata and [c.source for c in done.cells] == [c.source for c in source.cells]
+    assert [c.get("execution_count") for c in done.cells] == [None, 1, 2]
+    assert done.cells[1].metadata == {} and done.cells[2].outputs[0].execution_count == 2
+    assert done.cells[2].outputs[0].data["text/plain"] == "token TOKEN-ID at TIMESTAMP, N s"
+    executed.cells[2].source = "y"
+    with pytest.raises(ValueError, match="differ"):
+        finish(executed, source, [])
 
 
 def _assert_literal_assignments(source: str) -> None:
