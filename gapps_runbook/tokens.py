@@ -108,16 +108,23 @@ class Token:
         return None if monotonic < received else self.monotonic_expires_at - monotonic
 
 
+MAX_LIFETIME = 2**31 - 1
+"""The longest ``expires_in`` accepted, in seconds (68 years): more is no lifetime, and overflows the float expiry."""
+_LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+
+
 def _int_field(body: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
     """An integer field that some servers send as a digit string; ProtocolError if neither."""
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, str):
+        text = value.strip()  # isdigit() is also true of "²" and "١٢", which int() refuses or reads
+        if text.isascii() and text.isdigit() and len(text) <= 10:
+            value = int(text)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LIFETIME:
         return value
-    raise ProtocolError(f"the token response's {key} is not a non-negative integer")
+    raise ProtocolError(f"the token response's {key} is not a non-negative integer of at most {MAX_LIFETIME}")
 
 
 def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
@@ -140,7 +147,7 @@ def account_from_id_token(id_token: str | None) -> str | None:
     payload = id_token.split(".")[1]
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: deep nesting
         return None
     email = claims.get("email") if isinstance(claims, dict) else None
     return email if isinstance(email, str) and email else None
@@ -424,8 +431,8 @@ def _stored_float(info: Mapping[str, Any], key: str) -> float | None:
     value = info.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StoreError(f"the authorized_user file's gapps_runbook.{key} is not a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -_LATEST_TIME <= value <= _LATEST_TIME:
+        raise StoreError(f"the authorized_user file's gapps_runbook.{key} is not a number of seconds")  # NaN, 1e400
     return float(value)
 
 

@@ -456,3 +456,31 @@ def test_emulator_wrong_secret_is_invalid_client(make_emulator: MakeEmulator) ->
     with pytest.raises(InvalidClient):
         refresh(RequestsTransport(), endpoints, wrong, token, clock=clock)
     assert token_posts(running) - before == 1
+
+
+# --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
+
+
+@pytest.mark.parametrize("expires_in", ["\u00b2", "\u0661\u0662", "9" * 5000, 10**400, 2**31, -1],
+                         ids=["superscript", "arabic", "5000 digits", "10**400", "2**31", "-1"])
+def test_fuzz_expires_in_that_is_no_lifetime_is_a_protocol_error(expires_in: Any) -> None:
+    """F1 fuzzer: "²" passed isdigit() and int() raised ValueError; 10**400 overflowed the float expiry."""
+    with pytest.raises(ProtocolError, match="expires_in"):
+        parse_token_response(token_body(expires_in=expires_in), now=NOW)
+
+
+def test_fuzz_deeply_nested_id_token_payload_gives_no_account() -> None:
+    """F1 fuzzer: json.loads raised RecursionError on an ID token payload thousands of arrays deep."""
+    payload = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+    token = parse_token_response(token_body(id_token=f"eyJhbGciOiJSUzI1NiJ9.{payload}.sig"), now=NOW)
+    assert token.account is None
+
+
+@pytest.mark.parametrize(
+    "issued_at", [10**400, float("nan"), float("inf"), -1e300], ids=["10**400", "nan", "inf", "-1e300"]
+)
+def test_fuzz_stored_time_out_of_range_is_a_store_error(issued_at: Any) -> None:
+    """F1 fuzzer: float(10**400) raised OverflowError; NaN and infinity were taken as times."""
+    info = {"token": ACCESS, "refresh_token": REFRESH, "gapps_runbook": {"issued_at": issued_at}}
+    with pytest.raises(StoreError, match="issued_at"):
+        token_from_authorized_user(info, now=NOW)
