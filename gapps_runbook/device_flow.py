@@ -57,6 +57,7 @@ DEFAULT_EXPIRES_IN = 1800  # Google's documented lifetime (reference §1)
 SLOW_DOWN_STEP = 5  # RFC 8628 §3.5: "increased by 5 seconds for this and all subsequent requests"
 _SLICE = 1.0  # longest single sleep, so cancellation is noticed within a second
 _RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_MAX_SECONDS = 2**31 - 1  # a larger expires_in or interval is no lifetime, and overflows the float deadline
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,12 @@ def _positive_int(body: Mapping[str, Any], key: str, default: int) -> int:
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ProtocolError(f"the device authorization response's {key} is not a positive integer")
+    if isinstance(value, str):
+        text = value.strip()  # isdigit() is also true of "²" and "١٢", which int() refuses or reads
+        if text.isascii() and text.isdigit() and len(text) <= 10:
+            value = int(text)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _MAX_SECONDS:
+        raise ProtocolError(f"the device authorization response's {key} is not a positive integer of seconds")
     return value
 
 

@@ -507,3 +507,17 @@ def test_emulator_code_expires(make_emulator: MakeEmulator) -> None:
     auth = request_device_code(transport, endpoints, client, ["openid"], clock=clock)
     with pytest.raises((FlowTimeout, ExpiredToken)):
         DevicePoller(transport, endpoints, client, auth, clock=clock).wait()
+
+
+# --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["expires_in", "interval"])
+@pytest.mark.parametrize("value", ["\u00b2", "\uff13\uff10", "9" * 5000, 10**400, 2**31],
+                         ids=["superscript", "fullwidth", "5000 digits", "10**400", "2**31"])
+def test_fuzz_device_seconds_that_are_no_lifetime_are_protocol_errors(key: str, value: Any) -> None:
+    """F1 fuzzer: "²" made int() raise ValueError; 10**400 was accepted and expires_at() overflowed later."""
+    body = {"device_code": "4/planted-device-code-0123456789", "user_code": "GQVQ-JKEC",
+            "verification_url": "https://www.google.com/device", key: value}
+    with pytest.raises(ProtocolError, match=key):
+        parse_device_response(body, now=1000.0)
