@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .tokens import Token
 
 Source = Literal["tokeninfo", "introspection", "token_response"]
+_MAX_SECONDS = 2**31 - 1  # a longer expires_in is no lifetime
+_LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 # Google answers "email"/"profile" with their long names (reference §3.3).
 _SCOPE_ALIASES = {
@@ -135,11 +137,14 @@ def _seconds(value: Any, key: str) -> int | None:
     """An integer that Google sends as a string ("3560")."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return max(0, int(value))
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str):
+        text = value.strip()  # isdigit() is also true of "²" and "١٢"; "--5" and 4300+ digits make int() raise
+        digits = text[1:] if text.startswith("-") else text
+        if digits.isascii() and digits.isdigit() and len(digits) <= 10:
+            value = int(text)
+    if isinstance(value, int) and not isinstance(value, bool) and value <= _MAX_SECONDS:
         return max(0, value)
-    raise ProtocolError(f"the token information's {key} is not a number")
+    raise ProtocolError(f"the token information's {key} is not a number of seconds")
 
 
 def parse_tokeninfo(body: Mapping[str, Any]) -> TokenInfo:
@@ -212,8 +217,10 @@ def parse_introspection(body: Mapping[str, Any], *, now: float) -> TokenInfo:
     if not active:
         raise InvalidToken("the provider says the token is not active (RFC 7662)")
     exp = body.get("exp")
-    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, (int, float))):
-        raise ProtocolError("the introspection response's exp is not a number")
+    if exp is not None and (
+        isinstance(exp, bool) or not isinstance(exp, (int, float)) or not -_LATEST_TIME <= exp <= _LATEST_TIME
+    ):  # the range check also refuses NaN, infinities and integers too large for a float
+        raise ProtocolError("the introspection response's exp is not a time in seconds")
     aud = body.get("aud")
     return TokenInfo(
         scopes=tuple((_text(body, "scope") or "").split()),

@@ -200,3 +200,30 @@ def test_emulator_tokeninfo_then_revoked(make_emulator: Callable[..., RunningEmu
     revoke(transport, endpoints, token, clock=clock)
     with pytest.raises(InvalidToken):
         inspect_token(transport, endpoints, token, clock=clock)
+
+
+# --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
+
+from gapps_runbook.inspection import parse_introspection, parse_tokeninfo  # noqa: E402
+
+
+@pytest.mark.parametrize("expires_in", ["--5", "\u00b2", "-\u00b2", "9" * 5000, 2**31],
+                         ids=["--5", "superscript", "-superscript", "5000 digits", "2**31"])
+def test_fuzz_tokeninfo_expires_in_that_is_no_number_is_a_protocol_error(expires_in: Any) -> None:
+    """F1 fuzzer: "--5" passed lstrip("-").isdigit() and int() raised ValueError."""
+    with pytest.raises(ProtocolError, match="expires_in"):
+        parse_tokeninfo({"scope": "openid", "expires_in": expires_in})
+
+
+def test_fuzz_tokeninfo_negative_expires_in_still_reads_as_zero() -> None:
+    assert parse_tokeninfo({"expires_in": "-5"}).expires_in == 0
+    assert parse_tokeninfo({"expires_in": -(10**400)}).expires_in == 0
+
+
+@pytest.mark.parametrize(
+    "exp", [float("nan"), float("inf"), -float("inf"), 10**400], ids=["nan", "inf", "-inf", "10**400"]
+)
+def test_fuzz_introspection_exp_out_of_range_is_a_protocol_error(exp: Any) -> None:
+    """F1 fuzzer: int(nan) raised ValueError, int(inf) and 10**400 - now raised OverflowError."""
+    with pytest.raises(ProtocolError, match="exp"):
+        parse_introspection({"active": True, "exp": exp}, now=1_800_000_000.0)
