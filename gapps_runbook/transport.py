@@ -40,7 +40,7 @@ class Response:
         """The body as a JSON object, or :class:`ProtocolError` (the body is never quoted: it may hold a secret)."""
         try:
             value = json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[..." thousands deep
             raise ProtocolError(f"the server answered HTTP {self.status} with a body that is not JSON") from None
         if not isinstance(value, dict):
             raise ProtocolError(f"the server answered HTTP {self.status} with JSON that is not an object")

@@ -90,3 +90,9 @@ def test_requests_transport_connection_refused_names_host_only() -> None:
         RequestsTransport()("POST", f"http://127.0.0.1:{port}/revoke?token=SECRETVALUE123", timeout=2)
     assert f"127.0.0.1:{port}" in str(info.value)
     assert "SECRETVALUE123" not in str(info.value)
+
+
+def test_fuzz_deeply_nested_json_body_is_a_protocol_error() -> None:
+    """F1 fuzzer: json.loads raised RecursionError (not ValueError) on a body thousands of arrays deep."""
+    with pytest.raises(errors.ProtocolError, match="not JSON"):
+        Response(200, {}, b"[" * 5000 + b"]" * 5000).json()
