@@ -105,7 +105,10 @@ GOOGLE = Endpoints(
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urllib.parse.urlsplit(value)
+    try:
+        parts = urllib.parse.urlsplit(value)  # raises on "https://[x" (a bad IPv6 literal)
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 

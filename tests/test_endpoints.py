@@ -59,3 +59,10 @@ def test_http_allowed_on_loopback_only() -> None:
 def test_discovery_with_non_url_endpoint_is_a_protocol_error() -> None:
     with pytest.raises(errors.ProtocolError):
         endpoints.Endpoints.from_discovery({"issuer": "https://i", "token_endpoint": "javascript:alert(1)"})
+
+
+@pytest.mark.parametrize("url", ["http://[", "https://[abc]/token", "http://a]b/"])
+def test_fuzz_discovery_url_that_cannot_be_parsed_is_a_protocol_error(url: str) -> None:
+    """F1 fuzzer: urlsplit raised ValueError ("Invalid IPv6 URL") out of from_discovery."""
+    with pytest.raises(errors.ProtocolError, match="token_endpoint"):
+        endpoints.Endpoints.from_discovery({"issuer": "http://127.0.0.1:8765", "token_endpoint": url})
