@@ -143,8 +143,8 @@ def validate_client_id(value: str, *, google: bool) -> str:
         raise InputError(f"{what} has spaces or quotes around it; paste only the ID itself", fix=_FIX_CLIENT)
     if not _plain_token(value):
         raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
-    if not google or _ID_RE.fullmatch(value):
-        return value
+    if _ID_RE.fullmatch(value) or (not google and "GOCSPX-" not in value):
+        return value  # any provider: a Google secret in the ID field would travel in URLs and show on screen
     raise InputError(f"{what} {_id_mistake(value)}", fix=_FIX_CLIENT)
 
 
@@ -217,6 +217,8 @@ def _installed_object(text: str) -> dict[str, Any]:
     """The ``installed`` object of a client JSON, or a one-line ConfigError about its shape."""
     try:
         document = json.loads(text)
+    except RecursionError:  # "[[[[..." thousands deep
+        raise _file_error("is JSON nested too deeply to be a client file") from None
     except ValueError as exc:  # JSONDecodeError; its message quotes no input
         where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise _file_error(f"is not JSON{where}") from None
@@ -249,8 +251,8 @@ def _required_str(installed: Mapping[str, Any], key: str) -> str:
 
 def _allowed_host(url: str, endpoints: Endpoints) -> bool:
     """True if ``url`` is https on a Google host or on the configured provider (http only on loopback)."""
-    parts = urllib.parse.urlsplit(url)
     try:
+        parts = urllib.parse.urlsplit(url)  # raises on "https://[x" (a bad IPv6 literal)
         port = parts.port
     except ValueError:
         return False
@@ -273,11 +275,20 @@ def _check_uris(installed: Mapping[str, Any], endpoints: Endpoints) -> None:
         if not isinstance(value, str):
             raise _file_error(f"has a {key} that is not a string")
         if not _allowed_host(value, endpoints):
-            host = urllib.parse.urlsplit(value).hostname or "an unparsable URL"
+            host = _display_host(value) or "an unparsable URL"
             raise _file_error(
                 f"has a {key} on {host}, which is neither Google nor the configured provider; "
                 "it was refused so the secret cannot be sent there"
             )
+
+
+def _display_host(url: str) -> str | None:
+    """The URL's host[:port] as written (not lower-cased, so redaction still knows a secret), or None."""
+    try:
+        netloc = urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        return None
+    return netloc.rpartition("@")[2] or None  # never the user:password part
 
 
 def _redirect_uris(installed: Mapping[str, Any]) -> list[str]:
@@ -290,7 +301,10 @@ def _redirect_uris(installed: Mapping[str, Any]) -> list[str]:
 def _infer_type(redirects: list[str]) -> ClientType:
     """``desktop`` when the file has a loopback redirect; otherwise the caller must say."""
     for uri in redirects:
-        parts = urllib.parse.urlsplit(uri)
+        try:
+            parts = urllib.parse.urlsplit(uri)  # raises on "http://[x" (a bad IPv6 literal)
+        except ValueError:
+            continue
         if parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS:
             return "desktop"
     raise InputError(

@@ -358,3 +358,54 @@ def test_read_secret_from_prompt_registers_it() -> None:
     assert secret not in str(errors.RunbookError(f"leak {secret}"))
     with pytest.raises(errors.InputError, match="no client secret was entered"):
         clients.read_secret(prompt=lambda: "")
+
+
+# --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
+
+FUZZ_ID = "123456789012-" + "a1b2c3d4" * 4 + ".apps.googleusercontent.com"
+FUZZ_SECRET = "GOCSPX-" + "F" * 28
+
+
+def _fuzz_file(**installed: Any) -> str:
+    return json.dumps({"installed": {"client_id": FUZZ_ID, "client_secret": FUZZ_SECRET, **installed}})
+
+
+def test_fuzz_deeply_nested_client_file_is_a_config_error() -> None:
+    """F1 fuzzer: json.loads raised RecursionError (not ValueError) on "[[[[..." thousands deep."""
+    with pytest.raises(errors.ConfigError, match="nested too deeply"):
+        clients.parse_client_json("[" * 5000 + "]" * 5000, endpoints=GOOGLE)
+
+
+@pytest.mark.parametrize("key", ["auth_uri", "token_uri"])
+@pytest.mark.parametrize("url", ["http://[", "https://[abc]/token", "https://a]b/"])
+def test_fuzz_unparsable_endpoint_url_is_a_config_error(key: str, url: str) -> None:
+    """F1 fuzzer: urlsplit raised ValueError ("Invalid IPv6 URL") out of the host check."""
+    with pytest.raises(errors.ConfigError, match=f"{key} on an unparsable URL"):
+        clients.parse_client_json(_fuzz_file(**{key: url}), endpoints=GOOGLE, client_type="device")
+
+
+def test_fuzz_unparsable_redirect_uri_does_not_crash_type_inference() -> None:
+    """F1 fuzzer: urlsplit raised ValueError while looking for a loopback redirect."""
+    with pytest.raises(errors.InputError, match="does not say whether"):
+        clients.parse_client_json(_fuzz_file(redirect_uris=["http://[::1"]), endpoints=GOOGLE)
+    config = clients.parse_client_json(_fuzz_file(redirect_uris=["http://[", "http://localhost"]), endpoints=GOOGLE)
+    assert config.client_type == "desktop"
+
+
+def test_fuzz_foreign_host_is_named_as_written_so_a_secret_in_it_stays_redacted() -> None:
+    """F1 fuzzer: the message named the lower-cased host, "gocspx-...", which redaction does not know."""
+    host = "GOCSPX-" + "H" * 28
+    with pytest.raises(errors.ConfigError) as info:
+        clients.parse_client_json(_fuzz_file(token_uri=f"https://{host}/token"), endpoints=GOOGLE, client_type="device")
+    assert host.lower() not in str(info.value).lower() and "neither Google" in str(info.value)
+
+
+def test_fuzz_a_google_secret_in_the_id_field_is_refused_for_any_provider() -> None:
+    """F1 fuzzer: with a non-Google provider a GOCSPX- secret was taken as the client ID (it travels in URLs)."""
+    emulated = Endpoints(issuer="http://127.0.0.1:8765", authorization_endpoint="http://127.0.0.1:8765/auth",
+                         token_endpoint="http://127.0.0.1:8765/token")  # fmt: skip
+    secret = "GOCSPX-" + "S" * 28
+    with pytest.raises(errors.ConfigError, match="looks like the client secret") as info:
+        clients.parse_client_json(_fuzz_file(client_id=secret), endpoints=emulated, client_type="device")
+    assert secret not in str(info.value) and secret not in repr(info.value)
+    assert clients.validate_client_id("my-provider-client", google=False) == "my-provider-client"
