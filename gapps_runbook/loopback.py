@@ -293,12 +293,12 @@ def _same(given: str, expected: str) -> bool:
 def _callback_params(authorization: LoopbackAuthorization, redirected_url: str) -> dict[str, str]:
     """The redirect's query parameters, once the URL is known to be this attempt's redirect."""
     text = redirected_url.strip()
-    parts = urllib.parse.urlsplit(text if "://" in text else f"http://{text}")
     expected = urllib.parse.urlsplit(authorization.redirect_uri)
     try:
+        parts = urllib.parse.urlsplit(text if "://" in text else f"http://{text}")  # raises on "http://[x"
         same_place = (parts.scheme, parts.hostname, parts.port) == ("http", expected.hostname, expected.port)
-    except ValueError:  # a port that is not a number
-        same_place = False
+    except ValueError:  # a port that is not a number, or a bad IPv6 literal
+        parts, same_place = expected, False
     if not same_place or (parts.path or "/") != expected.path:
         raise InputError(f"the pasted URL does not start with {authorization.redirect_uri}", fix=_PASTE_FIX)
     query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)

@@ -390,3 +390,14 @@ def test_listener_logs_no_code(endpoints: Endpoints, client: ClientConfig, caplo
     loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
     out, err = capfd.readouterr()
     assert codes[0] not in caplog.text + out + err
+
+
+@pytest.mark.parametrize("pasted", ["http://[/?state={state}&code=4/abc", "http://[::1/?state={state}", "[abc"])
+def test_fuzz_unparsable_pasted_url_is_an_input_error(pasted: str) -> None:
+    """F1 fuzzer: urlsplit raised ValueError ("Invalid IPv6 URL") out of complete() before any check."""
+    site = Endpoints(issuer="http://127.0.0.1:8765", authorization_endpoint="http://127.0.0.1:8765/o/oauth2/v2/auth",
+                     token_endpoint="http://127.0.0.1:8765/token")  # fmt: skip
+    desktop = ClientConfig("123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "Q" * 28, "desktop")
+    authorization = loopback.start(site, desktop, ["openid"], port=54321)
+    with pytest.raises(errors.InputError, match="does not start with"):
+        loopback.complete(authorization, pasted.format(state=authorization.state))
