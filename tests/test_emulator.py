@@ -239,3 +239,14 @@ def test_requests_are_recorded_by_key_only(emulator: RunningEmulator) -> None:
     assert [(r.method, r.path) for r in records] == [("POST", "/device/code"), ("POST", "/token")]
     assert records[1].keys == ("client_id", "client_secret", "device_code", "grant_type")
     assert device_code not in repr(records)
+
+
+@pytest.mark.parametrize("path", ["/token", "/device/code", "/revoke", "/tokeninfo"])
+def test_fuzz_deeply_nested_json_body_is_a_400_not_a_500(path: str) -> None:
+    """F1 fuzzer: werkzeug's get_json(silent=True) let RecursionError through, and the app answered 500."""
+    from werkzeug.test import Client
+
+    from gapps_runbook.emulator import Emulator
+
+    response = Client(Emulator().wsgi_app).post(path, data=b"[" * 5000 + b"]" * 5000, content_type="application/json")
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"

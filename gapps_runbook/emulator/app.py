@@ -77,10 +77,18 @@ def oauth_json(error: OAuthError) -> Response:
     return apis.json_response(payload, status, NO_STORE)
 
 
+def json_body(request: Request) -> Any:
+    """The JSON body, or None if it is not JSON (werkzeug's ``silent`` misses RecursionError)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # "[[[[..." thousands deep: fits in max_content_length
+        return None
+
+
 def body_params(request: Request) -> dict[str, str]:
     """Form or JSON body parameters (reference §1: Google takes both); first value of repeats."""
     if request.mimetype == "application/json":
-        data = request.get_json(silent=True)
+        data = json_body(request)
         if not isinstance(data, dict):
             raise oauth_error(InvalidRequest, "Invalid JSON payload received.")
         if not all(isinstance(v, (str, int, float, bool)) for v in data.values()):
@@ -93,7 +101,7 @@ def _keys(request: Request) -> set[str]:
     keys = set(request.args.keys())
     try:
         if request.mimetype == "application/json":
-            data = request.get_json(silent=True)
+            data = json_body(request)
             keys |= set(data) if isinstance(data, dict) else set()
         else:
             keys |= set(request.form.keys())
