@@ -35,6 +35,7 @@ from .errors import (
     OAuthError,
     RunbookError,
     TransportError,
+    VerifyFailed,
 )
 from .store import Profile, ProfileStore
 from .transport import RequestsTransport, Transport
@@ -292,16 +293,21 @@ def authorize_by_paste(
     ask: Callable[[], str],
 ) -> AuthResult:
     """Step 03, desktop flow for a kernel on another machine than the browser: paste the redirect URL back."""
-    client = site.client()
-    verdict = scopes.preflight(requested, flow="desktop", endpoints=site.endpoints, client=client)
-    raise_for_preflight(verdict)
-    pending = loopback.start(site.endpoints, client, requested)
+    pending = start_paste(site, requested)
     show_url(pending.url)
-    return finish_paste(site, client, pending, ask())
+    return finish_paste(site, pending, ask())
 
 
-def finish_paste(site: Site, client: ClientConfig, pending: loopback.LoopbackAuthorization, pasted: str) -> AuthResult:
+def start_paste(site: Site, requested: tuple[str, ...]) -> loopback.LoopbackAuthorization:
+    """Preflight for the desktop flow, then a new attempt whose link the person opens (paste-back mode)."""
+    verdict = scopes.preflight(requested, flow="desktop", endpoints=site.endpoints, client=site.client())
+    raise_for_preflight(verdict)
+    return loopback.start(site.endpoints, site.client(), requested)
+
+
+def finish_paste(site: Site, pending: loopback.LoopbackAuthorization, pasted: str) -> AuthResult:
     """Complete a paste-back authorization with the URL the browser was redirected to."""
+    client = site.client()
     try:
         return _keep(site, client, loopback.complete(pending, pasted, clock=site.clock), "desktop")
     except RunbookError as exc:
@@ -412,10 +418,21 @@ def verify(site: Site) -> verify_module.VerifyReport:
     return report
 
 
+def raise_for_verify(report: verify_module.VerifyReport) -> None:
+    """Turn the first failed check into :class:`VerifyFailed` (skipped checks are not failures)."""
+    for check in report.checks:
+        if not check.ok and check.outcome != "skipped":
+            raise VerifyFailed(
+                f"verify failed: {check.api} {check.call} was expected {check.expected} but was {check.outcome}",
+                fix=check.fix or None,
+            )
+
+
 def revoke(site: Site) -> bool:
     """Step 04: revoke at the provider (RFC 7009); the local copy is deleted only after a 200."""
     token = site.token()
     already = tokens.revoke(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
     site.profile.delete_token()
     site.mark("revoke", "ok")
+    site.mark("authorize", "revoked", "the token was revoked: authorize again to restore API access")
     return bool(already)
