@@ -45,7 +45,9 @@ def register_secret(value: str | None) -> None:
     """Remember a secret so :func:`redact` removes it in raw, URL-encoded and JSON-escaped forms."""
     if not value or len(value) < _MIN_SECRET_LENGTH:
         return
-    forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]}
+    # surrogatepass: JSON's "\udcff" escape decodes to a lone surrogate, which strict UTF-8 refuses to encode
+    quoted = urllib.parse.quote(value, safe="", errors="surrogatepass")
+    forms = {value, quoted, urllib.parse.quote_plus(value, errors="surrogatepass"), json.dumps(value)[1:-1]}
     with _known_lock:
         _known.update(forms)
 
@@ -69,7 +71,7 @@ def redact(text: str) -> str:
 
 def fingerprint(value: str) -> str:
     """A short, stable, non-reversible id for a token or secret (the procedure's "token id")."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 _factory_installed = False

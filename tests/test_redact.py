@@ -80,3 +80,11 @@ def test_paths_with_4_slash_are_kept() -> None:
     path = "/tmp/pytest-of-root/pytest-4/test_files_are_private0/home"
     assert redact.redact(path) == path
     assert redact.MASK in redact.redact("pasted 4/0AX4XfWhABCDEFGHIJKL here")
+
+
+def test_fuzz_a_secret_with_a_lone_surrogate_is_registered_and_fingerprinted() -> None:
+    """F1 fuzzer: a device_code "GOCSPX-\\ud800" (JSON's "\\ud800" escape) made quote() raise UnicodeEncodeError."""
+    secret = "planted-\ud800-secret"
+    redact.register_secret(secret)
+    assert redact.redact(f"got {secret} back") == f"got {redact.MASK} back"
+    assert len(redact.fingerprint(secret)) == 12
