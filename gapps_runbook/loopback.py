@@ -287,7 +287,8 @@ def _page(start_response: Callable[..., Any], status: str, text: str) -> list[by
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    # surrogatepass: a paste read with surrogateescape can hold lone surrogates, which strict UTF-8 refuses
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def _callback_params(authorization: LoopbackAuthorization, redirected_url: str) -> dict[str, str]:

@@ -401,3 +401,18 @@ def test_fuzz_unparsable_pasted_url_is_an_input_error(pasted: str) -> None:
     authorization = loopback.start(site, desktop, ["openid"], port=54321)
     with pytest.raises(errors.InputError, match="does not start with"):
         loopback.complete(authorization, pasted.format(state=authorization.state))
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [("state=\udcff&code=4/abc", errors.InputError), ("state={state}&error=\udcff", errors.OAuthError)],
+    ids=["state", "error"],
+)
+def test_fuzz_lone_surrogates_in_a_pasted_url_are_typed_errors(query: str, error: type[Exception]) -> None:
+    """F1 fuzzer: state "\\ud800" made hmac's encode("utf-8") raise UnicodeEncodeError out of complete()."""
+    site = Endpoints(issuer="http://127.0.0.1:8765", authorization_endpoint="http://127.0.0.1:8765/o/oauth2/v2/auth",
+                     token_endpoint="http://127.0.0.1:8765/token")  # fmt: skip
+    desktop = ClientConfig("123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "Q" * 28, "desktop")
+    authorization = loopback.start(site, desktop, ["openid"], port=54321)
+    with pytest.raises(error):
+        loopback.complete(authorization, "http://127.0.0.1:54321/?" + query.format(state=authorization.state))
