@@ -335,12 +335,14 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     The executed notebook is written (scrubbed of secrets) even when the step fails.
     """
     from .demo import new_run_dir
+    from .params import check_parameters
     from .runs import resolve_step, run_step
 
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
                                  "issuer": root["issuer"] or "", "interactive": False}
     values.update({name: _literal(value) for name, value in parameters})
+    check_parameters(values)  # before the run folder exists: a refused run leaves nothing behind
     name = resolve_step(step).stem
     result = run_step(name, new_run_dir(out, f"run-{name}"), values)
     click.echo(f"{name}: ok ({result.duration:.1f} s). Executed notebook: {result.output_path}")
