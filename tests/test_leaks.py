@@ -427,7 +427,7 @@ def test_l1_notebook_runs_leave_no_canary_full(request: pytest.FixtureRequest, t
 
 def report(request: pytest.FixtureRequest, line: str, *, file: bool = True, always: bool = False) -> None:
     """Print a soak summary line past pytest's capture (and append it to $GAPPS_SOAK_REPORT)."""
-    if request.node.get_closest_marker("soak") is None and not always:
+    if request.node.get_closest_marker("soak") is None and not (always and os.environ.get("GAPPS_SOAK_REPORT")):
         return
     capture = request.node.funcargs.get("capfd") or request.getfixturevalue("capsys")
     with capture.disabled():
