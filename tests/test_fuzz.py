@@ -19,8 +19,8 @@ which prints ``F1 fuzzing <parser>: <N> examples, 0 uncaught (target 10000, 0)``
 multiplies the full count; ``GAPPS_SOAK_REPORT=<file>`` appends the lines to a file.
 
 No example database (``database=None``): the small run is derandomized, so a failure reproduces from the
-test alone, and a soak failure prints the minimal example and a ``@reproduce_failure`` blob; nothing is
-written to ``.hypothesis/`` in the checkout or in CI.
+test alone, and a soak failure prints the minimal example and a ``@reproduce_failure`` blob; no example
+database builds up in the checkout or in CI (Hypothesis still writes its gitignored ``.hypothesis/constants``).
 """
 
 from __future__ import annotations
