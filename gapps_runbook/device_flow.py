@@ -191,7 +191,7 @@ def request_device_code(
     if not url:
         raise ConfigError(
             f"the provider {host_of(endpoints.issuer)} has no device authorization endpoint (RFC 8628)",
-            fix="use the Desktop app flow (--flow desktop), see runbook step 01",
+            fix="use the Desktop app flow (flow desktop), see runbook step 01",
         )
     form = device_request(client, scopes, authenticate=not endpoints.google_dialect)
     started = clock.monotonic()
