@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import runbook, scopes
-from .clients import read_secret
+from .clients import read_secret, validate_client_id
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError, step_exit_code
 from .redact import redact
 
@@ -101,6 +101,7 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
         if no_secret and (secret_env is not None or secret_file is not None):
             raise InputError("--no-secret cannot be combined with --secret-env or --secret-file",
                              fix="pass --no-secret only for a public client, which has no secret")
+        validate_client_id(client_id, google=site.endpoints.google_dialect)  # before asking for the secret
         prompt = None
         if secret_env is None and secret_file is None:
             prompt = lambda: click.prompt("Client secret", hide_input=True)  # noqa: E731

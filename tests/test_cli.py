@@ -285,3 +285,14 @@ def test_status_all_and_client_show(tmp_path: Path, make_emulator, capsys: pytes
     assert run(home, None, "status", "--all", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["profile"] for r in rows] == ["site-a"] and rows[0]["token_id"]
+
+
+def test_a_bad_client_id_is_reported_before_the_secret_is_asked(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = run(tmp_path / "home", emulator, "client", "set", "--client-id", "12345", "--client-type", "desktop",
+             "--secret-env", "GAPPS_TEST_UNSET_VARIABLE")
+    assert rc == ExitCode.BAD_INPUT
+    err = one_line_error(capsys.readouterr().err)
+    assert "client ID" in err or "client id" in err.lower()
+    assert "GAPPS_TEST_UNSET_VARIABLE" not in err
