@@ -1,4 +1,4 @@
-"""The runbook's ipywidgets views: thin forms over :mod:`gapps_runbook.notebook`'s ``act_*`` functions.
+"""The runbook's ipywidgets views: thin forms over the ``act_*`` functions of :mod:`gapps_runbook.actions`.
 
 Imported only when a notebook runs interactively (``import gapps_runbook`` never imports ipywidgets).
 Rules (STYLE.md §8, principles 9-10):
@@ -21,7 +21,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from . import notebook as nb
+from . import actions, render
+from .checklist import checklist_complete, checklist_items
 from .clients import CLIENT_TYPE_LABELS
 from .scopes import SERVICES
 
@@ -82,10 +83,10 @@ class Form:
 
     def fail(self, exc: BaseException) -> None:
         """Show an error as one line (safe from any thread)."""
-        self.message.value = nb.error_html(nb.one_line(exc))
+        self.message.value = render.error_html(render.one_line(exc))
 
     def note(self, text: str) -> None:
-        self.message.value = f"<i>{nb.e(text)}</i>"
+        self.message.value = f"<i>{render.e(text)}</i>"
 
     def alive(self) -> bool:
         """False once the box was closed (threads stop then)."""
@@ -118,7 +119,7 @@ class StartHereForm(Form):
     def __init__(self, *, profile: str = "default", home: str = "", issuer: str = "") -> None:
         super().__init__()
         self.home, self.issuer = home, issuer
-        names = sorted({*nb.act_profiles(home), profile})
+        names = sorted({*actions.act_profiles(home), profile})
         self.picker = w.Dropdown(options=names, value=profile, description="Profile")
         self.table = w.HTML()
         self.reload = _button("Reload", icon="refresh")
@@ -135,11 +136,12 @@ class StartHereForm(Form):
         self._show(self.picker.value)
 
     def _show(self, name: str) -> None:
-        self.site = nb.open_site(name, self.home, self.issuer)
-        rows, st, ticks = nb.act_overview(self.site)
-        checklist = nb.checklist_summary(ticks)
-        self.hint.value = f"Set <code>profile = {nb.e(repr(name))}</code> in the parameters cell of each notebook."
-        self.table.value = nb.overview_html(rows) + f"<p>{nb.e(checklist)}</p>" + nb.table_html(nb.status_rows(st))
+        self.site = actions.open_site(name, self.home, self.issuer)
+        rows, st, ticks = actions.act_overview(self.site)
+        checklist = render.checklist_summary(ticks)
+        self.hint.value = f"Set <code>profile = {render.e(repr(name))}</code> in the parameters cell of each notebook."
+        self.table.value = (render.overview_html(rows) + f"<p>{render.e(checklist)}</p>"
+                            + render.table_html(render.status_rows(st)))
 
 
 # --- 01 console checklist ---------------------------------------------------------------------
@@ -157,7 +159,7 @@ class ConsoleChecklistForm(Form):
         self.flow = w.ToggleButtons(options=["auto", "desktop", "device"], value=flow, description="Flow")
         self.publishing = w.Dropdown(options=[("unknown", ""), ("Testing", "testing"), ("In production", "production")],
                                      value=publishing_status, description="Publishing")
-        self.project = w.Text(value=nb.act_project_id(site, project_id), description="Project id",
+        self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id",
                               placeholder="my-project-123", continuous_update=False)
         self.verdict_html = w.HTML()
         self.items = w.VBox()
@@ -174,9 +176,10 @@ class ConsoleChecklistForm(Form):
 
     def _check(self) -> None:
         chosen = [k for k, box in self.services.items() if box.value]
-        self.verdict = nb.act_preflight(self.site, chosen, self.flow.value, self.publishing.value, self.project.value)
-        self.checklist = nb.checklist_items(self.verdict, nb.act_project_id(self.site, self.project.value))
-        saved = nb.act_sync_checklist(self.site, self.checklist)
+        self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
+                                             self.project.value)
+        self.checklist = checklist_items(self.verdict, actions.act_project_id(self.site, self.project.value))
+        saved = actions.act_sync_checklist(self.site, self.checklist)
         self.ticks = []
         rows = []
         for item in self.checklist:
@@ -184,21 +187,21 @@ class ConsoleChecklistForm(Form):
                              layout=w.Layout(width="auto"))
             self.observe(box, self._on_tick)
             self.ticks.append((box, item.key))
-            link = f'<a href="{nb.e(item.url)}" target="_blank" rel="noopener">open the page</a>'
+            link = f'<a href="{render.e(item.url)}" target="_blank" rel="noopener">open the page</a>'
             rows.append(w.HBox([box, w.HTML(link)]))
         self.items.children = rows
-        self.verdict_html.value = nb.verdict_html(self.verdict)
+        self.verdict_html.value = render.verdict_html(self.verdict)
         self._summarize(saved)
 
     def _on_tick(self, change: dict[str, Any]) -> None:
         key = next(k for box, k in self.ticks if box is change["owner"])
-        self._summarize(nb.act_tick(self.site, key, change["new"]))
+        self._summarize(actions.act_tick(self.site, key, change["new"]))
 
     def _summarize(self, saved: dict[str, bool]) -> None:
-        done = nb.checklist_complete(self.verdict, self.checklist, saved)
-        text = nb.checklist_lines(self.checklist, saved, done)[-1]
+        done = checklist_complete(self.verdict, self.checklist, saved)
+        text = render.checklist_lines(self.checklist, saved, done)[-1]
         why = "" if self.verdict.ok else " The preflight fails: fix the errors above first."
-        self.summary.value = f"<b>{nb.e(text)}</b>{nb.e(why)}"
+        self.summary.value = f"<b>{render.e(text)}</b>{render.e(why)}"
 
 
 # --- 02 client credentials --------------------------------------------------------------------
@@ -211,7 +214,7 @@ class ClientForm(Form):
                  project_id: str = "") -> None:
         super().__init__()
         self.site = site
-        stored = nb.act_stored_client(site)
+        stored = actions.act_stored_client(site)
         kind = client_type or site.profile.load_settings().get("flow") or (stored.client_type if stored else "desktop")
         self.product = w.Text(value=product_name or (stored.product_name if stored else ""), description="Product name")
         self.client_id = w.Text(value=client_id, description="Client ID", continuous_update=False,
@@ -221,7 +224,7 @@ class ClientForm(Form):
         labels = [(label, key) for key, label in CLIENT_TYPE_LABELS.items()]
         self.client_type = w.Dropdown(options=labels, value=kind if kind in CLIENT_TYPE_LABELS else "desktop",
                                       description="Client type")
-        self.project = w.Text(value=nb.act_project_id(site, project_id), description="Project id")
+        self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id")
         self.save = _button("Save client", "primary", "save")
         self.upload = w.FileUpload(accept=".json,application/json", multiple=False, description="Client JSON")
         self.stored = w.HTML()
@@ -236,12 +239,12 @@ class ClientForm(Form):
     def _on_client_id(self, change: dict[str, Any]) -> None:
         self.id_hint.value = ""
         if change["new"]:
-            nb.act_validate_client_id(self.site, change["new"])
+            actions.act_validate_client_id(self.site, change["new"])
             self.id_hint.value = "&#10004; looks like a client ID"
 
     def _on_save(self, _button: w.Button) -> None:
         try:
-            stored = nb.act_save_client(self.site, client_id=self.client_id.value, client_secret=self.secret.value,
+            stored = actions.act_save_client(self.site, client_id=self.client_id.value, client_secret=self.secret.value,
                                         client_type=self.client_type.value, product_name=self.product.value,
                                         project_id=self.project.value)
         finally:
@@ -253,14 +256,14 @@ class ClientForm(Form):
         if not files:
             return
         try:
-            stored = nb.act_import_client_bytes(self.site, bytes(files[0]["content"]), self.client_type.value,
+            stored = actions.act_import_client_bytes(self.site, bytes(files[0]["content"]), self.client_type.value,
                                                 self.product.value)
         finally:
             self.upload.value = ()  # the upload holds the secret too
         self._show(stored)
 
     def _show(self, stored: Any) -> None:
-        self.stored.value = "<pre>" + nb.e("\n".join(nb.client_lines(stored))) + "</pre>"
+        self.stored.value = "<pre>" + render.e("\n".join(render.client_lines(stored))) + "</pre>"
 
 
 # --- 03 authorize -----------------------------------------------------------------------------
@@ -297,16 +300,16 @@ class AuthorizeForm(Form):
         self.on_click(self.new_code, self._on_new)
         self.on_click(self.paste_start, self._on_paste_start)
         self.on_click(self.paste_finish, self._on_paste_finish)
-        self.plan = nb.act_plan(site, requested, flow)
+        self.plan = actions.act_plan(site, requested, flow)
         paste = [self.paste_start, self.paste_link, w.HBox([self.paste, self.paste_finish])]
         if self.plan.flow != "desktop":
             paste = []
         self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
         self.new_code.description = "New code" if self.plan.flow == "device" else "Start again"
         self.replace_previous()
-        current = None if reauthorize else nb.act_already_authorized(site, requested)
+        current = None if reauthorize else actions.act_already_authorized(site, requested)
         if current is not None:
-            table = nb.table_html(nb.status_rows(current, requested))
+            table = render.table_html(render.status_rows(current, requested))
             self.result.value = "<b>Already authorized for these scopes.</b>" + table
             self.new_code.description = "Authorize again"
             self.cancel.disabled = True
@@ -317,7 +320,7 @@ class AuthorizeForm(Form):
 
     def start(self) -> None:
         """Start an attempt in a background thread (after stopping the previous one)."""
-        nb.act_check(self.plan)  # the preflight refuses before any network call
+        actions.act_check(self.plan)  # the preflight refuses before any network call
         self.stop()
         self._cancel = threading.Event()
         self.card.value, self.result.value, self.countdown.value = "", "", ""
@@ -335,7 +338,7 @@ class AuthorizeForm(Form):
 
     def _run(self, cancel: threading.Event) -> None:
         try:
-            result = nb.act_authorize(
+            result = actions.act_authorize(
                 self.site, self.requested, flow=self.flow, cancelled=lambda: cancel.is_set() or not self.alive(),
                 on_device_code=lambda grant: self._show_code(grant, cancel), on_status=self._status(cancel),
                 open_url=lambda url: self._show_link(url, cancel), timeout=self.timeout,
@@ -359,7 +362,7 @@ class AuthorizeForm(Form):
         return update
 
     def _show_code(self, grant: Any, cancel: threading.Event) -> None:
-        self.card.value = nb.device_code_html(grant)
+        self.card.value = render.device_code_html(grant)
         self.ticker = threading.Thread(target=self._tick, args=(grant, cancel), name="gapps-runbook-countdown",
                                        daemon=True)
         self.ticker.start()
@@ -375,13 +378,13 @@ class AuthorizeForm(Form):
 
     def _show_link(self, url: str, cancel: threading.Event) -> None:
         if cancel is self._cancel:
-            self.card.value = nb.link_html(url)
+            self.card.value = render.link_html(url)
 
     def _done(self, result: Any) -> None:
         self.card.value = ""  # the user code (or link) disappears
         self.countdown.value = ""
         self.status.value = "Status: approved"
-        self.result.value = nb.result_html(result)
+        self.result.value = render.result_html(result)
         self.cancel.disabled = True
         self.new_code.description = "Authorize again"
 
@@ -396,17 +399,18 @@ class AuthorizeForm(Form):
 
     def _on_paste_start(self, _button: w.Button) -> None:
         self.stop()
-        self.pending = nb.act_paste_start(self.site, self.requested)
+        self.pending = actions.act_paste_start(self.site, self.requested)
         self.card.value = ""
-        self.paste_link.value = (nb.link_html(self.pending.url) + "<br><small>After Allow, the browser fails to load "
-                                 "127.0.0.1: copy that whole address from its address bar and paste it below.</small>")
+        self.paste_link.value = (render.link_html(self.pending.url) + "<br><small>After Allow, the browser fails to "
+                                 "load 127.0.0.1: copy that whole address from its address bar and paste it below."
+                                 "</small>")
 
     def _on_paste_finish(self, _button: w.Button) -> None:
         if self.pending is None:
             self.note("Click the paste-back link button first.")
             return
         try:
-            result = nb.act_paste_finish(self.site, self.pending, self.paste.value)
+            result = actions.act_paste_finish(self.site, self.pending, self.paste.value)
         finally:
             self.paste.value = ""  # it carries a one-time code
         self.pending = None
@@ -441,7 +445,7 @@ class TokenStatusForm(Form):
         self.on_click(self.keep, self._on_keep)
         self._expires_at: float | None = None
         self._stop = threading.Event()
-        self._render(nb.act_status(site))
+        self._render(actions.act_status(site))
         self.replace_previous()
         self.ticker = threading.Thread(target=self._tick, name="gapps-runbook-expiry", daemon=True)
         self.ticker.start()
@@ -457,7 +461,7 @@ class TokenStatusForm(Form):
 
     def _render(self, st: Any) -> None:
         self._expires_at = None if st.expires_in is None else time.monotonic() + st.expires_in
-        self.table.value = nb.table_html(nb.status_rows(st))
+        self.table.value = render.table_html(render.status_rows(st))
         self._update_expiry()
 
     def _update_expiry(self) -> None:
@@ -472,14 +476,15 @@ class TokenStatusForm(Form):
             self._update_expiry()
 
     def _on_refresh(self, _button: w.Button) -> None:
-        self._render(nb.act_refresh(self.site))
+        self._render(actions.act_refresh(self.site))
         self.note("Refreshed: a new access token with a new expiry.")
 
     def _on_verify(self, _button: w.Button) -> None:
-        report = nb.act_verify(self.site)
+        report = actions.act_verify(self.site)
         verdict = "Both results as expected." if report.ok else "Not as expected: see the fix below."
-        fixes = "".join(f"<li>Fix: {nb.e(c.fix)}</li>" for c in report.checks if not c.ok and c.fix)
-        self.checks.value = nb.table_html(nb.verify_rows(report)) + f"<b>{nb.e(verdict)}</b><ul>{fixes}</ul>"
+        fixes = "".join(f"<li>Fix: {render.e(c.fix)}</li>" for c in report.checks if not c.ok and c.fix)
+        table = render.table_html(render.verify_rows(report))
+        self.checks.value = table + f"<b>{render.e(verdict)}</b><ul>{fixes}</ul>"
 
     @ui_only
     def _on_revoke(self, _button: w.Button) -> None:
@@ -491,7 +496,7 @@ class TokenStatusForm(Form):
 
     def _on_confirm(self, _button: w.Button) -> None:
         self.confirm_box.layout.display = "none"
-        proof = nb.act_revoke(self.site)
-        self._render(nb.act_status(self.site))
+        proof = actions.act_revoke(self.site)
+        self._render(actions.act_status(self.site))
         title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
-        self.checks.value = f"<b>{nb.e(title)}</b>" + nb.table_html(nb.revoke_rows(proof))
+        self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))

@@ -21,7 +21,7 @@ import ipywidgets as w
 import pytest
 import requests
 
-from gapps_runbook import forms, runbook, scopes
+from gapps_runbook import actions, forms, runbook, scopes
 from gapps_runbook import notebook as rb
 from gapps_runbook.emulator import Emulator, serve
 from gapps_runbook.emulator.facts import random_client_id
@@ -42,7 +42,7 @@ def home(tmp_path: Path) -> str:
 
 
 def _site(home: str, emu: Any, name: str = "default") -> runbook.Site:
-    return rb.open_site(name, home, emu.base_url)
+    return actions.open_site(name, home, emu.base_url)
 
 
 def _device(home: str, emu: Any) -> tuple[runbook.Site, Any]:
@@ -325,23 +325,23 @@ def _callbacks(form: forms.Form) -> list[Callable[..., Any]]:
 
 
 def _calls_package(fn: Callable[..., Any], owner: type, depth: int = 2) -> bool:
-    """True if ``fn`` (or a method of ``owner`` it calls, ``depth`` deep) calls ``nb.act_*`` or ``nb.open_site``."""
+    """True if ``fn`` (or a method of ``owner`` it calls, ``depth`` deep) calls ``actions.act_*``/``open_site``."""
     code = getattr(fn, "__func__", fn).__code__
     names = _attribute_chain(code)
-    if any(name.startswith("act_") or name == "open_site" for name in names.get("nb", ())):
+    if any(name.startswith("act_") or name == "open_site" for name in names.get("actions", ())):
         return True
     helpers = [getattr(owner, n) for n in names.get("self", ()) if inspect.isfunction(getattr(owner, n, None))]
     return depth > 0 and any(_calls_package(h, owner, depth - 1) for h in helpers)
 
 
 def _attribute_chain(code: Any) -> dict[str, set[str]]:
-    """``{base name: {attributes loaded from it}}`` for ``nb.x`` and ``self.x`` in a function's bytecode."""
+    """``{base name: {attributes loaded from it}}`` for ``actions.x`` and ``self.x`` in a function's bytecode."""
     chains: dict[str, set[str]] = {}
     previous = None
     for instruction in dis.get_instructions(code):
         if instruction.opname in ("LOAD_GLOBAL", "LOAD_FAST", "LOAD_DEREF"):
             previous = instruction.argval
-        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous in ("nb", "self"):
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous in ("actions", "self"):
             chains.setdefault(previous, set()).add(instruction.argval)
             previous = None
         else:
@@ -431,10 +431,10 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
 
     issuer = emu.base_url
     run("01", lambda h: rb.console_checklist(home=h, issuer=issuer, interactive=False),
-        lambda h: forms.ConsoleChecklistForm(rb.open_site("default", h, issuer)))
+        lambda h: forms.ConsoleChecklistForm(actions.open_site("default", h, issuer)))
 
     def typed(h: str) -> None:
-        form = forms.ClientForm(rb.open_site("default", h, issuer))
+        form = forms.ClientForm(actions.open_site("default", h, issuer))
         form.client_id.value, form.secret.value = client.client_id, client.client_secret
         form.save.click()
 
@@ -442,7 +442,8 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
                                               client_secret_env="GAPPS_TEST_SECRET"), typed)
 
     def card(h: str) -> None:
-        form = forms.AuthorizeForm(rb.open_site("default", h, ""), rb.act_requested(rb.open_site("default", h, "")))
+        site = actions.open_site("default", h, "")
+        form = forms.AuthorizeForm(site, actions.act_requested(actions.open_site("default", h, "")))
         url = re.search(r'href="([^"]+)"', _wait_for(lambda: "Open Google" in form.card.value and form.card.value)).group(1)
         requests.get(_approve_in_browser(url.replace("&amp;", "&")), timeout=10)
         form.thread.join(30)
@@ -452,7 +453,7 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
     run("03", lambda h: rb.authorize(home=h, interactive=False, timeout=30), card)
 
     def panel(h: str) -> None:
-        form = forms.TokenStatusForm(rb.open_site("default", h, ""))
+        form = forms.TokenStatusForm(actions.open_site("default", h, ""))
         for button in (form.refresh, form.verify, form.revoke, form.confirm):
             button.click()
         assert form.message.value == "" or "Refreshed" in form.message.value
@@ -507,7 +508,7 @@ def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_onc
     finally:
         kc.stop_channels()
         manager.shutdown_kernel(now=True)
-    assert rb.open_site("default", home, "").profile.load_token() is not None
+    assert actions.open_site("default", home, "").profile.load_token() is not None
 
 
 def json_dumps(message: dict[str, Any]) -> str:

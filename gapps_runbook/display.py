@@ -1,0 +1,70 @@
+"""How the notebook layer meets the kernel: is a person there, and how output is shown.
+
+Nothing here calls the runbook; IPython is imported inside the functions, so importing this module
+stays light (``import gapps_runbook.notebook`` pulls no Jupyter stack).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from .errors import RunbookError
+
+TRANSIENT = {"gapps_runbook": {"transient": True}}
+"""Output metadata the scrubber keys on: the output is removed from saved notebooks."""
+GONE = "(the one-time code/link was shown here while waiting; it is not kept)"
+
+
+def is_interactive(interactive: bool | None = None) -> bool:
+    """``interactive`` if given; else True only when the current execute request allowed stdin.
+
+    JupyterLab and Notebook send ``allow_stdin=True`` with each cell; papermill, nbclient and nbval
+    send ``allow_stdin=False`` (nobody is there to answer), which ipykernel keeps as
+    ``kernel._allow_stdin`` while the cell runs. Outside a kernel the answer is False.
+    """
+    if interactive is not None:
+        return bool(interactive)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    return bool(getattr(kernel, "_allow_stdin", False))
+
+
+def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let RunbookErrors from an entry point render as one line in the notebook (ename/evalue kept for papermill)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RunbookError as exc:
+            raise exc from None
+
+    return run
+
+
+def show(text: str, html_text: str | None = None, *, transient: bool = False, display_id: bool = False) -> Any:
+    """Display text (and HTML) in the notebook; ``transient`` outputs are dropped from saved notebooks."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+
+    if not InteractiveShell.initialized():  # plain Python (a script, a test): just the text
+        print(text)
+        return None
+    data = {"text/plain": text}
+    if html_text is not None:
+        data["text/html"] = html_text
+    return display(data, raw=True, metadata=dict(TRANSIENT) if transient else None, display_id=display_id or None)
+
+
+def show_form(form: Any) -> Any:
+    """Display a form built in the main thread (threads then only update its widgets)."""
+    from IPython.display import display
+
+    display(form.box)
+    form.displayed = True
+    return form
