@@ -63,18 +63,6 @@ def runs(small: Any, full: Any) -> pytest.MarkDecorator:
     ])
 
 
-def report(request: pytest.FixtureRequest, line: str) -> None:
-    """Print a summary line from the full (``soak``) run, past pytest's capture."""
-    if request.node.get_closest_marker("soak") is None:
-        return
-    with request.getfixturevalue("capsys").disabled():
-        print(f"\n{line}")
-    target = os.environ.get("GAPPS_SOAK_REPORT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M')} {line}\n")
-
-
 def make_token(issued_at: float, suffix: str) -> Token:
     return Token(
         access_token=f"ya29.access-{suffix}-" + "x" * 20,
@@ -305,12 +293,12 @@ def run_crash_trials(home: Path, trials: int, *, seed: int, torn: bool = False) 
 
 @runs(S1_SMALL, S1_FULL)
 def test_s1_sigkill_mid_write_leaves_old_or_new(tmp_path: Path, size: int,
-                                                request: pytest.FixtureRequest) -> None:
+                                                soak_report: Callable[[str], None]) -> None:
     tally = run_crash_trials(tmp_path / "home", size, seed=SEED)
-    report(request, f"S1 crash-safe store: {tally.whole}/{tally.trials} trials old-or-new, "
-                   f"{tally.readable_temps} readable temps (target {size}/{size}); "
-                   f"{tally.temps_left} kills left a 0600 temp (mid-write), "
-                   f"{tally.new_states} files held the in-flight write")
+    soak_report(f"S1 crash-safe store: {tally.whole}/{tally.trials} trials old-or-new, "
+                f"{tally.readable_temps} readable temps (target {size}/{size}); "
+                f"{tally.temps_left} kills left a 0600 temp (mid-write), "
+                f"{tally.new_states} files held the in-flight write")
     assert tally.failures == [], tally.failures[:10]
     assert tally.whole == size and tally.readable_temps == 0
     assert tally.temps_left > 0, "no kill landed mid-write: the trials proved nothing"
@@ -382,7 +370,7 @@ def _rmw_worker(home: str, worker: int, workers: int, cycles: int, start_at: flo
 
 @runs(S2_SMALL, S2_FULL)
 def test_s2_concurrent_read_modify_write(tmp_path: Path, size: tuple[int, int],
-                                         request: pytest.FixtureRequest) -> None:
+                                         soak_report: Callable[[str], None]) -> None:
     workers, cycles = size
     home = tmp_path / "home"
     open_profile(home).update_settings(lambda _settings: None)
@@ -403,12 +391,12 @@ def test_s2_concurrent_read_modify_write(tmp_path: Path, size: tuple[int, int],
     waits = [w for r in results for w in r["waits"]]
     worst_p99 = max(percentile(r["waits"], 0.99) for r in results)
     rmw = sum(expected.values())
-    report(request, f"S2 concurrency: {workers} processes x {cycles} cycles in {elapsed:.1f} s; "
-                   f"{lost} lost of {rmw} counter updates, {parse_errors} parse errors, {stale} stale reads; "
-                   f"newest refresh wins: {token is not None and token.issued_at == newest} "
-                   f"({sum(r['kept_out'] for r in results)} older refreshes kept out); lock wait p99 "
-                   f"{percentile(waits, 0.99) * 1000:.0f} ms (worst process {worst_p99 * 1000:.0f} ms), "
-                   f"max {max(waits) * 1000:.0f} ms (target p99 < 1000 ms)")
+    soak_report(f"S2 concurrency: {workers} processes x {cycles} cycles in {elapsed:.1f} s; "
+                f"{lost} lost of {rmw} counter updates, {parse_errors} parse errors, {stale} stale reads; "
+                f"newest refresh wins: {token is not None and token.issued_at == newest} "
+                f"({sum(r['kept_out'] for r in results)} older refreshes kept out); lock wait p99 "
+                f"{percentile(waits, 0.99) * 1000:.0f} ms (worst process {worst_p99 * 1000:.0f} ms), "
+                f"max {max(waits) * 1000:.0f} ms (target p99 < 1000 ms)")
     assert counters == expected and lost == 0
     assert parse_errors == 0 and stale == 0
     assert token is not None and token.issued_at == newest
@@ -527,7 +515,7 @@ def _permission_case(home: str, outside: str, umask: int, state: str) -> str:
 
 @runs("small", "full")
 def test_s3_permission_matrix_in_subprocesses(tmp_path: Path, size: str,
-                                              request: pytest.FixtureRequest) -> None:
+                                              soak_report: Callable[[str], None]) -> None:
     outcomes: dict[tuple[int, str], str] = {}
     for umask in UMASKS:
         for state in STATES:
@@ -536,7 +524,7 @@ def test_s3_permission_matrix_in_subprocesses(tmp_path: Path, size: str,
             child = start_child(_permission_case, str(case / "home"), str(case / "outside"), umask, state)
             outcomes[umask, state] = result_of(*child, 60)
     counts = {kind: sum(v == kind for v in outcomes.values()) for kind in ("0600", "refused")}
-    report(request, f"S3 permissions: {sum(counts.values())}/{len(outcomes)} cases end 0600 in 0700 folders "
-                   f"or are refused ({counts['0600']} tightened, {counts['refused']} refused), "
-                   f"0 symlinks followed (target 12/12)")
+    soak_report(f"S3 permissions: {sum(counts.values())}/{len(outcomes)} cases end 0600 in 0700 folders "
+                f"or are refused ({counts['0600']} tightened, {counts['refused']} refused), "
+                f"0 symlinks followed (target 12/12)")
     assert len(outcomes) == 12 and counts == {"0600": 6, "refused": 6}
