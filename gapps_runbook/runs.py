@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, NotebookRunError
-from .notebook_run import RunResult, export_html, run_notebook
+from .notebook_run import RunResult, run_notebook
 
 STEPS = ("00_start_here", "01_console_checklist", "02_client_credentials", "03_authorize", "04_token_status")
 ALIASES = {"start": 0, "checklist": 1, "console": 1, "client": 2, "credentials": 2, "authorize": 3, "status": 4, "token": 4}

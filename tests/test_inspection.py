@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,7 +13,9 @@ from gapps_runbook.endpoints import GOOGLE, Endpoints
 from gapps_runbook.errors import ConfigError, InvalidToken, ProtocolError, TransportError
 from gapps_runbook.inspection import TokenInfo, inspect_token, scope_diff
 from gapps_runbook.tokens import Token
-from gapps_runbook.transport import Response
+
+from fakes import FakeTransport, reply
+
 
 ACCESS = "ya29.inspection-planted-token-abcdef"
 SECRET = "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3"
@@ -31,34 +30,6 @@ TOKENINFO = {"azp": CLIENT_ID, "aud": CLIENT_ID, "sub": "1234567890", "exp": "18
 RFC = Endpoints("https://idp.example", "https://idp.example/authorize", "https://idp.example/token",
                 introspection_endpoint="https://idp.example/introspect")
 PLAIN = Endpoints("https://idp.example", "https://idp.example/authorize", "https://idp.example/token")
-
-
-def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
-    return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
-
-
-@dataclass
-class Call:
-    method: str
-    url: str
-    data: dict[str, str] | None
-    params: dict[str, str] | None
-    headers: dict[str, str] | None
-
-
-class FakeTransport:
-    def __init__(self, *script: Response | Exception) -> None:
-        self.script = list(script)
-        self.calls: list[Call] = []
-
-    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
-                 timeout: float = 30.0) -> Response:
-        self.calls.append(Call(method, url, data and dict(data), params and dict(params), headers and dict(headers)))
-        assert self.script, "unexpected request"
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
 
 
 def test_tokeninfo_posts_token_in_body_and_parses_strings() -> None:

@@ -44,7 +44,7 @@ from gapps_runbook.demo import browser_for_emulator
 from gapps_runbook.emulator import Emulator, RunningEmulator, Scenario, serve
 from gapps_runbook.emulator import facts
 from gapps_runbook.emulator.facts import random_client_id
-from gapps_runbook.errors import ExitCode, InputError, NotebookRunError
+from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.leakscan import Finding, format_findings, scan_paths, scan_text
 from gapps_runbook.notebook_run import export_html, run_notebook
 from gapps_runbook.redact import register_secret

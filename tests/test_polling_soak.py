@@ -34,7 +34,7 @@ from gapps_runbook.clients import ClientConfig
 from gapps_runbook.clock import FakeClock
 from gapps_runbook.device_flow import DevicePoller, request_device_code
 from gapps_runbook.emulator import Emulator, Scenario
-from gapps_runbook.endpoints import Endpoints, discover
+from gapps_runbook.endpoints import discover
 from gapps_runbook.errors import AccessDenied, ExpiredToken, FlowTimeout, InvalidClient, RunbookError, TransportError
 from gapps_runbook.transport import Response
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -34,44 +33,15 @@ from gapps_runbook.tokens import (
     revoke,
     token_from_authorized_user,
 )
-from gapps_runbook.transport import Response
+
+from fakes import FakeTransport, reply
+
 
 ACCESS = "ya29.planted-access-token-0123456789"
 REFRESH = "1//planted-refresh-token-0123456789"
 SECRET = "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34"
 CLIENT = ClientConfig("1234-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com", SECRET, "device")
 NOW = 1_800_000_000.0
-
-
-def reply(status: int, body: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(status, dict(headers or {}), json.dumps(body).encode() if body is not None else b"")
-
-
-@dataclass
-class Call:
-    method: str
-    url: str
-    data: dict[str, str] | None
-    params: dict[str, str] | None
-    headers: dict[str, str] | None
-
-
-class FakeTransport:
-    """A scripted transport: each call takes the next Response (or raises the next exception)."""
-
-    def __init__(self, *script: Response | Exception) -> None:
-        self.script = list(script)
-        self.calls: list[Call] = []
-
-    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
-                 timeout: float = 30.0) -> Response:
-        self.calls.append(Call(method, url, dict(data) if data else None, dict(params) if params else None,
-                               dict(headers) if headers else None))
-        assert self.script, "more requests than scripted"
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
 
 
 def token_body(**extra: Any) -> dict[str, Any]:
@@ -390,6 +360,7 @@ from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa:
 from gapps_runbook.emulator import RunningEmulator  # noqa: E402
 from gapps_runbook.endpoints import discover  # noqa: E402
 from gapps_runbook.transport import RequestsTransport  # noqa: E402
+
 
 MakeEmulator = Callable[..., RunningEmulator]
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +13,9 @@ from gapps_runbook.errors import CONSOLE_LIBRARY, InvalidToken, TransportError
 from gapps_runbook.tokens import Token
 from gapps_runbook.transport import Response
 from gapps_runbook.verify import api_error, plan, verify
+
+import fakes
+from fakes import reply
 
 ACCESS = "ya29.verify-planted-access-token-xyz"
 NOW = 1_800_000_000.0
@@ -40,32 +41,11 @@ CAL_LIST = {"kind": "calendar#calendarList", "items": []}
 PROFILE = {"emailAddress": "eng@example.com", "messagesTotal": 1}
 
 
-def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
-    return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
+class FakeTransport(fakes.FakeTransport):
+    """The APIs are GETs: no request may carry a body."""
 
-
-@dataclass
-class Call:
-    method: str
-    url: str
-    params: dict[str, str] | None
-    headers: dict[str, str] | None
-
-
-class FakeTransport:
     def __init__(self, *script: Response | Exception) -> None:
-        self.script = list(script)
-        self.calls: list[Call] = []
-
-    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
-                 timeout: float = 30.0) -> Response:
-        assert data is None
-        self.calls.append(Call(method, url, params and dict(params), headers and dict(headers)))
-        assert self.script, "unexpected request"
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
+        super().__init__(*script, forbid_body=True)
 
 
 def token(*scopes: str, expires_at: float = NOW + 3599) -> Token:
@@ -196,6 +176,7 @@ from gapps_runbook.emulator import RunningEmulator  # noqa: E402
 from gapps_runbook.endpoints import discover  # noqa: E402
 from gapps_runbook.tokens import revoke  # noqa: E402
 from gapps_runbook.transport import RequestsTransport  # noqa: E402
+
 
 MakeEmulator = Callable[..., RunningEmulator]
 
