@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import clients, inspection, loopback, runbook, scopes, tokens
+from . import client_ids, clients, inspection, loopback, runbook, scopes, secret_sources, tokens
 from .checklist import ChecklistItem
 from .clients import CLIENT_TYPE_LABELS
 from .errors import STEP_CHECKLIST, STEP_CLIENT, InputError, OAuthError, RunbookError
@@ -136,7 +136,7 @@ def act_import_client_bytes(
 
 def act_validate_client_id(site: runbook.Site, client_id: str) -> str:
     """Inline check of a typed client ID: returns it, or raises the InputError naming the mistake."""
-    return clients.validate_client_id(client_id.strip(), google=site.endpoints.google_dialect)
+    return client_ids.validate_client_id(client_id.strip(), google=site.endpoints.google_dialect)
 
 
 def act_client_from_refs(
@@ -159,7 +159,7 @@ def act_client_from_refs(
         raise InputError("client_id needs client_secret_env or client_secret_file",
                          fix="pass the NAME of an environment variable or a 0600 file holding the secret")
     secret_file = Path(client_secret_file).expanduser() if client_secret_file else None
-    secret = clients.read_secret(env=client_secret_env or None, file=secret_file)
+    secret = secret_sources.read_secret(env=client_secret_env or None, file=secret_file)
     return act_save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,
                            product_name=product_name, project_id=project_id)
 

@@ -15,9 +15,10 @@ from typing import Any
 import click
 
 from . import runbook, scopes
-from .clients import read_secret, validate_client_id
+from .client_ids import validate_client_id
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError, step_exit_code
 from .redact import redact
+from .secret_sources import read_secret
 
 EXIT_CODES_HELP = """\b
 Exit codes:

@@ -1,10 +1,9 @@
-"""The OAuth client: its ID and secret, the console's client JSON, and where the secret comes from.
+"""The OAuth client and the console's client JSON.
 
 The vendor procedure has the engineer create a client on the console's Clients page and copy its
-ID and secret. Google's shapes (reference §7): the ID is ``<project number>-<32 lowercase letters and
-digits>.apps.googleusercontent.com``; the secret is ``GOCSPX-`` plus 28 characters, or 24 characters
-with no prefix for clients made before about 2021. Both "Desktop app" and "TVs and Limited Input
-devices" clients download as ``{"installed": {...}}``, so the file cannot tell which one it is.
+ID and secret (their shapes are checked in :mod:`gapps_runbook.client_ids`; where the secret is read
+from is :mod:`gapps_runbook.secret_sources`). Both "Desktop app" and "TVs and Limited Input devices"
+clients download as ``{"installed": {...}}``, so the file cannot tell which one it is.
 
 Rules kept here:
 
@@ -12,24 +11,20 @@ Rules kept here:
   contains a secret (or any value that might be one: IDs are described, not echoed);
 - a client JSON whose ``auth_uri``/``token_uri`` names a host that is neither Google's nor the
   configured provider's is refused (RFC 9700 §2.6: a typo'd or malicious file must not send the
-  secret and the code elsewhere);
-- secrets never come from the command line (shell history, ``ps``; security reference §3, T1):
-  :func:`read_secret` takes an environment variable, a 0600 file, or an interactive prompt.
+  secret and the code elsewhere).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import stat
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .client_ids import validate_client_id, validate_client_secret
 from .endpoints import GOOGLE_HOSTS, GOOGLE_ISSUER, LOOPBACK_HOSTS, Endpoints
 from .errors import CONSOLE_CREDENTIALS, STEP_CLIENT, ConfigError, InputError
 from .redact import register_secret
@@ -41,13 +36,6 @@ CLIENT_TYPE_LABELS: dict[str, str] = {"device": "TVs and Limited Input devices",
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 OOB_REDIRECTS = frozenset({"urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob:auto", "oob"})
 MAX_CLIENT_FILE_BYTES = 64 * 1024
-
-_ID_RE = re.compile(r"[0-9]+-[a-z0-9]{32}\.apps\.googleusercontent\.com")
-_ID_NO_SUFFIX_RE = re.compile(r"[0-9]+-[a-z0-9]{32}")
-_SECRET_RE = re.compile(r"GOCSPX-[A-Za-z0-9_-]{28}")
-_LEGACY_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{24}")
-_ID_SUFFIX = ".apps.googleusercontent.com"
-_FIX_CLIENT = f"copy it from the console's Clients page ({CONSOLE_CREDENTIALS}) in {STEP_CLIENT}"
 
 _log = logging.getLogger(__name__)
 
@@ -111,97 +99,6 @@ class ClientConfig:
             installed["redirect_uris"] = ["http://localhost"]
         return {"installed": installed}
 
-
-def _surrounded(value: str) -> bool:
-    """True if ``value`` has whitespace or quotes around it (a copy-paste slip)."""
-    return value != value.strip() or (len(value) >= 2 and value[0] in "\"'" and value[-1] in "\"'")
-
-
-def _plain_token(value: str) -> bool:
-    """Non-empty, printable, no whitespace: what any provider's ID or secret looks like."""
-    return bool(value) and value.isprintable() and not any(c.isspace() for c in value)
-
-
-def validate_client_id(value: str, *, google: bool) -> str:
-    """Check a client ID's shape and name the usual copy-paste mistakes.
-
-    Args:
-        value: The client ID as the user gave it.
-        google: Apply Google's shape (reference §7); otherwise only "printable, no spaces".
-
-    Returns:
-        The client ID, unchanged.
-
-    Raises:
-        InputError: One line naming the mistake and the Clients page. The value is never quoted:
-            it may be a secret pasted into the wrong field.
-    """
-    what = "the client ID"
-    if not value:
-        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
-    if _surrounded(value):
-        raise InputError(f"{what} has spaces or quotes around it; paste only the ID itself", fix=_FIX_CLIENT)
-    if not _plain_token(value):
-        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
-    if _ID_RE.fullmatch(value) or (not google and "GOCSPX-" not in value):
-        return value  # any provider: a Google secret in the ID field would travel in URLs and show on screen
-    raise InputError(f"{what} {_id_mistake(value)}", fix=_FIX_CLIENT)
-
-
-def _id_mistake(value: str) -> str:
-    """Describe what is wrong with a Google client ID that failed the shape check."""
-    if "GOCSPX-" in value or _SECRET_RE.fullmatch(value) or _LEGACY_SECRET_RE.fullmatch(value):
-        register_secret(value)
-        return "looks like the client secret, not the ID; the ID ends in .apps.googleusercontent.com"
-    if value.isdigit():
-        return (
-            "is only a project number; the client ID is "
-            "<project number>-<32 letters and digits>.apps.googleusercontent.com"
-        )
-    if _ID_NO_SUFFIX_RE.fullmatch(value):
-        return "is missing its .apps.googleusercontent.com ending; copy the whole ID"
-    if _ID_RE.fullmatch(value.lower()):
-        return "has capital letters; Google client IDs are lowercase, so copy it again"
-    return (
-        f"is not shaped like <project number>-<32 letters and digits>{_ID_SUFFIX} "
-        f"({len(value)} characters; Google's are about 72)"
-    )
-
-
-def validate_client_secret(value: str, *, google: bool) -> str:
-    """Check a client secret's shape; the value is registered for redaction first.
-
-    Args:
-        value: The secret as the user gave it.
-        google: Apply Google's shapes (``GOCSPX-`` + 28 characters, or a legacy 24-character secret).
-
-    Returns:
-        The secret, unchanged.
-
-    Raises:
-        InputError: One line naming the mistake and the Clients page, never containing the secret.
-    """
-    register_secret(value)
-    what = "the client secret"
-    if not value:
-        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
-    if _surrounded(value):
-        raise InputError(f"{what} has spaces or quotes around it; paste only the secret itself", fix=_FIX_CLIENT)
-    if not _plain_token(value):
-        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
-    if not google or _SECRET_RE.fullmatch(value) or _LEGACY_SECRET_RE.fullmatch(value):
-        return value
-    if value.endswith(_ID_SUFFIX) or _ID_NO_SUFFIX_RE.fullmatch(value):
-        raise InputError(f"{what} is the client ID; paste the secret (it starts with GOCSPX-)", fix=_FIX_CLIENT)
-    if value.startswith("GOCSPX-"):
-        raise InputError(
-            f"{what} has {len(value)} characters; GOCSPX- secrets have 35, so it was cut or has extra text",
-            fix=_FIX_CLIENT,
-        )
-    raise InputError(
-        f"{what} is not shaped like a Google secret (GOCSPX- and 28 characters, or 24 for old clients)",
-        fix=_FIX_CLIENT,
-    )
 
 
 def _file_error(message: str) -> ConfigError:
@@ -419,100 +316,3 @@ def load_client_json(path: Path, **kw: Any) -> ClientConfig:
     except UnicodeDecodeError:
         raise InputError(f"the client file {path} is not UTF-8 text", fix=fix) from None
     return parse_client_json(text, **kw)
-
-
-def read_secret(
-    *, env: str | None = None, file: Path | None = None, prompt: Callable[[], str] | None = None
-) -> str:
-    """Read the client secret from exactly one source; never from the command line.
-
-    Args:
-        env: Name of an environment variable holding the secret.
-        file: Path of a file holding the secret; it must be a regular file that only its owner can
-            read or write (mode 0600 or 0400). A symlink is followed (Kubernetes mounts secrets that
-            way) and its target is checked. One trailing newline is removed.
-        prompt: A callable that asks the user (e.g. ``getpass.getpass``).
-
-    Returns:
-        The secret, registered for redaction.
-
-    Raises:
-        InputError: Not exactly one source, the variable is unset or empty, the file is missing, not
-            a regular file, open to other users, or empty, or the prompt returned nothing.
-    """
-    sources = [s for s in (env, file, prompt) if s is not None]
-    if len(sources) != 1:
-        raise InputError(
-            f"give exactly one source for the client secret, not {len(sources)}",
-            fix="use --secret-env NAME, --secret-file PATH, or answer the prompt",
-        )
-    if env is not None:
-        value = _secret_from_env(env)
-    elif file is not None:
-        value = _secret_from_file(Path(file))
-    else:
-        assert prompt is not None
-        value = _strip_newline(prompt() or "")
-        if not value:
-            raise InputError("no client secret was entered", fix=f"paste the secret ({STEP_CLIENT})")
-    register_secret(value)
-    return value
-
-
-def _strip_newline(value: str) -> str:
-    """Remove one trailing line ending (files and ``echo`` add one)."""
-    if value.endswith("\r\n"):
-        return value[:-2]
-    return value[:-1] if value.endswith("\n") else value
-
-
-def _secret_from_env(name: str) -> str:
-    value = _strip_newline(os.environ.get(name, ""))
-    if not value:
-        raise InputError(
-            f"the environment variable {name} is not set or is empty",
-            fix=f"export {name} with the client secret from the Clients page ({CONSOLE_CREDENTIALS})",
-        )
-    return value
-
-
-def read_fd(fd: int, limit: int) -> bytes:
-    """Read from ``fd`` until end of file or ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = os.read(fd, min(65536, limit - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def _secret_from_file(path: Path) -> str:
-    fix = f"put only the secret in {path}, then run: chmod 600 {path}"
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise InputError(f"the secret file {path} does not exist", fix=fix) from None
-    except OSError as exc:
-        raise InputError(f"the secret file {path} cannot be opened ({exc.strerror})", fix=fix) from None
-    try:
-        info = os.fstat(fd)  # of what was opened, not of the name (no check-then-open race)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"the secret file {path} is not a regular file", fix=fix)
-        if info.st_mode & 0o077:
-            raise InputError(
-                f"the secret file {path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o})",
-                fix=f"run: chmod 600 {path}",
-            )
-        data = read_fd(fd, MAX_CLIENT_FILE_BYTES)
-    finally:
-        os.close(fd)
-    try:
-        value = _strip_newline(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"the secret file {path} is not UTF-8 text", fix=fix) from None
-    if not value:
-        raise InputError(f"the secret file {path} is empty", fix=fix)
-    return value

@@ -24,8 +24,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from .clients import read_fd
 from .errors import StoreError
+from .secret_sources import read_fd
 
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from . import device_flow, inspection, loopback, scopes, tokens
 from . import verify as verify_module
-from .clients import ClientConfig, ClientType, load_client_json, validate_client_id, validate_client_secret
+from .client_ids import validate_client_id, validate_client_secret
+from .clients import ClientConfig, ClientType, load_client_json
 from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import Endpoints, resolve
 from .errors import (

@@ -367,7 +367,7 @@ class Profile:
     # token ----------------------------------------------------------------------------------
 
     def _read_token(self) -> Token | None:
-        from .tokens import token_from_authorized_user
+        from .authorized_user import token_from_authorized_user
 
         path = self.file(TOKEN_FILE)
         info = _read_json(path)
@@ -392,7 +392,7 @@ class Profile:
             return self._read_token()
 
     def _write_token(self, token: Token, client: ClientConfig, endpoints: Endpoints) -> None:
-        from .tokens import authorized_user_info
+        from .authorized_user import authorized_user_info
 
         info = authorized_user_info(token, client, endpoints)
         extra = info.setdefault("gapps_runbook", {})

@@ -7,15 +7,13 @@ Google's dialect (reference §4, §6, §10):
 - ``/revoke`` answers 200, or 400 ``invalid_token`` for a token that is already dead. The token is
   sent in the form body, never in the URL query as Google's samples do (a URL ends up in logs).
 
-``authorized_user_info`` and ``token_from_authorized_user`` convert to and from google-auth's
-``authorized_user`` JSON, so ``Credentials.from_authorized_user_info`` loads what the store writes.
+google-auth's ``authorized_user`` JSON for a :class:`Token` is :mod:`gapps_runbook.authorized_user`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +27,6 @@ from .errors import (
     InvalidToken,
     OAuthError,
     ProtocolError,
-    StoreError,
     TransportError,
 )
 from .redact import fingerprint, register_secret
@@ -38,8 +35,6 @@ from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oa
 if TYPE_CHECKING:
     from .clients import ClientConfig
     from .endpoints import Endpoints
-
-_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # google-auth's expiry format, read back as naive UTC (reference §10)
 
 
 @dataclass(frozen=True)
@@ -110,7 +105,6 @@ class Token:
 
 MAX_LIFETIME = 2**31 - 1
 """The longest ``expires_in`` accepted, in seconds (68 years): more is no lifetime, and overflows the float expiry."""
-_LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 
 def _int_field(body: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
@@ -343,116 +337,3 @@ def _revoke_outcome(response: Response, url: str) -> bool:
     except TransportError:
         raise ProtocolError(f"{host_of(url)} answered HTTP {status} to revocation without an error code") from None
     raise ProtocolError(f"{host_of(url)} answered HTTP {status} to revocation")  # pragma: no cover
-
-
-def _expiry_text(expires_at: float) -> str:
-    """google-auth's ``expiry.isoformat() + "Z"`` for a naive-UTC expiry, to the second (floored)."""
-    moment = dt.datetime.fromtimestamp(int(expires_at), tz=dt.timezone.utc).replace(tzinfo=None)
-    return moment.strftime(_ISO_FORMAT) + "Z"
-
-
-def authorized_user_info(token: Token, client: ClientConfig, endpoints: Endpoints) -> dict[str, Any]:
-    """google-auth's ``authorized_user`` JSON for this token (reference §10).
-
-    ``google.oauth2.credentials.Credentials.from_authorized_user_info`` loads it (and overrides
-    ``token_uri`` with Google's); ``google.auth.default`` needs the ``type`` key. A ``gapps_runbook``
-    object carries what google-auth has no field for; google-auth ignores it.
-
-    Args:
-        token: The token; its refresh token is required by google-auth's loader.
-        client: The OAuth client the token was issued to.
-        endpoints: The provider; ``token_endpoint`` becomes ``token_uri``.
-
-    Returns:
-        A JSON-ready dict (it contains secrets: write it only to a 0600 file).
-    """
-    info: dict[str, Any] = {
-        "type": "authorized_user",
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "refresh_token": token.refresh_token,
-        "token": token.access_token,
-        "token_uri": endpoints.token_endpoint,
-        "scopes": list(token.scopes),
-        "expiry": _expiry_text(token.expires_at),
-        "account": token.account,
-        "gapps_runbook": {
-            "issued_at": token.issued_at,
-            "issuer": endpoints.issuer,
-            "refresh_token_expires_at": token.refresh_token_expires_at,
-        },
-    }
-    if token.monotonic_expires_at is not None:  # lets the next process notice a clock set back (C1)
-        info["gapps_runbook"]["monotonic_expires_at"] = token.monotonic_expires_at
-    return {k: v for k, v in info.items() if v is not None}
-
-
-def token_from_authorized_user(info: Mapping[str, Any], *, now: float) -> Token:
-    """The inverse of :func:`authorized_user_info`; also reads files google-auth's ``to_json`` wrote.
-
-    Args:
-        info: The parsed JSON object.
-        now: Wall-clock time; a file without ``expiry`` or ``token`` counts as expired at ``now``
-            (google-auth treats a missing expiry the same way).
-
-    Returns:
-        The token, with every secret registered for redaction.
-
-    Raises:
-        StoreError: A field has the wrong type or the expiry is not google-auth's format.
-    """
-    access = _stored_str(info, "token") or ""
-    refresh_token = _stored_str(info, "refresh_token")
-    register_secret(access)
-    register_secret(refresh_token)
-    extra = info.get("gapps_runbook") if isinstance(info.get("gapps_runbook"), dict) else {}
-    return Token(
-        access_token=access,
-        expires_at=_stored_expiry(info.get("expiry"), now) if access else now,
-        scopes=_stored_scopes(info.get("scopes")),
-        refresh_token=refresh_token,
-        refresh_token_expires_at=_stored_float(extra, "refresh_token_expires_at"),
-        issued_at=_stored_float(extra, "issued_at") or 0.0,
-        account=_stored_str(info, "account"),
-        monotonic_expires_at=_stored_float(extra, "monotonic_expires_at"),
-    )
-
-
-def _stored_str(info: Mapping[str, Any], key: str) -> str | None:
-    value = info.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise StoreError(f"the authorized_user file's {key} is not a string")
-    return value
-
-
-def _stored_float(info: Mapping[str, Any], key: str) -> float | None:
-    value = info.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -_LATEST_TIME <= value <= _LATEST_TIME:
-        raise StoreError(f"the authorized_user file's gapps_runbook.{key} is not a number of seconds")  # NaN, 1e400
-    return float(value)
-
-
-def _stored_scopes(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(value.split())
-    if isinstance(value, list) and all(isinstance(s, str) for s in value):
-        return tuple(value)
-    raise StoreError("the authorized_user file's scopes is neither a list of strings nor a string")
-
-
-def _stored_expiry(value: Any, now: float) -> float:
-    if value is None:
-        return now
-    if not isinstance(value, str):
-        raise StoreError("the authorized_user file's expiry is not a string")
-    try:  # exactly google-auth's parse: strip "Z" and fractions, naive UTC
-        moment = dt.datetime.strptime(value.rstrip("Z").split(".")[0], _ISO_FORMAT)
-    except ValueError:
-        raise StoreError("the authorized_user file's expiry is not an ISO time like 2026-01-01T00:00:00Z") from None
-    return moment.replace(tzinfo=dt.timezone.utc).timestamp()

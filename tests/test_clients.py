@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapps_runbook import clients, errors
+from gapps_runbook import client_ids, clients, errors, secret_sources
 from gapps_runbook.endpoints import GOOGLE, Endpoints
 
 CLIENT_ID = "123456789012-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6" + ".apps.googleusercontent.com"
@@ -117,9 +117,9 @@ def test_unknown_client_type_is_refused() -> None:
 
 
 def test_valid_google_id_and_secrets_pass() -> None:
-    assert clients.validate_client_id(CLIENT_ID, google=True) == CLIENT_ID
-    assert clients.validate_client_secret(SECRET, google=True) == SECRET
-    assert clients.validate_client_secret(LEGACY_SECRET, google=True) == LEGACY_SECRET
+    assert client_ids.validate_client_id(CLIENT_ID, google=True) == CLIENT_ID
+    assert client_ids.validate_client_secret(SECRET, google=True) == SECRET
+    assert client_ids.validate_client_secret(LEGACY_SECRET, google=True) == LEGACY_SECRET
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_valid_google_id_and_secrets_pass() -> None:
 )
 def test_google_client_id_mistakes(value: str, expected: str) -> None:
     with pytest.raises(errors.InputError, match=expected) as caught:
-        clients.validate_client_id(value, google=True)
+        client_ids.validate_client_id(value, google=True)
     assert_one_line_without_secret(caught.value)
     assert errors.CONSOLE_CREDENTIALS in str(caught.value) and errors.STEP_CLIENT in str(caught.value)
     if value.strip('" \n'):
@@ -160,17 +160,17 @@ def test_google_client_id_mistakes(value: str, expected: str) -> None:
 )
 def test_google_client_secret_mistakes(value: str, expected: str) -> None:
     with pytest.raises(errors.InputError, match=expected) as caught:
-        clients.validate_client_secret(value, google=True)
+        client_ids.validate_client_secret(value, google=True)
     assert_one_line_without_secret(caught.value, value.strip("'\n") or SECRET)
 
 
 def test_non_google_providers_accept_any_plain_value() -> None:
-    assert clients.validate_client_id("emulator-device-client", google=False) == "emulator-device-client"
-    assert clients.validate_client_secret("s3cr3t!value", google=False) == "s3cr3t!value"
+    assert client_ids.validate_client_id("emulator-device-client", google=False) == "emulator-device-client"
+    assert client_ids.validate_client_secret("s3cr3t!value", google=False) == "s3cr3t!value"
     with pytest.raises(errors.InputError):
-        clients.validate_client_id("has space", google=False)
+        client_ids.validate_client_id("has space", google=False)
     with pytest.raises(errors.InputError):
-        clients.validate_client_secret("tab\there", google=False)
+        client_ids.validate_client_secret("tab\there", google=False)
 
 
 # --- client JSON ---------------------------------------------------------------------------------
@@ -300,29 +300,29 @@ def test_load_client_json_reads_a_download(tmp_path: Path) -> None:
 
 def test_read_secret_needs_exactly_one_source(tmp_path: Path) -> None:
     with pytest.raises(errors.InputError, match="exactly one source"):
-        clients.read_secret()
+        secret_sources.read_secret()
     with pytest.raises(errors.InputError, match="not 2"):
-        clients.read_secret(env="X", prompt=lambda: "y")
+        secret_sources.read_secret(env="X", prompt=lambda: "y")
 
 
 def test_read_secret_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GAPPS_TEST_SECRET", SECRET + "\n")
-    assert clients.read_secret(env="GAPPS_TEST_SECRET") == SECRET
+    assert secret_sources.read_secret(env="GAPPS_TEST_SECRET") == SECRET
     monkeypatch.setenv("GAPPS_TEST_SECRET", "")
     with pytest.raises(errors.InputError, match="GAPPS_TEST_SECRET is not set or is empty"):
-        clients.read_secret(env="GAPPS_TEST_SECRET")
+        secret_sources.read_secret(env="GAPPS_TEST_SECRET")
     monkeypatch.delenv("GAPPS_TEST_SECRET")
     with pytest.raises(errors.InputError, match="GAPPS_TEST_SECRET"):
-        clients.read_secret(env="GAPPS_TEST_SECRET")
+        secret_sources.read_secret(env="GAPPS_TEST_SECRET")
 
 
 def test_read_secret_from_a_private_file(tmp_path: Path) -> None:
     path = tmp_path / "secret"
     path.write_text(SECRET + "\r\n")
     path.chmod(0o600)
-    assert clients.read_secret(file=path) == SECRET
+    assert secret_sources.read_secret(file=path) == SECRET
     path.chmod(0o400)
-    assert clients.read_secret(file=path) == SECRET
+    assert secret_sources.read_secret(file=path) == SECRET
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
@@ -331,33 +331,33 @@ def test_read_secret_refuses_files_open_to_others(tmp_path: Path, mode: int) -> 
     path.write_text(SECRET)
     path.chmod(mode)
     with pytest.raises(errors.InputError, match=f"mode {mode:04o}") as caught:
-        clients.read_secret(file=path)
+        secret_sources.read_secret(file=path)
     assert f"chmod 600 {path}" in str(caught.value)
     assert_one_line_without_secret(caught.value)
 
 
 def test_read_secret_file_errors(tmp_path: Path) -> None:
     with pytest.raises(errors.InputError, match="does not exist"):
-        clients.read_secret(file=tmp_path / "missing")
+        secret_sources.read_secret(file=tmp_path / "missing")
     with pytest.raises(errors.InputError, match="not a regular file"):
-        clients.read_secret(file=tmp_path)
+        secret_sources.read_secret(file=tmp_path)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo, 0o600)
     with pytest.raises(errors.InputError, match="not a regular file"):  # and it does not hang
-        clients.read_secret(file=fifo)
+        secret_sources.read_secret(file=fifo)
     empty = tmp_path / "empty"
     empty.write_text("\n")
     empty.chmod(0o600)
     with pytest.raises(errors.InputError, match="is empty"):
-        clients.read_secret(file=empty)
+        secret_sources.read_secret(file=empty)
 
 
 def test_read_secret_from_prompt_registers_it() -> None:
     secret = "prompted-secret-" + "k" * 12
-    assert clients.read_secret(prompt=lambda: secret) == secret
+    assert secret_sources.read_secret(prompt=lambda: secret) == secret
     assert secret not in str(errors.RunbookError(f"leak {secret}"))
     with pytest.raises(errors.InputError, match="no client secret was entered"):
-        clients.read_secret(prompt=lambda: "")
+        secret_sources.read_secret(prompt=lambda: "")
 
 
 # --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
@@ -408,4 +408,4 @@ def test_fuzz_a_google_secret_in_the_id_field_is_refused_for_any_provider() -> N
     with pytest.raises(errors.ConfigError, match="looks like the client secret") as info:
         clients.parse_client_json(_fuzz_file(client_id=secret), endpoints=emulated, client_type="device")
     assert secret not in str(info.value) and secret not in repr(info.value)
-    assert clients.validate_client_id("my-provider-client", google=False) == "my-provider-client"
+    assert client_ids.validate_client_id("my-provider-client", google=False) == "my-provider-client"

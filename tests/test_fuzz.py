@@ -45,6 +45,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from gapps_runbook import loopback, redact
+from gapps_runbook.authorized_user import token_from_authorized_user
 from gapps_runbook.clients import ClientConfig, load_client_json, parse_client_json
 from gapps_runbook.clock import FakeClock
 from gapps_runbook.device_flow import DeviceAuthorization, parse_device_response, request_device_code
@@ -53,7 +54,7 @@ from gapps_runbook.endpoints import GOOGLE, Endpoints, discover
 from gapps_runbook.errors import RunbookError
 from gapps_runbook.inspection import TokenInfo, inspect_token, parse_introspection, parse_tokeninfo
 from gapps_runbook.params import check_parameters
-from gapps_runbook.tokens import Token, parse_token_response, refresh, token_from_authorized_user
+from gapps_runbook.tokens import Token, parse_token_response, refresh
 from gapps_runbook.transport import NO_RETRY, Response
 
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
+from gapps_runbook.authorized_user import authorized_user_info, token_from_authorized_user
 from gapps_runbook.clients import ClientConfig
 from gapps_runbook.clock import FakeClock
 from gapps_runbook.endpoints import GOOGLE, Endpoints
@@ -25,14 +26,7 @@ from gapps_runbook.errors import (
     TransportError,
 )
 from gapps_runbook.redact import fingerprint, redact
-from gapps_runbook.tokens import (
-    Token,
-    authorized_user_info,
-    parse_token_response,
-    refresh,
-    revoke,
-    token_from_authorized_user,
-)
+from gapps_runbook.tokens import Token, parse_token_response, refresh, revoke
 
 from fakes import FakeTransport, reply
 
