@@ -49,7 +49,7 @@ def act_preflight(
         site, requested, flow=flow, publishing_status=publishing_status or None  # type: ignore[arg-type]
     )
     if project_id:
-        site.profile.update_settings(lambda s: s.__setitem__("project_id", project_id.strip()))
+        site.profile.update_settings(lambda s: s.update(project_id=project_id.strip()))
     return verdict
 
 

@@ -88,9 +88,9 @@ class Site:
         """The provider's endpoints: ``issuer``, else the profile's, else Google's built-in values."""
         if self._endpoints is None:
             issuer = self.issuer or self.profile.load_settings().get("issuer")
-            self._endpoints = resolve(self.transport, issuer)
-            if self.issuer:
-                self.profile.update_settings(lambda s: s.__setitem__("issuer", self._endpoints.issuer))  # type: ignore[union-attr]
+            endpoints = self._endpoints = resolve(self.transport, issuer)
+            if self.issuer:  # remembered, so later steps of this site need no --issuer
+                self.profile.update_settings(lambda s: s.update(issuer=endpoints.issuer))
         return self._endpoints
 
     def client(self) -> ClientConfig:
@@ -229,7 +229,7 @@ def pin_account(site: Site, email: str | None) -> None:
     value = (email or "").strip() or None
     if value is not None and ("@" not in value or any(c.isspace() for c in value)):
         raise InputError(f"{value!r} is not an email address", fix="pass the Google account, e.g. admin@example.com")
-    site.profile.update_settings(lambda s: s.__setitem__("expected_account", value))
+    site.profile.update_settings(lambda s: s.update(expected_account=value))
 
 
 @dataclass(frozen=True)
