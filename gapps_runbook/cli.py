@@ -201,7 +201,10 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
     else:
         result = runbook.authorize(site, requested, flow=flow, legacy_device_scopes=legacy_device_scopes,  # type: ignore[arg-type]
                                    on_device_code=on_code, on_status=on_status, open_url=open_url, timeout=timeout)
-    _print_status(ctx, runbook.status(site), as_json, header=f"Authorized with the {result.flow} flow.")
+    if as_json:  # JSON lines throughout: the events above, then this one
+        click.echo(json.dumps({"event": "authorized", "flow": result.flow, **runbook.status(site).to_json()}))
+    else:
+        _print_status(ctx, runbook.status(site), False, header=f"Authorized with the {result.flow} flow.")
 
 
 def _print_status(ctx: click.Context, st: runbook.TokenStatus, as_json: bool, header: str = "") -> None:

@@ -114,9 +114,10 @@ def test_device_flow_json_events(tmp_path: Path, make_emulator, capsys: pytest.C
     rc = run(tmp_path / "home", emu, "authorize", "--flow", "device", "--service", "openid", "--json")
     out = capsys.readouterr().out
     assert rc == 0
-    first = json.loads(out.splitlines()[0])
-    assert first["event"] == "user_code"
-    assert first["verification_url"].endswith("/device")
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["event"] for e in events] == ["user_code", "authorized"]
+    assert events[0]["verification_url"].endswith("/device")
+    assert events[1]["flow"] == "device" and events[1]["token_id"]
     assert "device_code" not in out
 
 

@@ -68,7 +68,7 @@ def play_user(running: RunningProvider, *, deny: bool = False) -> threading.Thre
 
 
 def json_lines(out: str) -> list[dict]:
-    """The JSON values printed: one-line events, then the indented status object."""
+    """The JSON values printed (one-line events; other commands print one indented object)."""
     decoder, values, index = json.JSONDecoder(), [], 0
     while index < len(out):
         if out[index].isspace():
