@@ -45,7 +45,7 @@ from .errors import (
 )
 from .redact import register_secret
 from .tokens import Token, parse_token_response
-from .transport import NO_RETRY, Transport, host_of, oauth_json, parse_retry_after, send
+from .transport import NO_RETRY, Transport, host_of, oauth_json, parse_retry_after, send, wire_int
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -57,7 +57,6 @@ DEFAULT_EXPIRES_IN = 1800  # Google's documented lifetime (reference §1)
 SLOW_DOWN_STEP = 5  # RFC 8628 §3.5: "increased by 5 seconds for this and all subsequent requests"
 _SLICE = 1.0  # longest single sleep, so cancellation is noticed within a second
 _RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_MAX_SECONDS = 2**31 - 1  # a larger expires_in or interval is no lifetime, and overflows the float deadline
 
 
 @dataclass(frozen=True)
@@ -112,15 +111,11 @@ def device_request(client: ClientConfig, scopes: Iterable[str], *, authenticate:
 
 
 def _positive_int(body: Mapping[str, Any], key: str, default: int) -> int:
-    """An integer field, default if absent; Some IdP returns string (MSAL), so digit strings pass."""
-    value = body.get(key)
-    if value is None:
+    """A positive number of seconds, ``default`` if absent (strings accepted: :func:`transport.wire_int`)."""
+    if body.get(key) is None:
         return default
-    if isinstance(value, str):
-        text = value.strip()  # isdigit() is also true of "²" and "١٢", which int() refuses or reads
-        if text.isascii() and text.isdigit() and len(text) <= 10:
-            value = int(text)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _MAX_SECONDS:
+    value = wire_int(body[key])
+    if value is None or value <= 0:
         raise ProtocolError(f"the device authorization response's {key} is not a positive integer of seconds")
     return value
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InvalidToken, ProtocolError
 from .redact import register_secret
-from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, oauth_json, send
+from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, oauth_json, send, wire_int
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from .tokens import Token
 
 Source = Literal["tokeninfo", "introspection", "token_response"]
-_MAX_SECONDS = 2**31 - 1  # a longer expires_in is no lifetime
 _LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 # Google answers "email"/"profile" with their long names (reference §3.3).
@@ -134,17 +133,13 @@ def _text(body: Mapping[str, Any], key: str) -> str | None:
 
 
 def _seconds(value: Any, key: str) -> int | None:
-    """An integer that Google sends as a string ("3560")."""
+    """An integer that Google sends as a string ("3560"); a negative one (already expired) reads as 0."""
     if value is None:
         return None
-    if isinstance(value, str):
-        text = value.strip()  # isdigit() is also true of "²" and "١٢"; "--5" and 4300+ digits make int() raise
-        digits = text[1:] if text.startswith("-") else text
-        if digits.isascii() and digits.isdigit() and len(digits) <= 10:
-            value = int(text)
-    if isinstance(value, int) and not isinstance(value, bool) and value <= _MAX_SECONDS:
-        return max(0, value)
-    raise ProtocolError(f"the token information's {key} is not a number of seconds")
+    seconds = wire_int(value)
+    if seconds is None:
+        raise ProtocolError(f"the token information's {key} is not a number of seconds")
+    return max(0, seconds)
 
 
 def parse_tokeninfo(body: Mapping[str, Any]) -> TokenInfo:

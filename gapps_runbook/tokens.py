@@ -30,7 +30,7 @@ from .errors import (
     TransportError,
 )
 from .redact import fingerprint, register_secret
-from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
+from .transport import MAX_SECONDS, SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send, wire_int
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -103,22 +103,14 @@ class Token:
         return None if monotonic < received else self.monotonic_expires_at - monotonic
 
 
-MAX_LIFETIME = 2**31 - 1
-"""The longest ``expires_in`` accepted, in seconds (68 years): more is no lifetime, and overflows the float expiry."""
-
-
 def _int_field(body: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
-    """An integer field that some servers send as a digit string; ProtocolError if neither."""
-    value = body.get(key)
-    if value is None:
+    """A non-negative number of seconds, ``default`` if absent (strings accepted: :func:`transport.wire_int`)."""
+    if body.get(key) is None:
         return default
-    if isinstance(value, str):
-        text = value.strip()  # isdigit() is also true of "²" and "١٢", which int() refuses or reads
-        if text.isascii() and text.isdigit() and len(text) <= 10:
-            value = int(text)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LIFETIME:
-        return value
-    raise ProtocolError(f"the token response's {key} is not a non-negative integer of at most {MAX_LIFETIME}")
+    value = wire_int(body[key])
+    if value is None or value < 0:
+        raise ProtocolError(f"the token response's {key} is not a non-negative integer of at most {MAX_SECONDS}")
+    return value
 
 
 def _optional_str(body: Mapping[str, Any], key: str) -> str | None:

@@ -62,6 +62,29 @@ class Transport(Protocol):
     ) -> Response: ...
 
 
+MAX_SECONDS = 2**31 - 1
+"""The longest lifetime or interval accepted (68 years): more is no lifetime, and overflows float deadlines."""
+
+
+def wire_int(value: Any) -> int | None:
+    """An integer as OAuth servers send it: a JSON number, or a digit string (Google's tokeninfo sends
+    ``"3560"``; "Some IdP returns string", MSAL). None when it is neither, or above ``MAX_SECONDS``;
+    callers decide what a negative value means.
+
+    ``str.isdigit`` is also true of "²" and "١٢", which ``int()`` refuses or misreads, and 4300+ digits
+    make ``int()`` raise: only short ASCII digit strings are read.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 10):
+            return None
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value > MAX_SECONDS:
+        return None
+    return value
+
+
 def host_of(url: str) -> str:
     """The host[:port] of ``url``: what error messages name, never the path or query."""
     return urllib.parse.urlsplit(url).netloc or url.split("?")[0]

@@ -96,3 +96,14 @@ def test_fuzz_deeply_nested_json_body_is_a_protocol_error() -> None:
     """F1 fuzzer: json.loads raised RecursionError (not ValueError) on a body thousands of arrays deep."""
     with pytest.raises(errors.ProtocolError, match="not JSON"):
         Response(200, {}, b"[" * 5000 + b"]" * 5000).json()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(3599, 3599), ("3560", 3560), (" 5 ", 5), ("-5", -5), (-(10**400), -(10**400)), ("²", None), ("١٢", None),
+     ("--5", None), ("9" * 4400, None), (2**31, None), (True, None), (1.5, None), (None, None), ("", None)],
+)
+def test_wire_int_reads_numbers_and_short_ascii_digit_strings(value: object, expected: int | None) -> None:
+    from gapps_runbook.transport import wire_int
+
+    assert wire_int(value) == expected
