@@ -38,6 +38,7 @@ _PATTERNS = [
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
+_longest_first: tuple[str, ...] = ()  # _known sorted for redact(), rebuilt only when _known changes
 _MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
 
@@ -48,17 +49,33 @@ def register_secret(value: str | None) -> None:
     # surrogatepass: JSON's "\udcff" escape decodes to a lone surrogate, which strict UTF-8 refuses to encode
     quoted = urllib.parse.quote(value, safe="", errors="surrogatepass")
     forms = {value, quoted, urllib.parse.quote_plus(value, errors="surrogatepass"), json.dumps(value)[1:-1]}
+    global _longest_first
     with _known_lock:
-        _known.update(forms)
+        if not forms <= _known:
+            _known.update(forms)
+            _longest_first = tuple(sorted(_known, key=len, reverse=True))
+
+
+def registry_snapshot() -> frozenset[str]:
+    """The registered secret forms, to hand back to :func:`restore_registry` (tests, batch runs)."""
+    with _known_lock:
+        return frozenset(_known)
+
+
+def restore_registry(snapshot: frozenset[str]) -> None:
+    """Forget every secret registered since ``snapshot`` was taken."""
+    global _longest_first
+    with _known_lock:
+        _known.clear()
+        _known.update(snapshot)
+        _longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret and secret-shaped value replaced by ``[redacted]``."""
     if not text:
         return text
-    with _known_lock:
-        known = sorted(_known, key=len, reverse=True)
-    for value in known:
+    for value in _longest_first:  # a tuple swapped whole under the lock: safe to read without it
         if value in text:
             text = text.replace(value, MASK)
     for pattern in _PATTERNS:

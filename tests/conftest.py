@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gapps_runbook import redact
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 
 
@@ -54,3 +55,12 @@ def soak_report(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[st
                 handle.write(f"{time.strftime('%Y-%m-%d %H:%M')} {line}\n")
 
     return report
+
+
+@pytest.fixture(autouse=True)
+def fresh_secret_registry() -> Iterator[None]:
+    """Each test starts with the secrets registered before it, as a new process would: secrets
+    planted by earlier tests neither slow :func:`redact.redact` down nor mask a later test's leaks."""
+    saved = redact.registry_snapshot()
+    yield
+    redact.restore_registry(saved)

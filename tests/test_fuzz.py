@@ -195,14 +195,12 @@ def fresh_example() -> Iterator[None]:
     Without this, every secret-field value of every earlier example stays registered: the set grows by
     tens of thousands and ``redact`` slows down (and would mask leaks of values it saw before).
     """
-    saved = set(redact._known)
+    saved = redact.registry_snapshot()
     try:
         yield
     finally:
         _planted.clear()  # the next example's canaries are drawn before its body runs
-        with redact._known_lock:
-            redact._known.clear()
-            redact._known.update(saved)
+        redact.restore_registry(saved)
 
 
 def assert_no_canary(text: str, where: str) -> None:

@@ -88,3 +88,11 @@ def test_fuzz_a_secret_with_a_lone_surrogate_is_registered_and_fingerprinted() -
     redact.register_secret(secret)
     assert redact.redact(f"got {secret} back") == f"got {redact.MASK} back"
     assert len(redact.fingerprint(secret)) == 12
+
+
+def test_registry_snapshot_and_restore() -> None:
+    saved = redact.registry_snapshot()
+    redact.register_secret("temporary-secret-value-123")
+    assert redact.MASK in redact.redact("x temporary-secret-value-123")
+    redact.restore_registry(saved)
+    assert redact.redact("x temporary-secret-value-123") == "x temporary-secret-value-123"
