@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gapps_runbook.tokens import Token
 from gapps_runbook.transport import Response
 
 
@@ -53,3 +54,16 @@ class FakeTransport:
         if isinstance(item, Exception):
             raise item
         return item
+
+
+def make_token(issued_at: float, suffix: str = "A") -> Token:
+    """A complete stored token issued at ``issued_at`` (wall clock), distinguishable by ``suffix``."""
+    return Token(
+        access_token=f"ya29.access-{suffix}-" + "x" * 20,
+        expires_at=issued_at + 3599,
+        scopes=("https://www.googleapis.com/auth/calendar.readonly",),
+        refresh_token=f"1//refresh-{suffix}-" + "y" * 20,
+        refresh_token_expires_at=issued_at + 604799,
+        issued_at=issued_at,
+        account="engineer@example.com",
+    )

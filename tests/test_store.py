@@ -18,6 +18,8 @@ from gapps_runbook.clients import ClientConfig
 from gapps_runbook.clock import FakeClock
 from gapps_runbook.endpoints import GOOGLE, Endpoints
 
+from fakes import make_token
+
 TOKENS_MISSING = not (Path(store.__file__).parent / "tokens.py").exists()
 needs_tokens = pytest.mark.skipif(TOKENS_MISSING, reason="gapps_runbook/tokens.py has not landed yet")
 
@@ -413,20 +415,6 @@ def test_corrupt_client_names_step_02_and_is_kept(profiles: store.ProfileStore) 
 
 
 # --- token ---------------------------------------------------------------------------------------
-
-
-def make_token(issued_at: float, suffix: str = "A") -> object:
-    from gapps_runbook.tokens import Token
-
-    return Token(
-        access_token=f"ya29.access-{suffix}-" + "x" * 20,
-        expires_at=issued_at + 3599,
-        scopes=("https://www.googleapis.com/auth/calendar.readonly",),
-        refresh_token=f"1//refresh-{suffix}-" + "y" * 20,
-        refresh_token_expires_at=issued_at + 604799,
-        issued_at=issued_at,
-        account="engineer@example.com",
-    )
 
 
 @needs_tokens

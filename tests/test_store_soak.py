@@ -34,6 +34,8 @@ from gapps_runbook.clients import ClientConfig
 from gapps_runbook.endpoints import GOOGLE
 from gapps_runbook.tokens import Token
 
+from fakes import make_token
+
 CTX = multiprocessing.get_context("fork")
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 SEED = 20250611
@@ -61,18 +63,6 @@ def runs(small: Any, full: Any) -> pytest.MarkDecorator:
         pytest.param(small, id="small"),
         pytest.param(full, id="full", marks=[pytest.mark.soak, pytest.mark.timeout(SOAK_TIMEOUT)]),
     ])
-
-
-def make_token(issued_at: float, suffix: str) -> Token:
-    return Token(
-        access_token=f"ya29.access-{suffix}-" + "x" * 20,
-        expires_at=issued_at + 3599,
-        scopes=("https://www.googleapis.com/auth/calendar.readonly",),
-        refresh_token=f"1//refresh-{suffix}-" + "y" * 20,
-        refresh_token_expires_at=issued_at + 604799,
-        issued_at=issued_at,
-        account="engineer@example.com",
-    )
 
 
 def open_profile(home: Path | str, name: str = "soak") -> store.Profile:
