@@ -138,19 +138,24 @@ def test_r1_revoking_twice_succeeds(tmp_path: Path, served: Callable[..., Runnin
     assert site.profile.load_token() is None
 
 
+def cli_with_desktop_client(tmp_path: Path, running: RunningEmulator, profile: str) -> list[str]:
+    """Store the emulator's Desktop app client in ``profile`` through the CLI; return the common CLI options."""
+    base = ["--home", str(tmp_path / "home"), "--profile", profile, "--issuer", running.base_url]
+    secret = tmp_path / "secret.txt"
+    secret.write_text(running.emulator.desktop_client.client_secret + "\n")
+    secret.chmod(0o600)
+    assert cli.run([*base, "client", "set", "--client-id", running.emulator.desktop_client.client_id,
+                    "--client-type", "desktop", "--secret-file", str(secret)]) == 0
+    return base
+
+
 def test_r1_cli_second_revoke_exits_0(tmp_path: Path, served: Callable[..., RunningEmulator],
                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI: revoke, put the same token back (a restored backup, a second copy), revoke again: exit 0."""
     monkeypatch.setattr("webbrowser.open", lambda url: browser(url) or True)
     running = served(auto_approve=True)
     home = tmp_path / "home"
-    base = ["--home", str(home), "--profile", "r1", "--issuer", running.base_url]
-    secret = tmp_path / "secret.txt"
-    desktop = running.emulator.desktop_client
-    secret.write_text(desktop.client_secret + "\n")
-    secret.chmod(0o600)
-    assert cli.run([*base, "client", "set", "--client-id", desktop.client_id, "--client-type", "desktop",
-                    "--secret-file", str(secret)]) == 0
+    base = cli_with_desktop_client(tmp_path, running, "r1")
     assert cli.run([*base, "authorize", "--service", "calendar", "--service", "openid"]) == 0
     token_file = home / "profiles" / "r1" / TOKEN_FILE
     saved = token_file.read_bytes()
@@ -228,13 +233,7 @@ def test_a1_desktop_unpinned_cli_shows_the_account(tmp_path: Path, served: Calla
     monkeypatch.setattr("webbrowser.open", lambda url: browser(url) or True)
     running = served(auto_approve=True, account=ATTACKER)
     home = tmp_path / "home"
-    base = ["--home", str(home), "--profile", "a1", "--issuer", running.base_url]
-    secret = tmp_path / "secret.txt"
-    desktop = running.emulator.desktop_client
-    secret.write_text(desktop.client_secret + "\n")
-    secret.chmod(0o600)
-    assert cli.run([*base, "client", "set", "--client-id", desktop.client_id, "--client-type", "desktop",
-                    "--secret-file", str(secret)]) == 0
+    base = cli_with_desktop_client(tmp_path, running, "a1")
     capsys.readouterr()
     assert cli.run([*base, "authorize", "--service", "calendar", "--service", "openid"]) == 0
     assert ATTACKER in capsys.readouterr().out
