@@ -26,7 +26,7 @@ soak: $(STAMP)
 # Re-render the committed notebooks' outputs (executed against the emulator, scrubbed, sanitized; see
 # notebooks/README.md). Run it after changing a notebook or what a step displays, and commit the result.
 notebooks: $(STAMP)
-	$(PY) -m gapps_runbook.render_notebooks
+	$(PY) -m gapps_runbook.runs.render_notebooks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -14,11 +14,13 @@ from typing import Any
 
 import click
 
-from . import runbook, scopes
-from .client_ids import validate_client_id
+from . import runbook
+from .oauth import scopes
+from .oauth.client_ids import validate_client_id
+from .emulator.command import emulator as emulator_command
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError, step_exit_code
-from .redact import redact
-from .secret_sources import read_secret
+from .safety.redact import redact
+from .profile.secret_sources import read_secret
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -117,7 +119,7 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
 @click.pass_context
 def client_show(ctx: click.Context, as_json: bool) -> None:
     """Show the stored client; the secret only as a fingerprint."""
-    from .redact import fingerprint
+    from .safety.redact import fingerprint
 
     stored = _site(ctx).client()
     data = {"product_name": stored.product_name, "client_id": stored.client_id, "client_type": stored.client_type,
@@ -286,23 +288,6 @@ def revoke(ctx: click.Context, yes: bool) -> None:
 
 
 @cli.command()
-@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
-@click.option("--auto-approve", is_flag=True, help="Approve every request at once (unattended runs).")
-@click.option("--legacy-device-scopes", is_flag=True, help="Accept Calendar in the device flow, as Google did before ~2016 (LEGACY).")
-@click.option("--publishing-status", type=click.Choice(["testing", "production"]), default="production", show_default=True)
-@click.option("--clients", "clients_file", type=click.Path(path_type=Path), default=None,
-              help="JSON list of clients to register ({client_id, client_secret, client_type, product_name}).")
-def emulator(port: int, auto_approve: bool, legacy_device_scopes: bool, publishing_status: str, clients_file: Path | None) -> None:
-    """Run the embedded Google OAuth + Calendar emulator on loopback until Ctrl-C."""
-    from .emulator import Emulator, run_forever
-
-    emu = Emulator(auto_approve=auto_approve, legacy_device_scopes=legacy_device_scopes, publishing_status=publishing_status)
-    if clients_file is not None:
-        emu.load_clients(clients_file)
-    run_forever(emu, "127.0.0.1", port, click.echo)
-
-
-@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Where the run folder is created.")
 def demo(out: Path) -> None:
@@ -310,7 +295,7 @@ def demo(out: Path) -> None:
 
     Leaves the executed notebooks and one HTML report in a new run folder under OUT.
     """
-    from .demo import run_demo
+    from .runs.demo import run_demo
 
     run_demo(out, echo=click.echo)
 
@@ -339,9 +324,9 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     STEP is 00-04, a notebook name (03_authorize) or a word (checklist, client, authorize, status).
     The executed notebook is written (scrubbed of secrets) even when the step fails.
     """
-    from .demo import new_run_dir
-    from .params import check_parameters
-    from .runs import resolve_step, run_step
+    from .runs.demo import new_run_dir
+    from .safety.params import check_parameters
+    from .runs.steps import resolve_step, run_step
 
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
@@ -351,6 +336,9 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     name = resolve_step(step).stem
     result = run_step(name, new_run_dir(out, f"run-{name}"), values)
     click.echo(f"{name}: ok ({result.duration:.1f} s). Executed notebook: {result.output_path}")
+
+
+cli.add_command(emulator_command)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .redact import redact
+from .safety.redact import redact
 
 
 class ExitCode(enum.IntEnum):

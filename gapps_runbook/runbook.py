@@ -21,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from . import device_flow, inspection, loopback, scopes, tokens
-from . import verify as verify_module
-from .client_ids import validate_client_id, validate_client_secret
-from .clients import ClientConfig, ClientType, load_client_json
-from .clock import SYSTEM_CLOCK, Clock
-from .endpoints import Endpoints, resolve
+from .oauth import device_flow, tokeninfo, loopback, scopes, tokens
+from .oauth import verify as verify_module
+from .oauth.client_ids import validate_client_id, validate_client_secret
+from .oauth.clients import ClientConfig, ClientType, load_client_json
+from .oauth.clock import SYSTEM_CLOCK, Clock
+from .oauth.endpoints import Endpoints, resolve
 from .errors import (
     STEP_AUTHORIZE,
     STEP_CLIENT,
@@ -38,8 +38,8 @@ from .errors import (
     TransportError,
     VerifyFailed,
 )
-from .store import Profile, ProfileStore
-from .transport import RequestsTransport, Transport
+from .profile.store import Profile, ProfileStore
+from .oauth.transport import RequestsTransport, Transport
 
 Flow = Literal["auto", "device", "desktop"]
 DEFAULT_SERVICES = ("calendar", "openid")
@@ -337,7 +337,7 @@ def _check_account(site: Site, client: ClientConfig, token: tokens.Token) -> str
     account = token.account or tokens.account_from_id_token(token.id_token)
     if account is None:
         try:
-            account = inspection.inspect_token(site.transport, site.endpoints, token, clock=site.clock).email
+            account = tokeninfo.inspect_token(site.transport, site.endpoints, token, clock=site.clock).email
         except (OAuthError, TransportError):
             account = None
     expected = site.profile.load_settings().get("expected_account")
@@ -375,7 +375,7 @@ def status(site: Site) -> TokenStatus:
     requested = tuple(site.profile.load_settings().get("scopes") or ())
     if token is None:
         return TokenStatus(site.profile.name, client and client.client_id, None, None, (), requested, None, False, None)
-    missing, _extra = inspection.scope_diff(requested, token.scopes)
+    missing, _extra = tokeninfo.scope_diff(requested, token.scopes)
     refresh_left = None
     if token.refresh_token_expires_at is not None:
         refresh_left = max(0, int(token.refresh_token_expires_at - now))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gapps_runbook import redact
+from gapps_runbook.safety import redact
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gapps_runbook.tokens import Token
-from gapps_runbook.transport import Response
+from gapps_runbook.oauth.tokens import Token
+from gapps_runbook.oauth.transport import Response
 
 
 def reply(status: int, body: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Response:

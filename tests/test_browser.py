@@ -36,7 +36,8 @@ from typing import Any
 import pytest
 import requests
 
-from gapps_runbook import runbook, scopes
+from gapps_runbook import runbook
+from gapps_runbook.oauth import scopes
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 
 CHROMIUM = Path("/usr/bin/chromium")

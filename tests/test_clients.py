@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapps_runbook import client_ids, clients, errors, secret_sources
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.oauth import client_ids, clients
+from gapps_runbook import errors
+from gapps_runbook.profile import secret_sources
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 
 CLIENT_ID = "123456789012-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6" + ".apps.googleusercontent.com"
 SECRET = "GOCSPX-" + "Zq9" * 9 + "x"  # 35 characters

@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
-from gapps_runbook import runbook, tokens
-from gapps_runbook.clock import FakeClock
+from gapps_runbook import runbook
+from gapps_runbook.oauth import tokens
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator
-from gapps_runbook.store import ProfileStore
+from gapps_runbook.profile.store import ProfileStore
 from test_polling_soak import WsgiTransport
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
@@ -145,7 +146,7 @@ def test_c1_control_counts_the_expired_calls(tmp_path: Path, monkeypatch: pytest
         return now >= self.expires_at - leeway
 
     monkeypatch.setattr(tokens.Token, "is_expired", wall_only)
-    monkeypatch.setattr("gapps_runbook.verify.VerifyReport.ok", property(lambda self: True))
+    monkeypatch.setattr("gapps_runbook.oauth.verify.VerifyReport.ok", property(lambda self: True))
     assert run_clock_case(tmp_path, 0, -10, False)["expired"] > 0
 
 

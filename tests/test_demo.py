@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gapps_runbook import leakscan
-from gapps_runbook.demo import run_demo
+from gapps_runbook.safety import leakscan
+from gapps_runbook.runs.demo import run_demo
 from gapps_runbook.emulator import Emulator
 
 PREFIX = {"access_token": "ya29.", "refresh_token": "1//", "client_secret": "GOCSPX-", "auth_code": "4/0A"}

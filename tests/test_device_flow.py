@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.device_flow import (
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.device_flow import (
     DEVICE_GRANT_TYPE,
     DeviceAuthorization,
     DevicePoller,
@@ -22,7 +22,7 @@ from gapps_runbook.device_flow import (
     parse_device_response,
     request_device_code,
 )
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 from gapps_runbook.errors import (
     AccessDenied,
     AuthorizationPending,
@@ -39,8 +39,8 @@ from gapps_runbook.errors import (
     SlowDown,
     TransportError,
 )
-from gapps_runbook.redact import redact
-from gapps_runbook.transport import Response
+from gapps_runbook.safety.redact import redact
+from gapps_runbook.oauth.transport import Response
 
 SECRET = "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5"
 CLIENT = ClientConfig("5678-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com", SECRET, "device")
@@ -436,8 +436,8 @@ def test_polling_never_early_slow_down_sticks_backoff_capped(events: list[str], 
 # --- against the emulator, over loopback --------------------------------------------------------------
 
 from gapps_runbook.emulator import RunningEmulator, Scenario  # noqa: E402
-from gapps_runbook.endpoints import discover  # noqa: E402
-from gapps_runbook.transport import RequestsTransport  # noqa: E402
+from gapps_runbook.oauth.endpoints import discover  # noqa: E402
+from gapps_runbook.oauth.transport import RequestsTransport  # noqa: E402
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 MakeEmulator = Callable[..., RunningEmulator]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from gapps_runbook.clock import FakeClock
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import RunningEmulator, Scenario
-from gapps_runbook.endpoints import Endpoints
+from gapps_runbook.oauth.endpoints import Endpoints
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly https://www.googleapis.com/auth/calendar.events.readonly"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from gapps_runbook.clock import FakeClock
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import RunningEmulator
 
 AUTH = "https://www.googleapis.com/auth/"

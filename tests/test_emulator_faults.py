@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gapps_runbook.emulator import FAULTS, Emulator, RunningEmulator, run_forever, serve
 from gapps_runbook.errors import InputError, OAuthError, TemporarilyUnavailable, TransportError
-from gapps_runbook.transport import RequestsTransport, oauth_json
+from gapps_runbook.oauth.transport import RequestsTransport, oauth_json
 
 DISCOVERY = "/.well-known/openid-configuration"
 

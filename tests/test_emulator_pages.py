@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import requests
 
-from gapps_runbook.clock import FakeClock
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import RunningEmulator
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

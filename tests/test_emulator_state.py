@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gapps_runbook.clock import FakeClock
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator, Scenario, facts
 from gapps_runbook.errors import AuthorizationPending, InvalidClient, InvalidGrant, InvalidScope, InvalidToken, SlowDown
 

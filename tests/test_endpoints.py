@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from gapps_runbook import endpoints, errors
-from gapps_runbook.transport import Response
+from gapps_runbook.oauth import endpoints
+from gapps_runbook import errors
+from gapps_runbook.oauth.transport import Response
 
 
 def test_google_is_built_in_without_network() -> None:

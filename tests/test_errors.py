@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gapps_runbook import errors
-from gapps_runbook.redact import register_secret
+from gapps_runbook.safety.redact import register_secret
 
 
 @pytest.mark.parametrize("code", sorted(errors.REGISTRY))

@@ -30,18 +30,19 @@ from typing import Any
 
 import pytest
 
-from gapps_runbook import runbook, tokens
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.device_flow import DevicePoller, request_device_code
+from gapps_runbook import runbook
+from gapps_runbook.oauth import tokens
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
-from gapps_runbook.endpoints import Endpoints, discover
+from gapps_runbook.oauth.endpoints import Endpoints, discover
 from gapps_runbook.errors import ExitCode, InvalidClient, InvalidGrant, RunbookError, TransportError
-from gapps_runbook.inspection import inspect_token
-from gapps_runbook.store import ProfileStore
-from gapps_runbook.tokens import Token
-from gapps_runbook.transport import SAFE_RETRY, RequestsTransport, Response, RetryPolicy
-from gapps_runbook.verify import verify
+from gapps_runbook.oauth.tokeninfo import inspect_token
+from gapps_runbook.profile.store import ProfileStore
+from gapps_runbook.oauth.tokens import Token
+from gapps_runbook.oauth.transport import SAFE_RETRY, RequestsTransport, Response, RetryPolicy
+from gapps_runbook.oauth.verify import verify
 
 FAULTS = ("500", "502", "503", "504", "429", "408", "timeout", "reset", "malformed")
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"

@@ -21,7 +21,9 @@ import ipywidgets as w
 import pytest
 import requests
 
-from gapps_runbook import actions, forms, runbook, scopes
+from gapps_runbook.notebook import actions, forms
+from gapps_runbook import runbook
+from gapps_runbook.oauth import scopes
 from gapps_runbook import notebook as rb
 from gapps_runbook.emulator import Emulator, serve
 from gapps_runbook.emulator.facts import random_client_id

@@ -44,18 +44,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from gapps_runbook import loopback, redact
-from gapps_runbook.authorized_user import token_from_authorized_user
-from gapps_runbook.clients import ClientConfig, load_client_json, parse_client_json
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.device_flow import DeviceAuthorization, parse_device_response, request_device_code
+from gapps_runbook.oauth import loopback
+from gapps_runbook.safety import redact
+from gapps_runbook.profile.authorized_user import token_from_authorized_user
+from gapps_runbook.oauth.clients import ClientConfig, load_client_json, parse_client_json
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.device_flow import DeviceAuthorization, parse_device_response, request_device_code
 from gapps_runbook.emulator import Emulator
-from gapps_runbook.endpoints import GOOGLE, Endpoints, discover
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints, discover
 from gapps_runbook.errors import RunbookError
-from gapps_runbook.inspection import TokenInfo, inspect_token, parse_introspection, parse_tokeninfo
-from gapps_runbook.params import check_parameters
-from gapps_runbook.tokens import Token, parse_token_response, refresh
-from gapps_runbook.transport import NO_RETRY, Response
+from gapps_runbook.oauth.tokeninfo import TokenInfo, inspect_token, parse_introspection, parse_tokeninfo
+from gapps_runbook.safety.params import check_parameters
+from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh
+from gapps_runbook.oauth.transport import NO_RETRY, Response
 
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 TARGET = 10_000

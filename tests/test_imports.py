@@ -8,10 +8,10 @@ import sys
 HEAVY = ("papermill", "nbformat", "nbconvert", "nbclient", "ipywidgets", "jupyter_client", "ipykernel", "IPython")
 MODULES = (
     "gapps_runbook",
-    "gapps_runbook.params",
-    "gapps_runbook.scrub",
-    "gapps_runbook.leakscan",
-    "gapps_runbook.notebook_run",
+    "gapps_runbook.safety.params",
+    "gapps_runbook.safety.scrub",
+    "gapps_runbook.safety.leakscan",
+    "gapps_runbook.runs.execute",
 )
 
 
@@ -28,4 +28,4 @@ def test_package_import_pulls_no_jupyter_stack() -> None:
 
 
 def test_the_check_can_fail() -> None:
-    assert "papermill" in imported_after("import gapps_runbook.notebook_run, papermill")
+    assert "papermill" in imported_after("import gapps_runbook.runs.execute, papermill")

@@ -15,8 +15,9 @@ import pytest
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2.credentials import Credentials
 
-from gapps_runbook import runbook, scopes
-from gapps_runbook.demo import browser_for_emulator
+from gapps_runbook import runbook
+from gapps_runbook.oauth import scopes
+from gapps_runbook.runs.demo import browser_for_emulator
 from gapps_runbook.emulator import RunningEmulator
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"

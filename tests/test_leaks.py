@@ -39,16 +39,18 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gapps_runbook import cli, notebook_run, runbook, scopes
-from gapps_runbook.demo import browser_for_emulator
+from gapps_runbook import cli, runbook
+from gapps_runbook.runs import execute as notebook_run
+from gapps_runbook.oauth import scopes
+from gapps_runbook.runs.demo import browser_for_emulator
 from gapps_runbook.emulator import Emulator, RunningEmulator, Scenario, serve
 from gapps_runbook.emulator import facts
 from gapps_runbook.emulator.facts import random_client_id
 from gapps_runbook.errors import ExitCode, InputError
-from gapps_runbook.leakscan import Finding, format_findings, scan_paths, scan_text
-from gapps_runbook.notebook_run import export_html, run_notebook
-from gapps_runbook.redact import register_secret
-from gapps_runbook.scrub import scrub_notebook
+from gapps_runbook.safety.leakscan import Finding, format_findings, scan_paths, scan_text
+from gapps_runbook.runs.execute import export_html, run_notebook
+from gapps_runbook.safety.redact import register_secret
+from gapps_runbook.safety.scrub import scrub_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -563,7 +565,7 @@ def test_cli_demo_with_canaries_at_debug_leaves_no_canary(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     canaries = Canaries()
-    monkeypatch.setattr("gapps_runbook.demo.Emulator", lambda **kw: Emulator(**kw, secret_factory=canaries))
+    monkeypatch.setattr("gapps_runbook.runs.demo.Emulator", lambda **kw: Emulator(**kw, secret_factory=canaries))
     with every_logger_at_debug(caplog.handler):
         code = cli.run(["demo", "--out", str(tmp_path / "runs")])
     captured = capfd.readouterr()

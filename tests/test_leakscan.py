@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from gapps_runbook.leakscan import Finding, base64_middles, format_findings, main, scan_paths, scan_text
-from gapps_runbook.redact import fingerprint
+from gapps_runbook.safety.leakscan import Finding, base64_middles, format_findings, main, scan_paths, scan_text
+from gapps_runbook.safety.redact import fingerprint
 
 CANARY = "ya29-CANARY-" + "9c1f" * 6  # not Google-shaped: only the canary search can find it
 

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from gapps_runbook import errors, loopback
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
+from gapps_runbook import errors
+from gapps_runbook.oauth import loopback
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator, serve
-from gapps_runbook.endpoints import Endpoints, discover
-from gapps_runbook.transport import RequestsTransport
+from gapps_runbook.oauth.endpoints import Endpoints, discover
+from gapps_runbook.oauth.transport import RequestsTransport
 
 CALENDAR = (
     "https://www.googleapis.com/auth/calendar.readonly",

@@ -18,9 +18,9 @@ import nbformat
 import pytest
 
 from gapps_runbook.errors import InputError, NotebookRunError
-from gapps_runbook.leakscan import format_findings, scan_paths, scan_text
-from gapps_runbook.notebook_run import RunResult, export_html, run_notebook
-from gapps_runbook.scrub import INJECTED_TAG, TRANSIENT_PLACEHOLDER, scrub_file
+from gapps_runbook.safety.leakscan import format_findings, scan_paths, scan_text
+from gapps_runbook.runs.execute import RunResult, export_html, run_notebook
+from gapps_runbook.safety.scrub import INJECTED_TAG, TRANSIENT_PLACEHOLDER, scrub_file
 
 pytestmark = pytest.mark.notebook
 
@@ -188,7 +188,7 @@ class _FakeExecutionError(Exception):
 
 
 def test_error_without_fix_names_the_notebook_and_maps_the_cell() -> None:
-    from gapps_runbook.notebook_run import _run_error
+    from gapps_runbook.runs.execute import _run_error
 
     notebook = NOTEBOOKS / "nb-basic-pass-params.ipynb"  # markdown, parameters, code: papermill's 3 is our 2
     error = _run_error(_FakeExecutionError(), notebook, Path("/runs/x.ipynb"), True, [])

@@ -21,14 +21,15 @@ import nbformat
 import pytest
 
 from gapps_runbook import notebook as rb
-from gapps_runbook import runbook, scopes
-from gapps_runbook.demo import browser_for_emulator
+from gapps_runbook import runbook
+from gapps_runbook.oauth import scopes
+from gapps_runbook.runs.demo import browser_for_emulator
 from gapps_runbook.emulator import Emulator, Scenario, serve
 from gapps_runbook.emulator.facts import random_client_id
 from gapps_runbook.errors import InputError, NotebookRunError
-from gapps_runbook.leakscan import format_findings, scan_paths
-from gapps_runbook.notebook_run import RunResult, run_notebook
-from gapps_runbook.render_notebooks import CLIENT_SECRET, finish, load_sanitizers, render, sanitize
+from gapps_runbook.safety.leakscan import format_findings, scan_paths
+from gapps_runbook.runs.execute import RunResult, run_notebook
+from gapps_runbook.runs.render_notebooks import CLIENT_SECRET, finish, load_sanitizers, render, sanitize
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -30,13 +30,13 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.device_flow import DevicePoller, request_device_code
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code
 from gapps_runbook.emulator import Emulator, Scenario
-from gapps_runbook.endpoints import discover
+from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.errors import AccessDenied, ExpiredToken, FlowTimeout, InvalidClient, RunbookError, TransportError
-from gapps_runbook.transport import Response
+from gapps_runbook.oauth.transport import Response
 
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 SEED = 20251128
@@ -46,7 +46,7 @@ POLL_FAULTS = ("500", "502", "503", "504", "429", "408", "reset")
 
 
 class WsgiTransport:
-    """A :class:`~gapps_runbook.transport.Transport` that calls a WSGI app in process (werkzeug's test client).
+    """A :class:`~gapps_runbook.oauth.transport.Transport` that calls a WSGI app in process (werkzeug's test client).
 
     The emulator's ``"reset"`` fault raises ``ConnectionResetError`` through the app; it becomes the
     :class:`TransportError` a dropped connection gives :class:`RequestsTransport`.
@@ -282,14 +282,14 @@ def test_p1_polling_rules_over_scripted_sessions(count: int, soak_report: Callab
 
 def test_p1_harness_catches_a_poller_that_ignores_slow_down(monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: a poller that forgets the +5 s must be caught, so the check above can fail."""
-    monkeypatch.setattr("gapps_runbook.device_flow.SLOW_DOWN_STEP", 0)
+    monkeypatch.setattr("gapps_runbook.oauth.device_flow.SLOW_DOWN_STEP", 0)
     totals = run_sessions(10, SEED)
     assert totals.early > 0 and totals.unscripted_slow_downs > 0
 
 
 def test_p1_harness_catches_a_poller_that_does_not_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: a poller that retries network trouble at the plain interval must be caught."""
-    from gapps_runbook import device_flow
+    from gapps_runbook.oauth import device_flow
 
     original = device_flow.classify
     monkeypatch.setattr(device_flow, "classify", lambda exc: "pending" if original(exc) == "backoff" else original(exc))

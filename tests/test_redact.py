@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from gapps_runbook import redact
+from gapps_runbook.safety import redact
 
 
 @pytest.mark.parametrize(

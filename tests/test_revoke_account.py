@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 import requests
 
-from gapps_runbook import cli, runbook, tokens
-from gapps_runbook.clock import FakeClock
+from gapps_runbook import cli, runbook
+from gapps_runbook.oauth import tokens
+from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator, RunningEmulator, Scenario, serve
 from gapps_runbook.errors import ExitCode, InvalidGrant, RunbookError, TransportError
 from gapps_runbook.runbook import AccountMismatch
-from gapps_runbook.store import ProfileStore
-from gapps_runbook.transport import RequestsTransport
+from gapps_runbook.profile.store import ProfileStore
+from gapps_runbook.oauth.transport import RequestsTransport
 
 ATTACKER = "attacker@example.net"
 ADMIN = "admin@example.com"

@@ -17,9 +17,9 @@ import requests
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from gapps_runbook import cli
-from gapps_runbook.endpoints import discover
+from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.errors import ExitCode
-from gapps_runbook.transport import RequestsTransport
+from gapps_runbook.oauth.transport import RequestsTransport
 
 from rfc8628_provider import Client, Provider, RunningProvider, serve_provider
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from gapps_runbook import errors, scopes
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook import errors
+from gapps_runbook.oauth import scopes
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 
 P = scopes.SCOPE_PREFIX
 CALENDAR = scopes.scopes_for(["calendar"])

@@ -14,9 +14,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from gapps_runbook.leakscan import scan_text
-from gapps_runbook.redact import MASK
-from gapps_runbook.scrub import (
+from gapps_runbook.safety.leakscan import scan_text
+from gapps_runbook.safety.redact import MASK
+from gapps_runbook.safety.scrub import (
     BINARY_PLACEHOLDER,
     TRANSIENT_PLACEHOLDER,
     scrub_file,

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from gapps_runbook import errors, private_files, store
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook import errors
+from gapps_runbook.profile import private_files, store
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 
 from fakes import make_token
 
-TOKENS_MISSING = not (Path(store.__file__).parent / "tokens.py").exists()
-needs_tokens = pytest.mark.skipif(TOKENS_MISSING, reason="gapps_runbook/tokens.py has not landed yet")
 
 CLIENT = ClientConfig(
     "123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "T" * 28, "desktop",
@@ -417,7 +416,6 @@ def test_corrupt_client_names_step_02_and_is_kept(profiles: store.ProfileStore) 
 # --- token ---------------------------------------------------------------------------------------
 
 
-@needs_tokens
 def test_token_round_trip_is_google_auth_loadable(profiles: store.ProfileStore) -> None:
     from google.oauth2.credentials import Credentials
 
@@ -442,7 +440,6 @@ def test_token_round_trip_is_google_auth_loadable(profiles: store.ProfileStore) 
     assert list(creds.scopes) == list(token.scopes)
 
 
-@needs_tokens
 def test_an_older_token_never_replaces_a_newer_one(profiles: store.ProfileStore) -> None:
     profile = profiles.profile("default")
     newer, older = make_token(2000.0, "new"), make_token(1000.0, "old")
@@ -453,7 +450,6 @@ def test_an_older_token_never_replaces_a_newer_one(profiles: store.ProfileStore)
     assert profile.load_token().refresh_token == newer.refresh_token
 
 
-@needs_tokens
 def test_update_token_reads_inside_the_lock_and_skips_unchanged(profiles: store.ProfileStore) -> None:
     profile = profiles.profile("default")
     seen: list[object] = []
@@ -475,7 +471,6 @@ def _save_tokens(home: str, stamps: list[float]) -> None:
         profile.save_token(make_token(stamp, str(int(stamp))), CLIENT, GOOGLE)
 
 
-@needs_tokens
 def test_racing_writers_keep_the_newest_token(home: Path) -> None:
     context = multiprocessing.get_context("fork")
     batches = [[float(i) for i in range(start, 120, 3)] for start in range(3)]
@@ -488,7 +483,6 @@ def test_racing_writers_keep_the_newest_token(home: Path) -> None:
     assert store.ProfileStore(home).profile("race").load_token().issued_at == 119.0
 
 
-@needs_tokens
 def test_corrupt_token_is_not_overwritten_and_delete_is_explicit(profiles: store.ProfileStore) -> None:
     profile = profiles.profile("default")
     profile.save_token(make_token(1000.0), CLIENT, GOOGLE)
@@ -505,7 +499,6 @@ def test_corrupt_token_is_not_overwritten_and_delete_is_explicit(profiles: store
     assert profile.load_token() is None
 
 
-@needs_tokens
 def test_token_symlink_is_refused_and_delete_removes_only_the_link(profiles: store.ProfileStore,
                                                                    tmp_path: Path) -> None:
     profile = profiles.profile("default")

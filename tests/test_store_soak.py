@@ -29,10 +29,11 @@ from typing import Any
 
 import pytest
 
-from gapps_runbook import errors, store
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.endpoints import GOOGLE
-from gapps_runbook.tokens import Token
+from gapps_runbook import errors
+from gapps_runbook.profile import store
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.endpoints import GOOGLE
+from gapps_runbook.oauth.tokens import Token
 
 from fakes import make_token
 

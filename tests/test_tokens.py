@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from gapps_runbook.authorized_user import authorized_user_info, token_from_authorized_user
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.profile.authorized_user import authorized_user_info, token_from_authorized_user
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 from gapps_runbook.errors import (
     ConfigError,
     InputError,
@@ -25,8 +25,8 @@ from gapps_runbook.errors import (
     TemporarilyUnavailable,
     TransportError,
 )
-from gapps_runbook.redact import fingerprint, redact
-from gapps_runbook.tokens import Token, parse_token_response, refresh, revoke
+from gapps_runbook.safety.redact import fingerprint, redact
+from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh, revoke
 
 from fakes import FakeTransport, reply
 
@@ -350,10 +350,10 @@ def test_corrupt_authorized_user_is_store_error(bad: dict[str, Any]) -> None:
 
 from collections.abc import Callable  # noqa: E402
 
-from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa: E402
+from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code  # noqa: E402
 from gapps_runbook.emulator import RunningEmulator  # noqa: E402
-from gapps_runbook.endpoints import discover  # noqa: E402
-from gapps_runbook.transport import RequestsTransport  # noqa: E402
+from gapps_runbook.oauth.endpoints import discover  # noqa: E402
+from gapps_runbook.oauth.transport import RequestsTransport  # noqa: E402
 
 
 MakeEmulator = Callable[..., RunningEmulator]

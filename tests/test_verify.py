@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 from gapps_runbook.errors import CONSOLE_LIBRARY, InvalidToken, TransportError
-from gapps_runbook.tokens import Token
-from gapps_runbook.transport import Response
-from gapps_runbook.verify import api_error, plan, verify
+from gapps_runbook.oauth.tokens import Token
+from gapps_runbook.oauth.transport import Response
+from gapps_runbook.oauth.verify import api_error, plan, verify
 
 import fakes
 from fakes import reply
@@ -170,12 +170,12 @@ def test_plan_for_google_uses_gmail_host() -> None:
 
 from collections.abc import Callable  # noqa: E402
 
-from gapps_runbook.clients import ClientConfig  # noqa: E402
-from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa: E402
+from gapps_runbook.oauth.clients import ClientConfig  # noqa: E402
+from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code  # noqa: E402
 from gapps_runbook.emulator import RunningEmulator  # noqa: E402
-from gapps_runbook.endpoints import discover  # noqa: E402
-from gapps_runbook.tokens import revoke  # noqa: E402
-from gapps_runbook.transport import RequestsTransport  # noqa: E402
+from gapps_runbook.oauth.endpoints import discover  # noqa: E402
+from gapps_runbook.oauth.tokens import revoke  # noqa: E402
+from gapps_runbook.oauth.transport import RequestsTransport  # noqa: E402
 
 
 MakeEmulator = Callable[..., RunningEmulator]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import InputError
 from . import facts
 from .app import App

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, InvalidToken, OAuthError
 from . import facts
 from .records import AccessToken, ClientType, Grant, RegisteredClient, RequestRecord

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from .errors import RunbookError
+from ..errors import RunbookError
 
 TRANSIENT = {"gapps_runbook": {"transient": True}}
 """Output metadata the scrubber keys on: the output is removed from saved notebooks."""

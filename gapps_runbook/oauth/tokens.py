@@ -7,7 +7,7 @@ Google's dialect (reference §4, §6, §10):
 - ``/revoke`` answers 200, or 400 ``invalid_token`` for a token that is already dead. The token is
   sent in the form body, never in the URL query as Google's samples do (a URL ends up in logs).
 
-google-auth's ``authorized_user`` JSON for a :class:`Token` is :mod:`gapps_runbook.authorized_user`.
+google-auth's ``authorized_user`` JSON for a :class:`Token` is :mod:`gapps_runbook.profile.authorized_user`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import (
+from ..errors import (
     STEP_AUTHORIZE,
     ConfigError,
     InputError,
@@ -29,7 +29,7 @@ from .errors import (
     ProtocolError,
     TransportError,
 )
-from .redact import fingerprint, register_secret
+from ..safety.redact import fingerprint, register_secret
 from .transport import MAX_SECONDS, SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send, wire_int
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The runbook's ipywidgets views: thin forms over the ``act_*`` functions of :mod:`gapps_runbook.actions`.
+"""The runbook's ipywidgets views: thin forms over the ``act_*`` functions of :mod:`gapps_runbook.notebook.actions`.
 
 Imported only when a notebook runs interactively (``import gapps_runbook`` never imports ipywidgets).
 Rules (STYLE.md §8, principles 9-10):
@@ -23,8 +23,8 @@ import ipywidgets as w
 
 from . import actions, render
 from .checklist import checklist_complete, checklist_items
-from .clients import CLIENT_TYPE_LABELS
-from .scopes import SERVICES
+from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..oauth.scopes import SERVICES
 
 Handler = Callable[..., None]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InvalidToken, ProtocolError
-from .redact import register_secret
+from ..errors import STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InvalidToken, ProtocolError
+from ..safety.redact import register_secret
 from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, oauth_json, send, wire_int
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import (
+from ..errors import (
     AuthorizationPending,
     Cancelled,
     ConfigError,
@@ -43,7 +43,7 @@ from .errors import (
     TransportError,
     UnknownOAuthError,
 )
-from .redact import register_secret
+from ..safety.redact import register_secret
 from .tokens import Token, parse_token_response
 from .transport import NO_RETRY, Transport, host_of, oauth_json, parse_retry_after, send, wire_int
 

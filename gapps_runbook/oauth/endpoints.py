@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import ConfigError, InputError, ProtocolError, TransportError
+from ..errors import ConfigError, InputError, ProtocolError, TransportError
 from .transport import SAFE_RETRY, Transport, host_of, send
 
 GOOGLE_ISSUER = "https://accounts.google.com"

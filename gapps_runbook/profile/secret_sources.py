@@ -2,7 +2,7 @@
 
 Secrets never come from the command line (shell history, ``ps``; security reference §3, T1), and
 every secret read is passed to :func:`redact.register_secret` at once. :func:`read_fd` is the bounded
-read that :mod:`gapps_runbook.private_files` uses as well.
+read that :mod:`gapps_runbook.profile.private_files` uses as well.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import CONSOLE_CREDENTIALS, STEP_CLIENT, InputError
-from .redact import register_secret
+from ..errors import CONSOLE_CREDENTIALS, STEP_CLIENT, InputError
+from ..safety.redact import register_secret
 
 MAX_SECRET_FILE_BYTES = 64 * 1024
 """The most bytes read from a secret file (the same cap as a client JSON file)."""

@@ -1,8 +1,8 @@
 """The OAuth client and the console's client JSON.
 
 The vendor procedure has the engineer create a client on the console's Clients page and copy its
-ID and secret (their shapes are checked in :mod:`gapps_runbook.client_ids`; where the secret is read
-from is :mod:`gapps_runbook.secret_sources`). Both "Desktop app" and "TVs and Limited Input devices"
+ID and secret (their shapes are checked in :mod:`gapps_runbook.oauth.client_ids`; where the secret is read
+from is :mod:`gapps_runbook.profile.secret_sources`). Both "Desktop app" and "TVs and Limited Input devices"
 clients download as ``{"installed": {...}}``, so the file cannot tell which one it is.
 
 Rules kept here:
@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from .client_ids import validate_client_id, validate_client_secret
 from .endpoints import GOOGLE_HOSTS, GOOGLE_ISSUER, LOOPBACK_HOSTS, Endpoints
-from .errors import CONSOLE_CREDENTIALS, STEP_CLIENT, ConfigError, InputError
-from .redact import register_secret
+from ..errors import CONSOLE_CREDENTIALS, STEP_CLIENT, ConfigError, InputError
+from ..safety.redact import register_secret
 
 ClientType = Literal["device", "desktop"]
 CLIENT_TYPE_LABELS: dict[str, str] = {"device": "TVs and Limited Input devices", "desktop": "Desktop app"}

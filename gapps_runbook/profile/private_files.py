@@ -1,6 +1,6 @@
 """Private files: 0600 files in 0700 folders, replaced atomically, read without following symlinks.
 
-This is the file layer under :mod:`gapps_runbook.store` (security reference §2 "Synthesis", §5
+This is the file layer under :mod:`gapps_runbook.profile.store` (security reference §2 "Synthesis", §5
 "Crash consistency", threats T7-T8):
 
 - :func:`write_private`: a temp file in the same folder made with
@@ -24,7 +24,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from .errors import StoreError
+from ..errors import StoreError
 from .secret_sources import read_fd
 
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import requests
 
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import OAuthError, ProtocolError, TransportError
+from ..errors import OAuthError, ProtocolError, TransportError
 
 USER_AGENT = "gapps-runbook/0.1"
 DEFAULT_TIMEOUT = 30.0

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, NotebookRunError
-from .notebook_run import RunResult, run_notebook
+from ..errors import InputError, NotebookRunError
+from .execute import RunResult, run_notebook
 
 STEPS = ("00_start_here", "01_console_checklist", "02_client_credentials", "03_authorize", "04_token_status")
 ALIASES = {"start": 0, "checklist": 1, "console": 1, "client": 2, "credentials": 2, "authorize": 3, "status": 4, "token": 4}
@@ -27,7 +27,7 @@ def notebooks_dir() -> Path:
     """Where the notebooks are: ``$GAPPS_RUNBOOK_NOTEBOOKS``, the source checkout, or the installed copy."""
     candidates = [
         Path(os.environ["GAPPS_RUNBOOK_NOTEBOOKS"]) if os.environ.get("GAPPS_RUNBOOK_NOTEBOOKS") else None,
-        Path(__file__).resolve().parent.parent / "notebooks",
+        Path(__file__).resolve().parents[2] / "notebooks",
         Path(sys.prefix) / "share" / "gapps-runbook" / "notebooks",
     ]
     for folder in candidates:

@@ -12,13 +12,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
-from .redact import register_secret
-from .tokens import Token
+from ..errors import StoreError
+from ..safety.redact import register_secret
+from ..oauth.tokens import Token
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
-    from .endpoints import Endpoints
+    from ..oauth.clients import ClientConfig
+    from ..oauth.endpoints import Endpoints
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # google-auth's expiry format, read back as naive UTC (reference §10)
 _LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold

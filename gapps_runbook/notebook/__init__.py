@@ -3,15 +3,15 @@
 Each notebook has a ``parameters`` cell, ``from gapps_runbook import notebook as rb`` and one call
 per step (:func:`start_here`, :func:`console_checklist`, :func:`client_credentials`,
 :func:`authorize`, :func:`token_status`). An entry point opens the profile's :class:`runbook.Site`,
-decides whether a person is at the keyboard (:func:`~gapps_runbook.display.is_interactive`), then either
+decides whether a person is at the keyboard (:func:`~gapps_runbook.notebook.display.is_interactive`), then either
 
 * runs the step headless (papermill, nbval): results are displayed, a failure is raised as the
   :class:`RunbookError` whose one line ends in "Fix: runbook step NN ...", so papermill stops there; or
-* shows the form from :mod:`gapps_runbook.forms` (ipywidgets, imported only then).
+* shows the form from :mod:`gapps_runbook.notebook.forms` (ipywidgets, imported only then).
 
-Both paths go through the ``act_*`` functions of :mod:`gapps_runbook.actions`, the only callers of
+Both paths go through the ``act_*`` functions of :mod:`gapps_runbook.notebook.actions`, the only callers of
 :mod:`runbook` in the notebook layer, so a button click and a papermill run do the same thing.
-What is shown comes from the pure renderers of :mod:`gapps_runbook.render`.
+What is shown comes from the pure renderers of :mod:`gapps_runbook.notebook.render`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from .actions import (
 )
 from .checklist import checklist_complete, checklist_items
 from .display import GONE, is_interactive, one_line_errors, show, show_form
-from .errors import InputError, RunbookError
-from .params import check_parameters
+from ..errors import InputError, RunbookError
+from ..safety.params import check_parameters
 from .render import (
     checklist_html, checklist_lines, checklist_summary, client_lines, device_code_html, device_code_lines, e,
     link_html, overview_html, overview_rows, result_html, result_lines, revoke_rows, status_rows, table_html,
@@ -35,7 +35,7 @@ from .render import (
 )
 
 if TYPE_CHECKING:
-    from .runbook import AuthResult, Site
+    from ..runbook import AuthResult, Site
 
 
 # --- browsers for the headless desktop flow ---------------------------------------------------
@@ -59,8 +59,8 @@ def _fetch_on_loopback(url: str) -> None:
     """Play the browser against the auto-approving emulator: only for a loopback http issuer."""
     import urllib.parse
 
-    from .demo import browser_for_emulator
-    from .endpoints import LOOPBACK_HOSTS
+    from ..runs.demo import browser_for_emulator
+    from ..oauth.endpoints import LOOPBACK_HOSTS
 
     if urllib.parse.urlsplit(url).hostname not in LOOPBACK_HOSTS:
         raise InputError("browser='emulator' only works with the embedded emulator on loopback",

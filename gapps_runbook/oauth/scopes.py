@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .clients import CLIENT_TYPE_LABELS, ClientType
 from .endpoints import GOOGLE_ISSUER, Endpoints
-from .errors import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, STEP_CHECKLIST, STEP_CLIENT, InputError
+from ..errors import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, STEP_CHECKLIST, STEP_CLIENT, InputError
 
 if TYPE_CHECKING:
     from .clients import ClientConfig

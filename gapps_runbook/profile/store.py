@@ -17,7 +17,7 @@ The files are plain JSON protected only by their 0600 mode: nothing is encrypted
 
 How files are handled (security reference §2 "Synthesis", targets S1-S3, threats T7-T9):
 
-- writes and reads go through :mod:`gapps_runbook.private_files`: a 0600 temp file in the same
+- writes and reads go through :mod:`gapps_runbook.profile.private_files`: a 0600 temp file in the same
   directory (``O_CREAT|O_EXCL|O_NOFOLLOW``), fsync, ``os.replace``, fsync of the directory, then a
   check that the result is a 0600 regular file; reads use ``O_NOFOLLOW``, so a symlink is refused,
   never followed. gcloud's ``WriteFileAtomically`` lacks the fsyncs; gh and msal truncate in place.
@@ -46,14 +46,14 @@ from typing import TYPE_CHECKING, Any
 import filelock
 import platformdirs
 
-from .clients import ClientConfig, _client_from_installed
-from .clock import SYSTEM_CLOCK, Clock
-from .errors import STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, InputError, LockTimeout, RunbookError, StoreError
+from ..oauth.clients import ClientConfig, _client_from_installed
+from ..oauth.clock import SYSTEM_CLOCK, Clock
+from ..errors import STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, InputError, LockTimeout, RunbookError, StoreError
 from .private_files import ensure_private_dir, read_private, remove_private, write_private
 
 if TYPE_CHECKING:
-    from .endpoints import Endpoints
-    from .tokens import Token
+    from ..oauth.endpoints import Endpoints
+    from ..oauth.tokens import Token
 
 SCHEMA_VERSION = 1
 HOME_ENV = "GAPPS_RUNBOOK_HOME"

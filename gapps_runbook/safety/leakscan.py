@@ -15,7 +15,7 @@ Google's secret shapes (``GOCSPX-``, ``ya29.``, ``1//``, ``4/`` and JWTs) are re
 ``shape`` kind, for secrets no canary covers; a notebook that still has an ``injected-parameters``
 cell, ``metadata.papermill.parameters`` or ``metadata.widgets`` is reported as kind ``structure``
 (target L2), whatever the values.  A :class:`Finding` names a canary by its
-:func:`redact.fingerprint`, never by its value.  Run as ``python -m gapps_runbook.leakscan``.
+:func:`redact.fingerprint`, never by its value.  Run as ``python -m gapps_runbook.safety.leakscan``.
 """
 
 from __future__ import annotations
@@ -229,8 +229,8 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gapps_runbook.leakscan PATH... --canaries-file FILE``: exit 1 on any finding."""
-    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.leakscan", description="Scan files for leaked canaries.")
+    """``python -m gapps_runbook.safety.leakscan PATH... --canaries-file FILE``: exit 1 on any finding."""
+    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.safety.leakscan", description="Scan files for leaked canaries.")
     parser.add_argument("paths", nargs="+", type=Path, help="files and folders to scan")
     parser.add_argument("--canaries-file", type=Path, help="one canary per line")
     parser.add_argument("--canary-env", action="append", default=[], help="an environment variable holding a canary")

@@ -1,9 +1,9 @@
 """The notebook layer's actions: one ``act_*`` function per thing a notebook step does.
 
 These are the only callers of :mod:`gapps_runbook.runbook` in the notebook layer. The headless
-entry points of :mod:`gapps_runbook.notebook` and the widget callbacks of :mod:`gapps_runbook.forms`
+entry points of :mod:`gapps_runbook.notebook` and the widget callbacks of :mod:`gapps_runbook.notebook.forms`
 both call them, so a button click and a papermill run do the same thing. They return values
-(rendered by :mod:`gapps_runbook.render`) and raise :class:`RunbookError`; they never display.
+(rendered by :mod:`gapps_runbook.notebook.render`) and raise :class:`RunbookError`; they never display.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import client_ids, clients, inspection, loopback, runbook, scopes, secret_sources, tokens
+from ..oauth import client_ids, clients, tokeninfo, loopback, scopes, tokens
+from .. import runbook
+from ..profile import secret_sources
 from .checklist import ChecklistItem
-from .clients import CLIENT_TYPE_LABELS
-from .errors import STEP_CHECKLIST, STEP_CLIENT, InputError, OAuthError, RunbookError
+from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..errors import STEP_CHECKLIST, STEP_CLIENT, InputError, OAuthError, RunbookError
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("preflight", "01_console_checklist.ipynb", "01 Console checklist and preflight"),
@@ -195,7 +197,7 @@ def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runb
     pinned = settings.get("expected_account")
     if pinned and (st.account or "").lower() != str(pinned).lower():
         return None
-    missing, _extra = inspection.scope_diff(requested, st.scopes)
+    missing, _extra = tokeninfo.scope_diff(requested, st.scopes)
     usable = st.has_refresh_token or (st.expires_in or 0) > 60
     return st if usable and not missing else None
 
@@ -259,7 +261,7 @@ def act_revoke(site: runbook.Site) -> RevokeProof:
     old, client = site.token(), site.client()
     already = runbook.revoke(site)
     left = runbook.status(site).token_id is not None
-    provider = _probe(lambda: inspection.inspect_token(site.transport, site.endpoints, old, clock=site.clock))
+    provider = _probe(lambda: tokeninfo.inspect_token(site.transport, site.endpoints, old, clock=site.clock))
     refresh = "skipped: no refresh token"
     if old.refresh_token:
         refresh = _probe(lambda: tokens.refresh(site.transport, site.endpoints, client, old, clock=site.clock))

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import InputError, NotebookRunError
-from .params import check_parameters, is_secret_name
-from .redact import register_secret
-from .scrub import INJECTED_TAG, scrub_notebook, scrub_text, write_atomic
+from ..errors import InputError, NotebookRunError
+from ..safety.params import check_parameters, is_secret_name
+from ..safety.redact import register_secret
+from ..safety.scrub import INJECTED_TAG, scrub_notebook, scrub_text, write_atomic
 
 MEMORY_SCHEME = "gapps-runbook-memory://"
 _CONTENT_DUMPS = ("Executing cell:", "content: ", "display id ")  # nbclient DEBUG lines carrying notebook data

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import GOOGLE
-from .errors import CONSOLE_LIBRARY, STEP_AUTHORIZE, STEP_STATUS, ApiError, InvalidToken, TransportError
-from .redact import redact
+from ..errors import CONSOLE_LIBRARY, STEP_AUTHORIZE, STEP_STATUS, ApiError, InvalidToken, TransportError
+from ..safety.redact import redact
 from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, send
 
 if TYPE_CHECKING:

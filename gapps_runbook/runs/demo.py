@@ -15,10 +15,10 @@ from pathlib import Path
 
 import requests
 
-from . import runbook
-from .emulator import PRODUCT_NAME, Emulator, serve
-from .runs import StepRun, private_home, run_steps
-from .notebook_run import export_html
+from .. import runbook
+from ..emulator import PRODUCT_NAME, Emulator, serve
+from .steps import StepRun, private_home, run_steps
+from .execute import export_html
 
 Echo = Callable[[str], None]
 SECRET_ENV = "GAPPS_DEMO_CLIENT_SECRET"

@@ -1,6 +1,6 @@
 """Render the committed runbook notebooks: executed against the emulator, scrubbed, sanitized, stable.
 
-``python -m gapps_runbook.render_notebooks`` (or ``make notebooks``) rewrites ``notebooks/*.ipynb`` so
+``python -m gapps_runbook.runs.render_notebooks`` (or ``make notebooks``) rewrites ``notebooks/*.ipynb`` so
 readers browsing the repository see what each step shows, and ``pytest --nbval`` (strict) has
 something to compare:
 
@@ -11,7 +11,7 @@ something to compare:
    ``notebooks/conftest.py`` calls the same function before nbval starts its kernels.
 2. Each notebook runs headless with **its own defaults** (no papermill parameter, so nbval, which
    cannot pass any, computes the same outputs) through
-   :func:`gapps_runbook.notebook_run.run_notebook`, which scrubs secrets, the injected cell,
+   :func:`gapps_runbook.runs.execute.run_notebook`, which scrubs secrets, the injected cell,
    papermill's parameter values and widget state.
 3. :func:`finish` makes the result deterministic: every output string goes through the regex
    sanitizers of ``notebooks/sanitize.cfg`` (the ones nbval applies before comparing), execution
@@ -39,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 """The committed notebooks (a source checkout; this is a maintainer's tool)."""
 NAMES = ("00_start_here", "01_console_checklist", "02_client_credentials", "03_authorize", "04_token_status")
 CLIENT_ID = "123456789012-emulatoremulatoremulatoremulator.apps.googleusercontent.com"
@@ -62,9 +62,10 @@ def emulator_site(timeout: float = 60) -> Iterator[Path]:
     ``GAPPS_RUNBOOK_ISSUER`` removed) for the block, so kernels started inside it use the profile
     with the notebooks' default parameters; both are restored afterwards.
     """
-    from . import runbook, scopes
+    from .. import runbook
+    from ..oauth import scopes
     from .demo import browser_for_emulator
-    from .emulator import Emulator, serve
+    from ..emulator import Emulator, serve
 
     emulator = Emulator(auto_approve=True, account=ACCOUNT)
     emulator.register_client(CLIENT_ID, CLIENT_SECRET, "desktop", PRODUCT_NAME)
@@ -160,9 +161,9 @@ def render(out_dir: Path, *, notebooks: Path = NOTEBOOKS, timeout: float = 120) 
     """
     import nbformat
 
-    from .leakscan import format_findings, scan_text
-    from .notebook_run import run_notebook
-    from .scrub import write_atomic
+    from ..safety.leakscan import format_findings, scan_text
+    from .execute import run_notebook
+    from ..safety.scrub import write_atomic
 
     sanitizers = load_sanitizers(notebooks / "sanitize.cfg")
     sources = {name: nbformat.read(notebooks / f"{name}.ipynb", as_version=4) for name in NAMES}
@@ -188,8 +189,8 @@ def render(out_dir: Path, *, notebooks: Path = NOTEBOOKS, timeout: float = 120) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gapps_runbook.render_notebooks [--out DIR]``: re-render the committed notebooks."""
-    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.render_notebooks",
+    """``python -m gapps_runbook.runs.render_notebooks [--out DIR]``: re-render the committed notebooks."""
+    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.runs.render_notebooks",
                                      description="Re-render the committed runbook notebooks against the emulator.")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the source notebooks (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: over the sources)")

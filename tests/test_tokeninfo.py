@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from gapps_runbook.clients import ClientConfig
-from gapps_runbook.clock import FakeClock
-from gapps_runbook.endpoints import GOOGLE, Endpoints
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.clock import FakeClock
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 from gapps_runbook.errors import ConfigError, InvalidToken, ProtocolError, TransportError
-from gapps_runbook.inspection import TokenInfo, inspect_token, scope_diff
-from gapps_runbook.tokens import Token
+from gapps_runbook.oauth.tokeninfo import TokenInfo, inspect_token, scope_diff
+from gapps_runbook.oauth.tokens import Token
 
 from fakes import FakeTransport, reply
 
@@ -139,11 +139,11 @@ def test_scope_diff() -> None:
 
 from collections.abc import Callable  # noqa: E402
 
-from gapps_runbook.device_flow import DevicePoller, request_device_code  # noqa: E402
+from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code  # noqa: E402
 from gapps_runbook.emulator import RunningEmulator  # noqa: E402
-from gapps_runbook.endpoints import discover  # noqa: E402
-from gapps_runbook.tokens import revoke  # noqa: E402
-from gapps_runbook.transport import RequestsTransport  # noqa: E402
+from gapps_runbook.oauth.endpoints import discover  # noqa: E402
+from gapps_runbook.oauth.tokens import revoke  # noqa: E402
+from gapps_runbook.oauth.transport import RequestsTransport  # noqa: E402
 
 
 def test_emulator_tokeninfo_then_revoked(make_emulator: Callable[..., RunningEmulator]) -> None:
@@ -175,7 +175,7 @@ def test_emulator_tokeninfo_then_revoked(make_emulator: Callable[..., RunningEmu
 
 # --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
 
-from gapps_runbook.inspection import parse_introspection, parse_tokeninfo  # noqa: E402
+from gapps_runbook.oauth.tokeninfo import parse_introspection, parse_tokeninfo  # noqa: E402
 
 
 @pytest.mark.parametrize("expires_in", ["--5", "\u00b2", "-\u00b2", "9" * 5000, 2**31],

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import CONSOLE_CREDENTIALS, STEP_CLIENT, InputError
-from .redact import register_secret
+from ..errors import CONSOLE_CREDENTIALS, STEP_CLIENT, InputError
+from ..safety.redact import register_secret
 
 _ID_RE = re.compile(r"[0-9]+-[a-z0-9]{32}\.apps\.googleusercontent\.com")
 _ID_NO_SUFFIX_RE = re.compile(r"[0-9]+-[a-z0-9]{32}")

@@ -1,8 +1,8 @@
 """Pure renderers of the notebook layer: ``*_lines`` (plain text), ``*_html`` and ``*_rows`` tables.
 
 No I/O and no call into :mod:`gapps_runbook.runbook`: each function turns a value the ``act_*``
-functions of :mod:`gapps_runbook.actions` returned into text that :mod:`gapps_runbook.notebook`
-(headless) or :mod:`gapps_runbook.forms` (widgets) shows. Every value put into HTML goes through
+functions of :mod:`gapps_runbook.notebook.actions` returned into text that :mod:`gapps_runbook.notebook`
+(headless) or :mod:`gapps_runbook.notebook.forms` (widgets) shows. Every value put into HTML goes through
 :func:`e`; no row or line carries a secret (a client secret appears only as its fingerprint).
 """
 
@@ -12,15 +12,15 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import clients, inspection, scopes
+from ..oauth import clients, tokeninfo, scopes
 from .checklist import ChecklistItem
-from .clients import CLIENT_TYPE_LABELS
-from .errors import STEP_AUTHORIZE, RunbookError
-from .redact import fingerprint, redact
+from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..errors import STEP_AUTHORIZE, RunbookError
+from ..safety.redact import fingerprint, redact
 
 if TYPE_CHECKING:
     from .actions import RevokeProof, StepRow
-    from .runbook import AuthResult, TokenStatus
+    from ..runbook import AuthResult, TokenStatus
 
 _LEVEL_COLOUR = {"error": "#b00020", "warning": "#8a5a00", "info": "#555"}
 
@@ -100,7 +100,7 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
         left = st.refresh_token_expires_in
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
     wanted = list(requested) or list(st.scopes) + list(st.missing_scopes)
-    missing, extra = inspection.scope_diff(wanted, st.scopes)
+    missing, extra = tokeninfo.scope_diff(wanted, st.scopes)
     rows += [(("requested, NOT granted" if s in missing else "granted"), s) for s in wanted]
     rows += [("granted, not requested", s) for s in extra]
     return rows

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import scopes
-from .clients import CLIENT_TYPE_LABELS
+from ..oauth import scopes
+from ..oauth.clients import CLIENT_TYPE_LABELS
 
 CONSOLE = "https://console.cloud.google.com"
 

@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 
-from .errors import InputError
+from ..errors import InputError
 
 DEFAULT_SECRET_REFS: tuple[str, ...] = ("client_secrets_file", "client_secret_env", "secret_file")
 HOW_TO_PASS = (

@@ -31,9 +31,9 @@ from google_auth_oauthlib.flow import InstalledAppFlow
 from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, MismatchingStateError, OAuth2Error
 
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, Cancelled, ConfigError, FlowTimeout
-from .errors import InputError, OAuthError, TransportError
-from .redact import register_secret
+from ..errors import CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, Cancelled, ConfigError, FlowTimeout
+from ..errors import InputError, OAuthError, TransportError
+from ..safety.redact import register_secret
 from .tokens import Token, parse_token_response
 from .transport import Response, host_of, oauth_json
 
