@@ -53,6 +53,9 @@ class ClientConfig:
         product_name: The app name the consent screen shows (the procedure's "product name").
         project_id: The Cloud project ID, when known (used for console deep links).
         notes: Informational remarks from importing a client JSON (e.g. a legacy OOB redirect).
+        auth_method: RFC 6749 §2.3.1 client authentication, when the profile pins one
+            (``client_secret_basic``, ``client_secret_post`` or ``none``); None: chosen from discovery
+            (:mod:`gapps_runbook.oauth.client_auth`).
     """
 
     client_id: str
@@ -61,6 +64,7 @@ class ClientConfig:
     product_name: str = ""
     project_id: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    auth_method: str | None = None
 
     def __post_init__(self) -> None:
         register_secret(self.client_secret)

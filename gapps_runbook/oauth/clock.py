@@ -76,3 +76,18 @@ class FakeClock:
         """Move the wall clock only (an NTP correction or a wrong system clock); may be negative."""
         with self._lock:
             self._wall += seconds
+
+
+def duration_text(seconds: float) -> str:
+    """A lifetime in words, one definition for every view and message: "45 s", "9 min 30 s", "2 h 5 min".
+
+    Short-lived codes show seconds (a 20 s code is "20 s", never "0 min"); whole minutes drop the seconds.
+    """
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"

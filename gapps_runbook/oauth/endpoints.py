@@ -36,6 +36,10 @@ class Endpoints:
         tokeninfo_endpoint: Google's tokeninfo; not in discovery documents, so Google's is built in and
             the emulator advertises its own under this key.
         api_base: Base URL of the Google APIs (Calendar ``/calendar/v3``, Gmail ``/gmail/v1``).
+        userinfo_endpoint: OpenID Connect Core §5.3 UserInfo; None if absent.
+        token_endpoint_auth_methods_supported: RFC 8414 §2 list; None when discovery lists none
+            (RFC 8414: the default is then ``client_secret_basic``).
+        scopes_supported: RFC 8414 §2 / OIDC Discovery list of scopes; None when not published.
     """
 
     issuer: str
@@ -46,6 +50,9 @@ class Endpoints:
     introspection_endpoint: str | None = None
     tokeninfo_endpoint: str | None = None
     api_base: str | None = None
+    userinfo_endpoint: str | None = None
+    token_endpoint_auth_methods_supported: tuple[str, ...] | None = None
+    scopes_supported: tuple[str, ...] | None = None
 
     @property
     def google_dialect(self) -> bool:
@@ -59,7 +66,7 @@ class Endpoints:
         return frozenset(urllib.parse.urlsplit(u).netloc for u in urls)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_discovery(cls, document: dict[str, Any], *, issuer: str | None = None) -> Endpoints:
@@ -90,7 +97,20 @@ class Endpoints:
             introspection_endpoint=url("introspection_endpoint"),
             tokeninfo_endpoint=url("tokeninfo_endpoint"),
             api_base=url("api_base"),
+            userinfo_endpoint=url("userinfo_endpoint"),
+            token_endpoint_auth_methods_supported=_names(document, "token_endpoint_auth_methods_supported"),
+            scopes_supported=_names(document, "scopes_supported"),
         )
+
+
+def _names(document: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    """A discovery list of strings (RFC 8414 §2); None when absent."""
+    value = document.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"the discovery document's {key} is not a list of strings")
+    return tuple(value)
 
 
 GOOGLE = Endpoints(
@@ -101,6 +121,8 @@ GOOGLE = Endpoints(
     revocation_endpoint="https://oauth2.googleapis.com/revoke",
     tokeninfo_endpoint="https://oauth2.googleapis.com/tokeninfo",
     api_base="https://www.googleapis.com",
+    userinfo_endpoint="https://openidconnect.googleapis.com/v1/userinfo",
+    token_endpoint_auth_methods_supported=("client_secret_post", "client_secret_basic"),
 )
 
 
