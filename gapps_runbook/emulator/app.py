@@ -1,8 +1,9 @@
 """The emulator's WSGI application: werkzeug routing, the OAuth endpoints, faults and error rendering.
 
 Routes (reference §12): discovery, ``/device/code`` (§1), ``/token`` (§2, §4), ``/tokeninfo`` (§5),
-``/revoke`` (§6, POST only: GET is 404 as Google's), the consent page ``/o/oauth2/v2/auth`` (§8),
-the verification page ``/device`` (§1) and the three API methods (§9). OAuth errors are rendered with
+``/revoke`` (§6, POST only: GET is 404 as Google's), OpenID Connect ``/v1/userinfo``, the consent page ``/o/oauth2/v2/auth`` (§8),
+the verification page ``/device`` (§1), the three API methods (§9) and the landing page ``/``. Client
+credentials come in the body or by HTTP Basic (:mod:`.client_auth`). OAuth errors are rendered with
 ``OAuthError.to_response()``; anything malformed gets a Google-shaped 4xx, never a traceback.
 """
 
@@ -20,8 +21,11 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from . import apis, pages
 from .browser import authorize_page, device_page
+from .client_auth import BASIC_CHALLENGE, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
+from .landing import DISCOVERY_PATH, landing
 from .state import oauth_error
+from .userinfo import userinfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -33,17 +37,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("gapps_runbook.emulator")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
-JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke"})
+JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke", "/v1/userinfo"})
 NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 
 URL_MAP = Map(
     [
-        Rule("/.well-known/openid-configuration", endpoint="discovery", methods=["GET"]),
+        Rule("/", endpoint="landing", methods=["GET"]),
+        Rule(DISCOVERY_PATH, endpoint="discovery", methods=["GET"]),
         Rule("/device/code", endpoint="device_code", methods=["POST"]),
         Rule("/token", endpoint="token", methods=["POST"]),
         Rule("/tokeninfo", endpoint="tokeninfo", methods=["GET", "POST"]),
         Rule("/revoke", endpoint="revoke", methods=["POST"]),
         Rule("/revoke", endpoint="revoke_get", methods=["GET"]),
+        Rule("/v1/userinfo", endpoint="userinfo", methods=["GET", "POST"]),
         Rule("/o/oauth2/v2/auth", endpoint="authorize", methods=["GET", "POST"]),
         Rule("/device", endpoint="device_page", methods=["GET", "POST"]),
         Rule("/calendar/v3/users/me/calendarList", endpoint="calendar_list", methods=["GET"]),
@@ -125,6 +131,8 @@ class App:
             raise
         except OAuthError as error:
             response = oauth_json(error)
+            if error.status == 401 and uses_basic(request):  # RFC 6749 §5.2: challenge the scheme used
+                response.headers["WWW-Authenticate"] = BASIC_CHALLENGE
         except HTTPException as exc:
             response = self.http_error(exc, request)
         except Exception as exc:  # a bug: answer like Google's backend, log the type, never the traceback text
@@ -171,6 +179,7 @@ class App:
             "token_endpoint": base + "/token",
             "revocation_endpoint": base + "/revoke",
             "tokeninfo_endpoint": base + "/tokeninfo",
+            "userinfo_endpoint": base + "/v1/userinfo",
             "api_base": base,
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
@@ -185,16 +194,16 @@ class App:
 
     def on_device_code(self, request: Request) -> Response:
         params = body_params(request)
-        body = self.emulator.device.start(params.get("client_id"), params.get("scope"), base_url=base_url(request))
+        credentials = client_credentials(request, params)
+        if credentials.method == "client_secret_basic":  # a secret in the body is not checked here (as before)
+            self.state.authenticate(credentials.client_id, credentials.client_secret)
+        body = self.emulator.device.start(credentials.client_id, params.get("scope"), base_url=base_url(request))
         return apis.json_response(body, 200, NO_STORE)
 
     def on_token(self, request: Request) -> Response:
         params = body_params(request)
-        client_id, secret = params.get("client_id"), params.get("client_secret")
-        auth = request.authorization
-        if auth is not None and auth.type == "basic":  # client_secret_basic
-            client_id, secret = client_id or auth.username, secret or auth.password
-        client = self.state.authenticate(client_id, secret)
+        credentials = client_credentials(request, params)  # client_secret_post or client_secret_basic
+        client = self.state.authenticate(credentials.client_id, credentials.client_secret)
         grant_type, issuer = params.get("grant_type", ""), base_url(request)
         device = self.emulator.device
         if grant_type == DEVICE_GRANT:
@@ -220,11 +229,20 @@ class App:
 
     def on_revoke(self, request: Request) -> Response:
         params = {**request.args.to_dict(), **body_params(request)}
+        credentials = client_credentials(request, params)
+        if credentials.method == "client_secret_basic":  # Google needs no client auth here; Basic must be right
+            self.state.authenticate(credentials.client_id, credentials.client_secret)
         self.state.revoke(params.get("token"))
         return apis.json_response({}, 200, NO_STORE)
 
     def on_revoke_get(self, request: Request) -> Response:
         return pages.not_found(request.path)  # reference §6: Google answered GET /revoke with 404
+
+    def on_userinfo(self, request: Request) -> Response:
+        return userinfo(request, self.state)
+
+    def on_landing(self, request: Request) -> Response:
+        return landing(self.emulator, request, base_url(request))
 
     # -- APIs ---------------------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """The two pages a person uses: the loopback consent page and the device verification page.
 
 ``/o/oauth2/v2/auth`` (reference §8; RFC 8252): GET validates and shows consent, POST answers it
-with a 302 to the loopback ``redirect_uri``. ``/device`` (reference §1 ``verification_url``): type
-the user code (exact case, dash optional), then Allow or Deny as an account of your choice.
+with a 302 to the loopback ``redirect_uri``; the 302 comes at once with ``auto_approve`` or when the
+emulator's scenario decides (``deny``: ``access_denied``; ``pending:N``: a code). ``/device``
+(reference §1 ``verification_url``): type the user code (exact case, dash optional), then Allow or
+Deny as an account of your choice.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ def authorize_page(emulator: Emulator, request: Request) -> Response:
     except OAuthError as error:
         details = {k: params[k] for k in _DETAILS if params.get(k)}
         return pages.oauth_error_page(error, details)
-    if emulator.auto_approve:
-        return _redirect(emulator.code.finish(consent.consent_id, approve=True))
+    scenario = emulator.scenario  # the practice scenario: the user "clicks" at once
+    if scenario.deny:
+        return _redirect(emulator.code.finish(consent.consent_id, approve=False))
+    if emulator.auto_approve or scenario.decides:
+        return _redirect(emulator.code.finish(consent.consent_id, approve=True, account=scenario.approve_as))
     return pages.consent_form(
         product=client.product_name,
         account=consent.login_hint or emulator.account,

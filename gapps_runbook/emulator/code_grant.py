@@ -113,8 +113,8 @@ class CodeGrant:
                 account=account or consent.login_hint or self.state.account,
                 code_challenge=consent.code_challenge,
                 code_challenge_method=consent.code_challenge_method,
-                expires_at=self.state.clock.time() + facts.AUTH_CODE_LIFETIME,
-            )
+                expires_at=self.state.clock.time() + (0 if self.state.scenario.expire else facts.AUTH_CODE_LIFETIME),
+            )  # the "expire" scenario: the code is dead on arrival, its exchange gets invalid_grant
             self.codes[code.code] = code
         params = {"state": consent.state, "code": code.code, "scope": " ".join(code.scopes)}
         return redirect_url(consent.redirect_uri, params)

@@ -34,6 +34,10 @@ class Emulator:
         auto_approve: Device sessions are approved at their first poll; the consent page redirects at once.
         legacy_device_scopes: LEGACY (pre-2016) mode: the device flow accepts Calendar and Contacts scopes.
         publishing_status: ``"testing"`` (7-day refresh tokens) or ``"production"``.
+        rotate_refresh_tokens: Every refresh returns a new refresh token and retires the old one at once
+            (Okta, Auth0, django-oauth-toolkit style); off by default, as Google does not rotate.
+        scenario: What the emulated user does with every device and desktop authorization that no
+            :meth:`script` covers (see :class:`Scenario`); None: nothing scripted.
         account: The account that approves by default.
         secret_factory: ``kind -> value`` for generated secrets (``access_token``, ``refresh_token``,
             ``device_code``, ``auth_code``, ``id_token``, ``client_secret``), to plant canaries in tests.
@@ -52,12 +56,19 @@ class Emulator:
         auto_approve: bool = False,
         legacy_device_scopes: bool = False,
         publishing_status: str = "production",
+        rotate_refresh_tokens: bool = False,
+        scenario: Scenario | None = None,
         account: str = "engineer@example.com",
         secret_factory: Callable[[str], str] | None = None,
     ) -> None:
         self.state = State(
-            clock=clock, publishing_status=publishing_status, account=account, secret_factory=secret_factory
+            clock=clock,
+            publishing_status=publishing_status,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+            account=account,
+            secret_factory=secret_factory,
         )
+        self.state.scenario = scenario or Scenario()
         self.device = DeviceGrant(self.state, auto_approve=auto_approve, legacy_device_scopes=legacy_device_scopes)
         self.code = CodeGrant(self.state, auto_approve=auto_approve)
         self.timeout_seconds = 2.0
@@ -93,8 +104,23 @@ class Emulator:
         return self.state.publishing_status
 
     @property
+    def rotate_refresh_tokens(self) -> bool:
+        return self.state.rotate_refresh_tokens
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario of every authorization no :meth:`script` covers (``Scenario()``: none)."""
+        return self.state.scenario
+
+    @property
     def account(self) -> str:
         return self.state.account
+
+    @property
+    def faults(self) -> dict[str, list[str]]:
+        """The faults still queued, by path, in the order they will fire."""
+        with self.state.lock:
+            return {path: list(queue) for path, queue in self.state.faults.items() if queue}
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -69,7 +69,7 @@ class DeviceGrant:
         if refused is not None:
             raise oauth_error(InvalidScope, f"Invalid device flow scope: {refused}")
         with self.state.lock:
-            scenario = self.scenarios.get(client.client_id, Scenario())
+            scenario = self.scenarios.get(client.client_id, self.state.scenario)
             user_code = facts.new_user_code()
             while user_code.replace("-", "") in self.user_codes:
                 user_code = facts.new_user_code()

@@ -64,6 +64,7 @@ INVALID_VALUE = "Invalid Value"  # §5
 REVOKE_FAILED = "Token expired or revoked"  # §6 [UNCONFIRMED] text
 
 CLIENT_TYPES = ("device", "desktop", "web")
+CLIENT_LABELS = {"device": "TVs and Limited Input devices", "desktop": "Desktop app", "web": "Web application"}
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1 base-20; upper case as Google's samples
 _SECRET_CHARS = string.ascii_letters + string.digits + "-_"
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import html
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
+from typing import Any
 
 from werkzeug.wrappers import Response
 
@@ -125,3 +126,29 @@ def method_not_allowed(method: str, path: str, allowed: Iterable[str] = ()) -> R
     if allowed:
         response.headers["Allow"] = ", ".join(sorted(allowed))
     return response
+
+
+def landing_page(summary: Mapping[str, Any], settings: Sequence[tuple[str, str]]) -> Response:
+    """The page at ``/``: where things are, the clients (never their secrets) and the practice settings.
+
+    Args:
+        summary: :func:`.landing.summary`'s mapping (the same one ``GET /`` answers as JSON).
+        settings: (label, value) lines describing the practice settings.
+    """
+    clients = "\n".join(
+        f"<li><b>{_e(c['product_name'] or 'no product name')}</b> ({_e(c['client_type_label'])})<br>"
+        f"<code>{_e(c['client_id'])}</code>"
+        + (f"<br>scripted: <code>{_e(c['scenario'])}</code>" if c.get("scenario") else "")
+        + "</li>"
+        for c in summary["clients"]
+    )
+    lines = "\n".join(f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>" for label, value in settings)
+    body = _template("landing.html").substitute(
+        issuer=_e(summary["issuer"]),
+        discovery=_e(summary["discovery_url"]),
+        verification=_e(summary["verification_url"]),
+        how_to=_e(summary["how_to"]),
+        clients=clients or "<li>none</li>",
+        settings=lines,
+    )
+    return page("gapps-runbook emulator", body)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from . import facts
 from .core import Emulator
+from .practice import describe_faults, describe_scenario
 
 log = logging.getLogger("gapps_runbook.emulator")
-CLIENT_LABELS = {"device": "TVs and Limited Input devices", "desktop": "Desktop app", "web": "Web application"}
+CLIENT_LABELS = facts.CLIENT_LABELS  # the console's names of the client types
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -104,6 +106,12 @@ def run_forever(
             f"Publishing status: {emu.publishing_status}; auto-approve: {'on' if emu.auto_approve else 'off'}; "
             f"device-flow scopes: {scopes}"
         )
+        faults = "; ".join(describe_faults(emu.faults)) or "none"
+        rotation = "on" if emu.rotate_refresh_tokens else "off"
+        print_fn(
+            f"Scenario: {describe_scenario(emu.scenario)}; queued faults: {faults}; rotate refresh tokens: {rotation}"
+        )
+        print_fn(f"Landing page: {running.base_url}/  (point the runbook at it: --issuer {running.base_url})")
         print_fn(f"Emulator ready at {running.base_url}")
         waiter = stop or threading.Event()
         try:

@@ -1,7 +1,7 @@
 """The emulator's state and protocol rules, without HTTP: testable on its own.
 
 Clients and their authentication (reference §1-§2), grants and tokens (§4), refresh (§4), tokeninfo
-(§5) and revoke (§6). The device flow and the loopback flow are in :mod:`.flows`, built on this class.
+(§5) and revoke (§6). The device flow and the loopback flow are in :mod:`.device_grant` and :mod:`.code_grant`.
 Protocol failures are raised as :mod:`gapps_runbook.errors` OAuth errors with Google's texts; the HTTP
 layer renders them with ``to_response()``. One re-entrant lock guards everything.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, InvalidToken, OAuthError
 from . import facts
-from .records import AccessToken, ClientType, Grant, RegisteredClient, RequestRecord
+from .records import AccessToken, ClientType, Grant, RegisteredClient, RequestRecord, Scenario
 
 FAULTS = frozenset({"500", "502", "503", "504", "429", "408", "timeout", "reset", "malformed"})
 PUBLISHING_STATUSES = ("testing", "production")
@@ -35,6 +35,8 @@ class State:
     Args:
         clock: All expiry math uses ``clock.time()``; poll intervals use ``clock.monotonic()``.
         publishing_status: ``"testing"`` gives refresh tokens a 7-day life (reference §4).
+        rotate_refresh_tokens: Every refresh answers with a new refresh token and retires the old one
+            at once (Okta, Auth0 style; Google does not rotate, reference §4).
         account: The account that approves by default.
         secret_factory: ``kind -> value`` for every generated secret (tests plant canaries); kinds are
             ``access_token``, ``refresh_token``, ``device_code``, ``auth_code``, ``id_token``, ``client_secret``.
@@ -45,6 +47,7 @@ class State:
         *,
         clock: Clock = SYSTEM_CLOCK,
         publishing_status: str = "production",
+        rotate_refresh_tokens: bool = False,
         account: str = "engineer@example.com",
         secret_factory: Callable[[str], str] | None = None,
     ) -> None:
@@ -52,6 +55,8 @@ class State:
             raise ValueError(f"publishing_status must be one of {PUBLISHING_STATUSES}")
         self.clock = clock
         self.publishing_status = publishing_status
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.scenario = Scenario()  # what the user does with every authorization no script covers
         self.account = account
         self.secret_factory = secret_factory
         self.lock = threading.RLock()
@@ -59,6 +64,7 @@ class State:
         self.grants: dict[int, Grant] = {}
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, int] = {}
+        self.retired_refresh_tokens: set[str] = set()  # rotated out: invalid_grant, "expired or revoked"
         self.requests: list[RequestRecord] = []
         self.faults: dict[str, list[str]] = {}
 
@@ -162,10 +168,16 @@ class State:
     def refresh(
         self, client: RegisteredClient, refresh_token: str | None, scope: str | None, *, issuer: str
     ) -> dict[str, Any]:
-        """RFC 6749 §6 refresh: a new access token, no new refresh token (reference §4)."""
+        """RFC 6749 §6 refresh: a new access token; no new refresh token unless rotation is on (reference §4).
+
+        With ``rotate_refresh_tokens`` the body carries a new ``refresh_token`` (Google's key order) and
+        the one presented stops working at once; the grant, and so revocation, stays the same.
+        """
         if not refresh_token:
             raise oauth_error(InvalidRequest, "Missing required parameter: refresh_token")
         with self.lock:
+            if refresh_token in self.retired_refresh_tokens:
+                raise oauth_error(InvalidGrant, facts.EXPIRED_OR_REVOKED)  # rotated out: as if revoked
             grant_id = self.refresh_tokens.get(refresh_token)
             grant = self.grants.get(grant_id) if grant_id is not None else None
             if grant is None or grant.client_id != client.client_id:
@@ -179,9 +191,21 @@ class State:
                     raise oauth_error(InvalidScope, "Some requested scopes were not granted.")
                 scopes = tuple(s for s in grant.scopes if s in wanted)
             body = self._access_body(client, grant, scopes, issuer=issuer)
+            if self.rotate_refresh_tokens:
+                body = self._rotate(grant, refresh_token, body)
         if grant.refresh_expires_at is not None:  # [UNCONFIRMED] that refresh answers carry it
             body["refresh_token_expires_in"] = max(0, int(grant.refresh_expires_at - self.clock.time()))
         return body
+
+    def _rotate(self, grant: Grant, old: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Retire ``old``, give the grant a new refresh token, and put it into ``body`` (lock held)."""
+        new = self.secret("refresh_token")
+        del self.refresh_tokens[old]
+        self.retired_refresh_tokens.add(old)
+        self.refresh_tokens[new] = grant.grant_id
+        grant.refresh_token = new
+        items = list(body.items())
+        return dict(items[:2] + [("refresh_token", new)] + items[2:])  # Google's key order, as in issue()
 
     def access(self, token: str | None) -> tuple[AccessToken, Grant] | None:
         """The live access token and its grant, or None if unknown, expired or revoked."""
