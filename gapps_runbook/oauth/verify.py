@@ -15,7 +15,7 @@ A token the local clock calls expired is never sent: refresh it first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import SYSTEM_CLOCK, Clock
@@ -23,12 +23,16 @@ from .endpoints import GOOGLE
 from ..errors import CONSOLE_LIBRARY, STEP_AUTHORIZE, STEP_STATUS, ApiError, InvalidToken, TransportError
 from ..safety.redact import redact
 from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, send
+from .verify_provider import provider_checks
+from .verify_report import Check, Outcome, VerifyReport
+
+__all__ = ["Check", "Outcome", "VerifyReport", "api_error", "gmail_base", "plan", "verify"]
 
 if TYPE_CHECKING:
+    from .clients import ClientConfig
     from .endpoints import Endpoints
     from .tokens import Token
 
-Outcome = Literal["allowed", "refused", "error", "skipped"]
 
 _AUTH = "https://www.googleapis.com/auth/"
 CALENDAR_LIST_SCOPES = frozenset({_AUTH + "calendar", _AUTH + "calendar.readonly"})
@@ -39,53 +43,6 @@ GOOGLE_GMAIL_BASE = "https://gmail.googleapis.com"
 _SCOPE_REASONS = frozenset({"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions"})
 _DISABLED_REASONS = frozenset({"SERVICE_DISABLED", "accessNotConfigured"})
 _REAUTH_FIX = f"refresh the token ({STEP_STATUS}) or authorize again ({STEP_AUTHORIZE})"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One API call and what came of it.
-
-    Attributes:
-        api: ``"calendar"`` or ``"gmail"``.
-        call: The method called (``calendarList.list``).
-        expected: What the granted scopes should allow.
-        outcome: ``allowed``, ``refused``, ``error`` or ``skipped``.
-        detail: One line for the user (no secrets).
-        ok: ``outcome == expected``.
-        fix: What to do when it is not ok.
-        network: The outcome is network or server trouble (no answer, 408/429/5xx after the retries,
-            a 2xx that is not JSON): it says nothing about the token.
-    """
-
-    api: str
-    call: str
-    expected: Literal["allowed", "refused"]
-    outcome: Outcome
-    detail: str
-    ok: bool
-    fix: str = ""
-    network: bool = False
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """All checks; ``ok`` when every check that ran matched and at least one ran."""
-
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        ran = [c for c in self.checks if c.outcome != "skipped"]
-        return bool(ran) and all(c.ok for c in ran)
-
-    @property
-    def skipped(self) -> bool:
-        """True when nothing could be called (the provider has no ``api_base``)."""
-        return all(c.outcome == "skipped" for c in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``ok``, ``skipped`` and the checks (no secrets in any field)."""
-        return {"ok": self.ok, "skipped": self.skipped, "checks": [asdict(c) for c in self.checks]}
 
 
 @dataclass(frozen=True)
@@ -135,8 +92,12 @@ def verify(
     *,
     clock: Clock = SYSTEM_CLOCK,
     retry: RetryPolicy = SAFE_RETRY,
+    client: ClientConfig | None = None,
 ) -> VerifyReport:
     """Call Calendar and Gmail with ``token`` and compare each outcome with what its scopes allow.
+
+    A provider without Google's APIs (no ``api_base``) is checked with what it offers instead:
+    UserInfo (OpenID Connect Core §5.3) and RFC 7662 introspection (:mod:`.verify_provider`).
 
     Args:
         transport: The HTTP seam.
@@ -144,9 +105,11 @@ def verify(
         token: A fresh access token (refresh it first).
         clock: Wall clock for the expiry check; sleep between retries.
         retry: Retry policy for connection errors and 408/429/5xx (the calls are GETs).
+        client: The profile's client: RFC 7662 introspection authenticates with it (no ``api_base`` only).
 
     Returns:
-        The report; checks are ``skipped`` when the provider has no ``api_base``.
+        The report; without ``api_base`` and with nothing else to call, one ``unverifiable`` check
+        and ``report.ok`` False.
 
     Raises:
         InvalidToken: The local clock says the token has expired; nothing was sent.
@@ -157,14 +120,9 @@ def verify(
             fix=f"refresh the token first ({STEP_STATUS})",
         )
     if not endpoints.api_base:
-        detail = f"the provider {host_of(endpoints.issuer)} has no Google API base URL (api_base); nothing was called"
-        return VerifyReport(tuple(_skipped(call, detail) for call in plan(endpoints, token.scopes)))
+        return VerifyReport(provider_checks(transport, endpoints, token, client=client, clock=clock, retry=retry))
     checks = tuple(_run(transport, call, token, clock=clock, retry=retry) for call in plan(endpoints, token.scopes))
     return VerifyReport(checks)
-
-
-def _skipped(call: _Call, detail: str) -> Check:
-    return Check(call.api, call.call, call.expected, "skipped", detail, ok=False)
 
 
 def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry: RetryPolicy) -> Check:
