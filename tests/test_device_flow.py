@@ -73,6 +73,7 @@ class Call:
     method: str
     url: str
     data: dict[str, str]
+    headers: dict[str, str]
 
 
 class FakeTransport:
@@ -86,7 +87,7 @@ class FakeTransport:
     def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
                  timeout: float = 30.0) -> Response:
         assert params is None
-        self.calls.append(Call(self.clock.monotonic(), method, url, dict(data or {})))
+        self.calls.append(Call(self.clock.monotonic(), method, url, dict(data or {}), dict(headers or {})))
         assert self.script, "a request after polling should have stopped"
         item = self.script.pop(0)
         if isinstance(item, Exception):
@@ -108,17 +109,36 @@ def poller(clock: FakeClock, *script: Response | Exception, **kw: Any) -> tuple[
 # --- §3.1-3.2 ------------------------------------------------------------------------------------
 
 
-def test_device_request_has_no_client_secret() -> None:
-    assert device_request(CLIENT, SCOPES) == {"client_id": CLIENT.client_id, "scope": "openid email"}
+def test_device_request_at_google_has_client_id_and_no_client_secret() -> None:
+    assert device_request(CLIENT, GOOGLE, SCOPES) == ({"client_id": CLIENT.client_id, "scope": "openid email"}, {})
     with pytest.raises(InputError):
-        device_request(CLIENT, [])
+        device_request(CLIENT, GOOGLE, [])
 
 
-def test_device_request_authenticates_a_confidential_client_only_when_asked() -> None:
-    form = device_request(CLIENT, SCOPES, authenticate=True)  # RFC 8628 §3.1, client_secret_post
-    assert form == {"client_id": CLIENT.client_id, "scope": "openid email", "client_secret": SECRET}
+def test_device_request_authenticates_a_confidential_client_at_other_providers() -> None:
+    """RFC 8628 §3.1: a confidential client authenticates; discovery listing no method means Basic."""
+    rfc = Endpoints("https://idp.example", "", "https://idp.example/token",
+                    device_authorization_endpoint="https://idp.example/device")
+    form, headers = device_request(CLIENT, rfc, SCOPES)
+    assert form == {"scope": "openid email"} and headers["Authorization"].startswith("Basic ")
+    post_only = Endpoints(**{**rfc.to_json(), "token_endpoint_auth_methods_supported": ("client_secret_post",)})
+    form, headers = device_request(CLIENT, post_only, SCOPES)
+    assert (form, headers) == ({"scope": "openid email", "client_id": CLIENT.client_id, "client_secret": SECRET}, {})
     public = ClientConfig("tv-app", "", "device")
-    assert device_request(public, SCOPES, authenticate=True) == {"client_id": "tv-app", "scope": "openid email"}
+    assert device_request(public, rfc, SCOPES) == ({"scope": "openid email", "client_id": "tv-app"}, {})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("https://idp.example/device?user_code=WDJB-MJHT", "https://idp.example/device?user_code=WDJB-MJHT"),
+     ("http://127.0.0.1:8765/device?user_code=X", "http://127.0.0.1:8765/device?user_code=X"),
+     ("javascript:alert(1)", None), ("https://[x", None), ("/device", None), (42, None), (None, None)],
+)
+def test_verification_uri_complete_is_kept_only_as_an_http_url(value: object, expected: str | None) -> None:
+    """RFC 8628 §3.2: optional; anything but an http(s) URL is ignored, never an error."""
+    body = {"device_code": DEVICE_CODE, "user_code": "WDJB-MJHT", "verification_uri": "https://idp.example/device",
+            "verification_uri_complete": value}
+    assert parse_device_response(body, now=0.0).verification_uri_complete == expected
 
 
 def test_google_verification_url_is_normalised() -> None:
@@ -200,7 +220,7 @@ def test_provider_without_device_endpoint() -> None:
     transport = FakeTransport(FakeClock())
     with pytest.raises(ConfigError) as info:
         request_device_code(transport, endpoints, CLIENT, SCOPES)
-    assert "desktop" in str(info.value).lower()
+    assert info.value.fix == 'use the Desktop app flow (--flow desktop, or flow = "desktop" in notebook 03)'
     assert transport.calls == []
 
 
@@ -215,6 +235,7 @@ def test_poll_request_form_includes_client_secret() -> None:
     assert call.url == GOOGLE.token_endpoint
     assert call.data == {"client_id": CLIENT.client_id, "client_secret": SECRET, "device_code": DEVICE_CODE,
                          "grant_type": DEVICE_GRANT_TYPE}
+    assert not call.headers  # Google: client_secret_post
     assert token.refresh_token == "1//device-flow-refresh-token"
     assert p.state == "approved"
 
@@ -309,6 +330,15 @@ def test_local_deadline_on_monotonic_clock() -> None:
     assert [c.at - start for c in transport.calls] == [5, 10, 15, 20, 25]
     assert clock.monotonic() - start == pytest.approx(30)
     assert "expired" in info.value.message and "step 03" in info.value.fix
+
+
+@pytest.mark.parametrize(("expires_in", "shown"), [(20, "(20 s)"), (90, "(1 min 30 s)"), (1800, "(30 min)")])
+def test_expiry_message_shows_the_codes_lifetime_in_seconds_when_short(expires_in: int, shown: str) -> None:
+    """A 20 s code said "(1 min)" when the lifetime was rounded to whole minutes (clock.duration_text now)."""
+    p, _ = poller(FakeClock(), *[PENDING_GOOGLE] * expires_in, interval=5, expires_in=expires_in)
+    with pytest.raises(FlowTimeout) as info:
+        p.wait()
+    assert f"the code expired {shown} before it was approved" in info.value.message
 
 
 def test_wall_clock_jump_does_not_move_the_deadline() -> None:

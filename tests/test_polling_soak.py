@@ -282,16 +282,16 @@ def test_p1_polling_rules_over_scripted_sessions(count: int, soak_report: Callab
 
 def test_p1_harness_catches_a_poller_that_ignores_slow_down(monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: a poller that forgets the +5 s must be caught, so the check above can fail."""
-    monkeypatch.setattr("gapps_runbook.oauth.device_flow.SLOW_DOWN_STEP", 0)
+    monkeypatch.setattr("gapps_runbook.oauth.device_poller.SLOW_DOWN_STEP", 0)
     totals = run_sessions(10, SEED)
     assert totals.early > 0 and totals.unscripted_slow_downs > 0
 
 
 def test_p1_harness_catches_a_poller_that_does_not_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: a poller that retries network trouble at the plain interval must be caught."""
-    from gapps_runbook.oauth import device_flow
+    from gapps_runbook.oauth import device_poller
 
-    original = device_flow.classify
-    monkeypatch.setattr(device_flow, "classify", lambda exc: "pending" if original(exc) == "backoff" else original(exc))
+    original = device_poller.classify
+    monkeypatch.setattr(device_poller, "classify", lambda exc: "pending" if original(exc) == "backoff" else original(exc))
     totals = run_sessions(30, SEED)
     assert totals.off_schedule > 0

@@ -101,9 +101,10 @@ def test_introspection_with_basic_auth() -> None:
     assert info == TokenInfo(("openid", "email"), 100, "eng@example.com", CLIENT_ID, "u1", "introspection")
 
 
-def test_introspection_with_form_auth() -> None:
+def test_introspection_with_form_auth_when_discovery_lists_only_post() -> None:
+    post_only = Endpoints(**{**RFC.to_json(), "token_endpoint_auth_methods_supported": ("client_secret_post",)})
     transport = FakeTransport(reply(200, {"active": True, "scope": "openid"}))
-    inspect_token(transport, RFC, TOKEN, clock=FakeClock(NOW), client=CLIENT, client_auth="form")
+    inspect_token(transport, post_only, TOKEN, clock=FakeClock(NOW), client=CLIENT)
     assert transport.calls[0].data["client_secret"] == SECRET
     assert not transport.calls[0].headers
 

@@ -241,11 +241,22 @@ def test_revoke_authenticates_the_client_at_other_providers_only() -> None:
     revoke(transport, rfc, make_token(), clock=FakeClock(), client=CLIENT)  # RFC 7009 §2.1
     revoke(transport, rfc, make_token(), clock=FakeClock(), client=ClientConfig("tv-app", "", "device"))
     revoke(transport, GOOGLE, make_token(), clock=FakeClock(), client=CLIENT)
-    assert [c.data for c in transport.calls] == [
-        {"token": REFRESH, "client_id": CLIENT.client_id, "client_secret": SECRET},
-        {"token": REFRESH, "client_id": "tv-app"},
-        {"token": REFRESH},
+    basic = "Basic " + base64.b64encode(f"{CLIENT.client_id}:{SECRET}".encode()).decode()
+    assert [(c.data, c.headers) for c in transport.calls] == [
+        ({"token": REFRESH}, {"Authorization": basic}),  # discovery lists no methods: client_secret_basic
+        ({"token": REFRESH, "client_id": "tv-app"}, None),  # a public client: none
+        ({"token": REFRESH}, None),  # Google takes the token alone
     ]
+
+
+def test_refresh_at_a_basic_provider_sends_the_secret_in_the_header_only() -> None:
+    rfc = Endpoints(issuer="https://as.example.org", authorization_endpoint="",
+                    token_endpoint="https://as.example.org/token", token_endpoint_auth_methods_supported=("client_secret_basic",))
+    transport = FakeTransport(reply(200, token_body()))
+    refresh(transport, rfc, CLIENT, make_token(), clock=FakeClock(NOW))
+    (call,) = transport.calls
+    assert call.data == {"grant_type": "refresh_token", "refresh_token": REFRESH}
+    assert base64.b64decode(call.headers["Authorization"].removeprefix("Basic ")).decode() == f"{CLIENT.client_id}:{SECRET}"
 
 
 def test_revoke_without_refresh_token_revokes_the_access_token() -> None:

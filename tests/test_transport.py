@@ -104,6 +104,6 @@ def test_fuzz_deeply_nested_json_body_is_a_protocol_error() -> None:
      ("--5", None), ("9" * 4400, None), (2**31, None), (True, None), (1.5, None), (None, None), ("", None)],
 )
 def test_wire_int_reads_numbers_and_short_ascii_digit_strings(value: object, expected: int | None) -> None:
-    from gapps_runbook.oauth.transport import wire_int
+    from gapps_runbook.oauth.wire import wire_int
 
     assert wire_int(value) == expected

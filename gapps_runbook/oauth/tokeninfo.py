@@ -14,8 +14,6 @@ means the wrong profile, client or account was used (the account/client confusio
 
 from __future__ import annotations
 
-import base64
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from .clock import SYSTEM_CLOCK, Clock
 from ..errors import STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InvalidToken, ProtocolError
 from ..safety.redact import register_secret
-from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, oauth_json, send, wire_int
+from . import wire
+from .client_auth import authenticate
+from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, oauth_json, send
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -69,7 +69,6 @@ def inspect_token(
     clock: Clock = SYSTEM_CLOCK,
     retry: RetryPolicy = SAFE_RETRY,
     client: ClientConfig | None = None,
-    client_auth: Literal["basic", "form"] = "basic",
 ) -> TokenInfo:
     """Ask the provider what ``token`` grants: tokeninfo, else RFC 7662, else the token response.
 
@@ -80,23 +79,22 @@ def inspect_token(
         clock: Sleep between retries; wall clock for the token-response fallback.
         retry: Retry policy for connection errors and 408/429/5xx.
         client: When given, the token's audience must be its ``client_id``; RFC 7662 also
-            authenticates with it (without a client, introspection is skipped).
-        client_auth: RFC 6749 §2.3.1 client authentication for introspection.
+            authenticates with it (:func:`client_auth.authenticate`; without a client, introspection
+            is skipped).
 
     Returns:
         The token's scopes, lifetime, account and audience.
 
     Raises:
         InvalidToken: The token is expired, revoked or unknown.
-        ConfigError: The token was issued to another client.
+        ConfigError: The token was issued to another client, or no client authentication fits.
         ProtocolError: The answer is not what the protocol says.
         TransportError: No usable answer after the retries.
     """
     if endpoints.tokeninfo_endpoint:
         info = _tokeninfo(transport, endpoints.tokeninfo_endpoint, token, clock=clock, retry=retry)
     elif endpoints.introspection_endpoint and client is not None:
-        url = endpoints.introspection_endpoint
-        info = _introspect(transport, url, token, client, client_auth, clock=clock, retry=retry)
+        info = _introspect(transport, endpoints, token, client, clock=clock, retry=retry)
     else:
         info = from_token(token, now=clock.time())
     if client is not None:
@@ -123,23 +121,8 @@ def _json_or_invalid(response: Response, url: str) -> dict[str, Any]:
     return oauth_json(response, url)
 
 
-def _text(body: Mapping[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ProtocolError(f"the token information's {key} is not a string")
-    return value
-
-
-def _seconds(value: Any, key: str) -> int | None:
-    """An integer that Google sends as a string ("3560"); a negative one (already expired) reads as 0."""
-    if value is None:
-        return None
-    seconds = wire_int(value)
-    if seconds is None:
-        raise ProtocolError(f"the token information's {key} is not a number of seconds")
-    return max(0, seconds)
+_TOKENINFO = "token information"
+_INTROSPECTION = "introspection response"
 
 
 def parse_tokeninfo(body: Mapping[str, Any]) -> TokenInfo:
@@ -155,39 +138,24 @@ def parse_tokeninfo(body: Mapping[str, Any]) -> TokenInfo:
         ProtocolError: A field has the wrong type.
     """
     return TokenInfo(
-        scopes=tuple((_text(body, "scope") or "").split()),
-        expires_in=_seconds(body.get("expires_in"), "expires_in"),
-        email=_text(body, "email"),
-        audience=_text(body, "azp") or _text(body, "aud"),
-        subject=_text(body, "sub"),
+        scopes=tuple((wire.text(body, "scope", _TOKENINFO) or "").split()),
+        # a token that expired a moment ago may show a negative expires_in: 0 seconds left
+        expires_in=wire.seconds(body, "expires_in", _TOKENINFO, clamp=True),
+        email=wire.text(body, "email", _TOKENINFO),
+        audience=wire.text(body, "azp", _TOKENINFO) or wire.text(body, "aud", _TOKENINFO),
+        subject=wire.text(body, "sub", _TOKENINFO),
         source="tokeninfo",
     )
 
 
-def _client_auth(client: ClientConfig, mode: str) -> tuple[dict[str, str], dict[str, str]]:
-    """(form fields, headers) for RFC 6749 §2.3.1 client authentication."""
-    register_secret(client.client_secret)
-    if mode == "form":
-        return {"client_id": client.client_id, "client_secret": client.client_secret}, {}
-    pair = f"{urllib.parse.quote(client.client_id, safe='')}:{urllib.parse.quote(client.client_secret, safe='')}"
-    basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
-    register_secret(basic)
-    return {}, {"Authorization": f"Basic {basic}"}
-
-
 def _introspect(
-    transport: Transport,
-    url: str,
-    token: Token,
-    client: ClientConfig,
-    client_auth: str,
-    *,
-    clock: Clock,
-    retry: RetryPolicy,
+    transport: Transport, endpoints: Endpoints, token: Token, client: ClientConfig, *, clock: Clock, retry: RetryPolicy
 ) -> TokenInfo:
-    """RFC 7662 §2.1 introspection request."""
-    form, headers = _client_auth(client, client_auth)
-    form.update(token=token.access_token, token_type_hint="access_token")
+    """RFC 7662 §2.1 introspection request, the client authenticated as at the token endpoint."""
+    url = str(endpoints.introspection_endpoint)
+    form, headers = authenticate(
+        {"token": token.access_token, "token_type_hint": "access_token"}, client, endpoints, endpoint="introspection"
+    )
     response = send(transport, "POST", url, data=form, headers=headers, retry=retry, clock=clock)
     return parse_introspection(oauth_json(response, url), now=clock.time())
 
@@ -218,11 +186,11 @@ def parse_introspection(body: Mapping[str, Any], *, now: float) -> TokenInfo:
         raise ProtocolError("the introspection response's exp is not a time in seconds")
     aud = body.get("aud")
     return TokenInfo(
-        scopes=tuple((_text(body, "scope") or "").split()),
+        scopes=tuple((wire.text(body, "scope", _INTROSPECTION) or "").split()),
         expires_in=None if exp is None else max(0, int(exp - now)),
-        email=_text(body, "email") or _text(body, "username"),
-        audience=_text(body, "client_id") or (aud if isinstance(aud, str) else None),
-        subject=_text(body, "sub"),
+        email=wire.text(body, "email", _INTROSPECTION) or wire.text(body, "username", _INTROSPECTION),
+        audience=wire.text(body, "client_id", _INTROSPECTION) or (aud if isinstance(aud, str) else None),
+        subject=wire.text(body, "sub", _INTROSPECTION),
         source="introspection",
     )
 

@@ -30,7 +30,9 @@ from ..errors import (
     TransportError,
 )
 from ..safety.redact import fingerprint, register_secret
-from .transport import MAX_SECONDS, SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send, wire_int
+from . import wire
+from .client_auth import authenticate
+from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -103,23 +105,16 @@ class Token:
         return None if monotonic < received else self.monotonic_expires_at - monotonic
 
 
-def _int_field(body: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
-    """A non-negative number of seconds, ``default`` if absent (strings accepted: :func:`transport.wire_int`)."""
-    if body.get(key) is None:
-        return default
-    value = wire_int(body[key])
-    if value is None or value < 0:
-        raise ProtocolError(f"the token response's {key} is not a non-negative integer of at most {MAX_SECONDS}")
-    return value
+_DOCUMENT = "token response"
+
+
+def _seconds(body: Mapping[str, Any], key: str) -> int | None:
+    """A non-negative number of seconds, None if absent (:func:`wire.seconds`)."""
+    return wire.seconds(body, key, _DOCUMENT)
 
 
 def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ProtocolError(f"the token response's {key} is not a non-empty string")
-    return value
+    return wire.text(body, key, _DOCUMENT)
 
 
 def account_from_id_token(id_token: str | None) -> str | None:
@@ -166,7 +161,7 @@ def parse_token_response(
     register_secret(id_token)
     if access_token is None:
         raise ProtocolError("the token response has no access_token")
-    expires_in = _int_field(body, "expires_in")
+    expires_in = _seconds(body, "expires_in")
     if expires_in is None:
         raise ProtocolError("the token response has no expires_in")
     token_type = body.get("token_type")
@@ -197,7 +192,7 @@ def _scopes(body: Mapping[str, Any], previous: Token | None) -> tuple[str, ...]:
 
 
 def _refresh_expiry(body: Mapping[str, Any], now: float, previous: Token | None, *, new_refresh: bool) -> float | None:
-    lifetime = _int_field(body, "refresh_token_expires_in")
+    lifetime = _seconds(body, "refresh_token_expires_in")
     if lifetime is not None:
         return now + lifetime
     if previous is not None and not new_refresh:
@@ -222,7 +217,8 @@ def refresh(
     Args:
         transport: The HTTP seam.
         endpoints: The provider; ``token_endpoint`` is used.
-        client: Its ``client_id`` and ``client_secret`` go in the form body (Google needs both).
+        client: The client, authenticated by :func:`client_auth.authenticate` (Google: id and secret
+            in the form body).
         token: The token to refresh; its refresh token is kept when the response has none.
         clock: Wall clock for the new expiry, and sleep between retries.
         retry: Retry policy for transient failures.
@@ -232,6 +228,7 @@ def refresh(
 
     Raises:
         InputError: ``token`` has no refresh token.
+        ConfigError: No client authentication method fits (:func:`client_auth.method_for`).
         OAuthError: The server refused (``InvalidGrant``: authorize again).
         TransportError: No usable answer after the retries.
     """
@@ -239,11 +236,10 @@ def refresh(
         raise InputError(
             "this token has no refresh token, so it cannot be refreshed", fix=f"authorize again ({STEP_AUTHORIZE})"
         )
-    register_secret(client.client_secret)
-    form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token, "client_id": client.client_id}
-    if client.client_secret:
-        form["client_secret"] = client.client_secret
-    response = send(transport, "POST", endpoints.token_endpoint, data=form, retry=retry, clock=clock)
+    form, headers = authenticate(
+        {"grant_type": "refresh_token", "refresh_token": token.refresh_token}, client, endpoints
+    )
+    response = send(transport, "POST", endpoints.token_endpoint, data=form, headers=headers, retry=retry, clock=clock)
     body = oauth_json(response, endpoints.token_endpoint)
     return parse_token_response(body, now=clock.time(), previous=token, monotonic=clock.monotonic())
 
@@ -271,16 +267,15 @@ def revoke(
         token: The token to revoke.
         clock: Sleep between retries.
         retry: Retry policy for connection errors and 408/429/5xx (RFC 7009 §2.2.1: 503 may be retried).
-        client: The client the token was issued to. RFC 7009 §2.1 wants client authentication, so
-            other providers get ``client_id`` (and ``client_secret`` if any) in the body; Google
-            takes the token alone.
+        client: The client the token was issued to. RFC 7009 §2.1 wants client authentication
+            (:func:`client_auth.authenticate`; Google takes the token alone). None sends the token alone.
 
     Returns:
         False when the token was revoked now; True when the server said it was already invalid
         (revoked or expired before), which is success too.
 
     Raises:
-        ConfigError: The provider has no revocation endpoint.
+        ConfigError: The provider has no revocation endpoint, or no client authentication fits.
         TransportError: No answer, or 5xx after the retries; the caller must keep the local token.
         OAuthError: Any other error body.
     """
@@ -290,13 +285,12 @@ def revoke(
             f"the provider {host_of(endpoints.issuer)} has no revocation endpoint (RFC 7009)",
             fix="revoke access on the provider's account page (Google: https://myaccount.google.com/permissions)",
         )
-    form = {"token": token.refresh_token or token.access_token}
-    if client is not None and not endpoints.google_dialect:
-        form["client_id"] = client.client_id
-        if client.client_secret:
-            form["client_secret"] = client.client_secret
+    form: dict[str, str] = {"token": token.refresh_token or token.access_token}
+    headers: dict[str, str] = {}
+    if client is not None:
+        form, headers = authenticate(form, client, endpoints, endpoint="revocation")
     try:
-        response = send(transport, "POST", url, data=form, retry=retry, clock=clock)
+        response = send(transport, "POST", url, data=form, headers=headers, retry=retry, clock=clock)
     except TransportError as exc:
         raise TransportError(f"revocation failed: {exc.message}", fix=_KEPT) from None
     return _revoke_outcome(response, url)

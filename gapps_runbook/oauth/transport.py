@@ -62,27 +62,8 @@ class Transport(Protocol):
     ) -> Response: ...
 
 
-MAX_SECONDS = 2**31 - 1
-"""The longest lifetime or interval accepted (68 years): more is no lifetime, and overflows float deadlines."""
-
-
-def wire_int(value: Any) -> int | None:
-    """An integer as OAuth servers send it: a JSON number, or a digit string (Google's tokeninfo sends
-    ``"3560"``; "Some IdP returns string", MSAL). None when it is neither, or above ``MAX_SECONDS``;
-    callers decide what a negative value means.
-
-    ``str.isdigit`` is also true of "²" and "١٢", which ``int()`` refuses or misreads, and 4300+ digits
-    make ``int()`` raise: only short ASCII digit strings are read.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        digits = text[1:] if text.startswith("-") else text
-        if not (digits.isascii() and digits.isdigit() and len(digits) <= 10):
-            return None
-        value = int(text)
-    if isinstance(value, bool) or not isinstance(value, int) or value > MAX_SECONDS:
-        return None
-    return value
+RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+"""HTTP statuses that say "try again later" (RFC 9110 §15.5.9, §15.6; RFC 6585 §4), for every retry here."""
 
 
 def host_of(url: str) -> str:
@@ -168,7 +149,7 @@ class RetryPolicy:
     factor: float = 2.0
     cap: float = 30.0
     jitter: float = 0.1
-    statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+    statuses: frozenset[int] = RETRYABLE_STATUSES
 
     def delay(self, attempt: int, retry_after: str | None, rng: Callable[[], float]) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

@@ -1,0 +1,98 @@
+"""Reading fields of OAuth JSON documents: one definition of "a number of seconds" and "a string".
+
+Every protocol document the runbook reads (the token response, RFC 6749 §5.1; the device
+authorization response, RFC 8628 §3.2; Google's tokeninfo and RFC 7662 introspection) is parsed
+with these readers, so a field that is not what the protocol says becomes one
+:class:`~gapps_runbook.errors.ProtocolError` naming the document and the field, never the value
+(a value may be a secret): "the token response's expires_in is not ...".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ProtocolError
+
+MAX_SECONDS = 2**31 - 1
+"""The longest lifetime or interval accepted (68 years): more is no lifetime, and overflows float deadlines."""
+
+
+def wire_int(value: Any) -> int | None:
+    """An integer as OAuth servers send it: a JSON number, or a digit string (Google's tokeninfo sends
+    ``"3560"``; "Some IdP returns string", MSAL). None when it is neither, or above ``MAX_SECONDS``;
+    callers decide what a negative value means.
+
+    ``str.isdigit`` is also true of "²" and "١٢", which ``int()`` refuses or misreads, and 4300+ digits
+    make ``int()`` raise: only short ASCII digit strings are read.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 10):
+            return None
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value > MAX_SECONDS:
+        return None
+    return value
+
+
+def seconds(
+    body: Mapping[str, Any],
+    key: str,
+    document: str,
+    *,
+    default: int | None = None,
+    minimum: int = 0,
+    clamp: bool = False,
+) -> int | None:
+    """A number of seconds (RFC 6749 §5.1 ``expires_in``, RFC 8628 §3.2 ``interval``), strings accepted.
+
+    Args:
+        body: The JSON object.
+        key: The field.
+        document: The document's name for messages ("token response").
+        default: The value when the field is absent or null.
+        minimum: The smallest value accepted (1 for an interval, 0 for a lifetime).
+        clamp: Read a value below ``minimum`` as ``minimum`` (tokeninfo's negative ``expires_in`` of a
+            token that has just expired) instead of refusing it.
+
+    Returns:
+        The value, or ``default``.
+
+    Raises:
+        ProtocolError: The field is not an integer from ``minimum`` to :data:`MAX_SECONDS`.
+    """
+    if body.get(key) is None:
+        return default
+    value = wire_int(body[key])
+    if value is not None and value < minimum and clamp:
+        return minimum
+    if value is None or value < minimum:
+        raise ProtocolError(f"the {document}'s {key} is not an integer of seconds from {minimum} to {MAX_SECONDS}")
+    return value
+
+
+def text(body: Mapping[str, Any], key: str, document: str, *, required: bool = False) -> str | None:
+    """A string field; absent, null or empty reads as None.
+
+    Args:
+        body: The JSON object.
+        key: The field.
+        document: The document's name for messages ("device authorization response").
+        required: Refuse an absent or empty field.
+
+    Returns:
+        The string, or None.
+
+    Raises:
+        ProtocolError: The field is not a string, or is required and absent or empty.
+    """
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise ProtocolError(f"the {document} has no {key}")
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"the {document}'s {key} is not a string")
+    return value
