@@ -2,8 +2,9 @@
 
 Google's values are a built-in copy of https://accounts.google.com/.well-known/openid-configuration
 (reference §1, DISC), so nothing is fetched to start. ``--issuer URL`` reads
-``URL/.well-known/openid-configuration`` (then ``oauth-authorization-server``) from any
-standards-compliant provider: the embedded emulator, Google, or another RFC 8628 server.
+``URL/.well-known/openid-configuration`` (OIDC Discovery §4), completed or replaced by the RFC 8414 §3.1
+document (``https://host/.well-known/oauth-authorization-server/path``), from any standards-compliant
+provider: the embedded emulator, Google, or another RFC 8628 server.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigError, InputError, ProtocolError, TransportError
 from .transport import SAFE_RETRY, Transport, host_of, send
 
@@ -150,25 +152,112 @@ def check_issuer_url(issuer: str) -> str:
     return issuer.strip().rstrip("/")
 
 
-def discover(transport: Transport, issuer: str) -> Endpoints:
-    """Read the provider's discovery document (OpenID Connect Discovery §4, then RFC 8414 §3)."""
+OIDC_SUFFIX = "/.well-known/openid-configuration"
+RFC8414_SEGMENT = "/.well-known/oauth-authorization-server"
+_FIX = ("check the --issuer URL (or GAPPS_RUNBOOK_ISSUER): it must be the provider's issuer exactly as it "
+        "publishes it, serving OpenID Connect discovery or RFC 8414 metadata")
+
+
+def discovery_urls(issuer: str) -> tuple[str, str]:
+    """The OpenID Connect and RFC 8414 metadata URLs of ``issuer``.
+
+    OIDC Discovery §4 appends ``/.well-known/openid-configuration`` to the issuer; RFC 8414 §3.1
+    inserts ``/.well-known/oauth-authorization-server`` "between the host component and the path
+    component", so ``https://host/realms/x`` has its metadata at
+    ``https://host/.well-known/oauth-authorization-server/realms/x``.
+
+    Args:
+        issuer: A checked issuer URL (:func:`check_issuer_url`).
+
+    Returns:
+        (OpenID Connect URL, RFC 8414 URL).
+    """
+    parts = urllib.parse.urlsplit(issuer)
+    path = parts.path.rstrip("/")
+    rfc8414 = urllib.parse.urlunsplit((parts.scheme, parts.netloc, RFC8414_SEGMENT + path, "", ""))
+    return issuer.rstrip("/") + OIDC_SUFFIX, rfc8414
+
+
+def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) -> Endpoints:
+    """Read the provider's metadata: OpenID Connect Discovery §4, completed by RFC 8414 §3.
+
+    The OpenID document comes first; when it is absent, or lacks an endpoint the runbook uses (RFC 8628 §4
+    registers ``device_authorization_endpoint`` in RFC 8414 metadata, where django-oauth-toolkit publishes
+    it only), the RFC 8414 document fills in the missing fields. Both must name ``issuer`` (RFC 8414 §3.3).
+
+    Args:
+        transport: The HTTP seam.
+        issuer: The issuer URL; Google's is built in and fetches nothing.
+        clock: Sleep between retries (connection errors, 408/429/5xx).
+
+    Returns:
+        The provider's endpoints.
+
+    Raises:
+        InputError: ``issuer`` is not an https (or loopback http) URL.
+        ConfigError: No document, a document that is not JSON metadata, or one naming another issuer.
+        TransportError: No answer, or a 5xx, from a discovery URL.
+    """
     issuer = check_issuer_url(issuer)
     if issuer == GOOGLE_ISSUER:
         return GOOGLE
-    last_status = 0
-    for suffix in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
-        response = send(transport, "GET", issuer + suffix, retry=SAFE_RETRY)
-        if response.status == 200:
-            return Endpoints.from_discovery(response.json(), issuer=issuer)
-        last_status = response.status
-        if response.status >= 500:
-            raise TransportError(f"{host_of(issuer)} answered HTTP {response.status} to discovery")
-    raise ConfigError(
-        f"{host_of(issuer)} publishes no discovery document (HTTP {last_status})",
-        fix="check the --issuer URL: it must serve /.well-known/openid-configuration",
-    )
+    oidc_url, rfc8414_url = discovery_urls(issuer)
+    tried: list[tuple[str, int]] = []
+    oidc = _fetch(transport, issuer, oidc_url, tried, clock)
+    if oidc is not None and not _incomplete(oidc):
+        return _endpoints(oidc, issuer, oidc_url)
+    rfc8414 = _fetch(transport, issuer, rfc8414_url, tried, clock)
+    if oidc is None and rfc8414 is None:
+        said = ", ".join(f"{url} answered HTTP {status}" for url, status in tried)
+        raise ConfigError(f"{host_of(issuer)} publishes no discovery document for issuer {issuer}: {said}", fix=_FIX)
+    if rfc8414 is not None:
+        _endpoints(rfc8414, issuer, rfc8414_url)  # its issuer must match too, even when only filling in
+    if oidc is None:
+        return _endpoints(rfc8414 or {}, issuer, rfc8414_url)
+    merged = {**(rfc8414 or {}), **{k: v for k, v in oidc.items() if v is not None}}
+    return _endpoints(merged, issuer, f"{oidc_url} + {rfc8414_url}" if rfc8414 else oidc_url)
 
 
-def resolve(transport: Transport, issuer: str | None) -> Endpoints:
+def _incomplete(document: dict[str, Any]) -> bool:
+    """True when the OpenID document lacks an endpoint the runbook uses (introspection only without tokeninfo)."""
+    wanted = ["device_authorization_endpoint", "revocation_endpoint"]
+    if not document.get("tokeninfo_endpoint"):  # Google's dialect inspects with tokeninfo, not RFC 7662
+        wanted.append("introspection_endpoint")
+    return any(not document.get(key) for key in wanted)
+
+
+def _fetch(
+    transport: Transport, issuer: str, url: str, tried: list[tuple[str, int]], clock: Clock
+) -> dict[str, Any] | None:
+    """One discovery document: the JSON object, or None when the URL serves none (404 and other 4xx)."""
+    try:
+        response = send(transport, "GET", url, retry=SAFE_RETRY, clock=clock)
+    except TransportError as exc:
+        raise TransportError(f"no answer from {url} (discovery for issuer {issuer}): {exc.message}",
+                             fix=f"{TransportError.fix}; or {_FIX}") from None
+    if response.status >= 500:
+        raise TransportError(f"{url} answered HTTP {response.status} to discovery for issuer {issuer}",
+                             fix=f"{TransportError.fix}; or {_FIX}")
+    if response.status != 200:
+        tried.append((url, response.status))
+        return None
+    try:
+        return response.json()
+    except ProtocolError:
+        kind = "an HTML page" if b"<html" in response.body[:512].lower() else "a body that is not a JSON object"
+        raise ConfigError(f"{url} answered {kind}, not discovery metadata for issuer {issuer}", fix=_FIX) from None
+
+
+def _endpoints(document: dict[str, Any], issuer: str, url: str) -> Endpoints:
+    """:meth:`Endpoints.from_discovery`, with its complaints as one ConfigError naming the issuer and URL."""
+    try:
+        return Endpoints.from_discovery(document, issuer=issuer)
+    except ProtocolError as exc:
+        raise ConfigError(f"{url} is not usable metadata for issuer {issuer}: {exc.message}", fix=_FIX) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{url}: {exc.message}", fix=exc.fix) from None
+
+
+def resolve(transport: Transport, issuer: str | None, *, clock: Clock = SYSTEM_CLOCK) -> Endpoints:
     """Google's built-in endpoints when ``issuer`` is None, else the discovered ones."""
-    return GOOGLE if issuer is None else discover(transport, issuer)
+    return GOOGLE if issuer is None else discover(transport, issuer, clock=clock)
