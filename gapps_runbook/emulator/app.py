@@ -1,10 +1,11 @@
 """The emulator's WSGI application: werkzeug routing, the OAuth endpoints, faults and error rendering.
 
 Routes (reference §12): discovery, ``/device/code`` (§1), ``/token`` (§2, §4), ``/tokeninfo`` (§5),
-``/revoke`` (§6, POST only: GET is 404 as Google's), OpenID Connect ``/v1/userinfo``, the consent page ``/o/oauth2/v2/auth`` (§8),
-the verification page ``/device`` (§1), the three API methods (§9) and the landing page ``/``. Client
-credentials come in the body or by HTTP Basic (:mod:`.client_auth`). OAuth errors are rendered with
-``OAuthError.to_response()``; anything malformed gets a Google-shaped 4xx, never a traceback.
+``/revoke`` (§6, POST only: GET is 404 as Google's), OpenID Connect ``/v1/userinfo``, the consent
+page ``/o/oauth2/v2/auth`` (§8), the verification page ``/device`` (§1), the three API methods (§9)
+and the landing page ``/``. Client credentials come in the body or by HTTP Basic (:mod:`.client_auth`).
+OAuth errors are rendered with ``OAuthError.to_response()``; anything malformed gets a Google-shaped
+4xx, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from . import apis, pages
 from .browser import authorize_page, device_page
-from .client_auth import BASIC_CHALLENGE, client_credentials, uses_basic
+from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
 from .landing import DISCOVERY_PATH, landing
 from .state import oauth_error
@@ -196,14 +197,14 @@ class App:
         params = body_params(request)
         credentials = client_credentials(request, params)
         if credentials.method == "client_secret_basic":  # a secret in the body is not checked here (as before)
-            self.state.authenticate(credentials.client_id, credentials.client_secret)
+            authenticate(self.state, credentials)
         body = self.emulator.device.start(credentials.client_id, params.get("scope"), base_url=base_url(request))
         return apis.json_response(body, 200, NO_STORE)
 
     def on_token(self, request: Request) -> Response:
         params = body_params(request)
         credentials = client_credentials(request, params)  # client_secret_post or client_secret_basic
-        client = self.state.authenticate(credentials.client_id, credentials.client_secret)
+        client = authenticate(self.state, credentials)
         grant_type, issuer = params.get("grant_type", ""), base_url(request)
         device = self.emulator.device
         if grant_type == DEVICE_GRANT:
@@ -231,7 +232,7 @@ class App:
         params = {**request.args.to_dict(), **body_params(request)}
         credentials = client_credentials(request, params)
         if credentials.method == "client_secret_basic":  # Google needs no client auth here; Basic must be right
-            self.state.authenticate(credentials.client_id, credentials.client_secret)
+            authenticate(self.state, credentials)
         self.state.revoke(params.get("token"))
         return apis.json_response({}, 200, NO_STORE)
 

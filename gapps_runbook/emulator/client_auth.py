@@ -5,13 +5,16 @@ Google's discovery document lists ``token_endpoint_auth_methods_supported: ["cli
 form-urlencoded (``application/x-www-form-urlencoded``), joined by ``:`` and base64-encoded; the
 client "MUST NOT use more than one authentication method in each request", so Basic plus a
 ``client_secret`` in the body is ``invalid_request``. A ``client_id`` in the body next to Basic is
-not a second method (RFC 6749 §3.2.1 lets clients send it) but must name the same client.
+not a second method (RFC 6749 §3.2.1 lets clients send it) but must name the same client. Many
+clients (``requests``' ``auth=(id, secret)``) skip the form-urlencoding, so a pair that fails decoded
+is tried once more as sent: the two differ only for ids or secrets with ``+`` or ``%``.
 The texts of these errors are not Google's captured ones: [UNCONFIRMED].
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import binascii
 import urllib.parse
 from collections.abc import Mapping
@@ -20,9 +23,10 @@ from typing import Literal
 
 from werkzeug.wrappers import Request
 
-from ..errors import InvalidClient, InvalidRequest
+from ..errors import InvalidClient, InvalidRequest, OAuthError
 from . import facts
-from .state import oauth_error
+from .records import RegisteredClient
+from .state import State, oauth_error
 
 AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
 BASIC_CHALLENGE = 'Basic realm="https://accounts.google.com/"'
@@ -39,11 +43,13 @@ class ClientCredentials:
         client_secret: The client secret, or None if none was sent.
         method: ``client_secret_basic`` (Authorization header), ``client_secret_post`` (secret in the
             body) or ``none`` (a client id at most).
+        undecoded: Basic only: the id and secret as sent, when form-urldecoding changed them.
     """
 
     client_id: str | None
     client_secret: str | None = field(repr=False)
     method: AuthMethod
+    undecoded: tuple[str, str] | None = field(default=None, repr=False)
 
 
 def uses_basic(request: Request) -> bool:
@@ -63,10 +69,27 @@ def client_credentials(request: Request, params: Mapping[str, str]) -> ClientCre
         return ClientCredentials(body_id, body_secret, "client_secret_post" if body_secret else "none")
     if body_secret:
         raise oauth_error(InvalidRequest, TWO_METHODS)
-    client_id, client_secret = _decode_basic(request.headers["Authorization"].split(" ", 1)[-1])
-    if body_id and body_id != client_id:
+    raw_id, raw_secret = _decode_basic(request.headers["Authorization"].split(" ", 1)[-1])
+    client_id, client_secret = urllib.parse.unquote_plus(raw_id), urllib.parse.unquote_plus(raw_secret)
+    if body_id and body_id not in (client_id, raw_id):
         raise oauth_error(InvalidRequest, TWO_IDS)
-    return ClientCredentials(client_id or None, client_secret or None, "client_secret_basic")
+    undecoded = (raw_id, raw_secret) if (raw_id, raw_secret) != (client_id, client_secret) else None
+    return ClientCredentials(client_id or None, client_secret or None, "client_secret_basic", undecoded)
+
+
+def authenticate(state: State, credentials: ClientCredentials) -> RegisteredClient:
+    """The authenticated client (:meth:`State.authenticate`), trying an undecoded Basic pair second.
+
+    Raises:
+        OAuthError: As :meth:`State.authenticate`, for the RFC-decoded pair.
+    """
+    try:
+        return state.authenticate(credentials.client_id, credentials.client_secret)
+    except (InvalidClient, InvalidRequest):
+        if credentials.undecoded is not None:
+            with contextlib.suppress(OAuthError):
+                return state.authenticate(*credentials.undecoded)
+        raise
 
 
 def _decode_basic(value: str) -> tuple[str, str]:
@@ -77,4 +100,4 @@ def _decode_basic(value: str) -> tuple[str, str]:
     if ":" not in text:
         raise oauth_error(InvalidClient, facts.SECRET_WRONG)
     client_id, _, client_secret = text.partition(":")
-    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(client_secret)
+    return client_id, client_secret
