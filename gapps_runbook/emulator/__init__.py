@@ -9,8 +9,10 @@ Calendar/Gmail methods with Google's error envelopes. Usage::
         running.emulator.approve(user_code)
 
 Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.state` (tokens, faults),
-:mod:`.device_grant`, :mod:`.code_grant`, :mod:`.app` (routing), :mod:`.browser` and :mod:`.pages`
-(HTML), :mod:`.apis` (Calendar, Gmail), :mod:`.faults`, :mod:`.facts` (Google's values).
+:mod:`.device_grant`, :mod:`.code_grant`, :mod:`.client_auth` (body or HTTP Basic credentials),
+:mod:`.app` (routing), :mod:`.browser`, :mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo`
+(OpenID Connect UserInfo), :mod:`.apis` (Calendar, Gmail), :mod:`.faults`, :mod:`.practice`
+(``--scenario``/``--fault`` values), :mod:`.command` (the CLI), :mod:`.facts` (Google's values).
 """
 
 from __future__ import annotations
