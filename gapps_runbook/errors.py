@@ -1,20 +1,23 @@
 """Errors that carry OAuth wire codes, exit codes and the step that fixes them.
 
 Every failure the runbook can meet ends as one of these, and each prints as one line:
-what went wrong, then ``Fix:`` and the runbook step or Google console page that fixes it.
+what went wrong, then ``Fix:`` and the runbook step or console page that fixes it.
 Messages never contain secrets: server text is passed through :func:`redact.redact`.
 
 The tree::
 
     RunbookError
     ├── InputError              bad input from the user (exit 2)
-    ├── ConfigError             the Google console or the profile is set up wrong (exit 3)
+    ├── ConfigError             the console or the profile is set up wrong (exit 3)
     ├── StoreError              a profile file is corrupt, foreign, or locked (exit 2)
     │   └── LockTimeout
     ├── TransportError          network or server trouble: connection, timeout, 5xx (exit 6)
     │   └── ProtocolError       the server answered something that is not the protocol
     ├── FlowTimeout             the local deadline passed before the user finished (exit 5)
     ├── Cancelled               the user cancelled (exit 5)
+    ├── AccountMismatch         another account than the pinned one approved (exit 4)
+    ├── NoToken                 the profile holds no usable token (exit 7)
+    │   └── RefreshInterrupted  a refresh died after the provider rotated the refresh token
     ├── ApiError                a Google API error envelope (Calendar, Gmail)
     ├── VerifyFailed            Calendar refused or Gmail opened for the stored token (exit 7)
     ├── NotebookRunError        a runbook notebook failed under papermill
@@ -24,18 +27,26 @@ The tree::
         ├── TemporarilyUnavailable, AuthorizationPending, SlowDown, ExpiredToken,
         └── InvalidToken, AdminPolicyEnforced, OrgInternal, RateLimitExceeded, RedirectUriMismatch
 
-``OAuthError.from_response`` decodes a body through the explicit ``REGISTRY``; the emulator
-renders the same classes with ``to_response`` (Google's status codes), so the two sides
-cannot drift apart.
+The wire-code classes live in :mod:`gapps_runbook.oauth.error_codes` (one class per code, and the
+explicit ``REGISTRY``) and are importable from here too. ``OAuthError.from_response`` decodes a body
+through that registry; the emulator renders the same classes with ``to_response`` (Google's status
+codes), so the two sides cannot drift apart.
+
+Fix lines name Google's console pages; :meth:`RunbookError.for_provider` rewords them for another
+provider (its own client settings, never console.cloud.google.com).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from .safety.redact import redact
+# The steps and console pages that fix lines name, defined once in steps.py and importable from here.
+from .steps import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, GOOGLE_PERMISSIONS  # noqa: F401
+from .steps import PROVIDER_PAGES, STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, STEP_STATUS  # noqa: F401
 
 
 class ExitCode(enum.IntEnum):
@@ -49,16 +60,6 @@ class ExitCode(enum.IntEnum):
     EXPIRED = 5  #: the code expired, the wait timed out, or it was cancelled
     NETWORK = 6  #: network or server trouble; retrying later may work
     REAUTHORIZE = 7  #: the stored token is no longer valid: authorize again
-
-
-# Runbook steps and console pages that errors point to.  One place, so wording stays consistent.
-CONSOLE_CREDENTIALS = "https://console.cloud.google.com/apis/credentials"
-CONSOLE_CONSENT = "https://console.cloud.google.com/auth/audience"
-CONSOLE_LIBRARY = "https://console.cloud.google.com/apis/library"
-STEP_CHECKLIST = "runbook step 01 (console checklist)"
-STEP_CLIENT = "runbook step 02 (client credentials)"
-STEP_AUTHORIZE = "runbook step 03 (authorize)"
-STEP_STATUS = "runbook step 04 (token status)"
 
 
 class RunbookError(Exception):
@@ -84,6 +85,24 @@ class RunbookError(Exception):
     def _render_traceback_(self) -> list[str]:
         """IPython's hook: show the one line, not a traceback, in notebooks."""
         return [f"{type(self).__name__}: {self}"]
+
+    provider_fix: ClassVar[str] = ""
+    """The fix at a provider other than Google, when it is not just Google's with other page names."""
+
+    def for_provider(self, issuer: str) -> RunbookError:
+        """Reword the fix for a provider that is not Google: its own pages, never Google's console.
+
+        Args:
+            issuer: The provider's issuer URL, named in the fix.
+
+        Returns:
+            This error, its ``fix`` rewritten in place.
+        """
+        fix = self.provider_fix if self.provider_fix and self.fix == type(self).fix else self.fix
+        for page, words in PROVIDER_PAGES.items():
+            fix = fix.replace(page, words.format(issuer=issuer))
+        self.fix = fix.replace("{issuer}", issuer)
+        return self
 
 
 class InputError(RunbookError):
@@ -137,9 +156,69 @@ class Cancelled(RunbookError):
 
 
 class NotebookRunError(RunbookError):
-    """A runbook notebook failed under papermill; the executed notebook was still written."""
+    """A runbook notebook failed under papermill; the executed notebook was still written.
+
+    Args:
+        message: One-line summary (already scrubbed of secrets).
+        notebook: The notebook that ran.
+        ename: The kernel-side exception's class name (``InvalidGrant``), or the local one.
+        evalue: Its message, scrubbed.
+        cell_index: The failing cell in the input notebook, when known.
+        output_path: Where the executed, scrubbed notebook was written, if it was.
+        fix: What to do next.
+    """
 
     exit_code = ExitCode.FAILURE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: Path,
+        ename: str = "",
+        evalue: str = "",
+        cell_index: int | None = None,
+        output_path: Path | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.ename = ename
+        self.evalue = evalue
+        self.cell_index = cell_index
+        self.output_path = output_path
+        super().__init__(message, fix=fix)
+
+    @property
+    def step_exit_code(self) -> ExitCode:
+        """The exit code of the runbook error that stopped the notebook (by its class name), else FAILURE."""
+        for klass in _all_subclasses(RunbookError):
+            if klass.__name__ == self.ename:
+                return klass.exit_code
+        return ExitCode.FAILURE
+
+
+class AccountMismatch(RunbookError):
+    """The approving account is not the one the profile expects (RFC 8628 §5.4 remote phishing)."""
+
+    exit_code = ExitCode.DENIED
+    fix = f"run {STEP_AUTHORIZE} again and approve with the expected account, or change the profile's expected account"
+
+
+class NoToken(RunbookError):
+    """The profile holds no usable token: never authorized, revoked, or its refresh token is dead."""
+
+    exit_code = ExitCode.REAUTHORIZE
+    fix = f"run {STEP_AUTHORIZE}"
+
+
+class RefreshInterrupted(NoToken):
+    """A refresh was cut off after the provider rotated the refresh token, so the stored one is used up.
+
+    Providers that rotate refresh tokens (Okta, Auth0, django-oauth-toolkit) invalidate the old one at
+    each refresh; a process killed between the provider's reply and the file write keeps the old one.
+    """
+
+    fix = f"authorize again ({STEP_AUTHORIZE}); the profile's client and settings are kept"
 
 
 class VerifyFailed(RunbookError):
@@ -174,6 +253,9 @@ class OAuthError(RunbookError):
     Args:
         description: The server's ``error_description``, redacted.
         status: The HTTP status actually received (defaults to the class's Google status).
+        fix: Overrides the class's fix.
+        error: The wire code, for a code no class stands for (:class:`UnknownOAuthError`).
+        error_uri: The server's ``error_uri`` (RFC 6749 §5.2), a page about the error, if it sent one.
     """
 
     error: str = "unknown_error"
@@ -182,11 +264,18 @@ class OAuthError(RunbookError):
     fix = f"see the message; {STEP_AUTHORIZE} may need to be run again"
 
     def __init__(
-        self, description: str = "", *, status: int | None = None, fix: str | None = None, error: str | None = None
+        self,
+        description: str = "",
+        *,
+        status: int | None = None,
+        fix: str | None = None,
+        error: str | None = None,
+        error_uri: str | None = None,
     ) -> None:
         if error is not None:
             self.error = error
         self.description = redact(description)
+        self.error_uri = error_uri
         if status is not None:
             self.status = status
         text = f"{self.error}: {self.description}" if self.description else self.error
@@ -204,16 +293,21 @@ class OAuthError(RunbookError):
         description = body.get("error_description", "")
         if not isinstance(description, str):
             description = ""
-        klass = REGISTRY.get(code)
+        error_uri = body.get("error_uri") if isinstance(body.get("error_uri"), str) else None
+        from .oauth import error_codes  # the codes subclass this class
+
+        klass = error_codes.REGISTRY.get(code)
         if klass is None:
-            return UnknownOAuthError(description, status=status, error=code or f"http_{status}")
-        return klass(description, status=status)
+            return error_codes.UnknownOAuthError(description, status=status, error=code or f"http_{status}", error_uri=error_uri)
+        return klass(description, status=status, error_uri=error_uri)
 
     def to_response(self) -> tuple[int, dict[str, str]]:
         """The (status, body) Google sends for this error; used by the emulator."""
         body = {"error": self.error}
         if self.description:
             body["error_description"] = self.description
+        if self.error_uri:
+            body["error_uri"] = self.error_uri
         if self.error == "rate_limit_exceeded":
             body = {"error_code": self.error}
         return self.status, body
@@ -224,180 +318,18 @@ class OAuthError(RunbookError):
         return False
 
 
-class UnknownOAuthError(OAuthError):
-    """An error code this runbook does not know; reported as it came."""
-
-
-class InvalidRequest(OAuthError):
-    error = "invalid_request"
-    exit_code = ExitCode.BAD_INPUT
-    fix = f"check the client ID and secret in {STEP_CLIENT}"
-
-
-class InvalidClient(OAuthError):
-    error = "invalid_client"
-    status = 401
-    exit_code = ExitCode.MISCONFIGURED
-    fix = (
-        f"check the client ID, secret and client type in {STEP_CLIENT} against the console's "
-        f"Clients page ({CONSOLE_CREDENTIALS})"
-    )
-
-
-class InvalidGrant(OAuthError):
-    error = "invalid_grant"
-    exit_code = ExitCode.REAUTHORIZE
-    fix = (
-        f"authorize again ({STEP_AUTHORIZE}); if this repeats every 7 days, publish the consent screen "
-        f"({CONSOLE_CONSENT})"
-    )
-
-
-class UnauthorizedClient(OAuthError):
-    error = "unauthorized_client"
-    exit_code = ExitCode.MISCONFIGURED
-    fix = f"create a client of the type the flow needs on the Clients page ({CONSOLE_CREDENTIALS}), then {STEP_CLIENT}"
-
-
-class UnsupportedGrantType(OAuthError):
-    error = "unsupported_grant_type"
-    exit_code = ExitCode.MISCONFIGURED
-    fix = "the provider does not support this flow: choose the other flow in runbook step 01"
-
-
-class InvalidScope(OAuthError):
-    error = "invalid_scope"
-    exit_code = ExitCode.MISCONFIGURED
-    fix = (
-        "Google's device flow does not allow Calendar or Contacts scopes: use the Desktop app flow "
-        f"(flow desktop) with a 'Desktop app' client, see {STEP_CHECKLIST}"
-    )
-
-
-class AccessDenied(OAuthError):
-    error = "access_denied"
-    status = 403
-    exit_code = ExitCode.DENIED
-    fix = f"run {STEP_AUTHORIZE} again and click Allow; the approving account must be a test user while the app is in Testing"
-
-
-class ServerError(OAuthError):
-    error = "server_error"
-    status = 500
-    exit_code = ExitCode.NETWORK
-    fix = TransportError.fix
-
-    @property
-    def retryable(self) -> bool:
-        return True
-
-
-class TemporarilyUnavailable(ServerError):
-    error = "temporarily_unavailable"
-    status = 503
-
-
-class InternalFailure(ServerError):
-    error = "internal_failure"
-
-
-class AuthorizationPending(OAuthError):
-    """RFC 8628 §3.5: the user has not finished yet; keep polling (Google: HTTP 428)."""
-
-    error = "authorization_pending"
-    status = 428
-
-
-class SlowDown(OAuthError):
-    """RFC 8628 §3.5: polling too fast; the interval grows by 5 s for all later polls (Google: HTTP 403)."""
-
-    error = "slow_down"
-    status = 403
-
-
-class ExpiredToken(OAuthError):
-    """RFC 8628 §3.5: the device code expired; start again with user interaction."""
-
-    error = "expired_token"
-    exit_code = ExitCode.EXPIRED
-    fix = f"the code expired: run {STEP_AUTHORIZE} again and approve within the time shown"
-
-
-class InvalidToken(OAuthError):
-    """Tokeninfo / revoke: the token is invalid, expired or revoked."""
-
-    error = "invalid_token"
-    exit_code = ExitCode.REAUTHORIZE
-    fix = f"refresh the token ({STEP_STATUS}) or authorize again ({STEP_AUTHORIZE})"
-
-
-class AdminPolicyEnforced(OAuthError):
-    error = "admin_policy_enforced"
-    exit_code = ExitCode.DENIED
-    fix = "a Workspace admin blocks this scope: ask them to trust the app in the Admin console (Security > API controls)"
-
-
-class OrgInternal(OAuthError):
-    error = "org_internal"
-    status = 403
-    exit_code = ExitCode.DENIED
-    fix = f"the consent screen is Internal: approve with an account of the organisation, or make it External ({CONSOLE_CONSENT})"
-
-
-class RateLimitExceeded(OAuthError):
-    """Google's quota error, sent as ``{"error_code": "rate_limit_exceeded"}`` (HTTP 403)."""
-
-    error = "rate_limit_exceeded"
-    status = 403
-    exit_code = ExitCode.NETWORK
-    fix = "Google's quota for this client is exhausted: wait a few minutes, then run the step again"
-
-    @property
-    def retryable(self) -> bool:
-        return True
-
-
-class RedirectUriMismatch(OAuthError):
-    error = "redirect_uri_mismatch"
-    exit_code = ExitCode.MISCONFIGURED
-    fix = f"use a 'Desktop app' client for the loopback flow ({CONSOLE_CREDENTIALS}), then {STEP_CLIENT}"
-
-
-REGISTRY: dict[str, type[OAuthError]] = {
-    klass.error: klass
-    for klass in (
-        InvalidRequest,
-        InvalidClient,
-        InvalidGrant,
-        UnauthorizedClient,
-        UnsupportedGrantType,
-        InvalidScope,
-        AccessDenied,
-        ServerError,
-        TemporarilyUnavailable,
-        InternalFailure,
-        AuthorizationPending,
-        SlowDown,
-        ExpiredToken,
-        InvalidToken,
-        AdminPolicyEnforced,
-        OrgInternal,
-        RateLimitExceeded,
-        RedirectUriMismatch,
-    )
-}
-
-
-def step_exit_code(error: NotebookRunError) -> ExitCode:
-    """The exit code of the error that stopped a notebook (by its class name), else FAILURE."""
-    for klass in _all_subclasses(RunbookError):
-        if klass.__name__ == getattr(error, "ename", None):
-            return klass.exit_code
-    return ExitCode.FAILURE
-
-
 def _all_subclasses(klass: type[RunbookError]) -> list[type[RunbookError]]:
     found = list(klass.__subclasses__())
     for sub in list(found):
         found += _all_subclasses(sub)
     return found
+
+
+# The wire-code classes subclass OAuthError above; they are part of this tree and importable from
+# here. gapps_runbook/__init__.py imports this module first, so the cycle always resolves this way.
+from .oauth.error_codes import (  # noqa: E402, F401
+    REGISTRY, AccessDenied, AdminPolicyEnforced, AuthorizationPending, ExpiredToken, InternalFailure,
+    InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, InvalidToken, OrgInternal, RateLimitExceeded,
+    RedirectUriMismatch, ServerError, SlowDown, TemporarilyUnavailable, UnauthorizedClient, UnknownOAuthError,
+    UnsupportedGrantType,
+)

@@ -20,7 +20,7 @@ import pytest
 from gapps_runbook.errors import InputError, NotebookRunError
 from gapps_runbook.safety.leakscan import format_findings, scan_paths, scan_text
 from gapps_runbook.runs.execute import RunResult, export_html, run_notebook
-from gapps_runbook.safety.scrub import INJECTED_TAG, TRANSIENT_PLACEHOLDER, scrub_file
+from gapps_runbook.safety.scrub import INJECTED_TAG, TRANSIENT_PLACEHOLDER
 
 pytestmark = pytest.mark.notebook
 
@@ -30,6 +30,16 @@ CANARY = f'Canary &<tag> "q"/{uuid.uuid4().hex}'  # not Google-shaped: only exac
 USER_CODE = "QXWZ-" + uuid.uuid4().hex[:4].upper()
 ENV = {"GAPPS_TEST_CLIENT_SECRET": CANARY, "GAPPS_TEST_USER_CODE": USER_CODE}
 PARAMS = {"profile": "work-calendar", "scopes": ["https://www.googleapis.com/auth/calendar.readonly"]}
+
+def scrub_file(path: Path, *, secrets: list[str]) -> None:
+    """Scrub a notebook file in place, as a run folder's copy is scrubbed."""
+    import nbformat
+
+    from gapps_runbook.safety.scrub import scrub_notebook
+
+    nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    path.write_text(nbformat.writes(scrub_notebook(nb, secrets=secrets)), encoding="utf-8")
+
 
 
 @dataclass

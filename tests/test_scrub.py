@@ -1,4 +1,4 @@
-"""scrub_notebook / scrub_file: what papermill and nbclient write is removed or redacted (design 4)."""
+"""scrub_notebook: what papermill and nbclient write is removed or redacted (design 4)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from gapps_runbook.safety.redact import MASK
 from gapps_runbook.safety.scrub import (
     BINARY_PLACEHOLDER,
     TRANSIENT_PLACEHOLDER,
-    scrub_file,
     scrub_notebook,
     scrub_text,
 )
 
 CANARY = 'Canary &<tag> "q"/7f3e9a1c5b2d4e6f'  # not Google-shaped: only exact replacement removes it
 USER_CODE = "WXQZ-KRTV"
+
 
 
 def papermill_like(secret: str = CANARY) -> nbformat.NotebookNode:
@@ -114,14 +114,6 @@ def test_clean_images_survive() -> None:
 def test_scrub_without_secrets_still_applies_patterns() -> None:
     nb = scrub_notebook(papermill_like("GOCSPX-CANARY0123456789abcdefgh"))
     assert findings(nb, "GOCSPX-CANARY0123456789abcdefgh") == []
-
-
-def test_scrub_file_rewrites_atomically(tmp_path: Path) -> None:
-    path = tmp_path / "out.ipynb"
-    nbformat.write(papermill_like(), path)
-    scrub_file(path, secrets=[CANARY])
-    assert scan_text(path.name, path.read_bytes(), [CANARY, USER_CODE]) == []
-    assert [p.name for p in tmp_path.iterdir()] == ["out.ipynb"]
 
 
 def test_scrub_text_forms() -> None:

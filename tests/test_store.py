@@ -135,12 +135,12 @@ def test_update_settings_may_return_a_new_dict_and_results_are_copies(profiles: 
     assert profile.load_settings()["flow"] == "desktop"
 
 
-def test_record_step_and_checklist(profiles: store.ProfileStore) -> None:
+def test_checklist_ticks_are_kept(profiles: store.ProfileStore) -> None:
     profile = profiles.profile("default")
     profile.set_checklist("consent_screen_published", True)
-    settings = profile.record_step("03-authorize", "done")
-    assert settings["checklist"] == {"consent_screen_published": True}
-    assert settings["steps"]["03-authorize"] == {"status": "done", "at": profiles.clock.time()}
+    settings = profile.set_checklist("apis_enabled", False)
+    assert settings["checklist"] == {"consent_screen_published": True, "apis_enabled": False}
+    assert profile.load_settings()["checklist"] == settings["checklist"]
 
 
 def test_unserialisable_settings_are_refused_and_nothing_is_written(profiles: store.ProfileStore) -> None:
@@ -446,23 +446,6 @@ def test_an_older_token_never_replaces_a_newer_one(profiles: store.ProfileStore)
     assert profile.save_token(newer, CLIENT, GOOGLE) is True
     assert profile.save_token(older, CLIENT, GOOGLE) is False
     assert profile.load_token().refresh_token == newer.refresh_token
-    assert profile.update_token(lambda current: older, client=CLIENT, endpoints=GOOGLE).issued_at == 2000.0
-    assert profile.load_token().refresh_token == newer.refresh_token
-
-
-def test_update_token_reads_inside_the_lock_and_skips_unchanged(profiles: store.ProfileStore) -> None:
-    profile = profiles.profile("default")
-    seen: list[object] = []
-    first = profile.update_token(lambda current: seen.append(current) or make_token(1000.0),
-                                 client=CLIENT, endpoints=GOOGLE)
-    assert seen == [None] and first.issued_at == 1000.0
-    mtime = os.stat(profile.file(store.TOKEN_FILE)).st_mtime_ns
-    same = profile.update_token(lambda current: current, client=CLIENT, endpoints=GOOGLE)
-    assert same.refresh_token == first.refresh_token
-    assert os.stat(profile.file(store.TOKEN_FILE)).st_mtime_ns == mtime
-    later = profile.update_token(lambda current: make_token(current.issued_at + 1, "B"), client=CLIENT,
-                                 endpoints=GOOGLE)
-    assert profile.load_token().refresh_token == later.refresh_token
 
 
 def _save_tokens(home: str, stamps: list[float]) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from gapps_runbook import errors
-from gapps_runbook.profile import store
+from gapps_runbook.profile import files, store
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.endpoints import GOOGLE
 from gapps_runbook.oauth.tokens import Token
@@ -165,7 +165,7 @@ def _crash_writer(home: str, start: int, ack_fd: int, torn: bool) -> None:
     os.fsync = _slowly(os.fsync)  # this child only
     os.replace = _slowly(os.replace)
     if torn:
-        store.write_private = _torn_write  # type: ignore[assignment]  # the control: no atomic replace
+        files.write_private = _torn_write  # type: ignore[assignment]  # the control: no atomic replace
     profile = open_profile(home)
     k = start
     while True:

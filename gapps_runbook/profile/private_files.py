@@ -173,13 +173,13 @@ def refuse_foreign_target(path: Path) -> None:
         raise StoreError(f"{path} is not a regular file of yours; refusing to replace it", fix=f"remove {path}")
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a new 0600 temp file next to ``path`` and fsync it; remove it on failure."""
+def _write_temp(path: Path, data: bytes, mode: int = FILE_MODE) -> Path:
+    """Write ``data`` to a new temp file next to ``path`` (0600 while written) and fsync it; remove it on failure."""
     temp = path.parent / f"{temp_prefix(path)}{secrets.token_hex(8)}{TEMP_SUFFIX}"
     fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | O_NOFOLLOW | O_CLOEXEC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)  # the umask can only have narrowed it; be explicit
+            os.fchmod(handle.fileno(), mode)  # the umask can only have narrowed it; be explicit
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -190,29 +190,35 @@ def _write_temp(path: Path, data: bytes) -> Path:
     return temp
 
 
-def verify_private_file(path: Path) -> None:
-    """Check ``path`` is a 0600 regular file (after a replace).
+def verify_private_file(path: Path, mode: int = FILE_MODE) -> None:
+    """Check ``path`` is a regular file with ``mode`` (after a replace).
 
     Raises:
         StoreError: It is not.
     """
     info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != FILE_MODE:
-        raise StoreError(f"{path} did not end up as a 0600 file", fix=f"check the file system holding {path.parent}")
+    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != mode:
+        raise StoreError(f"{path} did not end up as a {mode:04o} file", fix=f"check the file system holding {path.parent}")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``: 0600 temp file, fsync, rename, fsync of the folder.
+def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+    """Atomically replace ``path`` with ``data``: temp file, fsync, rename, fsync of the folder.
 
+    The one atomic writer of the package: profiles, run folders, reports and re-rendered notebooks.
     Readers see the old bytes or the new bytes, never a mix, even if this process is killed.
 
+    Args:
+        path: The file to replace.
+        data: Its new content.
+        mode: Its permissions; 0600 unless the file is meant to be public (a committed notebook).
+
     Raises:
-        StoreError: ``path`` is a symlink or not ours (nothing is written), or the result is not 0600.
+        StoreError: ``path`` is a symlink or not ours (nothing is written), or the result lacks ``mode``.
         OSError: The disk failed; the old file is kept and the temp file removed.
     """
     refuse_foreign_target(path)
     remove_stale_temps(path)
-    temp = _write_temp(path, data)
+    temp = _write_temp(path, data, mode)
     try:
         os.replace(temp, path)
     except BaseException:
@@ -220,7 +226,12 @@ def write_private(path: Path, data: bytes) -> None:
             os.unlink(temp)
         raise
     fsync_dir(path.parent)
-    verify_private_file(path)
+    verify_private_file(path, mode)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """:func:`write_atomic` with mode 0600: what every profile file is."""
+    write_atomic(path, data, mode=FILE_MODE)
 
 
 def remove_private(path: Path) -> bool:

@@ -35,133 +35,26 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
-import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import filelock
-import platformdirs
 
 from ..oauth.clients import ClientConfig, _client_from_installed
 from ..oauth.clock import SYSTEM_CLOCK, Clock
-from ..errors import STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, InputError, LockTimeout, RunbookError, StoreError
-from .private_files import ensure_private_dir, read_private, remove_private, write_private
+from ..errors import LockTimeout, RunbookError, StoreError
+from .files import (  # noqa: F401 (the file names and defaults are part of the store's interface)
+    CLIENT_FILE, DEFAULT_LOCK_TIMEOUT, HOME_ENV, LOCK_FILE, NAME_RE, SCHEMA_VERSION, SETTINGS_FILE, TOKEN_FILE,
+    check_profile_name, check_schema, corrupt, default_home, default_settings, read_json, shared_lock, write_json,
+)
+from .private_files import ensure_private_dir, remove_private
 
 if TYPE_CHECKING:
     from ..oauth.endpoints import Endpoints
     from ..oauth.tokens import Token
 
-SCHEMA_VERSION = 1
-HOME_ENV = "GAPPS_RUNBOOK_HOME"
-SETTINGS_FILE = "settings.json"
-CLIENT_FILE = "client.json"
-TOKEN_FILE = "authorized_user.json"
-LOCK_FILE = ".lock"
-DEFAULT_LOCK_TIMEOUT = 10.0
-MAX_FILE_BYTES = 1024 * 1024
-
-_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_REWRITE_STEP = {SETTINGS_FILE: STEP_CHECKLIST, CLIENT_FILE: STEP_CLIENT, TOKEN_FILE: STEP_AUTHORIZE}
-
-_locks: dict[tuple[int, str], filelock.FileLock] = {}
-_locks_guard = threading.Lock()
-
-
-def default_home() -> Path:
-    """``$GAPPS_RUNBOOK_HOME``, else the platform's per-user config folder for ``gapps-runbook``."""
-    value = os.environ.get(HOME_ENV, "").strip()
-    return Path(value).expanduser() if value else Path(platformdirs.user_config_dir("gapps-runbook"))
-
-
-def default_settings() -> dict[str, Any]:
-    """What ``settings.json`` holds before anything was recorded."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "issuer": None,
-        "scopes": [],
-        "flow": "auto",
-        "expected_account": None,
-        "publishing_status": None,
-        "checklist": {},
-        "steps": {},
-    }
-
-
-def check_profile_name(name: str) -> str:
-    """Return ``name`` if it is 1-64 of ``A-Z a-z 0-9 . _ -`` and does not start with a dot.
-
-    Raises:
-        InputError: Otherwise (it becomes a folder name, so ``..`` and ``/`` must not get through).
-    """
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.startswith("."):
-        raise InputError(
-            f"profile name {name!r} is not 1-64 letters, digits, '.', '_' or '-' (not starting with '.')",
-            fix="pass --profile with a name like 'calendar-prod'",
-        )
-    return name
-
-
-# --- profile files ---------------------------------------------------------------------------
-
-
-def _corrupt(path: Path, what: str) -> StoreError:
-    step = _REWRITE_STEP.get(path.name, STEP_CHECKLIST)
-    return StoreError(
-        f"{path} {what}; it was left as it is",
-        fix=f"move the file away (or fix it by hand), then run {step} again to rewrite it",
-    )
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """A profile file's JSON object; None if absent; StoreError if it is not a JSON object."""
-    data = read_private(path, MAX_FILE_BYTES + 1)
-    if data is None:
-        return None
-    if len(data) > MAX_FILE_BYTES:
-        raise _corrupt(path, f"is larger than {MAX_FILE_BYTES // 1024} KiB")
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _corrupt(path, "is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise _corrupt(path, f"is not valid JSON (line {exc.lineno})") from None
-    if not isinstance(value, dict):
-        raise _corrupt(path, "is JSON but not an object")
-    return value
-
-
-def _check_schema(path: Path, version: Any) -> None:
-    if version is None:
-        return
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _corrupt(path, "has a schema_version that is not a positive integer")
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer gapps-runbook (schema {version}, this one reads {SCHEMA_VERSION})",
-            fix="upgrade gapps-runbook",
-        )
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    write_private(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-
-def _shared_lock(path: Path) -> filelock.FileLock:
-    """One FileLock per lock path in this process, so nested ``locked()`` calls re-enter it.
-
-    The key holds the pid: a forked child (multiprocessing's "fork") must not reuse the parent's
-    instance, which filelock refuses ("inherited across fork") and which may hold the parent's lock.
-    """
-    key = (os.getpid(), os.path.abspath(path))
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = filelock.FileLock(key[1], mode=0o600)
-        return lock
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -195,7 +88,7 @@ class ProfileStore:
             return []
         return sorted(
             e.name for e in entries
-            if e.is_dir(follow_symlinks=False) and _NAME_RE.fullmatch(e.name) and not e.name.startswith(".")
+            if e.is_dir(follow_symlinks=False) and NAME_RE.fullmatch(e.name) and not e.name.startswith(".")
         )
 
     def ensure_dirs(self, profile_path: Path) -> None:
@@ -248,7 +141,7 @@ class Profile:
         lock_path = self.file(LOCK_FILE)
         if lock_path.is_symlink():
             raise StoreError(f"{lock_path} is a symbolic link; refusing to use it", fix=f"remove the link {lock_path}")
-        lock = _shared_lock(lock_path)
+        lock = shared_lock(lock_path)
         try:
             lock.acquire(timeout=timeout)
         except filelock.Timeout:
@@ -271,14 +164,14 @@ class Profile:
         """
         self._tighten()
         path = self.file(SETTINGS_FILE)
-        stored = _read_json(path)
+        stored = read_json(path)
         settings = default_settings()
         if stored is None:
             return settings
-        _check_schema(path, stored.get("schema_version"))
+        check_schema(path, stored.get("schema_version"))
         for key in ("checklist", "steps"):
             if key in stored and not isinstance(stored[key], dict):
-                raise _corrupt(path, f"has a {key} value that is not an object")
+                raise corrupt(path, f"has a {key} value that is not an object")
         settings.update(stored)
         settings["schema_version"] = SCHEMA_VERSION
         return settings
@@ -300,19 +193,10 @@ class Profile:
                 settings = result
             settings["schema_version"] = SCHEMA_VERSION
             try:
-                _write_json(self.file(SETTINGS_FILE), settings)
+                write_json(self.file(SETTINGS_FILE), settings)
             except (TypeError, ValueError) as exc:
                 raise StoreError(f"the settings could not be saved as JSON ({exc})", fix="report this bug") from None
             return copy.deepcopy(settings)
-
-    def record_step(self, step: str, status: str) -> dict[str, Any]:
-        """Record a runbook step's status with the current time (``steps[step] = {status, at}``)."""
-        at = self.store.clock.time()
-
-        def edit(settings: dict[str, Any]) -> None:
-            settings["steps"][step] = {"status": status, "at": at}
-
-        return self.update_settings(edit)
 
     def set_checklist(self, item: str, done: bool) -> dict[str, Any]:
         """Tick (or untick) one console checklist item."""
@@ -333,7 +217,7 @@ class Profile:
             "product_name": client.product_name,
         }
         with self.locked():
-            _write_json(self.file(CLIENT_FILE), document)
+            write_json(self.file(CLIENT_FILE), document)
 
     def load_client(self, endpoints: Endpoints | None = None) -> ClientConfig | None:
         """The saved client, or None.
@@ -346,14 +230,14 @@ class Profile:
         """
         self._tighten()
         path = self.file(CLIENT_FILE)
-        document = _read_json(path)
+        document = read_json(path)
         if document is None:
             return None
         extra = document.get("gapps_runbook")
         installed = document.get("installed")
         if not isinstance(extra, dict) or not isinstance(installed, dict):
-            raise _corrupt(path, "lacks its 'installed' or 'gapps_runbook' object")
-        _check_schema(path, extra.get("schema_version"))
+            raise corrupt(path, "lacks its 'installed' or 'gapps_runbook' object")
+        check_schema(path, extra.get("schema_version"))
         try:
             return _client_from_installed(
                 installed,
@@ -362,7 +246,7 @@ class Profile:
                 product_name=str(extra.get("product_name") or ""),
             )
         except RunbookError as exc:
-            raise _corrupt(path, f"is not usable: {exc.message}") from None
+            raise corrupt(path, f"is not usable: {exc.message}") from None
 
     # token ----------------------------------------------------------------------------------
 
@@ -370,15 +254,15 @@ class Profile:
         from .authorized_user import token_from_authorized_user
 
         path = self.file(TOKEN_FILE)
-        info = _read_json(path)
+        info = read_json(path)
         if info is None:
             return None
         extra = info.get("gapps_runbook")
-        _check_schema(path, extra.get("schema_version") if isinstance(extra, dict) else None)
+        check_schema(path, extra.get("schema_version") if isinstance(extra, dict) else None)
         try:
             return token_from_authorized_user(info, now=self.store.clock.time())
         except RunbookError as exc:
-            raise _corrupt(path, f"is not usable: {exc.message}") from None
+            raise corrupt(path, f"is not usable: {exc.message}") from None
 
     def load_token(self) -> Token | None:
         """The saved token, or None (read under the lock, so never half of a concurrent write).
@@ -397,7 +281,7 @@ class Profile:
         info = authorized_user_info(token, client, endpoints)
         extra = info.setdefault("gapps_runbook", {})
         extra["schema_version"] = SCHEMA_VERSION
-        _write_json(self.file(TOKEN_FILE), info)
+        write_json(self.file(TOKEN_FILE), info)
 
     def save_token(self, token: Token, client: ClientConfig, endpoints: Endpoints) -> bool:
         """Write ``authorized_user.json`` unless the stored token is newer (by ``issued_at``).
@@ -415,36 +299,6 @@ class Profile:
                 return False
             self._write_token(token, client, endpoints)
             return True
-
-    def update_token(
-        self,
-        fn: Callable[[Token | None], Token | None],
-        *,
-        client: ClientConfig,
-        endpoints: Endpoints,
-        timeout: float = DEFAULT_LOCK_TIMEOUT,
-    ) -> Token | None:
-        """Read-modify-write the token under the lock (e.g. refresh only if nobody else just did).
-
-        Args:
-            fn: Gets the stored token (or None) and returns the token to store; returning the same
-                object or None writes nothing.
-            client: The client, for the authorized_user file.
-            endpoints: The provider, for the authorized_user file.
-            timeout: Seconds to wait for the lock (a refresh may run inside it).
-
-        Returns:
-            The token stored at the end: ``fn``'s result, or the stored one if it is newer.
-        """
-        with self.locked(timeout):
-            current = self._read_token()
-            new = fn(current)
-            if new is None or new is current:
-                return current
-            if current is not None and current.issued_at > new.issued_at:
-                return current
-            self._write_token(new, client, endpoints)
-            return new
 
     def delete_token(self) -> bool:
         """Remove ``authorized_user.json`` (a symlink there is removed, its target untouched).

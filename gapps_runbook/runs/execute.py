@@ -42,7 +42,8 @@ from typing import Any, Literal
 from ..errors import InputError, NotebookRunError
 from ..safety.params import check_parameters, is_secret_name
 from ..safety.redact import register_secret
-from ..safety.scrub import INJECTED_TAG, scrub_notebook, scrub_text, write_atomic
+from ..profile.private_files import write_private
+from ..safety.scrub import INJECTED_TAG, scrub_notebook, scrub_text
 
 MEMORY_SCHEME = "gapps-runbook-memory://"
 _CONTENT_DUMPS = ("Executing cell:", "content: ", "display id ")  # nbclient DEBUG lines carrying notebook data
@@ -149,7 +150,7 @@ def export_html(notebooks: list[Path], out: Path, *, title: str, secrets: Iterab
         sections.append((path.stem, _search(r"<body[^>]*>(.*?)</body>", document)))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, scrub_text(_report(title, head, body_tag, sections), secrets=secrets))
+    write_private(out, scrub_text(_report(title, head, body_tag, sections), secrets=secrets).encode("utf-8"))
     return out
 
 
@@ -258,7 +259,7 @@ def _save_scrubbed(buffer: str | None, output_path: Path, secrets: list[str]) ->
     papermill_meta = nb.metadata.get("papermill", {})
     if isinstance(papermill_meta, dict) and "output_path" in papermill_meta:
         papermill_meta["output_path"] = str(output_path)
-    write_atomic(output_path, nbformat.writes(scrub_notebook(nb, secrets=secrets)))
+    write_private(output_path, nbformat.writes(scrub_notebook(nb, secrets=secrets)).encode("utf-8"))
     return True
 
 
@@ -275,13 +276,11 @@ def _run_error(
     where = f" at cell {cell_index}" if cell_index is not None else ""
     shown = f" (the error is saved in {output_path})" if output_path and cell_index is not None else ""
     default_fix = f"fix the cause{shown}, then run {notebook.name} again"
-    error = NotebookRunError(
+    return NotebookRunError(
         f"notebook {notebook.name} failed{where}: {ename}: {what.strip() or 'no message'}",
+        notebook=notebook, ename=ename, evalue=evalue, cell_index=cell_index, output_path=output_path,
         fix=fix.strip() or default_fix,
     )
-    error.ename, error.evalue, error.cell_index = ename, evalue, cell_index
-    error.output_path, error.notebook = output_path, notebook
-    return error
 
 
 def _input_cell_index(exc: BaseException, notebook: Path, injected: bool) -> int | None:

@@ -163,7 +163,7 @@ def render(out_dir: Path, *, notebooks: Path = NOTEBOOKS, timeout: float = 120) 
 
     from ..safety.leakscan import format_findings, scan_text
     from .execute import run_notebook
-    from ..safety.scrub import write_atomic
+    from ..profile.private_files import write_atomic
 
     sanitizers = load_sanitizers(notebooks / "sanitize.cfg")
     sources = {name: nbformat.read(notebooks / f"{name}.ipynb", as_version=4) for name in NAMES}
@@ -182,8 +182,7 @@ def render(out_dir: Path, *, notebooks: Path = NOTEBOOKS, timeout: float = 120) 
     for name, text in texts.items():
         path = out_dir / f"{name}.ipynb"
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        write_atomic(path, text)
-        path.chmod(mode)  # write_atomic's temp file is 0600; these are public files
+        write_atomic(path, text.encode("utf-8"), mode=mode)  # public files: keep their mode (0644 new)
         written.append(path)
     return written
 

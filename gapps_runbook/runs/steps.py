@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, NotebookRunError
+from ..steps import STEPS, find_step
 from .execute import RunResult, run_notebook
 
-STEPS = ("00_start_here", "01_console_checklist", "02_client_credentials", "03_authorize", "04_token_status")
-ALIASES = {"start": 0, "checklist": 1, "console": 1, "client": 2, "credentials": 2, "authorize": 3, "status": 4, "token": 4}
 
 Echo = Callable[[str], None]
 
@@ -31,22 +30,18 @@ def notebooks_dir() -> Path:
         Path(sys.prefix) / "share" / "gapps-runbook" / "notebooks",
     ]
     for folder in candidates:
-        if folder is not None and (folder / f"{STEPS[0]}.ipynb").is_file():
+        if folder is not None and (folder / f"{STEPS[0].notebook}.ipynb").is_file():
             return folder
     raise InputError("the runbook notebooks were not found", fix="set GAPPS_RUNBOOK_NOTEBOOKS to the notebooks/ folder")
 
 
 def resolve_step(step: str) -> Path:
     """``03``, ``3``, ``03_authorize`` or ``authorize`` -> the notebook's path."""
-    key = step.strip().removesuffix(".ipynb").lower()
-    index = ALIASES.get(key)
-    if index is None and key.isdigit() and int(key) < len(STEPS):
-        index = int(key)
-    if index is None:
-        index = next((i for i, name in enumerate(STEPS) if name == key), None)
-    if index is None:
-        raise InputError(f"there is no runbook step {step!r}", fix=f"use one of {', '.join(STEPS)} (or 00-04)")
-    return notebooks_dir() / f"{STEPS[index]}.ipynb"
+    found = find_step(step)
+    if found is None:
+        names = ", ".join(s.notebook for s in STEPS)
+        raise InputError(f"there is no runbook step {step!r}", fix=f"use one of {names} (or 00-04)")
+    return notebooks_dir() / f"{found.notebook}.ipynb"
 
 
 def run_step(

@@ -24,9 +24,7 @@ import binascii
 import copy
 import html
 import json
-import os
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -68,34 +66,6 @@ def scrub_notebook(nb: NotebookNode | Mapping[str, Any], *, secrets: Iterable[st
     data["cells"] = [_scrub_cell(cell, cleaner) for cell in data.get("cells", []) if not _is_injected(cell)]
     data["metadata"] = cleaner.walk(metadata)
     return nbformat.from_dict(data)
-
-
-def scrub_file(path: Path | str, *, secrets: Iterable[str] = ()) -> None:
-    """Scrub the notebook at ``path`` in place (temp file, fsync, ``os.replace``).
-
-    Args:
-        path: The ``.ipynb`` to rewrite.
-        secrets: Exact secret values to remove, as for :func:`scrub_notebook`.
-    """
-    import nbformat
-
-    path = Path(path)
-    nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-    write_atomic(path, nbformat.writes(scrub_notebook(nb, secrets=secrets)))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a 0600 temp file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def secret_forms(secret: str) -> set[str]:

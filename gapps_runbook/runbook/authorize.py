@@ -1,0 +1,134 @@
+"""Step 03, "generate the authorization code": the device flow where Google allows it, the Desktop app
+loopback flow with PKCE otherwise (or paste-back), and the account check before anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ..errors import AccountMismatch, InputError, RunbookError
+from ..oauth import device_flow, loopback, scopes, tokens, userinfo
+from ..oauth.clients import ClientConfig
+from ..profile import refresh_journal
+from .setup import Flow, raise_for_preflight
+from .site import Site, in_provider_words
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """What step 03 produced: the stored token, the flow used and the approving account."""
+
+    token: tokens.Token
+    flow: Literal["device", "desktop"]
+    account: str | None
+
+
+@in_provider_words
+def authorize(
+    site: Site,
+    requested: tuple[str, ...],
+    *,
+    flow: Flow = "auto",
+    legacy_device_scopes: bool = False,
+    on_device_code: Callable[[device_flow.DeviceAuthorization], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    open_url: Callable[[str], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    timeout: float | None = None,
+) -> AuthResult:
+    """Step 03: preflight, run the right flow, check the account, store the token."""
+    client = site.client()
+    verdict = scopes.preflight(
+        requested, flow=flow, endpoints=site.endpoints, client=client, legacy_device_scopes=legacy_device_scopes
+    )
+    raise_for_preflight(verdict)
+    try:
+        if verdict.flow == "device":
+            token = _device(site, client, requested, on_device_code, on_status, cancelled, timeout)
+        else:
+            if open_url is None:
+                raise InputError("the desktop flow needs a way to open the authorization link", fix="pass open_url")
+            token = loopback.run(
+                site.endpoints, client, requested, open_url=open_url, timeout=timeout or 300.0,
+                clock=site.clock, cancelled=cancelled,
+            )
+        return _keep(site, client, token, verdict.flow)
+    except RunbookError as exc:
+        site.mark("authorize", "failed", str(exc))
+        raise
+
+
+def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["device", "desktop"]) -> AuthResult:
+    """Check the approving account, then store the token and record the step."""
+    account = _check_account(site, client, token)
+    if token.monotonic_expires_at is None:  # the loopback flow stamps only the wall clock
+        token = replace(token, monotonic_expires_at=site.clock.monotonic() + token.expires_in(site.clock.time()))
+    token = replace(token, account=account)
+    site.profile.save_token(token, client, site.endpoints)
+    refresh_journal.end(site.profile)  # a new grant: an earlier interrupted refresh no longer matters
+    site.mark("authorize", "ok", f"{flow} flow, account {account or 'unknown'}")
+    return AuthResult(token, flow, account)
+
+
+def authorize_by_paste(
+    site: Site,
+    requested: tuple[str, ...],
+    *,
+    show_url: Callable[[str], None],
+    ask: Callable[[], str],
+) -> AuthResult:
+    """Step 03, desktop flow for a kernel on another machine than the browser: paste the redirect URL back."""
+    pending = start_paste(site, requested)
+    show_url(pending.url)
+    return finish_paste(site, pending, ask())
+
+
+@in_provider_words
+def start_paste(site: Site, requested: tuple[str, ...]) -> loopback.LoopbackAuthorization:
+    """Preflight for the desktop flow, then a new attempt whose link the person opens (paste-back mode)."""
+    verdict = scopes.preflight(requested, flow="desktop", endpoints=site.endpoints, client=site.client())
+    raise_for_preflight(verdict)
+    return loopback.start(site.endpoints, site.client(), requested)
+
+
+@in_provider_words
+def finish_paste(site: Site, pending: loopback.LoopbackAuthorization, pasted: str) -> AuthResult:
+    """Complete a paste-back authorization with the URL the browser was redirected to."""
+    client = site.client()
+    try:
+        return _keep(site, client, loopback.complete(pending, pasted, clock=site.clock), "desktop")
+    except RunbookError as exc:
+        site.mark("authorize", "failed", str(exc))
+        raise
+
+
+def _device(
+    site: Site,
+    client: ClientConfig,
+    requested: tuple[str, ...],
+    on_device_code: Callable[[device_flow.DeviceAuthorization], None] | None,
+    on_status: Callable[[str], None] | None,
+    cancelled: Callable[[], bool],
+    timeout: float | None,
+) -> tokens.Token:
+    grant = device_flow.request_device_code(site.transport, site.endpoints, client, requested, clock=site.clock)
+    if on_device_code is not None:
+        on_device_code(grant)
+    poller = device_flow.DevicePoller(site.transport, site.endpoints, client, grant, clock=site.clock)
+    return poller.wait(cancelled=cancelled, on_status=on_status, timeout=timeout)
+
+
+def _check_account(site: Site, client: ClientConfig, token: tokens.Token) -> str | None:
+    """The approving account (ID token, else UserInfo, else tokeninfo); refuse another account than the pinned one."""
+    account = token.account or userinfo.account(site.transport, site.endpoints, token, clock=site.clock)
+    expected = site.profile.load_settings().get("expected_account")
+    if expected and (account or "").lower() != expected.lower():
+        raise AccountMismatch(
+            f"the token was approved by {account or 'an unknown account'}, but profile "
+            f"{site.profile.name!r} expects {expected}; it was not stored"
+        )
+    return account
+
+

@@ -1,0 +1,166 @@
+"""Steps 01 and 02: which scopes, flow and client type the site needs, and the client itself.
+
+``check_console`` gives the preflight verdict before any network call; ``save_client`` and
+``import_client_json`` store product name, client ID and secret (typed in, or the console's JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import STEP_CLIENT, ConfigError, InputError
+from ..oauth import scopes
+from ..oauth.client_ids import validate_client_id, validate_client_secret
+from ..oauth.clients import ClientConfig, ClientType, load_client_json
+from .site import Site, in_provider_words
+
+Flow = Literal["auto", "device", "desktop"]
+DEFAULT_SERVICES = ("calendar", "openid")
+
+
+def requested_scopes(site: Site, *, services: Iterable[str] | None = None, scope_list: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Scopes from explicit scopes, else services, else the profile's, else Calendar read-only + OpenID."""
+    google = site.endpoints.google_dialect if scope_list else True  # another provider's scopes are its own
+    explicit = [scopes.normalize_scope(s, google=google) for s in scope_list or ()]
+    if services:
+        explicit += list(scopes.scopes_for(services))
+    if explicit:
+        return tuple(dict.fromkeys(explicit))
+    stored = site.profile.load_settings().get("scopes")
+    return tuple(stored) if stored else default_scopes(site)
+
+
+def default_scopes(site: Site) -> tuple[str, ...]:
+    """Calendar read-only + OpenID at Google; at another provider ``openid``, plus ``offline_access``
+    when its discovery document advertises it (OIDC Core §11: what brings a refresh token there)."""
+    endpoints = site.endpoints
+    if endpoints.google_dialect:
+        return scopes.scopes_for(DEFAULT_SERVICES)
+    offline = ("offline_access",) if "offline_access" in (endpoints.scopes_supported or ()) else ()
+    return ("openid", *offline)
+
+
+@in_provider_words
+def check_console(
+    site: Site,
+    requested: tuple[str, ...],
+    *,
+    flow: Flow = "auto",
+    publishing_status: Literal["testing", "production"] | None = None,
+    legacy_device_scopes: bool = False,
+) -> scopes.Preflight:
+    """Step 01: the preflight verdict for these scopes; saves scopes, flow and publishing status."""
+    settings = site.profile.load_settings()
+    publishing_status = publishing_status or settings.get("publishing_status")
+    result = scopes.preflight(
+        requested,
+        flow=flow,
+        endpoints=site.endpoints,
+        client=site.profile.load_client(),
+        legacy_device_scopes=legacy_device_scopes,
+        publishing_status=publishing_status,
+    )
+
+    def update(s: dict[str, Any]) -> None:
+        s.update(scopes=list(requested), flow=result.flow)
+        if publishing_status:
+            s["publishing_status"] = publishing_status
+
+    site.profile.update_settings(update)
+    site.mark("preflight", "ok" if result.ok else "failed", _first_error(result))
+    return result
+
+
+def _first_error(result: scopes.Preflight) -> str:
+    return next((f.message for f in result.findings if f.level == "error"), "")
+
+
+def raise_for_preflight(result: scopes.Preflight) -> None:
+    """Turn the first error finding into a :class:`ConfigError` (exit 3) before any network call."""
+    for finding in result.findings:
+        if finding.level == "error":
+            raise ConfigError(finding.message, fix=finding.fix)
+
+
+@in_provider_words
+def save_client(
+    site: Site,
+    *,
+    client_id: str,
+    client_secret: str,
+    client_type: ClientType,
+    product_name: str = "",
+    project_id: str | None = None,
+    auth_method: str | None = None,
+) -> ClientConfig:
+    """Step 02: validate and store the client (typed in, as on the server's admin panel).
+
+    ``auth_method`` pins RFC 6749 §2.3.1 client authentication (``client_secret_basic``,
+    ``client_secret_post`` or ``none``); None lets discovery choose (:mod:`gapps_runbook.oauth.client_auth`).
+
+    An empty ``client_secret`` means a public client (RFC 6749 §2.1), allowed only for providers
+    that are not Google's dialect: Google's installed-app clients always have a secret.
+    """
+    google = site.endpoints.google_dialect
+    if not client_secret and google:
+        raise InputError(
+            "the client secret is empty, but Google's OAuth clients always have one "
+            "(public clients without a secret exist only at other providers)",
+            fix=f"copy the secret from the console's Clients page in {STEP_CLIENT}",
+        )
+    client = ClientConfig(
+        client_id=validate_client_id(client_id, google=google),
+        client_secret=validate_client_secret(client_secret, google=google) if client_secret else "",
+        client_type=client_type,
+        product_name=product_name.strip(),
+        project_id=project_id or None,
+        auth_method=_auth_method(auth_method),
+    )
+    return _store_client(site, client)
+
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+
+
+def _auth_method(value: str | None) -> str | None:
+    if value in (None, "", "auto"):
+        return None
+    if value not in AUTH_METHODS:
+        raise InputError(f"client authentication {value!r} is not one of {', '.join(AUTH_METHODS)}",
+                         fix="pass --auth-method client_secret_basic, client_secret_post or none (or leave it out)")
+    return value
+
+
+@in_provider_words
+def import_client_json(
+    site: Site, path: Path, *, client_type: ClientType | None = None, product_name: str = ""
+) -> ClientConfig:
+    """Step 02: import the client JSON downloaded from the console's Clients page."""
+    client = load_client_json(path, endpoints=site.endpoints, client_type=client_type, product_name=product_name)
+    return _store_client(site, client)
+
+
+def _store_client(site: Site, client: ClientConfig) -> ClientConfig:
+    previous = site.profile.load_client()
+    site.profile.save_client(client, site.endpoints)
+    changed = previous is not None and previous.client_id != client.client_id
+    site.mark("client", "ok", "client changed: authorize again" if changed else "")
+    if changed:
+        site.mark("authorize", "stale", "the client was replaced; a new client needs a new authorization")
+    return client
+
+
+def pin_account(site: Site, email: str | None) -> None:
+    """Pin the Google account that must approve this profile's authorization ("" or None unpins).
+
+    With a pin, a token approved by any other account is refused and not stored: this defeats a
+    code entered by somebody else (RFC 8628 §5.4, §5.5). Without one, the account is shown.
+    """
+    value = (email or "").strip() or None
+    if value is not None and ("@" not in value or any(c.isspace() for c in value)):
+        raise InputError(f"{value!r} is not an email address", fix="pass the Google account, e.g. admin@example.com")
+    site.profile.update_settings(lambda s: s.update(expected_account=value))
+
+

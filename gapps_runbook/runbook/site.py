@@ -1,0 +1,116 @@
+"""A site: one profile (one server's connection) bound to a transport, a clock and its provider.
+
+Every step of :mod:`gapps_runbook.runbook` takes a :class:`Site`. It resolves the provider's endpoints
+once (Google's built in, or discovery for ``--issuer``), hands out the stored client and token with
+errors that name the step to run, records each step's outcome, and rewords fix lines for providers
+other than Google (:func:`in_provider_words`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import STEP_CLIENT, ConfigError, NoToken, RunbookError
+from ..oauth.clients import ClientConfig
+from ..oauth.clock import SYSTEM_CLOCK, Clock
+from ..oauth.endpoints import Endpoints, resolve
+from ..oauth.tokens import Token
+from ..oauth.transport import RequestsTransport, Transport
+from ..profile.store import Profile, ProfileStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Site:
+    """One profile plus the means to reach its provider.
+
+    Args:
+        profile: The profile on disk.
+        transport: The HTTP seam.
+        clock: Time source.
+        issuer: Provider issuer URL; overrides the profile's. None: the profile's, else Google.
+    """
+
+    profile: Profile
+    transport: Transport = field(default_factory=RequestsTransport)
+    clock: Clock = SYSTEM_CLOCK
+    issuer: str | None = None
+    _endpoints: Endpoints | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        name: str = "default",
+        *,
+        home: Path | None = None,
+        issuer: str | None = None,
+        transport: Transport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Site:
+        """Open (creating if needed) the profile ``name`` under ``home``."""
+        profile = ProfileStore(home).profile(name)
+        return cls(profile, transport or RequestsTransport(), clock, issuer)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The provider's endpoints: ``issuer``, else the profile's, else Google's built-in values."""
+        if self._endpoints is None:
+            issuer = self.issuer or self.profile.load_settings().get("issuer")
+            endpoints = self._endpoints = resolve(self.transport, issuer)
+            if self.issuer:  # remembered, so later steps of this site need no --issuer
+                self.profile.update_settings(lambda s: s.update(issuer=endpoints.issuer))
+        return self._endpoints
+
+    def client(self) -> ClientConfig:
+        """The stored client, or :class:`ConfigError` pointing at step 02."""
+        client = self.profile.load_client()
+        if client is None:
+            raise ConfigError(f"profile {self.profile.name!r} has no OAuth client yet", fix=f"run {STEP_CLIENT}")
+        return client
+
+    def token(self) -> Token:
+        """The stored token, or :class:`NoToken` (exit 7) pointing at step 03; the client comes first."""
+        self.client()
+        token = self.profile.load_token()
+        if token is None:
+            raise NoToken(f"profile {self.profile.name!r} holds no token (never authorized, or revoked)")
+        return token
+
+    def mark(self, step: str, status: str, detail: str = "") -> None:
+        """Record a step's outcome (shown by ``00_start_here`` and ``status --all``)."""
+        at = datetime.datetime.fromtimestamp(self.clock.time(), datetime.timezone.utc).isoformat(timespec="seconds")
+
+        def update(settings: dict[str, Any]) -> None:
+            settings.setdefault("steps", {})[step] = {"status": status, "at": at, "detail": detail}
+
+        self.profile.update_settings(update)
+
+    def foreign_issuer(self) -> str | None:
+        """The issuer when it is known and not Google's dialect (its fix lines must not send people to Google)."""
+        if self._endpoints is not None:
+            return None if self._endpoints.google_dialect else self._endpoints.issuer
+        return None
+
+
+def in_provider_words(step: F) -> F:
+    """Decorate a step ``fn(site, ...)``: a :class:`RunbookError` it raises at a provider other than
+    Google gets a fix line naming that provider's pages, not Google's console (:meth:`RunbookError.for_provider`).
+    """
+
+    @functools.wraps(step)
+    def wrapper(site: Site, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return step(site, *args, **kwargs)
+        except RunbookError as exc:
+            issuer = site.foreign_issuer()
+            if issuer is not None:
+                exc.for_provider(issuer)
+            raise
+
+    return wrapper  # type: ignore[return-value]

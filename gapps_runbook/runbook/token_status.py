@@ -1,0 +1,143 @@
+"""Step 04, the token status panel: status (token id, expiry in seconds, scopes), refresh, verify, revoke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import InvalidGrant, RefreshInterrupted, RunbookError, TransportError, VerifyFailed
+from ..oauth import tokeninfo, tokens
+from ..oauth import verify as verify_module
+from ..oauth.clients import ClientConfig
+from ..profile import refresh_journal
+from .site import Site, in_provider_words
+
+REFRESH_LOCK_TIMEOUT = 120.0
+"""Seconds a refresh may wait for another process's refresh of the same profile (3 attempts of 30 s and backoff)."""
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """The procedure's status panel: token id and expiry in seconds, plus what was granted."""
+
+    profile: str
+    client_id: str | None
+    token_id: str | None
+    expires_in: int | None
+    scopes: tuple[str, ...]
+    missing_scopes: tuple[str, ...]
+    account: str | None
+    has_refresh_token: bool
+    refresh_token_expires_in: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def status(site: Site) -> TokenStatus:
+    """Step 04: what the profile holds, from the local clock; no network call."""
+    client = site.profile.load_client()
+    token = site.profile.load_token()
+    now = site.clock.time()
+    requested = tuple(site.profile.load_settings().get("scopes") or ())
+    if token is None:
+        return TokenStatus(site.profile.name, client and client.client_id, None, None, (), requested, None, False, None)
+    missing, _extra = tokeninfo.scope_diff(requested, token.scopes)
+    refresh_left = None
+    if token.refresh_token_expires_at is not None:
+        refresh_left = max(0, int(token.refresh_token_expires_at - now))
+    return TokenStatus(
+        site.profile.name, client and client.client_id, token.token_id,
+        token.expires_in(now, site.clock.monotonic()), token.scopes,
+        tuple(missing), token.account, token.refresh_token is not None, refresh_left,
+    )
+
+
+@in_provider_words
+def refresh(site: Site) -> tokens.Token:
+    """Step 04: refresh now (RFC 6749 §6), holding the profile lock from reading the token to storing the new one.
+
+    The lock makes concurrent refreshes of one profile take turns, so each sends the newest refresh
+    token (a provider that rotates them refuses a used one). The new token is written (atomic, fsync)
+    before anything else is done with the answer, and :mod:`~gapps_runbook.profile.refresh_journal`
+    explains an ``invalid_grant`` that follows a refresh cut off after the provider rotated the token.
+
+    Raises:
+        NoToken: Nothing to refresh (exit 7).
+        RefreshInterrupted: An earlier refresh died after the provider rotated the token (exit 7).
+        InvalidGrant: The grant is revoked or expired (exit 7).
+    """
+    client = site.client()
+    with site.profile.locked(REFRESH_LOCK_TIMEOUT):
+        token = site.token()
+        interrupted_at = refresh_journal.pending(site.profile)
+        refresh_journal.begin(site.profile, now=site.clock.time())
+        fresh = _refresh_once(site, client, token, interrupted_at)
+        fresh = replace(fresh, account=fresh.account or token.account)
+        site.profile.save_token(fresh, client, site.endpoints)
+        refresh_journal.end(site.profile)
+    site.mark("refresh", "ok")
+    return fresh
+
+
+def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interrupted_at: str | None) -> tokens.Token:
+    """One refresh; the journal is kept only when the provider may have rotated without us seeing it."""
+    try:
+        return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock)
+    except InvalidGrant:
+        if interrupted_at is None:
+            refresh_journal.end(site.profile)
+            raise
+        raise RefreshInterrupted(
+            f"a refresh of profile {site.profile.name!r} started at {interrupted_at} was interrupted after the "
+            "provider had rotated the refresh token, so the stored one is used up"
+        ) from None
+    except TransportError:
+        raise  # no answer: the provider may have rotated; the marker stays to explain what follows
+    except RunbookError:
+        refresh_journal.end(site.profile)  # the provider answered with a refusal: nothing was rotated
+        raise
+
+
+def fresh_token(site: Site) -> tokens.Token:
+    """The stored token, refreshed first if the local clock says it is (about to be) expired.
+
+    Either clock decides: a wall clock set back since receipt does not stretch the token's life,
+    because the monotonic expiry stamped at receipt still runs out (docs/reliability.md C1).
+    """
+    token = site.token()
+    if token.is_expired(site.clock.time(), monotonic=site.clock.monotonic()):
+        token = refresh(site)
+    return token
+
+
+@in_provider_words
+def verify(site: Site) -> verify_module.VerifyReport:
+    """Step 04: the Calendar call must succeed and the Gmail call must be refused."""
+    report = verify_module.verify(site.transport, site.endpoints, fresh_token(site), clock=site.clock)
+    site.mark("verify", "ok" if report.ok else "failed")
+    trouble = next((c for c in report.checks if c.network and not c.ok), None)
+    if trouble is not None:  # no verdict on the token: network class (exit 6), not "authorize again"
+        raise TransportError(f"verify could not finish: {trouble.api} {trouble.call}: {trouble.detail}")
+    return report
+
+
+def raise_for_verify(report: verify_module.VerifyReport) -> None:
+    """Turn the first failed check into :class:`VerifyFailed` (skipped checks are not failures)."""
+    for check in report.checks:
+        if not check.ok and check.outcome != "skipped":
+            raise VerifyFailed(
+                f"verify failed: {check.api} {check.call} was expected {check.expected} but was {check.outcome}",
+                fix=check.fix or None,
+            )
+
+
+@in_provider_words
+def revoke(site: Site) -> bool:
+    """Step 04: revoke at the provider (RFC 7009); the local copy is deleted only after a 200."""
+    token = site.token()
+    already = tokens.revoke(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
+    site.profile.delete_token()
+    site.mark("revoke", "ok")
+    site.mark("authorize", "revoked", "the token was revoked: authorize again to restore API access")
+    return bool(already)
