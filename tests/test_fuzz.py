@@ -764,22 +764,22 @@ def callback_urls(draw: st.DrawFn, redirect_uri: str, state: str) -> tuple[str, 
 
 
 @SIZES
-def test_f1_loopback_callback(request: pytest.FixtureRequest, size: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``loopback.complete`` on pasted redirect URLs; the token exchange is replaced by a recording fake.
+def test_f1_loopback_callback(request: pytest.FixtureRequest, size: int) -> None:
+    """``loopback.complete`` on pasted redirect URLs; the token endpoint is a recording fake transport.
 
     ``complete`` validates the URL (``_callback_params``: place, duplicates, ``state``), maps ``error=``
-    and a missing ``code``, then calls ``_exchange`` (google-auth-oauthlib, over the network). The fake
-    stands in for that last step only, so no request is sent.
+    and a missing ``code``, then posts the code exchange through the transport it is given. The fake
+    answers that one request with a token, so no request leaves the process.
     """
     authorization = loopback.start(EMULATED, DESKTOP_CLIENT, ["openid"], port=54321)
     exchanged: list[str] = []
 
-    def fake_exchange(auth: loopback.LoopbackAuthorization, code: str, clock: Any) -> Token:
-        assert auth is authorization
-        exchanged.append(code)
-        return Token(access_token="ya29.fake-exchanged-token", expires_at=NOW + 3600, scopes=("openid",))
+    def fake_token_endpoint(method: str, url: str, *, data: Any = None, **kwargs: Any) -> Response:
+        assert (method, url) == ("POST", EMULATED.token_endpoint)
+        exchanged.append(data["code"])
+        body = {"access_token": "ya29.fake-exchanged-token", "expires_in": 3600, "token_type": "Bearer"}
+        return Response(200, {}, json.dumps(body).encode())
 
-    monkeypatch.setattr(loopback, "_exchange", fake_exchange)
     cases = st.one_of(
         callback_urls(authorization.redirect_uri, authorization.state).map(lambda c: ("url", *c)),
         st.tuples(st.just("text"), st.text(max_size=200), st.just({})),
@@ -788,7 +788,7 @@ def test_f1_loopback_callback(request: pytest.FixtureRequest, size: int, monkeyp
     def check(case: tuple[str, str, dict[str, Any]]) -> str:
         url = case[1]
         exchanged.clear()
-        result, got = outcome(Token, loopback.complete, authorization, url, clock=FakeClock())
+        result, got = outcome(Token, loopback.complete, fake_token_endpoint, authorization, url, clock=FakeClock())
         if result == "accepted":
             text = url.strip()
             query = urllib.parse.parse_qs(

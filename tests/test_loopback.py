@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -15,17 +18,20 @@ import pytest
 import requests
 
 from gapps_runbook import errors
-from gapps_runbook.oauth import loopback
+from gapps_runbook.oauth import loopback, loopback_listener
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator, serve
 from gapps_runbook.oauth.endpoints import Endpoints, discover
 from gapps_runbook.oauth.transport import RequestsTransport
 
+from fakes import FakeTransport, reply
+
 CALENDAR = (
     "https://www.googleapis.com/auth/calendar.readonly",
     "https://www.googleapis.com/auth/calendar.events.readonly",
 )
+HTTP = RequestsTransport()
 CANARY = "CANARY7q2"  # the emulator's planted secrets all contain this; no redaction pattern knows it
 
 
@@ -60,13 +66,13 @@ def client(emulator: Emulator) -> ClientConfig:
 def listeners(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
     """Every listening socket the loopback module opens (a spy on our own server class)."""
     opened: list[socket.socket] = []
-    original = loopback._LoopbackServer.server_activate
+    original = loopback_listener.LoopbackServer.server_activate
 
-    def spy(self: loopback._LoopbackServer) -> None:
+    def spy(self: loopback_listener.LoopbackServer) -> None:
         opened.append(self.socket)
         original(self)
 
-    monkeypatch.setattr(loopback._LoopbackServer, "server_activate", spy)
+    monkeypatch.setattr(loopback_listener.LoopbackServer, "server_activate", spy)
     return opened
 
 
@@ -103,7 +109,7 @@ def test_authorization_url_carries_s256_pkce_state_and_offline_consent(
 ) -> None:
     authorization = loopback.start(endpoints, client, CALENDAR)
     params = _query(authorization.url)
-    verifier = authorization.flow.code_verifier
+    verifier = authorization.code_verifier
     expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     assert authorization.url.startswith(endpoints.authorization_endpoint + "?")
     assert params["code_challenge_method"] == "S256"
@@ -121,7 +127,7 @@ def test_authorization_url_carries_s256_pkce_state_and_offline_consent(
 def test_each_attempt_has_fresh_state_and_verifier(endpoints: Endpoints, client: ClientConfig) -> None:
     first, second = (loopback.start(endpoints, client, CALENDAR) for _ in range(2))
     assert first.state != second.state
-    assert first.flow.code_verifier != second.flow.code_verifier
+    assert first.code_verifier != second.code_verifier
 
 
 def test_start_refuses_a_device_client(endpoints: Endpoints, client: ClientConfig) -> None:
@@ -154,7 +160,7 @@ def test_run_end_to_end_binds_loopback_only_and_closes_after_callback(
         bound.append(listeners[0].getsockname())
         pages.append(_follow(url))
 
-    token = loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    token = loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
     host, port = bound[0]
     assert host == "127.0.0.1" and port > 0
     assert listeners[0].fileno() == -1
@@ -174,7 +180,7 @@ def test_run_ignores_stray_requests_and_refuses_wrong_state(endpoints: Endpoints
         statuses["post"] = requests.post(base + "/", data={"state": _query(url)["state"]}, timeout=5).status_code
         statuses["callback"] = _follow(url).status_code
 
-    token = loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    token = loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
     assert statuses == {"favicon": 404, "no state": 400, "wrong state": 400, "post": 404, "callback": 200}
     assert token.scopes == CALENDAR
 
@@ -188,7 +194,7 @@ def test_run_times_out_and_closes_the_listener(endpoints: Endpoints, client: Cli
         clock.advance(301)
 
     with pytest.raises(errors.FlowTimeout):
-        loopback.run(endpoints, client, CALENDAR, open_url=open_url, clock=clock)
+        loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, clock=clock)
     _assert_closed(ports[0])
 
 
@@ -199,7 +205,7 @@ def test_run_can_be_cancelled_from_another_thread(endpoints: Endpoints, client: 
 
     def worker() -> None:
         try:
-            loopback.run(endpoints, client, CALENDAR, open_url=lambda url: shown.set(), cancelled=cancel.is_set)
+            loopback.run(HTTP, endpoints, client, CALENDAR, open_url=lambda url: shown.set(), cancelled=cancel.is_set)
         except BaseException as exc:
             outcome.append(exc)
 
@@ -217,7 +223,7 @@ def test_run_reports_the_openers_failure(endpoints: Endpoints, client: ClientCon
         raise errors.InputError("no browser here")
 
     with pytest.raises(errors.InputError, match="no browser here"):
-        loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+        loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
 
 
 def test_run_maps_a_refusal_to_access_denied(endpoints: Endpoints, client: ClientConfig) -> None:
@@ -226,7 +232,7 @@ def test_run_maps_a_refusal_to_access_denied(endpoints: Endpoints, client: Clien
         requests.get(f"http://127.0.0.1:{_port(url)}/?{query}", timeout=5)
 
     with pytest.raises(errors.AccessDenied):
-        loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+        loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
 
 
 # --- complete(): paste-back and the token exchange ---------------------------------------------
@@ -234,21 +240,21 @@ def test_run_maps_a_refusal_to_access_denied(endpoints: Endpoints, client: Clien
 
 def test_paste_back_exchanges_the_code(endpoints: Endpoints, client: ClientConfig) -> None:
     authorization = loopback.start(endpoints, client, CALENDAR)
-    token = loopback.complete(authorization, "  " + _redirect_of(authorization.url) + "\n")
+    token = loopback.complete(HTTP, authorization, "  " + _redirect_of(authorization.url) + "\n")
     assert token.scopes == CALENDAR and token.refresh_token
 
 
 def test_paste_back_accepts_an_address_without_scheme(endpoints: Endpoints, client: ClientConfig) -> None:
     authorization = loopback.start(endpoints, client, CALENDAR)
     pasted = _redirect_of(authorization.url).removeprefix("http://")
-    assert loopback.complete(authorization, pasted).access_token
+    assert loopback.complete(HTTP, authorization, pasted).access_token
 
 
 def test_paste_back_refuses_another_attempts_url(endpoints: Endpoints, client: ClientConfig) -> None:
     first, second = (loopback.start(endpoints, client, CALENDAR) for _ in range(2))
     pasted = _redirect_of(first.url).replace(str(_port(first.url)), str(_port(second.url)))
     with pytest.raises(errors.InputError, match="belongs to another authorization attempt: start again"):
-        loopback.complete(second, pasted)
+        loopback.complete(HTTP, second, pasted)
 
 
 @pytest.mark.parametrize(
@@ -266,7 +272,7 @@ def test_paste_back_validates_the_pasted_url(
 ) -> None:
     authorization = loopback.start(endpoints, client, CALENDAR)
     with pytest.raises(errors.InputError, match=message) as caught:
-        loopback.complete(authorization, mutate(_redirect_of(authorization.url)))
+        loopback.complete(HTTP, authorization, mutate(_redirect_of(authorization.url)))
     assert "Fix:" in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -274,30 +280,30 @@ def test_paste_back_of_a_refusal_is_access_denied(endpoints: Endpoints, client: 
     authorization = loopback.start(endpoints, client, CALENDAR)
     query = urllib.parse.urlencode({"error": "access_denied", "state": authorization.state})
     with pytest.raises(errors.AccessDenied):
-        loopback.complete(authorization, f"{authorization.redirect_uri}?{query}")
+        loopback.complete(HTTP, authorization, f"{authorization.redirect_uri}?{query}")
 
 
 def test_a_code_is_exchanged_once(endpoints: Endpoints, client: ClientConfig) -> None:
     authorization = loopback.start(endpoints, client, CALENDAR)
     pasted = _redirect_of(authorization.url)
-    loopback.complete(authorization, pasted)
+    loopback.complete(HTTP, authorization, pasted)
     with pytest.raises(errors.InvalidGrant):
-        loopback.complete(authorization, pasted)
+        loopback.complete(HTTP, authorization, pasted)
 
 
 def test_a_wrong_verifier_is_invalid_grant(endpoints: Endpoints, client: ClientConfig) -> None:
     authorization = loopback.start(endpoints, client, CALENDAR)
     pasted = _redirect_of(authorization.url)
-    authorization.flow.code_verifier = "x" * 64
+    forged = dataclasses.replace(authorization, code_verifier="x" * 64)
     with pytest.raises(errors.InvalidGrant):
-        loopback.complete(authorization, pasted)
+        loopback.complete(HTTP, forged, pasted)
 
 
 def test_a_wrong_secret_is_invalid_client(endpoints: Endpoints, client: ClientConfig) -> None:
     wrong = ClientConfig(client_id=client.client_id, client_secret="GOCSPX-not-the-secret-0000", client_type="desktop")
     authorization = loopback.start(endpoints, wrong, CALENDAR)
     with pytest.raises(errors.InvalidClient):
-        loopback.complete(authorization, _redirect_of(authorization.url))
+        loopback.complete(HTTP, authorization, _redirect_of(authorization.url))
 
 
 def test_unreachable_token_endpoint_is_a_transport_error(endpoints: Endpoints, client: ClientConfig) -> None:
@@ -308,7 +314,7 @@ def test_unreachable_token_endpoint_is_a_transport_error(endpoints: Endpoints, c
     authorization = loopback.start(unreachable, client, CALENDAR)
     query = urllib.parse.urlencode({"state": authorization.state, "code": "4/planted-code-value-123"})
     with pytest.raises(errors.TransportError) as caught:
-        loopback.complete(authorization, f"{authorization.redirect_uri}?{query}")
+        loopback.complete(HTTP, authorization, f"{authorization.redirect_uri}?{query}")
     assert dead in str(caught.value) and "planted" not in str(caught.value) and "/token" not in str(caught.value)
 
 
@@ -329,28 +335,42 @@ def test_token_endpoint_faults_map_to_the_error_tree(
     pasted = _redirect_of(authorization.url)
     emulator.fail_next(urllib.parse.urlsplit(endpoints.token_endpoint).path, fault)
     with pytest.raises(expected) as caught:
-        loopback.complete(authorization, pasted)
+        loopback.complete(HTTP, authorization, pasted)
     assert isinstance(caught.value, errors.RunbookError) and CANARY not in str(caught.value)
 
 
 def test_fewer_granted_scopes_come_back_as_granted(endpoints: Endpoints, client: ClientConfig) -> None:
-    """oauthlib raises "Scope has changed" when the grant differs from the request; the grant wins."""
+    """The grant may differ from the request (RFC 6749 §3.3); the token carries what was granted."""
     authorization = loopback.start(endpoints, client, ("email", CALENDAR[0]))
-    token = loopback.complete(authorization, _redirect_of(authorization.url))
+    token = loopback.complete(HTTP, authorization, _redirect_of(authorization.url))
     assert token.scopes == ("https://www.googleapis.com/auth/userinfo.email", CALENDAR[0], "openid")
 
 
 @pytest.mark.parametrize("before", [None, "keep-me"])
-def test_insecure_transport_is_allowed_only_during_the_call(
+def test_the_insecure_transport_switch_is_never_touched(
     endpoints: Endpoints, client: ClientConfig, monkeypatch: pytest.MonkeyPatch, before: str | None
 ) -> None:
+    """oauthlib's process-wide OAUTHLIB_INSECURE_TRANSPORT was set during each exchange; nothing reads it now."""
     if before is None:
         monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
     else:
         monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", before)
+    seen: list[str | None] = []
+
+    def watching(method: str, url: str, **kwargs: object) -> object:
+        seen.append(os.environ.get("OAUTHLIB_INSECURE_TRANSPORT"))
+        return HTTP(method, url, **kwargs)  # type: ignore[arg-type]
+
     authorization = loopback.start(endpoints, client, CALENDAR)
-    loopback.complete(authorization, _redirect_of(authorization.url))
-    assert os.environ.get("OAUTHLIB_INSECURE_TRANSPORT") == before
+    loopback.complete(watching, authorization, _redirect_of(authorization.url))  # type: ignore[arg-type]
+    assert seen == [before] and os.environ.get("OAUTHLIB_INSECURE_TRANSPORT") == before
+
+
+def test_runtime_imports_neither_google_auth_oauthlib_nor_requests_oauthlib() -> None:
+    code = ("import sys, gapps_runbook.oauth.loopback, gapps_runbook.oauth.tokens, gapps_runbook.oauth.device_flow\n"
+            "print(sorted(m for m in sys.modules if 'oauthlib' in m))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_no_secret_reaches_logs_messages_or_reprs(
@@ -359,13 +379,13 @@ def test_no_secret_reaches_logs_messages_or_reprs(
     caplog.set_level(logging.DEBUG)
     authorization = loopback.start(endpoints, client, CALENDAR)
     pasted = _redirect_of(authorization.url)
-    token = loopback.complete(authorization, pasted)
+    token = loopback.complete(HTTP, authorization, pasted)
     with pytest.raises(errors.InvalidGrant) as reused:
-        loopback.complete(authorization, pasted)
+        loopback.complete(HTTP, authorization, pasted)
     secrets = [
         client.client_secret,
         _query(pasted)["code"],
-        authorization.flow.code_verifier,
+        authorization.code_verifier,
         token.access_token,
         token.refresh_token or "",
     ]
@@ -375,7 +395,7 @@ def test_no_secret_reaches_logs_messages_or_reprs(
     )
     assert all(CANARY in secret for secret in secrets[:2] + secrets[3:])  # only registration can mask these
     assert [secret for secret in secrets if secret in shown] == []
-    assert any(record.name.startswith("requests_oauthlib") for record in caplog.records)
+    assert any(record.name.startswith("urllib3") for record in caplog.records)  # the HTTP stack did log
 
 
 def test_listener_logs_no_code(endpoints: Endpoints, client: ClientConfig, caplog: pytest.LogCaptureFixture,
@@ -388,7 +408,7 @@ def test_listener_logs_no_code(endpoints: Endpoints, client: ClientConfig, caplo
         codes.append(_query(location)["code"])
         requests.get(location, timeout=5)
 
-    loopback.run(endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
     out, err = capfd.readouterr()
     assert codes[0] not in caplog.text + out + err
 
@@ -401,7 +421,7 @@ def test_fuzz_unparsable_pasted_url_is_an_input_error(pasted: str) -> None:
     desktop = ClientConfig("123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "Q" * 28, "desktop")
     authorization = loopback.start(site, desktop, ["openid"], port=54321)
     with pytest.raises(errors.InputError, match="does not start with"):
-        loopback.complete(authorization, pasted.format(state=authorization.state))
+        loopback.complete(HTTP, authorization, pasted.format(state=authorization.state))
 
 
 @pytest.mark.parametrize(
@@ -416,4 +436,55 @@ def test_fuzz_lone_surrogates_in_a_pasted_url_are_typed_errors(query: str, error
     desktop = ClientConfig("123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "Q" * 28, "desktop")
     authorization = loopback.start(site, desktop, ["openid"], port=54321)
     with pytest.raises(error):
-        loopback.complete(authorization, "http://127.0.0.1:54321/?" + query.format(state=authorization.state))
+        loopback.complete(HTTP, authorization, "http://127.0.0.1:54321/?" + query.format(state=authorization.state))
+
+
+# --- the exchange at the transport seam ---------------------------------------------------------
+
+RFC_SITE = Endpoints(issuer="https://as.example.org", authorization_endpoint="https://as.example.org/authorize",
+                     token_endpoint="https://as.example.org/token")  # fmt: skip
+RFC_CLIENT = ClientConfig("kiosk-7", "kiosk secret/+0123456789", "desktop")
+
+
+def _pasted(authorization: loopback.LoopbackAuthorization, code: str = "4/code-value-0123456789") -> str:
+    return f"{authorization.redirect_uri}?" + urllib.parse.urlencode({"state": authorization.state, "code": code})
+
+
+def test_exchange_posts_code_verifier_and_redirect_with_basic_auth_at_an_rfc_provider() -> None:
+    """RFC 6749 §4.1.3 + RFC 7636 §4.5 through the transport; discovery listing no method means Basic."""
+    authorization = loopback.start(RFC_SITE, RFC_CLIENT, ["calendar:read"], port=54321)
+    transport = FakeTransport(reply(200, {"access_token": "at-0123456789abcdef", "expires_in": 60,
+                                          "token_type": "bearer"}))
+    clock = FakeClock()
+    token = loopback.complete(transport, authorization, _pasted(authorization), clock=clock)
+    (call,) = transport.calls
+    assert (call.method, call.url) == ("POST", RFC_SITE.token_endpoint)
+    assert call.data == {"grant_type": "authorization_code", "code": "4/code-value-0123456789",
+                         "redirect_uri": "http://127.0.0.1:54321/", "code_verifier": authorization.code_verifier}
+    pair = base64.b64decode(call.headers["Authorization"].removeprefix("Basic ")).decode()
+    assert pair == "kiosk-7:kiosk%20secret%2F%2B0123456789"  # RFC 6749 §2.3.1: form-encoded, then base64
+    assert token.scopes == ("calendar:read",)  # no scope in the answer: as requested (RFC 6749 §5.1)
+    assert token.expires_at == clock.time() + 60 and token.monotonic_expires_at == clock.monotonic() + 60
+
+
+def test_rfc_authorization_url_has_no_google_parameters() -> None:
+    params = _query(loopback.start(RFC_SITE, RFC_CLIENT, ["calendar:read"], port=54321).url)
+    assert "access_type" not in params and "prompt" not in params and params["code_challenge_method"] == "S256"
+
+
+def test_exchange_at_google_posts_the_client_secret_in_the_body(endpoints: Endpoints, client: ClientConfig) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR, port=54321)
+    transport = FakeTransport(reply(400, {"error": "invalid_grant", "error_description": "Bad Request"}))
+    with pytest.raises(errors.InvalidGrant):
+        loopback.complete(transport, authorization, _pasted(authorization))
+    (call,) = transport.calls
+    assert call.data is not None and call.headers is None
+    assert (call.data["client_id"], call.data["client_secret"]) == (client.client_id, client.client_secret)
+
+
+def test_pkce_pair_is_s256_of_a_43_to_128_character_verifier() -> None:
+    verifier, challenge = loopback.pkce_pair()
+    assert 43 <= len(verifier) <= 128 and set(verifier) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    assert challenge == base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    assert loopback.pkce_pair()[0] != verifier

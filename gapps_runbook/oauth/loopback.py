@@ -3,72 +3,86 @@
 Google's device flow refuses Calendar scopes, so a "Desktop app" client sends the browser to the
 authorization endpoint, which redirects it to ``http://127.0.0.1:<port>/``. RFC 8252 §8.3: listen on
 the loopback IP literal only ("the use of localhost is NOT RECOMMENDED"), on an ephemeral port, and
-only until the response arrives; §8.9: check ``state``; RFC 7636 §4.2: send an S256 ``code_challenge``.
+only until the response arrives (:mod:`gapps_runbook.oauth.loopback_listener`); §8.9: check
+``state``; RFC 7636 §4.2: send an S256 ``code_challenge``. :func:`complete` is paste-back mode, for
+a kernel on another machine than the browser.
 
-google-auth-oauthlib's ``InstalledAppFlow`` builds the URL, the PKCE pair and the token request. Its
-``run_local_server`` is not used: it serves one request only (a stray ``/favicon.ico`` uses up the
-callback), cannot be cancelled, and logs ``?code=`` at INFO; the listener here is the same ``wsgiref``
-server, run until this attempt's ``state`` arrives. :func:`complete` is paste-back mode, for a kernel
-on another machine than the browser.
+Everything is built here: the PKCE pair (:func:`pkce_pair`), the authorization URL (:func:`start`)
+and the code exchange (:func:`complete`), which goes through the injected
+:class:`~gapps_runbook.oauth.transport.Transport` with the one client authentication
+(:func:`client_auth.authenticate`) like every other token request. google-auth-oauthlib's
+``InstalledAppFlow`` is no longer used: it forced requests-oauthlib's own HTTP session (no injected
+transport, so no emulator seam or retry policy), it needed the process-wide
+``OAUTHLIB_INSECURE_TRANSPORT`` switch for the loopback emulator's plain http, and its
+``run_local_server`` logged the redirect's ``?code=`` at INFO.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hmac
-import logging
-import os
-import socket
-import threading
+import base64
+import hashlib
+import secrets
 import urllib.parse
-import wsgiref.simple_server
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import requests
-from google_auth_oauthlib.flow import InstalledAppFlow
-from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, MismatchingStateError, OAuth2Error
-
-from .clock import SYSTEM_CLOCK, Clock
-from ..errors import CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, Cancelled, ConfigError, FlowTimeout
-from ..errors import InputError, OAuthError, TransportError
+from ..errors import CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InputError, OAuthError
 from ..safety.redact import register_secret
+from .client_auth import authenticate
+from .clock import SYSTEM_CLOCK, Clock
+from .endpoints import LOOPBACK_HOSTS
+from .loopback_listener import HOST, CallbackApp, check_waiting, free_port, make_listener, open_in_thread, same
 from .tokens import Token, parse_token_response
-from .transport import Response, host_of, oauth_json
+from .transport import NO_RETRY, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
     from .endpoints import Endpoints
 
-_LOGGER = logging.getLogger(__name__)
-HOST = "127.0.0.1"  #: RFC 8252 §8.3: the loopback IP literal; never "localhost", never all interfaces
-_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 _POLL_SECONDS = 0.5  #: how often ``cancelled``, the opener and the deadline are checked
-_READ_SECONDS = 0.5  #: how long a connection may stay silent (a browser's idle preconnect)
-_TOKEN_TIMEOUT = 30.0
-_INSECURE_ENV = "OAUTHLIB_INSECURE_TRANSPORT"
-_insecure_lock = threading.Lock()
 _PASTE_FIX = "after clicking Allow, copy the browser's whole address (http://127.0.0.1:...) and paste it"
-SUCCESS_PAGE = "Authorization received. You can close this tab and return to the runbook."
-REFUSAL_PAGE = "Authorization was not granted. You can close this tab and return to the runbook."
-FOREIGN_PAGE = "This address does not belong to the runbook's current authorization attempt."
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoopbackAuthorization:
-    """One attempt: ``url`` to open (S256 ``code_challenge``, ``state``), ``redirect_uri``
-    (``http://127.0.0.1:<port>/``), the ``state`` the redirect must carry back (RFC 8252 §8.9), and the
-    google-auth-oauthlib ``flow`` holding the PKCE verifier for the token exchange."""
+    """One attempt of the authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636).
+
+    Attributes:
+        url: The authorization URL to open (S256 ``code_challenge``, ``state``).
+        redirect_uri: ``http://127.0.0.1:<port>/``.
+        state: The value the redirect must carry back (RFC 8252 §8.9).
+        code_verifier: The PKCE verifier (RFC 7636 §4.1; secret), sent with the code.
+        scopes: The requested scopes: the grant when the token response names none (RFC 6749 §5.1).
+        client: The client that asked; it authenticates the exchange.
+        endpoints: The provider; its token endpoint takes the code.
+    """
 
     url: str
     redirect_uri: str
     state: str = field(repr=False)
-    flow: InstalledAppFlow = field(repr=False, compare=False)
+    code_verifier: str = field(repr=False)
+    scopes: tuple[str, ...]
+    client: ClientConfig = field(repr=False, compare=False)
+    endpoints: Endpoints = field(repr=False, compare=False)
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh ``(code_verifier, code_challenge)`` for S256 (RFC 7636 §4.1-4.2).
+
+    RFC 7636 §4.1: the verifier is 43-128 characters of ``[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"``;
+    64 random bytes in base64url give 86. §4.2: ``BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))``.
+    """
+    verifier = secrets.token_urlsafe(64)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def start(endpoints: Endpoints, client: ClientConfig, scopes: Iterable[str], *, port: int = 0) -> LoopbackAuthorization:
-    """Build the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.2 S256, offline access, consent).
+    """Build the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3 S256); no I/O.
+
+    Google's dialect adds ``access_type=offline`` (a refresh token) and ``prompt=consent`` (a new one
+    on every consent, reference §4).
 
     Args:
         endpoints: The provider's authorization and token endpoints.
@@ -82,21 +96,29 @@ def start(endpoints: Endpoints, client: ClientConfig, scopes: Iterable[str], *, 
     _check_client(client)
     _check_endpoints(endpoints)
     register_secret(client.client_secret)
-    redirect_uri = f"http://{HOST}:{port or _free_port()}/"
-    config = {"installed": {
-        "client_id": client.client_id, "client_secret": client.client_secret, "redirect_uris": [f"http://{HOST}"],
-        "auth_uri": endpoints.authorization_endpoint, "token_uri": endpoints.token_endpoint,
-    }}
-    flow = InstalledAppFlow.from_client_config(
-        config, scopes=list(scopes), redirect_uri=redirect_uri, autogenerate_code_verifier=True
-    )
-    with _loopback_http(endpoints.authorization_endpoint):
-        url, state = flow.authorization_url(access_type="offline", prompt="consent")
-    register_secret(flow.code_verifier)
-    return LoopbackAuthorization(url, redirect_uri, state, flow)
+    requested = tuple(scopes)
+    redirect_uri = f"http://{HOST}:{port or free_port()}/"
+    verifier, challenge = pkce_pair()
+    register_secret(verifier)
+    state = secrets.token_urlsafe(32)
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(requested),
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    if endpoints.google_dialect:
+        query.update(access_type="offline", prompt="consent")
+    base = endpoints.authorization_endpoint
+    url = base + ("&" if "?" in base else "?") + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return LoopbackAuthorization(url, redirect_uri, state, verifier, requested, client, endpoints)
 
 
 def run(
+    transport: Transport,
     endpoints: Endpoints,
     client: ClientConfig,
     scopes: Iterable[str],
@@ -112,6 +134,7 @@ def run(
     is closed as soon as the callback arrives, at the timeout, or on cancel.
 
     Args:
+        transport: The HTTP seam for the code exchange.
         endpoints, client, scopes: As for :func:`start`.
         open_url: Shows or opens the URL. It runs in a daemon thread, so it may block (the demo
             fetches the URL and follows the redirect here); an exception it raises ends the wait.
@@ -124,26 +147,29 @@ def run(
         Cancelled: ``cancelled()`` returned True.
         OAuthError: The user refused (``AccessDenied``) or the token endpoint refused the code.
     """
-    server = wsgiref.simple_server.make_server(HOST, 0, _CallbackApp(None), _LoopbackServer, _QuietHandler)
+    server = make_listener()
     try:
         authorization = start(endpoints, client, scopes, port=server.server_port)
-        app = _CallbackApp(authorization)
+        app = CallbackApp(authorization.state, authorization.redirect_uri)
         server.set_app(app)
         deadline = clock.monotonic() + timeout
-        opener_failed = _open_in_thread(open_url, authorization.url)
+        opener_failed = open_in_thread(open_url, authorization.url)
         while app.callback_url is None:
-            _check_waiting(opener_failed, cancelled, deadline - clock.monotonic(), timeout)
+            check_waiting(opener_failed, cancelled, deadline - clock.monotonic(), timeout)
             server.timeout = min(_POLL_SECONDS, max(deadline - clock.monotonic(), 0.0))
             server.handle_request()
     finally:
         server.server_close()
-    return complete(authorization, str(app.callback_url), clock=clock)
+    return complete(transport, authorization, str(app.callback_url), clock=clock)
 
 
-def complete(authorization: LoopbackAuthorization, redirected_url: str, *, clock: Clock = SYSTEM_CLOCK) -> Token:
+def complete(
+    transport: Transport, authorization: LoopbackAuthorization, redirected_url: str, *, clock: Clock = SYSTEM_CLOCK
+) -> Token:
     """Finish an attempt with the address the browser was sent back to (RFC 6749 §4.1.2); get the token.
 
     Args:
+        transport: The HTTP seam for the code exchange.
         authorization: The attempt from :func:`start`.
         redirected_url: ``http://127.0.0.1:PORT/?state=...&code=...`` as the browser shows it.
         clock: Stamps the token's expiry.
@@ -161,7 +187,7 @@ def complete(authorization: LoopbackAuthorization, redirected_url: str, *, clock
     if not code:
         raise InputError("the pasted URL has no authorization code", fix=_PASTE_FIX)
     register_secret(code)
-    return _exchange(authorization, code, clock)
+    return _exchange(transport, authorization, code, clock)
 
 
 def _check_client(client: ClientConfig) -> None:
@@ -185,110 +211,10 @@ def _check_endpoints(endpoints: Endpoints) -> None:
 
 
 def _is_loopback(url: str) -> bool:
-    return urllib.parse.urlsplit(url).hostname in _LOOPBACK_NAMES
-
-
-@contextlib.contextmanager
-def _loopback_http(url: str) -> Iterator[None]:
-    """Let oauthlib use plain http for ``url`` only if it is on loopback, and only inside this block."""
-    if not (url.startswith("http://") and _is_loopback(url)):
-        yield
-        return
-    with _insecure_lock:
-        previous = os.environ.get(_INSECURE_ENV)
-        os.environ[_INSECURE_ENV] = "1"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(_INSECURE_ENV, None)
-            else:
-                os.environ[_INSECURE_ENV] = previous
-
-
-def _free_port() -> int:
-    """A port free on 127.0.0.1 now; the paste-back redirect lands there with no one listening."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def _open_in_thread(open_url: Callable[[str], None], url: str) -> list[BaseException]:
-    """Call ``open_url`` in a daemon thread (a blocking opener must not starve the listener).
-
-    Returns:
-        A list that receives the opener's exception, for the waiting loop to raise in its own thread.
-    """
-    failed: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            open_url(url)
-        except BaseException as exc:
-            failed.append(exc)
-
-    threading.Thread(target=target, name="gapps-runbook-open-url", daemon=True).start()
-    return failed
-
-
-def _check_waiting(opener_failed: list[BaseException], cancelled: Callable[[], bool], remaining: float,
-                   timeout: float) -> None:
-    if cancelled():
-        raise Cancelled("the authorization was cancelled before the browser came back")
-    if opener_failed:
-        raise opener_failed[0]
-    if remaining <= 0:
-        raise FlowTimeout(f"the browser did not come back to the runbook within {timeout:g} s")
-
-
-class _LoopbackServer(wsgiref.simple_server.WSGIServer):
-    """One thread, no SO_REUSEADDR (as google-auth-oauthlib's), no tracebacks on stderr."""
-
-    allow_reuse_address = False
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        _LOGGER.debug("a connection to the loopback listener failed")
-
-
-class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
-    """Drops the access log: its request line holds ``?code=`` (security reference, T6)."""
-
-    timeout = _READ_SECONDS
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the superclass's name)
-        pass
-
-
-class _CallbackApp:
-    """Answers every request; keeps the first GET of ``/`` that carries this attempt's ``state``."""
-
-    def __init__(self, authorization: LoopbackAuthorization | None) -> None:
-        self.authorization = authorization
-        self.callback_url: str | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        query = environ.get("QUERY_STRING", "")
-        params = urllib.parse.parse_qs(query)
-        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/" or self.callback_url:
-            return _page(start_response, "404 Not Found", "Not found.")
-        expected = self.authorization.state if self.authorization else ""
-        if not expected or not _same(params.get("state", [""])[0], expected):
-            _LOGGER.warning("refused a request to the loopback listener without this attempt's state")
-            return _page(start_response, "400 Bad Request", FOREIGN_PAGE)
-        for code in params.get("code", []):
-            register_secret(code)
-        self.callback_url = f"{self.authorization.redirect_uri}?{query}"
-        return _page(start_response, "200 OK", SUCCESS_PAGE if "code" in params else REFUSAL_PAGE)
-
-
-def _page(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")])
-    return [text.encode("utf-8")]
-
-
-def _same(given: str, expected: str) -> bool:
-    # surrogatepass: a paste read with surrogateescape can hold lone surrogates, which strict UTF-8 refuses
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+    try:
+        return urllib.parse.urlsplit(url).hostname in LOOPBACK_HOSTS
+    except ValueError:  # a bad IPv6 literal
+        return False
 
 
 def _callback_params(authorization: LoopbackAuthorization, redirected_url: str) -> dict[str, str]:
@@ -306,7 +232,7 @@ def _callback_params(authorization: LoopbackAuthorization, redirected_url: str) 
     if any(len(values) > 1 for values in query.values()):
         raise InputError("the pasted URL repeats a parameter", fix=_PASTE_FIX)
     params = {key: values[0] for key, values in query.items()}
-    if not _same(params.get("state", ""), authorization.state):
+    if not same(params.get("state", ""), authorization.state):
         raise InputError(
             "the pasted URL belongs to another authorization attempt: start again",
             fix=f"run {STEP_AUTHORIZE} again and paste the address that attempt leads to",
@@ -314,59 +240,28 @@ def _callback_params(authorization: LoopbackAuthorization, redirected_url: str) 
     return params
 
 
-def _exchange(authorization: LoopbackAuthorization, code: str, clock: Clock) -> Token:
-    """Exchange the code and PKCE verifier (RFC 6749 §4.1.3, RFC 7636 §4.5); the reply's body decides."""
-    flow = authorization.flow
-    url = flow.client_config["token_uri"]
-    replies: list[requests.Response] = []
-    hook = _capture(replies)
-    flow.oauth2session.register_compliance_hook("access_token_response", hook)
-    try:
-        with _loopback_http(url):
-            flow.fetch_token(code=code, include_client_id=True, timeout=_TOKEN_TIMEOUT)
-    except (requests.RequestException, OAuth2Error, Warning) as exc:
-        _raise_unless_replied(exc, url, replied=bool(replies))
-    finally:
-        flow.oauth2session.compliance_hook["access_token_response"].discard(hook)
-    reply = replies[-1]
-    body = oauth_json(Response(reply.status_code, {k.lower(): v for k, v in reply.headers.items()}, reply.content), url)
-    body.setdefault("scope", " ".join(flow.oauth2session.scope or ()))  # RFC 6749 §5.1: absent = as requested
-    return parse_token_response(body, now=clock.time())
+def _exchange(transport: Transport, authorization: LoopbackAuthorization, code: str, clock: Clock) -> Token:
+    """Exchange the code and PKCE verifier (RFC 6749 §4.1.3, RFC 7636 §4.5), client authenticated.
 
-
-def _capture(replies: list[requests.Response]) -> Callable[[requests.Response], requests.Response]:
-    """A requests-oauthlib hook keeping the raw reply and registering its tokens before anything logs them."""
-
-    def hook(reply: requests.Response) -> requests.Response:
-        replies.append(reply)
-        with contextlib.suppress(ValueError):
-            body = reply.json()
-            for key in ("access_token", "refresh_token", "id_token"):
-                if isinstance(body, dict) and isinstance(body.get(key), str):
-                    register_secret(body[key])
-        return reply
-
-    return hook
-
-
-def _raise_unless_replied(exc: Exception, url: str, *, replied: bool) -> None:
-    """Map a failure of ``fetch_token``; once the server replied, its body is read instead.
-
-    oauthlib also raises ``Warning("Scope has changed ...")`` when fewer scopes were granted: the
-    body's ``scope`` then tells the caller which ones (security reference, T19).
+    One attempt: a code is single-use, so a retry after a lost answer would only get ``invalid_grant``.
+    A response without ``scope`` granted what was requested (RFC 6749 §5.1).
     """
-    if isinstance(exc, requests.Timeout):
-        raise TransportError(f"{host_of(url)} did not answer the token request within {_TOKEN_TIMEOUT:g} s") from None
-    if isinstance(exc, requests.RequestException):
-        raise TransportError(f"could not reach the token endpoint {host_of(url)} ({type(exc).__name__})") from None
-    if isinstance(exc, MismatchingStateError):
-        raise InputError("the redirect belongs to another authorization attempt: start again", fix=_PASTE_FIX) from None
-    if isinstance(exc, InsecureTransportError):
-        raise ConfigError(
-            f"the token endpoint {host_of(url)} is not https", fix="use the provider's https URL"
-        ) from None
-    if isinstance(exc, OAuth2Error) and not replied:
-        body = {"error": exc.error, "error_description": exc.description or ""}
-        raise OAuthError.from_response(exc.status_code, body) from None
-    if not replied:
-        raise TransportError(f"the token request to {host_of(url)} failed ({type(exc).__name__})") from None
+    url = authorization.endpoints.token_endpoint
+    form, headers = authenticate(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": authorization.redirect_uri,
+            "code_verifier": authorization.code_verifier,
+        },
+        authorization.client,
+        authorization.endpoints,
+    )
+    response = send(transport, "POST", url, data=form, headers=headers, retry=NO_RETRY, clock=clock)
+    body = oauth_json(response, url)
+    if body.get("scope") is None:
+        body["scope"] = " ".join(authorization.scopes)
+    return parse_token_response(body, now=clock.time(), monotonic=clock.monotonic())
+
+
+__all__ = ["LoopbackAuthorization", "complete", "pkce_pair", "run", "start"]
