@@ -221,3 +221,17 @@ def test_json_and_summary_outputs() -> None:
 def test_preflight_output_never_contains_the_secret() -> None:
     result = scopes.preflight(CALENDAR, flow="device", endpoints=GOOGLE, client=DESKTOP)
     assert DESKTOP.client_secret not in json.dumps(result.to_json())
+
+
+@pytest.mark.parametrize("first", ["gapps_runbook.oauth.preflight", "gapps_runbook.oauth.scopes"])
+def test_preflight_lives_in_its_module_and_stays_importable_from_scopes(first: str) -> None:
+    """Issue 7 split preflight out of scopes.py; either module may be imported first (no import cycle)."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}\nfrom gapps_runbook.oauth import preflight, scopes\n"
+            "assert scopes.preflight is preflight.preflight and scopes.Finding is preflight.Finding\n"
+            "from gapps_runbook.oauth.scopes import Preflight\nassert Preflight is preflight.Preflight")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError):
+        scopes.no_such_name  # noqa: B018
