@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -9,6 +10,7 @@ from ..errors import InvalidGrant, RefreshInterrupted, RunbookError, TransportEr
 from ..oauth import tokeninfo, tokens
 from ..oauth import verify as verify_module
 from ..oauth.clients import ClientConfig
+from ..oauth.transport import NO_RETRY, SAFE_RETRY
 from ..profile import refresh_journal
 from .site import Site, in_provider_words
 
@@ -81,9 +83,18 @@ def refresh(site: Site) -> tokens.Token:
 
 
 def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interrupted_at: str | None) -> tokens.Token:
-    """One refresh; the journal is kept only when the provider may have rotated without us seeing it."""
+    """One refresh, retried once after a lost answer; the journal is kept while the provider may have rotated unseen.
+
+    A lost answer may have carried a rotated refresh token, so an ``invalid_grant`` on the retry (or
+    after an earlier interrupted refresh) is reported as :class:`RefreshInterrupted`, not as a bare refusal.
+    """
     try:
-        return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock)
+        try:
+            return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock, retry=NO_RETRY)
+        except TransportError:
+            interrupted_at = interrupted_at or _utc(site.clock.time())
+            site.clock.sleep(SAFE_RETRY.initial)
+            return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock)
     except InvalidGrant:
         if interrupted_at is None:
             refresh_journal.end(site.profile)
@@ -97,6 +108,10 @@ def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interru
     except RunbookError:
         refresh_journal.end(site.profile)  # the provider answered with a refusal: nothing was rotated
         raise
+
+
+def _utc(when: float) -> str:
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def fresh_token(site: Site) -> tokens.Token:
