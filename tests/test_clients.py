@@ -411,3 +411,18 @@ def test_fuzz_a_google_secret_in_the_id_field_is_refused_for_any_provider() -> N
         clients.parse_client_json(_fuzz_file(client_id=secret), endpoints=emulated, client_type="device")
     assert secret not in str(info.value) and secret not in repr(info.value)
     assert client_ids.validate_client_id("my-provider-client", google=False) == "my-provider-client"
+
+
+@pytest.mark.parametrize("first", ["gapps_runbook.oauth.client_json", "gapps_runbook.oauth.clients"])
+def test_client_json_readers_stay_importable_from_clients(first: str) -> None:
+    """Issue 7 split the client-file readers out of clients.py; either module may be imported first."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}\nfrom gapps_runbook.oauth import client_json, clients\n"
+            "from gapps_runbook.oauth.clients import load_client_json, parse_client_json\n"
+            "assert parse_client_json is client_json.parse_client_json\n"
+            "assert load_client_json is client_json.load_client_json")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError):
+        clients.no_such_name  # noqa: B018
