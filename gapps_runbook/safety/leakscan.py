@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .params import SECRET_SHAPES
+from .redact import SECRET_SHAPES
 from .redact import fingerprint
 
 _JSON_SUFFIXES = (".ipynb", ".json")

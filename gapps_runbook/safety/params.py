@@ -27,22 +27,13 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 
 from ..errors import InputError
+from .redact import SECRET_SHAPES  # noqa: F401 (one definition; leakscan imports it from here too)
 
 DEFAULT_SECRET_REFS: tuple[str, ...] = ("client_secrets_file", "client_secret_env", "secret_file")
 HOW_TO_PASS = (
     "pass a reference instead, e.g. -p client_secret_env GAPPS_CLIENT_SECRET "
     "or -p client_secrets_file /path/client.json"
 )
-
-SECRET_SHAPES: dict[str, re.Pattern[str]] = {
-    "GOCSPX": re.compile(r"GOCSPX-[A-Za-z0-9_\-]{8,}"),
-    "ya29": re.compile(r"ya29\.[A-Za-z0-9_\-.]{10,}"),
-    "1//": re.compile(r"(?<![A-Za-z0-9+/=_\-.:])1//[A-Za-z0-9_\-]{10,}"),
-    "4/": re.compile(r"(?<![A-Za-z0-9+/=_\-.])4/[0-9A-Za-z_\-]{10,}"),
-    "jwt": re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\."),
-    "private_key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-}
-"""Google's secret prefixes (conventions, not guarantees: security.md §9) and two generic shapes."""
 
 SECRET_NAME = re.compile(
     r"(?i)(?:^|[_.])(?:client_?secrets?|secrets?|tokens?|passwords?|passwd|passphrase|pwd|"

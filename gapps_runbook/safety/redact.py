@@ -23,11 +23,19 @@ import urllib.parse
 
 MASK = "[redacted]"
 
+SECRET_SHAPES: dict[str, re.Pattern[str]] = {
+    "GOCSPX": re.compile(r"GOCSPX-[A-Za-z0-9_\-]{4,}"),  # Google client secrets
+    "ya29": re.compile(r"ya29\.[A-Za-z0-9_\-.]{4,}"),  # Google access tokens
+    "1//": re.compile(r"(?<![A-Za-z0-9+/=_\-.:])1//[A-Za-z0-9_\-]{6,}"),  # Google refresh tokens, not http://1//
+    "4/": re.compile(r"(?<![A-Za-z0-9+/=_\-.])4/[0-9A-Za-z_\-]{10,}"),  # auth codes, not paths like pytest-4/x
+    "jwt": re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\."),  # ID tokens
+    "private_key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),  # service-account keys
+}
+"""Google's secret shapes, defined once: redaction masks them, the parameter check refuses them, the
+leak scanner reports them."""
+
 _PATTERNS = [
-    re.compile(r"GOCSPX-[A-Za-z0-9_\-]{4,}"),
-    re.compile(r"ya29\.[A-Za-z0-9_\-.]{4,}"),
-    re.compile(r"1//[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"(?<![A-Za-z0-9_\-./])4/[0-9A-Za-z_\-]{10,}"),  # auth codes, not paths like pytest-4/x
+    *SECRET_SHAPES.values(),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.~+/]+=*"),
     # key=value (form, query), key%3Dvalue (encoded), "key": "value" (JSON); not prose like "code: X".
     re.compile(
