@@ -69,3 +69,49 @@ def test_exit_codes_are_distinct_per_kind() -> None:
     assert errors.ExpiredToken().exit_code == errors.FlowTimeout("x").exit_code == 5
     assert errors.TransportError("x").exit_code == errors.ServerError().exit_code == 6
     assert errors.InvalidGrant().exit_code == 7
+
+
+def test_error_uri_is_a_field_decoded_and_rendered() -> None:
+    decoded = errors.OAuthError.from_response(401, {"error": "invalid_client", "error_uri": "https://example.com/e"})
+    assert isinstance(decoded, errors.InvalidClient) and decoded.error_uri == "https://example.com/e"
+    assert decoded.to_response()[1]["error_uri"] == "https://example.com/e"
+    assert "error_uri" not in errors.InvalidClient("x").to_response()[1]
+
+
+def test_fix_lines_name_the_providers_pages_off_google() -> None:
+    issuer = "https://sso.example.com/realms/pbx"
+    google = errors.InvalidClient("bad client")
+    assert errors.CONSOLE_CREDENTIALS in google.fix
+    other = errors.InvalidClient("bad client").for_provider(issuer)
+    assert "console.cloud.google.com" not in other.fix and issuer in other.fix
+    scope = errors.InvalidScope("nope").for_provider(issuer)
+    assert "Google" not in scope.fix and "scopes_supported" in scope.fix
+    assert "console.cloud.google.com" not in str(errors.InvalidGrant("gone").for_provider(issuer))
+
+
+def test_no_token_and_an_interrupted_refresh_mean_authorize_again() -> None:
+    assert errors.NoToken("none").exit_code == errors.ExitCode.REAUTHORIZE
+    assert issubclass(errors.RefreshInterrupted, errors.NoToken)
+    assert errors.STEP_AUTHORIZE in str(errors.RefreshInterrupted("cut off"))
+
+
+def test_a_step_at_another_provider_rewords_its_errors(tmp_path) -> None:
+    from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
+    from gapps_runbook.profile.store import ProfileStore
+    from gapps_runbook.runbook import Site, in_provider_words
+
+    @in_provider_words
+    def step(site: Site) -> None:
+        raise errors.InvalidClient("the provider refused the client")
+
+    issuer = "https://sso.example.com"
+    other = Site(ProfileStore(tmp_path).profile("x"), issuer=issuer,
+                 _endpoints=Endpoints(issuer=issuer, authorization_endpoint=f"{issuer}/auth",
+                                      token_endpoint=f"{issuer}/token"))
+    with pytest.raises(errors.InvalidClient) as caught:
+        step(other)
+    assert "console.cloud.google.com" not in str(caught.value) and issuer in str(caught.value)
+    google = Site(ProfileStore(tmp_path).profile("y"), _endpoints=GOOGLE)
+    with pytest.raises(errors.InvalidClient) as caught:
+        step(google)
+    assert errors.CONSOLE_CREDENTIALS in str(caught.value)

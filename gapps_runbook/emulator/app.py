@@ -76,12 +76,9 @@ def base_url(request: Request) -> str:
 
 
 def oauth_json(error: OAuthError) -> Response:
-    """Google's JSON body for an OAuth error, plus ``error_uri`` where Google sends one."""
+    """Google's JSON body for an OAuth error (``error_uri`` included where Google sends one)."""
     status, body = error.to_response()
-    payload: dict[str, Any] = dict(body)
-    if getattr(error, "error_uri", None):
-        payload["error_uri"] = error.error_uri  # type: ignore[attr-defined]
-    return apis.json_response(payload, status, NO_STORE)
+    return apis.json_response(dict(body), status, NO_STORE)
 
 
 def json_body(request: Request) -> Any:

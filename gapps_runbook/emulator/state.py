@@ -24,9 +24,7 @@ PUBLISHING_STATUSES = ("testing", "production")
 
 def oauth_error(klass: type[OAuthError], description: str, *, error_uri: str | None = None) -> OAuthError:
     """An OAuth error carrying Google's description (and ``error_uri`` where Google sends one)."""
-    error = klass(description)
-    error.error_uri = error_uri  # type: ignore[attr-defined]
-    return error
+    return klass(description, error_uri=error_uri)
 
 
 class State:
