@@ -251,12 +251,14 @@ def test_revoke_authenticates_the_client_at_other_providers_only() -> None:
 
 def test_refresh_at_a_basic_provider_sends_the_secret_in_the_header_only() -> None:
     rfc = Endpoints(issuer="https://as.example.org", authorization_endpoint="",
-                    token_endpoint="https://as.example.org/token", token_endpoint_auth_methods_supported=("client_secret_basic",))
+                    token_endpoint="https://as.example.org/token",
+                    token_endpoint_auth_methods_supported=("client_secret_basic",))
     transport = FakeTransport(reply(200, token_body()))
     refresh(transport, rfc, CLIENT, make_token(), clock=FakeClock(NOW))
     (call,) = transport.calls
     assert call.data == {"grant_type": "refresh_token", "refresh_token": REFRESH}
-    assert base64.b64decode(call.headers["Authorization"].removeprefix("Basic ")).decode() == f"{CLIENT.client_id}:{SECRET}"
+    pair = base64.b64decode(call.headers["Authorization"].removeprefix("Basic ")).decode()
+    assert pair == f"{CLIENT.client_id}:{SECRET}"
 
 
 def test_revoke_without_refresh_token_revokes_the_access_token() -> None:

@@ -89,7 +89,8 @@ def same(given: str, expected: str) -> bool:
 
 def make_listener() -> LoopbackServer:
     """A listener on 127.0.0.1, ephemeral port, answering every request as foreign until given an app."""
-    return wsgiref.simple_server.make_server(HOST, 0, CallbackApp(), LoopbackServer, QuietHandler)  # type: ignore[return-value]
+    server = wsgiref.simple_server.make_server(HOST, 0, CallbackApp(), LoopbackServer, QuietHandler)
+    return server  # type: ignore[return-value]
 
 
 def free_port() -> int:

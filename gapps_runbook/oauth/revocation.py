@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError, InvalidToken, OAuthError, ProtocolError, TransportError
 from .client_auth import authenticate
 from .clock import SYSTEM_CLOCK, Clock
-from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
+from .transport import RETRYABLE_STATUSES, SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -86,7 +86,7 @@ def _revoke_outcome(response: Response, url: str) -> bool:
                     fix=_KEPT,
                 ) from None
         return False
-    if status >= 500 or status in (408, 429):
+    if status in RETRYABLE_STATUSES or status >= 500:  # every 5xx: the grant may well be alive
         raise TransportError(
             f"{host_of(url)} answered HTTP {status} to revocation; the token may still be valid", fix=_KEPT
         )
