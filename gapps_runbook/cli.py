@@ -1,7 +1,8 @@
 """The ``gapps-runbook`` command: every runbook step, headless.
 
 Each command is one call into :mod:`gapps_runbook.runbook`; this module only parses options and
-prints. Errors print as one line on stderr and exit with the code of their kind (see EXIT CODES).
+prints, through the same renderers as the notebooks (:mod:`gapps_runbook.notebook.render`). Errors print
+as one line on stderr and exit with the code of their kind (see EXIT CODES).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 import click
 
 from . import runbook
+from .notebook import render
+from .notebook.actions import act_check_verify
 from .oauth import scopes
 from .oauth.client_ids import validate_client_id
 from .emulator.command import emulator as emulator_command
-from .errors import ExitCode, InputError, NotebookRunError, RunbookError, step_exit_code
+from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
 
@@ -46,11 +49,8 @@ def _site(ctx: click.Context) -> runbook.Site:
 
 
 def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        for line in lines:
-            click.echo(line)
+    """Print ``data`` as JSON, or the text ``lines``."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(lines))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
@@ -89,14 +89,20 @@ def client() -> None:
 @click.option("--no-secret", is_flag=True,
               help="A public client without a secret (RFC 6749 §2.1): other providers only, never Google.")
 @click.option("--project-id", default=None, help="Google Cloud project id (for console deep links).")
+@click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post", "none"]), default=None,
+              help="Pin the token endpoint's client authentication (RFC 6749 §2.3.1). Default: from discovery.")
 @click.pass_context
 def client_set(ctx: click.Context, product_name: str, client_id: str | None, client_type: str | None,
                client_json: Path | None, secret_env: str | None, secret_file: Path | None, no_secret: bool,
-               project_id: str | None) -> None:
+               project_id: str | None, auth_method: str | None) -> None:
     """Store the client. The secret never comes from the command line: env, file, JSON or a prompt."""
     site = _site(ctx)
     if client_json is not None:
         stored = runbook.import_client_json(site, client_json, client_type=client_type, product_name=product_name)  # type: ignore[arg-type]
+        if auth_method:  # the JSON names no method: store the imported client again with the pin
+            stored = runbook.save_client(site, client_id=stored.client_id, client_secret=stored.client_secret,
+                                         client_type=stored.client_type, product_name=stored.product_name,
+                                         project_id=stored.project_id, auth_method=auth_method)
     else:
         if not client_id or not client_type:
             raise InputError("--client-id and --client-type are needed without --client-json",
@@ -105,12 +111,11 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
             raise InputError("--no-secret cannot be combined with --secret-env or --secret-file",
                              fix="pass --no-secret only for a public client, which has no secret")
         validate_client_id(client_id, google=site.endpoints.google_dialect)  # before asking for the secret
-        prompt = None
-        if secret_env is None and secret_file is None:
-            prompt = lambda: click.prompt("Client secret", hide_input=True)  # noqa: E731
+        asked = secret_env is None and secret_file is None
+        prompt = (lambda: click.prompt("Client secret", hide_input=True)) if asked else None
         secret = "" if no_secret else read_secret(env=secret_env, file=secret_file, prompt=prompt)
         stored = runbook.save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,  # type: ignore[arg-type]
-                                     product_name=product_name, project_id=project_id)
+                                     product_name=product_name, project_id=project_id, auth_method=auth_method)
     click.echo(f"Saved client {stored.client_id} ({stored.client_type}) in profile {site.profile.name!r}.")
 
 
@@ -119,13 +124,9 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
 @click.pass_context
 def client_show(ctx: click.Context, as_json: bool) -> None:
     """Show the stored client; the secret only as a fingerprint."""
-    from .safety.redact import fingerprint
-
     stored = _site(ctx).client()
-    data = {"product_name": stored.product_name, "client_id": stored.client_id, "client_type": stored.client_type,
-            "project_id": stored.project_id, "client_secret": f"set (fingerprint {fingerprint(stored.client_secret)})"
-            if stored.client_secret else "none (public client)"}
-    _emit(data, as_json, [f"{k}: {v}" for k, v in data.items()])
+    data = {k: getattr(stored, k) for k in ("product_name", "client_id", "client_type", "project_id", "auth_method")}
+    _emit({**data, "client_secret": render.secret_text(stored)}, as_json, render.client_lines(stored))
 
 
 def _scope_options(func: Any) -> Any:
@@ -151,7 +152,7 @@ def preflight(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
     requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
     result = runbook.check_console(site, requested, flow=flow, publishing_status=publishing_status,  # type: ignore[arg-type]
                                    legacy_device_scopes=legacy_device_scopes)
-    _emit(result.to_json(), as_json, result.summary_lines())
+    _emit(result.to_json(), as_json, render.verdict_lines(result))
     if not result.ok:
         ctx.exit(ExitCode.MISCONFIGURED)
 
@@ -178,25 +179,17 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
     requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
 
     def on_code(grant: Any) -> None:
-        if as_json:
-            click.echo(json.dumps({"event": "user_code", "user_code": grant.user_code,
-                                   "verification_url": grant.verification_uri, "expires_in": grant.expires_in}))
-        else:
-            click.echo(f"Open {grant.verification_uri} and enter the code {grant.user_code} "
-                       f"(expires in {grant.expires_in // 60} min). Only enter a code this runbook shows you.")
+        complete = getattr(grant, "verification_uri_complete", None)
+        event = {"event": "user_code", "user_code": grant.user_code, "verification_url": grant.verification_uri,
+                 "expires_in": grant.expires_in, **({"verification_uri_complete": complete} if complete else {})}
+        click.echo(json.dumps(event) if as_json else render.device_code_lines(grant))
 
     def open_url(url: str) -> None:
-        if as_json:
-            click.echo(json.dumps({"event": "authorization_url", "url": url}))
-        else:
-            click.echo(f"Open this link in a browser on this machine and allow access:\n{url}")
+        click.echo(json.dumps({"event": "authorization_url", "url": url}) if as_json else render.link_lines(url))
         if not no_browser:
             webbrowser.open(url)
 
-    def on_status(text: str) -> None:
-        if not as_json:
-            click.echo(f"  {text}", err=True)
-
+    on_status = None if as_json else (lambda text: click.echo(f"  {text}", err=True))
     if paste:
         result = runbook.authorize_by_paste(site, requested, show_url=open_url,
                                             ask=lambda: click.prompt("Paste the URL your browser was redirected to"))
@@ -210,22 +203,10 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
 
 
 def _print_status(ctx: click.Context, st: runbook.TokenStatus, as_json: bool, header: str = "") -> None:
-    lines = [header] if header else []
-    if st.token_id is None:
-        lines.append(f"Profile {st.profile!r}: no token. Run: gapps-runbook authorize")
-    else:
-        lines += [
-            f"Profile:     {st.profile}",
-            f"Token id:    {st.token_id}",
-            f"Expires in:  {st.expires_in} s",
-            f"Account:     {st.account or 'unknown'}",
-            f"Scopes:      {' '.join(st.scopes)}",
-        ]
-        if st.missing_scopes:
-            lines.append(f"Not granted: {' '.join(st.missing_scopes)} (the user unticked them: authorize again)")
-        if st.refresh_token_expires_in is not None:
-            lines.append(f"Refresh token dies in {st.refresh_token_expires_in} s (consent screen in Testing: publish it)")
-    _emit(st.to_json(), as_json, lines)
+    """The status panel (the notebooks' rows); exit 7 when the profile holds no usable token."""
+    _emit(st.to_json(), as_json, ([header] if header else []) + render.table_lines(render.status_rows(st)))
+    if not render.usable(st):
+        ctx.exit(ExitCode.REAUTHORIZE)
 
 
 @cli.command()
@@ -237,15 +218,9 @@ def status(ctx: click.Context, as_json: bool, all_profiles: bool) -> None:
     if not all_profiles:
         _print_status(ctx, runbook.status(_site(ctx)), as_json)
         return
-    root = ctx.find_root().obj
-    store = runbook.ProfileStore(root["home"])
+    store = runbook.ProfileStore(ctx.find_root().obj["home"])
     states = [runbook.status(runbook.Site(store.profile(n))) for n in store.names()]
-    if as_json:
-        click.echo(json.dumps([s.to_json() for s in states], indent=2, sort_keys=True))
-    else:
-        for s in states:
-            click.echo(f"{s.profile:20} {s.token_id or '-':14} {s.expires_in if s.expires_in is not None else '-':>6} s  "
-                       f"{s.account or ''}")
+    _emit([s.to_json() for s in states], as_json, [render.profile_line(s) for s in states])
 
 
 @cli.command()
@@ -262,13 +237,12 @@ def refresh(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def verify(ctx: click.Context, as_json: bool) -> None:
-    """Step 04: prove the token opens Calendar and does not open Gmail."""
+    """Step 04: call the APIs with the token; each must come out as the granted scopes say.
+
+    Exit 3 when nothing could be checked (never a success), 7 when a call came out otherwise."""
     report = runbook.verify(_site(ctx))
-    lines = [f"{'ok ' if c.ok else 'BAD'} {c.api} {c.call}: expected {c.expected}, {c.outcome}. {c.detail}".rstrip()
-             for c in report.checks]
-    _emit(report.to_json(), as_json, lines)
-    if not report.ok and not report.skipped:
-        ctx.exit(ExitCode.REAUTHORIZE)
+    _emit(report.to_json(), as_json, render.verify_lines(report))
+    act_check_verify(report)
 
 
 @cli.command()
@@ -300,10 +274,13 @@ def demo(out: Path) -> None:
     run_demo(out, echo=click.echo)
 
 
+_PYTHON_LITERALS: dict[str, object] = {"True": True, "False": False, "None": None}
+
+
 def _literal(value: str) -> object:
     """A -p value: JSON (numbers, lists, true/false, null), Python's True/False/None, else the string."""
-    if value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[value]
+    if value in _PYTHON_LITERALS:
+        return _PYTHON_LITERALS[value]
     try:
         return json.loads(value)
     except ValueError:
@@ -349,19 +326,16 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"error: {exc}", err=True)
         if exc.output_path is not None:
             click.echo(f"The executed notebook is at {exc.output_path}", err=True)
-        return int(step_exit_code(exc))
+        return int(exc.step_exit_code)
     except RunbookError as exc:
         click.echo(f"error: {exc}", err=True)
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        click.echo("Cancelled." if isinstance(exc, KeyboardInterrupt) else "Aborted.", err=True)
         return int(ExitCode.EXPIRED)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Cancelled.", err=True)
-        return int(ExitCode.EXPIRED)
     except Exception as exc:  # a bug: one line, no traceback, no secret
         click.echo(f"unexpected error ({type(exc).__name__}): {redact(str(exc))[:300]} "
                    "Please report it with the command you ran.", err=True)

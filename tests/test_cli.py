@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from gapps_runbook import cli
+from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import RunningEmulator, Scenario
 from gapps_runbook.errors import ExitCode
+from gapps_runbook.notebook import render
+from gapps_runbook.oauth.verify import Check, VerifyReport
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 
@@ -103,7 +105,7 @@ def test_desktop_flow_end_to_end(tmp_path: Path, make_emulator, capsys: pytest.C
     assert run(home, emu, "revoke", "--yes") == 0
     assert run(home, emu, "revoke", "--yes") == 0
     assert "Nothing to revoke" in capsys.readouterr().out
-    assert run(home, emu, "status", "--json") == 0
+    assert run(home, emu, "status", "--json") == ExitCode.REAUTHORIZE  # like `gh auth status`: no token, exit 7
     assert json.loads(capsys.readouterr().out)["token_id"] is None
 
 
@@ -297,3 +299,91 @@ def test_a_bad_client_id_is_reported_before_the_secret_is_asked(
     err = one_line_error(capsys.readouterr().err)
     assert "client ID" in err or "client id" in err.lower()
     assert "GAPPS_TEST_UNSET_VARIABLE" not in err
+
+
+# --- issue 7: exit codes and the shared renderers ---------------------------------------------
+
+
+def test_status_without_a_token_exits_7_in_text_and_json(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_client(tmp_path, emulator, "desktop")
+    home = tmp_path / "home"
+    capsys.readouterr()
+    assert run(home, emulator, "status") == ExitCode.REAUTHORIZE
+    out = capsys.readouterr().out
+    assert "none: run runbook step 03 (authorize)" in out
+    assert run(home, emulator, "status", "--json") == ExitCode.REAUTHORIZE
+    assert json.loads(capsys.readouterr().out)["token_id"] is None
+
+
+@pytest.mark.parametrize("command", ["refresh", "verify"])
+def test_refresh_and_verify_without_a_token_exit_7_in_one_line(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    set_client(tmp_path, emulator, "desktop")
+    capsys.readouterr()
+    assert run(tmp_path / "home", emulator, command) == ExitCode.REAUTHORIZE
+    assert "step 03" in one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("outcome", ["unverifiable", "skipped"])
+def test_verify_that_proves_nothing_exits_3_in_one_line_and_never_says_bad(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    outcome: str,
+) -> None:
+    detail = "the provider idp.example offers no API, userinfo or introspection to call"
+    report = VerifyReport((Check("provider", "idp.example", "allowed", outcome, detail, ok=False,  # type: ignore[arg-type]
+                                 fix="check the token another way"),))
+    monkeypatch.setattr(runbook, "verify", lambda site: report)  # a provider verify cannot check
+    for extra in ((), ("--json",)):
+        rc = run(tmp_path / "home", emulator, "verify", *extra)
+        captured = capsys.readouterr()
+        assert rc == ExitCode.MISCONFIGURED
+        assert "verify proved nothing" in one_line_error(captured.err) and detail in captured.err
+        assert "BAD" not in captured.out
+    assert f"not checked ({detail})" in "\n".join(render.verify_lines(report))
+
+
+def test_a_failed_check_exits_7_with_its_fix(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = Check("gmail", "users.getProfile", "refused", "allowed", "HTTP 200: the call worked", ok=False,
+                  fix="the token opens an API its scopes do not name")
+    monkeypatch.setattr(runbook, "verify", lambda site: VerifyReport((check,)))
+    assert run(tmp_path / "home", emulator, "verify") == ExitCode.REAUTHORIZE
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == render.check_line(check) and captured.out.startswith("BAD ")
+    one_line_error(captured.err)
+
+
+def test_authorize_prints_the_device_code_line_of_the_shared_renderer(
+    tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = make_emulator(auto_approve=True)
+    set_client(tmp_path, emu, "device")
+    grants: list[object] = []
+    original = render.device_code_lines
+    monkeypatch.setattr(render, "device_code_lines", lambda grant: grants.append(grant) or original(grant))
+    capsys.readouterr()
+    assert run(tmp_path / "home", emu, "authorize", "--flow", "device", "--service", "openid") == 0
+    out = capsys.readouterr().out
+    assert len(grants) == 1 and original(grants[0]) in out
+    assert "(expires in 30 min)" in out and " 0 min" not in out
+
+
+@pytest.mark.xfail(strict=True, reason="profile/store.py does not persist ClientConfig.auth_method in client.json yet")
+def test_client_set_auth_method_is_stored(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = emulator.emulator.desktop_client
+    home = tmp_path / "home"
+    rc = run(home, emulator, "client", "set", "--client-id", client.client_id, "--client-type", "desktop",
+             "--secret-file", str(secret_file(tmp_path, client.client_secret)), "--auth-method", "client_secret_post")
+    assert rc == 0
+    capsys.readouterr()
+    assert run(home, emulator, "client", "show", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["auth_method"] == "client_secret_post"
+    assert run(home, emulator, "client", "show") == 0
+    assert "Auth method:  client_secret_post" in capsys.readouterr().out
+    assert cli.run(["client", "set", "--auth-method", "private_key_jwt"]) == ExitCode.BAD_INPUT

@@ -7,11 +7,13 @@ decides whether a person is at the keyboard (:func:`~gapps_runbook.notebook.disp
 
 * runs the step headless (papermill, nbval): results are displayed, a failure is raised as the
   :class:`RunbookError` whose one line ends in "Fix: runbook step NN ...", so papermill stops there; or
-* shows the form from :mod:`gapps_runbook.notebook.forms` (ipywidgets, imported only then).
+* shows the step's form: :mod:`.step00` ... :mod:`.step04`, one module per notebook over
+  :mod:`.forms_common` (ipywidgets, imported only then).
 
-Both paths go through the ``act_*`` functions of :mod:`gapps_runbook.notebook.actions`, the only callers of
-:mod:`runbook` in the notebook layer, so a button click and a papermill run do the same thing.
-What is shown comes from the pure renderers of :mod:`gapps_runbook.notebook.render`.
+Both paths call the same :mod:`gapps_runbook.runbook` functions, directly where a step is one call and
+through the ``act_*`` functions of :mod:`gapps_runbook.notebook.actions` where input is parsed or results
+combined, so a button click and a papermill run do the same thing. What is shown comes from the pure
+renderers of :mod:`gapps_runbook.notebook.render`, which the CLI prints through too.
 """
 
 from __future__ import annotations
@@ -19,19 +21,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import runbook
+from ..errors import InputError, RunbookError
+from ..safety.params import check_parameters
 from .actions import (
-    act_already_authorized, act_authorize, act_check, act_check_verify, act_client_from_refs, act_overview,
-    act_pin_account, act_preflight, act_project_id, act_refresh, act_requested, act_revoke, act_status,
-    act_stored_client, act_sync_checklist, act_verify, open_site,
+    act_already_authorized, act_check_verify, act_client_from_refs, act_overview, act_preflight, act_project_id,
+    act_revoke, act_sync_checklist, open_site,
 )
 from .checklist import checklist_complete, checklist_items
 from .display import GONE, is_interactive, one_line_errors, show, show_form
-from ..errors import InputError, RunbookError
-from ..safety.params import check_parameters
 from .render import (
     checklist_html, checklist_lines, checklist_summary, client_lines, device_code_html, device_code_lines, e,
-    link_html, overview_html, overview_rows, result_html, result_lines, revoke_rows, status_rows, table_html,
-    table_lines, verdict_html, verdict_lines, verify_rows,
+    link_html, link_lines, overview_html, overview_rows, result_html, result_lines, revoke_rows, status_rows,
+    table_html, table_lines, verdict_html, verdict_lines, verify_html, verify_lines,
 )
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ def _fetch_on_loopback(url: str) -> None:
 def start_here(*, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None) -> Any:
     """00: the profile picker and every step's status, with links to the notebooks."""
     if is_interactive(interactive):
-        from .forms import StartHereForm
+        from .step00 import StartHereForm
 
         return show_form(StartHereForm(profile=profile, home=home, issuer=issuer))
     rows, st, ticks = act_overview(open_site(profile, home, issuer))
@@ -96,7 +98,7 @@ def console_checklist(
     """01: the console steps with deep links, ticks saved in the profile, and the preflight verdict."""
     site = open_site(profile, home, issuer)
     if is_interactive(interactive):
-        from .forms import ConsoleChecklistForm
+        from .step01 import ConsoleChecklistForm
 
         return show_form(ConsoleChecklistForm(site, services=services, flow=flow,
                                               publishing_status=publishing_status, project_id=project_id))
@@ -106,7 +108,7 @@ def console_checklist(
     done = checklist_complete(verdict, items, ticks)
     show("\n".join(verdict_lines(verdict) + checklist_lines(items, ticks, done)),
          verdict_html(verdict) + checklist_html(items, ticks, done))
-    act_check(verdict)
+    runbook.raise_for_preflight(verdict)
     return None
 
 
@@ -124,11 +126,11 @@ def client_credentials(
     site = open_site(profile, home, issuer)
     stored = act_client_from_refs(site, **refs)
     if is_interactive(interactive):
-        from .forms import ClientForm
+        from .step02 import ClientForm
 
         return show_form(ClientForm(site, product_name=product_name, client_id=client_id,
                                     client_type=client_type, project_id=project_id))
-    stored = stored or act_stored_client(site)
+    stored = stored or site.profile.load_client()
     if stored is None:
         raise InputError(f"profile {profile!r} has no client and no reference to one was given",
                          fix="pass client_secrets_file (the JSON from the Clients page), "
@@ -146,10 +148,10 @@ def authorize(
     """03: "generate the authorization code": device card or Desktop app link, then the stored token."""
     site = open_site(profile, home, issuer)
     if expected_account:
-        act_pin_account(site, expected_account)
-    requested = act_requested(site, services)
+        runbook.pin_account(site, expected_account)
+    requested = runbook.requested_scopes(site, services=services)
     if is_interactive(interactive):
-        from .forms import AuthorizeForm
+        from .step03 import AuthorizeForm
 
         return show_form(AuthorizeForm(site, requested, flow=flow, timeout=timeout, reauthorize=reauthorize))
     current = None if reauthorize else act_already_authorized(site, requested)
@@ -171,13 +173,12 @@ def _authorize_headless(site: Site, requested: tuple[str, ...], flow: str, timeo
         shown.append(show(device_code_lines(grant), device_code_html(grant), transient=True, display_id=True))
 
     def open_url(url: str) -> None:
-        shown.append(show(f"Open this link in a browser on this machine and allow access:\n{url}", link_html(url),
-                          transient=True, display_id=True))
+        shown.append(show(link_lines(url), link_html(url), transient=True, display_id=True))
         browse(url)
 
     try:
-        return act_authorize(site, requested, flow=flow, on_device_code=on_code, open_url=open_url,
-                             on_status=lambda text: print(f"  {text}", flush=True), timeout=timeout)
+        return runbook.authorize(site, requested, flow=flow, on_device_code=on_code, open_url=open_url,  # type: ignore[arg-type]
+                                 on_status=lambda text: print(f"  {text}", flush=True), timeout=timeout)
     finally:
         for handle in shown:
             if handle is not None:
@@ -192,14 +193,16 @@ def token_status(
     """04: the status panel: token id, expiry, scopes; verify, refresh, revoke with proof."""
     site = open_site(profile, home, issuer)
     if is_interactive(interactive):
-        from .forms import TokenStatusForm
+        from .step04 import TokenStatusForm
 
         return show_form(TokenStatusForm(site))
-    st = act_refresh(site) if refresh else act_status(site)
+    if refresh:
+        runbook.refresh(site)
+    st = runbook.status(site)
     show("\n".join(table_lines(status_rows(st))), table_html(status_rows(st)))
     if verify:
-        report = act_verify(site)
-        show("\n".join(table_lines(verify_rows(report))), table_html(verify_rows(report)))
+        report = runbook.verify(site)
+        show("\n".join(verify_lines(report)), verify_html(report))
         act_check_verify(report)
     if revoke:
         proof = act_revoke(site)

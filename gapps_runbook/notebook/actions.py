@@ -1,8 +1,12 @@
-"""The notebook layer's actions: one ``act_*`` function per thing a notebook step does.
+"""The notebook layer's actions: the ``act_*`` functions that do work of their own.
 
-These are the only callers of :mod:`gapps_runbook.runbook` in the notebook layer. The headless
-entry points of :mod:`gapps_runbook.notebook` and the widget callbacks of :mod:`gapps_runbook.notebook.forms`
-both call them, so a button click and a papermill run do the same thing. They return values
+Each turns form or parameter input into runbook calls (:func:`act_save_client`, :func:`act_client_from_refs`,
+:func:`act_import_client_bytes`), combines several of them (:func:`act_preflight`, :func:`act_plan`,
+:func:`act_already_authorized`, :func:`act_overview`), or judges a result (:func:`act_check_verify`, :func:`act_revoke`). Where a
+step is one :mod:`gapps_runbook.runbook` call (``status``, ``refresh``, ``verify``, ``authorize``,
+``start_paste``/``finish_paste``, ``pin_account``), the headless entry points of :mod:`gapps_runbook.notebook`
+and the step forms (:mod:`.step00` ... :mod:`.step04`) call the runbook directly: one hop. Both paths call
+the same functions, so a button click and a papermill run do the same thing. Actions return values
 (rendered by :mod:`gapps_runbook.notebook.render`) and raise :class:`RunbookError`; they never display.
 """
 
@@ -13,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..oauth import client_ids, clients, tokeninfo, loopback, scopes, tokens
+from ..oauth import client_ids, clients, scopes, tokeninfo, tokens
 from .. import runbook
 from ..profile import secret_sources
 from .checklist import ChecklistItem
 from ..oauth.clients import CLIENT_TYPE_LABELS
-from ..errors import STEP_CHECKLIST, STEP_CLIENT, InputError, OAuthError, RunbookError
+from ..errors import STEP_CHECKLIST, STEP_CLIENT, ConfigError, InputError, OAuthError, RunbookError
+from ..oauth.verify import VerifyReport
+from .render import unproved_reason
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("preflight", "01_console_checklist.ipynb", "01 Console checklist and preflight"),
@@ -36,28 +42,18 @@ def open_site(profile: str = "default", home: str | Path = "", issuer: str = "")
     return runbook.Site.open(profile, home=Path(home) if home else None, issuer=issuer or None)
 
 
-def act_requested(site: runbook.Site, services: Sequence[str] | None = None) -> tuple[str, ...]:
-    """The scopes of ``services``; none given: the profile's (step 01), else Calendar read-only + OpenID."""
-    return runbook.requested_scopes(site, services=list(services or ()))
-
-
 def act_preflight(
     site: runbook.Site, services: Sequence[str] | None, flow: str = "auto", publishing_status: str = "",
     project_id: str = "",
 ) -> scopes.Preflight:
     """Step 01: the verdict (no call to Google); saves scopes, flow, publishing status and project id."""
-    requested = act_requested(site, services)
+    requested = runbook.requested_scopes(site, services=services)
     verdict = runbook.check_console(
         site, requested, flow=flow, publishing_status=publishing_status or None  # type: ignore[arg-type]
     )
     if project_id:
         site.profile.update_settings(lambda s: s.update(project_id=project_id.strip()))
     return verdict
-
-
-def act_check(verdict: scopes.Preflight) -> None:
-    """Raise the preflight's first error as a ConfigError (one line, with its Fix:)."""
-    runbook.raise_for_preflight(verdict)
 
 
 def act_plan(site: runbook.Site, requested: tuple[str, ...], flow: str = "auto") -> scopes.Preflight:
@@ -87,11 +83,6 @@ def act_sync_checklist(site: runbook.Site, items: Sequence[ChecklistItem]) -> di
     return dict(site.profile.update_settings(update)["checklist"])
 
 
-def act_tick(site: runbook.Site, key: str, done: bool) -> dict[str, bool]:
-    """Tick or untick one checklist item in the profile's settings."""
-    return dict(site.profile.set_checklist(key, done)["checklist"])
-
-
 def act_save_client(
     site: runbook.Site, *, client_id: str, client_secret: str, client_type: str, product_name: str = "",
     project_id: str = "",
@@ -104,15 +95,6 @@ def act_save_client(
         client_type=_client_type(site, client_type),  # type: ignore[arg-type]
         product_name=product_name,
         project_id=project_id.strip() or None,
-    )
-
-
-def act_import_client_file(
-    site: runbook.Site, path: str | Path, client_type: str = "", product_name: str = ""
-) -> clients.ClientConfig:
-    """Step 02: import the client JSON downloaded from the Clients page."""
-    return runbook.import_client_json(
-        site, Path(path).expanduser(), client_type=client_type or None, product_name=product_name  # type: ignore[arg-type]
     )
 
 
@@ -151,7 +133,8 @@ def act_client_from_refs(
         The stored client, or None when no reference was given (the stored client is kept).
     """
     if client_secrets_file:
-        return act_import_client_file(site, client_secrets_file, client_type, product_name)
+        return runbook.import_client_json(site, Path(client_secrets_file).expanduser(), client_type=client_type or None,  # type: ignore[arg-type]
+                                          product_name=product_name)
     if not client_id:
         if client_secret_env or client_secret_file:
             fix = f"pass client_id with client_secret_env or client_secret_file ({STEP_CLIENT})"
@@ -166,11 +149,6 @@ def act_client_from_refs(
                            product_name=product_name, project_id=project_id)
 
 
-def act_stored_client(site: runbook.Site) -> clients.ClientConfig | None:
-    """The client in the profile, or None."""
-    return site.profile.load_client()
-
-
 def _client_type(site: runbook.Site, client_type: str) -> str:
     """The given type, else the one step 01's verdict needs."""
     if client_type:
@@ -180,11 +158,6 @@ def _client_type(site: runbook.Site, client_type: str) -> str:
         return str(flow)
     fix = f"run {STEP_CHECKLIST} first, or pass client_type 'desktop' or 'device'"
     raise InputError("the client type is not known yet", fix=fix)
-
-
-def act_pin_account(site: runbook.Site, expected_account: str) -> None:
-    """Step 03: only a token approved by this Google account is stored (RFC 8628 §5.4)."""
-    runbook.pin_account(site, expected_account)
 
 
 def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runbook.TokenStatus | None:
@@ -202,41 +175,17 @@ def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runb
     return st if usable and not missing else None
 
 
-def act_authorize(
-    site: runbook.Site, requested: tuple[str, ...], *, flow: str = "auto", **callbacks: Any
-) -> runbook.AuthResult:
-    """Step 03: preflight, the flow, the account check, the stored token (``runbook.authorize``)."""
-    return runbook.authorize(site, requested, flow=flow, **callbacks)  # type: ignore[arg-type]
+def act_check_verify(report: VerifyReport) -> None:
+    """Stop on a verify report that is not a success: nothing proved (ConfigError), or a failed check.
 
-
-def act_paste_start(site: runbook.Site, requested: tuple[str, ...]) -> loopback.LoopbackAuthorization:
-    """Step 03, paste-back: preflight for the desktop flow, then a new attempt whose link the person opens."""
-    return runbook.start_paste(site, requested)
-
-
-def act_paste_finish(site: runbook.Site, pending: loopback.LoopbackAuthorization, pasted: str) -> runbook.AuthResult:
-    """Step 03, paste-back: finish with the address the browser was sent to."""
-    return runbook.finish_paste(site, pending, pasted)
-
-
-def act_status(site: runbook.Site) -> runbook.TokenStatus:
-    """Step 04: token id, expiry in seconds, scopes (local, no network)."""
-    return runbook.status(site)
-
-
-def act_refresh(site: runbook.Site) -> runbook.TokenStatus:
-    """Step 04: refresh now, then the new status."""
-    runbook.refresh(site)
-    return runbook.status(site)
-
-
-def act_verify(site: runbook.Site) -> Any:
-    """Step 04: the Calendar call must work and the Gmail call must be refused."""
-    return runbook.verify(site)
-
-
-def act_check_verify(report: Any) -> None:
-    """Raise the verify report's first failed check as VerifyFailed (skipped checks are not failures)."""
+    Raises:
+        ConfigError: No check could be made (exit 3): the report proves nothing about the token.
+        VerifyFailed: A check came out other than the granted scopes say (``runbook.raise_for_verify``).
+    """
+    nothing = unproved_reason(report)
+    if nothing is not None:
+        raise ConfigError(f"verify proved nothing: {nothing}", fix=report.fix or "verify against a provider whose "
+                          "discovery names an API base (api_base), a userinfo_endpoint or introspection")
     runbook.raise_for_verify(report)
 
 
@@ -252,6 +201,7 @@ class RevokeProof:
 
     @property
     def ok(self) -> bool:
+        """True when the local copy is gone and the provider refuses the old token (and its refresh token)."""
         refused = self.provider.startswith("refused") and not self.refresh.startswith("accepted")
         return refused and not self.local_token_left
 
@@ -300,8 +250,3 @@ def act_overview(site: runbook.Site) -> tuple[list[StepRow], runbook.TokenStatus
         rows.append(StepRow(key, notebook, title, str(step.get("status", "not run")), str(step.get("at", "")),
                             str(step.get("detail", ""))))
     return rows, runbook.status(site), dict(settings.get("checklist") or {})
-
-
-def act_profiles(home: str | Path = "") -> list[str]:
-    """Names of the profiles under ``home`` (one per site/server)."""
-    return runbook.ProfileStore(Path(home) if home else None).names()

@@ -1,9 +1,13 @@
-"""Pure renderers of the notebook layer: ``*_lines`` (plain text), ``*_html`` and ``*_rows`` tables.
+"""Pure renderers: ``*_lines`` (plain text), ``*_html`` and ``*_rows`` tables; one renderer per view.
 
-No I/O and no call into :mod:`gapps_runbook.runbook`: each function turns a value the ``act_*``
-functions of :mod:`gapps_runbook.notebook.actions` returned into text that :mod:`gapps_runbook.notebook`
-(headless) or :mod:`gapps_runbook.notebook.forms` (widgets) shows. Every value put into HTML goes through
-:func:`e`; no row or line carries a secret (a client secret appears only as its fingerprint).
+No I/O, no ipywidgets and no call into :mod:`gapps_runbook.runbook`: each function turns a value the
+runbook (or an ``act_*`` function of :mod:`gapps_runbook.notebook.actions`) returned into what is shown.
+The headless entry points of :mod:`gapps_runbook.notebook`, the step forms (:mod:`.step00` ... :mod:`.step04`)
+and :mod:`gapps_runbook.cli` all print through these, so the status panel (:func:`status_rows`), the verify
+report (:func:`check_line`, :func:`verify_lines`), the device code (:func:`device_code_lines`,
+:func:`device_code_html`, :func:`code_countdown`), the desktop link (:func:`link_lines`) and the preflight
+summary (:func:`verdict_lines`) are worded once. Every value put into HTML goes through :func:`e`; no row
+or line carries a secret (a client secret appears only as its fingerprint).
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..oauth import clients, tokeninfo, scopes
-from .checklist import ChecklistItem
-from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..errors import STEP_AUTHORIZE, RunbookError
+from ..oauth import clients, scopes, tokeninfo
+from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..oauth.clock import duration_text
 from ..safety.redact import fingerprint, redact
+from .checklist import ChecklistItem
 
 if TYPE_CHECKING:
-    from .actions import RevokeProof, StepRow
+    from ..oauth.verify import Check, VerifyReport
     from ..runbook import AuthResult, TokenStatus
+    from .actions import RevokeProof, StepRow
 
 _LEVEL_COLOUR = {"error": "#b00020", "warning": "#8a5a00", "info": "#555"}
 
@@ -39,14 +45,17 @@ def one_line(exc: BaseException) -> str:
 
 
 def error_html(text: str) -> str:
+    """An error line in red."""
     return f'<div style="color:#b00020"><b>Error:</b> {e(text)}</div>'
 
 
 def verdict_lines(verdict: scopes.Preflight) -> list[str]:
+    """The preflight summary as text (step 01 and ``gapps-runbook preflight``)."""
     return verdict.summary_lines()
 
 
 def verdict_html(verdict: scopes.Preflight) -> str:
+    """The preflight summary as HTML, with the fixes' console links clickable."""
     label = CLIENT_TYPE_LABELS[verdict.client_type]
     outcome = "Preflight OK" if verdict.ok else "Preflight FAILED"
     head = f"<b>{outcome}</b>: the <b>{e(verdict.flow)}</b> flow, with a <b>'{e(label)}'</b> client"
@@ -71,31 +80,49 @@ def checklist_summary(ticks: dict[str, bool]) -> str:
 
 
 def checklist_lines(items: Sequence[ChecklistItem], ticks: dict[str, bool], complete: bool) -> list[str]:
+    """One line per console step, then whether the checklist is complete."""
     lines = [f"[{'x' if ticks.get(i.key) else ' '}] {i.text}: {i.url}" for i in items]
     ticked = sum(bool(ticks.get(i.key)) for i in items)
     return lines + [f"Checklist: {'complete' if complete else 'not complete'} ({ticked}/{len(items)} ticked)"]
 
 
 def checklist_html(items: Sequence[ChecklistItem], ticks: dict[str, bool], complete: bool) -> str:
+    """The checklist with its deep links."""
     rows = "".join(f"<li>{'&#9745;' if ticks.get(i.key) else '&#9744;'} {e(i.text)}: "
                    f'<a href="{e(i.url)}" target="_blank" rel="noopener">open</a></li>' for i in items)
     return f"<ul>{rows}</ul><b>{e(checklist_lines(items, ticks, complete)[-1])}</b>"
 
 
 def client_lines(client: clients.ClientConfig | None) -> list[str]:
+    """The stored client; the secret only as its fingerprint."""
     if client is None:
         return ["No client stored yet."]
-    return [f"Product name: {client.product_name or '(not set)'}", f"Client ID:    {client.client_id}",
-            f"Client type:  {client.type_label}", f"Project id:   {client.project_id or '(not set)'}",
-            f"Secret:       stored (fingerprint {fingerprint(client.client_secret)}), never shown"]
+    lines = [f"Product name: {client.product_name or '(not set)'}", f"Client ID:    {client.client_id}",
+             f"Client type:  {client.type_label}", f"Project id:   {client.project_id or '(not set)'}",
+             f"Secret:       {secret_text(client)}"]
+    return lines + ([f"Auth method:  {client.auth_method}"] if client.auth_method else [])
+
+
+def secret_text(client: clients.ClientConfig) -> str:
+    """How a client's secret is shown: its fingerprint only, or that the client is public."""
+    if not client.client_secret:
+        return "none (public client)"
+    return f"stored (fingerprint {fingerprint(client.client_secret)}), never shown"
+
+
+def usable(st: TokenStatus) -> bool:
+    """Whether the profile holds a token that works or can be refreshed (else: authorize again, exit 7)."""
+    return st.token_id is not None and (st.has_refresh_token or (st.expires_in or 0) > 0)
 
 
 def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """(label, value) rows of the status panel; no secret in any of them."""
+    """(label, value) rows of the status panel (step 04, ``gapps-runbook status``); no secret in any of them."""
     if st.token_id is None:
         return [("Profile", st.profile), ("Token", f"none: run {STEP_AUTHORIZE}")]
     rows = [("Profile", st.profile), ("Token id", st.token_id), ("Expires in", f"{st.expires_in} s"),
             ("Account", st.account or "unknown"), ("Refresh token", "yes" if st.has_refresh_token else "no")]
+    if not usable(st):
+        rows.append(("Usable", f"no: expired, and no refresh token: run {STEP_AUTHORIZE}"))
     if st.refresh_token_expires_in is not None:
         left = st.refresh_token_expires_in
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
@@ -106,23 +133,61 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
     return rows
 
 
+def profile_line(st: TokenStatus) -> str:
+    """One profile in one line (``gapps-runbook status --all``)."""
+    expires = "-" if st.expires_in is None else st.expires_in
+    return f"{st.profile:20} {st.token_id or '-':14} {expires:>6} s  {st.account or ''}"
+
+
 def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """Rows as aligned ``label: value`` lines."""
     width = max((len(k) for k, _ in rows), default=0)
     return [f"{k + ':':{width + 1}} {v}" for k, v in rows]
 
 
 def table_html(rows: Sequence[tuple[str, str]]) -> str:
+    """Rows as a two-column HTML table."""
     body = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
                    for k, v in rows)
     return f"<table>{body}</table>"
 
 
-def verify_rows(report: Any) -> list[tuple[str, str]]:
-    return [(f"{'ok ' if c.ok else 'BAD'} {c.api} {c.call}",
-             f"expected {c.expected}, got {c.outcome}. {c.detail}".strip()) for c in report.checks]
+def check_line(check: Check) -> str:
+    """One verify check in one line, for the CLI, the notebook and the form alike.
+
+    The words are the check's own (:attr:`Check.line`, :attr:`Check.summary`); a check that could not be
+    made (``skipped``, ``unverifiable``) reads "not checked (reason)": never BAD, never ok.
+    """
+    if check.outcome in ("skipped", "unverifiable"):
+        return f"--  {check.title}: not checked ({check.detail})"
+    return check.line
+
+
+def unproved_reason(report: VerifyReport) -> str | None:
+    """Why the report proves nothing about the token (:attr:`VerifyReport.proved_nothing`), else None."""
+    if not report.proved_nothing:
+        return None
+    return "; ".join(dict.fromkeys(c.detail for c in report.checks)) or "no check could run"
+
+
+def verify_verdict(report: VerifyReport) -> str:
+    """The report's verdict in one line (:attr:`VerifyReport.verdict`), with its fix when it is not ok."""
+    return report.verdict + (f" Fix: {report.fix}" if report.fix and not report.ok else "")
+
+
+def verify_lines(report: VerifyReport) -> list[str]:
+    """The verify report as text: one line per check, then the verdict."""
+    return [*(check_line(c) for c in report.checks), verify_verdict(report)]
+
+
+def verify_html(report: VerifyReport) -> str:
+    """The verify report as HTML: the same lines, the verdict in bold."""
+    *checks, verdict = verify_lines(report)
+    return f"<pre>{e(chr(10).join(checks))}</pre><b>{e(verdict)}</b>"
 
 
 def revoke_rows(proof: RevokeProof) -> list[tuple[str, str]]:
+    """What revoking did, and the proof."""
     return [("Revoked token id", proof.token_id),
             ("At the provider", "it was already invalid" if proof.already_invalid else "revoked now"),
             ("Local copy", "still there!" if proof.local_token_left
@@ -131,20 +196,44 @@ def revoke_rows(proof: RevokeProof) -> list[tuple[str, str]]:
 
 
 def overview_rows(rows: Sequence[StepRow]) -> list[tuple[str, str]]:
+    """Every step's recorded status (00) as rows."""
     return [(r.title, f"{r.status} {r.at} {r.detail}".strip()) for r in rows]
 
 
 def overview_html(rows: Sequence[StepRow]) -> str:
+    """Every step's recorded status (00), each linking its notebook."""
     body = "".join(f"<tr><td style='text-align:left'><a href='{e(r.notebook)}'>{e(r.title)}</a></td>"
                    f"<td>{e(r.status)}</td><td>{e(r.at)}</td><td style='text-align:left'>{e(r.detail)}</td></tr>"
                    for r in rows)
     return f"<table><tr><th>Step</th><th>Status</th><th>When (UTC)</th><th>Detail</th></tr>{body}</table>"
 
 
+def _complete_uri(grant: Any) -> str | None:
+    """The verification link with the code filled in (RFC 8628 §3.3.1), when the provider sent one."""
+    value = getattr(grant, "verification_uri_complete", None)
+    return str(value) if value else None
+
+
 def device_code_lines(grant: Any) -> str:
-    minutes = max(1, grant.expires_in // 60)
-    return (f"Open {grant.verification_uri} and enter the code {grant.user_code} (expires in {minutes} min). "
-            "Only enter a code this runbook shows you.")
+    """The device code line (CLI ``authorize``, headless step 03): where to go, the code, its lifetime."""
+    text = (f"Open {grant.verification_uri} and enter the code {grant.user_code} "
+            f"(expires in {duration_text(grant.expires_in)}).")
+    complete = _complete_uri(grant)
+    if complete:
+        text += f" Or open {complete} (the code is filled in)."
+    return text + " Only enter a code this runbook shows you."
+
+
+def code_countdown(seconds_left: float) -> str:
+    """The device card's countdown line."""
+    if seconds_left <= 0:
+        return "The code expired: click New code"
+    return f"Code expires in {duration_text(seconds_left)}"
+
+
+def link_lines(url: str) -> str:
+    """The desktop flow's link line (CLI ``authorize``, headless step 03)."""
+    return f"Open this link in a browser on this machine and allow access:\n{url}"
 
 
 def qr_svg(url: str) -> str:
@@ -155,30 +244,42 @@ def qr_svg(url: str) -> str:
 
 
 def device_code_html(grant: Any, *, qr: bool = True) -> str:
-    """The card's body: the user code big (selectable, with a copy button), the link and a QR code."""
+    """The card's body: the user code big (selectable, with a copy button), the link(s), the lifetime, a QR code.
+
+    The QR code encodes ``verification_uri_complete`` when the provider sent it (no typing on the phone).
+    """
     code = e(grant.user_code)
     copy = (f"<button onclick=\"navigator.clipboard.writeText('{code}')\" title='Copy the code'>Copy</button>")
     link = f'<a href="{e(grant.verification_uri)}" target="_blank" rel="noopener">{e(grant.verification_uri)}</a>'
+    complete = _complete_uri(grant)
+    shortcut = ""
+    if complete:
+        shortcut = (f'<br>or open <a href="{e(complete)}" target="_blank" rel="noopener">{e(complete)}</a> '
+                    "(the code is filled in)")
     picture = ""
     if qr:
-        picture = f"<div>{qr_svg(grant.verification_uri)}<br><small>Scan to open the page on a phone</small></div>"
-    return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link}<br>2. Enter this code:"
+        picture = f"<div>{qr_svg(complete or grant.verification_uri)}<br><small>Scan to open the page on a phone</small></div>"
+    return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link}{shortcut}<br>2. Enter this code:"
             f"<div style='font:bold 2.6em monospace;letter-spacing:.12em;user-select:all'>{code}</div>{copy}"
-            "<br><small>Only enter a code this runbook shows you; it works once and expires.</small></div>"
+            f"<br><small>Expires in {e(duration_text(grant.expires_in))}. Only enter a code this runbook shows you; "
+            "it works once.</small></div>"
             f"{picture}</div>")
 
 
 def link_html(url: str, text: str = "Open Google's page") -> str:
+    """The desktop flow's link, big."""
     return (f'<a href="{e(url)}" target="_blank" rel="noopener" style="font-size:1.3em;font-weight:bold">{e(text)}</a>'
             "<br><small>Sign in with the account the server will use, then click Allow.</small>")
 
 
 def result_lines(result: AuthResult) -> str:
+    """The outcome of step 03."""
     account = result.account or "unknown"
     return f"Authorized with the {result.flow} flow: token id {result.token.token_id}, account {account}."
 
 
 def result_html(result: AuthResult) -> str:
+    """The outcome of step 03, as the form shows it."""
     return (f"<div style='color:#1b5e20;font-size:1.4em'><b>Authorized</b></div>token id "
             f"<code>{e(result.token.token_id)}</code>, account <b>{e(result.account or 'unknown')}</b>, "
             f"{e(result.flow)} flow")

@@ -1,0 +1,46 @@
+"""Notebook 00 (start here): the profile picker and every step's status, as an ipywidgets form.
+
+Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from .. import runbook
+from . import actions, render
+from .forms_common import Form, button
+
+
+class StartHereForm(Form):
+    """Pick the profile (one per site) and see every step's status, with links to the notebooks."""
+
+    def __init__(self, *, profile: str = "default", home: str = "", issuer: str = "") -> None:
+        super().__init__()
+        self.home, self.issuer = home, issuer
+        names = sorted({*runbook.ProfileStore(Path(home) if home else None).names(), profile})
+        self.picker = w.Dropdown(options=names, value=profile, description="Profile")
+        self.table = w.HTML()
+        self.reload = button("Reload", icon="refresh")
+        self.hint = w.HTML()
+        self.layout(w.HBox([self.picker, self.reload]), self.hint, self.table)
+        self.observe(self.picker, self._on_pick)
+        self.on_click(self.reload, self._on_reload)
+        self._show(profile)
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        self._show(change["new"])
+
+    def _on_reload(self, _button: w.Button) -> None:
+        self._show(self.picker.value)
+
+    def _show(self, name: str) -> None:
+        self.site = actions.open_site(name, self.home, self.issuer)
+        rows, st, ticks = actions.act_overview(self.site)
+        checklist = render.checklist_summary(ticks)
+        self.hint.value = f"Set <code>profile = {render.e(repr(name))}</code> in the parameters cell of each notebook."
+        self.table.value = (render.overview_html(rows) + f"<p>{render.e(checklist)}</p>"
+                            + render.table_html(render.status_rows(st)))

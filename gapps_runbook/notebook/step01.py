@@ -1,0 +1,73 @@
+"""Notebook 01 (console checklist): services, flow and publishing status in; the verdict and checklist out.
+
+Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as w
+
+from ..oauth.scopes import SERVICES
+from . import actions, render
+from .checklist import checklist_complete, checklist_items
+from .forms_common import Form
+
+
+class ConsoleChecklistForm(Form):
+    """Services, flow and publishing status in; the verdict and the console checklist out."""
+
+    def __init__(self, site: Any, *, services: Sequence[str] = ("calendar", "openid"), flow: str = "auto",
+                 publishing_status: str = "", project_id: str = "") -> None:
+        super().__init__()
+        self.site = site
+        self.services = {k: w.Checkbox(value=k in services, description=f"{s.title} ({k})", indent=False)
+                         for k, s in SERVICES.items()}
+        self.flow = w.ToggleButtons(options=["auto", "desktop", "device"], value=flow, description="Flow")
+        self.publishing = w.Dropdown(options=[("unknown", ""), ("Testing", "testing"), ("In production", "production")],
+                                     value=publishing_status, description="Publishing")
+        self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id",
+                              placeholder="my-project-123", continuous_update=False)
+        self.verdict_html = w.HTML()
+        self.items = w.VBox()
+        self.summary = w.HTML()
+        self.ticks: list[tuple[w.Checkbox, str]] = []
+        self.layout(w.HTML("<b>Services</b>"), w.VBox(list(self.services.values())), self.flow, self.publishing,
+                    self.project, self.verdict_html, w.HTML("<b>Console checklist</b>"), self.items, self.summary)
+        for widget in (*self.services.values(), self.flow, self.publishing, self.project):
+            self.observe(widget, self._on_input)
+        self._check()
+
+    def _on_input(self, _change: dict[str, Any]) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        chosen = [k for k, box in self.services.items() if box.value]
+        self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
+                                             self.project.value)
+        self.checklist = checklist_items(self.verdict, actions.act_project_id(self.site, self.project.value))
+        saved = actions.act_sync_checklist(self.site, self.checklist)
+        self.ticks = []
+        rows = []
+        for item in self.checklist:
+            box = w.Checkbox(value=saved.get(item.key, False), description=item.text, indent=False,
+                             layout=w.Layout(width="auto"))
+            self.observe(box, self._on_tick)
+            self.ticks.append((box, item.key))
+            link = f'<a href="{render.e(item.url)}" target="_blank" rel="noopener">open the page</a>'
+            rows.append(w.HBox([box, w.HTML(link)]))
+        self.items.children = rows
+        self.verdict_html.value = render.verdict_html(self.verdict)
+        self._summarize(saved)
+
+    def _on_tick(self, change: dict[str, Any]) -> None:
+        key = next(k for box, k in self.ticks if box is change["owner"])
+        self._summarize(self.site.profile.set_checklist(key, change["new"])["checklist"])
+
+    def _summarize(self, saved: dict[str, bool]) -> None:
+        done = checklist_complete(self.verdict, self.checklist, saved)
+        text = render.checklist_lines(self.checklist, saved, done)[-1]
+        why = "" if self.verdict.ok else " The preflight fails: fix the errors above first."
+        self.summary.value = f"<b>{render.e(text)}</b>{render.e(why)}"

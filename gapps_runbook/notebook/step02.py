@@ -1,0 +1,73 @@
+"""Notebook 02 (client credentials): product name, client ID and secret, or the client JSON, as a form.
+
+Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from ..oauth.clients import CLIENT_TYPE_LABELS
+from . import actions, render
+from .forms_common import Form, button
+
+
+class ClientForm(Form):
+    """Product name, client ID and secret (Password), or the client JSON (FileUpload); saved to the profile."""
+
+    def __init__(self, site: Any, *, product_name: str = "", client_id: str = "", client_type: str = "",
+                 project_id: str = "") -> None:
+        super().__init__()
+        self.site = site
+        stored = site.profile.load_client()
+        kind = client_type or site.profile.load_settings().get("flow") or (stored.client_type if stored else "desktop")
+        self.product = w.Text(value=product_name or (stored.product_name if stored else ""), description="Product name")
+        self.client_id = w.Text(value=client_id, description="Client ID", continuous_update=False,
+                                placeholder="123456789012-....apps.googleusercontent.com", layout=w.Layout(width="60%"))
+        self.id_hint = w.HTML()
+        self.secret = w.Password(description="Secret", placeholder="GOCSPX-...")
+        labels = [(label, key) for key, label in CLIENT_TYPE_LABELS.items()]
+        self.client_type = w.Dropdown(options=labels, value=kind if kind in CLIENT_TYPE_LABELS else "desktop",
+                                      description="Client type")
+        self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id")
+        self.save = button("Save client", "primary", "save")
+        self.upload = w.FileUpload(accept=".json,application/json", multiple=False, description="Client JSON")
+        self.stored = w.HTML()
+        self.layout(self.product, w.HBox([self.client_id, self.id_hint]), self.secret, self.client_type, self.project,
+                    self.save, w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"), self.upload,
+                    self.stored)
+        self.observe(self.client_id, self._on_client_id)
+        self.on_click(self.save, self._on_save)
+        self.observe(self.upload, self._on_upload)
+        self._show(stored)
+
+    def _on_client_id(self, change: dict[str, Any]) -> None:
+        self.id_hint.value = ""
+        if change["new"]:
+            actions.act_validate_client_id(self.site, change["new"])
+            self.id_hint.value = "&#10004; looks like a client ID"
+
+    def _on_save(self, _button: w.Button) -> None:
+        try:
+            stored = actions.act_save_client(self.site, client_id=self.client_id.value, client_secret=self.secret.value,
+                                             client_type=self.client_type.value, product_name=self.product.value,
+                                             project_id=self.project.value)
+        finally:
+            self.secret.value = ""  # widget state must never hold the secret
+        self._show(stored)
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        try:
+            stored = actions.act_import_client_bytes(self.site, bytes(files[0]["content"]), self.client_type.value,
+                                                     self.product.value)
+        finally:
+            self.upload.value = ()  # the upload holds the secret too
+        self._show(stored)
+
+    def _show(self, stored: Any) -> None:
+        self.stored.value = "<pre>" + render.e("\n".join(render.client_lines(stored))) + "</pre>"

@@ -1,0 +1,94 @@
+"""Notebook 04 (token status): token id, a live expiry countdown, scopes; Refresh, Verify, Revoke with proof.
+
+Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import ipywidgets as w
+
+from .. import runbook
+from . import actions, render
+from .forms_common import Form, button, ui_only
+
+
+class TokenStatusForm(Form):
+    """Token id, a live expiry countdown, granted vs requested scopes; Refresh, Verify, Revoke with proof."""
+
+    def __init__(self, site: Any) -> None:
+        super().__init__()
+        self.site = site
+        self.table = w.HTML()
+        self.expires = w.Label()
+        self.checks = w.HTML()
+        self.refresh = button("Refresh now", icon="refresh")
+        self.verify = button("Verify: call the APIs", icon="check")
+        self.revoke = button("Revoke...", "danger", "trash")
+        self.confirm = button("Yes, revoke: the server loses API access", "danger")
+        self.keep = button("Keep it")
+        self.confirm_box = w.HBox([self.confirm, self.keep], layout=w.Layout(display="none"))
+        buttons = w.HBox([self.refresh, self.verify, self.revoke])
+        self.layout(self.expires, self.table, buttons, self.confirm_box, self.checks)
+        self.on_click(self.refresh, self._on_refresh)
+        self.on_click(self.verify, self._on_verify)
+        self.on_click(self.revoke, self._on_revoke)
+        self.on_click(self.confirm, self._on_confirm)
+        self.on_click(self.keep, self._on_keep)
+        self._expires_at: float | None = None
+        self._stop = threading.Event()
+        self._render(runbook.status(site))
+        self.replace_previous()
+        self.ticker = threading.Thread(target=self._tick, name="gapps-runbook-expiry", daemon=True)
+        self.ticker.start()
+
+    def stop(self) -> None:
+        """Stop the countdown."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Stop the countdown and close the widgets."""
+        self.stop()
+        self.box.close()
+
+    def _render(self, st: runbook.TokenStatus) -> None:
+        self._expires_at = None if st.expires_in is None else time.monotonic() + st.expires_in
+        self.table.value = render.table_html(render.status_rows(st))
+        self._update_expiry()
+
+    def _update_expiry(self) -> None:
+        if self._expires_at is None:
+            self.expires.value = "No token"
+            return
+        left = max(0, int(self._expires_at - time.monotonic()))
+        self.expires.value = f"Access token expires in {left} s" if left else "Access token expired: click Refresh now"
+
+    def _tick(self) -> None:
+        while self.alive() and not self._stop.wait(1.0):
+            self._update_expiry()
+
+    def _on_refresh(self, _button: w.Button) -> None:
+        runbook.refresh(self.site)
+        self._render(runbook.status(self.site))
+        self.note("Refreshed: a new access token with a new expiry.")
+
+    def _on_verify(self, _button: w.Button) -> None:
+        self.checks.value = render.verify_html(runbook.verify(self.site))
+
+    @ui_only
+    def _on_revoke(self, _button: w.Button) -> None:
+        self.confirm_box.layout.display = "flex"
+
+    @ui_only
+    def _on_keep(self, _button: w.Button) -> None:
+        self.confirm_box.layout.display = "none"
+
+    def _on_confirm(self, _button: w.Button) -> None:
+        self.confirm_box.layout.display = "none"
+        proof = actions.act_revoke(self.site)
+        self._render(runbook.status(self.site))
+        title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
+        self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))
