@@ -134,8 +134,8 @@ def test_happy_path_desktop_flow_01_to_04(tmp_path: Path, emu: Any, canaries: Ca
     assert "Authorized with the desktop flow" in _text(third.output_path)
     assert "/o/oauth2/v2/auth" not in _text(third.output_path)  # the link was transient
     status = _text(fourth.output_path)
-    assert "ok  calendar calendarList.list: expected allowed, got allowed" in status
-    assert "ok  gmail users.getProfile:" in status and "expected refused, got refused" in status
+    assert "ok  Calendar calendarList.list: allowed, as expected" in status
+    assert "ok  Gmail users.getProfile: refused, as expected" in status and "\nverified: " in status
     assert "Tokeninfo with the old token:       refused (invalid_token)" in status
     assert "Refresh with the old refresh token: refused (invalid_grant)" in status
     steps = _site(home, emu, "site-a").profile.load_settings()["steps"]
@@ -247,7 +247,7 @@ def test_notebooks_pass_strict_nbval_against_the_emulator() -> None:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "notebooks/",
                "--nbval-sanitize-with", "notebooks/sanitize.cfg"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPPS_RUNBOOK_")}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)  # busy 2-core hosts
     hint = "\n(if a step's display changed on purpose: make notebooks, then commit notebooks/*.ipynb)"
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:] + hint
     assert "15 passed" in done.stdout
