@@ -98,11 +98,8 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
     """Store the client. The secret never comes from the command line: env, file, JSON or a prompt."""
     site = _site(ctx)
     if client_json is not None:
-        stored = runbook.import_client_json(site, client_json, client_type=client_type, product_name=product_name)  # type: ignore[arg-type]
-        if auth_method:  # the JSON names no method: store the imported client again with the pin
-            stored = runbook.save_client(site, client_id=stored.client_id, client_secret=stored.client_secret,
-                                         client_type=stored.client_type, product_name=stored.product_name,
-                                         project_id=stored.project_id, auth_method=auth_method)
+        stored = runbook.import_client_json(site, client_json, client_type=client_type,  # type: ignore[arg-type]
+                                            product_name=product_name, auth_method=auth_method)
     else:
         if not client_id or not client_type:
             raise InputError("--client-id and --client-type are needed without --client-json",

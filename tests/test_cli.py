@@ -372,7 +372,6 @@ def test_authorize_prints_the_device_code_line_of_the_shared_renderer(
     assert "(expires in 30 min)" in out and " 0 min" not in out
 
 
-@pytest.mark.xfail(strict=True, reason="profile/store.py does not persist ClientConfig.auth_method in client.json yet")
 def test_client_set_auth_method_is_stored(
     tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -379,6 +379,19 @@ def test_a_forked_child_can_use_a_profile_its_parent_used(home: Path) -> None:
 # --- client --------------------------------------------------------------------------------------
 
 
+def test_a_pinned_client_authentication_is_kept_and_a_bad_one_refused(profiles: store.ProfileStore) -> None:
+    import dataclasses
+
+    profile = profiles.profile("default")
+    profile.save_client(dataclasses.replace(CLIENT, auth_method="client_secret_basic"), GOOGLE)
+    assert profile.load_client().auth_method == "client_secret_basic"
+    on_disk = json.loads(profile.file(store.CLIENT_FILE).read_text())
+    on_disk["gapps_runbook"]["auth_method"] = "private_key_jwt"
+    profile.file(store.CLIENT_FILE).write_text(json.dumps(on_disk))
+    with pytest.raises(errors.StoreError, match="auth_method"):
+        profile.load_client()
+
+
 def test_client_round_trip_keeps_type_and_name(profiles: store.ProfileStore) -> None:
     profile = profiles.profile("default")
     profile.save_client(CLIENT, GOOGLE)
@@ -386,7 +399,7 @@ def test_client_round_trip_keeps_type_and_name(profiles: store.ProfileStore) -> 
     on_disk = json.loads(profile.file(store.CLIENT_FILE).read_text())
     assert on_disk["installed"]["client_secret"] == CLIENT.client_secret
     assert on_disk["gapps_runbook"] == {
-        "schema_version": 1, "client_type": "desktop", "product_name": "Calendar bridge"
+        "schema_version": 1, "client_type": "desktop", "product_name": "Calendar bridge", "auth_method": None
     }
     assert profile.load_client() == CLIENT
     assert profile.load_client(GOOGLE) == CLIENT

@@ -34,6 +34,7 @@ How files are handled (security reference §2 "Synthesis", targets S1-S3, threat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import copy
 import os
 from collections.abc import Callable, Iterator
@@ -215,6 +216,7 @@ class Profile:
             "schema_version": SCHEMA_VERSION,
             "client_type": client.client_type,
             "product_name": client.product_name,
+            "auth_method": client.auth_method,
         }
         with self.locked():
             write_json(self.file(CLIENT_FILE), document)
@@ -238,13 +240,17 @@ class Profile:
         if not isinstance(extra, dict) or not isinstance(installed, dict):
             raise corrupt(path, "lacks its 'installed' or 'gapps_runbook' object")
         check_schema(path, extra.get("schema_version"))
+        auth_method = extra.get("auth_method")
+        if auth_method not in (None, "client_secret_basic", "client_secret_post", "none"):
+            raise corrupt(path, "has an auth_method that is not client_secret_basic, client_secret_post or none")
         try:
-            return _client_from_installed(
+            client = _client_from_installed(
                 installed,
                 endpoints=endpoints,
                 client_type=extra.get("client_type"),
                 product_name=str(extra.get("product_name") or ""),
             )
+            return dataclasses.replace(client, auth_method=auth_method)
         except RunbookError as exc:
             raise corrupt(path, f"is not usable: {exc.message}") from None
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -135,11 +136,17 @@ def _auth_method(value: str | None) -> str | None:
 
 @in_provider_words
 def import_client_json(
-    site: Site, path: Path, *, client_type: ClientType | None = None, product_name: str = ""
+    site: Site,
+    path: Path,
+    *,
+    client_type: ClientType | None = None,
+    product_name: str = "",
+    auth_method: str | None = None,
 ) -> ClientConfig:
-    """Step 02: import the client JSON downloaded from the console's Clients page."""
+    """Step 02: import the client JSON downloaded from the console's Clients page (``auth_method`` as for
+    :func:`save_client`)."""
     client = load_client_json(path, endpoints=site.endpoints, client_type=client_type, product_name=product_name)
-    return _store_client(site, client)
+    return _store_client(site, dataclasses.replace(client, auth_method=_auth_method(auth_method)))
 
 
 def _store_client(site: Site, client: ClientConfig) -> ClientConfig:
