@@ -51,7 +51,7 @@ def authorize(
             if open_url is None:
                 raise InputError("the desktop flow needs a way to open the authorization link", fix="pass open_url")
             token = loopback.run(
-                site.endpoints, client, requested, open_url=open_url, timeout=timeout or 300.0,
+                site.transport, site.endpoints, client, requested, open_url=open_url, timeout=timeout or 300.0,
                 clock=site.clock, cancelled=cancelled,
             )
         return _keep(site, client, token, verdict.flow)
@@ -98,7 +98,7 @@ def finish_paste(site: Site, pending: loopback.LoopbackAuthorization, pasted: st
     """Complete a paste-back authorization with the URL the browser was redirected to."""
     client = site.client()
     try:
-        return _keep(site, client, loopback.complete(pending, pasted, clock=site.clock), "desktop")
+        return _keep(site, client, loopback.complete(site.transport, pending, pasted, clock=site.clock), "desktop")
     except RunbookError as exc:
         site.mark("authorize", "failed", str(exc))
         raise
