@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import InvalidGrant, RefreshInterrupted, RunbookError, TransportError, VerifyFailed
+from ..errors import InvalidGrant, ProtocolError, RefreshInterrupted, RunbookError, TransportError, VerifyFailed
 from ..oauth import tokeninfo, tokens
 from ..oauth import verify as verify_module
 from ..oauth.clients import ClientConfig
@@ -91,10 +92,13 @@ def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interru
     try:
         try:
             return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock, retry=NO_RETRY)
+        except ProtocolError:
+            raise  # an answer that is not the protocol (a portal's page) is not retried, as before
         except TransportError:
             interrupted_at = interrupted_at or _utc(site.clock.time())
-            site.clock.sleep(SAFE_RETRY.initial)
-            return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock)
+            site.clock.sleep(SAFE_RETRY.initial)  # the rest of SAFE_RETRY's attempts: 3 in all, as for any refresh
+            rest = dataclasses.replace(SAFE_RETRY, attempts=SAFE_RETRY.attempts - 1)
+            return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock, retry=rest)
     except InvalidGrant:
         if interrupted_at is None:
             refresh_journal.end(site.profile)
