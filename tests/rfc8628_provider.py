@@ -2,13 +2,25 @@
 
 It speaks the RFC dialect, not Google's:
 
-- RFC 8414 metadata at ``/.well-known/oauth-authorization-server`` only (no OpenID Connect
-  discovery, no ``tokeninfo_endpoint``, no ``api_base``): the runbook sees ``google_dialect`` False;
+- RFC 8414 metadata at the §3.1 location (``/.well-known/oauth-authorization-server`` between host and
+  path); by default no OpenID Connect discovery, no ``tokeninfo_endpoint``, no ``api_base``: the
+  runbook sees ``google_dialect`` False;
 - the device authorization response names ``verification_uri`` and ``verification_uri_complete``;
 - ``authorization_pending``, ``slow_down``, ``access_denied`` and ``expired_token`` come as HTTP 400;
-- clients are public (``token_endpoint_auth_method`` "none", no secret) or confidential with
-  ``client_secret_post``; scopes are the provider's own (``calendar:read``...), never Google's;
+- clients are public (``token_endpoint_auth_method`` "none", no secret) or confidential with the one
+  method they were registered with; scopes are the provider's own (``calendar:read``...), never Google's;
 - RFC 6749 §6 refresh, RFC 7009 revocation and RFC 7662 introspection, also from Authlib.
+
+Options (issue 7), each a real provider configuration seen in the wild:
+
+- ``auth_methods=("client_secret_basic",)``: the server accepts only these RFC 6749 §2.3.1 methods at
+  device authorization, token, revocation (and, without "none", introspection); its metadata lists
+  them, or omits ``token_endpoint_auth_methods_supported`` with ``advertise_auth_methods=False``
+  (RFC 8414 §2: the default is then ``client_secret_basic``);
+- ``openid=True``: an OpenID Connect discovery document at ``ISSUER/.well-known/openid-configuration``
+  without ``device_authorization_endpoint`` (django-oauth-toolkit publishes it only in RFC 8414
+  metadata), a ``/userinfo`` endpoint (Authlib's) returning ``email``, and an ``id_token`` without ``email``;
+- ``path="/tenant/a"``: an issuer with a path, ``http://127.0.0.1:PORT/tenant/a``.
 
 Authlib's framework-agnostic :class:`authlib.oauth2.rfc6749.AuthorizationServer` is adapted to a
 plain werkzeug WSGI app (no Flask). :func:`serve_provider` runs it on 127.0.0.1, port 0, in a thread.
@@ -20,199 +32,36 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import secrets
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Payload, OAuth2Request, TokenMixin
-from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
-from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request, ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
-from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc8628 import (
-    DEVICE_CODE_GRANT_TYPE,
-    DeviceAuthorizationEndpoint,
-    DeviceCodeGrant,
-    DeviceCredentialDict,
-)
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE, DeviceCredentialDict
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-SCOPES = ("calendar:read", "calendar:write", "profile")
-ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+from rfc8628_grants import (
+    BearerValidator,
+    DeviceEndpoint,
+    DeviceGrant,
+    Introspection,
+    Protector,
+    ProviderUserInfo,
+    RefreshGrant,
+    Revocation,
+)
+from rfc8628_models import ALL_AUTH_METHODS, SCOPES, Client, Issued, WerkzeugRequest, id_token
 
-
-@dataclass(frozen=True)
-class Client(ClientMixin):
-    """A registered client: public (``auth_method="none"``, no secret) or ``client_secret_post``."""
-
-    client_id: str
-    client_secret: str = field(default="", repr=False)
-    auth_method: str = "none"
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        return " ".join(s for s in scope_to_list(scope) or [] if s in SCOPES)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return bool(self.client_secret) and hmac.compare_digest(self.client_secret, client_secret)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "introspection":  # RFC 7662 §2.1: only authenticated clients introspect
-            return bool(self.client_secret) and method in ("client_secret_basic", "client_secret_post")
-        return method == self.auth_method
-
-    def check_response_type(self, response_type: str) -> bool:
-        return False
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in (DEVICE_CODE_GRANT_TYPE, "refresh_token")
-
-
-@dataclass
-class Issued(TokenMixin):
-    """A token the provider issued."""
-
-    client_id: str
-    user: str
-    scope: str
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(default=None, repr=False)
-    issued_at: float = field(default_factory=time.time)
-    expires_in: int = 3600
-    revoked: bool = False
-
-    def check_client(self, client: Client) -> bool:
-        return client.client_id == self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return self.expires_in
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.issued_at + self.expires_in
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-    def get_user(self) -> str:
-        return self.user
-
-    def get_client(self) -> Any:
-        raise NotImplementedError
-
-
-class _Request(OAuth2Request):
-    """Authlib's request over a werkzeug request (what its Flask integration does over Flask's)."""
-
-    def __init__(self, request: Request) -> None:
-        super().__init__(request.method, request.url, headers=request.headers)
-        self._request = request
-        self.payload = _Payload(request)
-
-    @property
-    def args(self) -> Any:
-        return self._request.args
-
-    @property
-    def form(self) -> Any:
-        return self._request.form
-
-
-class _Payload(OAuth2Payload):
-    def __init__(self, request: Request) -> None:
-        self._request = request
-
-    @property
-    def data(self) -> Any:
-        return self._request.values
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:
-        values: dict[str, list[str]] = defaultdict(list)
-        for key in self.data:
-            values[key].extend(self.data.getlist(key))
-        return values
-
-
-
-class _DeviceEndpoint(DeviceAuthorizationEndpoint):
-    INTERVAL = 1  # seconds; RFC 8628 lets the server choose (Authlib's default is 5)
-
-    def get_verification_uri(self) -> str:
-        return self.server.base_url + "/device"
-
-    def save_device_credential(self, client_id: str, scope: str, data: dict[str, Any]) -> None:
-        self.server.save_device(client_id, scope, data)
-
-
-class _DeviceGrant(DeviceCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
-
-    def query_device_credential(self, device_code: str) -> DeviceCredentialDict | None:
-        return self.server.devices.get(device_code)
-
-    def query_user_grant(self, user_code: str) -> tuple[str, bool] | None:
-        return self.server.decisions.get(user_code)
-
-    def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
-        return self.server.take_slow_down(credential)
-
-
-class _RefreshGrant(RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
-    INCLUDE_NEW_REFRESH_TOKEN = True
-
-    def authenticate_refresh_token(self, refresh_token: str) -> Issued | None:
-        found = self.server.find(refresh_token, "refresh_token")
-        return found if found is not None and not found.revoked else None
-
-    def authenticate_user(self, refresh_token: Issued) -> str:
-        return refresh_token.user
-
-    def revoke_old_credential(self, refresh_token: Issued) -> None:
-        refresh_token.revoked = True
-
-
-class _Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Issued | None:
-        return self.server.find(token_string, token_type_hint)
-
-    def revoke_token(self, token: Issued, request: Any) -> None:
-        token.revoked = True
-
-
-class _Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Issued | None:
-        return self.server.find(token_string, token_type_hint)
-
-    def check_permission(self, token: Issued, client: Client, request: Any) -> bool:
-        return token.check_client(client)
-
-    def introspect_token(self, token: Issued) -> dict[str, Any]:
-        return {"active": True, "client_id": token.client_id, "username": token.user, "scope": token.scope,
-                "token_type": "Bearer", "exp": int(token.issued_at + token.expires_in), "iat": int(token.issued_at)}
+__all__ = ["ALL_AUTH_METHODS", "SCOPES", "Client", "Provider", "RunningProvider", "serve_provider"]
 
 
 class Provider(AuthorizationServer):
@@ -220,37 +69,57 @@ class Provider(AuthorizationServer):
 
     Args:
         clients: The registered clients.
+        auth_methods: The RFC 6749 §2.3.1 methods the server accepts (all three by default).
+        advertise_auth_methods: List them in the metadata; False omits the lists (RFC 8414 §2 default basic).
+        openid: Serve OpenID Connect discovery (without the device endpoint), UserInfo and ID tokens.
+        path: The issuer's path (``/tenant/a``); empty for an issuer without one.
     """
 
-    def __init__(self, clients: list[Client]) -> None:
+    def __init__(self, clients: list[Client], *, auth_methods: Sequence[str] = ALL_AUTH_METHODS,
+                 advertise_auth_methods: bool = True, openid: bool = False, path: str = "") -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.base_url = ""
+        self.path = path.rstrip("/")
+        self.auth_methods = list(auth_methods)
+        self.advertise_auth_methods = advertise_auth_methods
+        self.openid = openid
         self.clients = {c.client_id: c for c in clients}
         self.devices: dict[str, DeviceCredentialDict] = {}
         self.decisions: dict[str, tuple[str, bool]] = {}
         self.tokens: list[Issued] = []
         self.slow_downs = 0  # answer slow_down to this many coming polls
         self.requests: list[tuple[str, int]] = []  # (path, status), values never kept
+        self.auth_seen: list[tuple[str, str]] = []  # (path, "basic" | "form" | "none"), never the values
         self._codes = threading.Condition()
         self._user_codes: list[str] = []
+        self._key = secrets.token_bytes(32)
+        self.protector = ResourceProtector()
+        self.protector.register_token_validator(BearerValidator(self))
         self.register_token_generator("default", BearerTokenGenerator(
             access_token_generator=lambda **_: generate_token(42),
             refresh_token_generator=lambda **_: generate_token(48),
             expires_generator=3600,
         ))
-        self.register_grant(_DeviceGrant)
-        self.register_grant(_RefreshGrant)
-        self.register_endpoint(_DeviceEndpoint)
-        self.register_endpoint(_Revocation)
-        self.register_endpoint(_Introspection)
-        self._routes = Map([
-            Rule("/.well-known/oauth-authorization-server", endpoint="metadata", methods=["GET"]),
-            Rule("/device_authorization", endpoint="device_authorization", methods=["POST"]),
-            Rule("/token", endpoint="token", methods=["POST"]),
-            Rule("/revoke", endpoint="revocation", methods=["POST"]),
-            Rule("/introspect", endpoint="introspection", methods=["POST"]),
-            Rule("/device", endpoint="verification", methods=["GET"]),
-        ])
+        methods = {"TOKEN_ENDPOINT_AUTH_METHODS": self.auth_methods}
+        self.register_grant(type("DeviceGrant", (DeviceGrant,), methods))
+        self.register_grant(type("RefreshGrant", (RefreshGrant,), methods))
+        self.register_endpoint(type("DeviceEndpoint", (DeviceEndpoint,), {"CLIENT_AUTH_METHODS": self.auth_methods}))
+        self.register_endpoint(type("Revocation", (Revocation,), {"CLIENT_AUTH_METHODS": self.auth_methods}))
+        secret_methods = [m for m in self.auth_methods if m != "none"]
+        self.register_endpoint(type("Introspection", (Introspection,), {"CLIENT_AUTH_METHODS": secret_methods}))
+        p = self.path
+        rules = [
+            Rule("/.well-known/oauth-authorization-server" + p, endpoint="metadata", methods=["GET"]),
+            Rule(p + "/device_authorization", endpoint="device_authorization", methods=["POST"]),
+            Rule(p + "/token", endpoint="token", methods=["POST"]),
+            Rule(p + "/revoke", endpoint="revocation", methods=["POST"]),
+            Rule(p + "/introspect", endpoint="introspection", methods=["POST"]),
+            Rule(p + "/device", endpoint="verification", methods=["GET"]),
+        ]
+        if openid:
+            rules += [Rule(p + "/.well-known/openid-configuration", endpoint="openid_configuration", methods=["GET"]),
+                      Rule(p + "/userinfo", endpoint="userinfo", methods=["GET"])]
+        self._routes = Map(rules)
 
     # the test's hands -------------------------------------------------------------------------
 
@@ -302,13 +171,19 @@ class Provider(AuthorizationServer):
         self.tokens.append(Issued(
             client_id=request.client.get_client_id(), user=request.user, scope=token.get("scope", ""),
             access_token=token["access_token"], refresh_token=token.get("refresh_token"),
-            expires_in=token["expires_in"],
+            expires_in=token["expires_in"], client=request.client,
         ))
+
+    def id_token_for(self, user: str, client_id: str) -> str:
+        """An ID token (OIDC Core §2) naming the user by ``sub`` only: no ``email`` claim."""
+        now = int(time.time())
+        claims = {"iss": self.base_url, "sub": user.split("@")[0], "aud": client_id, "iat": now, "exp": now + 3600}
+        return id_token(claims, self._key)
 
     # Authlib's framework hooks ----------------------------------------------------------------
 
     def create_oauth2_request(self, request: Request) -> OAuth2Request:
-        return _Request(request)
+        return WerkzeugRequest(request)
 
     def create_json_request(self, request: Request) -> Any:
         raise NotImplementedError
@@ -324,7 +199,7 @@ class Provider(AuthorizationServer):
     def metadata(self) -> dict[str, Any]:
         """RFC 8414 §2 authorization server metadata."""
         base = self.base_url
-        return {
+        document: dict[str, Any] = {
             "issuer": base,
             "token_endpoint": base + "/token",
             "device_authorization_endpoint": base + "/device_authorization",
@@ -333,17 +208,44 @@ class Provider(AuthorizationServer):
             "scopes_supported": list(SCOPES),
             "response_types_supported": ["none"],  # no authorization endpoint: no browser redirect flows
             "grant_types_supported": [DEVICE_CODE_GRANT_TYPE, "refresh_token"],
-            "token_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
-            "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         }
+        if self.advertise_auth_methods:
+            secret_methods = [m for m in self.auth_methods if m != "none"]
+            document.update(token_endpoint_auth_methods_supported=self.auth_methods,
+                            revocation_endpoint_auth_methods_supported=self.auth_methods,
+                            introspection_endpoint_auth_methods_supported=secret_methods)
+        return document
+
+    def openid_configuration(self) -> dict[str, Any]:
+        """OpenID Connect Discovery §3 metadata, without ``device_authorization_endpoint`` (RFC 8628 §4
+        registers it for RFC 8414 metadata; django-oauth-toolkit publishes it only there)."""
+        document = {k: v for k, v in self.metadata().items() if k != "device_authorization_endpoint"}
+        document.update(
+            authorization_endpoint=self.base_url + "/authorize", userinfo_endpoint=self.base_url + "/userinfo",
+            jwks_uri=self.base_url + "/jwks", subject_types_supported=["public"],
+            id_token_signing_alg_values_supported=["HS256"], response_types_supported=["code"],
+        )
+        return document
+
+    def userinfo(self, request: Request) -> Response:
+        """OIDC Core §5.3 through Authlib's UserInfoEndpoint; a bad token is its RFC 6750 §3.1 401."""
+        oauth_request = self.create_oauth2_request(request)
+        endpoint = ProviderUserInfo(server=self, resource_protector=Protector(self.protector, oauth_request))
+        try:
+            status, body, headers = endpoint(oauth_request)
+        except OAuth2Error as error:
+            status, body, headers = error()
+        return self.handle_response(status, body, headers)
 
     def dispatch(self, request: Request) -> Response:
         name, _args = self._routes.bind_to_environ(request.environ).match()
-        if name == "metadata":
-            return Response(json.dumps(self.metadata()), content_type="application/json")
+        self.auth_seen.append((request.path, _auth_kind(request)))
+        if name in ("metadata", "openid_configuration"):
+            return Response(json.dumps(getattr(self, name)()), content_type="application/json")
         if name == "verification":
             return Response("Enter the code shown on your device.", content_type="text/plain")
+        if name == "userinfo":
+            return self.userinfo(request)
         if name == "token":
             return self.create_token_response(request)
         return self.create_endpoint_response(name, request)
@@ -360,6 +262,13 @@ class Provider(AuthorizationServer):
         return response(environ, start_response)
 
 
+def _auth_kind(request: Request) -> str:
+    """How a request authenticated its client: HTTP Basic, form ``client_secret``, or neither (no values kept)."""
+    if request.headers.get("Authorization", "").startswith("Basic "):
+        return "basic"
+    return "form" if "client_secret" in request.form else "none"
+
+
 class _Quiet(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -373,9 +282,12 @@ class RunningProvider:
 
 @contextlib.contextmanager
 def serve_provider(provider: Provider) -> Iterator[RunningProvider]:
-    """Serve ``provider`` on 127.0.0.1, a free port, in a thread, until the block ends."""
+    """Serve ``provider`` on 127.0.0.1, a free port, in a thread, until the block ends.
+
+    ``base_url`` is the issuer: ``http://127.0.0.1:PORT`` plus the provider's path, if any.
+    """
     server = make_server("127.0.0.1", 0, provider, threaded=True, request_handler=_Quiet)
-    provider.base_url = f"http://127.0.0.1:{server.server_port}"
+    provider.base_url = f"http://127.0.0.1:{server.server_port}{provider.path}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -58,7 +58,7 @@ def play_user(running: RunningProvider, *, deny: bool = False) -> threading.Thre
         code = running.provider.wait_for_user_code(timeout=20)
         polled = threading.Event()
         while not polled.wait(0.05):
-            if any(path == "/token" for path, _ in running.provider.requests):
+            if any(path.endswith("/token") for path, _ in running.provider.requests):
                 polled.set()
         (running.provider.deny if deny else running.provider.approve)(code)
 
@@ -148,8 +148,10 @@ def test_confidential_client_authenticates_with_client_secret_post(
     tmp_path: Path, provider: RunningProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = tmp_path / "home"
+    # The provider lists all three methods but registered this client for client_secret_post only (RFC 7591
+    # token_endpoint_auth_method): discovery cannot know that, so the profile pins the method.
     rc = run(home, provider, "client", "set", "--client-id", CONFIDENTIAL_ID, "--client-type", "device",
-             "--secret-file", str(secret_file(tmp_path, CONFIDENTIAL_SECRET)))
+             "--secret-file", str(secret_file(tmp_path, CONFIDENTIAL_SECRET)), "--auth-method", "client_secret_post")
     assert rc == 0
     play_user(provider)
     rc = run(home, provider, "authorize", "--flow", "device", "--scope", SCOPE, "--scope", "profile")
@@ -157,6 +159,7 @@ def test_confidential_client_authenticates_with_client_secret_post(
     assert rc == 0, out.err
     assert CONFIDENTIAL_SECRET not in out.out + out.err
     assert provider.provider.tokens[-1].client_id == CONFIDENTIAL_ID
+    assert {kind for path, kind in provider.provider.auth_seen if path == "/token"} == {"form"}
 
 
 def test_denied_is_exit_4_and_stores_nothing(

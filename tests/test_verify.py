@@ -174,7 +174,13 @@ def test_provider_with_nothing_to_check_is_unverifiable_not_ok() -> None:
 def test_userinfo_without_openid_scope_and_introspection_without_client_is_unverifiable() -> None:
     report = verify(FakeTransport(), OIDC, token("calendar:read"), clock=FakeClock(NOW))
     assert report.proved_nothing and not report.ok
-    assert "openid scope" in report.checks[0].detail and "needs the client" in report.checks[0].detail
+    assert "openid scope" in report.checks[0].detail and "needs a client with a secret" in report.checks[0].detail
+
+
+def test_public_client_does_not_introspect() -> None:
+    public = ClientConfig("tv-app", "", "device")
+    report = verify(FakeTransport(), OIDC, token("calendar:read"), clock=FakeClock(NOW), client=public)
+    assert report.proved_nothing and "has none" in report.checks[0].detail
 
 
 def test_userinfo_proves_the_token() -> None:

@@ -43,7 +43,7 @@ def provider_checks(
         transport: The HTTP seam.
         endpoints: The provider.
         token: A fresh access token.
-        client: The profile's client; RFC 7662 introspection is only possible with it.
+        client: The profile's client; RFC 7662 introspection is only possible with its secret.
         clock: Sleep between retries.
         retry: Retry policy for connection errors and 408/429/5xx.
 
@@ -53,7 +53,7 @@ def provider_checks(
     checks: list[Check] = []
     if endpoints.userinfo_endpoint and "openid" in token.scopes:
         checks.append(_userinfo(transport, endpoints, token, clock=clock, retry=retry))
-    if endpoints.tokeninfo_endpoint or (endpoints.introspection_endpoint and client is not None):
+    if endpoints.tokeninfo_endpoint or (endpoints.introspection_endpoint and _confidential(client)):
         checks.append(_introspection(transport, endpoints, token, client=client, clock=clock, retry=retry))
     return tuple(checks) or (unverifiable(endpoints, token, client),)
 
@@ -67,12 +67,17 @@ def unverifiable(endpoints: Endpoints, token: Token, client: ClientConfig | None
         missing.append("UserInfo needs the openid scope, which the token lacks")
     if not endpoints.introspection_endpoint:
         missing.append("no RFC 7662 introspection endpoint")
-    elif client is None:
-        missing.append("introspection needs the client, which was not given")
+    elif not _confidential(client):
+        missing.append("introspection needs a client with a secret (RFC 7662 §2.1), and this one has none")
     detail = f"the provider {host_of(endpoints.issuer)} offers nothing to check the token with: {'; '.join(missing)}"
     fix = (f"authorize with the openid scope when the provider has UserInfo ({STEP_AUTHORIZE}), or use a provider "
            "with RFC 7662 introspection; until then the token is unverified")
     return Check("provider", host_of(endpoints.issuer), "allowed", "unverifiable", redact(detail), ok=False, fix=fix)
+
+
+def _confidential(client: ClientConfig | None) -> bool:
+    """RFC 7662 §2.1: the introspecting client authenticates, so a public client (no secret) cannot."""
+    return client is not None and bool(client.client_secret)
 
 
 def _check(api: str, call: str, outcome: Outcome, detail: str, fix: str = "", *, network: bool = False) -> Check:
