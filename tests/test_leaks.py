@@ -526,8 +526,8 @@ def test_l4_every_cli_command_at_debug_leaves_no_canary(
         emu.fail_next("/revoke", "reset", 3)
         run("desk", "revoke", "--yes", expect=ExitCode.NETWORK)
         run("desk", "revoke", "--yes")
-        run("desk", "refresh", expect=ExitCode.MISCONFIGURED)
-        run("desk", "run", "04", "--out", str(tmp_path / "runs"), expect=ExitCode.MISCONFIGURED)
+        run("desk", "refresh", expect=ExitCode.REAUTHORIZE)
+        run("desk", "run", "04", "--out", str(tmp_path / "runs"), expect=ExitCode.REAUTHORIZE)
         # device ("TVs and Limited Input devices") client, openid
         run("tv", "client", "set", "--client-id", emu.device_client.client_id, "--client-type", "device",
             "--secret-env", DEVICE_SECRET_ENV)
