@@ -16,7 +16,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import STEP_AUTHORIZE, RunbookError
+from ..errors import STEP_AUTHORIZE, STEP_CLIENT, RunbookError
 from ..oauth import clients, scopes, tokeninfo
 from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..oauth.clock import duration_text
@@ -117,6 +117,8 @@ def usable(st: TokenStatus) -> bool:
 
 def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(label, value) rows of the status panel (step 04, ``gapps-runbook status``); no secret in any of them."""
+    if st.client_id is None:
+        return [("Profile", st.profile), ("Client", f"none: run {STEP_CLIENT}")]
     if st.token_id is None:
         return [("Profile", st.profile), ("Token", f"none: run {STEP_AUTHORIZE}")]
     rows = [("Profile", st.profile), ("Token id", st.token_id), ("Expires in", f"{st.expires_in} s"),
