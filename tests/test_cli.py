@@ -304,6 +304,14 @@ def test_a_bad_client_id_is_reported_before_the_secret_is_asked(
 # --- issue 7: exit codes and the shared renderers ---------------------------------------------
 
 
+def test_status_without_a_client_names_step_02(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(tmp_path / "home", emulator, "status") == ExitCode.REAUTHORIZE
+    out = capsys.readouterr().out
+    assert "none: run runbook step 02 (client credentials)" in out and "step 03" not in out
+
+
 def test_status_without_a_token_exits_7_in_text_and_json(
     tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
