@@ -21,6 +21,8 @@ from .notebook.actions import act_check_verify
 from .oauth import scopes
 from .oauth.client_ids import validate_client_id
 from .emulator.command import emulator as emulator_command
+from .cli_batch import batch as batch_command
+from .runs.parameters import literal as _literal
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
@@ -271,19 +273,6 @@ def demo(out: Path) -> None:
     run_demo(out, echo=click.echo)
 
 
-_PYTHON_LITERALS: dict[str, object] = {"True": True, "False": False, "None": None}
-
-
-def _literal(value: str) -> object:
-    """A -p value: JSON (numbers, lists, true/false, null), Python's True/False/None, else the string."""
-    if value in _PYTHON_LITERALS:
-        return _PYTHON_LITERALS[value]
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 @cli.command("run")
 @click.argument("step")
 @click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
@@ -313,6 +302,7 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
 
 
 cli.add_command(emulator_command)
+cli.add_command(batch_command)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,84 @@
+"""``gapps-runbook batch STEP``: one runbook step over many sites, locally or on a Dask cluster.
+
+Only option parsing and printing; the work is in :mod:`gapps_runbook.runs.batch` (sites, plan,
+run), :mod:`~gapps_runbook.runs.batch_executors` (threads or Dask) and
+:mod:`~gapps_runbook.runs.batch_report` (summary and report). Registered from ``cli.py``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from .errors import ExitCode, InputError
+
+BATCH_EPILOG = """\b
+Outcomes and exit code (0 only when every site is ok, else the worst site's):
+  failed 1 > misconfigured 3 > reauthorize 7 > expired 7 > network 6 > expiring 7 > ok 0
+  expiring: the refresh token dies within 7 days (Testing-mode consent screen) or there is none;
+  expired: it can no longer be refreshed. Ctrl-C keeps the finished sites and exits 5.
+\b
+Dask (--executor dask): workers read the profiles from the same profile home path (--home /
+GAPPS_RUNBOOK_HOME on a filesystem every worker mounts at the same path) and write into the
+batch folder under --out, which must be shared the same way. No secret is sent with the tasks.
+"""
+
+
+@click.command("batch", epilog=BATCH_EPILOG)
+@click.argument("step")
+@click.option("--profiles", default=None, metavar="A,B,...", help="The sites' profiles, comma-separated.")
+@click.option("--all", "all_profiles", is_flag=True, help="Every profile under the profile home.")
+@click.option("--sites", "sites_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A CSV file with the columns profile, issuer, notes (issuer and notes may be empty).")
+@click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="A notebook parameter for every site (repeatable), as in `run`. Never a secret.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Sites run at once (one kernel each), local executor.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Where the batch folder is created.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: threads in this process; dask: an existing dask.distributed cluster.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="The Dask scheduler (with --executor dask).")
+@click.option("--progress/--no-progress", default=None, help="A progress bar (default: when stderr is a terminal).")
+@click.pass_context
+def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: bool, sites_file: Path | None,
+          parameters: tuple[tuple[str, str], ...], jobs: int, out: Path, executor: str, scheduler: str | None,
+          progress: bool | None) -> None:
+    """Run one step's notebook once per site, in parallel, into ONE batch folder.
+
+    The folder holds each site's executed, scrubbed notebook, summary.json, summary.csv and
+    report.html (the outcome table first). Step 04 with `-p refresh true` checks that every
+    site's grant and client still work at the provider.
+    """
+    from .runs.batch import plan, run_batch, select_sites
+    from .runs.batch_executors import DaskExecutor, LocalExecutor
+    from .runs.demo import new_run_dir
+    from .runs.parameters import parse_parameters
+    from .runs.steps import resolve_step
+
+    root = ctx.find_root().obj
+    if (executor == "dask") != (scheduler is not None):
+        raise InputError("--scheduler goes with --executor dask, and --executor dask needs it",
+                         fix="pass both (--executor dask --scheduler tcp://HOST:PORT), or neither")
+    notebook = resolve_step(step)
+    specs = select_sites(profiles=profiles, all_profiles=all_profiles, sites_file=sites_file, home=root["home"],
+                         issuer=root["issuer"])
+    home = Path(root["home"]).resolve() if root["home"] else None
+    plan(specs, notebook, out, parse_parameters(parameters), home)  # refuse secrets before any folder exists
+    runner = DaskExecutor(scheduler) if scheduler is not None else LocalExecutor(jobs)
+    batch_dir = new_run_dir(out, f"batch-{notebook.stem}").resolve()
+    tasks = plan(specs, notebook, batch_dir, parse_parameters(parameters), home)
+    where = f"Dask at {scheduler}" if scheduler else f"{jobs} at a time"
+    click.echo(f"{notebook.stem} over {len(tasks)} sites ({where}) into {batch_dir}", err=True)
+    result = run_batch(tasks, runner, title=f"gapps-runbook batch {notebook.stem}", progress=progress,
+                       echo=lambda line: click.echo(line, err=True))
+    counts = Counter(o.outcome for o in result.outcomes)
+    click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())) +
+               f". Summary: {result.batch_dir / 'summary.json'}  Report: {result.batch_dir / 'report.html'}")
+    if result.cancelled:
+        click.echo(f"Cancelled: {sum(o.detail != 'cancelled' for o in result.outcomes)} of {len(tasks)} sites finished.",
+                   err=True)
+        ctx.exit(ExitCode.EXPIRED)
+    ctx.exit(result.exit_code)

@@ -1,0 +1,156 @@
+"""``gapps-runbook batch STEP``: one step's notebook over many sites, in parallel, into one batch folder.
+
+The sites come from ``--profiles A,B``, ``--all`` (every profile under the profile home) or a
+``--sites FILE.csv`` with the columns ``profile``, ``issuer`` (optional) and ``notes`` (optional).
+Every site's parameters are checked by :func:`safety.params.check_parameters` before anything
+starts (secrets are never parameters; the kernels read them from the profiles).
+
+The batch folder (0700) holds ``<profile>/<notebook>.ipynb`` (executed, scrubbed) per site,
+``summary.json``, ``summary.csv`` and ``report.html`` (:mod:`.batch_report`). On Ctrl-C the sites
+not started are dropped, the running ones end (their kernels get the same interrupt), and the
+summary is written with what finished; the rest are ``failed`` with the detail ``cancelled``.
+The exit code is :func:`.batch_outcome.batch_exit_code` of the outcomes.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..profile.store import ProfileStore
+from .batch_executors import Executor, SiteTask
+from .batch_outcome import CANCELLED, SiteOutcome, batch_exit_code
+
+Echo = Callable[[str], None]
+SITES_COLUMNS = ("profile", "issuer", "notes")
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """A site to run: its profile, its issuer ("" = the profile's own) and free notes."""
+
+    profile: str
+    issuer: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A finished (or cancelled) batch: its folder, the rows in site order, the exit code."""
+
+    batch_dir: Path
+    outcomes: list[SiteOutcome]
+    exit_code: int
+    cancelled: bool
+
+
+def select_sites(*, profiles: str | None, all_profiles: bool, sites_file: Path | None, home: Path | None,
+                 issuer: str | None) -> list[SiteSpec]:
+    """The sites of exactly one of ``--profiles``, ``--all`` and ``--sites``, in order, without duplicates.
+
+    Raises:
+        InputError: None or several of the three were given, a sites file is unreadable or
+            malformed, or the selection is empty.
+    """
+    if sum(x is not None and x is not False for x in (profiles, all_profiles or None, sites_file)) != 1:
+        raise InputError("choose the sites with exactly one of --profiles, --all and --sites",
+                         fix="e.g. --profiles site-a,site-b, or --all, or --sites sites.csv")
+    if sites_file is not None:
+        specs = read_sites_file(sites_file)
+    elif all_profiles:
+        specs = [SiteSpec(name) for name in ProfileStore(home).names()]
+    else:
+        specs = [SiteSpec(name.strip()) for name in (profiles or "").split(",") if name.strip()]
+    if not specs:
+        where = "under the profile home" if all_profiles else "in the selection"
+        raise InputError(f"no sites {where}", fix="create profiles first (client set, authorize) or name them")
+    seen: dict[str, SiteSpec] = {}
+    for spec in specs:
+        ProfileStore(home).profile(spec.profile)  # refuses a malformed name (InputError)
+        seen.setdefault(spec.profile, SiteSpec(spec.profile, spec.issuer or issuer or "", spec.notes))
+    return list(seen.values())
+
+
+def read_sites_file(path: Path) -> list[SiteSpec]:
+    """Read a sites CSV (header ``profile,issuer,notes``; ``issuer`` and ``notes`` may be missing or empty)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "profile" not in reader.fieldnames:
+                raise InputError(f"{path} has no 'profile' column", fix=f"start it with the header {','.join(SITES_COLUMNS)}")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read the sites file {path}: {type(exc).__name__}",
+                         fix="pass a UTF-8 CSV file with the columns profile,issuer,notes") from None
+    return [SiteSpec((r.get("profile") or "").strip(), (r.get("issuer") or "").strip(), (r.get("notes") or "").strip())
+            for r in rows if (r.get("profile") or "").strip()]
+
+
+def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Mapping[str, object],
+         home: Path | None) -> list[SiteTask]:
+    """One :class:`SiteTask` per site, each with checked parameters (nothing has started yet).
+
+    Raises:
+        InputError: A parameter carries a secret (``check_parameters``).
+    """
+    from ..safety.params import check_parameters
+
+    tasks = []
+    for spec in specs:
+        values: dict[str, object] = {"profile": spec.profile, "home": str(home or ""), "issuer": spec.issuer,
+                                     "interactive": False, **parameters}
+        check_parameters(values)
+        tasks.append(SiteTask(spec.profile, str(home or ""), spec.issuer, str(notebook), str(batch_dir), values, spec.notes))
+    return tasks
+
+
+def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Echo = print,
+              progress: bool | None = None) -> BatchResult:
+    """Run every task through ``executor``, then write the summary and the report (also on Ctrl-C).
+
+    Args:
+        tasks: From :func:`plan`; all share one batch folder.
+        executor: Local threads or Dask.
+        title: The report's title.
+        echo: Where plain progress lines go.
+        progress: Show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        The batch's result; the caller exits with ``exit_code``.
+    """
+    from .batch_report import write_outputs
+
+    batch_dir = Path(tasks[0].batch_dir)
+    done: dict[str, SiteOutcome] = {}
+    bar = _progress_bar(len(tasks)) if (progress if progress is not None else sys.stderr.isatty()) else None
+    cancelled = False
+
+    def on_done(task: SiteTask, outcome: SiteOutcome) -> None:
+        done[task.profile] = outcome
+        if bar is not None:
+            bar.set_postfix_str(f"{task.profile}: {outcome.outcome}", refresh=False)
+            bar.update(1)
+        else:
+            echo(f"[{len(done)}/{len(tasks)}] {task.profile:24} {outcome.outcome} ({outcome.duration:.1f} s)")
+
+    try:
+        executor.run(tasks, on_done)
+    except KeyboardInterrupt:
+        cancelled = True
+    finally:
+        if bar is not None:
+            bar.close()
+    outcomes = [done.get(t.profile) or SiteOutcome(t.profile, "failed", CANCELLED, "run the batch again for this site",
+                                                   notes=t.notes) for t in tasks]
+    write_outputs(batch_dir, outcomes, title=title)
+    return BatchResult(batch_dir, outcomes, batch_exit_code([o.outcome for o in outcomes]), cancelled)
+
+
+def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="site", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,180 @@
+"""Where a batch's per-site runs execute: a thread pool in this process, or a dask.distributed cluster.
+
+Both run :func:`run_site` on a :class:`SiteTask`; a task holds names and paths only (profile,
+profile home, issuer, notebook, output folder, parameters already checked by
+``safety.params.check_parameters``): never a client secret or a token. The secrets stay in the
+profile files, which the kernel reads itself.
+
+Local (the default): ``--jobs`` threads, each driving papermill for one site at a time, so each
+site pays one kernel start and nothing else; the batch process pays its start and the Jupyter
+imports (nbformat -> jsonschema, papermill) once.
+
+Dask: the tasks go to an existing ``dask.distributed`` scheduler. A worker reads the profiles
+from the same profile home path (``GAPPS_RUNBOOK_HOME`` on a filesystem every worker mounts at the
+same path) and writes the executed notebook into the batch folder, which must be shared the same
+way. ``distributed`` is imported only here, inside :class:`DaskExecutor`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import InputError, NotebookRunError, TransportError
+from .batch_outcome import SiteOutcome, from_failure, from_status
+
+
+@dataclass(frozen=True)
+class SiteTask:
+    """One site's run: references only (it is pickled to Dask workers).
+
+    Attributes:
+        profile: The profile (one per site).
+        home: The profile home every executor reads ("" = the default one).
+        issuer: The site's issuer ("" = the profile's own, else Google).
+        notebook: The step notebook.
+        batch_dir: The batch folder; the site's notebook goes to ``batch_dir/<profile>/``.
+        parameters: The notebook's parameters (profile, home and issuer included).
+        notes: The sites file's notes, carried to the summary.
+    """
+
+    profile: str
+    home: str
+    issuer: str
+    notebook: str
+    batch_dir: str
+    parameters: dict[str, object] = field(default_factory=dict)
+    notes: str = ""
+
+
+def run_site(task: SiteTask) -> SiteOutcome:
+    """Run one site's notebook (scrubbed copy only) and judge it; never raises for a site's own failure.
+
+    Args:
+        task: The site's run.
+
+    Returns:
+        The site's row of the summary.
+    """
+    from .. import runbook
+    from .execute import run_notebook
+
+    started = time.monotonic()
+    site_dir = Path(task.batch_dir) / task.profile
+    site_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        result = run_notebook(Path(task.notebook), site_dir, task.parameters, check=False)
+        error, output = result.error, result.output_path
+    except (InputError, OSError) as exc:  # nothing ran
+        error, output = NotebookRunError(str(exc), notebook=Path(task.notebook), ename=type(exc).__name__,
+                                         evalue=str(exc), cell_index=None, output_path=None), None
+    notebook = str(output.relative_to(task.batch_dir)) if output is not None else ""
+    base = {"profile": task.profile, "notes": task.notes, "notebook": notebook}
+    if error is not None:
+        outcome, detail, fix = from_failure(error)
+        return SiteOutcome(outcome=outcome, detail=detail, fix=fix, duration=time.monotonic() - started, **base)
+    home = Path(task.home) if task.home else None
+    st = runbook.status(runbook.Site.open(task.profile, home=home, issuer=task.issuer or None))
+    outcome, detail, fix = from_status(st)
+    return SiteOutcome(outcome=outcome, detail=detail, fix=fix, token_id=st.token_id, expires_in=st.expires_in,
+                       refresh_token_expires_in=st.refresh_token_expires_in, account=st.account,
+                       duration=time.monotonic() - started, **base)
+
+
+def crashed(task: SiteTask, exc: BaseException) -> SiteOutcome:
+    """The row of a site whose task itself failed (a worker died, a bug): ``failed``, one line."""
+    from ..safety.redact import redact
+
+    return SiteOutcome(task.profile, "failed", f"the run did not complete: {type(exc).__name__}: {redact(str(exc))[:200]}",
+                       "run the batch again for this site", notes=task.notes)
+
+
+OnDone = Callable[[SiteTask, SiteOutcome], None]
+
+
+class Executor(Protocol):
+    """Runs tasks and reports each outcome to ``on_done`` as it finishes.
+
+    On KeyboardInterrupt an executor drops the sites not started, lets the running ones end (their
+    kernels got the same Ctrl-C on a terminal), reports those, then re-raises.
+    """
+
+    def run(self, tasks: list[SiteTask], on_done: OnDone) -> None: ...
+
+
+class LocalExecutor:
+    """``jobs`` threads in this process, one papermill run (one kernel) per thread at a time."""
+
+    def __init__(self, jobs: int, runner: Callable[[SiteTask], SiteOutcome] = run_site) -> None:
+        self.jobs = max(1, jobs)
+        self.runner = runner
+
+    def run(self, tasks: list[SiteTask], on_done: OnDone) -> None:
+        """Run the tasks; call ``on_done`` in this thread for each, in finishing order."""
+        pool = concurrent.futures.ThreadPoolExecutor(self.jobs, thread_name_prefix="gapps-batch")
+        futures = {pool.submit(self.runner, task): task for task in tasks}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                _report(futures[future], future, on_done)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)  # queued sites are dropped; running ones end
+            for future, task in futures.items():
+                if future.done() and not future.cancelled():
+                    _report(task, future, on_done)
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _report(task: SiteTask, future: concurrent.futures.Future[SiteOutcome], on_done: OnDone) -> None:
+    exc = future.exception()
+    on_done(task, crashed(task, exc) if exc is not None else future.result())
+
+
+class DaskExecutor:
+    """Submit each site to an existing ``dask.distributed`` scheduler (``tcp://HOST:PORT``)."""
+
+    def __init__(self, scheduler: str, *, connect_timeout: float = 30) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError("--executor dask needs the distributed package",
+                             fix="pip install 'distributed' (it is in the test extra), or use --executor local") from None
+        try:
+            self.client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise TransportError(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}",
+                                 fix="start it (dask scheduler) or pass the address it prints with --scheduler") from None
+
+    def run(self, tasks: list[SiteTask], on_done: OnDone) -> None:
+        """Submit every task, then call ``on_done`` for each as its worker finishes it."""
+        from distributed import as_completed
+
+        stamp = time.time_ns()
+        by_key = {}
+        for task in tasks:
+            future = self.client.submit(run_site, task, pure=False, key=f"gapps-site-{task.profile}-{stamp}")
+            by_key[future.key] = (future, task)
+        futures = [f for f, _ in by_key.values()]
+        try:
+            for future in as_completed(futures):
+                self._report(by_key[future.key][1], future, on_done)
+        except KeyboardInterrupt:
+            self.client.cancel([f for f in futures if not f.done()])
+            for future, task in by_key.values():
+                if future.status in ("finished", "error"):
+                    self._report(task, future, on_done)
+            raise
+        finally:
+            self.client.close()
+
+    @staticmethod
+    def _report(task: SiteTask, future: Any, on_done: OnDone) -> None:
+        if future.status == "cancelled":
+            return
+        exc = future.exception() if future.status == "error" else None
+        on_done(task, crashed(task, exc) if exc is not None else future.result())
