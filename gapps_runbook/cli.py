@@ -23,6 +23,7 @@ from .oauth.client_ids import validate_client_id
 from .emulator.command import emulator as emulator_command
 from .cli_batch import batch as batch_command
 from .runs.parameters import literal as _literal
+from .cli_backup import COMMANDS as backup_commands
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
@@ -219,7 +220,9 @@ def status(ctx: click.Context, as_json: bool, all_profiles: bool) -> None:
         return
     store = runbook.ProfileStore(ctx.find_root().obj["home"])
     states = [runbook.status(runbook.Site(store.profile(n))) for n in store.names()]
-    _emit([s.to_json() for s in states], as_json, [render.profile_line(s) for s in states])
+    exports = [store.profile(s.profile).load_settings().get("last_export") for s in states]
+    _emit([{**s.to_json(), "last_export": e} for s, e in zip(states, exports)], as_json,
+          [render.profile_line(s, e) for s, e in zip(states, exports)])
 
 
 @cli.command()
@@ -303,6 +306,7 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
 
 cli.add_command(emulator_command)
 cli.add_command(batch_command)
+for _command in backup_commands: cli.add_command(_command)  # handoff, export, import (issue 10)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ or line carries a secret (a client secret appears only as its fingerprint).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import STEP_AUTHORIZE, STEP_CLIENT, RunbookError
@@ -135,10 +135,12 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
     return rows
 
 
-def profile_line(st: TokenStatus) -> str:
-    """One profile in one line (``gapps-runbook status --all``)."""
+def profile_line(st: TokenStatus, last_export: Mapping[str, Any] | None = None) -> str:
+    """One profile in one line (``gapps-runbook status --all``); ``last_export`` is the settings' record."""
     expires = "-" if st.expires_in is None else st.expires_in
-    return f"{st.profile:20} {st.token_id or '-':14} {expires:>6} s  {st.account or ''}"
+    exported = (f"exported {last_export.get('at')} to {last_export.get('file')} by {last_export.get('by')}"
+                if isinstance(last_export, Mapping) else "never exported")
+    return f"{st.profile:20} {st.token_id or '-':14} {expires:>6} s  {st.account or '-':24} {exported}"
 
 
 def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
