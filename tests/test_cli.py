@@ -256,7 +256,8 @@ def test_run_unknown_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_emulator_command_prints_clients_and_ready_line(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator", "--auto-approve"],
+    process = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator", "--auto-approve", "--port", "0",
+                                "--state-dir", str(tmp_path / "emulator")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         lines: list[str] = []

@@ -205,6 +205,13 @@ def test_describe_faults_groups_runs() -> None:
 # -- the command line -----------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def practice_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``gapps-runbook emulator`` keeps its state under the runbook's home: a temporary one here."""
+    monkeypatch.setenv("GAPPS_RUNBOOK_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[Emulator]:
     """Run the click command without serving: the Emulator it built is appended here."""

@@ -3,14 +3,21 @@
 Every practice knob of :class:`~gapps_runbook.emulator.Emulator` is an option here: what the user
 does (``--scenario``), what breaks (``--fault``), refresh-token rotation and the 7-day Testing expiry.
 Values are parsed by :mod:`.practice`; a bad one is a one-line usage error naming the choices.
+It listens on port 8765 by default and keeps its state in a file (:mod:`.persist`), so after a restart
+it has the same address, the same demo clients, and the grants it gave (practice profiles keep working).
 """
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from ..errors import InputError, RunbookError
+from .persist import DEFAULT_PORT, STATE_FILE, default_state_dir
 
 if TYPE_CHECKING:
     from .records import Scenario
@@ -47,8 +54,21 @@ def _faults(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+class OneLineError(click.ClickException):
+    """A :class:`RunbookError` as click prints it: one line, the error's exit code."""
+
+    def __init__(self, error: RunbookError) -> None:
+        super().__init__(str(error))
+        self.exit_code = int(error.exit_code)
+
+
 @click.command()
-@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
+              help="Port on 127.0.0.1; the same one every time, so the issuer URL stays valid (0: any free port).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Where the state ({STATE_FILE}: clients, grants, refresh tokens) is kept across restarts. "
+                   "Default: emulator/ under GAPPS_RUNBOOK_HOME or the per-user config folder.")
+@click.option("--fresh", is_flag=True, help="Start over: forget the saved clients, grants and tokens.")
 @click.option("--auto-approve", is_flag=True,
               help="Approve every authorization at once, with no browser step (unattended runs).")
 @click.option("--legacy-device-scopes", is_flag=True,
@@ -74,23 +94,55 @@ def emulator(
     scenario: Scenario | None,
     faults: list[tuple[str, str, int]],
     clients_file: Path | None,
+    state_dir: Path | None,
+    fresh: bool,
 ) -> None:
     """Run the embedded Google OAuth + Calendar emulator on loopback until Ctrl-C.
 
     Open the printed URL in a browser for the landing page (clients, settings, how to point the
-    runbook at it: gapps-runbook --issuer URL ...).
+    runbook at it: gapps-runbook --issuer URL ...). Stop it and start it again: same address, same
+    demo clients, and practice profiles can still refresh (--fresh forgets everything).
     """
+    try:
+        _serve(port, state_dir, fresh, auto_approve=auto_approve, legacy_device_scopes=legacy_device_scopes,
+               publishing_status=publishing_status, rotate_refresh_tokens=rotate_refresh_tokens,
+               scenario=scenario, faults=faults, clients_file=clients_file)
+    except RunbookError as exc:
+        raise OneLineError(exc) from None
+
+
+def _serve(port: int, state_dir: Path | None, fresh: bool, *, faults: list[tuple[str, str, int]],
+           clients_file: Path | None, **options: object) -> None:
     from . import Emulator, run_forever
 
-    emu = Emulator(
-        auto_approve=auto_approve,
-        legacy_device_scopes=legacy_device_scopes,
-        publishing_status=publishing_status,
-        rotate_refresh_tokens=rotate_refresh_tokens,
-        scenario=scenario,
-    )
+    state_path = (state_dir or default_state_dir()) / STATE_FILE
+    if fresh and state_path.parent.is_dir():
+        from .persist import StateFile
+
+        StateFile(state_path).delete()
+    emu = Emulator(state_path=state_path, **options)  # type: ignore[arg-type]
     for path, kind, times in faults:
         emu.fail_next(path, kind, times)
     if clients_file is not None:
         emu.load_clients(clients_file)
-    run_forever(emu, "127.0.0.1", port, click.echo)
+    _check_port(port)  # werkzeug would print two lines and exit 1
+    click.echo(f"State: {state_path} (kept across restarts; --fresh starts over)")
+    try:
+        run_forever(emu, "127.0.0.1", port, click.echo)
+    finally:
+        emu.save()
+
+
+def _check_port(port: int) -> None:
+    """Refuse a port another program listens on, in one line naming ``--port``."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            why = "already in use (another emulator?)" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise InputError(f"port {port} on 127.0.0.1: {why}",
+                             fix="stop the other program, or pass --port N (--port 0: any free port)") from None
+

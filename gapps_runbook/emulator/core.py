@@ -3,7 +3,8 @@
 Faithful to reference §12 by default; the one deliberate departure, LEGACY (pre-2016) device scopes,
 is opt-in (``legacy_device_scopes=True``; reference §3.4). Two demo clients are registered at
 construction, Google-shaped (reference §7): a "TVs and Limited Input devices" client and a "Desktop
-app" client of one project.
+app" client of one project; random, or derived from the state file's seed when the emulator is given a
+``state_path`` (then clients and grants survive a restart: :mod:`.persist`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import InputError
-from . import facts
+from . import facts, persist
 from .app import App
 from .code_grant import CodeGrant
 from .device_grant import DeviceGrant
@@ -41,6 +42,11 @@ class Emulator:
         account: The account that approves by default.
         secret_factory: ``kind -> value`` for generated secrets (``access_token``, ``refresh_token``,
             ``device_code``, ``auth_code``, ``id_token``, ``client_secret``), to plant canaries in tests.
+        state_path: Keep clients, grants, refresh tokens and revocations in this file (0600, in a 0700
+            folder), reloaded at construction; the demo clients come from its seed. None: in memory.
+
+    Raises:
+        InputError: The state file is unreadable (the message names it and ``--fresh``).
 
     Attributes:
         device_client: The default "TVs and Limited Input devices" client.
@@ -60,6 +66,7 @@ class Emulator:
         scenario: Scenario | None = None,
         account: str = "engineer@example.com",
         secret_factory: Callable[[str], str] | None = None,
+        state_path: Path | str | None = None,
     ) -> None:
         self.state = State(
             clock=clock,
@@ -72,14 +79,34 @@ class Emulator:
         self.device = DeviceGrant(self.state, auto_approve=auto_approve, legacy_device_scopes=legacy_device_scopes)
         self.code = CodeGrant(self.state, auto_approve=auto_approve)
         self.timeout_seconds = 2.0
-        project = str(10**11 + secrets.randbelow(9 * 10**11))
-        self.device_client = self.register_client(
-            facts.random_client_id(project), self.state.secret("client_secret"), "device", PRODUCT_NAME
-        )
-        self.desktop_client = self.register_client(
-            facts.random_client_id(project), self.state.secret("client_secret"), "desktop", PRODUCT_NAME
-        )
-        self.wsgi_app = App(self)
+        self.state_file = persist.StateFile(Path(state_path)) if state_path is not None else None
+        saved = self.state_file.load() if self.state_file else None
+        self.seed = saved["seed"] if saved else persist.new_seed() if self.state_file else None
+        self.device_client = self.register_client(*self._demo_client("device"), "device", PRODUCT_NAME)
+        self.desktop_client = self.register_client(*self._demo_client("desktop"), "desktop", PRODUCT_NAME)
+        if saved and self.state_file:
+            persist.restore(self.state, saved, self.state_file.path)
+        self.wsgi_app: Callable[..., Iterable[bytes]] = App(self)
+        if self.state_file:
+            self.save()
+            self.wsgi_app = persist.SavingApp(self.wsgi_app, self.save)
+
+    def _demo_client(self, client_type: str) -> tuple[str, str]:
+        if self.seed is not None:
+            return persist.demo_client(self.seed, client_type)
+        if not hasattr(self, "_project"):
+            self._project = str(10**11 + secrets.randbelow(9 * 10**11))
+        return facts.random_client_id(self._project), self.state.secret("client_secret")
+
+    def save(self) -> bool:
+        """Write the state file if the state changed since it was last written (no-op in memory).
+
+        Returns:
+            True if the file was written.
+        """
+        if self.state_file is None or self.seed is None:
+            return False
+        return self.state_file.save(persist.snapshot(self.state, self.seed))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The emulator is itself a WSGI application."""
