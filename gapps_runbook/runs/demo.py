@@ -107,8 +107,9 @@ def _report(steps: list[StepRun], run_dir: Path, secrets: tuple[str, ...]) -> Pa
 def _summary(steps: list[StepRun], site: dict[str, object], issuer: str, echo: Echo) -> None:
     if any(s.error for s in steps):
         return
-    st = runbook.status(runbook.Site.open("demo-site", home=Path(str(site["home"])), issuer=issuer))
+    demo_site = runbook.Site.open("demo-site", home=Path(str(site["home"])), issuer=issuer)
+    st = runbook.status(demo_site)
     echo(f"\nToken status (profile demo-site): token id {st.token_id}, expires in {st.expires_in} s, "
          f"account {st.account}")
     echo(f"Scopes: {' '.join(st.scopes)}")
-    echo("Verify: Calendar calendarList.list allowed, Gmail users.getProfile refused (see 04_token_status).")
+    echo(f"Verify: {runbook.verify(demo_site).verdict} (see 04_token_status).")
