@@ -1,9 +1,8 @@
 """Encrypted export and import of profiles: age with a passphrase (scrypt) recipient (security reference §6).
 
-The file is a standard age v1 file (C2SP ``age.md``, https://age-encryption.org/v1) made by pyrage, so
-any age implementation (``age --decrypt``, rage) opens it with the passphrase. Inside is one JSON
-document (:data:`FORMAT`, schema 1): per profile its settings, ``client.json`` and the refresh token's
-record. Access tokens, ID tokens and device codes are never exported.
+A standard age v1 file (C2SP ``age.md``) made by pyrage: ``age --decrypt`` opens it with the passphrase.
+Inside, one JSON document (:data:`FORMAT`, schema 1): per profile its settings, ``client.json`` and the
+refresh token's record; never access tokens, ID tokens or device codes.
 
 Import, in this order (security reference §6 "Import validates"):
 
@@ -13,9 +12,9 @@ Import, in this order (security reference §6 "Import validates"):
    before one byte of JSON is parsed; a wrong passphrase and a changed byte both stop here;
 3. the JSON is validated (format, schema version, profile names, settings, the client through the
    store's own checks, the token's record) before anything is written;
-4. each profile is written through the store (``save_client``, ``save_token``, ``update_settings``:
-   atomic, locked, 0600) into a hidden staging folder, read back with the store's loaders, and only
-   then swapped in: the old profile stays (as ``.replaced-*``) until the new one is in place.
+4. each profile is written through the store (``save_client``, ``save_token``, ``update_settings``) into
+   a hidden staging folder, read back by the store's loaders, then swapped in: the old profile stays
+   (as ``.replaced-*``) until the new one is in place.
 """
 
 from __future__ import annotations
@@ -49,8 +48,7 @@ MAX_WORK_FACTOR = 22  # log2 N; Go age's default limit. pyrage's encryptor picks
 MAX_EXPORT_BYTES = 16 * 1024 * 1024
 MAX_HEADER_BYTES = 4096
 AGE_MAGIC = b"age-encryption.org/v1\n"
-SETTINGS_KEYS = ("issuer", "scopes", "flow", "expected_account", "publishing_status", "project_id",
-                 "checklist", "steps")
+SETTINGS_KEYS = ("issuer", "scopes", "flow", "expected_account", "publishing_status", "project_id", "checklist", "steps")
 TOKEN_KEYS = ("type", "refresh_token", "token_uri", "scopes", "account")
 TOKEN_EXTRA_KEYS = ("issued_at", "issuer", "refresh_token_expires_at")
 _SALT_RE = re.compile(rb"[A-Za-z0-9+/]{22}")
@@ -58,14 +56,10 @@ _LOGN_RE = re.compile(rb"[1-9][0-9]?")
 _FIX_FILE = "check the passphrase, and use the export file exactly as it was written (any changed byte is refused)"
 
 
-# --- the outer layer: age ----------------------------------------------------------------------
-
-
 def scrypt_work_factor(data: bytes) -> int:
     """The log2 N of an age file's one ``scrypt`` stanza, read from the text header (age.md "scrypt").
 
-    Raises:
-        InputError: Not an age v1 file, or its header is not exactly one well-formed scrypt stanza.
+    Raises InputError when it is not an age v1 file whose header is exactly one well-formed scrypt stanza.
     """
     if data.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----"):
         raise InputError("the file is ASCII-armored age; this runbook writes and reads binary age files",
@@ -95,14 +89,9 @@ def encrypt(plaintext: bytes, passphrase: str) -> bytes:
 def decrypt(data: bytes, passphrase: str, *, max_work_factor: int = MAX_WORK_FACTOR) -> bytes:
     """Check the work factor, then decrypt and authenticate every byte (age's header MAC and STREAM tags).
 
-    Args:
-        data: The age file.
-        passphrase: The passphrase.
-        max_work_factor: The largest log2 N accepted, checked before any scrypt work.
-
     Raises:
-        InputError: Too large, not an age scrypt file, a work factor above the bound, or decryption
-            failed (a wrong passphrase or a changed byte: age cannot tell the two apart).
+        InputError: Too large, not an age scrypt file, a work factor above ``max_work_factor`` (checked
+            before any scrypt work), or decryption failed (a wrong passphrase or a changed byte).
     """
     _check_passphrase(passphrase)
     if len(data) > MAX_EXPORT_BYTES:
@@ -124,15 +113,11 @@ def _check_passphrase(passphrase: str) -> None:
     register_secret(passphrase)
 
 
-# --- export ------------------------------------------------------------------------------------
-
-
 def profile_record(profile: Profile) -> dict[str, Any]:
-    """What one profile contributes to an export: settings, client, refresh-token record; no access token.
+    """One profile's part of an export: settings, client, refresh-token record; never an access token.
 
     Raises:
-        InputError: The profile does not exist.
-        StoreError: One of its files is corrupt (the store's own checks).
+        InputError: The profile does not exist. StoreError: a file of it is corrupt (the store's checks).
     """
     if not profile.exists():
         raise InputError(f"profile {profile.name!r} does not exist", fix="gapps-runbook status --all lists the profiles")
@@ -167,20 +152,12 @@ def export_bytes(profiles: Sequence[Profile], passphrase: str, *, now: float | N
     return encrypt(json.dumps(document, sort_keys=True).encode("utf-8"), passphrase)
 
 
-def utc_text(now: float) -> str:
-    """``now`` as UTC ISO 8601 to the second."""
+def utc_text(now: float) -> str:  # UTC ISO 8601, to the second
     return dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-# --- import ------------------------------------------------------------------------------------
-
-
 def parse_document(plaintext: bytes) -> dict[str, dict[str, Any]]:
-    """The profiles of an authenticated plaintext, validated (format, schema, names, fields).
-
-    Raises:
-        InputError: It is not a gapps-runbook export this version reads, or a field is wrong.
-    """
+    """The profiles of an authenticated plaintext, validated (format, schema, names, fields); else InputError."""
     try:
         document = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -191,7 +168,7 @@ def parse_document(plaintext: bytes) -> dict[str, dict[str, Any]]:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InputError("the export's schema_version is not a positive integer", fix="export again")
     if version > EXPORT_SCHEMA:
-        raise InputError(f"the export was written by a newer gapps-runbook (schema {version})", fix="upgrade gapps-runbook")
+        raise InputError(f"the export was written by a newer gapps-runbook (schema {version})", fix="upgrade it")
     profiles = document.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
         raise InputError("the export holds no profiles", fix="export again, naming the profiles")
@@ -263,16 +240,8 @@ def import_bytes(data: bytes, passphrase: str, store: ProfileStore, *, profile: 
                  force: bool = False, max_work_factor: int = MAX_WORK_FACTOR) -> list[str]:
     """Decrypt, authenticate, validate, then write each profile of an export through the store.
 
-    Args:
-        data: The export file's bytes.
-        passphrase: Its passphrase.
-        store: Where the profiles go.
-        profile: Import the export's only profile under this name.
-        force: Replace existing profiles (otherwise an existing one is refused, nothing written).
-        max_work_factor: The largest scrypt log2 N accepted (checked before decrypting).
-
-    Returns:
-        The names written.
+    ``profile`` renames the export's only profile; without ``force`` an existing profile is refused
+    and nothing is written. Returns the names written.
 
     Raises:
         InputError: Refused (see :func:`decrypt`, :func:`parse_document`), or a profile exists and not ``force``.
@@ -326,9 +295,5 @@ def _swap_in(target: Profile, staging: Profile) -> None:
 
 def record_export(profile: Profile, out: Path, *, now: float, by: str) -> None:
     """Remember in the profile's settings when it was last exported, to which file, by whom."""
-    entry = {"at": utc_text(now), "file": str(out), "by": by}
-    profile.update_settings(lambda s: s.update(last_export=entry))
+    profile.update_settings(lambda s: s.update(last_export={"at": utc_text(now), "file": str(out), "by": by}))
 
-
-__all__ = ["FORMAT", "MAX_WORK_FACTOR", "decrypt", "encrypt", "export_bytes", "import_bytes", "parse_document",
-           "record_export", "scrypt_work_factor"]
