@@ -161,8 +161,9 @@ class DaskExecutor:
             by_key[future.key] = (future, task)
         futures = [f for f, _ in by_key.values()]
         try:
-            for future in as_completed(futures):
-                self._report(by_key[future.key][1], future, on_done)
+            with self.client.as_current():  # as_completed and results look the client up
+                for future in as_completed(futures):
+                    self._report(by_key[future.key][1], future, on_done)
         except KeyboardInterrupt:
             self.client.cancel([f for f in futures if not f.done()])
             for future, task in by_key.values():
