@@ -22,7 +22,8 @@ from .oauth import scopes
 from .oauth.client_ids import validate_client_id
 from .emulator.command import emulator as emulator_command
 from .cli_batch import batch as batch_command
-from .runs.parameters import literal as _literal
+from .cli_run import run_command
+from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, as tests/test_leaks reads it)
 from .cli_backup import COMMANDS as backup_commands
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
@@ -276,34 +277,7 @@ def demo(out: Path) -> None:
     run_demo(out, echo=click.echo)
 
 
-@cli.command("run")
-@click.argument("step")
-@click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
-              help="A notebook parameter (repeatable); values are JSON or strings. Never a secret: "
-                   "pass client_secret_env / client_secrets_file references.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Where the run folder is created.")
-@click.pass_context
-def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str], ...], out: Path) -> None:
-    """Run one runbook step's notebook headless (papermill) into a new run folder.
-
-    STEP is 00-04, a notebook name (03_authorize) or a word (checklist, client, authorize, status).
-    The executed notebook is written (scrubbed of secrets) even when the step fails.
-    """
-    from .runs.demo import new_run_dir
-    from .safety.params import check_parameters
-    from .runs.steps import resolve_step, run_step
-
-    root = ctx.find_root().obj
-    values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
-                                 "issuer": root["issuer"] or "", "interactive": False}
-    values.update({name: _literal(value) for name, value in parameters})
-    check_parameters(values)  # before the run folder exists: a refused run leaves nothing behind
-    name = resolve_step(step).stem
-    result = run_step(name, new_run_dir(out, f"run-{name}"), values)
-    click.echo(f"{name}: ok ({result.duration:.1f} s). Executed notebook: {result.output_path}")
-
-
+cli.add_command(run_command)
 cli.add_command(emulator_command)
 cli.add_command(batch_command)
 for _command in backup_commands: cli.add_command(_command)  # handoff, export, import (issue 10)

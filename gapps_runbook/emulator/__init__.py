@@ -12,7 +12,8 @@ Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.st
 :mod:`.device_grant`, :mod:`.code_grant`, :mod:`.client_auth` (body or HTTP Basic credentials),
 :mod:`.app` (routing), :mod:`.browser`, :mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo`
 (OpenID Connect UserInfo), :mod:`.apis` (Calendar, Gmail), :mod:`.faults`, :mod:`.practice`
-(``--scenario``/``--fault`` values), :mod:`.command` (the CLI), :mod:`.facts` (Google's values).
+(``--scenario``/``--fault`` values), :mod:`.command` (the CLI), :mod:`.persist` (the CLI's state file: same clients and grants after a
+restart), :mod:`.facts` (Google's values).
 """
 
 from __future__ import annotations

@@ -14,27 +14,30 @@ What papermill 2.7.0 / nbclient 0.11 do, read in their source, and how this modu
   ``Password`` values included, into ``metadata.widgets``), and ``kernel_manager_class`` can be
   swapped to start the kernel with extra environment variables.  ``timeout`` is passed as
   ``execution_timeout`` (papermill renames it to nbclient's ``timeout``).
+* With ``log_output=True`` papermill's client logs every output as it arrives (``log_output_message``:
+  stdout and ``text/plain`` at INFO, stderr at WARNING) and each cell's start (``cell_start``) on the
+  ``papermill`` logger, in the thread that called ``execute_notebook``.  :data:`papermill_log.TAP`, a
+  filter on that logger, hands them to ``on_output``/``on_cell`` (scrubbed) and drops the output records, so
+  outputs are streamed to the caller (``gapps-runbook run``) and never logged.  Transient outputs (the
+  authorization link) are streamed once and still never saved; updates of a display are not logged.
 * ``request_save_on_cell_execute=True`` only makes papermill save to the memory sink after each
   cell, so a dead kernel or a timed-out cell still leaves a (scrubbed) partial notebook.
 * papermill gives its ``papermill`` logger to nbclient, which logs each cell's source ("Executing
   cell:") and each kernel message's content at DEBUG: parameters and outputs would reach any DEBUG
-  log.  A filter on that logger drops those lines, and the secrets passed in are registered with
+  log.  A filter on that logger (:mod:`.papermill_log`) drops those lines, and the secrets passed in are registered with
   :func:`redact.register_secret` so the package's log redaction also knows them (target L4).
 
-papermill and nbconvert are imported inside the functions: ``import gapps_runbook`` stays light.
+papermill is imported inside the functions (the HTML report is in :mod:`.report`): ``import gapps_runbook`` stays light.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import logging
 import os
-import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -44,9 +47,10 @@ from ..safety.params import check_parameters, is_secret_name
 from ..safety.redact import register_secret
 from ..profile.private_files import write_private
 from ..safety.scrub import INJECTED_TAG, scrub_notebook, scrub_text
+from .papermill_log import TAP, drop_content_dumps
+from .report import export_html  # noqa: F401  (its old home; the report is in report.py)
 
 MEMORY_SCHEME = "gapps-runbook-memory://"
-_CONTENT_DUMPS = ("Executing cell:", "content: ", "display id ")  # nbclient DEBUG lines carrying notebook data
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ def run_notebook(
     env: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
     check: bool = True,
+    on_output: Callable[[str], None] | None = None,
+    on_cell: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Execute ``notebook`` with papermill into ``output_dir/<notebook name>``, scrubbed.
 
@@ -89,6 +95,9 @@ def run_notebook(
             variables whose names say secret/token/password are scrubbed from the output.
         secrets: More exact values to scrub from the output.
         check: Raise on failure (default) rather than return ``status="failed"``.
+        on_output: Called with each output's text (stdout, stderr, a display's ``text/plain``) as the
+            kernel sends it, scrubbed of ``secrets``; transient outputs included, display updates not.
+        on_cell: Called with a cell's index (papermill's, counting an injected cell) as it starts.
 
     Returns:
         The run's result.
@@ -106,14 +115,19 @@ def run_notebook(
     scrub_values = [*secrets, *(value for name, value in (env or {}).items() if is_secret_name(name))]
     for value in scrub_values:
         register_secret(value)
-    _drop_content_dumps()
+    drop_content_dumps()
     sink = _SINK.new(notebook.name)
     started, failure = time.monotonic(), None
+    stream = on_output is not None or on_cell is not None
+    if stream:
+        TAP.attach(lambda text: on_output(scrub_text(text, secrets=scrub_values)) if on_output else None, on_cell)
     try:
-        _execute(notebook, sink, parameters, kernel_name=kernel_name, timeout=timeout, env=env)
+        _execute(notebook, sink, parameters, kernel_name=kernel_name, timeout=timeout, env=env, log_output=stream)
     except Exception as exc:  # every failure becomes one NotebookRunError below
         failure = exc
     finally:
+        if stream:
+            TAP.detach()
         saved = _save_scrubbed(_SINK.pop(sink), output_path, scrub_values)
     duration = time.monotonic() - started
     if failure is None:
@@ -122,36 +136,6 @@ def run_notebook(
     if check:
         raise error from None
     return RunResult(output_path if saved else None, duration, "failed", error)
-
-
-def export_html(notebooks: list[Path], out: Path, *, title: str, secrets: Iterable[str] = ()) -> Path:
-    """Build ONE HTML report from executed notebooks, each under its own heading, then redact it.
-
-    Args:
-        notebooks: Executed (scrubbed) notebooks, in report order; they are scrubbed again.
-        out: The ``.html`` file to write (atomically).
-        title: The report's title.
-        secrets: Exact values to remove, as for :func:`scrub.scrub_notebook`.
-
-    Returns:
-        ``out``.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    secrets = list(secrets)
-    exporter = HTMLExporter()
-    head, body_tag, sections = "", "<body>", []
-    for path in map(Path, notebooks):
-        nb = scrub_notebook(nbformat.read(path, as_version=4), secrets=secrets)
-        document, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
-        head = head or _search(r"<head>(.*?)</head>", document)
-        body_tag = _search(r"(<body[^>]*>)", document) or body_tag
-        sections.append((path.stem, _search(r"<body[^>]*>(.*?)</body>", document)))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_private(out, scrub_text(_report(title, head, body_tag, sections), secrets=secrets).encode("utf-8"))
-    return out
 
 
 class _MemorySink:
@@ -194,7 +178,7 @@ _SINK = _MemorySink()
 
 def _execute(
     notebook: Path, sink: str, parameters: Mapping[str, object], *, kernel_name: str, timeout: float,
-    env: Mapping[str, str] | None,
+    env: Mapping[str, str] | None, log_output: bool = False,
 ) -> None:
     import papermill
 
@@ -202,23 +186,9 @@ def _execute(
                                      "kernel_manager_class": _kernel_manager_with_env(env or {})}
     papermill.execute_notebook(
         str(notebook), sink, parameters=dict(parameters) or None, kernel_name=kernel_name,
-        request_save_on_cell_execute=True, progress_bar=False, log_output=False,
+        request_save_on_cell_execute=True, progress_bar=False, log_output=log_output,
         execution_timeout=timeout, **engine_kwargs,
     )
-
-
-class _NoNotebookContent(logging.Filter):
-    """Drops nbclient's DEBUG dumps of cell sources and kernel messages: they hold parameters and outputs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno <= logging.DEBUG and record.getMessage().startswith(_CONTENT_DUMPS))
-
-
-def _drop_content_dumps() -> None:
-    """papermill hands its ``papermill`` logger to nbclient, which logs every cell and message at DEBUG."""
-    logger = logging.getLogger("papermill")
-    if not any(isinstance(f, _NoNotebookContent) for f in logger.filters):
-        logger.addFilter(_NoNotebookContent())
 
 
 def _kernel_manager_with_env(env: Mapping[str, str]) -> type:
@@ -297,19 +267,3 @@ def _input_cell_index(exc: BaseException, notebook: Path, injected: bool) -> int
         return index
     injected_at = next((i + 1 for i, t in enumerate(tags) if "parameters" in t), 0)
     return index - 1 if index > injected_at else index
-
-
-def _search(pattern: str, text: str) -> str:
-    match = re.search(pattern, text, re.DOTALL)
-    return match.group(1) if match else ""
-
-
-def _report(title: str, head: str, body_tag: str, sections: list[tuple[str, str]]) -> str:
-    head = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", head, flags=re.DOTALL)
-    toc = "".join(f'<li><a href="#nb-{i}">{html.escape(name)}</a></li>' for i, (name, _) in enumerate(sections))
-    parts = [f'<section id="nb-{i}"><h1>{html.escape(name)}</h1>\n{body}</section>' for i, (name, body) in
-             enumerate(sections)]
-    return (
-        f"<!DOCTYPE html>\n<html>\n<head>{head}</head>\n{body_tag}\n<header><h1>{html.escape(title)}</h1>"
-        f"<nav><ol>{toc}</ol></nav></header>\n" + "\n".join(parts) + "\n</body>\n</html>\n"
-    )

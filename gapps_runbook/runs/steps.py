@@ -46,11 +46,41 @@ def resolve_step(step: str) -> Path:
 
 def run_step(
     step: str, out_dir: Path, parameters: Mapping[str, object], *, env: Mapping[str, str] | None = None,
-    secrets: tuple[str, ...] = (),
+    secrets: tuple[str, ...] = (), on_output: Echo | None = None, on_cell: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Execute one step's notebook into ``out_dir``; raises :class:`NotebookRunError` on failure."""
+    """Execute one step's notebook into ``out_dir``; raises :class:`NotebookRunError` on failure.
+
+    ``on_output`` receives each output's text as the kernel sends it (the link or code of step 03 at
+    once), ``on_cell`` each cell's index as it starts (see :func:`run_notebook`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return run_notebook(resolve_step(step), out_dir, parameters, env=env, secrets=secrets)
+    return run_notebook(resolve_step(step), out_dir, parameters, env=env, secrets=secrets,
+                        on_output=on_output, on_cell=on_cell)
+
+
+def result_line(step: str, result: RunResult, parameters: Mapping[str, object], last_output: str = "") -> str:
+    """The line a headless run ends with: the step, ok, its time, and what it produced.
+
+    Steps 03 and 04 add the profile's token id, expiry and account (``runbook.status``: local, no
+    network call); every step but 03 adds the last line its notebook printed (step 04: the verify verdict).
+
+    Args:
+        step: The notebook's name (``03_authorize``).
+        result: How the run ended.
+        parameters: The run's parameters (``profile``, ``home``).
+        last_output: The last non-blank line of the notebook's outputs.
+    """
+    text = f"{step}: ok ({result.duration:.1f} s)."
+    if step.startswith(("03", "04")):
+        from ..runbook import ProfileStore, Site, status
+
+        home = str(parameters.get("home") or "") or None
+        st = status(Site(ProfileStore(Path(home) if home else None).profile(str(parameters.get("profile")))))
+        if st.token_id is not None:
+            text += f" Token id {st.token_id}, expires in {st.expires_in} s, account {st.account or 'unknown'}."
+    if last_output and not step.startswith("03"):
+        text += f" {last_output.strip()}"
+    return text
 
 
 @dataclass(frozen=True)
