@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test soak notebooks lint clean
+.PHONY: demo test soak notebooks lint clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ soak: $(STAMP)
 	rm -f .soak-report.txt
 	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests; \
 	status=$$?; echo; echo "Reliability targets measured:"; sort -k3 .soak-report.txt 2>/dev/null; exit $$status
+
+# Batch vs per-site processes, local and Dask (docs/scale.md); minutes, not part of `make test`.
+bench: $(STAMP)
+	$(PY) -m gapps_runbook.runs.batch_bench --dask
 
 # Re-render the committed notebooks' outputs (executed against the emulator, scrubbed, sanitized; see
 # notebooks/README.md). Run it after changing a notebook or what a step displays, and commit the result.
