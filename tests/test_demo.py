@@ -29,7 +29,7 @@ def canary_factory(planted: list[str]):
 
 
 @pytest.mark.notebook
-def test_demo_runs_the_notebooks_and_leaves_no_secret(tmp_path: Path) -> None:
+def test_demo_runs_the_notebooks_and_leaves_no_secret(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     planted: list[str] = []
     emulator = Emulator(auto_approve=True, secret_factory=canary_factory(planted))
     lines: list[str] = []
@@ -48,3 +48,5 @@ def test_demo_runs_the_notebooks_and_leaves_no_secret(tmp_path: Path) -> None:
     assert not findings, leakscan.format_findings(findings)
     assert any("token id" in line for line in lines)
     assert not list(run_dir.rglob("authorized_user.json")) and not list(run_dir.rglob("client.json"))
+    noise = capfd.readouterr().err  # the kernels inherit this process's stderr
+    assert "[IPKernelApp]" not in noise and "KeyboardInterrupt" not in noise, noise[-500:]

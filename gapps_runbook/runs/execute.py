@@ -195,7 +195,10 @@ def _kernel_manager_with_env(env: Mapping[str, str]) -> type:
     """An ``AsyncKernelManager`` whose kernels start with ``env`` added, over IPC sockets.
 
     IPC (Unix sockets in a private temporary folder) instead of TCP on loopback: no other local user
-    can reach the kernel's ports, and ipykernel no longer warns that TCP is unencrypted.
+    can reach the kernel's ports, and ipykernel no longer warns that TCP is unencrypted. The kernel's
+    own log is quiet: jupyter_client interrupts a kernel before shutting it down, and ipykernel would
+    print "KeyboardInterrupt caught in kernel" on the terminal after every step (a failing cell still
+    reaches the caller as the cell's error).
     """
     import tempfile
 
@@ -210,6 +213,7 @@ def _kernel_manager_with_env(env: Mapping[str, str]) -> type:
             self._socket_dir = tempfile.TemporaryDirectory(prefix="gapps-kernel-")
             self.ip = os.path.join(self._socket_dir.name, "kernel")
             kw["env"] = {**os.environ, **kw.get("env", {}), **extra}
+            kw["extra_arguments"] = [*kw.get("extra_arguments", []), "--IPKernelApp.log_level=CRITICAL"]
             await super().start_kernel(**kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
