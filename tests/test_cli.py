@@ -234,6 +234,16 @@ def test_pinned_account_refuses_a_token_from_another_account(
 
 
 @pytest.mark.notebook
+def test_run_04_without_a_token_exits_7_like_status(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_client(tmp_path, emulator, "desktop")
+    rc = run(tmp_path / "home", emulator, "run", "04", "-p", "verify", "false", "--out", str(tmp_path / "runs"))
+    err = capsys.readouterr().err
+    assert rc == ExitCode.REAUTHORIZE and "NoToken" in err and "step 03" in err
+
+
+@pytest.mark.notebook
 def test_run_step_denied_exits_non_zero_and_names_the_step(
     tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import runbook
-from ..errors import InputError, RunbookError
+from ..errors import InputError, NoToken, RunbookError
 from ..safety.params import check_parameters
 from .actions import (
     act_already_authorized, act_check_verify, act_client_from_refs, act_overview, act_preflight, act_project_id,
@@ -33,7 +33,7 @@ from .display import GONE, is_interactive, one_line_errors, show, show_form
 from .render import (
     checklist_html, checklist_lines, checklist_summary, client_lines, device_code_html, device_code_lines, e,
     link_html, link_lines, overview_html, overview_rows, result_html, result_lines, revoke_rows, status_rows,
-    table_html, table_lines, verdict_html, verdict_lines, verify_html, verify_lines,
+    table_html, table_lines, usable, verdict_html, verdict_lines, verify_html, verify_lines,
 )
 
 if TYPE_CHECKING:
@@ -200,6 +200,9 @@ def token_status(
         runbook.refresh(site)
     st = runbook.status(site)
     show("\n".join(table_lines(status_rows(st))), table_html(status_rows(st)))
+    if not usable(st) and not revoke:  # as `gapps-runbook status`: no usable token is "authorize again" (exit 7)
+        site.client()  # no client at all: step 02 comes first (ConfigError)
+        raise NoToken(f"profile {st.profile!r} holds no usable token (never authorized, revoked, or expired)")
     if verify:
         report = runbook.verify(site)
         show("\n".join(verify_lines(report)), verify_html(report))
