@@ -1,10 +1,16 @@
-"""``import gapps_runbook`` (and the notebook-run modules) stays light: no Jupyter stack at import time."""
+"""``import gapps_runbook`` (and the notebook-run modules) stays light: no Jupyter stack at import time.
+
+The command line stays light too (issue 9, figure B2): ``import gapps_runbook.cli`` (what ``--help``
+and ``status`` pay) pulls in neither the emulator's werkzeug nor the notebook stack nor Dask, and a
+notebook run imports nbformat without jsonschema's ``iri`` grammars (figure B1).
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+CLI_HEAVY = ("werkzeug", "papermill", "nbformat", "ipywidgets", "dask", "distributed", "jupyter_client")
 HEAVY = ("papermill", "nbformat", "nbconvert", "nbclient", "ipywidgets", "jupyter_client", "ipykernel", "IPython")
 MODULES = (
     "gapps_runbook",
@@ -29,3 +35,50 @@ def test_package_import_pulls_no_jupyter_stack() -> None:
 
 def test_the_check_can_fail() -> None:
     assert "papermill" in imported_after("import gapps_runbook.runs.execute, papermill")
+
+
+def test_cli_import_pulls_no_emulator_server_notebook_stack_or_dask() -> None:
+    loaded = imported_after("import gapps_runbook.cli")
+    assert "gapps_runbook.cli" in loaded
+    assert sorted(m for m in loaded if m.split(".")[0] in CLI_HEAVY) == []
+
+
+def test_emulator_package_exports_load_on_first_use() -> None:
+    loaded = imported_after("import gapps_runbook.emulator.command")
+    assert "werkzeug" not in loaded and "gapps_runbook.emulator.core" not in loaded
+    after = imported_after("from gapps_runbook.emulator import Emulator, serve, FAULTS, Scenario")
+    assert {"werkzeug", "gapps_runbook.emulator.core", "gapps_runbook.emulator.server"} <= after
+
+
+def test_emulator_package_names_resolve_to_their_modules() -> None:
+    import gapps_runbook.emulator as package
+    from gapps_runbook.emulator import core, server, state
+
+    assert package.Emulator is core.Emulator and package.serve is server.serve and package.FAULTS is state.FAULTS
+    assert set(package.__all__) <= set(dir(package))
+    try:
+        package.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_notebook_run_imports_nbformat_without_the_iri_grammars() -> None:
+    statement = ("from gapps_runbook.runs.execute import import_jupyter; import_jupyter(); import nbformat; "
+                 "nb = nbformat.v4.new_notebook(); nb.cells.append(nbformat.v4.new_code_cell('1')); "
+                 "nbformat.validate(nbformat.reads(nbformat.writes(nb), as_version=4))")
+    loaded = imported_after(statement)
+    assert {"papermill", "nbformat", "jsonschema"} <= loaded
+    assert "rfc3987_syntax" not in loaded
+
+
+def test_rfc3987_syntax_still_imports_after_the_skip() -> None:
+    loaded = imported_after("from gapps_runbook.runs.execute import import_jupyter; import_jupyter(); "
+                            "import rfc3987_syntax")
+    assert "rfc3987_syntax" in loaded
+
+
+def test_the_skip_changes_nothing_once_jsonschema_is_imported() -> None:
+    loaded = imported_after("import jsonschema; from gapps_runbook.runs.execute import import_jupyter; import_jupyter()")
+    assert "rfc3987_syntax" in loaded

@@ -18,19 +18,46 @@ restart), :mod:`.facts` (Google's values).
 
 from __future__ import annotations
 
-from .core import PRODUCT_NAME, Emulator
-from .records import RegisteredClient, RequestRecord, Scenario
-from .server import RunningEmulator, run_forever, serve
-from .state import FAULTS
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "FAULTS",
-    "PRODUCT_NAME",
-    "Emulator",
-    "RegisteredClient",
-    "RequestRecord",
-    "RunningEmulator",
-    "Scenario",
-    "run_forever",
-    "serve",
-]
+if TYPE_CHECKING:  # for type checkers; at run time the names below load on first use
+    from .core import PRODUCT_NAME, Emulator
+    from .records import RegisteredClient, RequestRecord, Scenario
+    from .server import RunningEmulator, run_forever, serve
+    from .state import FAULTS
+
+# name -> the submodule defining it. Lazy (PEP 562 module ``__getattr__``): ``gapps-runbook --help``
+# imports :mod:`.command`, which must not pull werkzeug in through :mod:`.core` (issue 9, figure B2).
+_EXPORTS = {
+    "FAULTS": ".state",
+    "PRODUCT_NAME": ".core",
+    "Emulator": ".core",
+    "RegisteredClient": ".records",
+    "RequestRecord": ".records",
+    "Scenario": ".records",
+    "RunningEmulator": ".server",
+    "run_forever": ".server",
+    "serve": ".server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use, and cache the value here.
+
+    Raises:
+        AttributeError: ``name`` is not one of the package's exports.
+    """
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The exports and the loaded globals, as ``dir()`` would list them eagerly."""
+    return sorted(set(globals()) | set(_EXPORTS))

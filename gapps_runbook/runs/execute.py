@@ -28,12 +28,16 @@ What papermill 2.7.0 / nbclient 0.11 do, read in their source, and how this modu
   :func:`redact.register_secret` so the package's log redaction also knows them (target L4).
 
 papermill is imported inside the functions (the HTML report is in :mod:`.report`): ``import gapps_runbook`` stays light.
+Before it is, :func:`import_jupyter` keeps jsonschema (imported by nbformat) from importing
+``rfc3987_syntax``, which compiles 38 lark grammars at import (about 1 s; upstream jsonschema #1428)
+for the ``iri`` formats that nbformat never checks (issue 9, figure B1 in ``docs/performance.md``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -51,6 +55,26 @@ from .papermill_log import TAP, drop_content_dumps
 from .report import export_html  # noqa: F401  (its old home; the report is in report.py)
 
 MEMORY_SCHEME = "gapps-runbook-memory://"
+SKIPPED_AT_IMPORT = "rfc3987_syntax"  # only jsonschema's optional "iri" format checkers need it
+
+
+def import_jupyter() -> None:
+    """Import papermill and nbformat without jsonschema's ``iri`` grammars (about 1 s saved per process).
+
+    jsonschema 4.26 (pinned in ``constraints.txt``) imports ``rfc3987_syntax`` in ``suppress(ImportError)``
+    only for the draft 7+ ``iri`` format checkers; nbformat validates with Draft 4 and no format checker.
+    A ``None`` entry in ``sys.modules`` makes that one import raise ImportError (the import system's
+    rule); it is removed right after. Nothing changes when jsonschema is already imported.
+    """
+    if "jsonschema" not in sys.modules and SKIPPED_AT_IMPORT not in sys.modules:
+        sys.modules[SKIPPED_AT_IMPORT] = None  # type: ignore[assignment]
+        try:
+            import jsonschema  # noqa: F401  (imported now, without the grammars)
+        finally:
+            if sys.modules.get(SKIPPED_AT_IMPORT, 0) is None:
+                del sys.modules[SKIPPED_AT_IMPORT]
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,7 @@ def run_notebook(
     scrub_values = [*secrets, *(value for name, value in (env or {}).items() if is_secret_name(name))]
     for value in scrub_values:
         register_secret(value)
+    import_jupyter()
     drop_content_dumps()
     sink = _SINK.new(notebook.name)
     started, failure = time.monotonic(), None
