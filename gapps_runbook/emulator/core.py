@@ -151,7 +151,8 @@ class Emulator:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """Every request received: monotonic time, method, path, sorted parameter names (no values)."""
+        """The requests received, oldest first (the newest ``state.REQUEST_LOG_LIMIT``): monotonic time,
+        method, path, sorted parameter names (no values)."""
         with self.state.lock:
             return list(self.state.requests)
 

@@ -26,6 +26,7 @@ from .records import DeviceSession, RegisteredClient, Scenario
 from .state import State, oauth_error
 
 CodeStatus = Literal["unknown", "expired", "pending", "approved", "denied", "claimed"]
+SESSION_KEEP_AFTER_EXPIRY = 3600  # seconds a session outlives its device code, then start() drops it
 
 
 class DeviceGrant:
@@ -83,6 +84,7 @@ class DeviceGrant:
                 scenario=scenario,
                 slow_downs_left=scenario.slow_down,
             )
+            self._drop_stale()
             self.sessions[session.device_code] = session
             self.user_codes[user_code.replace("-", "")] = session.device_code
         return {
@@ -114,6 +116,20 @@ class DeviceGrant:
             session.status = "claimed"
             account = session.account or self.state.account
         return self.state.issue(client, account, facts.granted_scopes(session.scopes), issuer=issuer)
+
+    def _drop_stale(self) -> None:
+        """Forget sessions whose code expired over :data:`SESSION_KEEP_AFTER_EXPIRY` ago (lock held).
+
+        Until then a dead code still reads as expired or claimed on the verification page; after,
+        as unknown. Sessions are in insertion order, so the scan stops at the first live one.
+        """
+        cutoff = self.state.clock.time() - SESSION_KEEP_AFTER_EXPIRY
+        while self.sessions:
+            device_code, oldest = next(iter(self.sessions.items()))
+            if oldest.expires_at > cutoff:
+                return
+            del self.sessions[device_code]
+            self.user_codes.pop(oldest.user_code.replace("-", ""), None)
 
     def _expired(self, session: DeviceSession) -> bool:
         return session.scenario.expire or self.state.clock.time() >= session.expires_at

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from .records import AccessToken, ClientType, Grant, RegisteredClient, RequestRe
 
 FAULTS = frozenset({"500", "502", "503", "504", "429", "408", "timeout", "reset", "malformed"})
 PUBLISHING_STATUSES = ("testing", "production")
+REQUEST_LOG_LIMIT = 10_000  # the request log keeps the newest records only: memory stays flat under load
 
 
 def oauth_error(klass: type[OAuthError], description: str, *, error_uri: str | None = None) -> OAuthError:
@@ -63,7 +65,7 @@ class State:
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, int] = {}
         self.retired_refresh_tokens: set[str] = set()  # rotated out: invalid_grant, "expired or revoked"
-        self.requests: list[RequestRecord] = []
+        self.requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)  # oldest dropped first
         self.faults: dict[str, list[str]] = {}
 
     # -- secrets, clients -------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class State:
     # -- test controls: request log and faults ----------------------------------------------------
 
     def record(self, method: str, path: str, keys: set[str]) -> None:
-        """Log a request by parameter names only."""
+        """Log a request by parameter names only; past :data:`REQUEST_LOG_LIMIT` records the oldest goes."""
         with self.lock:
             self.requests.append(RequestRecord(self.clock.monotonic(), method, path, tuple(sorted(keys))))
 
