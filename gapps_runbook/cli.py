@@ -213,9 +213,14 @@ def _print_status(ctx: click.Context, st: runbook.TokenStatus, as_json: bool, he
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--all", "all_profiles", is_flag=True, help="Every profile.")
+@click.option("--summary", is_flag=True, help="Print the plain-text summary for the ticket (no secret).")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, all_profiles: bool) -> None:
+def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool) -> None:
     """Step 04: token id, expiry in seconds and scopes (local; no network call)."""
+    if summary:  # the text 04's "Copy summary for the ticket" shows (notebook.render_lastmile.summary_lines)
+        from .notebook.actions import act_summary
+
+        return click.echo("\n".join(act_summary(_site(ctx))))
     if not all_profiles:
         _print_status(ctx, runbook.status(_site(ctx)), as_json)
         return
@@ -281,6 +286,8 @@ cli.add_command(run_command)
 cli.add_command(emulator_command)
 cli.add_command(batch_command)
 for _command in backup_commands: cli.add_command(_command)  # handoff, export, import (issue 10)
+from .cli_audit import audit as _audit, client_test as _client_test  # noqa: E402  (issue 8: audit, client test)
+cli.add_command(_audit), client.add_command(_client_test)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -147,15 +147,15 @@ def test_client_form_clears_the_password_even_when_the_save_fails(home: str, emu
     form.secret.value = "GOCSPX-too-short"
     form.save.click()
     assert form.secret.value == ""
-    assert "GOCSPX- secrets have 35" in form.message.value and "Fix:" in form.message.value
+    assert "GOCSPX- secrets have 35" in form.saved.value and "Fix:" in form.saved.value  # beside the Save button
     assert "Traceback" not in form.message.value + str(form.out.outputs)
 
 
 def test_client_id_is_checked_inline_with_the_fix(home: str, emu: Any) -> None:
     form = step02.ClientForm(_site(home, emu))
     form.client_id.value = "123456789012"
-    assert "only a project number" in form.message.value and "Fix: copy it from" in form.message.value
-    assert form.id_hint.value == ""
+    assert "only a project number" in form.id_hint.value and "Fix: copy it from" in form.id_hint.value  # beside it
+    assert form.message.value == ""
 
 
 def test_upload_of_the_client_json_is_stored_and_the_upload_emptied(home: str, emu: Any) -> None:
@@ -201,7 +201,8 @@ def test_cancel_stops_polling_and_new_code_starts_over(home: str, emu: Any) -> N
     first = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
     form.cancel.click()
     assert not form.thread.is_alive()
-    assert "cancelled" in form.message.value and "Fix: run runbook step 03" in form.message.value
+    assert "Cancelled" in form.message.value and "Fix: run runbook step 03" in form.message.value
+    assert "Error" not in form.message.value  # a cancel is said plainly, not in red
     assert first not in form.card.value  # a dead code is not left on screen nor in widget state
 
     form.new_code.click()
@@ -653,3 +654,51 @@ def test_the_form_and_the_cli_print_the_same_status_and_verify_words(
     assert [seconds.sub("N s", x) for x in status] == [seconds.sub("N s", x) for x in render.table_lines(rows)]
     assert seconds.sub("N s", form.table.value) == seconds.sub("N s", render.table_html(rows))
     form.close()
+
+
+# --- issue 8: state that holds, the last mile -------------------------------------------------
+
+
+def test_01_form_opens_with_the_saved_choices(home: str, emu: Any) -> None:
+    site = _site(home, emu)
+    actions.act_preflight(site, ["openid"], "device", "production")
+    form = step01.ConsoleChecklistForm(site)  # the notebook's defaults: nothing explicit
+    assert [k for k, box in form.services.items() if box.value] == ["openid"]
+    assert (form.flow.value, form.publishing.value) == ("device", "production")
+    assert site.profile.load_settings()["scopes"] == list(scopes.scopes_for(("openid",)))
+
+
+def test_02_test_client_button_says_accepted_or_invalid_client_beside_it(home: str, emu: Any) -> None:
+    form = step02.ClientForm(_desktop(home, emu))
+    form.test.click()
+    assert "accepted the client ID and secret" in form.tested.value
+    bad = _site(home, emu, "bad")
+    runbook.save_client(bad, client_id=emu.emulator.desktop_client.client_id, client_secret="GOCSPX-" + "x" * 28,
+                        client_type="desktop")
+    form = step02.ClientForm(bad)
+    form.test.click()
+    assert "invalid_client" in form.tested.value and "GOCSPX-x" not in form.tested.value
+
+
+def test_04_refresh_clears_verify_revoke_disables_and_the_summary_has_no_secret(home: str, emu: Any) -> None:
+    site = _authorized(home, emu)
+    form = step04.TokenStatusForm(site)
+    try:
+        assert "authorized_user.json" in form.where.value and "from_authorized_user_file" in form.where.value
+        form.verify.click()
+        assert "Proof from real data: 1 calendar(s)" in form.checks.value
+        form.refresh.click()
+        assert form.checks.value == ""  # the old results are gone
+        form.copy.click()
+        token = site.profile.load_token()
+        assert f"Token id: {token.token_id}" in form.summary.value
+        assert token.refresh_token not in form.summary.value and token.access_token not in form.summary.value
+        form.revoke.click()
+        form.confirm.click()
+        assert all(b.disabled for b in (form.refresh, form.verify, form.revoke, form.handoff))
+        requests_done = runbook.authorize(site, scopes.scopes_for(("calendar", "openid")), flow="desktop", timeout=30,
+                                          open_url=lambda url: requests.get(_approve_in_browser(url), timeout=10))
+        assert requests_done.token.token_id
+        _wait_for(lambda: not form.refresh.disabled)  # the countdown thread sees the new token
+    finally:
+        form.close()

@@ -30,6 +30,8 @@ from .actions import (
 )
 from .checklist import checklist_complete, checklist_items
 from .display import GONE, is_interactive, one_line_errors, show, show_form
+from ..profile.files import TOKEN_FILE
+from .render_lastmile import token_file_lines
 from .render import (
     checklist_html, checklist_lines, checklist_summary, client_lines, device_code_html, device_code_lines, e,
     link_html, link_lines, overview_html, overview_rows, result_html, result_lines, revoke_rows, status_rows,
@@ -92,15 +94,19 @@ def start_here(*, profile: str = "default", home: str = "", issuer: str = "", in
 @one_line_errors
 def console_checklist(
     *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
-    services: Sequence[str] = ("calendar", "openid"), flow: str = "auto", publishing_status: str = "",
+    services: Sequence[str] | None = None, flow: str = "", publishing_status: str = "",
     project_id: str = "",
 ) -> Any:
-    """01: the console steps with deep links, ticks saved in the profile, and the preflight verdict."""
+    """01: the console steps with deep links, ticks saved in the profile, and the preflight verdict.
+
+    ``services`` None or empty, ``flow`` "" and ``publishing_status`` "" use the profile's saved choices
+    (else Calendar + OpenID, ``auto``, unknown): a re-run never resets them; only an explicit value changes them.
+    """
     site = open_site(profile, home, issuer)
     if is_interactive(interactive):
         from .step01 import ConsoleChecklistForm
 
-        return show_form(ConsoleChecklistForm(site, services=services, flow=flow,
+        return show_form(ConsoleChecklistForm(site, services=services or None, flow=flow,
                                               publishing_status=publishing_status, project_id=project_id))
     verdict = act_preflight(site, services, flow, publishing_status, project_id)
     items = checklist_items(verdict, act_project_id(site, project_id))
@@ -200,6 +206,9 @@ def token_status(
         runbook.refresh(site)
     st = runbook.status(site)
     show("\n".join(table_lines(status_rows(st))), table_html(status_rows(st)))
+    if st.token_id is not None:
+        where = token_file_lines(profile, site.profile.file(TOKEN_FILE))
+        show("\n".join(where), "<br>".join(e(line) for line in where))
     if not usable(st) and not revoke:  # as `gapps-runbook status`: no usable token is "authorize again" (exit 7)
         site.client()  # no client at all: step 02 comes first (ConfigError)
         raise NoToken(f"profile {st.profile!r} holds no usable token (never authorized, revoked, or expired)")

@@ -12,6 +12,7 @@ the same functions, so a button click and a papermill run do the same thing. Act
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,9 @@ from .checklist import ChecklistItem
 from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..errors import STEP_CHECKLIST, STEP_CLIENT, ConfigError, InputError, OAuthError, RunbookError
 from ..oauth.verify import VerifyReport
+from ..oauth.endpoints import GOOGLE
 from .render import unproved_reason
+from .render_lastmile import summary_lines
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("preflight", "01_console_checklist.ipynb", "01 Console checklist and preflight"),
@@ -46,10 +49,14 @@ def act_preflight(
     site: runbook.Site, services: Sequence[str] | None, flow: str = "auto", publishing_status: str = "",
     project_id: str = "",
 ) -> scopes.Preflight:
-    """Step 01: the verdict (no call to Google); saves scopes, flow, publishing status and project id."""
+    """Step 01: the verdict (no call to Google); saves scopes, flow, publishing status and project id.
+
+    Empty ``services``, ``flow`` and ``publishing_status`` keep the profile's saved choices (else the
+    built-in defaults); only an explicit value changes what is stored.
+    """
     requested = runbook.requested_scopes(site, services=services)
     verdict = runbook.check_console(
-        site, requested, flow=flow, publishing_status=publishing_status or None  # type: ignore[arg-type]
+        site, requested, flow=flow or "", publishing_status=publishing_status or None  # type: ignore[arg-type]
     )
     if project_id:
         site.profile.update_settings(lambda s: s.update(project_id=project_id.strip()))
@@ -247,6 +254,29 @@ def act_overview(site: runbook.Site) -> tuple[list[StepRow], runbook.TokenStatus
     rows = []
     for key, notebook, title in STEPS:
         step = steps.get(key) or {}
-        rows.append(StepRow(key, notebook, title, str(step.get("status", "not run")), str(step.get("at", "")),
-                            str(step.get("detail", ""))))
+        at = str(step.get("at", "")) + (f" by {step['operator']}" if step.get("operator") else "")
+        rows.append(StepRow(key, notebook, title, str(step.get("status", "not run")), at, str(step.get("detail", ""))))
     return rows, runbook.status(site), dict(settings.get("checklist") or {})
+
+
+def act_summary(site: runbook.Site) -> list[str]:
+    """04 "Copy summary for the ticket" and ``status --summary``: the plain-text summary (no secret, no network call)."""
+    settings = site.profile.load_settings()
+    issuer = site.issuer or settings.get("issuer") or GOOGLE.issuer
+    token = site.profile.load_token()
+    expiry = None
+    if token is not None:
+        expiry = datetime.datetime.fromtimestamp(token.expires_at, datetime.timezone.utc).isoformat(timespec="seconds")
+    verify = (settings.get("steps") or {}).get("verify")
+    return summary_lines(runbook.status(site), issuer=str(issuer), expires_at=expiry,
+                         verify=verify if isinstance(verify, dict) else None)
+
+
+def act_handoff(site: runbook.Site, to: str) -> Any:
+    """04 "Hand off": write the token where the application reads it (0600) and prove google-auth refreshes it."""
+    from ..profile.handoff import handoff
+
+    if not to.strip():
+        raise InputError("no path was given for the hand-off", fix="type the file the application reads, "
+                         "e.g. /etc/app/google-token.json")
+    return handoff(site.token(), site.client(), site.endpoints, Path(to.strip()).expanduser())

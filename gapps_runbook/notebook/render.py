@@ -22,6 +22,7 @@ from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..oauth.clock import duration_text
 from ..safety.redact import fingerprint, redact
 from .checklist import ChecklistItem
+from .render_lastmile import proof_lines
 
 if TYPE_CHECKING:
     from ..oauth.verify import Check, VerifyReport
@@ -128,11 +129,21 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
     if st.refresh_token_expires_in is not None:
         left = st.refresh_token_expires_in
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
-    wanted = list(requested) or list(st.scopes) + list(st.missing_scopes)
+    wanted = list(requested) or [*st.scopes, *st.missing_scopes, *st.requested_since]
     missing, extra = tokeninfo.scope_diff(wanted, st.scopes)
-    rows += [(("requested, NOT granted" if s in missing else "granted"), s) for s in wanted]
+    rows += [(_scope_label(s, missing, st.missing_scopes), s) for s in wanted]
     rows += [("granted, not requested", s) for s in extra]
     return rows
+
+
+def _scope_label(scope: str, missing: Sequence[str], withheld: Sequence[str]) -> str:
+    """"granted"; "requested, NOT granted" only for a scope the provider withheld at authorization; else
+    "requested since" (asked for after the token was authorized)."""
+    if scope not in missing:
+        return "granted"
+    if scope in withheld:
+        return "requested, NOT granted"
+    return f"requested since: run {STEP_AUTHORIZE} again to add"
 
 
 def profile_line(st: TokenStatus, last_export: Mapping[str, Any] | None = None) -> str:
@@ -180,8 +191,8 @@ def verify_verdict(report: VerifyReport) -> str:
 
 
 def verify_lines(report: VerifyReport) -> list[str]:
-    """The verify report as text: one line per check, then the verdict."""
-    return [*(check_line(c) for c in report.checks), verify_verdict(report)]
+    """The verify report as text: one line per check, the proof from real data, then the verdict."""
+    return [*(check_line(c) for c in report.checks), *proof_lines(report), verify_verdict(report)]
 
 
 def verify_html(report: VerifyReport) -> str:

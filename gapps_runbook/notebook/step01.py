@@ -10,6 +10,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .. import runbook
 from ..oauth.scopes import SERVICES
 from . import actions, render
 from .checklist import checklist_complete, checklist_items
@@ -19,10 +20,13 @@ from .forms_common import Form
 class ConsoleChecklistForm(Form):
     """Services, flow and publishing status in; the verdict and the console checklist out."""
 
-    def __init__(self, site: Any, *, services: Sequence[str] = ("calendar", "openid"), flow: str = "auto",
+    def __init__(self, site: Any, *, services: Sequence[str] | None = None, flow: str = "",
                  publishing_status: str = "", project_id: str = "") -> None:
         super().__init__()
         self.site = site
+        saved_services, saved_flow, saved_status = runbook.saved_choices(site)  # the form opens with these
+        services, flow = services or saved_services, flow or saved_flow
+        publishing_status = publishing_status or saved_status
         self.services = {k: w.Checkbox(value=k in services, description=f"{s.title} ({k})", indent=False)
                          for k, s in SERVICES.items()}
         self.flow = w.ToggleButtons(options=["auto", "desktop", "device"], value=flow, description="Flow")

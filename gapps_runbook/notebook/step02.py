@@ -9,6 +9,8 @@ from typing import Any
 
 import ipywidgets as w
 
+from .. import runbook
+from ..errors import RunbookError
 from ..oauth.clients import CLIENT_TYPE_LABELS
 from . import actions, render
 from .forms_common import Form, button
@@ -33,30 +35,54 @@ class ClientForm(Form):
                                       description="Client type")
         self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id")
         self.save = button("Save client", "primary", "save")
+        self.saved = w.HTML()  # "Saved" beside the button
+        self.test = button("Test client", icon="check")
+        self.tested = w.HTML()  # the provider's answer beside the button
         self.upload = w.FileUpload(accept=".json,application/json", multiple=False, description="Client JSON")
         self.stored = w.HTML()
         self.layout(self.product, w.HBox([self.client_id, self.id_hint]), self.secret, self.client_type, self.project,
-                    self.save, w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"), self.upload,
-                    self.stored)
+                    w.HBox([self.save, self.saved]), w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"),
+                    self.upload, self.stored, w.HBox([self.test, self.tested]))
         self.observe(self.client_id, self._on_client_id)
         self.on_click(self.save, self._on_save)
+        self.on_click(self.test, self._on_test)
         self.observe(self.upload, self._on_upload)
         self._show(stored)
 
     def _on_client_id(self, change: dict[str, Any]) -> None:
         self.id_hint.value = ""
         if change["new"]:
-            actions.act_validate_client_id(self.site, change["new"])
+            try:
+                actions.act_validate_client_id(self.site, change["new"])
+            except RunbookError as exc:  # beside the field, not under the form
+                self.id_hint.value = render.error_html(render.one_line(exc))
+                return
             self.id_hint.value = "&#10004; looks like a client ID"
 
     def _on_save(self, _button: w.Button) -> None:
+        self.saved.value = self.tested.value = ""
         try:
             stored = actions.act_save_client(self.site, client_id=self.client_id.value, client_secret=self.secret.value,
                                              client_type=self.client_type.value, product_name=self.product.value,
                                              project_id=self.project.value)
+        except RunbookError as exc:
+            self.saved.value = render.error_html(render.one_line(exc))  # beside the Save button
+            return
         finally:
             self.secret.value = ""  # widget state must never hold the secret
         self._show(stored)
+        self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
+
+    def _on_test(self, _button: w.Button) -> None:
+        self.tested.value = ""
+        try:
+            result = runbook.test_client(self.site)
+        except RunbookError as exc:
+            self.tested.value = render.error_html(render.one_line(exc))
+            return
+        self.tested.value = (f"&#10004; {render.e(result.provider)} accepted the client ID and secret "
+                             f"({render.e(result.auth_method)}; it answered {render.e(result.answer)} for a "
+                             "made-up refresh token, as it should)")
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
@@ -68,6 +94,7 @@ class ClientForm(Form):
         finally:
             self.upload.value = ()  # the upload holds the secret too
         self._show(stored)
+        self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
 
     def _show(self, stored: Any) -> None:
         self.stored.value = "<pre>" + render.e("\n".join(render.client_lines(stored))) + "</pre>"

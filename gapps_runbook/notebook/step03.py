@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
+from ..errors import Cancelled
 from . import actions, render
 from .forms_common import Form, button, ui_only
 
@@ -96,7 +97,11 @@ class AuthorizeForm(Form):
             if cancel is self._cancel:
                 self.card.value = ""  # a dead code or link is not left on screen (nor in widget state)
                 self.status.value = "stopped"
-                self.fail(exc)
+                if isinstance(exc, Cancelled):  # a cancel is no failure: say so plainly, not in red
+                    kept = self.site.profile.load_token() is not None
+                    self.note("Cancelled" + ("; the stored token is still in place" if kept else "") + f". Fix: {exc.fix}")
+                else:
+                    self.fail(exc)
         else:
             if cancel is self._cancel:
                 self._done(result)

@@ -12,7 +12,9 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
+from ..profile.files import TOKEN_FILE
 from . import actions, render
+from .render_lastmile import handoff_lines, token_file_lines
 from .forms_common import Form, button, ui_only
 
 
@@ -32,7 +34,17 @@ class TokenStatusForm(Form):
         self.keep = button("Keep it")
         self.confirm_box = w.HBox([self.confirm, self.keep], layout=w.Layout(display="none"))
         buttons = w.HBox([self.refresh, self.verify, self.revoke])
-        self.layout(self.expires, self.table, buttons, self.confirm_box, self.checks)
+        self.where = w.HTML()
+        self.copy = button("Copy summary for the ticket", icon="clipboard")
+        self.summary = w.Textarea(layout=w.Layout(width="90%", height="11em", display="none"))
+        self.handoff_to = w.Text(placeholder="/etc/app/google-token.json", description="Hand off to",
+                                 layout=w.Layout(width="60%"))
+        self.handoff = button("Hand off", icon="share")
+        self.handed = w.HTML()
+        self.layout(self.expires, self.table, buttons, self.confirm_box, self.checks, self.where,
+                    w.HBox([self.handoff_to, self.handoff]), self.handed, self.copy, self.summary)
+        self.on_click(self.copy, self._on_copy)
+        self.on_click(self.handoff, self._on_handoff)
         self.on_click(self.refresh, self._on_refresh)
         self.on_click(self.verify, self._on_verify)
         self.on_click(self.revoke, self._on_revoke)
@@ -57,6 +69,11 @@ class TokenStatusForm(Form):
     def _render(self, st: runbook.TokenStatus) -> None:
         self._expires_at = None if st.expires_in is None else time.monotonic() + st.expires_in
         self.table.value = render.table_html(render.status_rows(st))
+        self.has_token = st.token_id is not None
+        for widget in (self.refresh, self.verify, self.revoke, self.handoff):  # nothing to act on without a token
+            widget.disabled = not self.has_token
+        where = token_file_lines(self.site.profile.name, self.site.profile.file(TOKEN_FILE))
+        self.where.value = "<br>".join(render.e(line) for line in where) if self.has_token else ""
         self._update_expiry()
 
     def _update_expiry(self) -> None:
@@ -69,8 +86,11 @@ class TokenStatusForm(Form):
     def _tick(self) -> None:
         while self.alive() and not self._stop.wait(1.0):
             self._update_expiry()
+            if not self.has_token and self.site.profile.file(TOKEN_FILE).exists():  # step 03 stored a new one
+                self._render(runbook.status(self.site))
 
     def _on_refresh(self, _button: w.Button) -> None:
+        self.checks.value = ""  # results about the old access token are stale now
         runbook.refresh(self.site)
         self._render(runbook.status(self.site))
         self.note("Refreshed: a new access token with a new expiry.")
@@ -92,3 +112,13 @@ class TokenStatusForm(Form):
         self._render(runbook.status(self.site))
         title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
         self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))
+
+    def _on_copy(self, _button: w.Button) -> None:
+        self.summary.value = "\n".join(actions.act_summary(self.site))
+        self.summary.layout.display = "flex"
+        self.note("Select the text below (Ctrl+A in the box) and copy it into the ticket: it holds no secret.")
+
+    def _on_handoff(self, _button: w.Button) -> None:
+        self.handed.value = ""
+        result = actions.act_handoff(self.site, self.handoff_to.value)
+        self.handed.value = "<br>".join(render.e(line) for line in handoff_lines(result))

@@ -14,6 +14,7 @@ A token the local clock calls expired is never sent: refresh it first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +27,7 @@ from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, se
 from .verify_provider import provider_checks
 from .verify_report import Check, Outcome, VerifyReport
 
-__all__ = ["Check", "Outcome", "VerifyReport", "api_error", "gmail_base", "plan", "verify"]
+__all__ = ["Check", "Outcome", "VerifyReport", "api_error", "calendar_sample", "gmail_base", "plan", "verify"]
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -42,6 +43,7 @@ GMAIL_PREFIXES = (_AUTH + "gmail.", "https://mail.google.com/")
 GOOGLE_GMAIL_BASE = "https://gmail.googleapis.com"
 _SCOPE_REASONS = frozenset({"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions"})
 _DISABLED_REASONS = frozenset({"SERVICE_DISABLED", "accessNotConfigured"})
+CALENDAR_PAGE = "250"  # calendarList.list's largest page: one call counts up to 250 calendars
 _REAUTH_FIX = f"refresh the token ({STEP_STATUS}) or authorize again ({STEP_AUTHORIZE})"
 
 
@@ -128,9 +130,10 @@ def verify(
 def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry: RetryPolicy) -> Check:
     """Make one call (RFC 6750 §2.1 bearer header) and judge it."""
     headers = {"Authorization": f"Bearer {token.access_token}"}
+    page = CALENDAR_PAGE if call.call == "calendarList.list" and call.expected == "allowed" else "1"
     try:
         response = send(
-            transport, "GET", call.url, params={"maxResults": "1"}, headers=headers, retry=retry, clock=clock
+            transport, "GET", call.url, params={"maxResults": page}, headers=headers, retry=retry, clock=clock
         )
     except TransportError as exc:
         return _check(call, "error", f"no answer from {host_of(call.url)}: {exc.message}", exc.fix, network=True)
@@ -141,9 +144,30 @@ def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry
         if not _is_json(response):
             detail = f"{host_of(call.url)} answered HTTP {response.status} with a body that is not JSON (a proxy's page?)"
             return _check(call, "error", detail, TransportError.fix, network=True)
-        return _check(call, "allowed", f"HTTP {response.status}: the call worked",
-                      fix="the token opens an API its scopes do not name: inspect it (runbook step 04)")
+        check = _check(call, "allowed", f"HTTP {response.status}: the call worked",
+                       fix="the token opens an API its scopes do not name: inspect it (runbook step 04)")
+        sample = calendar_sample(response.json()) if call.call == "calendarList.list" and check.ok else None
+        return dataclasses.replace(check, sample=sample)
     return _judge(call, api_error(response))
+
+
+def calendar_sample(body: Any) -> dict[str, Any] | None:
+    """Proof from real data in a ``calendarList.list`` answer: how many calendars, the primary one's name.
+
+    Args:
+        body: The response's JSON.
+
+    Returns:
+        ``{"count": int, "more": bool, "primary": str | None}`` (``primary`` redacted), or None when
+        the body has no ``items`` list.
+    """
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return None
+    entries = [i for i in items if isinstance(i, dict)]
+    primary = next((i.get("summary") for i in entries if i.get("primary") is True), None)
+    return {"count": len(entries), "more": bool(body.get("nextPageToken")),
+            "primary": redact(primary) if isinstance(primary, str) else None}
 
 
 def _check(call: _Call, outcome: Outcome, detail: str, fix: str = "", *, network: bool = False) -> Check:

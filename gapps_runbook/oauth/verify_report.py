@@ -39,6 +39,9 @@ class Check:
         fix: What to do when it is not ok.
         network: The outcome is network or server trouble (no answer, 408/429/5xx after the retries,
             a 2xx that is not JSON): it says nothing about the token.
+        sample: Proof from real data, when the call was allowed: for ``calendarList.list``, ``count``
+            (calendars on the first page), ``more`` (another page exists) and ``primary`` (the primary
+            calendar's summary); None otherwise. Never a token or secret.
     """
 
     api: str
@@ -49,6 +52,7 @@ class Check:
     ok: bool
     fix: str = ""
     network: bool = False
+    sample: dict[str, Any] | None = None
 
     @property
     def title(self) -> str:

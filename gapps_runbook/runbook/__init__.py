@@ -32,6 +32,8 @@ from .setup import (
     raise_for_preflight,
     requested_scopes,
     save_client,
+    saved_choices,
+    test_client,
 )
 from .site import Site, in_provider_words
 from .token_status import TokenStatus, fresh_token, raise_for_verify, refresh, revoke, status, verify
@@ -41,5 +43,5 @@ __all__ = [
     "TokenStatus", "authorize", "authorize_by_paste", "check_console", "default_scopes", "finish_paste",
     "fresh_token", "import_client_json", "in_provider_words", "pin_account", "raise_for_preflight",
     "raise_for_verify", "refresh",
-    "requested_scopes", "revoke", "save_client", "start_paste", "status", "verify",
+    "requested_scopes", "revoke", "save_client", "saved_choices", "start_paste", "status", "test_client", "verify",
 ]

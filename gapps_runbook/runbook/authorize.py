@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ..errors import AccountMismatch, InputError, RunbookError
+from ..errors import AccountMismatch, Cancelled, InputError, RunbookError
 from ..oauth import device_flow, loopback, scopes, tokens, userinfo
 from ..oauth.clients import ClientConfig
 from ..profile import refresh_journal
@@ -54,21 +54,41 @@ def authorize(
                 site.transport, site.endpoints, client, requested, open_url=open_url, timeout=timeout or 300.0,
                 clock=site.clock, cancelled=cancelled,
             )
-        return _keep(site, client, token, verdict.flow)
+        return _keep(site, client, token, verdict.flow, requested)
     except RunbookError as exc:
-        site.mark("authorize", "failed", str(exc))
+        _failed(site, exc, {"scopes": list(requested), "flow": flow})
         raise
 
 
-def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["device", "desktop"]) -> AuthResult:
-    """Check the approving account, then store the token and record the step."""
+def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
+    """Record a failed attempt; a cancel while a usable token is stored is no failure (the "ok" record stays)."""
+    if isinstance(exc, Cancelled) and _still_good(site):
+        site.audit("authorize", "cancelled", f"{exc.message}; the stored token is still in place", inputs)
+    else:
+        site.mark("authorize", "failed", str(exc), inputs=inputs)
+
+
+def _still_good(site: Site) -> bool:
+    """Whether step 03's last record is "ok" and the stored token works or can be refreshed."""
+    step = site.profile.load_settings().get("steps", {}).get("authorize", {})
+    token = site.profile.load_token()
+    if step.get("status") != "ok" or token is None:
+        return False
+    return token.refresh_token is not None or token.expires_in(site.clock.time(), site.clock.monotonic()) > 0
+
+
+def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["device", "desktop"],
+          requested: tuple[str, ...]) -> AuthResult:
+    """Check the approving account, then store the token, the scopes requested for it, and the step's record."""
     account = _check_account(site, client, token)
     if token.monotonic_expires_at is None:  # the loopback flow stamps only the wall clock
         token = replace(token, monotonic_expires_at=site.clock.monotonic() + token.expires_in(site.clock.time()))
     token = replace(token, account=account)
     site.profile.save_token(token, client, site.endpoints)
     refresh_journal.end(site.profile)  # a new grant: an earlier interrupted refresh no longer matters
-    site.mark("authorize", "ok", f"{flow} flow, account {account or 'unknown'}")
+    site.profile.update_settings(lambda s: s.update(authorized_scopes=list(requested)))
+    site.mark("authorize", "ok", f"{flow} flow, account {account or 'unknown'}",
+              inputs={"scopes": list(requested), "flow": flow, "account": account or ""})
     return AuthResult(token, flow, account)
 
 
@@ -98,9 +118,10 @@ def finish_paste(site: Site, pending: loopback.LoopbackAuthorization, pasted: st
     """Complete a paste-back authorization with the URL the browser was redirected to."""
     client = site.client()
     try:
-        return _keep(site, client, loopback.complete(site.transport, pending, pasted, clock=site.clock), "desktop")
+        token = loopback.complete(site.transport, pending, pasted, clock=site.clock)
+        return _keep(site, client, token, "desktop", tuple(pending.scopes))
     except RunbookError as exc:
-        site.mark("authorize", "failed", str(exc))
+        _failed(site, exc, {"scopes": list(pending.scopes), "flow": "desktop"})
         raise
 
 

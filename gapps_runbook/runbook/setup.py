@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import STEP_CLIENT, ConfigError, InputError
-from ..oauth import scopes
+from ..errors import STEP_CLIENT, ConfigError, InputError, RunbookError
+from ..oauth import client_check, scopes
 from ..oauth.client_ids import validate_client_id, validate_client_secret
 from ..oauth.clients import ClientConfig, ClientType, load_client_json
+from ..safety.redact import fingerprint
 from .site import Site, in_provider_words
 
 Flow = Literal["auto", "device", "desktop"]
@@ -43,21 +44,40 @@ def default_scopes(site: Site) -> tuple[str, ...]:
     return ("openid", *offline)
 
 
+def saved_choices(site: Site) -> tuple[tuple[str, ...], str, str]:
+    """Step 01's saved choices: the services whose scopes are all saved, the chosen flow, the publishing status.
+
+    Returns:
+        ``(services, flow, publishing_status)``: the services of the saved scopes (else the built-in
+        default services), the flow the person chose (``auto``, ``desktop`` or ``device``; else ``auto``)
+        and the publishing status (else "").
+    """
+    settings = site.profile.load_settings()
+    saved = set(settings.get("scopes") or ())
+    services = tuple(k for k, s in scopes.SERVICES.items() if saved and set(s.scopes) <= saved)
+    flow = settings.get("chosen_flow") or "auto"
+    return services or DEFAULT_SERVICES, str(flow), str(settings.get("publishing_status") or "")
+
+
 @in_provider_words
 def check_console(
     site: Site,
     requested: tuple[str, ...],
     *,
-    flow: Flow = "auto",
+    flow: Flow | Literal[""] = "auto",
     publishing_status: Literal["testing", "production"] | None = None,
     legacy_device_scopes: bool = False,
 ) -> scopes.Preflight:
-    """Step 01: the preflight verdict for these scopes; saves scopes, flow and publishing status."""
+    """Step 01: the preflight verdict for these scopes; saves scopes, flow and publishing status.
+
+    ``flow`` "" and ``publishing_status`` None keep the profile's saved choice (else ``auto`` / unknown).
+    """
     settings = site.profile.load_settings()
     publishing_status = publishing_status or settings.get("publishing_status")
+    flow = flow or settings.get("chosen_flow") or "auto"
     result = scopes.preflight(
         requested,
-        flow=flow,
+        flow=flow,  # type: ignore[arg-type]
         endpoints=site.endpoints,
         client=site.profile.load_client(),
         legacy_device_scopes=legacy_device_scopes,
@@ -65,12 +85,13 @@ def check_console(
     )
 
     def update(s: dict[str, Any]) -> None:
-        s.update(scopes=list(requested), flow=result.flow)
+        s.update(scopes=list(requested), flow=result.flow, chosen_flow=flow)
         if publishing_status:
             s["publishing_status"] = publishing_status
 
     site.profile.update_settings(update)
-    site.mark("preflight", "ok" if result.ok else "failed", _first_error(result))
+    site.mark("preflight", "ok" if result.ok else "failed", _first_error(result),
+              inputs={"scopes": list(requested), "flow": flow, "publishing_status": publishing_status or ""})
     return result
 
 
@@ -153,7 +174,10 @@ def _store_client(site: Site, client: ClientConfig) -> ClientConfig:
     previous = site.profile.load_client()
     site.profile.save_client(client, site.endpoints)
     changed = previous is not None and previous.client_id != client.client_id
-    site.mark("client", "ok", "client changed: authorize again" if changed else "")
+    inputs = {"client_id": client.client_id, "client_type": client.client_type, "product_name": client.product_name,
+              "project_id": client.project_id, "auth_method": client.auth_method,
+              "secret_fingerprint": fingerprint(client.client_secret) if client.client_secret else ""}
+    site.mark("client", "ok", "client changed: authorize again" if changed else "", inputs=inputs)
     if changed:
         site.mark("authorize", "stale", "the client was replaced; a new client needs a new authorization")
     return client
@@ -171,3 +195,28 @@ def pin_account(site: Site, email: str | None) -> None:
     site.profile.update_settings(lambda s: s.update(expected_account=value))
 
 
+
+
+@in_provider_words
+def test_client(site: Site) -> client_check.ClientCheck:
+    """Step 02 "Test client": the provider checks the stored client ID and secret, without a person.
+
+    A refresh with a refresh token that cannot exist (:mod:`gapps_runbook.oauth.client_check`):
+    ``invalid_grant`` means the client was accepted, ``invalid_client`` that the ID/secret pair is wrong.
+
+    Raises:
+        ConfigError: No client stored yet (step 02).
+        InvalidClient: The provider refused the ID and secret (exit 3).
+    """
+    client = site.client()
+    inputs = {"client_id": client.client_id, "issuer": site.endpoints.issuer}
+    try:
+        result = client_check.check_client(site.transport, site.endpoints, client, clock=site.clock)
+    except RunbookError as exc:
+        site.mark("client_test", "failed", str(exc), inputs=inputs)
+        raise
+    site.mark("client_test", "ok", f"accepted by {result.provider} ({result.auth_method})", inputs=inputs)
+    return result
+
+
+test_client.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..oauth.endpoints import Endpoints, resolve
 from ..oauth.tokens import Token
 from ..oauth.transport import RequestsTransport, Transport
+from ..profile import audit
 from ..profile.store import Profile, ProfileStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,14 +83,31 @@ class Site:
             raise NoToken(f"profile {self.profile.name!r} holds no token (never authorized, or revoked)")
         return token
 
-    def mark(self, step: str, status: str, detail: str = "") -> None:
-        """Record a step's outcome (shown by ``00_start_here`` and ``status --all``)."""
-        at = datetime.datetime.fromtimestamp(self.clock.time(), datetime.timezone.utc).isoformat(timespec="seconds")
+    def mark(self, step: str, status: str, detail: str = "", *, inputs: Mapping[str, Any] | None = None) -> None:
+        """Record a step's outcome (shown by ``00_start_here`` and ``status --all``) and append it to the audit log.
+
+        The step record holds outcome, time (UTC), operator and the sha256 of the canonical JSON of the
+        step's non-secret ``inputs``; the audit line adds the redacted inputs themselves.
+        """
+        at, who, digest = self._stamp(inputs)
 
         def update(settings: dict[str, Any]) -> None:
-            settings.setdefault("steps", {})[step] = {"status": status, "at": at, "detail": detail}
+            settings.setdefault("steps", {})[step] = {"status": status, "at": at, "detail": detail, "operator": who,
+                                                      "inputs_sha256": digest}
 
-        self.profile.update_settings(update)
+        with self.profile.locked():
+            self.profile.update_settings(update)
+            self.audit(step, status, detail, inputs)
+
+    def audit(self, step: str, outcome: str, detail: str = "", inputs: Mapping[str, Any] | None = None) -> None:
+        """Append one line to the profile's audit log only (the step record is left as it is)."""
+        at, who, digest = self._stamp(inputs)
+        audit.append(self.profile, {"when": at, "who": who, "step": step, "outcome": outcome, "detail": detail,
+                                    "parameters": dict(inputs or {}), "inputs_sha256": digest})
+
+    def _stamp(self, inputs: Mapping[str, Any] | None) -> tuple[str, str, str]:
+        at = datetime.datetime.fromtimestamp(self.clock.time(), datetime.timezone.utc).isoformat(timespec="seconds")
+        return at, audit.operator(), audit.inputs_hash(inputs or {})
 
     def foreign_issuer(self) -> str | None:
         """The issuer when it is known and not Google's dialect (its fix lines must not send people to Google)."""

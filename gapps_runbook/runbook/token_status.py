@@ -21,7 +21,12 @@ REFRESH_LOCK_TIMEOUT = 120.0
 
 @dataclass(frozen=True)
 class TokenStatus:
-    """The procedure's status panel: token id and expiry in seconds, plus what was granted."""
+    """The procedure's status panel: token id and expiry in seconds, plus what was granted.
+
+    ``missing_scopes`` are the scopes requested at authorization that the provider withheld (the person
+    unticked them on the consent screen); ``requested_since`` are scopes step 01 asks for now that were
+    not requested when the token was authorized (authorize again to add them).
+    """
 
     profile: str
     client_id: str | None
@@ -32,27 +37,35 @@ class TokenStatus:
     account: str | None
     has_refresh_token: bool
     refresh_token_expires_in: int | None
+    requested_since: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
 def status(site: Site) -> TokenStatus:
-    """Step 04: what the profile holds, from the local clock; no network call."""
+    """Step 04: what the profile holds, from the local clock; no network call.
+
+    The grant is compared with the scopes requested at authorization (``authorized_scopes``, saved with
+    the token); a profile authorized before they were saved has none, so nothing is called withheld.
+    """
     client = site.profile.load_client()
     token = site.profile.load_token()
     now = site.clock.time()
-    requested = tuple(site.profile.load_settings().get("scopes") or ())
+    settings = site.profile.load_settings()
+    requested = tuple(settings.get("scopes") or ())
     if token is None:
         return TokenStatus(site.profile.name, client and client.client_id, None, None, (), requested, None, False, None)
-    missing, _extra = tokeninfo.scope_diff(requested, token.scopes)
+    at_authorization = tuple(settings.get("authorized_scopes") or ())
+    withheld, _extra = tokeninfo.scope_diff(at_authorization, token.scopes)
+    since, _extra = tokeninfo.scope_diff(requested, (*token.scopes, *withheld))
     refresh_left = None
     if token.refresh_token_expires_at is not None:
         refresh_left = max(0, int(token.refresh_token_expires_at - now))
     return TokenStatus(
         site.profile.name, client and client.client_id, token.token_id,
         token.expires_in(now, site.clock.monotonic()), token.scopes,
-        tuple(missing), token.account, token.refresh_token is not None, refresh_left,
+        tuple(withheld), token.account, token.refresh_token is not None, refresh_left, tuple(since),
     )
 
 
@@ -73,13 +86,14 @@ def refresh(site: Site) -> tokens.Token:
     client = site.client()
     with site.profile.locked(REFRESH_LOCK_TIMEOUT):
         token = site.token()
+        old_id = token.token_id
         interrupted_at = refresh_journal.pending(site.profile)
         refresh_journal.begin(site.profile, now=site.clock.time())
         fresh = _refresh_once(site, client, token, interrupted_at)
         fresh = replace(fresh, account=fresh.account or token.account)
         site.profile.save_token(fresh, client, site.endpoints)
         refresh_journal.end(site.profile)
-    site.mark("refresh", "ok")
+    site.mark("refresh", "ok", f"new token id {fresh.token_id}", inputs={"token_id": old_id})
     return fresh
 
 
@@ -133,9 +147,9 @@ def fresh_token(site: Site) -> tokens.Token:
 @in_provider_words
 def verify(site: Site) -> verify_module.VerifyReport:
     """Step 04: the Calendar call must succeed and the Gmail call must be refused."""
-    report = verify_module.verify(site.transport, site.endpoints, fresh_token(site), clock=site.clock,
-                                  client=site.client())
-    site.mark("verify", "ok" if report.ok else "failed")
+    token = fresh_token(site)
+    report = verify_module.verify(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
+    site.mark("verify", "ok" if report.ok else "failed", report.verdict, inputs={"scopes": list(token.scopes)})
     trouble = next((c for c in report.checks if c.network and not c.ok), None)
     if trouble is not None:  # no verdict on the token: network class (exit 6), not "authorize again"
         raise TransportError(f"verify could not finish: {trouble.api} {trouble.call}: {trouble.detail}")
@@ -159,6 +173,6 @@ def revoke(site: Site) -> bool:
     token = site.token()
     already = tokens.revoke(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
     site.profile.delete_token()
-    site.mark("revoke", "ok")
+    site.mark("revoke", "ok", f"token id {token.token_id}", inputs={"token_id": token.token_id})
     site.mark("authorize", "revoked", "the token was revoked: authorize again to restore API access")
     return bool(already)

@@ -1,0 +1,93 @@
+"""Pure renderers of step 04's last mile: where the token file is, how the application loads it, the proof
+from real data, the summary for the ticket, and a hand-off's outcome.
+
+Like :mod:`.render` (kept apart so that module stays small): no I/O, no ipywidgets, no runbook call, and
+no secret in any line: the summary names the token by its id (a fingerprint) and never holds the
+access token, the refresh token or the client secret. ``gapps-runbook status --summary`` and 04's
+"Copy summary for the ticket" print the same :func:`summary_lines`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..profile.files import HOME_ENV
+
+if TYPE_CHECKING:
+    from ..oauth.verify import VerifyReport
+    from ..profile.handoff import HandoffResult
+    from ..runbook import TokenStatus
+
+
+def shown_path(path: Path) -> str:
+    """A profile path as a person types it: under ``$GAPPS_RUNBOOK_HOME`` when that is set, else ``~/...``."""
+    home = os.environ.get(HOME_ENV, "").strip()
+    text = str(path)
+    if home:
+        root = str(Path(home).expanduser())
+        if text == root or text.startswith(root.rstrip("/") + "/"):
+            return f"${HOME_ENV}" + text[len(root.rstrip("/")):]
+    user = str(Path.home())
+    if user not in ("", "/") and text.startswith(user.rstrip("/") + "/"):
+        return "~" + text[len(user.rstrip("/")):]
+    return text
+
+
+def token_file_lines(profile: str, path: Path) -> list[str]:
+    """Where the token file is and how the application loads it (google-auth ``authorized_user``)."""
+    return [
+        f"Token file: {shown_path(path)} (google-auth authorized_user JSON, 0600)",
+        "The application loads it with google.oauth2.credentials.Credentials.from_authorized_user_file(PATH)",
+        f"Hand it over where the application reads it: gapps-runbook handoff {profile} --to /etc/app/google-token.json",
+    ]
+
+
+def proof_lines(report: VerifyReport) -> list[str]:
+    """Proof from real data: for Calendar, how many calendars and the primary one's name (nothing if none)."""
+    lines = []
+    for check in report.checks:
+        sample = check.sample
+        if not sample:
+            continue
+        count = f"{sample.get('count')}{'+' if sample.get('more') else ''}"
+        primary = sample.get("primary")
+        named = f"; the primary one is {primary!r}" if primary else "; none is marked primary"
+        lines.append(f"Proof from real data: {count} calendar(s) in the account{named}")
+    return lines
+
+
+def summary_lines(st: TokenStatus, *, issuer: str, expires_at: str | None,
+                  verify: Mapping[str, Any] | None) -> list[str]:
+    """The plain-text summary for the ticket: profile, issuer, client, token id, expiry, scopes, verify, account.
+
+    Args:
+        st: The token status.
+        issuer: The provider's issuer URL.
+        expires_at: The access token's expiry (UTC ISO), or None without a token.
+        verify: Step 04's last verify record (``status``, ``at``, ``detail``), or None.
+    """
+    if st.token_id is None:
+        token = ["Token: none (authorize in runbook step 03)"]
+    else:
+        token = [f"Token id: {st.token_id}", f"Access token expires: {expires_at} UTC (in {st.expires_in} s)",
+                 f"Refresh token: {'yes' if st.has_refresh_token else 'no'}",
+                 f"Scopes: {' '.join(st.scopes) or '(none)'}"]
+        if st.missing_scopes:
+            token.append(f"Requested, NOT granted: {' '.join(st.missing_scopes)}")
+    if verify:
+        checked = f"{verify.get('status')} at {verify.get('at')}: {verify.get('detail') or '(no detail)'}"
+    else:
+        checked = "not run (runbook step 04, Verify)"
+    return [f"gapps-runbook summary for profile {st.profile}", f"Issuer: {issuer}",
+            f"Client ID: {st.client_id or '(none)'}", *token, f"Verify: {checked}",
+            f"Account: {st.account or 'unknown'}"]
+
+
+def handoff_lines(result: HandoffResult) -> list[str]:
+    """What a hand-off wrote and proved."""
+    lines = [f"Wrote {result.path} (0600, {result.fmt}).",
+             f"google-auth loaded it and refreshed: new access token valid until {result.refreshed_expiry}."]
+    return lines + [f"Note: {note}." for note in result.notes]
