@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test soak notebooks lint clean bench
+.PHONY: demo test soak notebooks lint clean bench bench-batch
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +23,12 @@ soak: $(STAMP)
 	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests; \
 	status=$$?; echo; echo "Reliability targets measured:"; sort -k3 .soak-report.txt 2>/dev/null; exit $$status
 
-# Batch vs per-site processes, local and Dask (docs/scale.md); minutes, not part of `make test`.
+# Issue 9's figures B1-B6 beside their targets, written to docs/performance.md; minutes, offline, not part of `make test`.
 bench: $(STAMP)
+	$(PY) -m gapps_runbook.runs.bench --out docs/performance.md
+
+# Batch vs per-site processes, local and Dask (docs/scale.md); minutes, not part of `make test`.
+bench-batch: $(STAMP)
 	$(PY) -m gapps_runbook.runs.batch_bench --dask
 
 # Re-render the committed notebooks' outputs (executed against the emulator, scrubbed, sanitized; see

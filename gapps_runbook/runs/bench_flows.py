@@ -1,0 +1,225 @@
+"""Benchmark figures B3 and B6 of ``make bench`` (issue 9): the device flow's latency, the emulator under load.
+
+* B3, :func:`approval_latency`: ``runbook.authorize`` with the device flow against an in-process
+  emulator; the approval is given just after the first ``/token`` poll (the worst moment: the
+  poller then waits a whole interval). Measured: approval to token saved, and polls sooner than
+  the interval after the previous one (from the emulator's request log).
+* B6, :func:`load`: the emulator served in a child process (``python -m gapps_runbook.runs.bench_flows``,
+  in memory, on 127.0.0.1); N clients start together, each asks ``/device/code`` and then polls
+  ``/token`` every second for a bounded time. Measured: latency of every request (p50, p99, max),
+  errors (no answer, or a 5xx), and the child's RSS at start and its peak.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JITTER = 0.05  # seconds: the poller times polls when it sends them; the emulator logs them when they arrive
+
+
+@dataclass(frozen=True)
+class Approval:
+    """B3's result.
+
+    Attributes:
+        interval: The poll interval the emulator gave (seconds).
+        latency: Seconds from the approval to ``authorize`` returning with the token saved.
+        early_polls: ``/token`` polls received sooner than ``interval`` minus :data:`JITTER` after the previous one.
+        polls: ``/token`` polls in all.
+        min_gap: The shortest time between two polls as the emulator received them (seconds).
+    """
+
+    interval: float
+    latency: float
+    early_polls: int
+    polls: int
+    min_gap: float
+
+
+def approval_latency(home: Path) -> Approval:
+    """B3: one device flow, approved right after its first poll; see the module docstring.
+
+    Args:
+        home: An empty profile home (the profile ``bench-device`` is created in it).
+
+    Returns:
+        The measured :class:`Approval`.
+    """
+    from .. import runbook
+    from ..emulator import Emulator, serve
+    from ..oauth.transport import RequestsTransport
+    from ..profile.store import ProfileStore
+
+    with serve(Emulator()) as running:
+        emu = running.emulator
+        site = runbook.Site(ProfileStore(home).profile("bench-device"), RequestsTransport(), issuer=running.base_url)
+        runbook.save_client(site, client_id=emu.device_client.client_id,
+                            client_secret=emu.device_client.client_secret, client_type="device")
+        codes: list[str] = []
+        approved_at: list[float] = []
+
+        def approve_after_first_poll() -> None:
+            """Watch the request log; approve as soon as the first ``/token`` poll is in it."""
+            while not (codes and any(r.path == "/token" for r in emu.requests)):
+                time.sleep(0.005)
+            emu.approve(codes[0])
+            approved_at.append(time.monotonic())
+
+        approver = threading.Thread(target=approve_after_first_poll, daemon=True)
+        approver.start()
+        result = runbook.authorize(site, ("openid", "email"), flow="device",
+                                   on_device_code=lambda grant: codes.append(grant.user_code), timeout=120)
+        saved = time.monotonic()
+        approver.join(timeout=10)
+        assert site.profile.load_token() is not None, result
+        polls = [r.time for r in emu.requests if r.path == "/token"]
+    interval = float(facts_interval())
+    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    early = sum(1 for gap in gaps if gap < interval - JITTER)
+    return Approval(interval, saved - approved_at[0], early, len(polls), min(gaps, default=interval))
+
+
+def facts_interval() -> int:
+    """The emulator's device-flow poll interval (Google's 5 s)."""
+    from ..emulator import facts
+
+    return facts.DEVICE_INTERVAL
+
+
+@dataclass(frozen=True)
+class Load:
+    """B6's result.
+
+    Attributes:
+        clients: Concurrent device flows.
+        requests: Requests answered or failed.
+        errors: Requests with no answer or a 5xx.
+        p50: Median latency (seconds).
+        p99: 99th percentile latency (seconds).
+        worst: Highest latency (seconds).
+        rss_start_mb: The emulator process's RSS once ready (MB).
+        rss_peak_mb: Its peak RSS (MB).
+    """
+
+    clients: int
+    requests: int
+    errors: int
+    p50: float
+    p99: float
+    worst: float
+    rss_start_mb: float
+    rss_peak_mb: float
+
+
+def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> Load:
+    """B6: ``clients`` device flows started together, polling every second for ``seconds``.
+
+    Args:
+        clients: How many flows start at once.
+        seconds: How long each one polls.
+        spread: Flow ``i`` starts ``i / clients * spread`` seconds after the others are released
+            (0: all at the same instant, the target's case).
+
+    Returns:
+        The measured :class:`Load`.
+    """
+    child = subprocess.Popen([sys.executable, "-m", "gapps_runbook.runs.bench_flows"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        ready = json.loads(child.stdout.readline())
+        latencies: list[float] = []
+        errors: list[str] = []
+        start = threading.Barrier(clients)
+        threads = [threading.Thread(target=_one_flow, args=(ready, start, i / clients * spread, seconds,
+                                                            latencies, errors)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        child.stdin.close()  # the child prints its peak RSS and exits
+        peak = json.loads(child.stdout.readline())["rss_peak_kb"]
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    ordered = sorted(latencies) or [0.0]
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return Load(clients, len(latencies) + len(errors), len(errors), statistics.median(ordered), p99,
+                ordered[-1], ready["rss_kb"] / 1024, peak / 1024)
+
+
+def _one_flow(ready: dict, start: threading.Barrier, delay: float, seconds: float, latencies: list[float],
+              errors: list[str]) -> None:
+    """One client: ``/device/code``, then a ``/token`` poll every second (new connection each time)."""
+    url = urlsplit(ready["base_url"])
+    client = {"client_id": ready["client_id"], "client_secret": ready["client_secret"]}
+    start.wait(timeout=60)
+    time.sleep(delay)  # its place in the spread, not an ordering
+    ends = time.monotonic() + seconds
+    answer = _post(url.hostname or "", url.port or 80, "/device/code", {**client, "scope": "openid email"},
+                   latencies, errors)
+    device_code = (answer or {}).get("device_code")
+    while device_code and time.monotonic() < ends:
+        sent = time.monotonic()
+        _post(url.hostname or "", url.port or 80, "/token",
+              {**client, "device_code": device_code, "grant_type": DEVICE_GRANT}, latencies, errors)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
+
+
+def _post(host: str, port: int, path: str, form: dict[str, str], latencies: list[float],
+          errors: list[str]) -> dict | None:
+    """POST ``form``; append the latency (answered) or the error (no answer or a 5xx)."""
+    sent = time.monotonic()
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("POST", path, body=urlencode(form), headers=FORM)
+        response = conn.getresponse()
+        body = response.read()
+    except OSError as exc:
+        errors.append(type(exc).__name__)
+        return None
+    finally:
+        conn.close()
+    if response.status >= 500:
+        errors.append(str(response.status))
+        return None
+    latencies.append(time.monotonic() - sent)  # list.append is atomic: no lock needed
+    return json.loads(body) if body.startswith(b"{") else None
+
+
+def _serve_child() -> None:
+    """The child of :func:`load`: serve an in-memory emulator until stdin closes; print JSON lines."""
+    from ..emulator import Emulator, serve
+
+    with serve(Emulator()) as running:
+        client = running.emulator.device_client
+        print(json.dumps({"base_url": running.base_url, "client_id": client.client_id,
+                          "client_secret": client.client_secret, "rss_kb": _rss_kb()}), flush=True)
+        sys.stdin.read()
+    print(json.dumps({"rss_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+
+
+def _rss_kb() -> int:
+    """This process's resident set size now, in KB (Linux ``/proc/self/status``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+if __name__ == "__main__":
+    _serve_child()
