@@ -8,7 +8,6 @@ a 0600 file or a prompt, never from the command line. Registered from :mod:`gapp
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -16,14 +15,13 @@ from pathlib import Path
 import click
 
 from . import runbook
-from .errors import STEP_AUTHORIZE, InputError, InvalidGrant, NoToken
+from .errors import InputError
+from .notebook import backup_actions
+from .notebook.render_backup import export_line
 from .profile import backup
 from .profile.handoff import ENV_KEYS, handoff as write_and_prove
-from .profile.private_files import write_private
 from .profile.secret_sources import read_secret
 
-REAUTHORIZE_CAUSES = ("the grant was revoked, the consent screen is in Testing (refresh tokens die after 7 days), "
-                      "the token went unused for 6 months, or the account's password changed")
 HANDOFF_HELP = (
     "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), then "
     "prove google-auth loads it and refreshes. --format authorized_user: google-auth's JSON "
@@ -98,21 +96,9 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
     tokens, ID tokens, device codes. Each profile records the export (status --all shows it).
     """
     store = _store(ctx)
-    chosen = [store.profile(name) for name in dict.fromkeys(profiles)]
-    if not out.parent.is_dir():
-        raise InputError(f"the folder {out.parent} does not exist", fix="create it, or pass another --out")
-    if out.is_dir():
-        raise InputError(f"{out} is a folder", fix="pass a file name, e.g. --out site-a.age")
-    for profile in chosen:
-        backup.profile_record(profile)  # refuse a missing or corrupt profile before asking for a passphrase
+    backup_actions.check_export(store, profiles, out)  # refused before a passphrase is asked for
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=True)
-    data = backup.export_bytes(chosen, passphrase)
-    write_private(out, data)
-    now = store.clock.time()
-    for profile in chosen:
-        backup.record_export(profile, out.resolve(), now=now, by=getpass.getuser())
-    click.echo(f"Exported {', '.join(p.name for p in chosen)} to {out} (age, passphrase; 0600). "
-               "Keep the passphrase apart from the file.")
+    click.echo(export_line(backup_actions.act_export(store, profiles, out, passphrase)))
 
 
 @click.command("import")
@@ -138,27 +124,11 @@ def import_(ctx: click.Context, file: Path, rename: str | None, force: bool, pas
         click.confirm(f"{exc.message}. Replace it?", abort=True)
         names = backup.import_bytes(data, passphrase, store, profile=rename, force=True)
     click.echo(f"Imported {', '.join(names)} from {file}.")
-    for name in names:
-        probe(store, name)
-
-
-def probe(store: runbook.ProfileStore, name: str) -> None:
-    """Refresh a restored profile's token at once (security reference §6 "After restore").
-
-    Raises:
-        NoToken: The provider refused it (``invalid_grant``): authorize again, exit 7.
-    """
-    site = runbook.Site(store.profile(name))
-    if site.profile.load_client() is None or site.profile.load_token() is None:
-        click.echo(f"{name}: no token in the export: authorize ({STEP_AUTHORIZE}).")
-        return
-    try:
-        runbook.refresh(site)
-    except InvalidGrant:
-        raise NoToken(f"profile {name!r} was restored, but the provider refused its refresh token (invalid_grant): "
-                      f"authorize again ({STEP_AUTHORIZE}). Likely: {REAUTHORIZE_CAUSES}",
-                      fix=f"authorize again ({STEP_AUTHORIZE})") from None
-    click.echo(f"{name}: the restored token refreshed: it works.")
+    outcomes = [backup_actions.probe(store, name) for name in names]  # every profile, then the first refusal
+    for outcome in outcomes:
+        if outcome.ok:
+            click.echo(outcome.line)
+    backup_actions.raise_for_probes(outcomes)  # NoToken: authorize again, exit 7
 
 
 COMMANDS = (handoff, export, import_)

@@ -22,6 +22,7 @@ from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..oauth.clock import duration_text
 from ..safety.redact import fingerprint, redact
 from .checklist import ChecklistItem
+from .render_backup import export_text
 from .render_lastmile import proof_lines
 
 if TYPE_CHECKING:
@@ -149,9 +150,7 @@ def _scope_label(scope: str, missing: Sequence[str], withheld: Sequence[str]) ->
 def profile_line(st: TokenStatus, last_export: Mapping[str, Any] | None = None) -> str:
     """One profile in one line (``gapps-runbook status --all``); ``last_export`` is the settings' record."""
     expires = "-" if st.expires_in is None else st.expires_in
-    exported = (f"exported {last_export.get('at')} to {last_export.get('file')} by {last_export.get('by')}"
-                if isinstance(last_export, Mapping) else "never exported")
-    return f"{st.profile:20} {st.token_id or '-':14} {expires:>6} s  {st.account or '-':24} {exported}"
+    return f"{st.profile:20} {st.token_id or '-':14} {expires:>6} s  {st.account or '-':24} {export_text(last_export)}"
 
 
 def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
