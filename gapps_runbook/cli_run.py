@@ -31,7 +31,7 @@ from .runs.parameters import literal
 def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str], ...], out: Path) -> None:
     """Run one runbook step's notebook headless (papermill) into a new run folder.
 
-    STEP is 00-04, a notebook name (03_authorize) or a word (checklist, client, authorize, status).
+    STEP is 00-05, a notebook name (03_authorize) or a word (checklist, client, authorize, status, backup).
     What the notebook shows is printed as it runs (step 03: the link or the code, then it waits for
     the approval); the run ends with its result line. The executed notebook is written (scrubbed of
     secrets) even when the step fails.

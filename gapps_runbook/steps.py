@@ -38,12 +38,14 @@ STEPS: tuple[Step, ...] = (
     Step("02", "02_client_credentials", "client credentials", ("client", "credentials")),
     Step("03", "03_authorize", "authorize", ("authorize",)),
     Step("04", "04_token_status", "token status", ("status", "token")),
+    Step("05", "05_backup_restore", "backup and restore", ("backup", "restore")),
 )
 
 STEP_CHECKLIST = STEPS[1].ref
 STEP_CLIENT = STEPS[2].ref
 STEP_AUTHORIZE = STEPS[3].ref
 STEP_STATUS = STEPS[4].ref
+STEP_BACKUP = STEPS[5].ref
 
 
 def find_step(name: str) -> Step | None:

@@ -2,12 +2,12 @@
 
 Each notebook has a ``parameters`` cell, ``from gapps_runbook import notebook as rb`` and one call
 per step (:func:`start_here`, :func:`console_checklist`, :func:`client_credentials`,
-:func:`authorize`, :func:`token_status`). An entry point opens the profile's :class:`runbook.Site`,
+:func:`authorize`, :func:`token_status`, :func:`backup_restore`). An entry point opens the profile's :class:`runbook.Site`,
 decides whether a person is at the keyboard (:func:`~gapps_runbook.notebook.display.is_interactive`), then either
 
 * runs the step headless (papermill, nbval): results are displayed, a failure is raised as the
   :class:`RunbookError` whose one line ends in "Fix: runbook step NN ...", so papermill stops there; or
-* shows the step's form: :mod:`.step00` ... :mod:`.step04`, one module per notebook over
+* shows the step's form: :mod:`.step00` ... :mod:`.step05`, one module per notebook over
   :mod:`.forms_common` (ipywidgets, imported only then).
 
 Both paths call the same :mod:`gapps_runbook.runbook` functions, directly where a step is one call and
@@ -82,12 +82,14 @@ def start_here(*, profile: str = "default", home: str = "", issuer: str = "", in
         from .step00 import StartHereForm
 
         return show_form(StartHereForm(profile=profile, home=home, issuer=issuer))
-    rows, st, ticks = act_overview(open_site(profile, home, issuer))
+    site = open_site(profile, home, issuer)
+    rows, st, ticks = act_overview(site)
+    exported = site.profile.load_settings().get("last_export")  # step 05's record (profile.backup.record_export)
     checklist = checklist_summary(ticks)
-    lines = [f"Profile {profile!r} (one profile per site/server)", *table_lines(overview_rows(rows)), checklist,
-             *table_lines(status_rows(st))]
-    show("\n".join(lines),
-         f"<b>Profile {e(profile)}</b>{overview_html(rows)}<p>{e(checklist)}</p>{table_html(status_rows(st))}")
+    lines = [f"Profile {profile!r} (one profile per site/server)", *table_lines(overview_rows(rows, exported)),
+             checklist, *table_lines(status_rows(st))]
+    show("\n".join(lines), f"<b>Profile {e(profile)}</b>{overview_html(rows, exported)}<p>{e(checklist)}</p>"
+         f"{table_html(status_rows(st))}")
     return None
 
 
@@ -222,4 +224,47 @@ def token_status(
         if not proof.ok:
             raise RunbookError("the revocation could not be proven (see the table above)",
                                fix="revoke again, or remove the app at https://myaccount.google.com/permissions")
+    return None
+
+
+@one_line_errors
+def backup_restore(
+    *, profile: str = "default", home: str = "", issuer: str = "", interactive: bool | None = None,
+    profiles: Sequence[str] = (), export_to: str = "", import_from: str = "", passphrase_env: str = "",
+    passphrase_file: str = "", force: bool = False, import_as: str = "",
+) -> Any:
+    """05: export profiles to an age file, or import one and probe it; with neither, each profile's last export.
+
+    Headless runs take the passphrase by reference only (``passphrase_env``, ``passphrase_file``); the
+    form asks for it in a Password box. ``profiles`` defaults to ``[profile]``; ``force`` replaces an
+    existing profile; ``import_as`` renames the export's only profile. A refused restored grant ends the
+    run with :class:`NoToken` ("authorize again (step 03)", exit 7) after every profile was probed.
+    """
+    from . import backup_actions as backup  # step 05's actions and renderers (kept out of the shared imports)
+    from .render_backup import export_line, import_lines, last_export_rows, outcome_html
+
+    names = [profiles] if isinstance(profiles, str) else list(profiles)
+    check_parameters({"profiles": names, "export_to": export_to, "import_from": import_from,
+                      "passphrase_env": passphrase_env, "passphrase_file": passphrase_file, "import_as": import_as})
+    store = open_site(profile, home, issuer).profile.store
+    if is_interactive(interactive):
+        from .step05 import BackupRestoreForm
+
+        return show_form(BackupRestoreForm(store, profile=profile, issuer=issuer))
+    if export_to and import_from:
+        raise InputError("both export_to and import_from were given", fix="run step 05 once for each")
+    if export_to:
+        backup.check_export(store, names or [profile], export_to)  # refused before the passphrase is read
+        result = backup.act_export(store, names or [profile], export_to,
+                                   backup.passphrase_from_refs(passphrase_env, passphrase_file))
+        show(export_line(result))
+    elif import_from:
+        outcomes = backup.act_import(store, import_from, backup.passphrase_from_refs(passphrase_env, passphrase_file),
+                                     force=force, rename=import_as or None, issuer=issuer or None)
+        lines = import_lines(import_from, outcomes)
+        show("\n".join(lines), outcome_html(lines, all(o.ok for o in outcomes)))
+        backup.raise_for_probes(outcomes)
+    else:
+        rows = last_export_rows(backup.act_last_exports(store))
+        show("\n".join(table_lines(rows)), table_html(rows))
     return None

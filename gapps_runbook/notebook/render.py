@@ -21,15 +21,18 @@ from ..oauth import clients, scopes, tokeninfo
 from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..oauth.clock import duration_text
 from ..safety.redact import fingerprint, redact
+from ..steps import STEPS
 from .checklist import ChecklistItem
-from .render_backup import export_text
 from .render_lastmile import proof_lines
+from .render_backup import export_parts, export_text
 
 if TYPE_CHECKING:
     from ..oauth.verify import Check, VerifyReport
     from ..runbook import AuthResult, TokenStatus
     from .actions import RevokeProof, StepRow
 
+BACKUP_TITLE = f"{STEPS[5].number} {STEPS[5].title.capitalize()}"
+"""00's row for step 05: "05 Backup and restore" (the profile's last export, :func:`.render_backup.export_text`)."""
 _LEVEL_COLOUR = {"error": "#b00020", "warning": "#8a5a00", "info": "#555"}
 
 
@@ -209,16 +212,18 @@ def revoke_rows(proof: RevokeProof) -> list[tuple[str, str]]:
             ("Tokeninfo with the old token", proof.provider), ("Refresh with the old refresh token", proof.refresh)]
 
 
-def overview_rows(rows: Sequence[StepRow]) -> list[tuple[str, str]]:
-    """Every step's recorded status (00) as rows."""
-    return [(r.title, f"{r.status} {r.at} {r.detail}".strip()) for r in rows]
+def overview_rows(rows: Sequence[StepRow], last_export: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+    """Every step's recorded status (00) as rows, then the profile's last export (step 05)."""
+    return [(r.title, f"{r.status} {r.at} {r.detail}".strip()) for r in rows] + [(BACKUP_TITLE, export_text(last_export))]
 
 
-def overview_html(rows: Sequence[StepRow]) -> str:
-    """Every step's recorded status (00), each linking its notebook."""
-    body = "".join(f"<tr><td style='text-align:left'><a href='{e(r.notebook)}'>{e(r.title)}</a></td>"
-                   f"<td>{e(r.status)}</td><td>{e(r.at)}</td><td style='text-align:left'>{e(r.detail)}</td></tr>"
-                   for r in rows)
+def overview_html(rows: Sequence[StepRow], last_export: Mapping[str, Any] | None = None) -> str:
+    """Every step's recorded status (00), each linking its notebook, then the last export (step 05)."""
+    cells = [(r.notebook, r.title, r.status, r.at, r.detail) for r in rows]
+    cells.append((f"{STEPS[5].notebook}.ipynb", BACKUP_TITLE, *export_parts(last_export)))
+    body = "".join(f"<tr><td style='text-align:left'><a href='{e(link)}'>{e(title)}</a></td>"
+                   f"<td>{e(status)}</td><td>{e(at)}</td><td style='text-align:left'>{e(detail)}</td></tr>"
+                   for link, title, status, at, detail in cells)
     return f"<table><tr><th>Step</th><th>Status</th><th>When (UTC)</th><th>Detail</th></tr>{body}</table>"
 
 

@@ -42,5 +42,6 @@ class StartHereForm(Form):
         rows, st, ticks = actions.act_overview(self.site)
         checklist = render.checklist_summary(ticks)
         self.hint.value = f"Set <code>profile = {render.e(repr(name))}</code> in the parameters cell of each notebook."
-        self.table.value = (render.overview_html(rows) + f"<p>{render.e(checklist)}</p>"
+        exported = self.site.profile.load_settings().get("last_export")  # step 05's record
+        self.table.value = (render.overview_html(rows, exported) + f"<p>{render.e(checklist)}</p>"
                             + render.table_html(render.status_rows(st)))

@@ -39,9 +39,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..steps import STEPS
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 """The committed notebooks (a source checkout; this is a maintainer's tool)."""
-NAMES = ("00_start_here", "01_console_checklist", "02_client_credentials", "03_authorize", "04_token_status")
+NAMES = tuple(step.notebook for step in STEPS)
+"""Every step's notebook, in step order (:data:`gapps_runbook.steps.STEPS`)."""
 CLIENT_ID = "123456789012-emulatoremulatoremulatoremulator.apps.googleusercontent.com"
 """The fixed "Desktop app" client the rendered notebooks show: Google-shaped, obviously the emulator's."""
 CLIENT_SECRET = "GOCSPX-" + "EMULATOR-NOT-A-SECRET-000000"

@@ -40,7 +40,7 @@ def resolve_step(step: str) -> Path:
     found = find_step(step)
     if found is None:
         names = ", ".join(s.notebook for s in STEPS)
-        raise InputError(f"there is no runbook step {step!r}", fix=f"use one of {names} (or 00-04)")
+        raise InputError(f"there is no runbook step {step!r}", fix=f"use one of {names} (or {STEPS[0].number}-{STEPS[-1].number})")
     return notebooks_dir() / f"{found.notebook}.ipynb"
 
 

@@ -1,0 +1,73 @@
+"""Notebook 05 (backup and restore): export chosen profiles to an age file, import one and probe it.
+
+Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form
+follows. The passphrase is typed into ``Password`` boxes, which are emptied after every click, whatever
+the outcome (the notebook never saves widget state either: :mod:`gapps_runbook.safety.scrub`). The
+actions are :mod:`.backup_actions`', the same as ``gapps-runbook export``/``import`` and the headless run.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..profile.store import ProfileStore
+from . import backup_actions, render, render_backup
+from .forms_common import Form, button
+
+_WIDE = w.Layout(width="36em")
+
+
+class BackupRestoreForm(Form):
+    """Export: profiles, target file, passphrase twice, Export. Import: file, passphrase, Replace?, Import."""
+
+    def __init__(self, store: ProfileStore, *, profile: str = "default", issuer: str = "") -> None:
+        super().__init__()
+        self.store, self.issuer = store, issuer
+        names = store.names()
+        self.profiles = w.SelectMultiple(options=names, value=tuple(n for n in names if n == profile),
+                                         description="Profiles", rows=min(max(len(names), 2), 8))
+        self.target = w.Text(value=f"{profile}.age", description="Export to", layout=_WIDE,
+                             placeholder="/path/to/sites.age")
+        self.passphrase = w.Password(description="Passphrase")
+        self.confirmation = w.Password(description="Again")
+        self.export = button("Export", "primary", "download")
+        self.exported = w.HTML()
+        self.source = w.Text(description="Import", layout=_WIDE, placeholder="/path/to/sites.age")
+        self.import_passphrase = w.Password(description="Passphrase")
+        self.force = w.Checkbox(value=False, description="Replace an existing profile", indent=False)
+        self.import_ = button("Import", "warning", "upload")
+        self.imported = w.HTML()
+        self.last = w.HTML()
+        self.layout(w.HTML("<b>Export</b> (age, encrypted to a passphrase; the file is 0600)"), self.profiles,
+                    self.target, w.HBox([self.passphrase, self.confirmation]), self.export, self.exported,
+                    w.HTML("<b>Import</b> (then a refresh proves each restored token)"), self.source,
+                    self.import_passphrase, self.force, self.import_, self.imported, self.last)
+        self.on_click(self.export, self._on_export)
+        self.on_click(self.import_, self._on_import)
+        self._show_last_exports()
+
+    def _on_export(self, _button: w.Button) -> None:
+        try:
+            result = backup_actions.act_export(self.store, self.profiles.value, self.target.value,
+                                               self.passphrase.value, self.confirmation.value)
+        finally:
+            self.passphrase.value = self.confirmation.value = ""  # no widget keeps a secret
+        self.exported.value = render_backup.outcome_html([render_backup.export_line(result)], True)
+        self._show_last_exports()
+
+    def _on_import(self, _button: w.Button) -> None:
+        try:
+            outcomes = backup_actions.act_import(self.store, self.source.value, self.import_passphrase.value,
+                                                 force=self.force.value, issuer=self.issuer or None)
+        finally:
+            self.import_passphrase.value = ""  # no widget keeps a secret
+        lines = render_backup.import_lines(self.source.value, outcomes)
+        self.imported.value = render_backup.outcome_html(lines, all(o.ok for o in outcomes))
+        self._show_last_exports()
+
+    def _show_last_exports(self) -> None:
+        chosen, names = self.profiles.value, self.store.names()
+        self.profiles.options = names  # an import may have added profiles
+        self.profiles.value = tuple(n for n in chosen if n in names)
+        self.last.value = "<b>Last exports</b>" + render.table_html(
+            render_backup.last_export_rows(backup_actions.act_last_exports(self.store)))
