@@ -20,11 +20,7 @@ from .notebook import render
 from .notebook.actions import act_check_verify
 from .oauth import scopes
 from .oauth.client_ids import validate_client_id
-from .emulator.command import emulator as emulator_command
-from .cli_batch import batch as batch_command
-from .cli_run import run_command
 from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, as tests/test_leaks reads it)
-from .cli_backup import COMMANDS as backup_commands
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
@@ -282,12 +278,13 @@ def demo(out: Path) -> None:
     run_demo(out, echo=click.echo)
 
 
-cli.add_command(run_command)
-cli.add_command(emulator_command)
-cli.add_command(batch_command)
-for _command in backup_commands: cli.add_command(_command)  # handoff, export, import (issue 10)
-from .cli_audit import audit as _audit, client_test as _client_test  # noqa: E402  (issue 8: audit, client test)
-cli.add_command(_audit), client.add_command(_client_test)
+# The other commands live in commands/ (and the emulator's in emulator/command.py).
+from .commands import audit, backup, batch, run as run_module  # noqa: E402  (they import nothing from here)
+from .emulator.command import emulator as emulator_command  # noqa: E402
+
+for _command in (run_module.run_command, emulator_command, batch.batch, *backup.COMMANDS, audit.audit):
+    cli.add_command(_command)
+client.add_command(audit.client_test)
 
 
 def run(argv: list[str] | None = None) -> int:

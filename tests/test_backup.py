@@ -1,4 +1,4 @@
-"""Issue 10: encrypted export and import of profiles (gapps_runbook.profile.backup, cli_backup).
+"""Issue 10: encrypted export and import of profiles (gapps_runbook.profile.backup, commands/backup.py).
 
 pyrage exposes no scrypt work factor: every export uses its default (about 1 s of scrypt here, work
 factor 2^19), so the decryptions are counted: one round trip of 100 profiles in one file, and a

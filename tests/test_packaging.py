@@ -48,7 +48,7 @@ def test_constraints_pin_every_direct_dependency() -> None:
 
 
 PACKAGE = ROOT / "gapps_runbook"
-LAYERS = {"cli", "errors", "steps", "runbook", "notebook", "runs", "oauth", "profile", "safety", "emulator"}
+LAYERS = {"cli", "errors", "steps", "commands", "runbook", "notebook", "runs", "oauth", "profile", "safety", "emulator"}
 
 
 def test_the_top_level_shows_the_layers() -> None:

@@ -1,6 +1,6 @@
 """Step 05 (backup and restore): export profiles to an age file, import one, probe what was restored.
 
-The same actions serve ``gapps-runbook export``/``import`` (:mod:`gapps_runbook.cli_backup`), the headless
+The same actions serve ``gapps-runbook export``/``import`` (:mod:`gapps_runbook.commands.backup`), the headless
 entry point :func:`gapps_runbook.notebook.backup_restore` and the form :mod:`.step05`, so a button
 click, a papermill run and the command line do the same thing. The format and its checks are
 :mod:`gapps_runbook.profile.backup`'s; here is what surrounds them: the target checks, where the

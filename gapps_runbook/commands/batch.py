@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .errors import ExitCode, InputError
+from ..errors import ExitCode, InputError
 
 BATCH_EPILOG = """\b
 Outcomes and exit code (0 only when every site is ok, else the worst site's):
@@ -52,11 +52,11 @@ def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: boo
     report.html (the outcome table first). Step 04 with `-p refresh true` checks that every
     site's grant and client still work at the provider.
     """
-    from .runs.batch import plan, run_batch, select_sites
-    from .runs.batch_executors import DaskExecutor, LocalExecutor
-    from .runs.demo import new_run_dir
-    from .runs.parameters import parse_parameters
-    from .runs.steps import resolve_step
+    from ..runs.batch import plan, run_batch, select_sites
+    from ..runs.batch_executors import DaskExecutor, LocalExecutor
+    from ..runs.demo import new_run_dir
+    from ..runs.parameters import parse_parameters
+    from ..runs.steps import resolve_step
 
     root = ctx.find_root().obj
     if (executor == "dask") != (scheduler is not None):

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from . import runbook
-from .errors import InputError
-from .notebook import backup_actions
-from .notebook.render_backup import export_line
-from .profile import backup
-from .profile.handoff import ENV_KEYS, handoff as write_and_prove
-from .profile.secret_sources import read_secret
+from .. import runbook
+from ..errors import InputError
+from ..notebook import backup_actions
+from ..notebook.render_backup import export_line
+from ..profile import backup
+from ..profile.handoff import ENV_KEYS, handoff as write_and_prove
+from ..profile.secret_sources import read_secret
 
 HANDOFF_HELP = (
     "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), then "

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from . import runbook
-from .profile import audit as audit_log
+from .. import runbook
+from ..profile import audit as audit_log
 
 
 def _root(ctx: click.Context) -> dict[str, object]:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from .oauth.clock import duration_text
-from .runs.parameters import literal
+from ..oauth.clock import duration_text
+from ..runs.parameters import literal
 
 
 @click.command("run")
@@ -36,9 +36,9 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     the approval); the run ends with its result line. The executed notebook is written (scrubbed of
     secrets) even when the step fails.
     """
-    from .runs.demo import new_run_dir
-    from .runs.steps import resolve_step, result_line, run_step
-    from .safety.params import check_parameters
+    from ..runs.demo import new_run_dir
+    from ..runs.steps import resolve_step, result_line, run_step
+    from ..safety.params import check_parameters
 
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
