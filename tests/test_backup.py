@@ -292,7 +292,7 @@ def _flip_and_import(data: bytes, position: int, home: str) -> tuple[int, str]:
 @pytest.mark.soak
 @pytest.mark.timeout(5400)
 def test_every_single_byte_flip_is_refused_before_parsing(tmp_path: Path, soak_report: Any) -> None:
-    """All positions of a small export, on two processes (scrypt costs about 1.3 s per decryption)."""
+    """All positions of a small export, on two processes (``GAPPS_SOAK_WORKERS``; scrypt costs ~1.3 s a decryption)."""
     import concurrent.futures
     import multiprocessing
 
@@ -300,7 +300,8 @@ def test_every_single_byte_flip_is_refused_before_parsing(tmp_path: Path, soak_r
     store = ProfileStore(tmp_path / "target")
     started = time.monotonic()
     context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+    workers = int(os.environ.get("GAPPS_SOAK_WORKERS", "2"))
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         outcomes = list(pool.map(_flip_and_import, [data] * len(data), range(len(data)),
                                  [str(store.home)] * len(data), chunksize=8))
     bad = [(position, what) for position, what in outcomes if what]
