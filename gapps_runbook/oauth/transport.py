@@ -4,6 +4,10 @@ The protocol modules build requests and parse responses as plain data; they call
 passed in by the caller. :class:`RequestsTransport` is the real one; tests pass the emulator over
 loopback, or a plain callable. :func:`send` adds bounded, jittered retries for the requests where
 retrying is safe (refresh, revoke, inspection, API calls), honouring ``Retry-After``.
+
+``requests`` is imported only when a :class:`RequestsTransport` first sends (about 50 ms): the
+:class:`Transport` protocol, :class:`Response` and the helpers here need none of it, so commands
+that make no request (``--help``, ``status``) never load it (issue 9, figure B2).
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import requests
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import SYSTEM_CLOCK, Clock
 from ..errors import OAuthError, ProtocolError, TransportError
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = "gapps-runbook/0.1"
 DEFAULT_TIMEOUT = 30.0
@@ -71,18 +77,39 @@ def host_of(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc or url.split("?")[0]
 
 
+_SESSION_GUARD = threading.Lock()
+"""Two threads' first requests through one transport make one session (module-level: a transport stays picklable)."""
+
+
 class RequestsTransport:
     """A :class:`Transport` on a ``requests.Session``. Form bodies only; no redirects followed.
 
+    The session (and ``requests`` itself) is created on the first request, not here: a
+    :class:`~gapps_runbook.runbook.Site` always holds a transport, and most commands never send.
+
     Args:
-        session: The session to use; a new one by default.
+        session: The session to use; a new one (made on first use) by default.
         timeout: Seconds to wait for a connection and for each read, when the caller names none.
     """
 
     def __init__(self, session: requests.Session | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self._session = session
+        if session is not None:
+            session.headers["User-Agent"] = USER_AGENT
         self.timeout = timeout
+
+    @property
+    def session(self) -> requests.Session:
+        """The session, made (with the ``User-Agent``) on first use."""
+        if self._session is None:
+            with _SESSION_GUARD:
+                if self._session is None:
+                    import requests
+
+                    session = requests.Session()
+                    session.headers["User-Agent"] = USER_AGENT
+                    self._session = session
+        return self._session
 
     def __call__(
         self,
@@ -94,9 +121,12 @@ class RequestsTransport:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Response:
+        import requests  # already loaded by ``session``; a dictionary look-up from here on
+
         timeout = self.timeout if timeout is None else timeout
+        session = self.session
         try:
-            reply = self.session.request(
+            reply = session.request(
                 method,
                 url,
                 data=dict(data) if data is not None else None,
