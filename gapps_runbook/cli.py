@@ -7,23 +7,38 @@ as one line on stderr and exit with the code of their kind (see EXIT CODES).
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-import webbrowser
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import runbook
-from .notebook import render
-from .notebook.actions import act_check_verify
 from .oauth import scopes
 from .oauth.client_ids import validate_client_id
 from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, as tests/test_leaks reads it)
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
+
+if TYPE_CHECKING:
+    import webbrowser
+
+    from . import runbook
+    from .notebook import render
+else:
+    class _Lazy(ModuleType):
+        """A module imported on first attribute use: ``--help`` and most commands need neither the
+        runbook's steps nor the notebook renderers (about 90 ms together; issue 9, figure B2)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module(self.__name__), name)
+
+    runbook = _Lazy("gapps_runbook.runbook")
+    render = _Lazy("gapps_runbook.notebook.render")
+    webbrowser = _Lazy("webbrowser")  # tests patch cli.webbrowser.open: set on the proxy, it is the one called
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -244,6 +259,8 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     """Step 04: call the APIs with the token; each must come out as the granted scopes say.
 
     Exit 3 when nothing could be checked (never a success), 7 when a call came out otherwise."""
+    from .notebook.actions import act_check_verify
+
     report = runbook.verify(_site(ctx))
     _emit(report.to_json(), as_json, render.verify_lines(report))
     act_check_verify(report)
@@ -279,10 +296,10 @@ def demo(out: Path) -> None:
 
 
 # The other commands live in commands/ (and the emulator's in emulator/command.py).
-from .commands import audit, backup, batch, run as run_module  # noqa: E402  (they import nothing from here)
+from .commands import audit, backup, batch, lab, run as run_module  # noqa: E402  (they import nothing from here)
 from .emulator.command import emulator as emulator_command  # noqa: E402
 
-for _command in (run_module.run_command, emulator_command, batch.batch, *backup.COMMANDS, audit.audit):
+for _command in (run_module.run_command, emulator_command, batch.batch, *backup.COMMANDS, audit.audit, lab.lab):
     cli.add_command(_command)
 client.add_command(audit.client_test)
 

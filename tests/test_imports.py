@@ -1,7 +1,7 @@
 """``import gapps_runbook`` (and the notebook-run modules) stays light: no Jupyter stack at import time.
 
 The command line stays light too (issue 9, figure B2): ``import gapps_runbook.cli`` (what ``--help``
-and ``status`` pay) pulls in neither the emulator's werkzeug nor the notebook stack nor Dask, and a
+and ``status`` pay) pulls in neither requests nor the emulator's werkzeug nor the notebook stack nor Dask, and a
 notebook run imports nbformat without jsonschema's ``iri`` grammars (figure B1).
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CLI_HEAVY = ("werkzeug", "papermill", "nbformat", "ipywidgets", "dask", "distributed", "jupyter_client")
+CLI_HEAVY = ("requests", "urllib3", "werkzeug", "papermill", "nbformat", "ipywidgets", "dask", "distributed",
+             "jupyter_client")
 HEAVY = ("papermill", "nbformat", "nbconvert", "nbclient", "ipywidgets", "jupyter_client", "ipykernel", "IPython")
 MODULES = (
     "gapps_runbook",
@@ -41,6 +42,22 @@ def test_cli_import_pulls_no_emulator_server_notebook_stack_or_dask() -> None:
     loaded = imported_after("import gapps_runbook.cli")
     assert "gapps_runbook.cli" in loaded
     assert sorted(m for m in loaded if m.split(".")[0] in CLI_HEAVY) == []
+
+
+def test_requests_loads_on_the_first_request_only() -> None:
+    loaded = imported_after("from gapps_runbook.oauth.transport import RequestsTransport, Response, send; "
+                            "RequestsTransport()")
+    assert "requests" not in loaded
+    assert "requests" in imported_after("from gapps_runbook.oauth.transport import RequestsTransport; "
+                                        "RequestsTransport().session")
+
+
+def test_cli_proxies_resolve_to_their_modules() -> None:
+    import gapps_runbook.cli as cli
+    from gapps_runbook import runbook
+    from gapps_runbook.notebook import render
+
+    assert cli.runbook.status is runbook.status and cli.render.status_rows is render.status_rows
 
 
 def test_emulator_package_exports_load_on_first_use() -> None:
