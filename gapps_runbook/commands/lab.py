@@ -1,0 +1,169 @@
+"""``gapps-runbook lab``: the profile's workspace (issue 8 item 1), opened in JupyterLab on loopback.
+
+The workspace (:mod:`gapps_runbook.runs.workspace`) is created or reopened first: copies of the step
+notebooks whose parameters carry profile, home and issuer, the engineer's edits never overwritten. Then
+JupyterLab starts on 127.0.0.1 in that folder, at notebook 00, with a random token passed through the
+environment (never on the command line, where ``ps`` shows it); the URL with its token is printed.
+``--emulator`` points the copies at the practice emulator (``http://127.0.0.1:8765``) and starts it in the
+background when nothing answers there (stopped again when JupyterLab stops).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import click
+
+from ..emulator.persist import DEFAULT_PORT
+from ..errors import InputError, RunbookError
+from ..profile.files import default_home
+
+EMULATOR_ISSUER = f"http://127.0.0.1:{DEFAULT_PORT}"
+"""The practice emulator's issuer (``gapps-runbook emulator``'s default port)."""
+EMULATOR_COMMAND = "gapps-runbook emulator"
+"""The one command a person runs when ``lab`` could not start the emulator itself."""
+FIRST_PORT = 8888
+"""JupyterLab's usual port; the first free one from here is used unless ``--port`` is given."""
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """True when an HTTP server answers ``url`` (any status below 500)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback http only
+            return int(response.status) < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (OSError, ValueError):
+        return False
+
+
+def wait_until(check: Callable[[], bool], seconds: float, poll: float = 0.2) -> bool:
+    """Call ``check`` until it is true or ``seconds`` have passed; its last answer."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
+def free_port(first: int = FIRST_PORT, tries: int = 50) -> int:
+    """The first port from ``first`` that 127.0.0.1 can bind (JupyterLab then gets it, no retries)."""
+    for port in range(first, first + tries):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise InputError(f"no free port in {first}-{first + tries - 1} on 127.0.0.1", fix="pass --port N")
+
+
+def start_emulator(home: Path, log: Path) -> subprocess.Popen[bytes] | None:
+    """Start the practice emulator in the background unless it answers already; None when it did.
+
+    Raises:
+        InputError: It did not answer within 20 s (the fix names the one command to run instead).
+    """
+    if answers(f"{EMULATOR_ISSUER}/.well-known/openid-configuration"):
+        return None
+    env = {**os.environ, "GAPPS_RUNBOOK_HOME": str(home)}  # its state file beside the profiles
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    if not wait_until(lambda: proc.poll() is None and answers(f"{EMULATOR_ISSUER}/.well-known/openid-configuration"),
+                      20):
+        proc.terminate()
+        raise InputError(f"the practice emulator did not start on {EMULATOR_ISSUER} (see {log})",
+                         fix=f"run `{EMULATOR_COMMAND}` in another terminal, then `gapps-runbook lab --emulator` again")
+    return proc
+
+
+def jupyterlab_command(folder: Path, start: str, port: int) -> list[str]:
+    """The JupyterLab command line: loopback only, no browser of its own, opened at ``start``."""
+    command = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", "--ServerApp.open_browser=False",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={folder}",
+               f"--LabApp.default_url=/lab/tree/{start}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+def run_jupyterlab(command: Sequence[str], token: str, url: str, *, open_browser: bool) -> int:
+    """Run JupyterLab until it stops (Ctrl-C stops it); open ``url`` once it answers unless told not to."""
+    env = {**os.environ, "JUPYTER_TOKEN": token}
+    proc = subprocess.Popen(list(command), env=env)
+    try:
+        if wait_until(lambda: proc.poll() is not None or answers(url.split("/lab/")[0] + "/api/status"), 60) \
+                and proc.poll() is None:
+            click.echo(f"JupyterLab is ready: {url}")
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait(15)
+    except BaseException:  # Ctrl-C, or SIGTERM turned into SystemExit by lab(): JupyterLab stops too
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+
+
+@click.command("lab")
+@click.option("--emulator", "use_emulator", is_flag=True,
+              help=f"Practise on the emulator ({EMULATOR_ISSUER}); started in the background if it is not running.")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option("--port", type=int, default=None, help=f"JupyterLab's port (default: the first free one from {FIRST_PORT}).")
+@click.pass_context
+def lab(ctx: click.Context, use_emulator: bool, no_browser: bool, port: int | None) -> None:
+    """Open the profile's workspace in JupyterLab (127.0.0.1), at notebook 00.
+
+    The workspace is <home>/workspaces/<profile>/: copies of the step notebooks with profile, home and
+    issuer filled in. Reopening keeps your edits; a newer template is written beside yours as
+    <name>.new.ipynb. The notebooks in the runbook's notebooks/ folder are templates and never change.
+    """
+    from ..runs.steps import notebooks_dir
+    from ..runs.workspace import prepare
+
+    obj = ctx.find_root().obj or {}
+    home = Path(str(obj["home"])) if obj.get("home") else default_home()
+    profile = str(obj.get("profile") or "default")
+    issuer = EMULATOR_ISSUER if use_emulator else str(obj.get("issuer") or "")
+    try:
+        workspace = prepare(profile, home=home, issuer=issuer, templates=notebooks_dir())
+        emulator = start_emulator(workspace.folder.parents[1], workspace.folder / "emulator.log") \
+            if use_emulator else None
+        port = port or free_port()
+    except RunbookError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("\n".join(workspace.report_lines()))
+    if emulator is not None:
+        click.echo(f"Started the practice emulator on {EMULATOR_ISSUER} (stopped with JupyterLab; "
+                   f"log: {workspace.folder / 'emulator.log'})")
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))  # cleanup below runs
+    token = secrets.token_hex(24)
+    url = f"http://127.0.0.1:{port}/lab/tree/{workspace.start.name}?token={token}"
+    click.echo(f"Starting JupyterLab on 127.0.0.1:{port} (Ctrl-C stops it): {url}")
+    try:
+        code = run_jupyterlab(jupyterlab_command(workspace.folder, workspace.start.name, port), token, url,
+                              open_browser=not no_browser)
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(10)
+    ctx.exit(code)
