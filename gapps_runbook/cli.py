@@ -235,9 +235,9 @@ def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool)
     if not all_profiles:
         _print_status(ctx, runbook.status(_site(ctx)), as_json)
         return
-    store = runbook.ProfileStore(ctx.find_root().obj["home"])
-    states = [runbook.status(runbook.Site(store.profile(n))) for n in store.names()]
-    exports = [store.profile(s.profile).load_settings().get("last_export") for s in states]
+    profiles = runbook.ProfileStore(ctx.find_root().obj["home"]).listing()  # read-only: each file once, no lock
+    states = [runbook.status(runbook.Site(p)) for p in profiles]
+    exports = [p.load_settings().get("last_export") for p in profiles]
     _emit([{**s.to_json(), "last_export": e} for s, e in zip(states, exports)], as_json,
           [render.profile_line(s, e) for s, e in zip(states, exports)])
 

@@ -79,7 +79,11 @@ def corrupt(path: Path, what: str) -> StoreError:
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """A profile file's JSON object; None if absent; StoreError if it is not a JSON object."""
-    data = read_private(path, MAX_FILE_BYTES + 1)
+    return parse_json(path, read_private(path, MAX_FILE_BYTES + 1))
+
+
+def parse_json(path: Path, data: bytes | None) -> dict[str, Any] | None:
+    """The JSON object in ``data`` (the bytes read from ``path``, None if absent); StoreError as :func:`read_json`."""
     if data is None:
         return None
     if len(data) > MAX_FILE_BYTES:

@@ -47,15 +47,15 @@ from ..oauth.clients import ClientConfig, _client_from_installed
 from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import LockTimeout, RunbookError, StoreError
 from .files import (  # noqa: F401 (the file names and defaults are part of the store's interface)
-    CLIENT_FILE, DEFAULT_LOCK_TIMEOUT, HOME_ENV, LOCK_FILE, NAME_RE, SCHEMA_VERSION, SETTINGS_FILE, TOKEN_FILE,
-    check_profile_name, check_schema, corrupt, default_home, default_settings, read_json, shared_lock, write_json,
+    CLIENT_FILE, DEFAULT_LOCK_TIMEOUT, HOME_ENV, LOCK_FILE, MAX_FILE_BYTES, NAME_RE, SCHEMA_VERSION, SETTINGS_FILE,
+    TOKEN_FILE, check_profile_name, check_schema, corrupt, default_home, default_settings, parse_json, read_json,
+    shared_lock, write_json,
 )
-from .private_files import ensure_private_dir, remove_private
+from .private_files import ensure_private_dir, read_private, remove_private
 
 if TYPE_CHECKING:
     from ..oauth.endpoints import Endpoints
     from ..oauth.tokens import Token
-
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -92,6 +92,23 @@ class ProfileStore:
             if e.is_dir(follow_symlinks=False) and NAME_RE.fullmatch(e.name) and not e.name.startswith(".")
         )
 
+    def listing(self) -> list[Profile]:
+        """Every existing profile, for a read-only listing (``status --all``): folders checked once, no lock.
+
+        The home, ``profiles`` and each profile folder are checked here once (another user's or not a
+        plain folder: refused; looser than 0700: tightened), not before every read. Their files are then
+        read once each and without the lock, which serializes read-modify-write only: every write
+        replaces a file whole (``os.replace``), so a read sees the old file or the new one, never half.
+        Symlinks and corrupt files are refused as on every read. Taking a profile's lock (any write)
+        makes it an ordinary profile again.
+        """
+        profiles = [Profile(self, name, listed=True) for name in self.names()]
+        if profiles:
+            self.ensure_dirs(profiles[0].path)  # the home and profiles folders, once
+        for profile in profiles[1:]:
+            ensure_private_dir(profile.path, foreign_fix=f"set {HOME_ENV} to a folder of yours")
+        return profiles
+
     def ensure_dirs(self, profile_path: Path) -> None:
         """Create (or tighten to 0700) the home, ``profiles`` and the profile folder."""
         foreign_fix = f"set {HOME_ENV} to a folder of yours"
@@ -112,10 +129,19 @@ class Profile:
 
     encrypted = False
 
-    def __init__(self, store: ProfileStore, name: str) -> None:
+    def __init__(self, store: ProfileStore, name: str, *, listed: bool = False) -> None:
         self.store = store
         self.name = name
         self.path = store.profiles_dir / name
+        self._read: dict[str, bytes | None] | None = {} if listed else None  # ProfileStore.listing's bytes read
+
+    def _json(self, name: str) -> dict[str, Any] | None:
+        """One of the profile's files as JSON (a listed profile reads each file's bytes once)."""
+        if self._read is None:
+            return read_json(self.file(name))
+        if name not in self._read:
+            self._read[name] = read_private(self.file(name), MAX_FILE_BYTES + 1)
+        return parse_json(self.file(name), self._read[name])
 
     def __repr__(self) -> str:
         return f"Profile({self.name!r}, path={str(self.path)!r})"
@@ -127,8 +153,8 @@ class Profile:
         return self.path.is_dir()
 
     def _tighten(self) -> None:
-        """Before a read: check and tighten the folders, if the profile exists."""
-        if os.path.lexists(self.path):
+        """Before a read: check and tighten the folders, if the profile exists (a listed one's were)."""
+        if self._read is None and os.path.lexists(self.path):
             self.store.ensure_dirs(self.path)
 
     @contextlib.contextmanager
@@ -138,6 +164,7 @@ class Profile:
         Raises:
             LockTimeout: Another process held it for more than ``timeout`` seconds.
         """
+        self._read = None  # from here on, reads are the ordinary ones
         self.store.ensure_dirs(self.path)
         lock_path = self.file(LOCK_FILE)
         if lock_path.is_symlink():
@@ -165,7 +192,7 @@ class Profile:
         """
         self._tighten()
         path = self.file(SETTINGS_FILE)
-        stored = read_json(path)
+        stored = self._json(SETTINGS_FILE)
         settings = default_settings()
         if stored is None:
             return settings
@@ -232,7 +259,7 @@ class Profile:
         """
         self._tighten()
         path = self.file(CLIENT_FILE)
-        document = read_json(path)
+        document = self._json(CLIENT_FILE)
         if document is None:
             return None
         extra = document.get("gapps_runbook")
@@ -260,7 +287,7 @@ class Profile:
         from .authorized_user import token_from_authorized_user
 
         path = self.file(TOKEN_FILE)
-        info = read_json(path)
+        info = self._json(TOKEN_FILE)
         if info is None:
             return None
         extra = info.get("gapps_runbook")
@@ -276,6 +303,8 @@ class Profile:
         Raises:
             StoreError: ``authorized_user.json`` is corrupt, foreign or a symlink.
         """
+        if self._read is not None:
+            return self._read_token()  # listed: read without the lock (see ProfileStore.listing)
         if not os.path.lexists(self.path):
             return None  # reading creates nothing
         with self.locked():
