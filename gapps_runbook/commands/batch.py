@@ -9,16 +9,29 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import json
 
 import click
 
 from ..errors import ExitCode, InputError
 
+if TYPE_CHECKING:
+    from ..runs.batch_authorize import DeviceExecutor
+
 BATCH_EPILOG = """\b
 Outcomes and exit code (0 only when every site is ok, else the worst site's):
-  failed 1 > misconfigured 3 > reauthorize 7 > expired 7 > network 6 > expiring 7 > ok 0
+  failed 1 > misconfigured 3 > denied 4 > reauthorize 7 > expired 7 > network 6 > expiring 7 > ok 0
   expiring: the refresh token dies within 7 days (Testing-mode consent screen) or there is none;
   expired: it can no longer be refreshed. Ctrl-C keeps the finished sites and exits 5.
+\b
+Device flow (batch 03 -p flow device -p services '["openid"]'): NOT through notebooks (a kernel's
+code card cannot reach you while it waits): step 03 runs in this process, every site at once.
+Each site's user code and URL go out as a JSON line on stdout, {"event": "user_code", "profile",
+"user_code", "verification_url", "expires_in"}, appended to --handoff FILE (0600) and POSTed to
+--webhook URL (https, or http on loopback); stdout is JSON lines throughout. Each site waits
+until approval, denial or expiry. The device code never leaves the process.
 \b
 Dask (--executor dask): workers read the profiles from the same profile home path (--home /
 GAPPS_RUNBOOK_HOME on a filesystem every worker mounts at the same path) and write into the
@@ -42,10 +55,14 @@ batch folder under --out, which must be shared the same way. No secret is sent w
               help="local: threads in this process; dask: an existing dask.distributed cluster.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="The Dask scheduler (with --executor dask).")
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: when stderr is a terminal).")
+@click.option("--handoff", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Device flow: also append each site's code (JSON line) to this file, 0600.")
+@click.option("--webhook", default=None, metavar="URL",
+              help="Device flow: also POST each site's code (JSON) here; https, or http on loopback.")
 @click.pass_context
 def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: bool, sites_file: Path | None,
           parameters: tuple[tuple[str, str], ...], jobs: int, out: Path, executor: str, scheduler: str | None,
-          progress: bool | None) -> None:
+          progress: bool | None, handoff: Path | None, webhook: str | None) -> None:
     """Run one step's notebook once per site, in parallel, into ONE batch folder.
 
     The folder holds each site's executed, scrubbed notebook, summary.json, summary.csv and
@@ -63,22 +80,41 @@ def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: boo
         raise InputError("--scheduler goes with --executor dask, and --executor dask needs it",
                          fix="pass both (--executor dask --scheduler tcp://HOST:PORT), or neither")
     notebook = resolve_step(step)
+    values = parse_parameters(parameters)
+    device = notebook.stem.startswith("03") and values.get("flow") == "device"
+    if (handoff is not None or webhook is not None) and not device:
+        raise InputError("--handoff and --webhook go with the device flow of step 03",
+                         fix="add -p flow device to batch 03, or leave them out")
+    if device and scheduler is not None:
+        raise InputError("the device flow runs in this process, not on Dask", fix="leave out --executor dask")
     specs = select_sites(profiles=profiles, all_profiles=all_profiles, sites_file=sites_file, home=root["home"],
                          issuer=root["issuer"])
     home = Path(root["home"]).resolve() if root["home"] else None
-    plan(specs, notebook, out, parse_parameters(parameters), home)  # refuse secrets before any folder exists
-    runner = DaskExecutor(scheduler) if scheduler is not None else LocalExecutor(jobs)
+    plan(specs, notebook, out, values, home)  # refuse secrets before any folder exists
+    runner = _device_executor(handoff, webhook) if device else \
+        DaskExecutor(scheduler) if scheduler is not None else LocalExecutor(jobs)
     batch_dir = new_run_dir(out, f"batch-{notebook.stem}").resolve()
     tasks = plan(specs, notebook, batch_dir, parse_parameters(parameters), home)
-    where = f"Dask at {scheduler}" if scheduler else f"{jobs} at a time"
+    where = "device flow, all at once" if device else f"Dask at {scheduler}" if scheduler else f"{jobs} at a time"
     click.echo(f"{notebook.stem} over {len(tasks)} sites ({where}) into {batch_dir}", err=True)
     result = run_batch(tasks, runner, title=f"gapps-runbook batch {notebook.stem}", progress=progress,
                        echo=lambda line: click.echo(line, err=True))
     counts = Counter(o.outcome for o in result.outcomes)
-    click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())) +
-               f". Summary: {result.batch_dir / 'summary.json'}  Report: {result.batch_dir / 'report.html'}")
+    paths = {"summary": str(result.batch_dir / "summary.json"), "report": str(result.batch_dir / "report.html")}
+    if device:  # stdout stays JSON lines
+        click.echo(json.dumps({"event": "summary", "counts": dict(sorted(counts.items())), **paths}))
+    else:
+        click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())) +
+                   f". Summary: {paths['summary']}  Report: {paths['report']}")
     if result.cancelled:
         click.echo(f"Cancelled: {sum(o.detail != 'cancelled' for o in result.outcomes)} of {len(tasks)} sites finished.",
                    err=True)
         ctx.exit(ExitCode.EXPIRED)
     ctx.exit(result.exit_code)
+
+
+def _device_executor(handoff: Path | None, webhook: str | None) -> DeviceExecutor:
+    """The device-flow executor, its codes to stdout, ``handoff`` and ``webhook`` (see runs/batch_authorize.py)."""
+    from ..runs.batch_authorize import DeviceExecutor, Notifier, check_webhook
+
+    return DeviceExecutor(Notifier(click.echo, handoff=handoff, webhook=check_webhook(webhook) if webhook else None))

@@ -5,9 +5,11 @@ Outcomes, from the worst down (the batch exits with the worst site's code; 0 onl
 ========================  =====  ==========================================================================
 outcome                   exit   when
 ========================  =====  ==========================================================================
-``failed``                1      the notebook failed for another reason (a bug, a denied step, cancelled)
+``failed``                1      the notebook failed for another reason (a bug, an expired code, cancelled)
 ``misconfigured``         3      the notebook failed with a runbook error of exit class 3 (invalid_client,
                                  a missing client, invalid_scope)
+``denied``                4      the person (or an admin) refused the grant, or another account approved
+                                 it than the pinned one (``batch 03`` with the device flow)
 ``reauthorize``           7      the notebook failed with an error of exit class 7 (invalid_grant, no
                                  token), or the token lacks requested scopes
 ``expired``               7      the run passed but the profile can no longer get an access token: the
@@ -37,16 +39,18 @@ from ..steps import STEP_AUTHORIZE
 EXPIRING_WITHIN = 7 * 24 * 3600
 """A refresh token that dies within this many seconds makes a site ``expiring``."""
 
-OUTCOMES: tuple[str, ...] = ("failed", "misconfigured", "reauthorize", "expired", "network", "expiring", "ok")
+OUTCOMES: tuple[str, ...] = ("failed", "misconfigured", "denied", "reauthorize", "expired", "network", "expiring", "ok")
 """Every outcome, worst first."""
 
 EXIT_CODES: dict[str, ExitCode] = {
-    "failed": ExitCode.FAILURE, "misconfigured": ExitCode.MISCONFIGURED, "reauthorize": ExitCode.REAUTHORIZE,
+    "failed": ExitCode.FAILURE, "misconfigured": ExitCode.MISCONFIGURED, "denied": ExitCode.DENIED,
+    "reauthorize": ExitCode.REAUTHORIZE,
     "expired": ExitCode.REAUTHORIZE, "network": ExitCode.NETWORK, "expiring": ExitCode.REAUTHORIZE,
     "ok": ExitCode.OK,
 }
-_BY_EXIT_CLASS = {ExitCode.REAUTHORIZE: "reauthorize", ExitCode.MISCONFIGURED: "misconfigured",
-                  ExitCode.NETWORK: "network"}
+BY_EXIT_CLASS = {ExitCode.REAUTHORIZE: "reauthorize", ExitCode.MISCONFIGURED: "misconfigured",
+                 ExitCode.NETWORK: "network", ExitCode.DENIED: "denied"}
+"""The outcome of a failure by the exit class of its error (any other class: ``failed``)."""
 CANCELLED = "cancelled"
 
 
@@ -91,7 +95,7 @@ class SiteOutcome:
 
 def from_failure(error: NotebookRunError) -> tuple[str, str, str]:
     """``(outcome, detail, fix)`` of a failed notebook, by the exit class of its kernel-side error."""
-    outcome = _BY_EXIT_CLASS.get(error.step_exit_code, "failed")
+    outcome = BY_EXIT_CLASS.get(error.step_exit_code, "failed")
     if error.ename == "KeyboardInterrupt":
         return "failed", CANCELLED, "run the batch again for this site"
     what = error.evalue.partition("Fix:")[0].strip() or str(error).partition(" Fix:")[0]

@@ -23,7 +23,7 @@ from .batch_outcome import OUTCOMES, SiteOutcome
 
 CSV_COLUMNS = ("profile", "outcome", "detail", "fix", "token_id", "expires_in", "refresh_token_expires_in",
                "account", "notes", "notebook", "duration")
-COLOURS = {"ok": "#1e8e3e", "expiring": "#f9ab00", "expired": "#d93025", "reauthorize": "#d93025",
+COLOURS = {"ok": "#1e8e3e", "expiring": "#f9ab00", "expired": "#d93025", "reauthorize": "#d93025", "denied": "#b06000",
            "misconfigured": "#c5221f", "network": "#9334e6", "failed": "#5f6368"}
 REFRESH_SCALE = 30 * 24 * 3600
 ACCESS_SCALE = 3600
