@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flows", type=int, default=200, help="B6's concurrent device flows")
     parser.add_argument("--flow-seconds", type=float, default=20.0, help="how long each B6 flow polls")
     parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6", help="comma-separated figures to measure")
-    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"), help="the report ('' not to write)")
+    parser.add_argument("--out", default="docs/performance.md", help="the report ('' not to write)")
     args = parser.parse_args(argv)
     only = set(args.only.upper().split(","))
     started = time.monotonic()
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         add("B4", lambda: b4(tmp, running, args.sites))
         add("B5", lambda: b5(tmp, home / "profiles" / profile, args.profiles, min(args.runs, 3)))
         add("B6", lambda: b6(args.flows, args.flow_seconds))
-    if str(args.out):
-        write_report(args.out, figures, time.monotonic() - started)
+    if args.out:  # a str: Path("") would be "." and never empty
+        write_report(Path(args.out), figures, time.monotonic() - started)
         print(f"Written: {args.out}")
     return 0
 
