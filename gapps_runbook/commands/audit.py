@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from .. import runbook
 from ..profile import audit as audit_log
+from ..profile.store import ProfileStore
 
 
 def _root(ctx: click.Context) -> dict[str, object]:
@@ -35,7 +35,7 @@ def audit_line(record: dict[str, object]) -> str:
 def audit(ctx: click.Context, profile: str, as_json: bool) -> None:
     """Print PROFILE's audit log: who ran which step, when, and its outcome (never a secret)."""
     home = _root(ctx).get("home")
-    store = runbook.ProfileStore(Path(str(home)) if home else None)
+    store = ProfileStore(Path(str(home)) if home else None)
     records = audit_log.read(store.profile(profile))
     if as_json:
         click.echo(json.dumps(records, indent=2, sort_keys=True))
@@ -52,6 +52,8 @@ def client_test(ctx: click.Context) -> None:
 
     Exit 3 (invalid_client) when the provider refuses them."""
     obj = _root(ctx)
+    from .. import runbook  # the steps load only for the command that runs one (issue 9, B2)
+
     site = runbook.Site.open(str(obj["profile"]), home=obj.get("home"), issuer=obj.get("issuer"))  # type: ignore[arg-type]
     result = runbook.test_client(site)
     click.echo(f"Client {result.client_id}: accepted by {result.provider} ({result.auth_method}); it answered "

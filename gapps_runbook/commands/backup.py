@@ -14,13 +14,10 @@ from pathlib import Path
 
 import click
 
-from .. import runbook
 from ..errors import InputError
-from ..notebook import backup_actions
-from ..notebook.render_backup import export_line
-from ..profile import backup
-from ..profile.handoff import ENV_KEYS, handoff as write_and_prove
+from ..profile.handoff import ENV_KEYS
 from ..profile.secret_sources import read_secret
+from ..profile.store import ProfileStore
 
 HANDOFF_HELP = (
     "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), then "
@@ -35,8 +32,8 @@ def _root(ctx: click.Context) -> dict[str, object]:
     return ctx.find_root().obj or {}
 
 
-def _store(ctx: click.Context) -> runbook.ProfileStore:
-    return runbook.ProfileStore(_root(ctx).get("home"))  # type: ignore[arg-type]
+def _store(ctx: click.Context) -> ProfileStore:
+    return ProfileStore(_root(ctx).get("home"))  # type: ignore[arg-type]
 
 
 def passphrase_options(func: object) -> object:
@@ -75,6 +72,9 @@ def read_passphrase(env: str | None, file: Path | None, *, confirm: bool) -> str
 @click.pass_context
 def handoff(ctx: click.Context, profile: str, to: Path, fmt: str, owner: str | None) -> None:
     """Hand the token to the application (see the help text)."""
+    from .. import runbook  # the commands' heavier modules load when a command runs (issue 9, B2)
+    from ..profile.handoff import handoff as write_and_prove
+
     site = runbook.Site.open(profile, home=_root(ctx).get("home"), issuer=_root(ctx).get("issuer"))  # type: ignore[arg-type]
     result = write_and_prove(site.token(), site.client(), site.endpoints, to, fmt=fmt, owner=owner)  # type: ignore[arg-type]
     click.echo(f"Wrote {result.path} (0600, {result.fmt}{', owner ' + owner if owner else ''}).")
@@ -95,6 +95,9 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
     Encrypted to a passphrase (age scrypt): `age --decrypt FILE` opens it too. Never exported: access
     tokens, ID tokens, device codes. Each profile records the export (status --all shows it).
     """
+    from ..notebook import backup_actions
+    from ..notebook.render_backup import export_line
+
     store = _store(ctx)
     backup_actions.check_export(store, profiles, out)  # refused before a passphrase is asked for
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=True)
@@ -110,6 +113,9 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
 def import_(ctx: click.Context, file: Path, rename: str | None, force: bool, passphrase_env: str | None,
             passphrase_file: Path | None) -> None:
     """Import an export, then probe each restored token with a refresh (exit 7: authorize again)."""
+    from ..notebook import backup_actions
+    from ..profile import backup
+
     try:
         data = file.read_bytes()
     except OSError as exc:

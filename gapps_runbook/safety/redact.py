@@ -46,7 +46,8 @@ _PATTERNS = [
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
-_longest_first: tuple[str, ...] = ()  # _known sorted for redact(), rebuilt only when _known changes
+_longest_first: tuple[str, ...] = ()  # _known sorted for redact(), rebuilt by redact() when stale
+_stale = False  # _known changed since _longest_first was built: sort once, at the next redact()
 _MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
 
@@ -57,11 +58,11 @@ def register_secret(value: str | None) -> None:
     # surrogatepass: JSON's "\udcff" escape decodes to a lone surrogate, which strict UTF-8 refuses to encode
     quoted = urllib.parse.quote(value, safe="", errors="surrogatepass")
     forms = {value, quoted, urllib.parse.quote_plus(value, errors="surrogatepass"), json.dumps(value)[1:-1]}
-    global _longest_first
+    global _stale
     with _known_lock:
         if not forms <= _known:
             _known.update(forms)
-            _longest_first = tuple(sorted(_known, key=len, reverse=True))
+            _stale = True  # registering thousands (a batch over many profiles) must not sort thousands of times
 
 
 def registry_snapshot() -> frozenset[str]:
@@ -72,18 +73,29 @@ def registry_snapshot() -> frozenset[str]:
 
 def restore_registry(snapshot: frozenset[str]) -> None:
     """Forget every secret registered since ``snapshot`` was taken."""
-    global _longest_first
+    global _stale
     with _known_lock:
         _known.clear()
         _known.update(snapshot)
-        _longest_first = tuple(sorted(_known, key=len, reverse=True))
+        _stale = True
+
+
+def _sorted_secrets() -> tuple[str, ...]:
+    """The registered forms, longest first (so a secret inside a longer one is masked whole), sorted lazily."""
+    global _longest_first, _stale
+    if _stale:
+        with _known_lock:
+            if _stale:
+                _longest_first = tuple(sorted(_known, key=len, reverse=True))
+                _stale = False
+    return _longest_first  # a tuple swapped whole under the lock: safe to read without it
 
 
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret and secret-shaped value replaced by ``[redacted]``."""
     if not text:
         return text
-    for value in _longest_first:  # a tuple swapped whole under the lock: safe to read without it
+    for value in _sorted_secrets():
         if value in text:
             text = text.replace(value, MASK)
     for pattern in _PATTERNS:
