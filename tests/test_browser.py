@@ -219,9 +219,10 @@ def test_device_flow_in_jupyterlab_is_approved_in_a_second_tab(
             step = at("wait for Authorized in the notebook tab (no cell run again)")
             notebook.bring_to_front()
             cells = notebook.locator(".jp-NotebookPanel .jp-Notebook")
-            expect(cells.get_by_text("Authorized", exact=True)).to_be_visible(timeout=60_000)
-            expect(cells.get_by_text("engineer@example.com")).to_be_visible()
-            expect(cells.get_by_text("Status: approved", exact=True)).to_be_visible()
+            form = cells.locator(".gapps-form")  # the live form (its static summary is hidden while it lives)
+            expect(form.get_by_text("Authorized", exact=True)).to_be_visible(timeout=60_000)
+            expect(form.get_by_text("engineer@example.com")).to_be_visible()
+            expect(form.get_by_text("Status: approved", exact=True)).to_be_visible()
             notebook.screenshot(path=shots / "5-authorized.png")
             assert code_box.count() == 0 and code not in cells.inner_text(), "the user code is still on the page"
             assert cell.locator(".jp-InputArea-prompt").inner_text() == prompt, "the authorize cell was run again"

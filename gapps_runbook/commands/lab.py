@@ -101,7 +101,8 @@ def jupyterlab_command(folder: Path, start: str, port: int) -> list[str]:
 
 def run_jupyterlab(command: Sequence[str], token: str, url: str, *, open_browser: bool) -> int:
     """Run JupyterLab until it stops (Ctrl-C stops it); open ``url`` once it answers unless told not to."""
-    env = {**os.environ, "JUPYTER_TOKEN": token}
+    root = next(part.split("=", 1)[1] for part in command if part.startswith("--ServerApp.root_dir="))
+    env = {**os.environ, "JUPYTER_TOKEN": token, "GAPPS_RUNBOOK_LAB_ROOT": root}  # kernels: step links in 00
     proc = subprocess.Popen(list(command), env=env)
     try:
         if wait_until(lambda: proc.poll() is not None or answers(url.split("/lab/")[0] + "/api/status"), 60) \

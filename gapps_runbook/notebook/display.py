@@ -61,10 +61,36 @@ def show(text: str, html_text: str | None = None, *, transient: bool = False, di
     return display(data, raw=True, metadata=dict(TRANSIENT) if transient else None, display_id=display_id or None)
 
 
+STATIC_CSS = (
+    "<style>"
+    ".jp-OutputArea-child:has(.gapps-static):has(+ .jp-OutputArea-child .gapps-form){display:none}"
+    ".jp-OutputArea-child:has(.gapps-static) + .jp-OutputArea-child:not(:has(.gapps-form)){display:none}"
+    "</style>"
+)
+"""How a form and its static summary share the page (JupyterLab, trusted output): while the form's widget is
+live, its summary is hidden; once the widget cannot be shown (kernel gone: "Error displaying widget: model
+not found", or still "Loading widget..."), that output is hidden and the summary stays. Untrusted or outside
+JupyterLab, the style is dropped: the summary shows, and the widget output's text is empty."""
+
+
+def static_bundle(summary: str) -> dict[str, str]:
+    """The static summary's display data: HTML (with :data:`STATIC_CSS`) and a plain-text note."""
+    return {"text/html": f"{STATIC_CSS}<div class='gapps-static'>{summary}</div>",
+            "text/plain": "(the form's last state; run the cell for the live form)"}
+
+
 def show_form(form: Any) -> Any:
-    """Display a form built in the main thread (threads then only update its widgets)."""
+    """Display a form built in the main thread: its static summary, then its widget (threads then only update it).
+
+    The summary is a plain ``text/html`` output with a display id (refreshed by ``form.refresh_summary()``),
+    so the saved notebook shows it when the widget model is gone; the widget's own output carries an empty
+    ``text/plain`` instead of the widget's repr. See :data:`STATIC_CSS`.
+    """
     from IPython.display import display
 
-    display(form.box)
+    form.static = display(static_bundle(form.summary_html()), raw=True, display_id=True)
+    bundle = form.box._repr_mimebundle_()
+    bundle["text/plain"] = ""
+    display(bundle, raw=True)
     form.displayed = True
     return form

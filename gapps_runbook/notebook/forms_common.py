@@ -11,16 +11,25 @@ One form module per step notebook builds on this one: :mod:`.step00` (start here
   that only show or hide widgets are marked :func:`ui_only`;
 * background threads (device polling, countdowns) never use ``with out:``; they only set widget
   traits (``HTML.value``, ``Label.value``), which ipykernel sends from any thread;
-* no widget keeps a secret: the Password box and the FileUpload are emptied right after use.
+* no widget keeps a secret: the Password box and the FileUpload are emptied right after use;
+* beside its widget, each form displays a static summary (:func:`summary_html`, plain HTML, never a
+  Password, an upload or a widget in :attr:`Form.private`), refreshed after every callback: a notebook
+  reopened once its kernel is gone shows that summary instead of "Error displaying widget"
+  (:func:`gapps_runbook.notebook.display.show_form`).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import posixpath
+import re
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_selection import _MultipleSelection, _Selection
 
 from . import render
 
@@ -38,6 +47,81 @@ def ui_only(fn: Handler) -> Handler:
     """
     fn._ui_only = True  # type: ignore[attr-defined]
     return fn
+
+
+def summary_html(widget: w.Widget, private: tuple[w.Widget, ...] = ()) -> str:
+    """What a form shows, as plain HTML: texts, labels, choices and ticks; never a secret or a one-time code.
+
+    Args:
+        widget: The form's box (walked depth first).
+        private: Widgets left out (a device code, a one-time link).
+
+    Returns:
+        HTML that needs no kernel and no widget manager (buttons, Password boxes, uploads and hidden parts left out).
+    """
+    if widget in private or isinstance(widget, (w.Password, w.FileUpload, w.Button, w.Output)):
+        return ""
+    if getattr(widget.layout, "display", None) == "none":
+        return ""
+    if isinstance(widget, w.Box):
+        parts = [summary_html(child, private) for child in widget.children]
+        joined = " ".join(p for p in parts if p)
+        return f"<div>{joined}</div>" if joined else ""
+    value = getattr(widget, "value", None)
+    if isinstance(widget, w.HTML):
+        return f"<div>{value}</div>" if value else ""  # the form's own rendered HTML (render.* escapes input)
+    if isinstance(widget, w.Label):
+        return f"<div>{render.e(value)}</div>" if value else ""
+    if isinstance(widget, w.Checkbox):
+        return f"<div>{'&#9745;' if value else '&#9744;'} {render.e(widget.description)}</div>"
+    if isinstance(widget, _Selection):  # Dropdown, ToggleButtons: the chosen label
+        return f"<div>{render.e(widget.description)}: <b>{render.e(widget.label or '')}</b></div>"
+    if isinstance(widget, _MultipleSelection):
+        return f"<div>{render.e(widget.description)}: <b>{render.e(', '.join(widget.label))}</b></div>"
+    if isinstance(value, str) and value:  # Text, Textarea
+        return f"<div>{render.e(widget.description)}: <code>{render.e(value)}</code></div>"
+    return ""
+
+
+_NOTEBOOK_LINK = re.compile(r"<a href='([0-9]{2}_[a-z_]+\.ipynb)'>")
+
+
+LAB_ROOT_ENV = "GAPPS_RUNBOOK_LAB_ROOT"
+"""The JupyterLab server's root folder, set by ``gapps-runbook lab`` for its kernels (step links need it)."""
+
+
+def _lab_folder() -> str | None:
+    """The kernel's notebook folder relative to JupyterLab's root ("" at the root); None when unknown."""
+    session = os.environ.get("JPY_SESSION_NAME", "")  # jupyter_server: the notebook's path (absolute in 2.x)
+    if not session:
+        return None
+    if not os.path.isabs(session):
+        return posixpath.dirname(session)
+    root = os.environ.get(LAB_ROOT_ENV)
+    if not root:
+        return None
+    relative = os.path.relpath(os.path.dirname(session), root)
+    return None if relative.startswith("..") else ("" if relative == "." else relative.replace(os.sep, "/"))
+
+
+def lab_links(html_text: str) -> str:
+    """Step links (``<a href='03_authorize.ipynb'>``) that open inside JupyterLab, without a page reload.
+
+    Widget HTML is set as it is (no rendermime link handling), so a plain relative link would navigate the
+    whole page away. JupyterLab's CommandLinker runs ``docmanager:open`` for any element carrying
+    ``data-commandlinker-command`` (and keeps the click from navigating); the ``href`` stays for other
+    front ends. The path is relative to the server's root (:data:`LAB_ROOT_ENV`); unknown, links stay plain.
+    """
+    folder = _lab_folder()
+    if folder is None:
+        return html_text
+
+    def linked(match: re.Match[str]) -> str:
+        args = json.dumps({"path": posixpath.join(folder, match.group(1))})
+        return (f"<a href='{match.group(1)}' data-commandlinker-command='docmanager:open' "
+                f"data-commandlinker-args='{render.e(args)}'>")
+
+    return _NOTEBOOK_LINK.sub(linked, html_text)
 
 
 def button(text: str, style: str = "", icon: str = "") -> w.Button:
@@ -62,13 +146,29 @@ class Form:
         message: One-line errors and notes (an HTML widget, so threads can set it).
         out: Catches anything a callback prints.
         displayed: Set once the box was displayed, so returning the form does not show it twice.
+        private: Widgets the static summary leaves out (one-time codes and links).
+        static: The display handle of the static summary (set by ``show_form``), or None.
     """
 
     def __init__(self) -> None:
         self.message = w.HTML()
         self.out = w.Output()
         self.box = w.VBox()
+        self.box.add_class("gapps-form")  # the live form hides its static summary (display.STATIC_CSS)
         self.displayed = False
+        self.private: tuple[w.Widget, ...] = ()
+        self.static: Any = None
+
+    def summary_html(self) -> str:
+        """The form as static HTML (:func:`summary_html`), for a notebook reopened without its kernel."""
+        return summary_html(self.box, self.private)
+
+    def refresh_summary(self) -> None:
+        """Re-send the static summary (same display id): what the saved notebook keeps. Safe from threads."""
+        if self.static is not None:
+            from .display import static_bundle
+
+            self.static.update(static_bundle(self.summary_html()), raw=True)
 
     def _ipython_display_(self) -> None:
         if not self.displayed:
@@ -99,6 +199,7 @@ class Form:
                 fn(*args)
             except Exception as exc:  # shown, never raised into the comm handler
                 self.fail(exc)
+            self.refresh_summary()
 
         return handler
 

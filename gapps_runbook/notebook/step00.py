@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from .. import runbook
 from . import actions, render
-from .forms_common import Form, button
+from .forms_common import Form, button, lab_links
 
 
 class StartHereForm(Form):
@@ -43,5 +43,5 @@ class StartHereForm(Form):
         checklist = render.checklist_summary(ticks)
         self.hint.value = f"Set <code>profile = {render.e(repr(name))}</code> in the parameters cell of each notebook."
         exported = self.site.profile.load_settings().get("last_export")  # step 05's record
-        self.table.value = (render.overview_html(rows, exported) + f"<p>{render.e(checklist)}</p>"
+        self.table.value = (lab_links(render.overview_html(rows, exported)) + f"<p>{render.e(checklist)}</p>"
                             + render.table_html(render.status_rows(st)))

@@ -49,6 +49,7 @@ class AuthorizeForm(Form):
         self.on_click(self.new_code, self._on_new)
         self.on_click(self.paste_start, self._on_paste_start)
         self.on_click(self.paste_finish, self._on_paste_finish)
+        self.private = (self.card, self.countdown, self.paste_link)  # one-time codes and links: never in the summary
         self.plan = actions.act_plan(site, requested, flow)
         paste = [self.paste_start, self.paste_link, w.HBox([self.paste, self.paste_finish])]
         if self.plan.flow != "desktop":
@@ -139,6 +140,7 @@ class AuthorizeForm(Form):
         self.result.value = render.result_html(result)
         self.cancel.disabled = True
         self.new_code.description = "Authorize again"
+        self.refresh_summary()  # the saved notebook keeps "Authorized" (this runs in the polling thread)
 
     # callbacks -------------------------------------------------------------------------------
 
