@@ -1,0 +1,278 @@
+"""The support engineer's session in a real browser (issue 8): JupyterLab on workspaces made by ``lab``'s code.
+
+One JupyterLab (127.0.0.1, its own Jupyter dirs, autosave every 2 s) serves ``<home>/workspaces``, made by
+:func:`gapps_runbook.runs.workspace.prepare` for profile ``site-a`` (steps 01-02 done: the emulator's device
+client, ``openid``) and ``wrong`` (a client whose secret the emulator refuses). The emulator is served in
+this process and does NOT auto-approve: the tests approve at its ``/device`` page like a person. One
+Chromium (Debian's, through Playwright) is shared; the tests run in file order and build on each other:
+
+a. 03: the device card shows a code, approved in a second page; the card turns "Authorized";
+b. 00: a step link opens 03 inside JupyterLab, without a page reload (a marker on ``window`` survives);
+c. 01 run again after the authorization: the saved choices (device flow, openid only) are on the form;
+d. 04, then a browser reload: the token's id is still shown;
+e. every kernel shut down, 03 reopened: its static summary ("Authorized") shows, no widget error;
+f. 02 of ``wrong``: "Test client" says invalid_client; a secret typed (not saved) into the Password box is
+   in no autosaved notebook (:func:`gapps_runbook.safety.leakscan.scan_paths`).
+
+With ``GAPPS_SCREENSHOTS=docs/screenshots`` each step's final state is saved there (1280x900 PNG); otherwise
+nothing tracked is written. Skipped only when ``/usr/bin/chromium`` is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from gapps_runbook import runbook
+from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.oauth import scopes
+from gapps_runbook.runs.steps import notebooks_dir
+from gapps_runbook.runs.workspace import prepare
+from gapps_runbook.safety.leakscan import scan_paths
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-gpu", "--no-first-run"]
+REPO = Path(__file__).resolve().parents[1]
+KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
+CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")
+LONG = 90_000  # ms: a 2-core machine shared with other work
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install Debian's chromium package)"),
+]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[RunningEmulator]:
+    """The emulator, served in process; a person approves (no auto-approve)."""
+    with serve(Emulator()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
+    """Profiles ``site-a`` (steps 01-02 done, device flow, openid) and ``wrong`` (a refused secret); their workspaces."""
+    home = tmp_path_factory.mktemp("session") / "home"
+    client = emu.emulator.device_client
+    for name, secret in (("site-a", client.client_secret), ("wrong", "GOCSPX-" + "x" * 28)):
+        site = runbook.Site.open(name, home=home, issuer=emu.base_url)
+        runbook.check_console(site, scopes.scopes_for(("openid",)), flow="device", publishing_status="production")
+        runbook.save_client(site, client_id=client.client_id, client_secret=secret, client_type="device",
+                            product_name="gapps-runbook browser session")
+        prepare(name, home=home, issuer=emu.base_url, templates=notebooks_dir())
+    return home
+
+
+@pytest.fixture(scope="module")
+def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON"))}
+    env.update(JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
+               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
+               PYTHONUNBUFFERED="1", JUPYTER_TOKEN=secrets.token_hex(16),
+               GAPPS_RUNBOOK_LAB_ROOT=str(home / "workspaces"))  # as `gapps-runbook lab` sets it
+    settings = jupyter / "user-settings" / "@jupyterlab"
+    for plugin, values in (("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+                           ("docmanager-extension/plugin", {"autosaveInterval": 2})):
+        (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
+        (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values), encoding="utf-8")
+    with socket_port() as port:
+        pass
+    log = jupyter / "jupyterlab.log"
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={home / 'workspaces'}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               "--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={jupyter / 'workspaces'}",
+               f"--LabApp.user_settings_dir={jupyter / 'user-settings'}"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=home)
+    url, token = f"http://127.0.0.1:{port}", env["JUPYTER_TOKEN"]
+    try:
+        from gapps_runbook.commands.lab import answers, wait_until
+
+        assert wait_until(lambda: proc.poll() is None and answers(f"{url}/api/status?token={token}"), 60), \
+            f"JupyterLab did not answer in 60 s:\n{log.read_text()[-3000:]}"
+        yield {"url": url, "token": token, "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class socket_port:
+    """A free loopback port (context manager yielding it)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium context (1280x900) for the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(LONG)
+        yield context
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, lab: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page; on failure a screenshot and the JupyterLab log's path are printed."""
+    page = browser.new_page()
+    yield page
+    if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
+        page.screenshot(path=str(Path(lab["log"]).with_name(f"{request.node.name}.png")))
+    page.close()
+
+
+def shoot(page: Any, name: str, focus: str = ".gapps-form") -> None:
+    """The step's final state (``focus`` scrolled into view), into ``$GAPPS_SCREENSHOTS`` when set."""
+    folder = os.environ.get("GAPPS_SCREENSHOTS")
+    if folder:
+        page.locator(f".jp-NotebookPanel:visible {focus}").filter(visible=True).last.scroll_into_view_if_needed()
+        target = Path(folder) if Path(folder).is_absolute() else REPO / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / f"{name}.png"))
+
+
+def open_and_run(page: Any, lab: dict[str, Any], path: str) -> Any:
+    """Open ``path`` (a fresh layout), wait for an idle kernel, Run All; the notebook panel's locator."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{lab['url']}/lab/tree/{path}?reset&token={lab['token']}")
+    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=Path(path).name).click()
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    panel = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+    expect(panel.locator(".gapps-form").filter(visible=True).first).to_be_visible(timeout=LONG)
+    return panel
+
+
+def save(page: Any) -> None:
+    """File > Save (what autosave does every 2 s), and wait until nothing is unsaved."""
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Control+s")
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=LONG)
+
+
+def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(
+        page: Any, lab: dict[str, Any], emu: RunningEmulator, home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "site-a/03_authorize.ipynb")
+    code_box = panel.locator(".widget-html-content div[style*='user-select']")
+    expect(code_box).to_have_text(CODE_RE, timeout=LONG)
+    code = CODE_RE.search(code_box.inner_text()).group(1)  # type: ignore[union-attr]
+    device = page.context.new_page()
+    device.goto(f"{emu.base_url}/device")
+    device.locator("#user_code").fill(code)
+    device.get_by_role("button", name="Next").click()
+    device.get_by_role("button", name="Allow").click()
+    expect(device.get_by_role("heading", name="Success!")).to_be_visible()
+    device.close()
+    expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
+    assert code not in panel.inner_text(), "the user code is still on the page"
+    save(page)
+    shoot(page, "03_authorize")
+    assert runbook.Site.open("site-a", home=home).profile.load_token() is not None
+
+
+def test_b_a_step_link_in_00_opens_the_step_inside_jupyterlab_without_a_reload(page: Any, lab: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "site-a/00_start_here.ipynb")
+    shoot(page, "00_start_here")
+    page.evaluate("window.__stillHere = 'yes'")
+    panel.locator(".gapps-form a[data-commandlinker-command]", has_text="authorize").first.click()
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text="03_authorize.ipynb")) \
+        .to_be_visible(timeout=LONG)
+    assert page.evaluate("window.__stillHere") == "yes", "the page was reloaded"
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_c_01_run_again_after_authorizing_shows_the_saved_choices(page: Any, lab: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "site-a/01_console_checklist.ipynb")
+    expect(panel.locator(".widget-toggle-button.mod-active")).to_have_text("device", timeout=LONG)
+    expect(panel.get_by_role("checkbox", name=re.compile(r"\(openid\)"))).to_be_checked()
+    expect(panel.get_by_role("checkbox", name=re.compile(r"\(calendar\)"))).not_to_be_checked()
+    shoot(page, "01_console_checklist")
+
+
+def test_d_a_browser_reload_mid_session_keeps_the_state(page: Any, lab: dict[str, Any], home: Path) -> None:
+    from playwright.sync_api import expect
+
+    token = runbook.Site.open("site-a", home=home).profile.load_token()
+    assert token is not None
+    panel = open_and_run(page, lab, "site-a/04_token_status.ipynb")
+    expect(panel.get_by_text(token.token_id).filter(visible=True).first).to_be_visible(timeout=LONG)
+    save(page)
+    page.reload()
+    expect(page.locator(".jp-NotebookPanel:visible .jp-Notebook").get_by_text(token.token_id).filter(visible=True).first) \
+        .to_be_visible(timeout=LONG)
+    shoot(page, "04_token_status")
+
+
+def test_e_a_notebook_reopened_after_its_kernel_is_gone_shows_its_summary(page: Any, lab: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    auth = {"Authorization": f"token {lab['token']}"}
+    for kernel in requests.get(f"{lab['url']}/api/kernels", headers=auth, timeout=10).json():
+        requests.delete(f"{lab['url']}/api/kernels/{kernel['id']}", headers=auth, timeout=30).raise_for_status()
+    page.goto(f"{lab['url']}/lab/tree/site-a/03_authorize.ipynb?reset&token={lab['token']}")
+    panel = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+    expect(panel.locator(".gapps-static").get_by_text("Authorized", exact=True)).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)  # a new, empty kernel
+    expect(panel.get_by_text("Error displaying widget")).to_be_hidden()
+    expect(panel.locator(".gapps-static").get_by_text(CODE_RE)).to_have_count(0)
+    shoot(page, "03_authorize_reopened", ".gapps-static")
+
+
+def test_f_test_client_catches_a_wrong_secret_and_no_typed_secret_is_autosaved(
+        page: Any, lab: dict[str, Any], home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "wrong/02_client_credentials.ipynb")
+    typed = "GOCSPX-" + secrets.token_urlsafe(21)[:28]  # typed, never saved: must reach no file
+    panel.locator(".gapps-form input[type=password]").fill(typed)
+    panel.get_by_role("button", name="Test client").click()
+    expect(panel.get_by_text(re.compile("invalid_client")).filter(visible=True).first).to_be_visible(timeout=LONG)
+    saved = home / "workspaces" / "wrong" / "02_client_credentials.ipynb"
+    from gapps_runbook.commands.lab import wait_until
+
+    assert wait_until(lambda: "invalid_client" in saved.read_text(encoding="utf-8"), 60), "no autosave came"
+    assert scan_paths([home / "workspaces"], [typed]) == []
+    shoot(page, "02_client_credentials")
+    assert subprocess.run(["git", "status", "--porcelain", "notebooks/"], cwd=REPO, capture_output=True,
+                          text=True, check=True).stdout == ""
