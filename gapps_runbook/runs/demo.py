@@ -112,4 +112,4 @@ def _summary(steps: list[StepRun], site: dict[str, object], issuer: str, echo: E
     echo(f"\nToken status (profile demo-site): token id {st.token_id}, expires in {st.expires_in} s, "
          f"account {st.account}")
     echo(f"Scopes: {' '.join(st.scopes)}")
-    echo(f"Verify: {runbook.verify(demo_site).verdict} (see 04_token_status).")
+    echo(f"Verify, {runbook.verify(demo_site).verdict} (see 04_token_status).")
