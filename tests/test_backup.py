@@ -306,6 +306,6 @@ def test_every_single_byte_flip_is_refused_before_parsing(tmp_path: Path, soak_r
                                  [str(store.home)] * len(data), chunksize=8))
     bad = [(position, what) for position, what in outcomes if what]
     assert bad == [] and store.names() == []
-    soak_report(f"B10 every single-byte flip of a {len(data)}-byte export: {len(data) - len(bad)}/{len(data)} "
+    soak_report(f"X1 every single-byte flip of a {len(data)}-byte export: {len(data) - len(bad)}/{len(data)} "
                 f"refused in one line before any parsing, no profile left; {time.monotonic() - started:.0f} s "
                 "(target: all)")
