@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
@@ -29,10 +28,11 @@ from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.endpoints import Endpoints
 from gapps_runbook.oauth.tokens import Token
-from gapps_runbook.oauth.transport import RequestsTransport
 from gapps_runbook.profile import backup
 from gapps_runbook.profile.files import CLIENT_FILE, SETTINGS_FILE, TOKEN_FILE
 from gapps_runbook.profile.store import ProfileStore
+
+from sites import authorized_site
 from gapps_runbook.safety.leakscan import scan_text
 
 PASSPHRASE = "correct horse battery staple 10"
@@ -147,20 +147,6 @@ def test_an_independent_age_implementation_decrypts_an_export(tmp_path: Path) ->
 def emulator() -> Iterator[RunningEmulator]:
     with serve(Emulator(auto_approve=True)) as running:
         yield running
-
-
-def browser(url: str) -> None:
-    import threading
-
-    threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-
-
-def authorized_site(home: Path, running: RunningEmulator, name: str = "site-a") -> runbook.Site:
-    site = runbook.Site(ProfileStore(home).profile(name), RequestsTransport(), issuer=running.base_url)
-    desktop = running.emulator.desktop_client
-    runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
-    runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=browser, timeout=60)
-    return site
 
 
 def export_cli(home: Path, out: Path, monkeypatch: pytest.MonkeyPatch, *names: str) -> int:

@@ -20,21 +20,20 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.errors import ExitCode, InvalidGrant, RefreshInterrupted, TransportError
 from gapps_runbook.oauth.transport import RequestsTransport, Response
 from gapps_runbook.profile import refresh_journal
-from gapps_runbook.profile.store import ProfileStore
+
+from sites import authorized_site, browser
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 PROFILE = "rotating"
@@ -44,19 +43,6 @@ PROFILE = "rotating"
 def rotating() -> Iterator[RunningEmulator]:
     with serve(Emulator(auto_approve=True, rotate_refresh_tokens=True)) as running:
         yield running
-
-
-def browser(url: str) -> None:
-    """The person's browser: fetch the consent page (auto-approved) and follow the redirect home."""
-    threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-
-
-def authorized_site(home: Path, running: RunningEmulator, transport: object | None = None) -> runbook.Site:
-    site = runbook.Site(ProfileStore(home).profile(PROFILE), transport or RequestsTransport(), issuer=running.base_url)
-    desktop = running.emulator.desktop_client
-    runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
-    runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=browser, timeout=60)
-    return site
 
 
 class LoseAnswer:
@@ -79,7 +65,7 @@ class LoseAnswer:
 
 
 def test_a_rotated_refresh_token_is_stored_and_the_old_one_is_dead(tmp_path: Path, rotating: RunningEmulator) -> None:
-    site = authorized_site(tmp_path / "home", rotating)
+    site = authorized_site(tmp_path / "home", rotating, PROFILE)
     before = site.profile.load_token()
     fresh = runbook.refresh(site)
     assert fresh.refresh_token != before.refresh_token
@@ -95,7 +81,7 @@ def test_a_rotated_refresh_token_is_stored_and_the_old_one_is_dead(tmp_path: Pat
 
 
 def test_an_answer_lost_after_rotation_is_explained_and_exit_7(tmp_path: Path, rotating: RunningEmulator) -> None:
-    site = authorized_site(tmp_path / "home", rotating)
+    site = authorized_site(tmp_path / "home", rotating, PROFILE)
     site.transport = LoseAnswer(site.endpoints.token_endpoint, after=True)
     with pytest.raises(RefreshInterrupted) as caught:  # the retry meets the rotated-away token
         runbook.refresh(site)
@@ -111,7 +97,7 @@ def test_an_answer_lost_after_rotation_is_explained_and_exit_7(tmp_path: Path, r
 
 
 def test_an_answer_lost_before_the_provider_saw_it_refreshes_next_time(tmp_path: Path, rotating: RunningEmulator) -> None:
-    site = authorized_site(tmp_path / "home", rotating)
+    site = authorized_site(tmp_path / "home", rotating, PROFILE)
     site.transport = LoseAnswer(site.endpoints.token_endpoint, after=False)
     assert runbook.refresh(site).refresh_token  # the retry goes through
     assert refresh_journal.pending(site.profile) is None
@@ -120,7 +106,7 @@ def test_an_answer_lost_before_the_provider_saw_it_refreshes_next_time(tmp_path:
 def test_a_revoked_grant_without_an_interrupted_refresh_is_plain_invalid_grant(
     tmp_path: Path, rotating: RunningEmulator
 ) -> None:
-    site = authorized_site(tmp_path / "home", rotating)
+    site = authorized_site(tmp_path / "home", rotating, PROFILE)
     rotating.emulator.state.revoke(site.profile.load_token().refresh_token)
     with pytest.raises(InvalidGrant) as caught:
         runbook.refresh(site)
@@ -176,7 +162,7 @@ def _check(result: KillTrials, count: int) -> None:
 
 
 def test_k1_kill_during_refresh_small(tmp_path: Path, rotating: RunningEmulator) -> None:
-    authorized_site(tmp_path / "home", rotating)
+    authorized_site(tmp_path / "home", rotating, PROFILE)
     result = kill_trials(tmp_path / "home", 6, seed=7)
     _check(result, 6)
 
@@ -188,7 +174,7 @@ def test_k1_kill_during_refresh_full(tmp_path: Path, soak_report: object) -> Non
     while trials < 100:
         with serve(Emulator(auto_approve=True, rotate_refresh_tokens=True)) as running:
             home = tmp_path / f"home-{trials}"
-            authorized_site(home, running)
+            authorized_site(home, running, PROFILE)
             result = kill_trials(home, 100 - trials, seed=trials)
             _check(result, 100 - trials)
             survived += result.survived

@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import json
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import ipywidgets as w
 import nbformat
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook import notebook as rb
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.notebook import backup_actions, render, render_backup, step05
-from gapps_runbook.oauth.transport import RequestsTransport
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.runs import render_notebooks
 from gapps_runbook.runs.steps import resolve_step
 from gapps_runbook.safety.leakscan import format_findings, scan_paths, scan_text
 from gapps_runbook.steps import STEPS, find_step
+
+from sites import authorized_site
 
 PASSPHRASE = "correct horse battery staple 05"
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
@@ -37,19 +36,6 @@ CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 def emulator() -> Iterator[RunningEmulator]:
     with serve(Emulator(auto_approve=True)) as running:
         yield running
-
-
-def _browser(url: str) -> None:
-    threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-
-
-def authorized(home: Path, running: RunningEmulator, name: str = "site-a") -> runbook.Site:
-    """A profile with the emulator's desktop client and a token from the loopback flow."""
-    site = runbook.Site(ProfileStore(home).profile(name), RequestsTransport(), issuer=running.base_url)
-    desktop = running.emulator.desktop_client
-    runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
-    runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=_browser, timeout=60)
-    return site
 
 
 def canaries(site: runbook.Site) -> list[str]:
@@ -68,7 +54,7 @@ def widget_state(form: step05.BackupRestoreForm) -> str:
 
 
 def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: Path, emulator: RunningEmulator) -> None:
-    site = authorized(tmp_path / "a", emulator)
+    site = authorized_site(tmp_path / "a", emulator)
     secrets = canaries(site)
     out = tmp_path / "site-a.age"
     form = step05.BackupRestoreForm(ProfileStore(tmp_path / "a"), profile="site-a")
@@ -122,7 +108,7 @@ def test_every_form_callback_is_guarded() -> None:
 def test_run_05_exports_0600_through_papermill_and_imports_back_without_leaks(
         tmp_path: Path, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    site = authorized(tmp_path / "a", emulator)
+    site = authorized_site(tmp_path / "a", emulator)
     secrets = canaries(site)
     monkeypatch.setenv("BACKUP_PASSPHRASE", PASSPHRASE)
     out, runs = tmp_path / "sites.age", tmp_path / "runs"
