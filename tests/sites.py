@@ -6,6 +6,8 @@ the consent page, which approves and redirects to the runbook's loopback listene
 
 from __future__ import annotations
 
+import queue
+import subprocess
 import threading
 from pathlib import Path
 
@@ -32,3 +34,21 @@ def authorized_site(home: Path, running: RunningEmulator, name: str = "site-a", 
     runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
     runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=browser, timeout=60)
     return site
+
+
+def emulator_process(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """Start ``gapps-runbook emulator`` (``argv``: the whole command) as a subprocess and wait for its ready line.
+
+    Returns:
+        The process, the base URL it printed, and every line it printed up to the ready line.
+    """
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**env, "PYTHONUNBUFFERED": "1"})
+    lines: queue.Queue[str] = queue.Queue()
+    output = process.stdout
+    assert output is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in output], daemon=True).start()
+    seen: list[str] = []
+    while not seen or not seen[-1].startswith("Emulator ready at "):
+        seen.append(lines.get(timeout=30).rstrip("\n"))
+    return process, seen[-1].removeprefix("Emulator ready at "), seen

@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +23,8 @@ from gapps_runbook.emulator.command import emulator as emulator_command
 from gapps_runbook.emulator.practice import describe_faults, describe_scenario, parse_fault, parse_scenario
 from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.oauth.endpoints import Endpoints
+
+from sites import emulator_process
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CAL = "https://www.googleapis.com/auth/calendar.readonly"
@@ -268,18 +268,9 @@ def served_cli() -> Iterator[Callable[..., tuple[str, list[str]]]]:
 
     def start(*args: str) -> tuple[str, list[str]]:
         code = "from gapps_runbook.emulator.command import emulator; emulator(prog_name='gapps-runbook emulator')"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen([sys.executable, "-c", code, "--port", "0", *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+        process, base, seen = emulator_process([sys.executable, "-c", code, "--port", "0", *args], dict(os.environ))
         processes.append(process)
-        lines: queue.Queue[str] = queue.Queue()
-        output = process.stdout
-        assert output is not None
-        threading.Thread(target=lambda: [lines.put(line) for line in output], daemon=True).start()
-        seen: list[str] = []
-        while not seen or not seen[-1].startswith("Emulator ready at "):
-            seen.append(lines.get(timeout=30).rstrip("\n"))
-        return seen[-1].removeprefix("Emulator ready at "), seen
+        return base, seen
 
     yield start
     for process in processes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
 import stat
@@ -28,6 +27,8 @@ from gapps_runbook import cli
 from gapps_runbook.emulator import Emulator
 from gapps_runbook.emulator.command import emulator as emulator_command
 from gapps_runbook.emulator.persist import DEFAULT_PORT, STATE_FILE
+
+from sites import emulator_process
 
 PROFILE = "practice-site"
 SECRET_ENV = "GAPPS_TEST_RESTART_SECRET"
@@ -55,20 +56,13 @@ class Served:
 def start(tmp_path: Path) -> Iterator[object]:
     """``start(state_dir, *args)``: ``gapps-runbook emulator`` as a subprocess, once its ready line is printed."""
     processes: list[subprocess.Popen[str]] = []
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GAPPS_RUNBOOK_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "GAPPS_RUNBOOK_HOME": str(tmp_path / "home")}
 
     def run(state_dir: Path, *args: str) -> Served:
-        process = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator", "--state-dir", str(state_dir),
-                                    *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        argv = [sys.executable, "-m", "gapps_runbook", "emulator", "--state-dir", str(state_dir), *args]
+        process, base, seen = emulator_process(argv, env)
         processes.append(process)
-        lines: queue.Queue[str] = queue.Queue()
-        output = process.stdout
-        assert output is not None
-        threading.Thread(target=lambda: [lines.put(line) for line in output], daemon=True).start()
-        seen: list[str] = []
-        while not seen or not seen[-1].startswith("Emulator ready at "):
-            seen.append(lines.get(timeout=30).rstrip("\n"))
-        return Served(process, seen[-1].removeprefix("Emulator ready at "), seen)
+        return Served(process, base, seen)
 
     yield run
     for process in processes:
