@@ -90,16 +90,20 @@ def test_confidential_client_authorizes_refreshes_and_revokes(
         assert kinds == {("device_authorization", "basic"), ("token", "basic"), ("revoke", "basic")}
 
 
+def authorize_public_client(home: Path, provider: RunningProvider, capsys: pytest.CaptureFixture[str]) -> None:
+    """Step 02 (a public device client) and step 03 (device flow, the provider's scope + openid) through the CLI."""
+    assert run(home, provider, "client", "set", "--client-id", PUBLIC_ID, "--client-type", "device",
+               "--no-secret") == 0
+    play_user(provider)
+    rc = run(home, provider, "authorize", "--flow", "device", "--scope", SCOPE, "--scope", "openid")
+    assert rc == 0, capsys.readouterr().err
+
+
 def test_status_names_the_account_from_userinfo_when_the_id_token_has_no_email(
     tmp_path: Path, oidc_provider: RunningProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Needs runbook._check_account to call oauth.userinfo.account (wired by runbook.py's owner)."""
     home = tmp_path / "home"
-    assert run(home, oidc_provider, "client", "set", "--client-id", PUBLIC_ID, "--client-type", "device",
-               "--no-secret") == 0
-    play_user(oidc_provider)
-    rc = run(home, oidc_provider, "authorize", "--flow", "device", "--scope", SCOPE, "--scope", "openid")
-    assert rc == 0, capsys.readouterr().err
+    authorize_public_client(home, oidc_provider, capsys)
     issued = oidc_provider.provider.tokens[-1]
     assert "openid" in issued.scope.split()
     capsys.readouterr()
@@ -112,10 +116,7 @@ def test_verify_on_an_openid_provider_proves_the_token_with_userinfo(
     tmp_path: Path, oidc_provider: RunningProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = tmp_path / "home"
-    assert run(home, oidc_provider, "client", "set", "--client-id", PUBLIC_ID, "--client-type", "device",
-               "--no-secret") == 0
-    play_user(oidc_provider)
-    assert run(home, oidc_provider, "authorize", "--flow", "device", "--scope", SCOPE, "--scope", "openid") == 0
+    authorize_public_client(home, oidc_provider, capsys)
     capsys.readouterr()
     assert run(home, oidc_provider, "verify", "--json") == 0
     report = json.loads(capsys.readouterr().out)
