@@ -21,12 +21,7 @@ Skipped only when ``/usr/bin/chromium`` is missing (CI installs Debian's chromiu
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from gapps_runbook import runbook
 from gapps_runbook.oauth import scopes
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+
+from sites import jupyterlab
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -93,12 +89,6 @@ def _set_parameters(notebook: Path, target: Path, values: dict[str, Any]) -> Non
     target.write_text(json.dumps(nb, indent=1), encoding="utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Lab:
     url: str
@@ -110,48 +100,10 @@ class Lab:
 @pytest.fixture
 def lab(tmp_path: Path, home: Path) -> Iterator[Lab]:
     """JupyterLab on 127.0.0.1 with its own Jupyter dirs, no network lookups; terminated at teardown."""
-    root, jupyter = tmp_path / "lab-root", tmp_path / "jupyter"
+    root = tmp_path / "lab-root"
     root.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON"))}
-    env.update(JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
-               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
-               GAPPS_RUNBOOK_HOME=str(home), PYTHONUNBUFFERED="1")
-    # No "get notified about Jupyter news?" prompt: the question is answered (no) in the user settings.
-    notification = jupyter / "user-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
-    port, token = _free_port(), secrets.token_hex(16)
-    log = tmp_path / "jupyterlab.log"
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={jupyter / 'workspaces'}",
-        f"--LabApp.user_settings_dir={jupyter / 'user-settings'}",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"JupyterLab exited ({proc.returncode}):\n{log.read_text()[-3000:]}"
-            try:
-                if requests.get(f"{url}/api/status", params={"token": token}, timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, f"JupyterLab did not answer in 60 s:\n{log.read_text()[-3000:]}"
-            time.sleep(0.25)
+    with jupyterlab(root, tmp_path / "jupyter", env={"GAPPS_RUNBOOK_HOME": str(home)}) as (url, token, log):
         yield Lab(url, token, root, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 # --- the test ---------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ nothing tracked is written. Skipped only when ``/usr/bin/chromium`` is missing.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -39,6 +38,8 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.runs.steps import notebooks_dir
 from gapps_runbook.runs.workspace import prepare
 from gapps_runbook.safety.leakscan import scan_paths
+
+from sites import jupyterlab
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -79,55 +80,10 @@ def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path
 @pytest.fixture(scope="module")
 def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
-    jupyter = tmp_path_factory.mktemp("jupyter")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON"))}
-    env.update(JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
-               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
-               PYTHONUNBUFFERED="1", JUPYTER_TOKEN=secrets.token_hex(16),
-               GAPPS_RUNBOOK_LAB_ROOT=str(home / "workspaces"))  # as `gapps-runbook lab` sets it
-    settings = jupyter / "user-settings" / "@jupyterlab"
-    for plugin, values in (("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
-                           ("docmanager-extension/plugin", {"autosaveInterval": 2})):
-        (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
-        (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values), encoding="utf-8")
-    with socket_port() as port:
-        pass
-    log = jupyter / "jupyterlab.log"
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={home / 'workspaces'}",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               "--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={jupyter / 'workspaces'}",
-               f"--LabApp.user_settings_dir={jupyter / 'user-settings'}"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=home)
-    url, token = f"http://127.0.0.1:{port}", env["JUPYTER_TOKEN"]
-    try:
-        from gapps_runbook.commands.lab import answers, wait_until
-
-        assert wait_until(lambda: proc.poll() is None and answers(f"{url}/api/status?token={token}"), 60), \
-            f"JupyterLab did not answer in 60 s:\n{log.read_text()[-3000:]}"
+    with jupyterlab(home / "workspaces", tmp_path_factory.mktemp("jupyter"),
+                    env={"GAPPS_RUNBOOK_LAB_ROOT": str(home / "workspaces")},  # as `gapps-runbook lab` sets it
+                    settings={"docmanager-extension/plugin": {"autosaveInterval": 2}}) as (url, token, log):
         yield {"url": url, "token": token, "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-class socket_port:
-    """A free loopback port (context manager yielding it)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from gapps_runbook.emulator import Emulator
 from gapps_runbook.emulator.command import emulator as emulator_command
 from gapps_runbook.emulator.persist import DEFAULT_PORT, STATE_FILE
 
-from sites import emulator_process
+from sites import emulator_process, free_port
 
 PROFILE = "practice-site"
 SECRET_ENV = "GAPPS_TEST_RESTART_SECRET"
@@ -69,12 +69,6 @@ def start(tmp_path: Path) -> Iterator[object]:
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def runbook(home: Path, base_url: str, *args: str, secret: str = "") -> subprocess.CompletedProcess[str]:
