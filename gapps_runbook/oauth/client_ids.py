@@ -23,6 +23,16 @@ _ID_SUFFIX = ".apps.googleusercontent.com"
 _FIX_CLIENT = f"copy it from the console's Clients page ({CONSOLE_CREDENTIALS}) in {STEP_CLIENT}"
 
 
+def _check_pasted(value: str, what: str, thing: str) -> None:
+    """The copy-paste slips every field shares: empty, wrapped in spaces or quotes, spaces or control characters."""
+    if not value:
+        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
+    if _surrounded(value):
+        raise InputError(f"{what} has spaces or quotes around it; paste only the {thing} itself", fix=_FIX_CLIENT)
+    if not _plain_token(value):
+        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
+
+
 def _surrounded(value: str) -> bool:
     """True if ``value`` has whitespace or quotes around it (a copy-paste slip)."""
     return value != value.strip() or (len(value) >= 2 and value[0] in "\"'" and value[-1] in "\"'")
@@ -48,12 +58,7 @@ def validate_client_id(value: str, *, google: bool) -> str:
             it may be a secret pasted into the wrong field.
     """
     what = "the client ID"
-    if not value:
-        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
-    if _surrounded(value):
-        raise InputError(f"{what} has spaces or quotes around it; paste only the ID itself", fix=_FIX_CLIENT)
-    if not _plain_token(value):
-        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
+    _check_pasted(value, what, "ID")
     if _ID_RE.fullmatch(value) or (not google and "GOCSPX-" not in value):
         return value  # any provider: a Google secret in the ID field would travel in URLs and show on screen
     raise InputError(f"{what} {_id_mistake(value)}", fix=_FIX_CLIENT)
@@ -94,12 +99,7 @@ def validate_client_secret(value: str, *, google: bool) -> str:
     """
     register_secret(value)
     what = "the client secret"
-    if not value:
-        raise InputError(f"{what} is empty", fix=_FIX_CLIENT)
-    if _surrounded(value):
-        raise InputError(f"{what} has spaces or quotes around it; paste only the secret itself", fix=_FIX_CLIENT)
-    if not _plain_token(value):
-        raise InputError(f"{what} contains spaces or unprintable characters", fix=_FIX_CLIENT)
+    _check_pasted(value, what, "secret")
     if not google or _SECRET_RE.fullmatch(value) or _LEGACY_SECRET_RE.fullmatch(value):
         return value
     if value.endswith(_ID_SUFFIX) or _ID_NO_SUFFIX_RE.fullmatch(value):
