@@ -118,7 +118,7 @@ def install_log_redaction() -> None:
     """Redact every log record of every logger, whatever its handler (idempotent).
 
     A record factory is used rather than a filter because filters on the root logger do not see
-    records that propagate from child loggers (google-auth, urllib3, google_auth_oauthlib).
+    records that propagate from child loggers (google-auth, urllib3).
     """
     global _factory_installed
     if _factory_installed:
@@ -137,6 +137,4 @@ def install_log_redaction() -> None:
         return record
 
     logging.setLogRecordFactory(factory)
-    # google-auth-oauthlib logs the loopback request line (with ?code=) at INFO.
-    logging.getLogger("google_auth_oauthlib.flow").setLevel(logging.WARNING)
     _factory_installed = True
