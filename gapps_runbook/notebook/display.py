@@ -7,6 +7,8 @@ stays light (``import gapps_runbook.notebook`` pulls no Jupyter stack).
 from __future__ import annotations
 
 import functools
+import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +20,12 @@ GONE = "(the one-time code/link was shown here while waiting; it is not kept)"
 
 
 def is_interactive(interactive: bool | None = None) -> bool:
-    """``interactive`` if given; else True only when the current execute request allowed stdin.
+    """``interactive`` if given; else True only when a person is at this kernel's page.
 
     JupyterLab and Notebook send ``allow_stdin=True`` with each cell; papermill, nbclient and nbval
     send ``allow_stdin=False`` (nobody is there to answer), which ipykernel keeps as
-    ``kernel._allow_stdin`` while the cell runs. Outside a kernel the answer is False.
+    ``kernel._allow_stdin`` while the cell runs. Voilà executes with ``allow_stdin=False`` too, but a
+    person is at its page: :func:`in_voila`. Outside a kernel the answer is False.
     """
     if interactive is not None:
         return bool(interactive)
@@ -31,7 +34,36 @@ def is_interactive(interactive: bool | None = None) -> bool:
     except ImportError:  # pragma: no cover - IPython comes with ipykernel
         return False
     kernel = getattr(get_ipython(), "kernel", None)
-    return bool(getattr(kernel, "_allow_stdin", False))
+    if kernel is None:
+        return False
+    return bool(getattr(kernel, "_allow_stdin", False)) or in_voila()
+
+
+VOILA_KERNEL_ID = "VOILA_KERNEL_ID"
+"""Set by Voilà inside each page's kernel (executed before the notebook runs) to that kernel's id."""
+
+
+def in_voila() -> bool:
+    """True only in the kernel Voilà started for a page: ``VOILA_KERNEL_ID`` names this very kernel.
+
+    A kernel started by papermill (or nbclient) from a process that inherited ``VOILA_KERNEL_ID`` (a
+    Voilà page running ``gapps-runbook run``) carries the variable too, but another kernel's id: its
+    own id is in its connection file's name, ``kernel-<id>.json``, which it is compared with.
+    """
+    wanted = os.environ.get(VOILA_KERNEL_ID, "")
+    return bool(wanted) and own_kernel_id() == wanted
+
+
+def own_kernel_id() -> str | None:
+    """This kernel's id, from its connection file's name (``kernel-<id>.json``); None outside a kernel."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        name = os.path.basename(get_connection_file())
+    except (ImportError, RuntimeError, AttributeError, TypeError, ValueError):
+        return None
+    match = re.fullmatch(r"kernel-(.+)\.json", name)
+    return match.group(1) if match else None
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
