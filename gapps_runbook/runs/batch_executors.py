@@ -5,9 +5,12 @@ profile home, issuer, notebook, output folder, parameters already checked by
 ``safety.params.check_parameters``): never a client secret or a token. The secrets stay in the
 profile files, which the kernel reads itself.
 
-Local (the default): ``--jobs`` threads, each driving papermill for one site at a time, so each
-site pays one kernel start and nothing else; the batch process pays its start and the Jupyter
-imports (nbformat -> jsonschema, papermill) once.
+Local (the default): ``--jobs`` threads, each owning one kernel started when the batch starts
+(:class:`.kernel_pool.PooledKernel`) and reused site after site: papermill runs each site's
+notebook in it, and the kernel is reset between sites (user namespace, environment, log handlers,
+registered secrets; see :mod:`.kernel_pool`). So the batch process pays its start, the Jupyter
+imports and N kernel starts once, and a site pays about the step's own work. A kernel that dies
+or times out is replaced; its site is reported ``failed`` and the batch goes on.
 
 Dask: the tasks go to an existing ``dask.distributed`` scheduler. A worker reads the profiles
 from the same profile home path (``GAPPS_RUNBOOK_HOME`` on a filesystem every worker mounts at the
@@ -17,15 +20,21 @@ way. ``distributed`` is imported only here, inside :class:`DaskExecutor`.
 
 from __future__ import annotations
 
-import concurrent.futures
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputError, NotebookRunError, TransportError
 from .batch_outcome import SiteOutcome, from_failure, from_status
+
+if TYPE_CHECKING:
+    from .kernel_pool import PooledKernel
+
+KERNEL_LOST = ("DeadKernelError", "CellTimeoutError", "TimeoutError")  # the kernel is gone or stuck: replace it
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,12 @@ class SiteTask:
     notes: str = ""
 
 
-def run_site(task: SiteTask) -> SiteOutcome:
+def run_site(task: SiteTask, kernel: PooledKernel | None = None) -> SiteOutcome:
     """Run one site's notebook (scrubbed copy only) and judge it; never raises for a site's own failure.
 
     Args:
         task: The site's run.
+        kernel: A pooled kernel to run in (reset first, replaced if it died); ``None``: a new kernel.
 
     Returns:
         The site's row of the summary.
@@ -66,16 +76,27 @@ def run_site(task: SiteTask) -> SiteOutcome:
     started = time.monotonic()
     site_dir = Path(task.batch_dir) / task.profile
     site_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    base: dict[str, Any] = {"profile": task.profile, "notes": task.notes}
+    if kernel is not None:
+        try:
+            kernel.prepare()
+        except Exception as exc:  # noqa: BLE001  (no kernel: this site fails, the next one tries again)
+            return SiteOutcome(outcome="failed", detail=f"the kernel did not start: {type(exc).__name__}",
+                               fix="check that the python3 kernel starts (jupyter kernelspec list), then run the "
+                                   "batch again for this site", duration=time.monotonic() - started, **base)
     try:
-        result = run_notebook(Path(task.notebook), site_dir, task.parameters, check=False)
+        result = run_notebook(Path(task.notebook), site_dir, task.parameters, check=False, kernel=kernel)
         error, output = result.error, result.output_path
     except (InputError, OSError) as exc:  # nothing ran
         error, output = NotebookRunError(str(exc), notebook=Path(task.notebook), ename=type(exc).__name__,
                                          evalue=str(exc), cell_index=None, output_path=None), None
-    notebook = str(output.relative_to(task.batch_dir)) if output is not None else ""
-    base = {"profile": task.profile, "notes": task.notes, "notebook": notebook}
+    base["notebook"] = str(output.relative_to(task.batch_dir)) if output is not None else ""
     if error is not None:
         outcome, detail, fix = from_failure(error)
+        if kernel is not None and (error.ename in KERNEL_LOST or not kernel.alive()):
+            kernel.shutdown()  # the next site starts a new kernel
+            detail = f"the kernel was lost ({error.ename}); a new one runs the next sites"
+            fix = "run the batch again for this site; if it fails again, `gapps-runbook run` it alone to see why"
         return SiteOutcome(outcome=outcome, detail=detail, fix=fix, duration=time.monotonic() - started, **base)
     home = Path(task.home) if task.home else None
     st = runbook.status(runbook.Site.open(task.profile, home=home, issuer=task.issuer or None))
@@ -107,32 +128,79 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """``jobs`` threads in this process, one papermill run (one kernel) per thread at a time."""
+    """``jobs`` threads in this process, each with its own kernel, started at once and reused site after site.
 
-    def __init__(self, jobs: int, runner: Callable[[SiteTask], SiteOutcome] = run_site) -> None:
+    Args:
+        jobs: Threads (kernels) at once.
+        runner: Runs one site in the given kernel (``None`` when ``pooled`` is false).
+        pooled: Reuse one kernel per thread (:mod:`.kernel_pool`); false: a new kernel per site.
+    """
+
+    def __init__(self, jobs: int, runner: Callable[[SiteTask, Any], SiteOutcome] = run_site, *,
+                 pooled: bool = True) -> None:
         self.jobs = max(1, jobs)
         self.runner = runner
+        self.pooled = pooled
 
     def run(self, tasks: list[SiteTask], on_done: OnDone) -> None:
-        """Run the tasks; call ``on_done`` in this thread for each, in finishing order."""
-        pool = concurrent.futures.ThreadPoolExecutor(self.jobs, thread_name_prefix="gapps-batch")
-        futures = {pool.submit(self.runner, task): task for task in tasks}
+        """Run the tasks; call ``on_done`` in this thread for each, in finishing order.
+
+        On KeyboardInterrupt the threads take no new site, the running ones end and are reported,
+        every kernel is shut down, then the interrupt goes on.
+        """
+        todo: queue.SimpleQueue[SiteTask] = queue.SimpleQueue()
+        for task in tasks:
+            todo.put(task)
+        results: queue.SimpleQueue[tuple[SiteTask, SiteOutcome] | None] = queue.SimpleQueue()
+        stop = threading.Event()
+        threads = [threading.Thread(target=self._work, args=(todo, results, stop), name=f"gapps-batch-{i}", daemon=True)
+                   for i in range(min(self.jobs, len(tasks)))]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
         try:
-            for future in concurrent.futures.as_completed(futures):
-                _report(futures[future], future, on_done)
+            while running:
+                item = results.get()
+                if item is None:
+                    running -= 1
+                else:
+                    on_done(*item)
         except KeyboardInterrupt:
-            pool.shutdown(wait=True, cancel_futures=True)  # queued sites are dropped; running ones end
-            for future, task in futures.items():
-                if future.done() and not future.cancelled():
-                    _report(task, future, on_done)
+            stop.set()  # queued sites are dropped; running ones end
+            while running:
+                item = results.get()
+                if item is None:
+                    running -= 1
+                else:
+                    on_done(*item)
             raise
+
+    def _work(self, todo: queue.SimpleQueue[SiteTask], results: queue.SimpleQueue[Any], stop: threading.Event) -> None:
+        """One thread: start its kernel, then run sites until none is left or the batch stops."""
+        kernel = None
+        try:
+            if self.pooled:
+                from .kernel_pool import PooledKernel
+
+                kernel = PooledKernel()
+                try:
+                    kernel.start()  # before the first site; if it fails, run_site reports it per site
+                except Exception:  # noqa: BLE001
+                    pass
+            while not stop.is_set():
+                try:
+                    task = todo.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    outcome = self.runner(task, kernel)
+                except Exception as exc:  # noqa: BLE001  (a bug: this site fails, the batch goes on)
+                    outcome = crashed(task, exc)
+                results.put((task, outcome))
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _report(task: SiteTask, future: concurrent.futures.Future[SiteOutcome], on_done: OnDone) -> None:
-    exc = future.exception()
-    on_done(task, crashed(task, exc) if exc is not None else future.result())
+            if kernel is not None:
+                kernel.shutdown()
+            results.put(None)
 
 
 class DaskExecutor:

@@ -106,6 +106,7 @@ def run_notebook(
     check: bool = True,
     on_output: Callable[[str], None] | None = None,
     on_cell: Callable[[int], None] | None = None,
+    kernel: Any = None,
 ) -> RunResult:
     """Execute ``notebook`` with papermill into ``output_dir/<notebook name>``, scrubbed.
 
@@ -122,6 +123,8 @@ def run_notebook(
         on_output: Called with each output's text (stdout, stderr, a display's ``text/plain``) as the
             kernel sends it, scrubbed of ``secrets``; transient outputs included, display updates not.
         on_cell: Called with a cell's index (papermill's, counting an injected cell) as it starts.
+        kernel: A started :class:`.kernel_pool.PooledKernel` to run in (its ``prepare`` already
+            called) instead of a new kernel; ``env`` must then be empty (the kernel's is fixed).
 
     Returns:
         The run's result.
@@ -131,6 +134,9 @@ def run_notebook(
         NotebookRunError: The notebook failed; the scrubbed output notebook was still saved.
     """
     check_parameters(parameters)
+    if kernel is not None and env:
+        raise InputError("a pooled kernel cannot take per-run environment variables",
+                         fix="run without a pooled kernel to pass env")
     notebook, output_dir = Path(notebook), Path(output_dir)
     if not notebook.is_file():
         raise InputError(f"notebook {notebook} does not exist", fix="check the path to the runbook notebook")
@@ -147,7 +153,8 @@ def run_notebook(
     if stream:
         TAP.attach(lambda text: on_output(scrub_text(text, secrets=scrub_values)) if on_output else None, on_cell)
     try:
-        _execute(notebook, sink, parameters, kernel_name=kernel_name, timeout=timeout, env=env, log_output=stream)
+        _execute(notebook, sink, parameters, kernel_name=kernel_name, timeout=timeout, env=env, log_output=stream,
+                 kernel=kernel)
     except Exception as exc:  # every failure becomes one NotebookRunError below
         failure = exc
     finally:
@@ -203,12 +210,15 @@ _SINK = _MemorySink()
 
 def _execute(
     notebook: Path, sink: str, parameters: Mapping[str, object], *, kernel_name: str, timeout: float,
-    env: Mapping[str, str] | None, log_output: bool = False,
+    env: Mapping[str, str] | None, log_output: bool = False, kernel: Any = None,
 ) -> None:
     import papermill
 
-    engine_kwargs: dict[str, Any] = {"store_widget_state": False,
-                                     "kernel_manager_class": _kernel_manager_with_env(env or {})}
+    engine_kwargs: dict[str, Any] = {"store_widget_state": False}
+    if kernel is not None:  # the running kernel of a batch's pool (runs/kernel_pool.py)
+        engine_kwargs.update(engine_name=kernel.engine, pooled=kernel)
+    else:
+        engine_kwargs["kernel_manager_class"] = _kernel_manager_with_env(env or {})
     papermill.execute_notebook(
         str(notebook), sink, parameters=dict(parameters) or None, kernel_name=kernel_name,
         request_save_on_cell_execute=True, progress_bar=False, log_output=log_output,
