@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 
@@ -94,6 +95,14 @@ def _follow(url: str) -> requests.Response:
     return requests.get(url, timeout=10)
 
 
+def _wait_for(condition: Callable[[], object], seconds: float = 30) -> object:
+    """``condition()`` once it is truthy (checked every 10 ms), else its last value after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value
+
+
 def _redirect_of(url: str) -> str:
     """Where the emulator sends the browser back to (the paste-back URL)."""
     reply = requests.get(url, allow_redirects=False, timeout=10)
@@ -165,7 +174,9 @@ def test_run_end_to_end_binds_loopback_only_and_closes_after_callback(
     assert host == "127.0.0.1" and port > 0
     assert listeners[0].fileno() == -1
     _assert_closed(port)
+    assert _wait_for(lambda: pages), "the browser got no answer"
     assert pages[0].status_code == 200 and "close this tab" in pages[0].text and "runbook" in pages[0].text
+    assert "<h1>Authorized</h1>" in pages[0].text
     assert token.scopes == CALENDAR and token.refresh_token and token.access_token
 
 
@@ -233,6 +244,136 @@ def test_run_maps_a_refusal_to_access_denied(endpoints: Endpoints, client: Clien
 
     with pytest.raises(errors.AccessDenied):
         loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+
+
+# --- the landing page: answered after the exchange, with the real outcome (issue 8, item 4) ----------
+
+
+def _browse(pages: list[requests.Response]) -> Callable[[str], None]:
+    """The person's browser: follows the consent page's redirect home and keeps the page it lands on."""
+    return lambda url: pages.append(_follow(url))
+
+
+def test_the_landing_page_answers_after_the_token_is_kept_and_names_the_account(
+    endpoints: Endpoints, client: ClientConfig
+) -> None:
+    pages: list[requests.Response] = []
+    kept: list[bool] = []
+
+    def keep(token: object) -> str:
+        kept.append(not pages)  # the browser is still waiting for its answer
+        return "engineer@example.com"
+
+    loopback.run(HTTP, endpoints, client, CALENDAR, open_url=_browse(pages), timeout=30, keep=keep)
+    assert _wait_for(lambda: pages) and kept == [True]
+    page = pages[0]
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "<h1>Authorized</h1>" in page.text and "Authorized as engineer@example.com" in page.text
+    assert "close this tab" in page.text and "<script" not in page.text and "<a " not in page.text
+    assert page.headers["Cache-Control"] == "no-store" and "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_wrong_secret_lands_on_the_exchange_failed_page_with_step_02s_fix(
+    endpoints: Endpoints, client: ClientConfig
+) -> None:
+    wrong = ClientConfig(client_id=client.client_id, client_secret="GOCSPX-" + "w" * 28, client_type="desktop")
+    pages: list[requests.Response] = []
+    with pytest.raises(errors.InvalidClient) as caught:
+        loopback.run(HTTP, endpoints, wrong, CALENDAR, open_url=_browse(pages), timeout=30,
+                     keep=lambda token: pytest.fail("a refused exchange has no token to keep"))
+    assert _wait_for(lambda: pages), "the browser got no answer"
+    text = pages[0].text
+    assert "<h1>The token exchange failed</h1>" in text and "invalid_client" in text
+    assert "the client secret is wrong" in text and "Fix: enter the client&#x27;s secret again in runbook step 02" in text
+    assert wrong.client_secret not in text and client.client_secret not in text
+    line = str(caught.value)
+    assert line.startswith("invalid_client: the token exchange failed, the client secret is wrong") and "\n" not in line
+    assert "runbook step 02" in line
+
+
+def test_what_keep_refuses_is_on_the_landing_page_and_raised(endpoints: Endpoints, client: ClientConfig) -> None:
+    pages: list[requests.Response] = []
+
+    def keep(token: object) -> str:
+        raise errors.AccountMismatch("the token was approved by someone@example.com, but the profile expects x@example.com")
+
+    with pytest.raises(errors.AccountMismatch):
+        loopback.run(HTTP, endpoints, client, CALENDAR, open_url=_browse(pages), timeout=30, keep=keep)
+    assert _wait_for(lambda: pages)
+    assert "<h1>The token was not stored</h1>" in pages[0].text and "someone@example.com" in pages[0].text
+
+
+def test_a_refusal_lands_on_access_was_not_granted(endpoints: Endpoints, client: ClientConfig) -> None:
+    pages: list[requests.Response] = []
+
+    def open_url(url: str) -> None:
+        query = urllib.parse.urlencode({"state": _query(url)["state"], "error": "access_denied"})
+        pages.append(requests.get(f"http://127.0.0.1:{_port(url)}/?{query}", timeout=5))
+
+    with pytest.raises(errors.AccessDenied):
+        loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    assert _wait_for(lambda: pages) and "<h1>Access was not granted</h1>" in pages[0].text
+
+
+def test_a_browser_that_never_reads_nor_closes_cannot_hold_the_step(
+    endpoints: Endpoints, client: ClientConfig
+) -> None:
+    """An idle preconnect first, then the callback sent on a socket that is never read from nor closed."""
+    held: list[socket.socket] = []
+
+    def open_url(url: str) -> None:
+        location = _redirect_of(url)
+        idle = socket.create_connection(("127.0.0.1", _port(url)))  # a preconnect that never sends a byte
+        callback = socket.create_connection(("127.0.0.1", _port(url)))
+        target = location.split(f":{_port(url)}", 1)[1]
+        callback.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        held.extend([idle, callback])
+
+    started = time.monotonic()
+    try:
+        token = loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+        took = time.monotonic() - started
+    finally:
+        for sock in held:
+            sock.close()
+    assert token.access_token and took < 10, f"run took {took:.1f} s"
+
+
+def test_a_pasted_address_finishes_the_same_attempt_without_the_listener(
+    endpoints: Endpoints, client: ClientConfig, listeners: list[socket.socket]
+) -> None:
+    shown: list[str] = []
+    box: list[str] = []
+
+    def open_url(url: str) -> None:  # the browser on another machine: its redirect never reaches this listener
+        shown.append(url)
+        location = _redirect_of(url)
+        loopback.check_paste(url, location)
+        box.append(location)
+
+    token = loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30,
+                         pasted=lambda: box[0] if box else None, keep=lambda token: "engineer@example.com")
+    assert token.refresh_token and listeners[0].fileno() == -1
+    _assert_closed(_port(shown[0]))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda url, location: location.replace("127.0.0.1", "192.0.2.1"), "does not start with"),
+        (lambda url, location: location.replace(_query(url)["state"], "other"), "belongs to another authorization"),
+        (lambda url, location: location.split("&code=")[0], "has no authorization code"),
+        (lambda url, location: "", "does not start with"),
+    ],
+)
+def test_check_paste_refuses_what_cannot_finish_the_attempt(
+    endpoints: Endpoints, client: ClientConfig, mutate: Callable[[str, str], str], message: str
+) -> None:
+    authorization = loopback.start(endpoints, client, CALENDAR)
+    location = f"{authorization.redirect_uri}?state={authorization.state}&code=4/abc&scope=openid"
+    loopback.check_paste(authorization.url, location)  # the right address passes, nothing sent
+    with pytest.raises(errors.InputError, match=message):
+        loopback.check_paste(authorization.url, mutate(authorization.url, location))
 
 
 # --- complete(): paste-back and the token exchange ---------------------------------------------

@@ -27,12 +27,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InputError, OAuthError
+from ..errors import (CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InputError, InvalidClient, OAuthError,
+                      RunbookError)
 from ..safety.redact import register_secret
 from .client_auth import authenticate
 from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import LOOPBACK_HOSTS
-from .loopback_listener import HOST, CallbackApp, check_waiting, free_port, make_listener, open_in_thread, same
+from .loopback_listener import (HOST, CallbackApp, Landing, check_waiting, free_port, landing_for, make_listener,
+                                open_in_thread, same)
 from .tokens import Token, parse_token_response
 from .transport import NO_RETRY, Transport, host_of, oauth_json, send
 
@@ -127,11 +129,14 @@ def run(
     timeout: float = 300.0,
     clock: Clock = SYSTEM_CLOCK,
     cancelled: Callable[[], bool] = lambda: False,
+    keep: Callable[[Token], str | None] | None = None,
+    pasted: Callable[[], str | None] = lambda: None,
 ) -> Token:
     """Listen on 127.0.0.1 (ephemeral port), open the URL, await the redirect, exchange the code.
 
     The listener runs in the calling thread (a notebook may run this in a background thread) and
-    is closed as soon as the callback arrives, at the timeout, or on cancel.
+    is closed as soon as the callback arrives, at the timeout, or on cancel. The browser is answered
+    only after the exchange and ``keep``, with the real outcome (:func:`.loopback_listener.landing_for`).
 
     Args:
         transport: The HTTP seam for the code exchange.
@@ -141,6 +146,11 @@ def run(
         timeout: Seconds to wait for the browser, on ``clock.monotonic``.
         clock: The deadline and the token's expiry stamp.
         cancelled: Polled at least every second; True ends the wait.
+        keep: Called with the token while the browser waits for its answer (the runbook checks the
+            account and stores the token there); returns the account the landing page names. An
+            exception it raises is shown on the landing page, then raised here.
+        pasted: Polled like ``cancelled``: the address a browser on another machine ended on (paste-back,
+            checked first with :func:`check_paste`), or None. It finishes this same attempt.
 
     Raises:
         FlowTimeout: No callback within ``timeout``.
@@ -148,19 +158,65 @@ def run(
         OAuthError: The user refused (``AccessDenied``) or the token endpoint refused the code.
     """
     server = make_listener()
+    outcome: dict[str, object] = {}
     try:
         authorization = start(endpoints, client, scopes, port=server.server_port)
-        app = CallbackApp(authorization.state, authorization.redirect_uri)
+
+        def settle(callback_url: str) -> Landing:
+            return _settle(transport, authorization, callback_url, clock, keep, outcome)
+
+        app = CallbackApp(authorization.state, authorization.redirect_uri, settle)
         server.set_app(app)
         deadline = clock.monotonic() + timeout
         opener_failed = open_in_thread(open_url, authorization.url)
-        while app.callback_url is None:
+        while not outcome:
             check_waiting(opener_failed, cancelled, deadline - clock.monotonic(), timeout)
+            address = pasted()
+            if address:
+                settle(address)
+                break
             server.timeout = min(_POLL_SECONDS, max(deadline - clock.monotonic(), 0.0))
             server.handle_request()
     finally:
         server.server_close()
-    return complete(transport, authorization, str(app.callback_url), clock=clock)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["token"]  # type: ignore[return-value]
+
+
+def _settle(transport: Transport, authorization: LoopbackAuthorization, callback_url: str, clock: Clock,
+            keep: Callable[[Token], str | None] | None, outcome: dict[str, object]) -> Landing:
+    """Exchange the callback's code and keep the token; record the token or the error; the landing page."""
+    stage = "exchange"
+    try:
+        token = complete(transport, authorization, callback_url, clock=clock)
+        stage = "keep"
+        account = keep(token) if keep is not None else token.account
+    except Exception as exc:  # shown to the browser, then raised by run() in the caller's thread
+        if isinstance(exc, RunbookError) and not authorization.endpoints.google_dialect:
+            exc.for_provider(authorization.endpoints.issuer)  # the provider's pages, before the browser sees it
+        outcome["error"] = exc
+        return landing_for(exc, stage)
+    outcome["token"] = token
+    who = f"Authorized as {account}" if account else "Authorized"
+    return Landing(True, "Authorized", f"{who}: the runbook stored the token.")
+
+
+def check_paste(url: str, pasted: str) -> None:
+    """Refuse, before anything is sent, a pasted address that cannot finish the attempt of ``url`` (no I/O).
+
+    Args:
+        url: The authorization URL shown (its ``redirect_uri`` and ``state`` say where the browser must end).
+        pasted: What the person pasted.
+
+    Raises:
+        InputError: Not this attempt's redirect address, another attempt's ``state``, or neither a code nor
+            an error in it.
+    """
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    params = _callback_params(query.get("redirect_uri", ""), query.get("state", ""), pasted)
+    if "error" not in params and not params.get("code"):
+        raise InputError("the pasted URL has no authorization code", fix=_PASTE_FIX)
 
 
 def complete(
@@ -180,7 +236,7 @@ def complete(
         OAuthError: Another error in the redirect, or from the token endpoint.
         TransportError: The token endpoint could not be reached.
     """
-    params = _callback_params(authorization, redirected_url)
+    params = _callback_params(authorization.redirect_uri, authorization.state, redirected_url)
     if "error" in params:
         raise OAuthError.from_response(400, params)
     code = params.get("code", "")
@@ -217,22 +273,22 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _callback_params(authorization: LoopbackAuthorization, redirected_url: str) -> dict[str, str]:
+def _callback_params(redirect_uri: str, state: str, redirected_url: str) -> dict[str, str]:
     """The redirect's query parameters, once the URL is known to be this attempt's redirect."""
     text = redirected_url.strip()
-    expected = urllib.parse.urlsplit(authorization.redirect_uri)
+    expected = urllib.parse.urlsplit(redirect_uri)
     try:
         parts = urllib.parse.urlsplit(text if "://" in text else f"http://{text}")  # raises on "http://[x"
         same_place = (parts.scheme, parts.hostname, parts.port) == ("http", expected.hostname, expected.port)
     except ValueError:  # a port that is not a number, or a bad IPv6 literal
         parts, same_place = expected, False
     if not same_place or (parts.path or "/") != expected.path:
-        raise InputError(f"the pasted URL does not start with {authorization.redirect_uri}", fix=_PASTE_FIX)
+        raise InputError(f"the pasted URL does not start with {redirect_uri}", fix=_PASTE_FIX)
     query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
     if any(len(values) > 1 for values in query.values()):
         raise InputError("the pasted URL repeats a parameter", fix=_PASTE_FIX)
     params = {key: values[0] for key, values in query.items()}
-    if not same(params.get("state", ""), authorization.state):
+    if not state or not same(params.get("state", ""), state):
         raise InputError(
             "the pasted URL belongs to another authorization attempt: start again",
             fix=f"run {STEP_AUTHORIZE} again and paste the address that attempt leads to",
@@ -258,10 +314,18 @@ def _exchange(transport: Transport, authorization: LoopbackAuthorization, code: 
         authorization.endpoints,
     )
     response = send(transport, "POST", url, data=form, headers=headers, retry=NO_RETRY, clock=clock)
-    body = oauth_json(response, url)
+    try:
+        body = oauth_json(response, url)
+    except InvalidClient as exc:  # the consent page took the client ID: what the token endpoint refused is the secret
+        raise InvalidClient(
+            f"the token exchange failed, the client secret is wrong ({exc.description or 'Unauthorized'}; the "
+            "consent page accepted the client ID)", status=exc.status, error_uri=exc.error_uri,
+            fix=f"enter the client's secret again in {STEP_CLIENT} (from the console's Clients page, "
+            f"{CONSOLE_CREDENTIALS}), then {STEP_AUTHORIZE}",
+        ) from None
     if body.get("scope") is None:
         body["scope"] = " ".join(authorization.scopes)
     return parse_token_response(body, now=clock.time(), monotonic=clock.monotonic())
 
 
-__all__ = ["LoopbackAuthorization", "complete", "pkce_pair", "run", "start"]
+__all__ = ["LoopbackAuthorization", "check_paste", "complete", "pkce_pair", "run", "start"]

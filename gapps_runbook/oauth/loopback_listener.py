@@ -4,27 +4,33 @@ A ``wsgiref`` server bound to the loopback IP literal on an ephemeral port, run 
 time until this attempt's redirect arrives (RFC 8252 §8.9: only a request carrying this attempt's
 ``state`` counts; a stray ``/favicon.ico`` or a forged callback is answered and ignored). The access
 log is dropped: its request line holds ``?code=``. The flow itself is :mod:`gapps_runbook.oauth.loopback`.
+
+The browser's landing page answers only once the redirect was settled (the code exchanged, the token
+kept), with the real outcome: "Authorized as ..." or the error's one line and its fix
+(:class:`Landing`, :func:`landing_html`). Each connection may stay silent for :data:`READ_SECONDS`
+at most, reading and writing alike, so a browser that never sends or never reads cannot hold the step.
 """
 
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 import socket
 import threading
 import urllib.parse
 import wsgiref.simple_server
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Cancelled, FlowTimeout
-from ..safety.redact import register_secret
+from ..errors import AccessDenied, Cancelled, FlowTimeout, RunbookError
+from ..safety.redact import redact, register_secret
 
 _LOGGER = logging.getLogger(__name__)
 HOST = "127.0.0.1"  #: RFC 8252 §8.3: the loopback IP literal; never "localhost", never all interfaces
-READ_SECONDS = 0.5  #: how long a connection may stay silent (a browser's idle preconnect)
-SUCCESS_PAGE = "Authorization received. You can close this tab and return to the runbook."
-REFUSAL_PAGE = "Authorization was not granted. You can close this tab and return to the runbook."
+READ_SECONDS = 0.5  #: how long one read or write may block (an idle preconnect; a browser that never reads)
+CLOSE_TAB = "You can close this tab and return to the runbook."
 FOREIGN_PAGE = "This address does not belong to the runbook's current authorization attempt."
 
 
@@ -46,20 +52,72 @@ class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
         pass
 
 
+@dataclass(frozen=True)
+class Landing:
+    """What the browser's tab says once the redirect was settled: a heading and one line (no secret).
+
+    Attributes:
+        ok: True once the token is stored.
+        title: The heading ("Authorized", "The token exchange failed", ...).
+        line: One line: the account, or the error and its fix.
+    """
+
+    ok: bool
+    title: str
+    line: str
+
+
+def landing_for(exc: BaseException, stage: str) -> Landing:
+    """The landing page of a failed attempt: ``stage`` is "exchange" (the code for a token) or "keep".
+
+    Args:
+        exc: What ended the attempt; a RunbookError's one line (redacted) is shown, never a traceback.
+        stage: Where it failed: "exchange" (the redirect or the token endpoint) or "keep" (the account
+            check and the profile, in the runbook).
+    """
+    if isinstance(exc, RunbookError):
+        line = str(exc)
+    else:
+        line = f"unexpected error ({type(exc).__name__}): {redact(str(exc))[:200]} The runbook shows the details."
+    if isinstance(exc, AccessDenied):
+        return Landing(False, "Access was not granted", line)
+    if stage == "exchange":
+        return Landing(False, "The token exchange failed", line)
+    return Landing(False, "The token was not stored", line)
+
+
+def landing_html(landing: Landing) -> str:
+    """The landing page itself: a small HTML page, every text escaped, no script, no link, no secret."""
+    colour = "#1b5e20" if landing.ok else "#b00020"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(landing.title)} - gapps-runbook</title>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44em;margin:4em auto;padding:0 1em;color:#202124}"
+        f"h1{{font-size:1.6em;color:{colour}}}p{{overflow-wrap:anywhere}}</style></head><body>"
+        f"<h1>{html.escape(landing.title)}</h1><p id='outcome'>{html.escape(landing.line)}</p>"
+        f"<p>{html.escape(CLOSE_TAB)}</p></body></html>"
+    )
+
+
 class CallbackApp:
-    """Answers every request; keeps the first GET of ``/`` that carries the expected ``state``.
+    """Answers every request; settles the first GET of ``/`` that carries the expected ``state``.
 
     Args:
         state: This attempt's ``state``; None until the attempt exists (every request is then foreign).
         redirect_uri: The attempt's redirect URI, to rebuild the address the browser was sent to.
+        settle: Called with the callback's address before the browser is answered (the code exchange,
+            the token kept); its :class:`Landing` is the page. Must not raise. None: a plain "received".
 
     Attributes:
         callback_url: ``redirect_uri?query`` of the callback, once it arrived.
     """
 
-    def __init__(self, state: str | None = None, redirect_uri: str = "") -> None:
+    def __init__(self, state: str | None = None, redirect_uri: str = "",
+                 settle: Callable[[str], Landing] | None = None) -> None:
         self.state = state
         self.redirect_uri = redirect_uri
+        self.settle = settle
         self.callback_url: str | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -73,11 +131,17 @@ class CallbackApp:
         for code in params.get("code", []):
             register_secret(code)
         self.callback_url = f"{self.redirect_uri}?{query}"
-        return _page(start_response, "200 OK", SUCCESS_PAGE if "code" in params else REFUSAL_PAGE)
+        landing = self.settle(self.callback_url) if self.settle else Landing(True, "Received", CLOSE_TAB)
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), *_HEADERS])
+        return [landing_html(landing).encode("utf-8")]
+
+
+_HEADERS = [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"), ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")]
 
 
 def _page(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")])
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *_HEADERS])
     return [text.encode("utf-8")]
 
 
@@ -129,4 +193,5 @@ def check_waiting(opener_failed: list[BaseException], cancelled: Callable[[], bo
         raise FlowTimeout(f"the browser did not come back to the runbook within {timeout:g} s")
 
 
-__all__ = ["HOST", "CallbackApp", "LoopbackServer", "QuietHandler", "free_port", "make_listener", "same"]
+__all__ = ["HOST", "CallbackApp", "Landing", "LoopbackServer", "QuietHandler", "free_port", "landing_for", "landing_html",
+           "make_listener", "same"]

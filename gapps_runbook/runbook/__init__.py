@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..errors import AccountMismatch
 from ..profile.store import ProfileStore
-from .authorize import AuthResult, authorize, authorize_by_paste, finish_paste, start_paste
+from .authorize import AuthResult, authorize, authorize_by_paste, check_pasted, finish_paste, start_paste
 from .setup import (
     AUTH_METHODS,
     DEFAULT_SERVICES,
@@ -40,7 +40,7 @@ from .token_status import TokenStatus, fresh_token, raise_for_verify, refresh, r
 
 __all__ = [
     "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "AuthResult", "Flow", "ProfileStore", "Site",
-    "TokenStatus", "authorize", "authorize_by_paste", "check_console", "default_scopes", "finish_paste",
+    "TokenStatus", "authorize", "authorize_by_paste", "check_console", "check_pasted", "default_scopes", "finish_paste",
     "fresh_token", "import_client_json", "in_provider_words", "pin_account", "raise_for_preflight",
     "raise_for_verify", "refresh",
     "requested_scopes", "revoke", "save_client", "saved_choices", "start_paste", "status", "test_client", "verify",

@@ -37,8 +37,15 @@ def authorize(
     open_url: Callable[[str], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     timeout: float | None = None,
+    pasted: Callable[[], str | None] = lambda: None,
 ) -> AuthResult:
-    """Step 03: preflight, run the right flow, check the account, store the token."""
+    """Step 03: preflight, run the right flow, check the account, store the token.
+
+    The desktop flow keeps the token while the browser waits for the landing page, so the page says
+    what really happened ("Authorized as ...", or the error and its fix). ``pasted`` returns the address
+    a browser on another machine ended on (checked first with :func:`check_pasted`), or None: it finishes
+    the same attempt, as the listener would.
+    """
     client = site.client()
     verdict = scopes.preflight(
         requested, flow=flow, endpoints=site.endpoints, client=client, legacy_device_scopes=legacy_device_scopes
@@ -50,14 +57,25 @@ def authorize(
         else:
             if open_url is None:
                 raise InputError("the desktop flow needs a way to open the authorization link", fix="pass open_url")
-            token = loopback.run(
-                site.transport, site.endpoints, client, requested, open_url=open_url, timeout=timeout or 300.0,
-                clock=site.clock, cancelled=cancelled,
-            )
+            return _desktop(site, client, requested, open_url, cancelled, timeout or 300.0, pasted)
         return _keep(site, client, token, verdict.flow, requested)
     except RunbookError as exc:
         _failed(site, exc, {"scopes": list(requested), "flow": flow})
         raise
+
+
+def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_url: Callable[[str], None],
+             cancelled: Callable[[], bool], timeout: float, pasted: Callable[[], str | None]) -> AuthResult:
+    """The loopback flow; the token is kept (account checked, stored) before the browser is answered."""
+    kept: list[AuthResult] = []
+
+    def keep(token: tokens.Token) -> str | None:
+        kept.append(_keep(site, client, token, "desktop", requested))
+        return kept[-1].account
+
+    loopback.run(site.transport, site.endpoints, client, requested, open_url=open_url, timeout=timeout,
+                 clock=site.clock, cancelled=cancelled, keep=keep, pasted=pasted)
+    return kept[-1]
 
 
 def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
@@ -103,6 +121,15 @@ def authorize_by_paste(
     pending = start_paste(site, requested)
     show_url(pending.url)
     return finish_paste(site, pending, ask())
+
+
+def check_pasted(url: str, pasted: str) -> None:
+    """Refuse a pasted address that cannot finish the attempt whose link ``url`` was shown (no I/O).
+
+    Raises:
+        InputError: Not the link's redirect address, another attempt's, or neither a code nor an error in it.
+    """
+    loopback.check_paste(url, pasted)
 
 
 @in_provider_words
