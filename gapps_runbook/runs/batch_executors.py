@@ -15,7 +15,8 @@ or times out is replaced; its site is reported ``failed`` and the batch goes on.
 Dask: the tasks go to an existing ``dask.distributed`` scheduler. A worker reads the profiles
 from the same profile home path (``GAPPS_RUNBOOK_HOME`` on a filesystem every worker mounts at the
 same path) and writes the executed notebook into the batch folder, which must be shared the same
-way. ``distributed`` is imported only here, inside :class:`DaskExecutor`.
+way. Each worker thread keeps one pooled kernel across the sites it runs (:func:`run_site_pooled`).
+``distributed`` is imported only here, inside :class:`DaskExecutor`.
 """
 
 from __future__ import annotations
@@ -104,6 +105,23 @@ def run_site(task: SiteTask, kernel: PooledKernel | None = None) -> SiteOutcome:
     return SiteOutcome(outcome=outcome, detail=detail, fix=fix, token_id=st.token_id, expires_in=st.expires_in,
                        refresh_token_expires_in=st.refresh_token_expires_in, account=st.account,
                        duration=time.monotonic() - started, **base)
+
+
+_worker_kernels = threading.local()
+
+
+def run_site_pooled(task: SiteTask) -> SiteOutcome:
+    """:func:`run_site` in this thread's pooled kernel, started at its first site (a Dask worker's thread).
+
+    The kernel lives as long as the worker process (ipykernel exits when its parent does) and is
+    reset between sites as a local batch's kernels are.
+    """
+    kernel = getattr(_worker_kernels, "kernel", None)
+    if kernel is None:
+        from .kernel_pool import PooledKernel
+
+        kernel = _worker_kernels.kernel = PooledKernel()
+    return run_site(task, kernel)
 
 
 def crashed(task: SiteTask, exc: BaseException) -> SiteOutcome:
@@ -225,7 +243,7 @@ class DaskExecutor:
         stamp = time.time_ns()
         by_key = {}
         for task in tasks:
-            future = self.client.submit(run_site, task, pure=False, key=f"gapps-site-{task.profile}-{stamp}")
+            future = self.client.submit(run_site_pooled, task, pure=False, key=f"gapps-site-{task.profile}-{stamp}")
             by_key[future.key] = (future, task)
         futures = [f for f, _ in by_key.values()]
         try:
