@@ -295,3 +295,27 @@ def test_every_single_byte_flip_is_refused_before_parsing(tmp_path: Path, soak_r
     soak_report(f"X1 every single-byte flip of a {len(data)}-byte export: {len(data) - len(bad)}/{len(data)} "
                 f"refused in one line before any parsing, no profile left; {time.monotonic() - started:.0f} s "
                 "(target: all)")
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
+def test_a_forced_import_swaps_the_profile_whole_and_leaves_nothing_aside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool) -> None:
+    from gapps_runbook.profile import private_files
+
+    if not exchange:
+        monkeypatch.setattr(backup, "exchange_dirs", lambda a, b: False)
+    store = ProfileStore(tmp_path / "home")
+    make_profile(store, "site", random.Random(1))
+    before = store.profile("site").load_client()
+    data = small_export(tmp_path)  # profile "s" with other values
+    assert backup.import_bytes(data, PASSPHRASE, store, profile="site", force=True) == ["site"]
+    after = store.profile("site").load_client()
+    assert after is not None and before is not None and after.client_id != before.client_id
+    leftovers = [p.name for p in store.profiles_dir.iterdir() if p.name.startswith((".import-", ".replaced-"))]
+    assert leftovers == []
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    if exchange:
+        assert private_files.exchange_dirs(a, b) is True  # Linux with glibc >= 2.28 (Debian 13 here)
+        assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"

@@ -39,7 +39,7 @@ from ..oauth.endpoints import GOOGLE_ISSUER, Endpoints
 from ..safety.redact import register_secret
 from .authorized_user import token_from_authorized_user
 from .files import CLIENT_FILE, SETTINGS_FILE, TOKEN_FILE, check_profile_name, read_json
-from .private_files import fsync_dir
+from .private_files import exchange_dirs, fsync_dir
 from .store import Profile, ProfileStore
 
 FORMAT = "gapps-runbook-export"
@@ -279,14 +279,21 @@ def _install(store: ProfileStore, name: str, record: Mapping[str, Any]) -> None:
 
 
 def _swap_in(target: Profile, staging: Profile) -> None:
-    """Replace ``target``'s folder by ``staging``'s, holding the target's lock; the old one goes last."""
+    """Replace ``target``'s folder by ``staging``'s, holding the target's lock; the old one goes last.
+
+    The swap is one atomic exchange where the system has it (a crash leaves the old profile or the
+    new one, never neither); elsewhere two renames, the old folder kept aside until the new one is in.
+    """
     parent = target.path.parent
     if not target.exists():
         os.rename(staging.path, target.path)
         fsync_dir(parent)
         return
-    old = parent / f".replaced-{target.name}-{secrets.token_hex(6)}"
     with target.locked():
+        if exchange_dirs(staging.path, target.path):
+            fsync_dir(parent)
+            return  # the old profile is now at staging.path, removed by the caller
+        old = parent / f".replaced-{target.name}-{secrets.token_hex(6)}"
         os.rename(target.path, old)  # kept until the new profile is in place
         os.rename(staging.path, target.path)
         fsync_dir(parent)

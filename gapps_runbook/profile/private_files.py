@@ -157,6 +157,33 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+RENAME_EXCHANGE = 2  # linux/fs.h: swap the two names atomically (renameat2(2), Linux 3.15+, glibc 2.28+)
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two existing directory entries in one step (``renameat2(RENAME_EXCHANGE)``); True when done.
+
+    False where the system cannot (not Linux, an old libc, a file system without it): the caller then
+    falls back to two renames, which a crash between them can leave half done.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a))
+
+
 def refuse_foreign_target(path: Path) -> None:
     """Refuse to replace a symlink or another user's file (the old file stays as it is).
 
