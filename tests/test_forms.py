@@ -182,7 +182,10 @@ def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home
     form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
     code = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
     assert "<svg" in form.card.value and "/device" in form.card.value and "Copy" in form.card.value
-    assert re.fullmatch(r"Code expires in (\d+ min )?\d+ s|Code expires in \d+ min", _wait_for(lambda: form.countdown.value))
+    countdown = r"Code expires in ((\d+ min )?\d+ s|\d+ min) \(until \d\d:\d\d UTC\)"
+    assert re.fullmatch(countdown, _wait_for(lambda: form.countdown.value))
+    assert "xpires in" not in form.card.value  # the lifetime is shown once, counting down
+    assert form.cancel.disabled is False and form.new_code.description == "New code"
     assert form.thread.is_alive()  # the cell returned; polling runs in the background
 
     emu.emulator.approve(code)
@@ -190,7 +193,8 @@ def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home
 
     assert "Authorized" in form.result.value and "engineer@example.com" in form.result.value
     assert site.profile.load_token().token_id in form.result.value
-    assert code not in form.card.value and form.card.value == ""
+    assert code not in form.card.value and form.card.value == "" and form.countdown.value == ""
+    assert form.cancel.disabled is True and form.new_code.description == "Authorize again"
     form.ticker.join(3)
     assert not form.ticker.is_alive()
 
@@ -224,25 +228,69 @@ def test_running_the_cell_again_stops_the_previous_forms_threads(home: str, emu:
     assert not panel.ticker.is_alive()
 
 
+def _link(form: step03.AuthorizeForm) -> str:
+    """The Desktop card's link (a button opening a new tab), once shown."""
+    card = _wait_for(lambda: "Open Google" in form.card.value and form.card.value)
+    assert "gapps-link-button" in card and 'target="_blank"' in card and "noopener" in card
+    return html.unescape(re.search(r'href="([^"]+)"', card).group(1))
+
+
 def test_desktop_flow_shows_the_link_and_finishes_in_the_background(home: str, emu: Any) -> None:
     site = _desktop(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
-    url = re.search(r'href="([^"]+)"', _wait_for(lambda: "Open Google" in form.card.value and form.card.value)).group(1)
-    requests.get(_approve_in_browser(url.replace("&amp;", "&")), timeout=10)  # the browser comes back to the listener
+    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=600)
+    url = _link(form)
+    waiting = r"Waiting for approval in the browser \((9 min \d+ s|10 min) left, until \d\d:\d\d UTC\)"
+    assert re.fullmatch(waiting, _wait_for(lambda: form.countdown.value))
+    assert form.status.value == "" and form.cancel.disabled is False and form.paste_finish.disabled is False
+    landing = requests.get(_approve_in_browser(url), timeout=30)  # the browser comes back to the listener
     form.thread.join(30)
-    assert "Authorized" in form.result.value and form.card.value == ""
+    assert "Authorized" in form.result.value and form.card.value == "" and form.countdown.value == ""
+    assert "<h1>Authorized</h1>" in landing.text and "engineer@example.com" in landing.text  # after the exchange
+    assert form.cancel.disabled is True and form.paste_box.layout.display == "none"
 
 
-def test_paste_back_finishes_with_the_pasted_address(home: str, emu: Any) -> None:
+def test_paste_back_is_a_normal_way_to_finish_the_same_attempt(home: str, emu: Any) -> None:
     site = _desktop(home, emu)
     form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
-    form.paste_start.click()
-    assert not form.thread.is_alive()  # the listener attempt was cancelled
-    url = re.search(r'href="([^"]+)"', form.paste_link.value).group(1).replace("&amp;", "&")
-    form.paste.value = _approve_in_browser(url)  # the address the browser could not load
+    url = _link(form)
+    assert "Approved on another computer?" in form.summary_html() and form.message.value == ""
+    form.paste.value = "http://127.0.0.1:1/?state=nope&code=4/x"  # a typo: said beside the box, the wait goes on
     form.paste_finish.click()
-    assert form.message.value == "" and form.paste.value == ""
+    assert "does not start with" in form.paste_error.value and form.message.value == ""
+    assert form.thread.is_alive() and form.paste.value == ""
+    form.paste.value = _approve_in_browser(url)  # the address the other computer's browser could not load
+    form.paste_finish.click()
+    assert form.paste_error.value == "" and form.paste.value == ""
+    form.thread.join(30)
+    assert form.message.value == "" and "Error" not in form.summary_html()
     assert "Authorized" in form.result.value and site.profile.load_token() is not None
+
+
+def test_a_wrong_secret_says_the_exchange_failed_with_step_02s_fix(home: str, emu: Any) -> None:
+    site = _site(home, emu)
+    client = emu.emulator.desktop_client
+    runbook.save_client(site, client_id=client.client_id, client_secret="GOCSPX-" + "w" * 28, client_type="desktop")
+    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    landing = requests.get(_approve_in_browser(_link(form)), timeout=30)
+    form.thread.join(30)
+    assert "<h1>The token exchange failed</h1>" in landing.text and "runbook step 02" in landing.text
+    assert "invalid_client: the token exchange failed, the client secret is wrong" in form.message.value
+    assert "runbook step 02" in form.message.value and form.card.value == "" and form.countdown.value == ""
+    assert form.cancel.disabled is True and form.new_code.description == "Start again"
+
+
+def test_cancel_with_a_good_token_in_place_is_no_failure(home: str, emu: Any) -> None:
+    site = _authorized(home, emu)
+    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    assert form.cancel.disabled is True and form.paste_box.layout.display == "none"
+    form.new_code.click()  # "Authorize again"
+    _link(form)
+    assert form.result.value == "" and form.cancel.disabled is False  # the old result goes while waiting
+    form.cancel.click()
+    assert not form.thread.is_alive()
+    assert "still in place" in form.message.value and "Error" not in form.message.value
+    assert "Already authorized" in form.result.value and form.new_code.description == "Authorize again"
+    assert site.profile.load_settings()["steps"]["authorize"]["status"] == "ok"
 
 
 def test_device_flow_with_calendar_is_refused_before_any_network_call(home: str, emu: Any) -> None:

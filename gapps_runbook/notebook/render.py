@@ -5,13 +5,15 @@ runbook (or an ``act_*`` function of :mod:`gapps_runbook.notebook.actions`) retu
 The headless entry points of :mod:`gapps_runbook.notebook`, the step forms (:mod:`.step00` ... :mod:`.step04`)
 and :mod:`gapps_runbook.cli` all print through these, so the status panel (:func:`status_rows`), the verify
 report (:func:`check_line`, :func:`verify_lines`), the device code (:func:`device_code_lines`,
-:func:`device_code_html`, :func:`code_countdown`), the desktop link (:func:`link_lines`) and the preflight
+:func:`device_code_html`, :func:`code_countdown`), the desktop link (:func:`link_lines`, :func:`link_html`,
+:func:`waiting_line`) and the preflight
 summary (:func:`verdict_lines`) are worded once. Every value put into HTML goes through :func:`e`; no row
 or line carries a secret (a client secret appears only as its fingerprint).
 """
 
 from __future__ import annotations
 
+import datetime
 import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -243,11 +245,23 @@ def device_code_lines(grant: Any) -> str:
     return text + " Only enter a code this runbook shows you."
 
 
-def code_countdown(seconds_left: float) -> str:
-    """The device card's countdown line."""
+def utc_clock(wall: float) -> str:
+    """A wall-clock time as the cards show it: "23:41 UTC"."""
+    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).strftime("%H:%M UTC")
+
+
+def code_countdown(seconds_left: float, until: float | None = None) -> str:
+    """The device card's one countdown line; ``until`` (epoch seconds) adds the absolute time."""
     if seconds_left <= 0:
         return "The code expired: click New code"
-    return f"Code expires in {duration_text(seconds_left)}"
+    return f"Code expires in {duration_text(seconds_left)}" + (f" (until {utc_clock(until)})" if until else "")
+
+
+def waiting_line(seconds_left: float, until: float) -> str:
+    """The desktop card's one countdown line, while the runbook waits for the browser to come back."""
+    if seconds_left <= 0:
+        return "The wait is over: click Start again"
+    return f"Waiting for approval in the browser ({duration_text(seconds_left)} left, until {utc_clock(until)})"
 
 
 def link_lines(url: str) -> str:
@@ -262,10 +276,11 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff"))
 
 
-def device_code_html(grant: Any, *, qr: bool = True) -> str:
+def device_code_html(grant: Any, *, qr: bool = True, lifetime: bool = True) -> str:
     """The card's body: the user code big (selectable, with a copy button), the link(s), the lifetime, a QR code.
 
     The QR code encodes ``verification_uri_complete`` when the provider sent it (no typing on the phone).
+    ``lifetime=False`` leaves the lifetime out (the form shows it once, counting down: :func:`code_countdown`).
     """
     code = e(grant.user_code)
     copy = (f"<button onclick=\"navigator.clipboard.writeText('{code}')\" title='Copy the code'>Copy</button>")
@@ -280,15 +295,20 @@ def device_code_html(grant: Any, *, qr: bool = True) -> str:
         picture = f"<div>{qr_svg(complete or grant.verification_uri)}<br><small>Scan to open the page on a phone</small></div>"
     return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link}{shortcut}<br>2. Enter this code:"
             f"<div style='font:bold 2.6em monospace;letter-spacing:.12em;user-select:all'>{code}</div>{copy}"
-            f"<br><small>Expires in {e(duration_text(grant.expires_in))}. Only enter a code this runbook shows you; "
-            "it works once.</small></div>"
+            f"<br><small>{'Expires in ' + e(duration_text(grant.expires_in)) + '. ' if lifetime else ''}"
+            "Only enter a code this runbook shows you; it works once.</small></div>"
             f"{picture}</div>")
 
 
+_BUTTON = ("display:inline-block;padding:.45em 1.1em;margin:.2em 0;border-radius:4px;background:#1a73e8;"
+           "color:#fff;font-weight:600;text-decoration:none")
+
+
 def link_html(url: str, text: str = "Open Google's page") -> str:
-    """The desktop flow's link, big."""
-    return (f'<a href="{e(url)}" target="_blank" rel="noopener" style="font-size:1.3em;font-weight:bold">{e(text)}</a>'
-            "<br><small>Sign in with the account the server will use, then click Allow.</small>")
+    """The desktop flow's link, as a button that opens a new tab (no opener, no referrer)."""
+    return (f'<a class="gapps-link-button" href="{e(url)}" target="_blank" rel="noopener noreferrer" '
+            f'style="{_BUTTON}">{e(text)}</a><br><small>Sign in with the account the server will use, then click '
+            "Allow; that tab then says whether the runbook got the token.</small>")
 
 
 def result_lines(result: AuthResult) -> str:

@@ -1,7 +1,14 @@
 """Notebook 03 (authorize): the device-code card, or the Desktop app link with a paste-back box.
 
 Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
-Polling and the countdown run in background threads that only set widget traits.
+Polling, the listener and the countdown run in background threads that only set widget traits.
+
+What the card says matches what is happening (issue 8, item 4): one countdown with the absolute UTC time
+("Waiting for approval in the browser (9 min 32 s left, until 23:41 UTC)", or the device code's expiry);
+the Desktop link is a button that opens a new tab; paste-back is part of the same attempt ("Approved on
+another computer? Paste the address the browser ended on"), never a switch that cancels it; each new
+attempt clears the last one's results; the buttons follow the state (:meth:`AuthorizeForm._state`); the
+paste box's errors are shown beside it.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
-from ..errors import Cancelled
+from ..errors import Cancelled, InputError
 from . import actions, render
 from .forms_common import Form, button, ui_only
+
+PASTE_PROMPT = ("<b>Approved on another computer?</b> Paste the address the browser ended on (it starts with "
+                "<code>http://127.0.0.1:</code>; that page may fail to load there, which is expected).")
 
 
 class AuthorizeForm(Form):
@@ -23,7 +33,7 @@ class AuthorizeForm(Form):
 
     Attributes:
         thread: The current attempt's thread (tests join it).
-        ticker: The countdown thread of the current device code.
+        ticker: The countdown thread of the current attempt (device code or desktop wait).
     """
 
     def __init__(self, site: Any, requested: tuple[str, ...], *, flow: str = "auto", timeout: float = 600,
@@ -33,50 +43,66 @@ class AuthorizeForm(Form):
         self.thread: threading.Thread | None = None
         self.ticker: threading.Thread | None = None
         self._cancel = threading.Event()
-        self.pending: Any = None
+        self._ticking = threading.Lock()  # a countdown line is never written after its attempt ended
+        self._pasted: list[str] = []
+        self.link = ""
         self.card = w.HTML()
         self.countdown = w.Label()
         self.status = w.Label()
         self.result = w.HTML()
         self.cancel = button("Cancel", "warning", "stop")
         self.new_code = button("New code", icon="refresh")
-        self.paste_start = button("Browser on another machine? Get a paste-back link")
-        self.paste_link = w.HTML()
-        self.paste = w.Text(placeholder="http://127.0.0.1:PORT/?state=...&code=...", description="Pasted URL",
-                            layout=w.Layout(width="80%"))
-        self.paste_finish = button("Finish with the pasted URL", "primary")
+        self.paste = w.Text(placeholder="http://127.0.0.1:PORT/?state=...&code=...",
+                            layout=w.Layout(flex="1 1 auto", width="auto", min_width="12em"))
+        self.paste_finish = button("Finish with this address", "primary")
+        self.paste_error = w.HTML()
+        self.paste_box = w.VBox([w.HTML(PASTE_PROMPT), w.HBox([self.paste, self.paste_finish],
+                                 layout=w.Layout(width="100%")), self.paste_error], layout=w.Layout(width="100%"))
         self.on_click(self.cancel, self._on_cancel)
         self.on_click(self.new_code, self._on_new)
-        self.on_click(self.paste_start, self._on_paste_start)
         self.on_click(self.paste_finish, self._on_paste_finish)
-        self.private = (self.card, self.countdown, self.paste_link)  # one-time codes and links: never in the summary
+        self.private = (self.card, self.countdown, self.paste)  # one-time codes and links: never in the summary
         self.plan = actions.act_plan(site, requested, flow)
-        paste = [self.paste_start, self.paste_link, w.HBox([self.paste, self.paste_finish])]
-        if self.plan.flow != "desktop":
-            paste = []
+        paste = [self.paste_box] if self.plan.flow == "desktop" else []
         self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
-        self.new_code.description = "New code" if self.plan.flow == "device" else "Start again"
         self.replace_previous()
         current = None if reauthorize else actions.act_already_authorized(site, requested)
         if current is not None:
-            table = render.table_html(render.status_rows(current, requested))
-            self.result.value = "<b>Already authorized for these scopes.</b>" + table
-            self.new_code.description = "Authorize again"
-            self.cancel.disabled = True
+            self._show_current(current)
         else:
             self.start()
+
+    # states ----------------------------------------------------------------------------------
+
+    def _state(self, state: str) -> None:
+        """Buttons and boxes for ``state``: "waiting", "finishing" (a pasted address), "authorized" or "stopped"."""
+        waiting = state in ("waiting", "finishing")
+        self.cancel.disabled = not waiting
+        self.paste_box.layout.display = None if state == "waiting" else "none"
+        self.paste_finish.disabled = state != "waiting"
+        again = state == "authorized" or (state == "stopped" and self.result.value != "")
+        self.new_code.description = ("Authorize again" if again
+                                     else "New code" if self.plan.flow == "device" else "Start again")
+
+    def _show_current(self, current: Any) -> None:
+        """The stored token already covers the scopes: show it (Authorize again starts a new attempt)."""
+        self.result.value = "<b>Already authorized for these scopes.</b>" + render.table_html(
+            render.status_rows(current, self.requested))
+        self._state("authorized")
 
     # attempts --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start an attempt in a background thread (after stopping the previous one)."""
+        """Start an attempt in a background thread (after stopping the previous one); old results go."""
         runbook.raise_for_preflight(self.plan)  # the preflight refuses before any network call
         self.stop()
-        self._cancel = threading.Event()
-        self.card.value, self.result.value, self.countdown.value = "", "", ""
-        self.status.value = "starting..."
-        self.cancel.disabled = False
-        self.thread = threading.Thread(target=self._run, args=(self._cancel,), name="gapps-runbook-authorize",
+        self._cancel, self._pasted, self.link = threading.Event(), [], ""
+        self.card.value = self.result.value = self.countdown.value = self.message.value = ""
+        self.paste.value = self.paste_error.value = ""
+        self.status.value = "Asking for a code..." if self.plan.flow == "device" else "Preparing the sign-in link..."
+        self._state("waiting")
+        pasted = self._pasted
+        self.thread = threading.Thread(target=self._run, args=(self._cancel, pasted), name="gapps-runbook-authorize",
                                        daemon=True)
         self.thread.start()
 
@@ -86,28 +112,46 @@ class AuthorizeForm(Form):
         if self.thread is not None and self.thread is not threading.current_thread():
             self.thread.join(wait)
 
-    def _run(self, cancel: threading.Event) -> None:
+    def _run(self, cancel: threading.Event, pasted: list[str]) -> None:
         try:
             result = runbook.authorize(
                 self.site, self.requested, flow=self.flow,  # type: ignore[arg-type]
                 cancelled=lambda: cancel.is_set() or not self.alive(),
                 on_device_code=lambda grant: self._show_code(grant, cancel), on_status=self._status(cancel),
                 open_url=lambda url: self._show_link(url, cancel), timeout=self.timeout,
+                pasted=lambda: pasted[0] if pasted else None,
             )
         except Exception as exc:  # shown in the card; a stale attempt stays silent
+            self._end(cancel)
             if cancel is self._cancel:
-                self.card.value = ""  # a dead code or link is not left on screen (nor in widget state)
-                self.status.value = "stopped"
-                if isinstance(exc, Cancelled):  # a cancel is no failure: say so plainly, not in red
-                    kept = self.site.profile.load_token() is not None
-                    self.note("Cancelled" + ("; the stored token is still in place" if kept else "") + f". Fix: {exc.fix}")
-                else:
-                    self.fail(exc)
+                self._stopped(exc)
         else:
+            self._end(cancel)
             if cancel is self._cancel:
                 self._done(result)
         finally:
             cancel.set()
+
+    def _end(self, cancel: threading.Event) -> None:
+        """Mark the attempt over; after this its countdown writes nothing more (the card is cleared next)."""
+        with self._ticking:
+            cancel.set()
+
+    def _stopped(self, exc: Exception) -> None:
+        """The attempt ended without a token: say why; a cancel is no failure (not in red)."""
+        self.card.value = self.countdown.value = self.status.value = ""  # a dead code or link is not left on screen
+        if isinstance(exc, Cancelled):
+            current = actions.act_already_authorized(self.site, self.requested)
+            if current is not None:
+                self._show_current(current)
+                self.note("Cancelled. The token already stored is still in place and step 03 stays ok.")
+                self.refresh_summary()
+                return
+            self.note(f"Cancelled. Fix: {exc.fix}")
+        else:
+            self.fail(exc)
+        self._state("stopped")
+        self.refresh_summary()
 
     def _status(self, cancel: threading.Event) -> Callable[[str], None]:
         def update(text: str) -> None:
@@ -117,29 +161,40 @@ class AuthorizeForm(Form):
         return update
 
     def _show_code(self, grant: Any, cancel: threading.Event) -> None:
-        self.card.value = render.device_code_html(grant)
-        self.ticker = threading.Thread(target=self._tick, args=(grant, cancel), name="gapps-runbook-countdown",
-                                       daemon=True)
+        self.card.value = render.device_code_html(grant, lifetime=False)  # the countdown says it, once
+        self.status.value = ""
+        self._count(cancel, grant.expires_at(), render.code_countdown)
+
+    def _show_link(self, url: str, cancel: threading.Event) -> None:
+        if cancel is not self._cancel:
+            return
+        self.link = url
+        self.card.value = render.link_html(url)
+        self.status.value = ""
+        self._count(cancel, self.site.clock.monotonic() + self.timeout, render.waiting_line)
+
+    def _count(self, cancel: threading.Event, deadline: float, line: Callable[[float, float], str]) -> None:
+        """Start the attempt's one countdown: ``line(seconds_left, until_epoch)`` each second."""
+        until = self.site.clock.time() + (deadline - self.site.clock.monotonic())
+        self.ticker = threading.Thread(target=self._tick, args=(cancel, deadline, until, line),
+                                       name="gapps-runbook-countdown", daemon=True)
         self.ticker.start()
 
-    def _tick(self, grant: Any, cancel: threading.Event) -> None:
+    def _tick(self, cancel: threading.Event, deadline: float, until: float, line: Callable[[float, float], str]) -> None:
         """Update the countdown each second until the attempt ends or the form closes."""
         while self.alive():
-            self.countdown.value = render.code_countdown(grant.expires_at() - self.site.clock.monotonic())
+            with self._ticking:
+                if cancel.is_set():
+                    break
+                self.countdown.value = line(deadline - self.site.clock.monotonic(), until)
             if cancel.wait(1.0):
                 break
 
-    def _show_link(self, url: str, cancel: threading.Event) -> None:
-        if cancel is self._cancel:
-            self.card.value = render.link_html(url)
-
     def _done(self, result: runbook.AuthResult) -> None:
-        self.card.value = ""  # the user code (or link) disappears
-        self.countdown.value = ""
-        self.status.value = "Status: approved"
+        self.card.value = self.countdown.value = ""  # the user code (or link) disappears
+        self.status.value = ""
         self.result.value = render.result_html(result)
-        self.cancel.disabled = True
-        self.new_code.description = "Authorize again"
+        self._state("authorized")
         self.refresh_summary()  # the saved notebook keeps "Authorized" (this runs in the polling thread)
 
     # callbacks -------------------------------------------------------------------------------
@@ -151,22 +206,14 @@ class AuthorizeForm(Form):
     def _on_new(self, _button: w.Button) -> None:
         self.start()
 
-    def _on_paste_start(self, _button: w.Button) -> None:
-        self.stop()
-        self.pending = runbook.start_paste(self.site, self.requested)
-        self.card.value = ""
-        self.paste_link.value = (render.link_html(self.pending.url) + "<br><small>After Allow, the browser fails to "
-                                 "load 127.0.0.1: copy that whole address from its address bar and paste it below."
-                                 "</small>")
-
     def _on_paste_finish(self, _button: w.Button) -> None:
-        if self.pending is None:
-            self.note("Click the paste-back link button first.")
-            return
+        address, self.paste.value = self.paste.value.strip(), ""  # it carries a one-time code
+        self.paste_error.value = ""
         try:
-            result = runbook.finish_paste(self.site, self.pending, self.paste.value)
-        finally:
-            self.paste.value = ""  # it carries a one-time code
-        self.pending = None
-        self.paste_link.value = ""
-        self._done(result)
+            runbook.check_pasted(self.link, address)
+        except InputError as exc:  # beside the box; the attempt goes on waiting
+            self.paste_error.value = render.error_html(render.one_line(exc))
+            return
+        self._pasted.append(address)  # the attempt's thread finishes with it (within half a second)
+        self.status.value = "Finishing with the pasted address..."
+        self._state("finishing")
