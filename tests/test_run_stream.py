@@ -151,13 +151,14 @@ def test_run_03_device_prints_the_code_and_url(
 def test_every_run_ends_with_its_result_line(
     tmp_path: Path, running: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """00-05 each end with ok, what the step did, the token (or that there is none) and the verify verdict."""
     home = tmp_path / "home"
     set_client(home, running, "desktop", monkeypatch)
     run = Run(home, running, "02", "--out", str(tmp_path / "runs"))
     assert run.finish() == 0, (run.seen, run.stderr())
-    last = [line for line in run.seen if line.strip()][-2]  # the notebook's last line, before the result line
     result = next(line for line in run.seen if line.startswith("02_client_credentials: ok ("))
-    assert result.endswith(last.strip()), run.seen
+    printed = next(line for line in run.seen if line.startswith("Secret:"))  # the notebook's last line
+    assert f"{' '.join(printed.split())}. No token yet (runbook step 03). Verify: not checked yet" in result, run.seen
     monkeypatch.setattr("gapps_runbook.cli.webbrowser.open", lambda url: threading.Thread(
         target=approve_in_browser, args=(url,), daemon=True).start())
     common = ["--home", str(home), "--profile", PROFILE, "--issuer", running.base_url]
@@ -165,5 +166,26 @@ def test_every_run_ends_with_its_result_line(
     run = Run(home, running, "04", "--out", str(tmp_path / "runs"))
     assert run.finish() == 0, (run.seen, run.stderr())
     result = next(line for line in run.seen if line.startswith("04_token_status: ok ("))
-    verdict = [line for line in run.seen if line.strip()][-3]  # the verify verdict, before result and path lines
-    assert f"Token id {token_id(home)}" in result and "expires in" in result and result.endswith(verdict.strip())
+    verdict = next(line for line in run.seen if line.startswith("verified:"))
+    assert f"Token id {token_id(home)}, expires in " in result and f"account {account(home)}." in result
+    assert result.endswith(f"Verify: {verdict.strip()} ({utc_minute(home)}).")
+    services = ("-p", "services", '["calendar"]')  # what the token was authorized for: 03 has nothing to do
+    for step, extra in (("00", ()), ("01", services), ("03", services), ("05", ())):
+        run = Run(home, running, step, *extra, "--out", str(tmp_path / "runs"))
+        assert run.finish() == 0, (step, run.seen, run.stderr())
+        result = [line for line in run.seen if line.strip()][-2]  # the result line, before the notebook's path
+        assert re.match(rf"{step}_\w+: ok \(\d+\.\d s\)\. .*Token id {token_id(home)}, expires in \d+ s \(at .* UTC\), "
+                        rf"account {re.escape(account(home))}\. Verify: verified: .* UTC\)\.$", result), (step, result)
+        assert run.seen[-1].startswith("Executed notebook: ")
+
+
+def account(home: Path) -> str:
+    """The account the profile's token holds, as result lines show it (calendar scopes only: unknown)."""
+    return runbook.status(runbook.Site(ProfileStore(home).profile(PROFILE))).account or "unknown"
+
+
+def utc_minute(home: Path) -> str:
+    """When the profile recorded its last verify, as result lines show it."""
+    from gapps_runbook.runs.summary import step_record, utc_text
+
+    return utc_text(str(step_record(ProfileStore(home).profile(PROFILE), "verify")["at"]))

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
-from .. import runbook
 from ..emulator import PRODUCT_NAME, Emulator, serve
 from .steps import StepRun, private_home, run_steps
-from .execute import export_html
+from .report import FlowRun, write_report
+from .summary import summarize
 
 Echo = Callable[[str], None]
 SECRET_ENV = "GAPPS_DEMO_CLIENT_SECRET"
@@ -46,7 +47,10 @@ def new_run_dir(out: Path, name: str) -> Path:
 
 
 def run_demo(out: Path, *, echo: Echo = print, emulator: Emulator | None = None) -> Path:
-    """Run notebooks 01-04 for a Calendar integration, then 03 with the device flow where Google allows it.
+    """Run notebooks 01-04 for a Calendar integration, then 01-04 with the device flow where Google allows it.
+
+    The report (:func:`report.write_report`) opens with a summary of both sites read back from their
+    profiles, then one section per flow; the same summary is echoed at the end.
 
     Args:
         out: Where the run folder is created.
@@ -57,6 +61,7 @@ def run_demo(out: Path, *, echo: Echo = print, emulator: Emulator | None = None)
         NotebookRunError: a step failed; its scrubbed notebook and the report are still written.
     """
     run_dir = new_run_dir(out, "demo")
+    started = time.time()
     with private_home() as home, serve(emulator or Emulator(auto_approve=True)) as running:
         emu = running.emulator
         env = {SECRET_ENV: emu.desktop_client.client_secret, DEVICE_SECRET_ENV: emu.device_client.client_secret}
@@ -64,18 +69,30 @@ def run_demo(out: Path, *, echo: Echo = print, emulator: Emulator | None = None)
         echo(f"Embedded Google emulator at {running.base_url} (offline; no Google account needed).")
         echo("Calendar integration, Desktop app loopback flow (the device flow rejects Calendar scopes):")
         site = {"profile": "demo-site", "home": home, "issuer": running.base_url, "interactive": False}
-        steps = run_steps(_calendar_plan(site, emu), run_dir, env=env, secrets=secrets, echo=echo)
-        if all(s.error is None for s in steps):
+        flows = [(site, run_steps(_calendar_plan(site, emu), run_dir, env=env, secrets=secrets, echo=echo))]
+        if all(s.error is None for s in flows[0][1]):
             echo("Device flow ('TVs and Limited Input devices'), for a scope Google allows in it:")
             device = {**site, "profile": "demo-device"}
-            steps += run_steps(_device_plan(device, emu), run_dir / "device-flow", env=env, secrets=secrets, echo=echo)
-        report = _report(steps, run_dir, secrets)
-        _summary(steps, site, running.base_url, echo)
+            flows.append((device, run_steps(_device_plan(device, emu), run_dir / "device-flow", env=env,
+                                            secrets=secrets, echo=echo)))
+        runs = [_flow_run(params, steps, started) for params, steps in flows]
+        report = write_report(runs, run_dir / "report.html", title="gapps-runbook demo", secrets=secrets)
+    for flow in runs:
+        echo(f"\n{flow.summary.title}")
+        echo("\n".join(f"  {label}: {value}" for label, value in flow.summary.rows()[2:]))
     echo(f"\nExecuted notebooks and the report: {run_dir}\nReport: {report}")
-    for step in steps:
-        if step.error is not None:
-            raise step.error
+    for _, steps in flows:
+        for step in steps:
+            if step.error is not None:
+                raise step.error
     return run_dir
+
+
+def _flow_run(site: dict[str, object], steps: list[StepRun], started: float) -> FlowRun:
+    """One flow's part of the report: the summary read back from its profile, its lines and notebooks."""
+    summary = summarize(site, [(s.step, s.error) for s in steps], started=started)
+    notebooks = [(s.output_path, s.parameters) for s in steps if s.output_path is not None]
+    return FlowRun(summary, [s.line for s in steps], notebooks)  # type: ignore[arg-type]
 
 
 def _calendar_plan(site: dict[str, object], emu: Emulator) -> list[tuple[str, dict[str, object]]]:
@@ -96,20 +113,3 @@ def _device_plan(site: dict[str, object], emu: Emulator) -> list[tuple[str, dict
         ("03_authorize", {**site, "flow": "device", "timeout": 120}),
         ("04_token_status", {**site, "verify": False}),
     ]
-
-
-def _report(steps: list[StepRun], run_dir: Path, secrets: tuple[str, ...]) -> Path:
-    outputs = [s.result.output_path if s.result else s.error.output_path for s in steps]  # type: ignore[union-attr]
-    existing = [p for p in outputs if p is not None and p.exists()]
-    return export_html(existing, run_dir / "report.html", title="gapps-runbook demo", secrets=secrets)
-
-
-def _summary(steps: list[StepRun], site: dict[str, object], issuer: str, echo: Echo) -> None:
-    if any(s.error for s in steps):
-        return
-    demo_site = runbook.Site.open("demo-site", home=Path(str(site["home"])), issuer=issuer)
-    st = runbook.status(demo_site)
-    echo(f"\nToken status (profile demo-site): token id {st.token_id}, expires in {st.expires_in} s, "
-         f"account {st.account}")
-    echo(f"Scopes: {' '.join(st.scopes)}")
-    echo(f"Verify, {runbook.verify(demo_site).verdict} (see 04_token_status).")

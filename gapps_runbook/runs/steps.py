@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, NotebookRunError
@@ -59,10 +60,13 @@ def run_step(
 
 
 def result_line(step: str, result: RunResult, parameters: Mapping[str, object], last_output: str = "") -> str:
-    """The line a headless run ends with: the step, ok, its time, and what it produced.
+    """The line a headless run ends with: the step, ok, its time, what it did, the token, the verify verdict.
 
-    Steps 03 and 04 add the profile's token id, expiry and account (``runbook.status``: local, no
-    network call); every step but 03 adds the last line its notebook printed (step 04: the verify verdict).
+    What it did: step 03 the flow it authorized with, the other steps the last line their notebook
+    printed (04's verdict comes from its record instead). Then the profile's token, read back with
+    ``runbook.status`` (local, no network call): id, expiry in seconds and as UTC time, account, or
+    that there is none yet; then the verify verdict recorded (step 04: in this run, else "not checked
+    in this run"; other steps: the last one, with its time).
 
     Args:
         step: The notebook's name (``03_authorize``).
@@ -70,43 +74,62 @@ def result_line(step: str, result: RunResult, parameters: Mapping[str, object], 
         parameters: The run's parameters (``profile``, ``home``).
         last_output: The last non-blank line of the notebook's outputs.
     """
-    text = f"{step}: ok ({result.duration:.1f} s)."
-    if step.startswith(("03", "04")):
-        from ..runbook import ProfileStore, Site, status
+    from .summary import flow_label, open_profile, recorded_flow, token_text, verify_text
 
-        home = str(parameters.get("home") or "") or None
-        st = status(Site(ProfileStore(Path(home) if home else None).profile(str(parameters.get("profile")))))
-        if st.token_id is not None:
-            text += f" Token id {st.token_id}, expires in {st.expires_in} s, account {st.account or 'unknown'}."
-    if last_output and not step.startswith("03"):
-        text += f" {last_output.strip()}"
-    return text
+    profile = open_profile(parameters)
+    text = f"{step}: ok ({result.duration:.1f} s)."
+    did = f"{flow_label(recorded_flow(profile))}" if step.startswith("03") else " ".join(last_output.split())
+    if did and not step.startswith("04"):
+        text += f" {did.rstrip('.')}."
+    since = time.time() - result.duration if step.startswith("04") else None
+    return f"{text} {token_text(profile)} Verify: {verify_text(profile, since=since)}."
 
 
 @dataclass(frozen=True)
 class StepRun:
-    """One notebook of a multi-step run and how it ended."""
+    """One notebook of a multi-step run and how it ended.
+
+    Attributes:
+        step: The notebook's name.
+        result: How it ended, or None when it failed.
+        error: The failure.
+        parameters: The parameters it ran with (non-secret: secrets are refused before a run).
+        line: Its result line (or its failure line).
+    """
 
     step: str
     result: RunResult | None
     error: NotebookRunError | None = None
+    parameters: Mapping[str, object] = field(default_factory=dict)
+    line: str = ""
+
+    @property
+    def output_path(self) -> Path | None:
+        """The executed, scrubbed notebook, if one was written."""
+        path = self.result.output_path if self.result else self.error.output_path if self.error else None
+        return path if path is not None and path.exists() else None
 
 
 def run_steps(
     plan: list[tuple[str, dict[str, object]]], out_dir: Path, *, env: Mapping[str, str], secrets: tuple[str, ...],
     echo: Echo,
 ) -> list[StepRun]:
-    """Run the steps in order; stop at the first failure (its scrubbed notebook is still written)."""
+    """Run the steps in order, echoing each one's result line; stop at the first failure (its scrubbed
+    notebook is still written)."""
     done: list[StepRun] = []
     for step, parameters in plan:
+        last: list[str] = []
         try:
-            result = run_step(step, out_dir, parameters, env=env, secrets=secrets)
+            result = run_step(step, out_dir, parameters, env=env, secrets=secrets,
+                              on_output=lambda text: last.extend(ln for ln in text.splitlines() if ln.strip()))
         except NotebookRunError as exc:
-            echo(f"  {step:24} FAILED")
-            done.append(StepRun(step, None, exc))
+            line = f"{step}: FAILED. {exc}"
+            echo(f"  {line}")
+            done.append(StepRun(step, None, exc, parameters, line))
             break
-        echo(f"  {step:24} ok ({result.duration:.1f} s)")
-        done.append(StepRun(step, result))
+        line = result_line(step, result, parameters, last[-1] if last else "")
+        echo(f"  {line}")
+        done.append(StepRun(step, result, None, parameters, line))
     return done
 
 

@@ -1,0 +1,164 @@
+"""What a headless run produced, read back from what the run recorded: result lines and the report's summary.
+
+Everything here comes from the profile (its step records, its audit log, the stored token through
+:func:`runbook.status`, a local read with no network call) and from the run's own outcome (which
+step failed, with its fix line); nothing is assumed from the plan. No secret is read: the token id
+is a fingerprint, and records hold no secret (:mod:`gapps_runbook.profile.audit`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..profile import audit
+
+if TYPE_CHECKING:
+    from ..errors import NotebookRunError
+    from ..profile.store import Profile
+
+FLOW_LABELS = {
+    "desktop": "Desktop app flow (loopback + PKCE)",
+    "device": "Device flow (TVs and Limited Input devices)",
+}
+
+
+def utc_text(value: str | float) -> str:
+    """An ISO timestamp or an epoch time as ``2026-11-30 23:41 UTC`` ("" when it cannot be read)."""
+    try:
+        moment = (datetime.datetime.fromtimestamp(value, datetime.timezone.utc) if isinstance(value, (int, float))
+                  else datetime.datetime.fromisoformat(value).astimezone(datetime.timezone.utc))
+    except (ValueError, OverflowError, OSError):
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def open_profile(parameters: Mapping[str, object]) -> Profile:
+    """The profile a run's ``profile`` and ``home`` parameters name."""
+    from ..profile.store import ProfileStore
+
+    home = str(parameters.get("home") or "") or None
+    return ProfileStore(Path(home) if home else None).profile(str(parameters.get("profile") or "default"))
+
+
+def step_record(profile: Profile, key: str) -> dict[str, Any]:
+    """The profile's record of one step (``preflight``, ``client``, ``authorize``, ``verify``...), or {}."""
+    record = profile.load_settings().get("steps", {}).get(key, {})
+    return record if isinstance(record, dict) else {}
+
+
+@dataclass(frozen=True)
+class TokenFacts:
+    """The stored token as a run reports it: id (a fingerprint), expiry, account; ``token_id`` None: none."""
+
+    token_id: str | None
+    expiry: str
+    account: str
+
+    def text(self) -> str:
+        """``Token id X, expires in N s (at 2026-12-01 00:41 UTC), account A.``, or that there is none."""
+        if self.token_id is None:
+            return "No token yet (runbook step 03)."
+        return f"Token id {self.token_id}, {self.expiry}, account {self.account}."
+
+
+def token_facts(profile: Profile) -> TokenFacts:
+    """The profile's token, read locally (``runbook.status``: no network call)."""
+    from ..runbook import Site, status
+
+    st = status(Site(profile))
+    if st.token_id is None:
+        return TokenFacts(None, "", "")
+    left = st.expires_in or 0
+    expiry = "expired" if left <= 0 else f"expires in {left} s (at {utc_text(time.time() + left)})"
+    return TokenFacts(st.token_id, expiry, st.account or "unknown")
+
+
+def token_text(profile: Profile) -> str:
+    """:meth:`TokenFacts.text` of the profile's token."""
+    return token_facts(profile).text()
+
+
+def verify_text(profile: Profile, since: float | None = None) -> str:
+    """The last verify verdict recorded (step 04), with its time; ``since``: only one recorded after it."""
+    record = step_record(profile, "verify")
+    at = str(record.get("at", ""))
+    if not record or (since is not None and not _after(at, since)):
+        return "not checked in this run" if since is not None else "not checked yet (runbook step 04)"
+    verdict = str(record.get("detail") or record.get("status", ""))
+    return f"{verdict} ({utc_text(at)})"
+
+
+def recorded_flow(profile: Profile) -> str:
+    """The flow of the last successful authorization (audit log), else the one step 01 chose, else ""."""
+    for record in reversed(audit.read(profile)):
+        if record.get("step") == "authorize" and record.get("outcome") == "ok":
+            flow = record.get("parameters", {}).get("flow")
+            if flow:
+                return str(flow)
+    return str(profile.load_settings().get("flow") or "")
+
+
+def flow_label(flow: str) -> str:
+    """``desktop`` -> "Desktop app flow (loopback + PKCE)"; unknown flows are named as they are."""
+    return FLOW_LABELS.get(flow, f"{flow} flow" if flow else "flow not chosen yet")
+
+
+def _after(at: str, since: float) -> bool:
+    try:
+        return datetime.datetime.fromisoformat(at).timestamp() >= int(since)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """The summary of one site's run, as the report's first table shows it."""
+
+    site: str
+    flow: str
+    outcome: str
+    token: TokenFacts
+    verify: str
+    failed_step: str = ""
+    fix: str = ""
+
+    @property
+    def title(self) -> str:
+        """The section title: the flow, then the site."""
+        return f"{flow_label(self.flow)}: site {self.site}"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows; the failed step and its fix only when something failed."""
+        token = self.token
+        rows = [("Site (profile)", self.site), ("Flow", flow_label(self.flow)), ("Outcome", self.outcome),
+                ("Token id", token.token_id or "none (runbook step 03)"), ("Expiry", token.expiry or "-"),
+                ("Account", token.account or "-"), ("Verify", self.verify)]
+        if self.failed_step:
+            rows += [("Failed step", self.failed_step), ("Fix", self.fix)]
+        return rows
+
+
+def summarize(parameters: Mapping[str, object], outcomes: Sequence[tuple[str, NotebookRunError | None]],
+              *, started: float, skipped: int = 0) -> SiteSummary:
+    """One site's summary from its profile's records and the run's outcome.
+
+    Args:
+        parameters: The run's parameters (``profile``, ``home``).
+        outcomes: ``(step, error or None)`` for each step that ran, in order.
+        started: When the run started (epoch seconds): a verify recorded before it is not this run's.
+        skipped: How many steps were skipped as done and still valid.
+    """
+    profile = open_profile(parameters)
+    failed = next(((step, error) for step, error in outcomes if error is not None), None)
+    ran = f"{len(outcomes)} step{'s' if len(outcomes) != 1 else ''} run" + (f", {skipped} skipped" if skipped else "")
+    outcome = f"FAILED at {failed[0]} ({ran})" if failed else f"ok ({ran})"
+    return SiteSummary(
+        site=profile.name, flow=recorded_flow(profile), outcome=outcome, token=token_facts(profile),
+        verify=verify_text(profile, since=started),
+        failed_step=failed[0] if failed else "", fix=(failed[1].fix or "") if failed else "",
+    )
