@@ -296,10 +296,11 @@ def demo(out: Path) -> None:
 
 
 # The other commands live in commands/ (and the emulator's in emulator/command.py).
-from .commands import audit, backup, batch, lab, run as run_module  # noqa: E402  (they import nothing from here)
+from .commands import app, audit, backup, batch, lab, run as run_module  # noqa: E402  (they import nothing from here)
 from .emulator.command import emulator as emulator_command  # noqa: E402
 
-for _command in (run_module.run_command, emulator_command, batch.batch, *backup.COMMANDS, audit.audit, lab.lab):
+for _command in (run_module.run_command, emulator_command, batch.batch, *backup.COMMANDS, audit.audit, lab.lab,
+                 app.app):
     cli.add_command(_command)
 client.add_command(audit.client_test)
 

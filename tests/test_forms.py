@@ -492,8 +492,10 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
         both[step] = (first, set(recorder))
 
     issuer = emu.base_url
-    run("01", lambda h: rb.console_checklist(home=h, issuer=issuer, interactive=False),
-        lambda h: step01.ConsoleChecklistForm(actions.open_site("default", h, issuer)))
+    def chosen(h: str) -> None:  # opening 01 saves nothing; a person's choice does (issue 8 item 2)
+        step01.ConsoleChecklistForm(actions.open_site("default", h, issuer)).publishing.value = "production"
+
+    run("01", lambda h: rb.console_checklist(home=h, issuer=issuer, interactive=False), chosen)
 
     def typed(h: str) -> None:
         form = step02.ClientForm(actions.open_site("default", h, issuer))

@@ -1,6 +1,8 @@
 """Notebook 01 (console checklist): services, flow and publishing status in; the verdict and checklist out.
 
 Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
+Opening the form writes nothing (no settings, no step record, no audit line): the verdict of the saved
+choices is computed without saving; a person's change of a choice or a tick is what saves.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
+from ..oauth import scopes
 from ..oauth.scopes import SERVICES
 from . import actions, render
 from .checklist import checklist_complete, checklist_items
@@ -42,17 +45,27 @@ class ConsoleChecklistForm(Form):
                     self.project, self.verdict_html, w.HTML("<b>Console checklist</b>"), self.items, self.summary)
         for widget in (*self.services.values(), self.flow, self.publishing, self.project):
             self.observe(widget, self._on_input)
-        self._check()
+        self._check(save=False)
 
     def _on_input(self, _change: dict[str, Any]) -> None:
-        self._check()
+        self._check(save=True)
 
-    def _check(self) -> None:
+    def _check(self, *, save: bool) -> None:
         chosen = [k for k, box in self.services.items() if box.value]
-        self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
-                                             self.project.value)
+        if save:  # a person changed a choice: saved, recorded as step 01's outcome
+            self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
+                                                 self.project.value)
+        else:  # opening: the same verdict (runbook.check_console's inputs), nothing written
+            requested = runbook.requested_scopes(self.site, services=chosen)
+            self.verdict = scopes.preflight(requested, flow=self.flow.value, endpoints=self.site.endpoints,  # type: ignore[arg-type]
+                                            client=self.site.profile.load_client(),
+                                            publishing_status=self.publishing.value or None)
         self.checklist = checklist_items(self.verdict, actions.act_project_id(self.site, self.project.value))
-        saved = actions.act_sync_checklist(self.site, self.checklist)
+        if save:
+            saved = actions.act_sync_checklist(self.site, self.checklist)
+        else:
+            old = self.site.profile.load_settings().get("checklist") or {}
+            saved = {item.key: bool(old.get(item.key, False)) for item in self.checklist}
         self.ticks = []
         rows = []
         for item in self.checklist:
@@ -68,6 +81,7 @@ class ConsoleChecklistForm(Form):
 
     def _on_tick(self, change: dict[str, Any]) -> None:
         key = next(k for box, k in self.ticks if box is change["owner"])
+        actions.act_sync_checklist(self.site, self.checklist)  # the current items (opening saved nothing)
         self._summarize(self.site.profile.set_checklist(key, change["new"])["checklist"])
 
     def _summarize(self, saved: dict[str, bool]) -> None:

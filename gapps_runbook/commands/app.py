@@ -1,0 +1,118 @@
+"""``gapps-runbook app``: the runbook as a no-code Voilà app on loopback (issue 8 item 2).
+
+One notebook (``gapps_runbook/notebook/app.ipynb``) whose pages are steps 00-05 with Back and Next, code
+hidden, one kernel per opened app page (:mod:`gapps_runbook.notebook.app_pages`). The server
+(:mod:`gapps_runbook.runs.voila_app`) runs in a child process on 127.0.0.1 with a random token passed
+through the environment; the URL with its token is printed once it listens. ``--emulator`` points the
+app at the practice emulator and starts it in the background when nothing answers there, as ``lab`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import click
+
+from ..errors import RunbookError
+from ..profile.files import default_home
+from .lab import EMULATOR_ISSUER, free_port, start_emulator, wait_until
+
+FIRST_PORT = 8866
+"""Voilà's usual port; the first free one from here is used unless ``--port`` is given."""
+
+
+def app_notebook() -> Path:
+    """The app notebook, shipped inside the package."""
+    return Path(__file__).resolve().parents[1] / "notebook" / "app.ipynb"
+
+
+def listening(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:``port`` (no request is made: no kernel starts)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def serve(port: int, token: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the Voilà server (:mod:`gapps_runbook.runs.voila_app`) in a child process."""
+    from ..runs.voila_app import TOKEN_ENV, voila_argv
+
+    command = [sys.executable, "-m", "gapps_runbook.runs.voila_app", *voila_argv(str(app_notebook()), port)]
+    return subprocess.Popen(command, env={**env, TOKEN_ENV: token})
+
+
+def run_server(proc: subprocess.Popen[bytes], port: int, url: str, *, open_browser: bool) -> int:
+    """Wait for the server to listen, print the URL (open it unless told not to), run until it stops."""
+    try:
+        if wait_until(lambda: proc.poll() is not None or listening(port), 60) and proc.poll() is None:
+            click.echo(f"The app is ready: {url}")
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+        return proc.wait()
+    except BaseException:  # Ctrl-C, or SIGTERM turned into SystemExit: the server (and its kernels) stop too
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            return 130
+        raise
+
+
+@click.command("app")
+@click.option("--profile", "app_profile", default=None, metavar="NAME",
+              help="The profile the app opens (default: the group's --profile, else 'default'); "
+                   "page 00 switches it.")
+@click.option("--emulator", "use_emulator", is_flag=True,
+              help=f"Practise on the emulator ({EMULATOR_ISSUER}); started in the background if it is not running.")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option("--port", type=int, default=None, help=f"The app's port (default: the first free one from {FIRST_PORT}).")
+@click.pass_context
+def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, no_browser: bool, port: int | None) -> None:
+    """Serve the runbook as a no-code app (Voila) on 127.0.0.1: steps 00-05 as pages with Back and Next.
+
+    Code is hidden; the forms are the step notebooks' own. A page's kernel starts when the page is
+    opened (nothing runs before) and stops when it is closed; opening a page changes nothing stored.
+    The URL may carry ?profile=NAME. Nothing is fetched from the internet. Ctrl-C stops the app.
+    """
+    from ..profile.store import ProfileStore
+    from ..notebook.app_pages import ISSUER_ENV, PROFILE_ENV
+
+    obj = ctx.find_root().obj or {}
+    home = Path(str(obj["home"])) if obj.get("home") else default_home()
+    profile = app_profile or str(obj.get("profile") or "default")
+    issuer = EMULATOR_ISSUER if use_emulator else str(obj.get("issuer") or "")
+    log = home / "app-emulator.log"
+    try:
+        store = ProfileStore(home)
+        store.ensure_dirs(store.profile(profile).path)  # created now if new (0700), so opening a page creates nothing
+        emulator = start_emulator(home, log) if use_emulator else None
+        port = port or free_port(FIRST_PORT)
+    except RunbookError as exc:
+        raise click.ClickException(str(exc)) from None
+    if emulator is not None:
+        click.echo(f"Started the practice emulator on {EMULATOR_ISSUER} (stopped with the app; log: {log})")
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))  # cleanup below runs
+    token = secrets.token_hex(24)
+    url = f"http://127.0.0.1:{port}/?{urllib.parse.urlencode({'profile': profile, 'token': token})}"
+    click.echo(f"Starting the app on 127.0.0.1:{port} (Ctrl-C stops it): {url}")
+    env = {**os.environ, "GAPPS_RUNBOOK_HOME": str(home), PROFILE_ENV: profile, ISSUER_ENV: issuer}
+    try:
+        code = run_server(serve(port, token, env), port, url, open_browser=not no_browser)
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(10)
+    ctx.exit(code)

@@ -1,0 +1,209 @@
+"""The no-code app (``gapps-runbook app``, issue 8 item 2): steps 00-05 as pages of one Voilà notebook.
+
+One kernel serves every page: Back and Next swap the page shown in one box, so moving between steps
+starts nothing. A page's form is built the first time the page is shown, so nothing runs for a page
+nobody opens; the forms are the step notebooks' own (:mod:`.step00` ... :mod:`.step05`), and opening
+one writes nothing (only a person's action does).
+
+The profile is chosen once: from the URL's query string (Voilà passes it to the kernel as
+``QUERY_STRING``, e.g. ``?profile=site-a``), else from ``gapps-runbook app --profile`` (:data:`PROFILE_ENV`);
+the picker on page 00 switches it for every later page. The issuer comes from ``gapps-runbook app``
+(:data:`ISSUER_ENV`); one in the URL is taken only when it is a loopback address (the practice emulator),
+since a link must not point a site's client secret at another server. No secret is read from the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import InputError
+from ..oauth.endpoints import LOOPBACK_HOSTS
+from ..profile.files import check_profile_name
+from ..steps import STEPS
+from .display import is_interactive
+
+PROFILE_ENV = "GAPPS_RUNBOOK_APP_PROFILE"
+"""The profile ``gapps-runbook app --profile`` opens (the URL's ``?profile=`` wins)."""
+ISSUER_ENV = "GAPPS_RUNBOOK_APP_ISSUER"
+"""The issuer ``gapps-runbook app`` was given (``--issuer``, ``--emulator``), "" for the profile's own."""
+_STEP_LINK = re.compile(r"<a href='[0-9]{2}_[a-z_]+\.ipynb'>(.*?)</a>")
+
+
+def app_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Profile, runbook home and issuer for the app: the URL's query string, else the app's options.
+
+    Args:
+        environ: The kernel's environment (Voilà adds ``QUERY_STRING``).
+
+    Returns:
+        ``{"profile", "home", "issuer"}``.
+
+    Raises:
+        InputError: The profile name is not a valid one, or the URL's issuer is not on loopback.
+    """
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    profile = (query.get("profile") or [environ.get(PROFILE_ENV) or "default"])[0]
+    issuer = environ.get(ISSUER_ENV, "")
+    asked = (query.get("issuer") or [""])[0]
+    if asked and asked != issuer:
+        parts = urllib.parse.urlsplit(asked)
+        if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+            raise InputError("an issuer in the app's URL is taken only on loopback (the practice emulator)",
+                             fix="start the app with `gapps-runbook --issuer URL app` instead")
+        issuer = asked
+    return {"profile": check_profile_name(profile), "home": environ.get("GAPPS_RUNBOOK_HOME", ""), "issuer": issuer}
+
+
+def _start_here(app: RunbookApp) -> Any:
+    from . import render
+    from .step00 import StartHereForm
+
+    class AppStartHere(StartHereForm):
+        """Page 00: the same form; its profile carries to every later page, its step links are plain text."""
+
+        def _show(self, name: str) -> None:
+            super()._show(name)
+            self.table.value = _STEP_LINK.sub(r"\1", self.table.value)  # pages, not notebooks: Next goes there
+            self.hint.value = f"The next pages work on profile <b>{render.e(name)}</b> (one profile per site)."
+            app.use_profile(name)
+
+    return AppStartHere(profile=app.profile, home=app.home, issuer=app.issuer)
+
+
+def _checklist(app: RunbookApp) -> Any:
+    from .step01 import ConsoleChecklistForm
+
+    return ConsoleChecklistForm(app.site())
+
+
+def _client(app: RunbookApp) -> Any:
+    from .step02 import ClientForm
+
+    return ClientForm(app.site())
+
+
+def _authorize(app: RunbookApp) -> Any:
+    from .. import runbook
+    from .step03 import AuthorizeForm
+
+    site = app.site()
+    return AuthorizeForm(site, runbook.requested_scopes(site), flow="auto")
+
+
+def _token_status(app: RunbookApp) -> Any:
+    from .step04 import TokenStatusForm
+
+    return TokenStatusForm(app.site())
+
+
+def _backup_restore(app: RunbookApp) -> Any:
+    from .step05 import BackupRestoreForm
+
+    return BackupRestoreForm(app.site().profile.store, profile=app.profile, issuer=app.issuer)
+
+
+PAGES: tuple[Callable[[RunbookApp], Any], ...] = (_start_here, _checklist, _client, _authorize, _token_status,
+                                                   _backup_restore)
+"""One builder per step (:data:`gapps_runbook.steps.STEPS`, in order): the step's form, built on first show."""
+
+
+class RunbookApp:
+    """The pages, Back and Next, and the forms built so far (one kernel for all of them).
+
+    Attributes:
+        box: The widget Voilà shows.
+        forms: Page index -> its form, for the pages shown so far (for the current profile).
+        index: The page shown.
+    """
+
+    def __init__(self, *, profile: str, home: str = "", issuer: str = "") -> None:
+        import ipywidgets as w
+
+        from .forms_common import button
+
+        self.profile, self.home, self.issuer = profile, home, issuer
+        self.forms: dict[int, Any] = {}
+        self._site: Any = None
+        self.index = 0
+        self.heading = w.HTML()
+        self.trail = w.HTML()
+        self.body = w.VBox(layout=w.Layout(min_height="12em"))
+        self.back = button("Back", icon="arrow-left")
+        self.next = button("Next", "primary", "arrow-right")
+        self.back.on_click(lambda _b: self.show(self.index - 1))
+        self.next.on_click(lambda _b: self.show(self.index + 1))
+        self.box = w.VBox([self.heading, self.trail, self.body, w.HBox([self.back, self.next])])
+        self.box.add_class("gapps-app")
+
+    def site(self) -> Any:
+        """The current profile's site (opened once per profile)."""
+        from .actions import open_site
+
+        if self._site is None or self._site.profile.name != self.profile:
+            self._site = open_site(self.profile, self.home, self.issuer)
+        return self._site
+
+    def use_profile(self, name: str) -> None:
+        """Switch every later page to profile ``name``: forms built for the old one are stopped and dropped."""
+        if name == self.profile:
+            return
+        self.profile = name
+        for index in [i for i in self.forms if i != 0]:
+            self.forms.pop(index).stop()
+        self._render_chrome()
+
+    def show(self, index: int) -> None:
+        """Show page ``index`` (0-5), building its form the first time; a failure is one line on the page."""
+        from . import render
+
+        self.index = max(0, min(index, len(PAGES) - 1))
+        self._render_chrome()
+        if self.index not in self.forms:
+            self.body.children = ()
+            try:
+                self.forms[self.index] = PAGES[self.index](self)
+            except Exception as exc:  # one line with its fix, never a traceback
+                import ipywidgets as w
+
+                self.body.children = (w.HTML(render.error_html(render.one_line(exc))),)
+                return
+        self.body.children = (self.forms[self.index].box,)
+
+    def _render_chrome(self) -> None:
+        from .render import e
+
+        step = STEPS[self.index]
+        self.heading.value = (f"<h2 style='margin:0.2em 0'>{e(step.number)} {e(step.title.capitalize())}</h2>"
+                              f"<div>Profile <b>{e(self.profile)}</b>"
+                              + (f" &middot; provider <code>{e(self.issuer)}</code>" if self.issuer else "") + "</div>")
+        self.trail.value = " &rsaquo; ".join(
+            f"<b>{e(s.number)} {e(s.title)}</b>" if i == self.index else f"{e(s.number)} {e(s.title)}"
+            for i, s in enumerate(STEPS))
+        self.back.disabled = self.index == 0
+        self.next.disabled = self.index == len(PAGES) - 1
+
+
+def main(environ: Mapping[str, str] = os.environ) -> Any:
+    """The app notebook's one call: page 00 in Voilà; elsewhere (papermill, nbval) one line and nothing else."""
+    from IPython.display import display
+
+    from . import render
+
+    if not is_interactive():
+        print("This notebook is the no-code app: open it with `gapps-runbook app`.")
+        return None
+    try:
+        choices = app_choices(environ)
+    except InputError as exc:
+        from .display import show
+
+        show(render.one_line(exc), render.error_html(render.one_line(exc)))
+        return None
+    app = RunbookApp(**choices)
+    app.show(0)
+    display(app.box)
+    return None

@@ -1,0 +1,110 @@
+"""``gapps-runbook app``'s server: Voilà serving the app notebook on 127.0.0.1 (issue 8 item 2).
+
+Run as ``python -m gapps_runbook.runs.voila_app`` by :mod:`gapps_runbook.commands.app` (imported by nothing
+else: it loads Voilà, tornado and jupyter_server at import). :class:`RunbookVoila` is Voilà 0.5.13 with:
+
+* **the page's shutdown beacon working** (voila-dashboards/voila#1458): on ``beforeunload`` the page posts
+  ``/voila/api/shutdown/<kernel id>`` with the ``_xsrf`` cookie's value, but Voilà never set that cookie,
+  so the POST was refused (403 "'_xsrf' argument missing") and every closed page left its kernel running.
+  :class:`AppPageHandler` reads ``self.xsrf_token`` before rendering, so tornado sets the cookie; XSRF
+  checking stays on;
+* **a backstop**: a kernel with no page connected for :attr:`RunbookVoila.unconnected_grace` seconds is shut
+  down (a ticking countdown keeps a kernel "active", so jupyter_server's idle culling alone never fires;
+  it is configured too, for kernels that do go idle);
+* **no request off the machine**: Voilà's lab template links Font Awesome from cdn.jsdelivr.net;
+  :data:`REMOTE_TAG` removes any ``<link>``/``<script>`` to an ``http(s)://`` address from the page
+  (buttons show their text without icons). MathJax is off in that template already;
+* no preheated kernels (Voilà's default, kept): a kernel starts when a page is opened, not before.
+
+The token comes through :data:`TOKEN_ENV` (never the command line, where ``ps`` shows it) and is removed
+from the environment before any kernel starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from typing import Any
+
+import tornado.web
+from tornado.ioloop import PeriodicCallback
+from traitlets import Float
+from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
+
+TOKEN_ENV = "GAPPS_RUNBOOK_APP_TOKEN"
+"""How ``gapps-runbook app`` hands the server its token (popped from the environment at once)."""
+REMOTE_TAG = re.compile(r"""<(link|script)\b[^>]*\b(?:href|src)=["']https?://[^"']*["'][^>]*>(?:\s*</script>)?\s*""",
+                        re.IGNORECASE)
+"""A stylesheet or script fetched from another host (Voilà's lab template: Font Awesome from a CDN)."""
+
+
+class AppPageHandler(TornadoVoilaHandler):
+    """Voilà's page handler, setting the ``_xsrf`` cookie and leaving out remote stylesheets and scripts."""
+
+    @tornado.web.authenticated
+    async def get(self, path: str | None = None) -> None:
+        """Render the app page (its kernel starts now, for this page only)."""
+        _ = self.xsrf_token  # tornado sets the _xsrf cookie the page's shutdown beacon sends back (voila#1458)
+        async for html in self.get_generator(path=path):
+            self.write(REMOTE_TAG.sub("", html))
+            self.flush()
+
+
+class RunbookVoila(Voila):
+    """Voilà with :class:`AppPageHandler` and the reaper of kernels no page is connected to."""
+
+    name = "gapps-runbook-app"
+    unconnected_grace = Float(120.0, config=True,
+                              help="Seconds a kernel may run with no page connected before it is shut down.")
+
+    def init_handlers(self) -> list[Any]:
+        """Voilà's handlers, its page handler replaced by :class:`AppPageHandler`."""
+        handlers = []
+        for handler in super().init_handlers():
+            if len(handler) > 1 and handler[1] is TornadoVoilaHandler:
+                handler = (handler[0], AppPageHandler, *handler[2:])
+            handlers.append(handler)
+        return handlers
+
+    def listen(self) -> None:
+        """Start the reaper, then serve until stopped (Voilà's own loop)."""
+        self._unconnected_since: dict[str, float] = {}
+        PeriodicCallback(self._reap, 2000).start()
+        super().listen()
+
+    async def _reap(self) -> None:
+        """Shut down each kernel that has had no page connected for :attr:`unconnected_grace` seconds."""
+        manager, now = self.kernel_manager, time.monotonic()
+        for kernel_id in list(manager.list_kernel_ids()):
+            if manager._kernel_connections.get(kernel_id, 0):
+                self._unconnected_since.pop(kernel_id, None)
+                continue
+            since = self._unconnected_since.setdefault(kernel_id, now)
+            if now - since >= self.unconnected_grace:
+                self.log.info("Shutting down kernel %s: no page connected for %.0f s", kernel_id, now - since)
+                self._unconnected_since.pop(kernel_id, None)
+                await manager.shutdown_kernel(kernel_id)
+        for gone in set(self._unconnected_since) - set(manager.list_kernel_ids()):
+            self._unconnected_since.pop(gone, None)
+
+
+def voila_argv(notebook: str, port: int, *, grace: float = 120.0) -> list[str]:
+    """The server's arguments: loopback, no browser, no port retries, light theme, idle culling on."""
+    return [notebook, "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
+            "--Voila.open_browser=False", f"--Voila.root_dir={os.path.dirname(notebook)}", "--theme=light",
+            "--VoilaConfiguration.preheat_kernel=False", "--VoilaConfiguration.show_tracebacks=False",
+            "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
+            "--MappingKernelManager.cull_connected=False", f"--RunbookVoila.unconnected_grace={grace}"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until stopped (SIGTERM or Ctrl-C shuts every kernel down)."""
+    token = os.environ.pop(TOKEN_ENV, None)  # never an argument `ps` shows, nor in a kernel's environment
+    RunbookVoila.launch_instance(argv if argv is not None else sys.argv[1:], **({"token": token} if token else {}))
+
+
+if __name__ == "__main__":
+    main()

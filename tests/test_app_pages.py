@@ -1,0 +1,143 @@
+"""The no-code app's pages in process (``gapps_runbook.notebook.app_pages``): real widgets, the emulator over loopback.
+
+Opening pages writes nothing (every file of the profile home hashed before and after showing each page,
+with and without a token: step 03 then requests a device code, which is no stored change; cancelling that
+attempt afterwards is recorded by step 03, an action, so the hash is taken before); a page's form is
+built only when the page is first shown; profile and issuer from the URL's query string, safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gapps_runbook import runbook
+from gapps_runbook.emulator import Emulator, serve
+from gapps_runbook.emulator.facts import random_client_id
+from gapps_runbook.errors import InputError
+from gapps_runbook.notebook import app_pages
+from gapps_runbook.oauth import scopes
+
+from sites import authorized_site
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Any]:
+    """The emulator; nobody approves (a device code asked for on 03 stays pending)."""
+    with serve(Emulator()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def auto_emu() -> Iterator[Any]:
+    """An auto-approving emulator, for a profile authorized beforehand."""
+    with serve(Emulator(auto_approve=True)) as running:
+        yield running
+
+
+def stored(home: Path) -> dict[str, str]:
+    """Every file under ``home`` -> the sha256 of its bytes."""
+    return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(home.rglob("*")) if p.is_file()}
+
+
+def device_profile(home: Path, emu: Any, name: str) -> runbook.Site:
+    """Steps 01-02 done for the device flow (openid), no token."""
+    site = runbook.Site.open(name, home=home, issuer=emu.base_url)
+    runbook.check_console(site, scopes.scopes_for(("openid",)), flow="device", publishing_status="production")
+    client = emu.emulator.register_client(random_client_id(), "GOCSPX-" + uuid.uuid4().hex[:28], "device")
+    runbook.save_client(site, client_id=client.client_id, client_secret=client.client_secret, client_type="device")
+    return site
+
+
+@pytest.mark.parametrize("authorized", [False, True], ids=["no-token", "authorized"])
+def test_showing_every_page_writes_nothing(tmp_path: Path, emu: Any, auto_emu: Any, authorized: bool) -> None:
+    home = tmp_path / "home"
+    if authorized:
+        emu = auto_emu
+        authorized_site(home, emu, "site-a")
+    else:
+        device_profile(home, emu, "site-a")
+    before = stored(home)
+    app = app_pages.RunbookApp(profile="site-a", home=str(home), issuer=emu.base_url)
+    try:
+        for index in range(len(app_pages.PAGES)):
+            app.show(index)
+            assert app.body.children[0] is app.forms[index].box, f"page {index} shows an error instead of its form"
+        for index in reversed(range(len(app_pages.PAGES))):
+            app.show(index)
+        after = stored(home)
+    finally:  # stopping 03's attempt is an action of its own (runbook.authorize records the cancel)
+        for form in app.forms.values():
+            form.stop()
+    assert after == before
+
+
+def test_the_old_01_form_wrote_on_open_so_the_check_can_fail(tmp_path: Path, emu: Any) -> None:
+    home = tmp_path / "home"
+    site = device_profile(home, emu, "site-a")
+    before = stored(home)
+    from gapps_runbook.notebook import actions
+
+    actions.act_preflight(site, None)  # what opening 01 used to do: settings, step record, an audit line
+    assert stored(home) != before
+
+
+def test_a_page_is_built_only_when_first_shown_and_back_next_keep_it(tmp_path: Path, emu: Any) -> None:
+    home = tmp_path / "home"
+    device_profile(home, emu, "site-a")
+    app = app_pages.RunbookApp(profile="site-a", home=str(home), issuer=emu.base_url)
+    app.show(0)
+    assert set(app.forms) == {0}
+    app.next.click()
+    app.next.click()
+    assert set(app.forms) == {0, 1, 2} and app.index == 2
+    form = app.forms[1]
+    app.back.click()
+    assert app.forms[1] is form and app.body.children == (form.box,)
+    assert app.back.disabled is False and app.next.disabled is False
+    app.show(0)
+    assert app.back.disabled is True
+
+
+def test_a_missing_client_is_one_line_on_the_page_not_a_traceback(tmp_path: Path, emu: Any) -> None:
+    app = app_pages.RunbookApp(profile="empty", home=str(tmp_path / "home"), issuer=emu.base_url)
+    app.show(3)
+    text = app.body.children[0].value
+    assert "has no OAuth client yet" in text and "Fix:" in text and "Traceback" not in text
+
+
+def test_choosing_another_profile_on_00_carries_to_the_later_pages(tmp_path: Path, emu: Any) -> None:
+    home = tmp_path / "home"
+    device_profile(home, emu, "site-a")
+    device_profile(home, emu, "site-b")
+    app = app_pages.RunbookApp(profile="site-a", home=str(home), issuer=emu.base_url)
+    app.show(1)
+    app.show(0)
+    app.forms[0].picker.value = "site-b"
+    assert app.profile == "site-b" and set(app.forms) == {0}
+    app.show(2)
+    assert app.forms[2].site.profile.name == "site-b"
+    assert "site-b" in app.heading.value
+
+
+def test_profile_and_issuer_come_from_the_query_string_safely() -> None:
+    env = {app_pages.PROFILE_ENV: "site-a", app_pages.ISSUER_ENV: "https://accounts.google.com",
+           "GAPPS_RUNBOOK_HOME": "/h"}
+    assert app_pages.app_choices(env) == {"profile": "site-a", "home": "/h", "issuer": "https://accounts.google.com"}
+    assert app_pages.app_choices({**env, "QUERY_STRING": "profile=site-b&issuer=http%3A%2F%2F127.0.0.1%3A8765"}) == \
+        {"profile": "site-b", "home": "/h", "issuer": "http://127.0.0.1:8765"}
+    with pytest.raises(InputError, match="loopback"):
+        app_pages.app_choices({**env, "QUERY_STRING": "issuer=https://evil.example"})
+    with pytest.raises(InputError):
+        app_pages.app_choices({**env, "QUERY_STRING": "profile=../x"})
+
+
+def test_outside_voila_the_app_notebook_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert app_pages.main({}) is None
+    assert capsys.readouterr().out.strip() == "This notebook is the no-code app: open it with `gapps-runbook app`."
