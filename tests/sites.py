@@ -2,6 +2,10 @@
 
 The Desktop app flow with an auto-approving emulator: ``browser`` plays the person's browser (it fetches
 the consent page, which approves and redirects to the runbook's loopback listener).
+
+The browser tests (``tests/test_browser_*.py``) share the rest: :func:`jupyterlab`, the Chromium fixtures
+``chromium`` and ``page`` (a test module imports them and defines its own module-scoped ``lab``), and
+:func:`open_and_run`, :func:`save` and :func:`shoot` (``GAPPS_SCREENSHOTS=docs/screenshots``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import secrets
 import socket
 import subprocess
@@ -17,7 +22,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 import requests
 
 from gapps_runbook import runbook
@@ -26,6 +33,18 @@ from gapps_runbook.oauth.transport import RequestsTransport, Transport
 from gapps_runbook.profile.store import ProfileStore
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-gpu", "--no-first-run"]
+KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
+LONG = 90_000  # ms: a 2-core machine shared with other work
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install Debian's chromium package)"),
+]
+"""``pytestmark`` of a browser test module: skipped, with the reason shown, where Chromium is missing."""
 
 
 def browser(url: str) -> None:
@@ -115,3 +134,60 @@ def jupyterlab(root: Path, jupyter: Path, *, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One Chromium context (1280x900, Debian's Chromium through Playwright) for the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(LONG)
+        yield context
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, lab: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page (``lab``: the module's JupyterLab); on failure a screenshot beside JupyterLab's log."""
+    page = chromium.new_page()
+    yield page
+    if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
+        page.screenshot(path=str(Path(lab["log"]).with_name(f"{request.node.name}.png")))
+    page.close()
+
+
+def shoot(page: Any, name: str, focus: str | None = ".gapps-form") -> None:
+    """The final state (``focus`` in the notebook scrolled into view; None: the page as it is) into
+    ``$GAPPS_SCREENSHOTS`` when set, else nowhere."""
+    folder = os.environ.get("GAPPS_SCREENSHOTS")
+    if folder:
+        if focus is not None:
+            page.locator(f".jp-NotebookPanel:visible {focus}").filter(visible=True).last.scroll_into_view_if_needed()
+        target = Path(folder) if Path(folder).is_absolute() else REPO / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / f"{name}.png"))
+
+
+def open_and_run(page: Any, lab: dict[str, Any], path: str) -> Any:
+    """Open ``path`` (a fresh layout), wait for an idle kernel, Run All; the notebook panel's locator."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{lab['url']}/lab/tree/{path}?reset&token={lab['token']}")
+    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=Path(path).name).click()
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    panel = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+    expect(panel.locator(".gapps-form").filter(visible=True).first).to_be_visible(timeout=LONG)
+    return panel
+
+
+def save(page: Any) -> None:
+    """File > Save (what autosave does every 2 s), and wait until nothing is unsaved."""
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Control+s")
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=LONG)

@@ -192,6 +192,7 @@ def test_run_ignores_stray_requests_and_refuses_wrong_state(endpoints: Endpoints
         statuses["callback"] = _follow(url).status_code
 
     token = loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, timeout=30)
+    assert _wait_for(lambda: "callback" in statuses), "the browser got no answer"  # run() returns as it answers
     assert statuses == {"favicon": 404, "no state": 400, "wrong state": 400, "post": 404, "callback": 200}
     assert token.scopes == CALENDAR
 

@@ -24,8 +24,8 @@ from ..errors import Cancelled, InputError
 from . import actions, render
 from .forms_common import Form, button, ui_only
 
-PASTE_PROMPT = ("<b>Approved on another computer?</b> Paste the address the browser ended on (it starts with "
-                "<code>http://127.0.0.1:</code>; that page may fail to load there, which is expected).")
+PASTE_PROMPT = ("<b>Approved on another computer?</b> Paste the address the browser ended on, from its address bar. "
+                "It starts with <code>http://127.0.0.1</code>, and that page may not load there: that is expected.")
 
 
 class AuthorizeForm(Form):
@@ -50,12 +50,14 @@ class AuthorizeForm(Form):
         self.countdown = w.Label()
         self.status = w.Label()
         self.result = w.HTML()
+        for line in (self.card, self.countdown, self.status, self.result):
+            line.layout.display = "none"  # shown once they say something (:meth:`_put`)
         self.cancel = button("Cancel", "warning", "stop")
         self.new_code = button("New code", icon="refresh")
         self.paste = w.Text(placeholder="http://127.0.0.1:PORT/?state=...&code=...",
                             layout=w.Layout(flex="1 1 auto", width="auto", min_width="12em"))
         self.paste_finish = button("Finish with this address", "primary")
-        self.paste_error = w.HTML()
+        self.paste_error = w.HTML(layout=w.Layout(display="none"))
         self.paste_box = w.VBox([w.HTML(PASTE_PROMPT), w.HBox([self.paste, self.paste_finish],
                                  layout=w.Layout(width="100%")), self.paste_error], layout=w.Layout(width="100%"))
         self.on_click(self.cancel, self._on_cancel)
@@ -74,6 +76,12 @@ class AuthorizeForm(Form):
 
     # states ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def _put(widget: w.Widget, value: str) -> None:
+        """Set a line of the card; an empty one takes no room (no gap above the buttons). Safe from threads."""
+        widget.value = value
+        widget.layout.display = None if value else "none"
+
     def _state(self, state: str) -> None:
         """Buttons and boxes for ``state``: "waiting", "finishing" (a pasted address), "authorized" or "stopped"."""
         waiting = state in ("waiting", "finishing")
@@ -86,8 +94,8 @@ class AuthorizeForm(Form):
 
     def _show_current(self, current: Any) -> None:
         """The stored token already covers the scopes: show it (Authorize again starts a new attempt)."""
-        self.result.value = "<b>Already authorized for these scopes.</b>" + render.table_html(
-            render.status_rows(current, self.requested))
+        self._put(self.result, "<b>Already authorized for these scopes.</b>" + render.table_html(
+            render.status_rows(current, self.requested)))
         self._state("authorized")
 
     # attempts --------------------------------------------------------------------------------
@@ -97,9 +105,10 @@ class AuthorizeForm(Form):
         runbook.raise_for_preflight(self.plan)  # the preflight refuses before any network call
         self.stop()
         self._cancel, self._pasted, self.link = threading.Event(), [], ""
-        self.card.value = self.result.value = self.countdown.value = self.message.value = ""
-        self.paste.value = self.paste_error.value = ""
-        self.status.value = "Asking for a code..." if self.plan.flow == "device" else "Preparing the sign-in link..."
+        for line in (self.card, self.result, self.countdown, self.paste_error):
+            self._put(line, "")
+        self.paste.value = self.message.value = ""
+        self._put(self.status, "Asking for a code..." if self.plan.flow == "device" else "Preparing the sign-in link...")
         self._state("waiting")
         pasted = self._pasted
         self.thread = threading.Thread(target=self._run, args=(self._cancel, pasted), name="gapps-runbook-authorize",
@@ -139,7 +148,8 @@ class AuthorizeForm(Form):
 
     def _stopped(self, exc: Exception) -> None:
         """The attempt ended without a token: say why; a cancel is no failure (not in red)."""
-        self.card.value = self.countdown.value = self.status.value = ""  # a dead code or link is not left on screen
+        for line in (self.card, self.countdown, self.status):  # a dead code or link is not left on screen
+            self._put(line, "")
         if isinstance(exc, Cancelled):
             current = actions.act_already_authorized(self.site, self.requested)
             if current is not None:
@@ -156,21 +166,21 @@ class AuthorizeForm(Form):
     def _status(self, cancel: threading.Event) -> Callable[[str], None]:
         def update(text: str) -> None:
             if cancel is self._cancel:
-                self.status.value = f"Status: {text}"
+                self._put(self.status, f"Status: {text}")
 
         return update
 
     def _show_code(self, grant: Any, cancel: threading.Event) -> None:
-        self.card.value = render.device_code_html(grant, lifetime=False)  # the countdown says it, once
-        self.status.value = ""
+        self._put(self.card, render.device_code_html(grant, lifetime=False))  # the countdown says it, once
+        self._put(self.status, "")
         self._count(cancel, grant.expires_at(), render.code_countdown)
 
     def _show_link(self, url: str, cancel: threading.Event) -> None:
         if cancel is not self._cancel:
             return
         self.link = url
-        self.card.value = render.link_html(url)
-        self.status.value = ""
+        self._put(self.card, render.link_html(url))
+        self._put(self.status, "")
         self._count(cancel, self.site.clock.monotonic() + self.timeout, render.waiting_line)
 
     def _count(self, cancel: threading.Event, deadline: float, line: Callable[[float, float], str]) -> None:
@@ -186,14 +196,14 @@ class AuthorizeForm(Form):
             with self._ticking:
                 if cancel.is_set():
                     break
-                self.countdown.value = line(deadline - self.site.clock.monotonic(), until)
+                self._put(self.countdown, line(deadline - self.site.clock.monotonic(), until))
             if cancel.wait(1.0):
                 break
 
     def _done(self, result: runbook.AuthResult) -> None:
-        self.card.value = self.countdown.value = ""  # the user code (or link) disappears
-        self.status.value = ""
-        self.result.value = render.result_html(result)
+        for line in (self.card, self.countdown, self.status):  # the user code (or link) disappears
+            self._put(line, "")
+        self._put(self.result, render.result_html(result))
         self._state("authorized")
         self.refresh_summary()  # the saved notebook keeps "Authorized" (this runs in the polling thread)
 
@@ -208,12 +218,12 @@ class AuthorizeForm(Form):
 
     def _on_paste_finish(self, _button: w.Button) -> None:
         address, self.paste.value = self.paste.value.strip(), ""  # it carries a one-time code
-        self.paste_error.value = ""
+        self._put(self.paste_error, "")
         try:
             runbook.check_pasted(self.link, address)
         except InputError as exc:  # beside the box; the attempt goes on waiting
-            self.paste_error.value = render.error_html(render.one_line(exc))
+            self._put(self.paste_error, render.error_html(render.one_line(exc)))
             return
         self._pasted.append(address)  # the attempt's thread finishes with it (within half a second)
-        self.status.value = "Finishing with the pasted address..."
+        self._put(self.status, "Finishing with the pasted address...")
         self._state("finishing")

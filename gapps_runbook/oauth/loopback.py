@@ -320,8 +320,8 @@ def _exchange(transport: Transport, authorization: LoopbackAuthorization, code: 
         raise InvalidClient(
             f"the token exchange failed, the client secret is wrong ({exc.description or 'Unauthorized'}; the "
             "consent page accepted the client ID)", status=exc.status, error_uri=exc.error_uri,
-            fix=f"enter the client's secret again in {STEP_CLIENT} (from the console's Clients page, "
-            f"{CONSOLE_CREDENTIALS}), then {STEP_AUTHORIZE}",
+            fix=f"enter the client's secret again in {STEP_CLIENT}, copied from the console's Clients page "
+            f"({CONSOLE_CREDENTIALS}), then {STEP_AUTHORIZE}",
         ) from None
     if body.get("scope") is None:
         body["scope"] = " ".join(authorization.scopes)

@@ -1,0 +1,182 @@
+"""Step 03's Desktop app (loopback) flow in a real browser (issue 8, items 3-4): JupyterLab, Chromium, a person.
+
+One JupyterLab (127.0.0.1, its own Jupyter dirs, autosave every 2 s) serves ``<home>/workspaces``, made by
+:func:`gapps_runbook.runs.workspace.prepare` for profile ``desk`` (steps 01-02 done: the emulator's Desktop
+app client, Calendar + openid) and ``desk-wrong`` (the same client ID with a secret the emulator refuses).
+The emulator is served in this process and does NOT auto-approve: the tests click Allow on its consent page,
+in the tab the card's link button opens, like a person. The kernel's loopback listener answers that tab.
+The tests run in file order and build on each other:
+
+a. 03 of ``desk``: the card waits ("Waiting for approval in the browser (... left, until HH:MM UTC)") with the
+   link as a button; the new tab shows the consent page; after Allow it lands on the runbook's own page,
+   answered after the token exchange: "Authorized as engineer@example.com"; the card turns Authorized; 04
+   shows the token id;
+b. 03 of ``desk-wrong``: the landing page says the token exchange failed (invalid_client, the client secret
+   is wrong) and names step 02's fix; the card says the same; no secret on either;
+c. 03 of ``desk`` again, "Authorize again", then Cancel: the stored token is still in place, said plainly
+   (not in red); 03's record stays ok and 00 does not show it failed.
+
+With ``GAPPS_SCREENSHOTS=docs/screenshots`` each final state is saved there (1280x900 PNG, ``03_desktop_*``).
+Skipped, with the reason shown, only when ``/usr/bin/chromium`` is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gapps_runbook import runbook
+from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.oauth import scopes
+from gapps_runbook.runs.steps import notebooks_dir
+from gapps_runbook.runs.workspace import prepare
+
+from sites import BROWSER_MARKS, LONG, chromium, jupyterlab, open_and_run, page, save, shoot  # noqa: F401 (fixtures)
+
+ACCOUNT = "engineer@example.com"
+WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
+WAITING = re.compile(r"Waiting for approval in the browser \((9 min \d+ s|10 min|\d+ min \d+ s) left, "
+                     r"until \d\d:\d\d UTC\)")
+
+pytestmark = BROWSER_MARKS
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[RunningEmulator]:
+    """The emulator, served in process; a person approves (no auto-approve)."""
+    with serve(Emulator()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
+    """Profiles ``desk`` (Desktop app client, Calendar + openid) and ``desk-wrong`` (a refused secret); workspaces."""
+    home = tmp_path_factory.mktemp("desktop") / "home"
+    client = emu.emulator.desktop_client
+    for name, secret in (("desk", client.client_secret), ("desk-wrong", WRONG_SECRET)):
+        site = runbook.Site.open(name, home=home, issuer=emu.base_url)
+        runbook.check_console(site, scopes.scopes_for(("calendar", "openid")), flow="desktop",
+                              publishing_status="production")
+        runbook.save_client(site, client_id=client.client_id, client_secret=secret, client_type="desktop",
+                            product_name="gapps-runbook desktop session")
+        prepare(name, home=home, issuer=emu.base_url, templates=notebooks_dir())
+    return home
+
+
+@pytest.fixture(scope="module")
+def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
+    with jupyterlab(home / "workspaces", tmp_path_factory.mktemp("jupyter"),
+                    env={"GAPPS_RUNBOOK_LAB_ROOT": str(home / "workspaces")},  # as `gapps-runbook lab` sets it
+                    settings={"docmanager-extension/plugin": {"autosaveInterval": 2}}) as (url, token, log):
+        yield {"url": url, "token": token, "log": log}
+
+
+def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:
+    """Click the card's link button; in the tab it opens (the emulator's consent page) click Allow.
+
+    Returns:
+        That tab, once it shows the runbook's landing page (an ``<h1>`` from the kernel's loopback listener).
+    """
+    from playwright.sync_api import expect
+
+    button = panel.locator("a.gapps-link-button").filter(visible=True)
+    expect(button).to_have_text("Open Google's page", timeout=LONG)
+    expect(button).to_have_attribute("target", "_blank")
+    with page.context.expect_page(timeout=LONG) as opened:
+        button.click()
+    consent = opened.value
+    expect(consent.get_by_role("heading", name=re.compile("wants access to your Google Account"))).to_be_visible()
+    consent.get_by_role("button", name="Allow" if allow else "Deny").click()
+    expect(consent.locator("h1")).not_to_have_text(re.compile("wants access"), timeout=LONG)
+    assert consent.url.startswith("http://127.0.0.1:")  # the kernel's listener answered, not the emulator
+    return consent
+
+
+def test_a_the_desktop_flow_is_approved_in_the_tab_the_button_opens_and_lands_on_authorized(
+        page: Any, lab: dict[str, Any], home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "desk/03_authorize.ipynb")
+    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)  # one countdown
+    expect(panel.get_by_text("Approved on another computer?").filter(visible=True)).to_be_visible()
+    expect(panel.get_by_role("button", name="Cancel")).to_be_enabled()
+    expect(panel.get_by_text("starting...")).to_have_count(0)
+    shoot(page, "03_desktop_waiting")
+
+    landing = approve_in_new_tab(page, panel)
+    expect(landing.locator("h1")).to_have_text("Authorized")
+    expect(landing.locator("#outcome")).to_contain_text(f"Authorized as {ACCOUNT}")
+    expect(landing.get_by_text("You can close this tab")).to_be_visible()
+    shoot(landing, "03_desktop_landing_authorized", None)
+    landing.close()
+
+    expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)  # the one-time link is gone
+    expect(panel.get_by_text(WAITING)).to_have_count(0)
+    expect(panel.get_by_role("button", name="Cancel")).to_be_disabled()
+    expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
+    save(page)
+    shoot(page, "03_desktop_authorized")
+    token = runbook.Site.open("desk", home=home).profile.load_token()
+    assert token is not None and token.account == ACCOUNT
+    saved = (home / "workspaces" / "desk" / "03_authorize.ipynb").read_text(encoding="utf-8")
+    assert "code_challenge" not in saved and "state=" not in saved  # the link was transient
+
+    status = open_and_run(page, lab, "desk/04_token_status.ipynb")
+    expect(status.get_by_text(token.token_id).filter(visible=True).first).to_be_visible(timeout=LONG)
+    shoot(page, "03_desktop_then_04")
+
+
+def test_b_a_wrong_secret_lands_on_the_exchange_failed_page_with_step_02s_fix(
+        page: Any, lab: dict[str, Any], home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "desk-wrong/03_authorize.ipynb")
+    landing = approve_in_new_tab(page, panel)
+    expect(landing.locator("h1")).to_have_text("The token exchange failed")
+    outcome = landing.locator("#outcome")
+    expect(outcome).to_contain_text("invalid_client: the token exchange failed, the client secret is wrong")
+    expect(outcome).to_contain_text("Fix: enter the client's secret again in runbook step 02")
+    assert WRONG_SECRET not in landing.content()
+    shoot(landing, "03_desktop_landing_failed", None)
+    landing.close()
+
+    card = panel.get_by_text(re.compile("invalid_client: the token exchange failed, the client secret is wrong"))
+    expect(card.filter(visible=True).first).to_be_visible(timeout=LONG)
+    expect(panel.get_by_text(re.compile("Fix: enter the client's secret again in runbook step 02"))
+           .filter(visible=True).first).to_be_visible()
+    expect(panel.get_by_role("button", name="Cancel")).to_be_disabled()
+    expect(panel.get_by_role("button", name="Start again")).to_be_enabled()
+    assert WRONG_SECRET not in panel.inner_text()
+    shoot(page, "03_desktop_failed")
+    assert runbook.Site.open("desk-wrong", home=home).profile.load_token() is None
+
+
+def test_c_cancel_with_a_good_token_in_place_is_no_failure(page: Any, lab: dict[str, Any], home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "desk/03_authorize.ipynb")
+    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
+    panel.get_by_role("button", name="Authorize again").click()
+    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)
+    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_have_count(0)
+    panel.get_by_role("button", name="Cancel").click()
+    note = panel.get_by_text(re.compile("Cancelled. The token already stored is still in place")).filter(visible=True)
+    expect(note).to_be_visible(timeout=LONG)
+    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)
+    shoot(page, "03_desktop_cancelled")
+    step = runbook.Site.open("desk", home=home).profile.load_settings()["steps"]["authorize"]
+    assert step["status"] == "ok"
+
+    start = open_and_run(page, lab, "desk/00_start_here.ipynb")
+    row = start.locator(".gapps-form tr", has=page.locator("a", has_text="authorize")).filter(visible=True).first
+    expect(row).to_contain_text("ok", timeout=LONG)
+    expect(row).not_to_contain_text("failed")
+    shoot(page, "03_desktop_cancelled_then_00")
