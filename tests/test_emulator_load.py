@@ -1,4 +1,4 @@
-"""The emulator under load (issue 9, figure B6): listen backlog, bounded request log, stale device sessions.
+"""The emulator under load (issue 9, figure B6): listen backlog, keep-alive, a bounded pool, bounded request log, stale device sessions.
 
 Behaviour only: no test here asserts a duration (the figures are measured by ``make bench``,
 ``docs/performance.md``).
@@ -21,7 +21,7 @@ CLIENTS = 200  # more than werkzeug's default backlog of 128
 
 def test_the_listen_backlog_holds_200_connections_nobody_accepted_yet() -> None:
     """With werkzeug's 128 the kernel would drop SYNs past 129 queued connections (clients retry after 1 s)."""
-    listener = server.EmulatorServer("127.0.0.1", 0, Emulator().wsgi_app, server.QuietHandler)
+    listener = server.EmulatorServer("127.0.0.1", 0, Emulator().wsgi_app)
     clients: list[socket.socket] = []
     try:
         assert listener.request_queue_size == server.LISTEN_BACKLOG >= 1024
@@ -72,17 +72,80 @@ def test_200_clients_starting_together_all_get_answers() -> None:
     assert statuses == [200] * CLIENTS
 
 
-def test_responses_carry_a_content_length() -> None:
-    """What HTTP/1.1 keep-alive would need; werkzeug 3.1 still closes every connection (server.py)."""
+def test_a_connection_is_kept_alive_across_requests() -> None:
+    """HTTP/1.1 keep-alive: Content-Length on every answer, the same socket for the next request."""
     with serve(Emulator()) as running:
         address = urlsplit(running.base_url)
         conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
-        conn.request("POST", "/token", body="grant_type=nothing", headers={"Content-Type": "application/x-www-form-urlencoded"})
-        response = conn.getresponse()
-        body = response.read()
-        conn.close()
-    assert response.getheader("Content-Length") == str(len(body))
-    assert response.getheader("Connection") == "close"
+        try:
+            answers = []
+            for method, path, body in (("POST", "/token", "grant_type=nothing"), ("GET", "/nowhere", None),
+                                       ("GET", "/.well-known/openid-configuration", None)):
+                conn.request(method, path, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+                response = conn.getresponse()
+                data = response.read()
+                answers.append((response.status, response.getheader("Content-Length"), len(data),
+                                response.getheader("Connection"), response.getheader("Server")))
+                if not answers[1:]:
+                    sock = conn.sock
+                assert conn.sock is sock  # not reconnected
+            conn.request("GET", "/.well-known/openid-configuration", headers={"Connection": "close"})
+            last = conn.getresponse()
+            last.read()
+        finally:
+            conn.close()
+    assert [a[0] for a in answers] == [400, 404, 200]
+    assert all(a[1] == str(a[2]) and a[3] is None and a[4] == "ESF" for a in answers)
+    assert last.getheader("Connection") == "close"
+
+
+def test_pipelined_and_chunked_requests_are_read_whole() -> None:
+    """Two requests in one write (the second behind a chunked body) get two answers, in order."""
+    with serve(Emulator()) as running:
+        address = urlsplit(running.base_url)
+        chunked = (b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n5\r\ngrant\r\n0\r\n\r\n")
+        plain = b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+            sock.sendall(chunked + plain)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 400 ") and received.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 200 OK" in received and received.rstrip().endswith(b"}")
+
+
+def test_many_kept_alive_connections_share_a_bounded_pool() -> None:
+    """200 clients each keep one connection for 3 requests: every answer arrives; the server's threads stay bounded."""
+    with serve(Emulator()) as running:
+        address = urlsplit(running.base_url)
+        start = threading.Barrier(CLIENTS)
+        statuses: list[int] = []
+        failures: list[BaseException] = []
+
+        def one_client() -> None:
+            start.wait(timeout=30)
+            conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+            try:
+                for _ in range(3):
+                    conn.request("GET", "/.well-known/openid-configuration")
+                    response = conn.getresponse()
+                    response.read()
+                    statuses.append(response.status)
+            except OSError as exc:
+                failures.append(exc)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=one_client) for _ in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        serving = [t for t in threading.enumerate() if t.name.startswith("gapps-emulator")]
+    assert failures == []
+    assert statuses == [200] * CLIENTS * 3
+    assert len(serving) <= server.WORKERS
 
 
 def test_the_request_log_keeps_only_the_newest_records() -> None:

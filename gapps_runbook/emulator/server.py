@@ -1,57 +1,24 @@
 """Serving the emulator on loopback: :func:`serve` for tests and notebooks, :func:`run_forever` for the CLI.
 
-A real HTTP server (werkzeug's threaded WSGI server) in a daemon thread, on an ephemeral port by
-default. The request log never shows query strings (they may hold tokens).
-
-Load (issue 9, figure B6 in ``docs/performance.md``): the listen backlog is :data:`LISTEN_BACKLOG`
-(werkzeug's default of 128 overflowed when 200 device flows started together: the kernel dropped
-SYNs and clients retried after 1 s). Every response still closes its connection: werkzeug 3.1 sends
-``Connection: close`` on every response whatever the protocol version (``run_wsgi``: http.server
-cannot drain a request body it did not read before the next request line), so HTTP/1.1 keep-alive
-is not safe to force from here.
+The emulator's werkzeug WSGI app behind :class:`.http11.EmulatorServer` (HTTP/1.1 keep-alive, a
+bounded pool of worker threads, a listen backlog of 1024: issue 9, figure B6) in a daemon thread,
+on an ephemeral port by default. The request log never shows query strings (they may hold tokens).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-
 from . import facts
 from .core import Emulator
+from .http11 import LISTEN_BACKLOG, WORKERS, EmulatorServer
 from .practice import describe_faults, describe_scenario
 
-log = logging.getLogger("gapps_runbook.emulator")
 CLIENT_LABELS = facts.CLIENT_LABELS  # the console's names of the client types
-LISTEN_BACKLOG = 1024  # pending connections the kernel queues (capped by net.core.somaxconn)
-
-
-class QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler, logging method, path and status at DEBUG, never the query string."""
-
-    def version_string(self) -> str:
-        return "ESF"  # the Server header of Google's OAuth front end
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = getattr(self, "path", "").split("?", 1)[0]
-        log.debug("%s %s %s", getattr(self, "command", "-"), path, code)
-
-    def log(self, type: str, message: str, *args: object) -> None:
-        log.debug("emulator server %s", type)
-
-
-class EmulatorServer(ThreadedWSGIServer):
-    """werkzeug's threaded server with a listen backlog of :data:`LISTEN_BACKLOG` instead of 128.
-
-    ``socketserver.TCPServer.server_activate`` passes ``request_queue_size`` to ``listen()``;
-    werkzeug's ``make_server`` has no argument for it, so the class sets it.
-    """
-
-    request_queue_size = LISTEN_BACKLOG
+__all__ = ["CLIENT_LABELS", "LISTEN_BACKLOG", "WORKERS", "EmulatorServer", "RunningEmulator", "run_forever", "serve"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +47,7 @@ def serve(emulator: Emulator | None = None, *, host: str = "127.0.0.1", port: in
         The :class:`RunningEmulator` with its ``base_url``.
     """
     emulator = emulator or Emulator()
-    server = EmulatorServer(host, port, emulator.wsgi_app, QuietHandler)
+    server = EmulatorServer(host, port, emulator.wsgi_app)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gapps-runbook-emulator", daemon=True
     )

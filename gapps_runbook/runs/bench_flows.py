@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import resource
 import statistics
@@ -22,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from typing import Any
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -164,38 +163,40 @@ def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> L
 
 def _one_flow(ready: dict, start: threading.Barrier, delay: float, seconds: float, latencies: list[float],
               errors: list[str]) -> None:
-    """One client: ``/device/code``, then a ``/token`` poll every second (new connection each time)."""
-    url = urlsplit(ready["base_url"])
+    """One client: ``/device/code``, then a ``/token`` poll every second, on one kept-alive connection.
+
+    A ``requests.Session`` per flow, as a real client (google-auth's, this runbook's transport) keeps one.
+    """
+    import requests
+
     client = {"client_id": ready["client_id"], "client_secret": ready["client_secret"]}
     start.wait(timeout=60)
     time.sleep(delay)  # its place in the spread, not an ordering
     ends = time.monotonic() + seconds
-    answer = _post(url.hostname or "", url.port or 80, "/device/code", {**client, "scope": "openid email"},
-                   latencies, errors)
-    device_code = (answer or {}).get("device_code")
-    while device_code and time.monotonic() < ends:
-        sent = time.monotonic()
-        _post(url.hostname or "", url.port or 80, "/token",
-              {**client, "device_code": device_code, "grant_type": DEVICE_GRANT}, latencies, errors)
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
+    with requests.Session() as session:
+        answer = _post(session, ready["base_url"] + "/device/code", {**client, "scope": "openid email"},
+                       latencies, errors)
+        device_code = (answer or {}).get("device_code")
+        while device_code and time.monotonic() < ends:
+            sent = time.monotonic()
+            _post(session, ready["base_url"] + "/token",
+                  {**client, "device_code": device_code, "grant_type": DEVICE_GRANT}, latencies, errors)
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
 
 
-def _post(host: str, port: int, path: str, form: dict[str, str], latencies: list[float],
-          errors: list[str]) -> dict | None:
+def _post(session: Any, url: str, form: dict[str, str], latencies: list[float], errors: list[str]) -> dict | None:
     """POST ``form``; append the latency (answered) or the error (no answer or a 5xx)."""
+    import requests
+
     sent = time.monotonic()
-    conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
-        conn.request("POST", path, body=urlencode(form), headers=FORM)
-        response = conn.getresponse()
-        body = response.read()
-    except OSError as exc:
+        response = session.post(url, data=form, headers=FORM, timeout=30)
+        body = response.content
+    except requests.RequestException as exc:
         errors.append(type(exc).__name__)
         return None
-    finally:
-        conn.close()
-    if response.status >= 500:
-        errors.append(str(response.status))
+    if response.status_code >= 500:
+        errors.append(str(response.status_code))
         return None
     latencies.append(time.monotonic() - sent)  # list.append is atomic: no lock needed
     return json.loads(body) if body.startswith(b"{") else None
