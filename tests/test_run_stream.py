@@ -47,6 +47,7 @@ class Run:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "gapps_runbook", "--home", str(home), "--profile", PROFILE,
                    "--issuer", running.base_url, "run", *args]
+        self.spawned = time.monotonic()  # process start, for the "within 2 s" measure
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
         self.seen: list[str] = []
@@ -116,8 +117,12 @@ def test_run_03_desktop_prints_the_link_within_2_s_then_waits(
     run = Run(home, running, "03", "-p", "flow", '"desktop"', "-p", "timeout", "120", "--out", str(tmp_path / "runs"))
     started, _ = run.wait_for(r"^Running 03_authorize")
     shown, link = run.wait_for(r"/o/oauth2/v2/auth\?")
-    print(f"link printed {shown - started:.2f} s after execution started")
-    assert shown - started < 2.0
+    # Measured: from process start (Python, papermill and a kernel starting: 2.8-4.2 s alone with the load at 6
+    # on 2 cores) and from the notebook's first cell starting ("Running ..."; the step's own cell starts later).
+    print(f"link printed {shown - run.spawned:.2f} s after the process started, "
+          f"{shown - started:.2f} s after execution started")
+    assert shown - started < 2.0  # issue 8's must-show, from execution start
+    assert shown - run.spawned < 30.0  # from process start: only a generous bound holds on a busy machine
     assert run.process.poll() is None  # it waits for the person
     approve_in_browser(link[link.index("http"):].split()[0])
     assert run.finish() == 0, (run.seen, run.stderr())
