@@ -1,21 +1,25 @@
-"""``gapps-runbook run STEP``: one runbook step's notebook, headless, with its outputs on the terminal.
+"""``gapps-runbook run STEP`` and ``run all``: runbook steps' notebooks, headless, with their outputs on the terminal.
 
 papermill executes the notebook; what the notebook shows (the authorization link of the desktop flow,
 the code and URL of the device flow, with their lifetime, and the waiting lines) is printed as the
-kernel sends it, so the person can approve while the run waits. The run ends with one result line
-(:func:`gapps_runbook.runs.steps.result_line`: token id, expiry and account for 03/04, the last line
-the notebook printed, 04's verify verdict). The saved notebook is scrubbed as before: the link is a
-transient output, never saved, and no secret is printed (the device code never is; the user code
-and the link are meant for the person).
+kernel sends it, so the person can approve while the run waits. Each step ends with one result line
+(:func:`gapps_runbook.runs.steps.result_line`: what the step did, the token's id, expiry and account,
+the verify verdict). The saved notebook is scrubbed as before: the link is a transient output, never
+saved, and no secret is printed (the device code never is; the user code and the link are meant for
+the person). Every run folder gets a report (:func:`gapps_runbook.runs.report.write_report`) that
+opens with the run's summary. ``run all`` runs 01-04 into one folder and skips what is done and still
+valid (:mod:`gapps_runbook.runs.run_all`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import click
 
+from ..errors import NotebookRunError
 from ..oauth.clock import duration_text
 from ..runs.parameters import literal
 
@@ -27,51 +31,150 @@ from ..runs.parameters import literal
                    "pass client_secret_env / client_secrets_file references.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Where the run folder is created.")
+@click.option("--force", is_flag=True, help="run all: run every step again, even those done and still valid "
+                                            "(03 then authorizes again).")
 @click.pass_context
-def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str], ...], out: Path) -> None:
-    """Run one runbook step's notebook headless (papermill) into a new run folder.
+def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str], ...], out: Path,
+                force: bool) -> None:
+    """Run one runbook step's notebook headless (papermill) into a new run folder, or ``all`` of 01-04.
 
-    STEP is 00-05, a notebook name (03_authorize) or a word (checklist, client, authorize, status, backup).
-    What the notebook shows is printed as it runs (step 03: the link or the code, then it waits for
-    the approval); the run ends with its result line. The executed notebook is written (scrubbed of
-    secrets) even when the step fails.
+    STEP is 00-05, a notebook name (03_authorize), a word (checklist, client, authorize, status, backup),
+    or ``all``. What the notebook shows is printed as it runs (step 03: the link or the code, then it
+    waits for the approval); each step ends with its result line: what it did, the token's id, expiry
+    and account, the verify verdict. The executed notebooks (scrubbed of secrets, written even when a
+    step fails) and report.html, which opens with the run's summary, land in the run folder.
+
+    \b
+    run all [--force]: steps 01-04 in order, in one run folder with one
+    report. Each -p goes to the steps that take it (services to 01 and 03,
+    browser to 03). A step is skipped when its record says ok, the hash of
+    its non-secret inputs equals the recorded one, and its result still
+    holds (02: a client is stored; 03: a usable token with the requested
+    scopes and the pinned account); it prints "03 authorize: skipped, done
+    2026-11-30 23:41 UTC by alice, inputs unchanged (--force runs it
+    again)". 04, the status check, always runs. When 03's inputs changed, or
+    with --force, 03 authorizes again. The first failing step stops the run
+    with its fix line and its exit code.
     """
-    from ..runs.demo import new_run_dir
-    from ..runs.steps import resolve_step, result_line, run_step
     from ..safety.params import check_parameters
 
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
                                  "issuer": root["issuer"] or "", "interactive": False}
-    values.update({name: literal(value) for name, value in parameters})
-    check_parameters(values)  # before the run folder exists: a refused run leaves nothing behind
+    given = {name: literal(value) for name, value in parameters}
+    check_parameters({**values, **given})  # before the run folder exists: a refused run leaves nothing behind
+    if step.strip().lower() == "all":
+        _run_all(values, given, out, force)
+    else:
+        _run_one(step, {**values, **given}, out)
+
+
+def _run_one(step: str, values: dict[str, object], out: Path) -> None:
+    from ..runs.demo import new_run_dir
+    from ..runs.steps import resolve_step
+
     name = resolve_step(step).stem
     run_dir = new_run_dir(out, f"run-{name}")
-    printer = _Printer(name, values)
     click.echo(f"Starting a kernel for {name} (run folder {run_dir}) ...")
-    result = run_step(name, run_dir, values, on_output=printer.output, on_cell=printer.cell)
-    click.echo(result_line(name, result, values, printer.last_line))
-    click.echo(f"Executed notebook: {result.output_path}")
+    outcome = _Step(name, values, run_dir).run()
+    report = _report([outcome], values, run_dir, started=outcome.started)
+    if outcome.error is not None:
+        click.echo(f"Report: {report}")
+        raise outcome.error
+    click.echo(f"Executed notebook: {outcome.output} (report: {report})")
 
 
-class _Printer:
-    """Prints the notebook's outputs as they arrive, and remembers the last line for the result line."""
+def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, force: bool) -> None:
+    from ..runs.demo import new_run_dir
+    from ..runs.run_all import RUN_ALL, check_names, skip_line, step_values
+    from ..runs.steps import resolve_step
 
-    def __init__(self, name: str, values: dict[str, object]) -> None:
-        self.name = name
-        self.values = values
-        self.started: float | None = None
+    notebooks = [resolve_step(s.notebook) for s in RUN_ALL]
+    check_names(notebooks, given)
+    run_dir = new_run_dir(out, "run-all")
+    started, done, skipped = time.time(), [], []
+    click.echo(f"Running steps 01-04 for profile {values['profile']!r} (run folder {run_dir}) ...")
+    for step, notebook in zip(RUN_ALL, notebooks):
+        step_given = step_values(notebook, given)
+        line = skip_line(step, {**values, **step_given}, force=force)
+        if line is not None:
+            click.echo(line)
+            skipped.append(line)
+            continue
+        if step.number == "03" and "reauthorize" not in given and (force or _changed(values)):
+            step_given["reauthorize"] = True
+        outcome = _Step(notebook.stem, {**values, **step_given}, run_dir).run()
+        done.append(outcome)
+        if outcome.error is not None:
+            break
+    report = _report(done, values, run_dir, started=started, skipped=skipped)
+    failed = next((o.error for o in done if o.error is not None), None)
+    if failed is not None:
+        click.echo(f"Report: {report}")
+        raise failed
+    from ..runs.summary import open_profile, token_text, verify_text
+
+    profile = open_profile(values)
+    click.echo(f"all: ok (01-04: {len(done)} run, {len(skipped)} skipped, {time.time() - started:.1f} s). "
+               f"{token_text(profile)} Verify: {verify_text(profile, since=started)}.")
+    click.echo(f"Run folder: {run_dir} (report: {report})")
+
+
+def _changed(values: Mapping[str, object]) -> bool:
+    """Whether step 03 has an ok record: not skipped, it runs because its inputs or its token changed."""
+    from ..runs.summary import open_profile, step_record
+
+    return step_record(open_profile(values), "authorize").get("status") == "ok"
+
+
+def _report(done: list[_Step], values: Mapping[str, object], run_dir: Path, *, started: float,
+            skipped: Sequence[str] = ()) -> Path:
+    """The run folder's report.html: the run's summary, its step lines, its executed notebooks."""
+    from ..runs.report import FlowRun, write_report
+    from ..runs.summary import summarize
+
+    summary = summarize(values, [(o.name, o.error) for o in done], started=started, skipped=len(skipped))
+    notebooks = [(o.output, o.values) for o in done if o.output is not None]
+    lines = [*skipped, *(o.line for o in done)]
+    return write_report([FlowRun(summary, lines, notebooks)], run_dir / "report.html",
+                        title=f"gapps-runbook run: {summary.site}")
+
+
+class _Step:
+    """One step's run: prints the notebook's outputs as they arrive, then its result line."""
+
+    def __init__(self, name: str, values: dict[str, object], run_dir: Path) -> None:
+        self.name, self.values, self.run_dir = name, values, run_dir
+        self.cell_started: float | None = None
+        self.started = time.time()
         self.last_line = ""
+        self.line = ""
+        self.output: Path | None = None
+        self.error: NotebookRunError | None = None
+
+    def run(self) -> _Step:
+        from ..runs.steps import result_line, run_step
+
+        try:
+            result = run_step(self.name, self.run_dir, self.values, on_output=self.print_output, on_cell=self.cell)
+        except NotebookRunError as exc:
+            self.error, self.output = exc, exc.output_path
+            self.line = f"{self.name}: FAILED. {exc}"
+            return self
+        self.output = result.output_path
+        self.line = result_line(self.name, result, self.values, self.last_line)
+        click.echo(self.line)
+        return self
 
     def cell(self, index: int) -> None:
-        if self.started is None:
-            self.started = time.monotonic()
+        if self.cell_started is None:
+            self.cell_started = time.monotonic()
             wait = self.values.get("timeout", 600)
             until = (f" (waits up to {duration_text(float(wait))} for the approval)"
                      if self.name.startswith("03") and isinstance(wait, (int, float)) else "")
             click.echo(f"Running {self.name}{until} ...")
 
-    def output(self, text: str) -> None:
+    def print_output(self, text: str) -> None:
         lines = text.rstrip("\n").splitlines()
         for line in lines:
             click.echo(line)

@@ -89,6 +89,9 @@ def verify_text(profile: Profile, since: float | None = None) -> str:
     at = str(record.get("at", ""))
     if not record or (since is not None and not _after(at, since)):
         return "not checked in this run" if since is not None else "not checked yet (runbook step 04)"
+    authorized = str(step_record(profile, "authorize").get("at", ""))
+    if authorized and _after(authorized, _epoch(at) + 1):  # a verify of an earlier token says nothing of this one
+        return "not checked for this token yet (runbook step 04)"
     verdict = str(record.get("detail") or record.get("status", ""))
     return f"{verdict} ({utc_text(at)})"
 
@@ -108,11 +111,16 @@ def flow_label(flow: str) -> str:
     return FLOW_LABELS.get(flow, f"{flow} flow" if flow else "flow not chosen yet")
 
 
-def _after(at: str, since: float) -> bool:
+def _epoch(at: str) -> float:
     try:
-        return datetime.datetime.fromisoformat(at).timestamp() >= int(since)
+        return datetime.datetime.fromisoformat(at).timestamp()
     except ValueError:
-        return False
+        return 0.0
+
+
+def _after(at: str, since: float) -> bool:
+    """Whether the record time ``at`` (whole seconds) is not before ``since``."""
+    return _epoch(at) >= int(since) if at else False
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,9 @@ class SiteSummary:
     failed_step: str = ""
     fix: str = ""
 
+    authorized: bool = True
+    """Whether ``flow`` is the flow of a successful authorization (else only step 01's choice)."""
+
     @property
     def title(self) -> str:
         """The section title: the flow, then the site."""
@@ -135,7 +146,8 @@ class SiteSummary:
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) rows; the failed step and its fix only when something failed."""
         token = self.token
-        rows = [("Site (profile)", self.site), ("Flow", flow_label(self.flow)), ("Outcome", self.outcome),
+        flow = flow_label(self.flow) + ("" if self.authorized or not self.flow else " (not authorized now)")
+        rows = [("Site (profile)", self.site), ("Flow", flow), ("Outcome", self.outcome),
                 ("Token id", token.token_id or "none (runbook step 03)"), ("Expiry", token.expiry or "-"),
                 ("Account", token.account or "-"), ("Verify", self.verify)]
         if self.failed_step:
@@ -161,4 +173,5 @@ def summarize(parameters: Mapping[str, object], outcomes: Sequence[tuple[str, No
         site=profile.name, flow=recorded_flow(profile), outcome=outcome, token=token_facts(profile),
         verify=verify_text(profile, since=started),
         failed_step=failed[0] if failed else "", fix=(failed[1].fix or "") if failed else "",
+        authorized=step_record(profile, "authorize").get("status") == "ok",
     )

@@ -1,0 +1,163 @@
+"""``gapps-runbook run all``: steps 01-04 headless, skipping a step that is done and still valid.
+
+A step is skipped (unless ``--force``) when all three hold:
+
+* its record in the profile (``runbook.Site.mark``: outcome, time, operator, sha256 of its non-secret
+  inputs) says ``ok``;
+* the inputs it would record now hash to the recorded ``inputs_sha256`` (the same canonical JSON,
+  :func:`gapps_runbook.profile.audit.inputs_hash`), worked out from the ``-p`` values and the profile
+  as the step itself works them out; and
+* its result still holds: 01 its verdict was ok, 02 a client is stored, 03 the stored token is usable
+  (a refresh token, or an access token with more than a minute left), carries every requested scope
+  and the pinned account. 04 is the status check: it always runs.
+
+Whatever cannot be worked out (a missing secret variable, an unreachable provider) runs the step, so
+the step's own notebook says what is wrong. When 03's inputs changed, or with ``--force``, 03 runs with
+``reauthorize=True``: a new authorization for what is asked now, not "already authorized".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, RunbookError
+from ..profile import audit
+from ..steps import STEPS, Step
+from .summary import step_record, utc_text
+
+RUN_ALL: tuple[Step, ...] = STEPS[1:5]
+"""The steps ``run all`` runs, in order: 01 console checklist to 04 token status."""
+RECORDS = {"01": "preflight", "02": "client", "03": "authorize"}
+"""The profile's step record of each skippable step."""
+COMMON = ("profile", "home", "issuer", "interactive")
+
+
+def notebook_parameters(notebook: Path) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns, in order."""
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    source = next(("".join(c.get("source", "")) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])),
+                  "")
+    return [line.split("=", 1)[0].strip() for line in source.splitlines()
+            if "=" in line and line.split("=", 1)[0].strip().isidentifier()]
+
+
+def step_values(notebook: Path, values: Mapping[str, object]) -> dict[str, object]:
+    """The run's values that this step's notebook takes (``-p services`` goes to 01 and 03, ``browser`` to 03)."""
+    names = set(notebook_parameters(notebook))
+    return {name: value for name, value in values.items() if name in names}
+
+
+def check_names(notebooks: list[Path], given: Mapping[str, object]) -> None:
+    """Refuse a ``-p`` name that none of the steps takes (a typo would otherwise be dropped silently)."""
+    known = {name for path in notebooks for name in notebook_parameters(path)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InputError(f"no step of 01-04 takes the parameter {unknown[0]!r}",
+                         fix=f"use one of {', '.join(sorted(known - set(COMMON)))}")
+
+
+def skip_line(step: Step, values: Mapping[str, object], *, force: bool = False) -> str | None:
+    """The line to print instead of running ``step``, or None when it must run.
+
+    Args:
+        step: One of :data:`RUN_ALL`.
+        values: The values this step would run with (:func:`step_values`).
+        force: ``--force``: nothing is skipped.
+    """
+    if force or step.number not in RECORDS:
+        return None
+    from ..runbook import Site
+
+    home = str(values.get("home") or "")
+    site = Site.open(str(values.get("profile") or "default"), home=Path(home) if home else None,
+                     issuer=str(values.get("issuer") or "") or None)
+    record = step_record(site.profile, RECORDS[step.number])
+    if record.get("status") != "ok":
+        return None
+    try:
+        current = _current_inputs(step.number, site, values)
+        valid = current is not None and _still_valid(step.number, site, values)
+    except RunbookError:  # cannot tell: the step runs and its notebook says what is wrong
+        return None
+    if not valid or audit.inputs_hash(current or {}) != record.get("inputs_sha256"):
+        return None
+    return (f"{step.number} {step.title}: skipped, done {utc_text(str(record.get('at', '')))} by "
+            f"{record.get('operator') or 'unknown'}, inputs unchanged (--force runs it again)")
+
+
+def _current_inputs(number: str, site: Any, values: Mapping[str, object]) -> dict[str, Any] | None:
+    """The inputs the step would record now, as ``check_console``, ``save_client`` and ``authorize`` record them."""
+    from .. import runbook
+
+    settings = site.profile.load_settings()
+    requested = list(runbook.requested_scopes(site, services=values.get("services") or None))  # type: ignore[arg-type]
+    if number == "01":
+        return {"scopes": requested, "flow": values.get("flow") or settings.get("chosen_flow") or "auto",
+                "publishing_status": values.get("publishing_status") or settings.get("publishing_status") or ""}
+    if number == "02":
+        return _client_inputs(site, values)
+    from ..oauth import scopes
+
+    client = site.profile.load_client()
+    if client is None:
+        return None
+    verdict = scopes.preflight(tuple(requested), flow=str(values.get("flow") or "auto"), endpoints=site.endpoints,  # type: ignore[arg-type]
+                               client=client)
+    account = runbook.status(site).account or ""
+    pinned = str(values.get("expected_account") or "")
+    return {"scopes": requested, "flow": verdict.flow,
+            "account": pinned if pinned and pinned.lower() != account.lower() else account}
+
+
+def _client_inputs(site: Any, values: Mapping[str, object]) -> dict[str, Any] | None:
+    """Step 02's inputs: the client the references name, else the stored one (nothing new was given).
+
+    The same fields ``runbook.setup._store_client`` records; the secret only as its fingerprint.
+    """
+    from ..oauth.client_ids import validate_client_id, validate_client_secret
+    from ..oauth.clients import ClientConfig, load_client_json
+    from ..profile.secret_sources import read_secret
+    from ..safety.redact import fingerprint
+
+    text = {k: str(values.get(k) or "").strip() for k in ("client_secrets_file", "client_id", "client_secret_env",
+                                                          "client_secret_file", "client_type", "product_name",
+                                                          "project_id")}
+    google = site.endpoints.google_dialect
+    if text["client_secrets_file"]:
+        client = load_client_json(Path(text["client_secrets_file"]).expanduser(), endpoints=site.endpoints,
+                                  client_type=text["client_type"] or None, product_name=text["product_name"])
+        client = dataclasses.replace(client, auth_method=None)
+    elif text["client_id"]:
+        secret = read_secret(env=text["client_secret_env"] or None,
+                             file=Path(text["client_secret_file"]).expanduser() if text["client_secret_file"] else None)
+        client = ClientConfig(client_id=validate_client_id(text["client_id"], google=google),
+                              client_secret=validate_client_secret(secret, google=google) if secret else "",
+                              client_type=text["client_type"] or site.profile.load_settings().get("flow"),  # type: ignore[arg-type]
+                              product_name=text["product_name"], project_id=text["project_id"] or None)
+    else:
+        client = site.profile.load_client()
+    if client is None:
+        return None
+    return {"client_id": client.client_id, "client_type": client.client_type, "product_name": client.product_name,
+            "project_id": client.project_id, "auth_method": client.auth_method,
+            "secret_fingerprint": fingerprint(client.client_secret) if client.client_secret else ""}
+
+
+def _still_valid(number: str, site: Any, values: Mapping[str, object]) -> bool:
+    """01: ok is its verdict (the record); 02: a client is stored; 03: a usable token with every scope asked."""
+    if number != "03":
+        return number == "01" or site.profile.load_client() is not None
+    from .. import runbook
+    from ..oauth.tokeninfo import scope_diff
+
+    st = runbook.status(site)
+    requested = runbook.requested_scopes(site, services=values.get("services") or None)  # type: ignore[arg-type]
+    pinned = str(values.get("expected_account") or site.profile.load_settings().get("expected_account") or "")
+    if st.token_id is None or (pinned and pinned.lower() != (st.account or "").lower()):
+        return False
+    usable = st.has_refresh_token or (st.expires_in or 0) > 60
+    return usable and not scope_diff(requested, st.scopes)[0]
