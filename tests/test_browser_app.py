@@ -1,0 +1,290 @@
+"""The no-code app in a real browser (issue 8 item 2): ``gapps-runbook app`` run as a person runs it, in Chromium.
+
+``gapps-runbook --issuer <emulator> app --profile site-a --no-browser`` runs as a subprocess (its own Jupyter
+folders); the emulator is served in this process and does NOT auto-approve: the test approves at its
+``/device`` page in a second page, like a person. Every request of the browser is recorded (``route``). The
+kernels the app started are its ipykernel descendants (psutil). The tests run in file order:
+
+a. no kernel runs before the first page is opened;
+b. a whole device-flow session through the pages: client typed on 02, code on 03 approved in a second page,
+   the card turns "Authorized", 04 shows the token's id (each page's final state is a screenshot);
+c. Back and Next move between the pages in the same kernel;
+d. opening the app and moving through every page without clicking an action changes no stored file
+   (an authorized profile, and one whose 03 asks for a device code on opening);
+e. closed pages leave no kernel (the page's shutdown beacon is accepted: no 403 in the app's log);
+f. no request left loopback.
+
+With ``GAPPS_SCREENSHOTS=docs/screenshots`` each page's final state is saved there as ``app_NN_<step>.png``.
+Skipped only when ``/usr/bin/chromium`` is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gapps_runbook import runbook
+from gapps_runbook.commands.lab import wait_until
+from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.oauth import scopes
+from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
+from gapps_runbook.steps import STEPS
+
+from sites import free_port
+from test_browser_session import CHROMIUM, CHROMIUM_ARGS, CODE_RE, LONG, REPO
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(420),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install Debian's chromium package)"),
+]
+DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[RunningEmulator]:
+    """The emulator, served in process; a person approves (no auto-approve)."""
+    with serve(Emulator()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
+    """``site-a``: step 01 done (device flow, openid), no client yet; ``fresh``: 01-02 done, no token."""
+    home = tmp_path_factory.mktemp("app") / "home"
+    client = emu.emulator.device_client
+    for name in ("site-a", "fresh"):
+        site = runbook.Site.open(name, home=home, issuer=emu.base_url)
+        runbook.check_console(site, scopes.scopes_for(("openid",)), flow="device", publishing_status="production")
+        if name == "fresh":
+            runbook.save_client(site, client_id=client.client_id, client_secret=client.client_secret,
+                                client_type="device", product_name="gapps-runbook app test")
+    return home
+
+
+@pytest.fixture(scope="module")
+def app(home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``gapps-runbook app`` as a subprocess; its URL once it printed "The app is ready: URL"."""
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
+    env.update(GAPPS_RUNBOOK_HOME=str(home), JUPYTER_CONFIG_DIR=str(jupyter / "config"), PYTHONUNBUFFERED="1",
+               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"))
+    log = jupyter / "app.log"
+    command = [sys.executable, "-m", "gapps_runbook", "--issuer", emu.base_url, "app", "--profile", "site-a",
+               "--no-browser", "--port", str(free_port())]
+    with log.open("wb") as err:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
+    try:
+        url = ""
+        while not url:
+            line = lines.get(timeout=DEADLINE)
+            url = line.split("The app is ready: ", 1)[1].strip() if line.startswith("The app is ready: ") else ""
+        yield {"url": url, "proc": proc, "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def kernels(proc: subprocess.Popen[str]) -> list[int]:
+    """The pids of the kernels the app started (its ipykernel descendants)."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if any("ipykernel" in part for part in child.cmdline()):
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def page_url(app: dict[str, Any], profile: str) -> str:
+    """The printed URL with another ``?profile=``."""
+    parts = urllib.parse.urlsplit(app["url"])
+    query = dict(urllib.parse.parse_qsl(parts.query), profile=profile)
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[dict[str, Any]]:
+    """One Chromium context (1280x900) for the module; every request's URL (and websocket) recorded."""
+    from playwright.sync_api import sync_playwright
+
+    seen: list[str] = []
+
+    def record(route: Any) -> None:
+        seen.append(route.request.url)
+        route.continue_()
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(LONG)
+        context.route("**/*", record)
+        context.on("page", lambda page: page.on("websocket", lambda ws: seen.append(ws.url)))
+        yield {"context": context, "seen": seen}
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: dict[str, Any], app: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page, closed as a person closes a tab (``beforeunload`` runs); a screenshot on failure."""
+    page = browser["context"].new_page()
+    yield page
+    if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
+        page.screenshot(path=str(Path(app["log"]).with_name(f"{request.node.name}.png")))
+    if not page.is_closed():
+        page.close(run_before_unload=True)
+
+
+def open_app(page: Any, url: str) -> None:
+    """Open the app at ``url`` and wait for page 00's form."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.locator(".gapps-app .gapps-form").first).to_be_visible(timeout=LONG)
+    expect_page(page, 0)
+
+
+def expect_page(page: Any, index: int) -> None:
+    """Page ``index`` is shown, with its form (not an error line)."""
+    from playwright.sync_api import expect
+
+    step = STEPS[index]
+    expect(page.locator(".gapps-app h2")).to_have_text(f"{step.number} {step.title.capitalize()}", timeout=LONG)
+    expect(page.locator(".gapps-app .gapps-form").first).to_be_visible(timeout=LONG)
+
+
+def move(page: Any, button: str, index: int) -> None:
+    """Click Back or Next (its accessible name starts with the icon's glyph); wait for page ``index``."""
+    page.locator(f".gapps-app button[title='{button}']").click()
+    expect_page(page, index)
+
+
+def shoot(page: Any, index: int) -> None:
+    """Page ``index``'s final state, into ``$GAPPS_SCREENSHOTS`` when set (``app_NN_<step>.png``)."""
+    folder = os.environ.get("GAPPS_SCREENSHOTS")
+    if folder:
+        target = Path(folder) if Path(folder).is_absolute() else REPO / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / f"app_{STEPS[index].notebook}.png"), full_page=True)
+
+
+def stored(home: Path) -> dict[str, str]:
+    """Every file under ``home`` -> the sha256 of its bytes."""
+    return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(home.rglob("*")) if p.is_file()}
+
+
+def test_a_no_kernel_runs_before_a_page_is_opened(app: dict[str, Any]) -> None:
+    assert app["url"].startswith("http://127.0.0.1:") and "profile=site-a" in app["url"]
+    assert kernels(app["proc"]) == []
+
+
+def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any], emu: RunningEmulator,
+                                                   home: Path) -> None:
+    from playwright.sync_api import expect
+
+    open_app(page, app["url"])
+    assert wait_until(lambda: len(kernels(app["proc"])) == 1, DEADLINE)
+    shoot(page, 0)
+    move(page, "Next", 1)
+    shoot(page, 1)
+    move(page, "Next", 2)
+    client = emu.emulator.device_client
+    page.get_by_label("Product name").fill("Acme PBX")
+    page.get_by_label("Client ID").fill(client.client_id)
+    page.get_by_label("Client ID").press("Enter")
+    page.get_by_label("Secret").fill(client.client_secret)
+    page.get_by_label("Client type").select_option(label="TVs and Limited Input devices")
+    page.get_by_role("button", name="Save client").click()
+    expect(page.get_by_text("Saved in profile site-a")).to_be_visible(timeout=LONG)
+    shoot(page, 2)
+    move(page, "Next", 3)
+    code_box = page.locator(".widget-html-content div[style*='user-select']")
+    expect(code_box).to_have_text(CODE_RE, timeout=LONG)
+    code = CODE_RE.search(code_box.inner_text()).group(1)  # type: ignore[union-attr]
+    device = page.context.new_page()
+    device.goto(f"{emu.base_url}/device")
+    device.locator("#user_code").fill(code)
+    device.get_by_role("button", name="Next").click()
+    device.get_by_role("button", name="Allow").click()
+    expect(device.get_by_role("heading", name="Success!")).to_be_visible()
+    device.close()
+    expect(page.get_by_text("Authorized", exact=True).first).to_be_visible(timeout=LONG)
+    assert code not in page.locator(".gapps-app").inner_text(), "the user code is still on the page"
+    shoot(page, 3)
+    token = runbook.Site.open("site-a", home=home).profile.load_token()
+    assert token is not None
+    move(page, "Next", 4)
+    expect(page.get_by_text(token.token_id).first).to_be_visible(timeout=LONG)
+    shoot(page, 4)
+    move(page, "Next", 5)
+    shoot(page, 5)
+    assert client.client_secret not in page.content()
+
+
+def test_c_back_and_next_move_between_pages_in_the_same_kernel(page: Any, app: dict[str, Any]) -> None:
+    assert wait_until(lambda: kernels(app["proc"]) == [], DEADLINE), "the last test's page left its kernel"
+    open_app(page, app["url"])
+    assert wait_until(lambda: len(kernels(app["proc"])) == 1, DEADLINE)
+    first = kernels(app["proc"])
+    for index in range(1, len(STEPS)):
+        move(page, "Next", index)
+    for index in reversed(range(len(STEPS) - 1)):
+        move(page, "Back", index)
+    assert kernels(app["proc"]) == first
+
+
+@pytest.mark.parametrize("profile", ["site-a", "fresh"])
+def test_d_opening_every_page_changes_nothing_stored(page: Any, app: dict[str, Any], home: Path,
+                                                     profile: str) -> None:
+    from playwright.sync_api import expect
+
+    before = stored(home)
+    open_app(page, page_url(app, profile))
+    for index in range(1, len(STEPS)):
+        move(page, "Next", index)
+        if index == 3 and profile == "fresh":  # 03 asks for a device code on opening: no stored change
+            expect(page.locator(".widget-html-content div[style*='user-select']")).to_have_text(CODE_RE, timeout=LONG)
+    for index in reversed(range(len(STEPS) - 1)):
+        move(page, "Back", index)
+    assert stored(home) == before
+
+
+def test_e_closed_pages_leave_no_kernel(browser: dict[str, Any], app: dict[str, Any]) -> None:
+    pages = [browser["context"].new_page() for _ in range(2)]
+    for one in pages:
+        open_app(one, app["url"])
+    assert wait_until(lambda: len(kernels(app["proc"])) >= 2, DEADLINE)
+    for one in pages:
+        one.close(run_before_unload=True)
+    assert wait_until(lambda: kernels(app["proc"]) == [], DEADLINE), \
+        f"kernels still running after their pages closed: {kernels(app['proc'])}"
+    text = Path(app["log"]).read_text(errors="replace")
+    assert "'_xsrf' argument missing" not in text and "403 POST /voila/api/shutdown" not in text
+    assert "no page connected" not in text  # the pages' own shutdown did it, not the backstop
+
+
+def test_f_no_request_left_loopback(browser: dict[str, Any]) -> None:
+    seen = browser["seen"]
+    assert any("/voila/" in url for url in seen) and any(url.startswith("ws://") for url in seen)
+    away = sorted({url for url in seen if urllib.parse.urlsplit(url).hostname not in LOOPBACK_HOSTS})
+    assert away == []
