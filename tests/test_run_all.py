@@ -20,6 +20,7 @@ from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.profile import audit
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.runs.summary import step_record, utc_text
+from gapps_runbook.safety import leakscan
 
 pytestmark = pytest.mark.notebook
 
@@ -85,6 +86,10 @@ def test_a_fresh_profile_runs_every_step_and_a_second_run_skips_01_to_03(site: S
     assert first and lines[-2].startswith("all: ok (01-04: 4 run, 0 skipped") and f"Token id {first}" in lines[-2]
     report = Path(re.search(r"report: (\S+)\)$", lines[-1]).group(1))  # type: ignore[union-attr]
     assert report.is_file() and f"<td>{first}</td>" in report.read_text()
+    token = site.profile().load_token()
+    secrets = [site.running.emulator.desktop_client.client_secret, token.access_token, token.refresh_token]
+    findings = leakscan.scan_paths([site.out], secrets) + leakscan.scan_text("stdout", "\n".join(lines), secrets)
+    assert not findings, leakscan.format_findings(findings)
 
     code, lines, err = site.run_all(*site.client)
     assert code == 0, (lines, err)
@@ -141,3 +146,10 @@ def test_an_unknown_parameter_is_refused_before_any_step(site: Site) -> None:
     code, lines, err = site.run_all("-p", "servcies", '["calendar"]')
     assert code == 2 and lines == [] and not site.out.exists()
     assert err.startswith("error: no step of 01-04 takes the parameter 'servcies' Fix: use one of ")
+
+
+def test_help_says_what_is_skipped_and_how_to_force(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "run all [--force]: steps 01-04 in order" in text and "04, the status check, always runs" in text
+    assert "inputs unchanged (--force runs it again)" in text and "its exit code" in text
