@@ -40,6 +40,39 @@ else:
     render = _Lazy("gapps_runbook.notebook.render")
     webbrowser = _Lazy("webbrowser")  # tests patch cli.webbrowser.open: set on the proxy, it is the one called
 
+class LazyGroup(click.Group):
+    """A group whose commands from ``commands/`` are imported when one runs, not when the group is listed.
+
+    ``lazy`` maps a command's name to ``(module, attribute, short help)``; ``--help`` lists the short
+    help without importing (the command modules pull in the profile, runbook, emulator and lab layers:
+    most of ``--help``'s cost; issue 9, figure B2). ``tests/test_cli_lazy.py`` checks that the listing is
+    the one the loaded commands give.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str, str]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute, _ = self.lazy[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, with a stand-in carrying the short help for each command not imported yet."""
+        listed = {name: self.commands.get(name) or click.Command(name, help=self.lazy[name][2])
+                  for name in self.list_commands(ctx)}
+        shown = [(name, cmd) for name, cmd in listed.items() if not cmd.hidden]
+        if shown:
+            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in shown])
+
+
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  success
@@ -68,7 +101,7 @@ def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(lines))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.option("--profile", default="default", envvar="GAPPS_RUNBOOK_PROFILE", show_default=True,
               help="Profile name: one per site/server. Env: GAPPS_RUNBOOK_PROFILE.")
 @click.option("--issuer", envvar="GAPPS_RUNBOOK_ISSUER", default=None,
@@ -87,7 +120,7 @@ def cli(ctx: click.Context, profile: str, issuer: str | None, home: Path | None)
     ctx.obj = {"profile": profile, "issuer": issuer, "home": home}
 
 
-@cli.group()
+@cli.group(cls=LazyGroup)
 def client() -> None:
     """Step 02: the OAuth client (product name, client ID, secret)."""
 
@@ -295,14 +328,11 @@ def demo(out: Path) -> None:
     run_demo(out, echo=click.echo)
 
 
-# The other commands live in commands/ (and the emulator's in emulator/command.py).
-from .commands import app, audit, backup, batch, lab, run as run_module  # noqa: E402  (they import nothing from here)
-from .emulator.command import emulator as emulator_command  # noqa: E402
+# The other commands live in commands/ (and the emulator's in emulator/command.py), imported when run (B2).
+from .commands import CLIENT_COMMANDS, COMMANDS  # noqa: E402  (names and short help only; they import nothing from here)
 
-for _command in (run_module.run_command, emulator_command, batch.batch, *backup.COMMANDS, audit.audit, lab.lab,
-                 app.app):
-    cli.add_command(_command)
-client.add_command(audit.client_test)
+cli.lazy.update(COMMANDS)
+client.lazy.update(CLIENT_COMMANDS)
 
 
 def run(argv: list[str] | None = None) -> int:
