@@ -111,7 +111,7 @@ def test_demo_runs_the_notebooks_and_leaves_no_secret(tmp_path: Path, capfd: pyt
 
 
 @pytest.mark.notebook
-def test_a_failed_demo_reports_the_failed_step_and_its_fix(tmp_path: Path) -> None:
+def test_a_failed_demo_reports_the_failed_step_and_its_fix(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     planted: list[str] = []
     emulator = Emulator(auto_approve=True, secret_factory=canary_factory(planted), scenario=Scenario(deny=True))
     lines: list[str] = []
@@ -127,3 +127,5 @@ def test_a_failed_demo_reports_the_failed_step_and_its_fix(tmp_path: Path) -> No
     assert any(line.strip().startswith("03_authorize: FAILED") for line in lines)
     findings = leakscan.scan_paths([run_dir], planted)
     assert not findings, leakscan.format_findings(findings)
+    noise = capfd.readouterr().err  # a failing cell, then the kernel's shutdown: still no kernel log
+    assert "[IPKernelApp]" not in noise and "KeyboardInterrupt" not in noise, noise[-500:]
