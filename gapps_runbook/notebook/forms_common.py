@@ -125,7 +125,7 @@ def lab_links(html_text: str) -> str:
 
 
 def button(text: str, style: str = "", icon: str = "") -> w.Button:
-    """A button as wide as its text.
+    """A button as wide as its text, also alone in a column (a VBox would stretch it to the full width).
 
     Args:
         text: The label.
@@ -135,7 +135,8 @@ def button(text: str, style: str = "", icon: str = "") -> w.Button:
     Returns:
         The button.
     """
-    return w.Button(description=text, button_style=style, icon=icon, layout=w.Layout(width="auto"))
+    return w.Button(description=text, button_style=style, icon=icon,
+                    layout=w.Layout(width="auto", align_self="flex-start"))  # never stretched across a column
 
 
 class Form:

@@ -70,11 +70,13 @@ class ConsoleChecklistForm(Form):
         rows = []
         for item in self.checklist:
             box = w.Checkbox(value=saved.get(item.key, False), description=item.text, indent=False,
-                             layout=w.Layout(width="auto"))
+                             layout=w.Layout(width="auto", flex="0 1 auto"))
+            box.add_class("gapps-wrap")  # a long item wraps where the page allows it (app_pages.APP_CSS)
             self.observe(box, self._on_tick)
             self.ticks.append((box, item.key))
-            link = f'<a href="{render.e(item.url)}" target="_blank" rel="noopener">open the page</a>'
-            rows.append(w.HBox([box, w.HTML(link)]))
+            link = (f'<a href="{render.e(item.url)}" target="_blank" rel="noopener" '
+                    'style="text-decoration:underline">open the page</a>')
+            rows.append(w.HBox([box, w.HTML(link, layout=w.Layout(flex="0 0 auto"))]))  # the text wraps, not the link
         self.items.children = rows
         self.verdict_html.value = render.verdict_html(self.verdict)
         self._summarize(saved)

@@ -15,6 +15,11 @@ from ..oauth.clients import CLIENT_TYPE_LABELS
 from . import actions, render
 from .forms_common import Form, button
 
+_LABELS = {"description_width": "8em"}
+"""Room for the longest label ("Product name") so none is cut off."""
+_FIELD = "30em"
+"""Label plus box: room for the longest client type ("TVs and Limited Input devices")."""
+
 
 class ClientForm(Form):
     """Product name, client ID and secret (Password), or the client JSON (FileUpload); saved to the profile."""
@@ -25,15 +30,19 @@ class ClientForm(Form):
         self.site = site
         stored = site.profile.load_client()
         kind = client_type or site.profile.load_settings().get("flow") or (stored.client_type if stored else "desktop")
-        self.product = w.Text(value=product_name or (stored.product_name if stored else ""), description="Product name")
+        self.product = w.Text(value=product_name or (stored.product_name if stored else ""), description="Product name",
+                              style=_LABELS, layout=w.Layout(width=_FIELD))
         self.client_id = w.Text(value=client_id, description="Client ID", continuous_update=False,
-                                placeholder="123456789012-....apps.googleusercontent.com", layout=w.Layout(width="60%"))
+                                placeholder="123456789012-....apps.googleusercontent.com", layout=w.Layout(width="60%"),
+                                style=_LABELS)
         self.id_hint = w.HTML()
-        self.secret = w.Password(description="Secret", placeholder="GOCSPX-...")
+        self.secret = w.Password(description="Secret", placeholder="GOCSPX-...", style=_LABELS,
+                                 layout=w.Layout(width=_FIELD))
         labels = [(label, key) for key, label in CLIENT_TYPE_LABELS.items()]
         self.client_type = w.Dropdown(options=labels, value=kind if kind in CLIENT_TYPE_LABELS else "desktop",
-                                      description="Client type")
-        self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id")
+                                      description="Client type", style=_LABELS, layout=w.Layout(width=_FIELD))
+        self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id", style=_LABELS,
+                              layout=w.Layout(width=_FIELD))
         self.save = button("Save client", "primary", "save")
         self.saved = w.HTML()  # "Saved" beside the button
         self.test = button("Test client", icon="check")
