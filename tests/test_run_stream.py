@@ -182,6 +182,8 @@ def test_every_run_ends_with_its_result_line(
         assert re.match(rf"{step}_\w+: ok \(\d+\.\d s\)\. .*Token id {token_id(home)}, expires in \d+ s \(at .* UTC\), "
                         rf"account {re.escape(account(home))}\. Verify: verified: .* UTC\)\.$", result), (step, result)
         assert run.seen[-1].startswith("Executed notebook: ")
+        report = Path(re.search(r"\(report: (\S+)\)$", run.seen[-1]).group(1))  # type: ignore[union-attr]
+        assert f"<td>{token_id(home)}</td>" in report.read_text()  # its summary, read back from the profile
 
 
 def account(home: Path) -> str:
