@@ -9,6 +9,8 @@ its exit code and a report. Each expectation is read back from the profile, not 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 
 from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.profile import audit
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.runs.summary import step_record, utc_text
@@ -153,3 +156,20 @@ def test_help_says_what_is_skipped_and_how_to_force(capsys: pytest.CaptureFixtur
     text = " ".join(capsys.readouterr().out.split())
     assert "run all [--force]: steps 01-04 in order" in text and "04, the status check, always runs" in text
     assert "inputs unchanged (--force runs it again)" in text and "its exit code" in text
+
+
+def test_a_client_json_that_names_the_stored_client_is_not_a_change(site: Site, tmp_path: Path) -> None:
+    emulator = site.running.emulator
+    endpoints = runbook.Site.open(PROFILE, home=site.home, issuer=site.running.base_url).endpoints
+    client = ClientConfig(emulator.desktop_client.client_id, emulator.desktop_client.client_secret, "desktop",
+                          project_id="site-a-project")
+    path = tmp_path / "client.json"
+    path.write_text(json.dumps(client.to_installed_json(endpoints)))
+    path.chmod(0o600)
+    code, lines, err = site.run_all("-p", "client_secrets_file", str(path))
+    assert code == 0 and ran(lines) == ["01", "02", "03", "04"], (lines, err)
+    code, lines, err = site.run_all("-p", "client_secrets_file", str(path))
+    assert code == 0 and skipped(lines) == ["01", "02", "03"], (lines, err)
+    path.write_text(json.dumps(dataclasses.replace(client, project_id="another-project").to_installed_json(endpoints)))
+    code, lines, err = site.run_all("-p", "client_secrets_file", str(path))
+    assert code == 0 and ran(lines) == ["02", "04"] and skipped(lines) == ["01", "03"], (lines, err)
