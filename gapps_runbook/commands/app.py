@@ -9,6 +9,7 @@ app at the practice emulator and starts it in the background when nothing answer
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import RunbookError
+from ..errors import InputError
 from ..profile.files import default_home
 from .lab import EMULATOR_ISSUER, free_port, start_emulator, wait_until
 
@@ -42,6 +43,25 @@ def listening(port: int) -> bool:
         return False
 
 
+def check_can_serve(port: int | None) -> int:
+    """The port to serve on (``port``, else the first free one from :data:`FIRST_PORT`), once Voilà is there.
+
+    Raises:
+        InputError: Voilà is not installed, or ``port`` is taken (each with its one fix).
+    """
+    if importlib.util.find_spec("voila") is None:
+        raise InputError("the app needs Voila, which is not installed here",
+                         fix="pip install 'gapps-runbook[app]' (make test and make demo install it)")
+    if port is None:
+        return free_port(FIRST_PORT)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise InputError(f"port {port} on 127.0.0.1 is taken", fix="pass another --port N, or leave it out") from None
+    return port
+
+
 def serve(port: int, token: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start the Voilà server (:mod:`gapps_runbook.runs.voila_app`) in a child process."""
     from ..runs.voila_app import TOKEN_ENV, voila_argv
@@ -53,13 +73,18 @@ def serve(port: int, token: str, env: dict[str, str]) -> subprocess.Popen[bytes]
 def run_server(proc: subprocess.Popen[bytes], port: int, url: str, *, open_browser: bool) -> int:
     """Wait for the server to listen, print the URL (open it unless told not to), run until it stops."""
     try:
-        if wait_until(lambda: proc.poll() is not None or listening(port), 60) and proc.poll() is None:
-            click.echo(f"The app is ready: {url}")
-            if open_browser:
-                import webbrowser
+        if not wait_until(lambda: proc.poll() is not None or listening(port), 60) or proc.poll() is not None:
+            proc.terminate()
+            raise click.ClickException(f"the app did not start on 127.0.0.1:{port} (its lines are above). "
+                                       "Fix: pass another --port N, or run `gapps-runbook app` again")
+        click.echo(f"The app is ready: {url}")
+        if open_browser:
+            import webbrowser
 
-                webbrowser.open(url)
+            webbrowser.open(url)
         return proc.wait()
+    except click.ClickException:
+        raise
     except BaseException:  # Ctrl-C, or SIGTERM turned into SystemExit: the server (and its kernels) stop too
         proc.terminate()
         try:
@@ -95,13 +120,10 @@ def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, no_brow
     profile = app_profile or str(obj.get("profile") or "default")
     issuer = EMULATOR_ISSUER if use_emulator else str(obj.get("issuer") or "")
     log = home / "app-emulator.log"
-    try:
-        store = ProfileStore(home)
-        store.ensure_dirs(store.profile(profile).path)  # created now if new (0700), so opening a page creates nothing
-        emulator = start_emulator(home, log) if use_emulator else None
-        port = port or free_port(FIRST_PORT)
-    except RunbookError as exc:
-        raise click.ClickException(str(exc)) from None
+    port = check_can_serve(port)  # a RunbookError is one line with its exit code (cli.run)
+    store = ProfileStore(home)
+    store.ensure_dirs(store.profile(profile).path)  # created now if new (0700), so opening a page creates nothing
+    emulator = start_emulator(home, log) if use_emulator else None
     if emulator is not None:
         click.echo(f"Started the practice emulator on {EMULATOR_ISSUER} (stopped with the app; log: {log})")
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))  # cleanup below runs
