@@ -148,6 +148,7 @@ class _Step:
         self.cell_started: float | None = None
         self.started = time.time()
         self.last_line = ""
+        self.lines: list[str] = []
         self.line = ""
         self.output: Path | None = None
         self.error: NotebookRunError | None = None
@@ -162,7 +163,7 @@ class _Step:
             self.line = f"{self.name}: FAILED. {exc}"
             return self
         self.output = result.output_path
-        self.line = result_line(self.name, result, self.values, self.last_line)
+        self.line = result_line(self.name, result, self.values, self.last_line, self.lines)
         click.echo(self.line)
         return self
 
@@ -178,4 +179,5 @@ class _Step:
         lines = text.rstrip("\n").splitlines()
         for line in lines:
             click.echo(line)
+        self.lines += lines
         self.last_line = next((line for line in reversed(lines) if line.strip()), self.last_line)

@@ -11,13 +11,17 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, NotebookRunError
 from ..steps import STEPS, find_step
 from .execute import RunResult, run_notebook
+
+if TYPE_CHECKING:
+    from ..profile.store import Profile
 
 
 Echo = Callable[[str], None]
@@ -59,30 +63,40 @@ def run_step(
                         on_output=on_output, on_cell=on_cell)
 
 
-def result_line(step: str, result: RunResult, parameters: Mapping[str, object], last_output: str = "") -> str:
+def result_line(step: str, result: RunResult, parameters: Mapping[str, object], last_output: str = "",
+                lines: Sequence[str] = ()) -> str:
     """The line a headless run ends with: the step, ok, its time, what it did, the token, the verify verdict.
 
-    What it did: step 03 the flow it authorized with, the other steps the last line their notebook
-    printed (04's verdict comes from its record instead). Then the profile's token, read back with
-    ``runbook.status`` (local, no network call): id, expiry in seconds and as UTC time, account, or
-    that there is none yet; then the verify verdict recorded (step 04: in this run, else "not checked
-    in this run"; other steps: the last one, with its time).
+    What it did: 00 every step's recorded outcome, 03 the flow it authorized with, 05 its line about
+    this profile, the others the last line their notebook printed (04's verdict comes from its record
+    instead). Then the profile's token, read back with ``runbook.status`` (local, no network call): id,
+    expiry in seconds and as UTC time, account, or that there is none yet; then the verify verdict
+    recorded (step 04: in this run, else "not checked in this run"; other steps: the last one, with its time).
 
     Args:
         step: The notebook's name (``03_authorize``).
         result: How the run ended.
         parameters: The run's parameters (``profile``, ``home``).
         last_output: The last non-blank line of the notebook's outputs.
+        lines: All the lines it printed, when known (step 05 looks for this profile's line).
     """
-    from .summary import flow_label, open_profile, recorded_flow, token_text, verify_text
+    from .summary import open_profile, steps_text, token_text, verify_text
 
     profile = open_profile(parameters)
     text = f"{step}: ok ({result.duration:.1f} s)."
-    did = f"{flow_label(recorded_flow(profile))}" if step.startswith("03") else " ".join(last_output.split())
+    did = {"00": steps_text(profile), "03": _flow_done(profile)}.get(step[:2], " ".join(last_output.split()))
+    if step.startswith("05"):
+        did = next((" ".join(ln.split()) for ln in reversed(lines) if ln.startswith(f"{profile.name}:")), did)
     if did and not step.startswith("04"):
         text += f" {did.rstrip('.')}."
     since = time.time() - result.duration if step.startswith("04") else None
     return f"{text} {token_text(profile)} Verify: {verify_text(profile, since=since)}."
+
+
+def _flow_done(profile: Profile) -> str:
+    from .summary import flow_label, recorded_flow
+
+    return flow_label(recorded_flow(profile))
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,7 @@ def run_steps(
             echo(f"  {line}")
             done.append(StepRun(step, None, exc, parameters, line))
             break
-        line = result_line(step, result, parameters, last[-1] if last else "")
+        line = result_line(step, result, parameters, last[-1] if last else "", last)
         echo(f"  {line}")
         done.append(StepRun(step, result, None, parameters, line))
     return done

@@ -96,6 +96,16 @@ def verify_text(profile: Profile, since: float | None = None) -> str:
     return f"{verdict} ({utc_text(at)})"
 
 
+STEP_RECORDS = (("01", "preflight"), ("02", "client"), ("03", "authorize"), ("04", "verify"))
+"""The step records 00 sums up, by step number (04's is its verify)."""
+
+
+def steps_text(profile: Profile) -> str:
+    """Each step's recorded outcome: ``Steps: 01 ok, 02 ok, 03 failed, 04 not run``."""
+    parts = [f"{number} {step_record(profile, key).get('status') or 'not run'}" for number, key in STEP_RECORDS]
+    return "Steps: " + ", ".join(parts)
+
+
 def recorded_flow(profile: Profile) -> str:
     """The flow of the last successful authorization (audit log), else the one step 01 chose, else ""."""
     for record in reversed(audit.read(profile)):
