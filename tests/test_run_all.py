@@ -173,3 +173,15 @@ def test_a_client_json_that_names_the_stored_client_is_not_a_change(site: Site, 
     path.write_text(json.dumps(dataclasses.replace(client, project_id="another-project").to_installed_json(endpoints)))
     code, lines, err = site.run_all("-p", "client_secrets_file", str(path))
     assert code == 0 and ran(lines) == ["02", "04"] and skipped(lines) == ["01", "03"], (lines, err)
+
+
+def test_values_outside_the_hash_that_ask_for_a_step_run_it(site: Site) -> None:
+    assert site.run_all(*site.client)[0] == 0
+    first = site.token_id()
+    code, lines, err = site.run_all("-p", "reauthorize", "true")
+    assert code == 0 and ran(lines) == ["03", "04"] and skipped(lines) == ["01", "02"], (lines, err)
+    assert site.token_id() != first
+    code, lines, err = site.run_all("-p", "project_id", "site-a-project")  # console links only: not in 01's hash
+    assert code == 0 and ran(lines) == ["01", "04"], (lines, err)
+    code, lines, err = site.run_all("-p", "project_id", "site-a-project")
+    assert code == 0 and ran(lines) == ["04"], (lines, err)

@@ -52,9 +52,10 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     holds (02: a client is stored; 03: a usable token with the requested
     scopes and the pinned account); it prints "03 authorize: skipped, done
     2026-11-30 23:41 UTC by alice, inputs unchanged (--force runs it
-    again)". 04, the status check, always runs. When 03's inputs changed, or
-    with --force, 03 authorizes again. The first failing step stops the run
-    with its fix line and its exit code.
+    again)". 04, the status check, always runs; -p reauthorize true runs 03,
+    a new -p project_id runs 01. When 03's inputs changed, or with --force,
+    03 authorizes again. The first failing step stops the run with its fix
+    line and its exit code.
     """
     from ..safety.params import check_parameters
 

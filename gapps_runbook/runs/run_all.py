@@ -11,6 +11,9 @@ A step is skipped (unless ``--force``) when all three hold:
   (a refresh token, or an access token with more than a minute left), carries every requested scope
   and the pinned account. 04 is the status check: it always runs.
 
+A value the hash does not cover but that asks for the step runs it too: 01 with a new ``project_id``,
+03 with ``reauthorize=True``.
+
 Whatever cannot be worked out (a missing secret variable, an unreachable provider) runs the step, so
 the step's own notebook says what is wrong. When 03's inputs changed, or with ``--force``, 03 runs with
 ``reauthorize=True``: a new authorization for what is asked now, not "already authorized".
@@ -76,7 +79,7 @@ def skip_line(step: Step, values: Mapping[str, object], *, force: bool = False) 
     site = Site.open(str(values.get("profile") or "default"), home=Path(home) if home else None,
                      issuer=str(values.get("issuer") or "") or None)
     record = step_record(site.profile, RECORDS[step.number])
-    if record.get("status") != "ok":
+    if record.get("status") != "ok" or _asks_for_more(step.number, site, values):
         return None
     try:
         current = _current_inputs(step.number, site, values)
@@ -87,6 +90,14 @@ def skip_line(step: Step, values: Mapping[str, object], *, force: bool = False) 
         return None
     return (f"{step.number} {step.title}: skipped, done {utc_text(str(record.get('at', '')))} by "
             f"{record.get('operator') or 'unknown'}, inputs unchanged (--force runs it again)")
+
+
+def _asks_for_more(number: str, site: Any, values: Mapping[str, object]) -> bool:
+    """A value the inputs hash does not cover asks for the step: 01 a new ``project_id``, 03 ``reauthorize``."""
+    if number == "01":
+        project_id = str(values.get("project_id") or "").strip()
+        return bool(project_id) and project_id != site.profile.load_settings().get("project_id")
+    return number == "03" and values.get("reauthorize") is True
 
 
 def _current_inputs(number: str, site: Any, values: Mapping[str, object]) -> dict[str, Any] | None:
