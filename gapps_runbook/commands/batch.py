@@ -48,7 +48,7 @@ batch folder under --out, which must be shared the same way. No secret is sent w
 @click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
               help="A notebook parameter for every site (repeatable), as in `run`. Never a secret.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Sites run at once (one kernel each), local executor.")
+              help="Sites run at once, local executor: one kernel each, started once and reused site after site.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Where the batch folder is created.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
