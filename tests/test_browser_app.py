@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -40,15 +41,11 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
-from sites import free_port
-from test_browser_session import CHROMIUM, CHROMIUM_ARGS, CODE_RE, LONG, REPO
+from sites import BROWSER_MARKS, LONG, chromium, free_port, shoot  # noqa: F401 (chromium: a fixture)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(420),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install Debian's chromium package)"),
-]
+pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
+CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")  # the emulator's user codes
 
 
 @pytest.fixture(scope="module")
@@ -123,24 +120,17 @@ def page_url(app: dict[str, Any], profile: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[dict[str, Any]]:
-    """One Chromium context (1280x900) for the module; every request's URL (and websocket) recorded."""
-    from playwright.sync_api import sync_playwright
-
+def browser(chromium: Any) -> dict[str, Any]:
+    """The module's Chromium context (sites.chromium), every request's URL (and websocket's) recorded."""
     seen: list[str] = []
 
     def record(route: Any) -> None:
         seen.append(route.request.url)
         route.continue_()
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(LONG)
-        context.route("**/*", record)
-        context.on("page", lambda page: page.on("websocket", lambda ws: seen.append(ws.url)))
-        yield {"context": context, "seen": seen}
-        chromium.close()
+    chromium.route("**/*", record)
+    chromium.on("page", lambda page: page.on("websocket", lambda ws: seen.append(ws.url)))
+    return {"context": chromium, "seen": seen}
 
 
 @pytest.fixture
@@ -178,13 +168,9 @@ def move(page: Any, button: str, index: int) -> None:
     expect_page(page, index)
 
 
-def shoot(page: Any, index: int) -> None:
-    """Page ``index``'s final state, into ``$GAPPS_SCREENSHOTS`` when set (``app_NN_<step>.png``)."""
-    folder = os.environ.get("GAPPS_SCREENSHOTS")
-    if folder:
-        target = Path(folder) if Path(folder).is_absolute() else REPO / folder
-        target.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target / f"app_{STEPS[index].notebook}.png"), full_page=True)
+def shot(page: Any, index: int) -> None:
+    """Page ``index``'s final state as ``app_NN_<step>.png``, into ``$GAPPS_SCREENSHOTS`` when set."""
+    shoot(page, f"app_{STEPS[index].notebook}", focus=None)
 
 
 def stored(home: Path) -> dict[str, str]:
@@ -204,9 +190,9 @@ def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any
 
     open_app(page, app["url"])
     assert wait_until(lambda: len(kernels(app["proc"])) == 1, DEADLINE)
-    shoot(page, 0)
+    shot(page, 0)
     move(page, "Next", 1)
-    shoot(page, 1)
+    shot(page, 1)
     move(page, "Next", 2)
     client = emu.emulator.device_client
     page.get_by_label("Product name").fill("Acme PBX")
@@ -216,7 +202,7 @@ def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any
     page.get_by_label("Client type").select_option(label="TVs and Limited Input devices")
     page.get_by_role("button", name="Save client").click()
     expect(page.get_by_text("Saved in profile site-a")).to_be_visible(timeout=LONG)
-    shoot(page, 2)
+    shot(page, 2)
     move(page, "Next", 3)
     code_box = page.locator(".widget-html-content div[style*='user-select']")
     expect(code_box).to_have_text(CODE_RE, timeout=LONG)
@@ -230,14 +216,14 @@ def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any
     device.close()
     expect(page.get_by_text("Authorized", exact=True).first).to_be_visible(timeout=LONG)
     assert code not in page.locator(".gapps-app").inner_text(), "the user code is still on the page"
-    shoot(page, 3)
+    shot(page, 3)
     token = runbook.Site.open("site-a", home=home).profile.load_token()
     assert token is not None
     move(page, "Next", 4)
     expect(page.get_by_text(token.token_id).first).to_be_visible(timeout=LONG)
-    shoot(page, 4)
+    shot(page, 4)
     move(page, "Next", 5)
-    shoot(page, 5)
+    shot(page, 5)
     assert client.client_secret not in page.content()
 
 
