@@ -141,3 +141,18 @@ def test_profile_and_issuer_come_from_the_query_string_safely() -> None:
 def test_outside_voila_the_app_notebook_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert app_pages.main({}) is None
     assert capsys.readouterr().out.strip() == "This notebook is the no-code app: open it with `gapps-runbook app`."
+
+
+def test_01_saves_the_shown_choices_only_when_asked(tmp_path: Path, emu: Any) -> None:
+    from gapps_runbook.notebook.step01 import ConsoleChecklistForm
+
+    home = tmp_path / "home"
+    site = device_profile(home, emu, "site-a")
+    before = stored(home)
+    form = ConsoleChecklistForm(site)
+    assert stored(home) == before and form.saved.value == ""
+    form.save.click()
+    assert "Saved in profile site-a" in form.saved.value
+    steps = site.profile.load_settings()["steps"]
+    assert steps["preflight"]["status"] == "ok"
+    assert stored(home) != before

@@ -492,8 +492,8 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
         both[step] = (first, set(recorder))
 
     issuer = emu.base_url
-    def chosen(h: str) -> None:  # opening 01 saves nothing; a person's choice does (issue 8 item 2)
-        step01.ConsoleChecklistForm(actions.open_site("default", h, issuer)).publishing.value = "production"
+    def chosen(h: str) -> None:  # opening 01 saves nothing; a person's choice, or Save these choices, does
+        step01.ConsoleChecklistForm(actions.open_site("default", h, issuer)).save.click()
 
     run("01", lambda h: rb.console_checklist(home=h, issuer=issuer, interactive=False), chosen)
 

@@ -2,7 +2,7 @@
 
 Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
 Opening the form writes nothing (no settings, no step record, no audit line): the verdict of the saved
-choices is computed without saving; a person's change of a choice or a tick is what saves.
+choices is computed without saving; a person's change of a choice, "Save these choices" or a tick is what saves.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..oauth import scopes
 from ..oauth.scopes import SERVICES
 from . import actions, render
 from .checklist import checklist_complete, checklist_items
-from .forms_common import Form
+from .forms_common import Form, button
 
 
 class ConsoleChecklistForm(Form):
@@ -37,20 +37,28 @@ class ConsoleChecklistForm(Form):
                                      value=publishing_status, description="Publishing")
         self.project = w.Text(value=actions.act_project_id(site, project_id), description="Project id",
                               placeholder="my-project-123", continuous_update=False)
+        self.save = button("Save these choices", "primary", "save")  # keeping the shown choices is a choice too
+        self.saved = w.HTML()  # "Saved" beside the button
         self.verdict_html = w.HTML()
         self.items = w.VBox()
         self.summary = w.HTML()
         self.ticks: list[tuple[w.Checkbox, str]] = []
         self.layout(w.HTML("<b>Services</b>"), w.VBox(list(self.services.values())), self.flow, self.publishing,
-                    self.project, self.verdict_html, w.HTML("<b>Console checklist</b>"), self.items, self.summary)
+                    self.project, w.HBox([self.save, self.saved]), self.verdict_html, w.HTML("<b>Console checklist</b>"), self.items, self.summary)
         for widget in (*self.services.values(), self.flow, self.publishing, self.project):
             self.observe(widget, self._on_input)
+        self.on_click(self.save, self._on_save)
         self._check(save=False)
 
     def _on_input(self, _change: dict[str, Any]) -> None:
         self._check(save=True)
 
+    def _on_save(self, _button: w.Button) -> None:
+        self._check(save=True)
+        self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
+
     def _check(self, *, save: bool) -> None:
+        self.saved.value = ""
         chosen = [k for k, box in self.services.items() if box.value]
         if save:  # a person changed a choice: saved, recorded as step 01's outcome
             self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
