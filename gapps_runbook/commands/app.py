@@ -110,7 +110,8 @@ def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, no_brow
 
     Code is hidden; the forms are the step notebooks' own. A page's kernel starts when the page is
     opened (nothing runs before) and stops when it is closed; opening a page changes nothing stored.
-    The URL may carry ?profile=NAME. Nothing is fetched from the internet. Ctrl-C stops the app.
+    The URL may carry ?profile=NAME. The page loads nothing from the internet (no CDN).
+    Ctrl-C stops the app.
     """
     from ..profile.store import ProfileStore
     from ..notebook.app_pages import ISSUER_ENV, PROFILE_ENV
