@@ -26,6 +26,7 @@ import contextlib
 import email.utils
 import logging
 import queue
+import select
 import selectors
 import socket
 import threading
@@ -59,6 +60,8 @@ class EmulatorServer:
     request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, host: str, port: int, app: WSGIApp, *, workers: int = WORKERS) -> None:
+        # Linux: one epoll, each connection armed once (EPOLLONESHOT) and re-armed by the worker that
+        # answered it, so no hand-back through the selector thread; elsewhere, selectors and a queue.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.create_server((host, port), family=family, backlog=self.request_queue_size)
         self.server_address = self.socket.getsockname()
@@ -66,6 +69,8 @@ class EmulatorServer:
         self.host = host
         self.app = app
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="gapps-emulator")
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._by_fd: dict[int, Connection] = {}
         self._selector = selectors.DefaultSelector()
         self._back: queue.SimpleQueue[Connection] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -80,6 +85,8 @@ class EmulatorServer:
         """Accept and dispatch until :meth:`shutdown`."""
         self.socket.setblocking(False)
         self._wake_r.setblocking(False)
+        if self._epoll is not None:
+            return self._serve_epoll(poll_interval)
         self._selector.register(self.socket, selectors.EVENT_READ, None)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         try:
@@ -99,6 +106,26 @@ class EmulatorServer:
         finally:
             self._stopped.set()
 
+    def _serve_epoll(self, poll_interval: float) -> None:
+        assert self._epoll is not None
+        listening, wake = self.socket.fileno(), self._wake_r.fileno()
+        self._epoll.register(listening, select.EPOLLIN)
+        self._epoll.register(wake, select.EPOLLIN)
+        try:
+            while not self._stop.is_set():
+                for fd, _ in self._epoll.poll(poll_interval):
+                    if fd == listening:
+                        self._accept()
+                    elif fd == wake:
+                        with contextlib.suppress(BlockingIOError):
+                            self._wake_r.recv(4096)
+                    elif (conn := self._by_fd.get(fd)) is not None:
+                        conn.busy = True  # disarmed (one shot) until its worker re-arms it
+                        self._pool.submit(self._serve_connection, conn)
+                self._close_idle()
+        finally:
+            self._stopped.set()
+
     def _accept(self) -> None:
         while True:
             try:
@@ -110,10 +137,14 @@ class EmulatorServer:
             sock.setblocking(True)
             sock.settimeout(READ_TIMEOUT)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, peer)
+            conn = Connection(sock, peer, fd=sock.fileno())
             with self._lock:
                 self._open.add(conn)
-            self._selector.register(sock, selectors.EVENT_READ, conn)
+            if self._epoll is not None:
+                self._by_fd[conn.fd] = conn
+                self._epoll.register(conn.fd, select.EPOLLIN | select.EPOLLONESHOT)
+            else:
+                self._selector.register(sock, selectors.EVENT_READ, conn)
 
     def _take_back(self) -> None:
         while True:
@@ -129,6 +160,9 @@ class EmulatorServer:
 
     def _close_idle(self) -> None:
         limit = time.monotonic() - IDLE_SECONDS
+        for conn in list(self._by_fd.values()):  # epoll
+            if not conn.busy and conn.idle_since < limit:
+                self._close(conn)
         for key in list(self._selector.get_map().values()):
             conn = key.data
             if conn is not None and conn.idle_since < limit:
@@ -138,6 +172,8 @@ class EmulatorServer:
     def _close(self, conn: Connection) -> None:
         with self._lock:
             self._open.discard(conn)
+            if self._by_fd.get(conn.fd) is conn:
+                del self._by_fd[conn.fd]  # closing the socket also takes it out of the epoll
         with contextlib.suppress(OSError):
             conn.sock.close()
 
@@ -151,7 +187,13 @@ class EmulatorServer:
                 keep = self._one_request(conn)
         except Exception:  # noqa: BLE001  (a broken connection; the app's own errors are answered 500)
             keep = False
-        if keep and not self._stop.is_set():
+        if keep and not self._stop.is_set() and self._epoll is not None:
+            conn.idle_since, conn.busy = time.monotonic(), False
+            try:
+                self._epoll.modify(conn.fd, select.EPOLLIN | select.EPOLLONESHOT)
+            except OSError:  # closed meanwhile (idle sweep, shutdown)
+                self._close(conn)
+        elif keep and not self._stop.is_set():
             self._back.put(conn)
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
@@ -250,5 +292,7 @@ class EmulatorServer:
                 conn.sock.close()
         with contextlib.suppress(Exception):
             self._selector.close()
+            if self._epoll is not None:
+                self._epoll.close()
         self._wake_r.close()
         self._wake_w.close()

@@ -33,6 +33,8 @@ class Connection:
     peer: tuple[Any, ...]
     buffer: bytearray = field(default_factory=bytearray)
     idle_since: float = field(default_factory=time.monotonic)
+    fd: int = -1  # the socket's descriptor, kept for after it is closed
+    busy: bool = False  # a worker is answering it
 
     def fill(self) -> bool:
         """Read what the socket has (waiting up to :data:`READ_TIMEOUT`); False at end of stream."""
