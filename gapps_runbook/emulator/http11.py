@@ -10,7 +10,7 @@ http.server cannot drain a request body it did not read before the next request 
   ``Connection: close`` (or is HTTP/1.0 without ``keep-alive``), or is idle for :data:`IDLE_SECONDS`;
 * **a bounded pool**: one selector thread accepts connections and watches the idle ones; a
   connection with a request waiting goes to one of :data:`WORKERS` threads, which answers it (and
-  any request already buffered behind it) and hands the connection back;
+  any request already buffered) and re-arms it (Linux: epoll, ``EPOLLONESHOT``; else via a queue);
 * the listen backlog is :data:`LISTEN_BACKLOG` (werkzeug's 128 overflowed when 200 device flows
   started together: the kernel dropped SYNs and clients retried after 1 s).
 
