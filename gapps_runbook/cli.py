@@ -19,6 +19,7 @@ import click
 from .oauth import scopes
 from .oauth.client_ids import validate_client_id
 from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, as tests/test_leaks reads it)
+from .commands import CLIENT_COMMANDS, COMMANDS, LazyGroup  # names and short help only: no command module imported
 from .errors import ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
@@ -39,39 +40,6 @@ else:
     runbook = _Lazy("gapps_runbook.runbook")
     render = _Lazy("gapps_runbook.notebook.render")
     webbrowser = _Lazy("webbrowser")  # tests patch cli.webbrowser.open: set on the proxy, it is the one called
-
-class LazyGroup(click.Group):
-    """A group whose commands from ``commands/`` are imported when one runs, not when the group is listed.
-
-    ``lazy`` maps a command's name to ``(module, attribute, short help)``; ``--help`` lists the short
-    help without importing (the command modules pull in the profile, runbook, emulator and lab layers:
-    most of ``--help``'s cost; issue 9, figure B2). ``tests/test_cli_lazy.py`` checks that the listing is
-    the one the loaded commands give.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy: dict[str, tuple[str, str, str]] = {}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *self.lazy})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy:
-            module, attribute, _ = self.lazy[cmd_name]
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
-        return self.commands.get(cmd_name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """click's listing, with a stand-in carrying the short help for each command not imported yet."""
-        listed = {name: self.commands.get(name) or click.Command(name, help=self.lazy[name][2])
-                  for name in self.list_commands(ctx)}
-        shown = [(name, cmd) for name, cmd in listed.items() if not cmd.hidden]
-        if shown:
-            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
-            with formatter.section("Commands"):
-                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in shown])
-
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -329,8 +297,6 @@ def demo(out: Path) -> None:
 
 
 # The other commands live in commands/ (and the emulator's in emulator/command.py), imported when run (B2).
-from .commands import CLIENT_COMMANDS, COMMANDS  # noqa: E402  (names and short help only; they import nothing from here)
-
 cli.lazy.update(COMMANDS)
 client.lazy.update(CLIENT_COMMANDS)
 

@@ -36,10 +36,10 @@ from ..runs.parameters import literal
 @click.pass_context
 def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str], ...], out: Path,
                 force: bool) -> None:
-    """Run one runbook step's notebook headless (papermill) into a new run folder, or ``all`` of 01-04.
+    """Run one runbook step's notebook headless (papermill) into a new run folder, or all of 01-04.
 
     STEP is 00-05, a notebook name (03_authorize), a word (checklist, client, authorize, status, backup),
-    or ``all``. What the notebook shows is printed as it runs (step 03: the link or the code, then it
+    or "all". What the notebook shows is printed as it runs (step 03: the link or the code, then it
     waits for the approval); each step ends with its result line: what it did, the token's id, expiry
     and account, the verify verdict. The executed notebooks (scrubbed of secrets, written even when a
     step fails) and report.html, which opens with the run's summary, land in the run folder.
