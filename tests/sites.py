@@ -185,9 +185,28 @@ def open_and_run(page: Any, lab: dict[str, Any], path: str) -> Any:
     return panel
 
 
-def save(page: Any) -> None:
-    """File > Save (what autosave does every 2 s), and wait until nothing is unsaved."""
+def save(page: Any, notebook: Path | None = None, holding: str = "") -> None:
+    """File > Save (what autosave does every 2 s), and wait until nothing is unsaved; with ``notebook``, until
+    that file itself holds ``holding`` (saving again while it does not).
+
+    "Nothing unsaved" alone is not "saved": JupyterLab serializes a notebook when a save starts and clears its
+    dirty mark when that save returns (``Context._save``), so outputs that arrive while an autosave is in flight
+    are neither on disk nor marked unsaved; a reload then shows the older file (test_d's flake, 1 run in ~15).
+    """
     from playwright.sync_api import expect
+
+    from gapps_runbook.commands.lab import wait_until
 
     page.keyboard.press("Control+s")
     expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=LONG)
+    if notebook is None:
+        return
+
+    def saved() -> bool:
+        if holding in notebook.read_text(encoding="utf-8"):
+            return True
+        page.keyboard.press("Control+s")  # a save that raced an autosave: save the current model again
+        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=LONG)
+        return False
+
+    assert wait_until(saved, LONG / 1000, poll=1.0), f"{notebook.name} was never saved holding {holding!r}"

@@ -120,12 +120,13 @@ def test_a_the_desktop_flow_is_approved_in_the_tab_the_button_opens_and_lands_on
     expect(panel.get_by_text(WAITING)).to_have_count(0)
     expect(panel.get_by_role("button", name="Cancel")).to_be_disabled()
     expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
-    save(page)
+    saved = home / "workspaces" / "desk" / "03_authorize.ipynb"
+    save(page, saved, "<b>Authorized</b>")  # the static summary on disk: the kernel may go, the page may reload
     shoot(page, "03_desktop_authorized")
     token = runbook.Site.open("desk", home=home).profile.load_token()
     assert token is not None and token.account == ACCOUNT
-    saved = (home / "workspaces" / "desk" / "03_authorize.ipynb").read_text(encoding="utf-8")
-    assert "code_challenge" not in saved and "state=" not in saved  # the link was transient
+    text = saved.read_text(encoding="utf-8")
+    assert "code_challenge" not in text and "state=" not in text  # the link was transient
 
     status = open_and_run(page, lab, "desk/04_token_status.ipynb")
     expect(status.get_by_text(token.token_id).filter(visible=True).first).to_be_visible(timeout=LONG)

@@ -20,11 +20,9 @@ nothing tracked is written. Skipped only when ``/usr/bin/chromium`` is missing.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,21 +37,13 @@ from gapps_runbook.runs.steps import notebooks_dir
 from gapps_runbook.runs.workspace import prepare
 from gapps_runbook.safety.leakscan import scan_paths
 
-from sites import jupyterlab
+# chromium and page are fixtures; CHROMIUM and CHROMIUM_ARGS stay importable from here for test_browser_app.py
+from sites import (BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, KERNEL_IDLE, LONG, REPO, chromium, jupyterlab,  # noqa: F401
+                   open_and_run, page, save, shoot)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-gpu", "--no-first-run"]
-REPO = Path(__file__).resolve().parents[1]
-KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
 CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")
-LONG = 90_000  # ms: a 2-core machine shared with other work
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install Debian's chromium package)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -86,61 +76,6 @@ def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         yield {"url": url, "token": token, "log": log}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One Chromium context (1280x900) for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(LONG)
-        yield context
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, lab: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page; on failure a screenshot and the JupyterLab log's path are printed."""
-    page = browser.new_page()
-    yield page
-    if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
-        page.screenshot(path=str(Path(lab["log"]).with_name(f"{request.node.name}.png")))
-    page.close()
-
-
-def shoot(page: Any, name: str, focus: str = ".gapps-form") -> None:
-    """The step's final state (``focus`` scrolled into view), into ``$GAPPS_SCREENSHOTS`` when set."""
-    folder = os.environ.get("GAPPS_SCREENSHOTS")
-    if folder:
-        page.locator(f".jp-NotebookPanel:visible {focus}").filter(visible=True).last.scroll_into_view_if_needed()
-        target = Path(folder) if Path(folder).is_absolute() else REPO / folder
-        target.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target / f"{name}.png"))
-
-
-def open_and_run(page: Any, lab: dict[str, Any], path: str) -> Any:
-    """Open ``path`` (a fresh layout), wait for an idle kernel, Run All; the notebook panel's locator."""
-    from playwright.sync_api import expect
-
-    page.goto(f"{lab['url']}/lab/tree/{path}?reset&token={lab['token']}")
-    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
-    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=Path(path).name).click()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    panel = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
-    expect(panel.locator(".gapps-form").filter(visible=True).first).to_be_visible(timeout=LONG)
-    return panel
-
-
-def save(page: Any) -> None:
-    """File > Save (what autosave does every 2 s), and wait until nothing is unsaved."""
-    from playwright.sync_api import expect
-
-    page.keyboard.press("Control+s")
-    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=LONG)
-
-
 def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(
         page: Any, lab: dict[str, Any], emu: RunningEmulator, home: Path) -> None:
     from playwright.sync_api import expect
@@ -158,7 +93,7 @@ def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(
     device.close()
     expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
     assert code not in panel.inner_text(), "the user code is still on the page"
-    save(page)
+    save(page, home / "workspaces" / "site-a" / "03_authorize.ipynb", "<b>Authorized</b>")  # test_e reopens it
     shoot(page, "03_authorize")
     assert runbook.Site.open("site-a", home=home).profile.load_token() is not None
 
@@ -193,7 +128,7 @@ def test_d_a_browser_reload_mid_session_keeps_the_state(page: Any, lab: dict[str
     assert token is not None
     panel = open_and_run(page, lab, "site-a/04_token_status.ipynb")
     expect(panel.get_by_text(token.token_id).filter(visible=True).first).to_be_visible(timeout=LONG)
-    save(page)
+    save(page, home / "workspaces" / "site-a" / "04_token_status.ipynb", token.token_id)  # on disk, not just "clean"
     page.reload()
     expect(page.locator(".jp-NotebookPanel:visible .jp-Notebook").get_by_text(token.token_id).filter(visible=True).first) \
         .to_be_visible(timeout=LONG)
