@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
+from ..oauth.clock import duration_text
 from ..profile.files import TOKEN_FILE
 from . import actions, render
 from .render_lastmile import handoff_lines, token_file_lines
@@ -51,6 +52,7 @@ class TokenStatusForm(Form):
         self.on_click(self.confirm, self._on_confirm)
         self.on_click(self.keep, self._on_keep)
         self._expires_at: float | None = None
+        self._expires_wall: float | None = None
         self._stop = threading.Event()
         self._render(runbook.status(site))
         self.replace_previous()
@@ -68,7 +70,9 @@ class TokenStatusForm(Form):
 
     def _render(self, st: runbook.TokenStatus) -> None:
         self._expires_at = None if st.expires_in is None else time.monotonic() + st.expires_in
-        self.table.value = render.table_html(render.status_rows(st))
+        self._expires_wall = None if st.expires_in is None else time.time() + st.expires_in
+        rows = [row for row in render.status_rows(st) if row[0] != "Expires in"]  # the countdown above says it, live
+        self.table.value = render.table_html(rows)
         self.has_token = st.token_id is not None
         for widget in (self.refresh, self.verify, self.revoke, self.handoff):  # nothing to act on without a token
             widget.disabled = not self.has_token
@@ -81,7 +85,9 @@ class TokenStatusForm(Form):
             self.expires.value = "No token"
             return
         left = max(0, int(self._expires_at - time.monotonic()))
-        self.expires.value = f"Access token expires in {left} s" if left else "Access token expired: click Refresh now"
+        until = f" (until {render.utc_clock(self._expires_wall)})" if self._expires_wall is not None else ""
+        self.expires.value = (f"Access token expires in {duration_text(left)}{until}" if left
+                              else "Access token expired: click Refresh now")
 
     def _tick(self) -> None:
         while self.alive() and not self._stop.wait(1.0):
