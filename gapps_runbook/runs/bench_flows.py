@@ -5,8 +5,8 @@
   poller then waits a whole interval). Measured: approval to token saved, and polls sooner than
   the interval after the previous one (from the emulator's request log).
 * B6, :func:`load`: the emulator served in a child process (``python -m gapps_runbook.runs.bench_flows``,
-  in memory, on 127.0.0.1); N clients start together, each asks ``/device/code`` and then polls
-  ``/token`` every second for a bounded time. Measured: latency of every request (p50, p99, max),
+  in memory, on 127.0.0.1); N clients (coroutines of one asyncio loop, one kept-alive connection
+  each) each ask ``/device/code`` and then poll ``/token`` every second for a bounded time. Measured: latency of every request (p50, p99, max),
   errors (no answer, or a 5xx), and the child's RSS at start and its peak.
 """
 
@@ -17,7 +17,7 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
+import threading  # B3's approver
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,17 +123,25 @@ class Load:
 
 
 def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> Load:
-    """B6: ``clients`` device flows started together, polling every second for ``seconds``.
+    """B6: ``clients`` device flows, each asking a code and then polling every second for ``seconds``.
+
+    The clients are coroutines of one asyncio loop, each on its own kept-alive connection (as a real
+    client's session keeps one), sending raw HTTP/1.1: the load generator's own cost per request stays a
+    few microseconds, so the latencies are the emulator's, not those of 200 client threads competing for
+    the same two cores (as ``wrk`` or ``hey`` would measure it).
 
     Args:
-        clients: How many flows start at once.
+        clients: How many flows run at once.
         seconds: How long each one polls.
-        spread: Flow ``i`` starts ``i / clients * spread`` seconds after the others are released
-            (0: all at the same instant, the target's case).
+        spread: Flow ``i`` starts ``i / clients * spread`` seconds after the first (0: all at the same
+            instant, so every second brings a burst of ``clients`` polls; 1: spread as flows that began
+            independently are).
 
     Returns:
         The measured :class:`Load`.
     """
+    import asyncio
+
     child = subprocess.Popen([sys.executable, "-m", "gapps_runbook.runs.bench_flows"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     try:
@@ -141,13 +149,12 @@ def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> L
         ready = json.loads(child.stdout.readline())
         latencies: list[float] = []
         errors: list[str] = []
-        start = threading.Barrier(clients)
-        threads = [threading.Thread(target=_one_flow, args=(ready, start, i / clients * spread, seconds,
-                                                            latencies, errors)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+
+        async def all_flows() -> None:
+            await asyncio.gather(*(_one_flow(ready, i / clients * spread, seconds, latencies, errors)
+                                   for i in range(clients)))
+
+        asyncio.run(all_flows())
         child.stdin.close()  # the child prints its peak RSS and exits
         peak = json.loads(child.stdout.readline())["rss_peak_kb"]
         child.wait(timeout=30)
@@ -161,45 +168,64 @@ def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> L
                 ordered[-1], ready["rss_kb"] / 1024, peak / 1024)
 
 
-def _one_flow(ready: dict, start: threading.Barrier, delay: float, seconds: float, latencies: list[float],
-              errors: list[str]) -> None:
-    """One client: ``/device/code``, then a ``/token`` poll every second, on one kept-alive connection.
+async def _one_flow(ready: dict[str, Any], delay: float, seconds: float, latencies: list[float],
+                    errors: list[str]) -> None:
+    """One client: ``/device/code``, then a ``/token`` poll every second, on one kept-alive connection."""
+    import asyncio
+    import urllib.parse
 
-    A ``requests.Session`` per flow, as a real client (google-auth's, this runbook's transport) keeps one.
-    """
-    import requests
-
+    await asyncio.sleep(delay)  # its place in the spread
+    url = urllib.parse.urlsplit(ready["base_url"])
     client = {"client_id": ready["client_id"], "client_secret": ready["client_secret"]}
-    start.wait(timeout=60)
-    time.sleep(delay)  # its place in the spread, not an ordering
-    ends = time.monotonic() + seconds
-    with requests.Session() as session:
-        answer = _post(session, ready["base_url"] + "/device/code", {**client, "scope": "openid email"},
-                       latencies, errors)
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(url.hostname, url.port), 30)
+    except (OSError, asyncio.TimeoutError) as exc:
+        errors.append(type(exc).__name__)
+        return
+    try:
+        answer = await _post(reader, writer, url.netloc, "/device/code", {**client, "scope": "openid email"},
+                             latencies, errors)
         device_code = (answer or {}).get("device_code")
+        ends = time.monotonic() + seconds
         while device_code and time.monotonic() < ends:
             sent = time.monotonic()
-            _post(session, ready["base_url"] + "/token",
-                  {**client, "device_code": device_code, "grant_type": DEVICE_GRANT}, latencies, errors)
-            time.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
+            if await _post(reader, writer, url.netloc, "/token",
+                           {**client, "device_code": device_code, "grant_type": DEVICE_GRANT},
+                           latencies, errors) is None:
+                return
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
+    finally:
+        writer.close()
 
 
-def _post(session: Any, url: str, form: dict[str, str], latencies: list[float], errors: list[str]) -> dict | None:
-    """POST ``form``; append the latency (answered) or the error (no answer or a 5xx)."""
-    import requests
+async def _post(reader: Any, writer: Any, host: str, path: str, form: dict[str, str], latencies: list[float],
+                errors: list[str]) -> dict[str, Any] | None:
+    """POST ``form`` on the kept-alive connection; append the latency (answered) or the error (none, or a 5xx)."""
+    import asyncio
+    import urllib.parse
 
+    body = urllib.parse.urlencode(form).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {FORM['Content-Type']}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
     sent = time.monotonic()
     try:
-        response = session.post(url, data=form, headers=FORM, timeout=30)
-        body = response.content
-    except requests.RequestException as exc:
+        writer.write(head + body)
+        status_and_headers = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        length = next((int(line.split(b":", 1)[1]) for line in status_and_headers.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), None)
+        if length is None:  # the emulator answers every request with a Content-Length (keep-alive)
+            errors.append("no Content-Length")
+            return None
+        answer = await asyncio.wait_for(reader.readexactly(length), 30)
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         errors.append(type(exc).__name__)
         return None
-    if response.status_code >= 500:
-        errors.append(str(response.status_code))
+    status = int(status_and_headers.split(b" ", 2)[1])
+    if status >= 500:
+        errors.append(str(status))
         return None
-    latencies.append(time.monotonic() - sent)  # list.append is atomic: no lock needed
-    return json.loads(body) if body.startswith(b"{") else None
+    latencies.append(time.monotonic() - sent)
+    return json.loads(answer) if answer.startswith(b"{") else None
 
 
 def _serve_child() -> None:
