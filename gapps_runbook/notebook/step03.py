@@ -86,6 +86,7 @@ class AuthorizeForm(Form):
         """Buttons and boxes for ``state``: "waiting", "finishing" (a pasted address), "authorized" or "stopped"."""
         waiting = state in ("waiting", "finishing")
         self.cancel.disabled = not waiting
+        self.cancel.layout.display = None if waiting else "none"  # nothing to cancel: not shown at all
         self.paste_box.layout.display = None if state == "waiting" else "none"
         self.paste_finish.disabled = state != "waiting"
         again = state == "authorized" or (state == "stopped" and self.result.value != "")
