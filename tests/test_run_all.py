@@ -22,7 +22,8 @@ from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.profile import audit
 from gapps_runbook.profile.store import ProfileStore
-from gapps_runbook.runs.summary import step_record, utc_text
+from gapps_runbook.oauth.clock import utc_text
+from gapps_runbook.runs.summary import step_record
 from gapps_runbook.safety import leakscan
 
 pytestmark = pytest.mark.notebook

@@ -4,6 +4,7 @@ and the last mile (Test client, the calendar sample, the summary for the ticket)
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 import threading
@@ -99,7 +100,8 @@ def test_steps_record_operator_and_inputs_hash_and_the_audit_log_has_no_secret(
     assert not any(secret in path.read_text() for secret in secrets)
     assert leakscan.scan_text(str(path), path.read_text(), secrets) == []
     rows, _st, _ticks = actions.act_overview(site)
-    assert f"by {audit.operator()}" in next(r for r in rows if r.step == "authorize").at  # 00 shows the operator
+    when = next(r for r in rows if r.step == "authorize").at  # 00 shows when (as people read it) and who
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d UTC by {re.escape(audit.operator())}", when), when
 
     assert cli.run(["--home", str(tmp_path), "audit", "site-a"]) == 0
     text = capsys.readouterr().out

@@ -23,6 +23,7 @@ from .. import runbook
 from ..profile import secret_sources
 from .checklist import ChecklistItem
 from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..oauth.clock import utc_text
 from ..errors import STEP_CHECKLIST, STEP_CLIENT, ConfigError, InputError, OAuthError, RunbookError
 from ..oauth.verify import VerifyReport
 from ..oauth.endpoints import GOOGLE
@@ -254,7 +255,7 @@ def act_overview(site: runbook.Site) -> tuple[list[StepRow], runbook.TokenStatus
     rows = []
     for key, notebook, title in STEPS:
         step = steps.get(key) or {}
-        at = str(step.get("at", "")) + (f" by {step['operator']}" if step.get("operator") else "")
+        at = utc_text(str(step.get("at", ""))) + (f" by {step['operator']}" if step.get("operator") else "")
         rows.append(StepRow(key, notebook, title, str(step.get("status", "not run")), at, str(step.get("detail", ""))))
     return rows, runbook.status(site), dict(settings.get("checklist") or {})
 

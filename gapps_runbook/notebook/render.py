@@ -226,7 +226,7 @@ def overview_html(rows: Sequence[StepRow], last_export: Mapping[str, Any] | None
     body = "".join(f"<tr><td style='text-align:left'><a href='{e(link)}'>{e(title)}</a></td>"
                    f"<td>{e(status)}</td><td>{e(at)}</td><td style='text-align:left'>{e(detail)}</td></tr>"
                    for link, title, status, at, detail in cells)
-    return f"<table><tr><th>Step</th><th>Status</th><th>When (UTC)</th><th>Detail</th></tr>{body}</table>"
+    return f"<table><tr><th>Step</th><th>Status</th><th>When</th><th>Detail</th></tr>{body}</table>"
 
 
 def _complete_uri(grant: Any) -> str | None:

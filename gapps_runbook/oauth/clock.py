@@ -6,6 +6,7 @@ and never sleep (the style guide's "step function plus a loop, with time injecte
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from typing import Protocol
@@ -91,3 +92,13 @@ def duration_text(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
+
+
+def utc_text(value: str | float) -> str:
+    """An ISO timestamp or an epoch time as people read it: ``2026-11-30 23:41 UTC`` ("" when it cannot be read)."""
+    try:
+        moment = (datetime.datetime.fromtimestamp(value, datetime.timezone.utc) if isinstance(value, (int, float))
+                  else datetime.datetime.fromisoformat(value).astimezone(datetime.timezone.utc))
+    except (ValueError, OverflowError, OSError):
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -30,7 +30,8 @@ from typing import Any
 from ..errors import InputError, RunbookError
 from ..profile import audit
 from ..steps import STEPS, Step
-from .summary import step_record, utc_text
+from ..oauth.clock import utc_text
+from .summary import step_record
 
 RUN_ALL: tuple[Step, ...] = STEPS[1:5]
 """The steps ``run all`` runs, in order: 01 console checklist to 04 token status."""

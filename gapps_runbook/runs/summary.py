@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..oauth.clock import utc_text
 from ..profile import audit
 
 if TYPE_CHECKING:
@@ -25,16 +26,6 @@ FLOW_LABELS = {
     "desktop": "Desktop app flow (loopback + PKCE)",
     "device": "Device flow (TVs and Limited Input devices)",
 }
-
-
-def utc_text(value: str | float) -> str:
-    """An ISO timestamp or an epoch time as ``2026-11-30 23:41 UTC`` ("" when it cannot be read)."""
-    try:
-        moment = (datetime.datetime.fromtimestamp(value, datetime.timezone.utc) if isinstance(value, (int, float))
-                  else datetime.datetime.fromisoformat(value).astimezone(datetime.timezone.utc))
-    except (ValueError, OverflowError, OSError):
-        return ""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def open_profile(parameters: Mapping[str, object]) -> Profile:
