@@ -3,9 +3,10 @@
 The Desktop app flow with an auto-approving emulator: ``browser`` plays the person's browser (it fetches
 the consent page, which approves and redirects to the runbook's loopback listener).
 
-The browser tests (``tests/test_browser_*.py``) share the rest: :func:`jupyterlab`, the Chromium fixtures
-``chromium`` and ``page`` (a test module imports them and defines its own module-scoped ``lab``), and
-:func:`open_and_run`, :func:`save` and :func:`shoot` (``GAPPS_SCREENSHOTS=docs/screenshots``).
+The browser tests (``tests/test_browser_*.py``) share the rest: the fixtures ``emu`` (an emulator a person
+approves at), ``lab`` (JupyterLab on ``<home>/workspaces``; the module defines ``home``), ``chromium`` and
+``page`` (a test module imports the ones it uses), :func:`ready_site` (steps 01-02 done), :func:`jupyterlab`,
+and :func:`open_and_run`, :func:`save` and :func:`shoot` (``GAPPS_SCREENSHOTS=docs/screenshots``).
 """
 
 from __future__ import annotations
@@ -134,6 +135,42 @@ def jupyterlab(root: Path, jupyter: Path, *, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[RunningEmulator]:
+    """The emulator, served in process; a person approves (no auto-approve)."""
+    from gapps_runbook.emulator import Emulator, serve
+
+    with serve(Emulator()) as running:
+        yield running
+
+
+def ready_site(home: Path, emu: RunningEmulator, name: str, *, flow: str, services: tuple[str, ...],
+               secret: str | None = None, product: str = "", client: bool = True, workspace: bool = True) -> None:
+    """Profile ``name`` with steps 01 (``flow``, ``services``, published) and 02 (the emulator's client of
+    that flow; ``secret`` instead of its own for a refused one) done, and its workspace made as ``lab`` does."""
+    from gapps_runbook.oauth import scopes
+    from gapps_runbook.runs.steps import notebooks_dir
+    from gapps_runbook.runs.workspace import prepare
+
+    site = runbook.Site.open(name, home=home, issuer=emu.base_url)
+    runbook.check_console(site, scopes.scopes_for(services), flow=flow, publishing_status="production")  # type: ignore[arg-type]
+    if client:
+        own = emu.emulator.desktop_client if flow == "desktop" else emu.emulator.device_client
+        runbook.save_client(site, client_id=own.client_id, client_secret=secret or own.client_secret,
+                            client_type=flow, product_name=product)
+    if workspace:
+        prepare(name, home=home, issuer=emu.base_url, templates=notebooks_dir())
+
+
+@pytest.fixture(scope="module")
+def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
+    with jupyterlab(home / "workspaces", tmp_path_factory.mktemp("jupyter"),
+                    env={"GAPPS_RUNBOOK_LAB_ROOT": str(home / "workspaces")},  # as `gapps-runbook lab` sets it
+                    settings={"docmanager-extension/plugin": {"autosaveInterval": 2}}) as (url, token, log):
+        yield {"url": url, "token": token, "log": log}
 
 
 @pytest.fixture(scope="module")

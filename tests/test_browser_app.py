@@ -36,12 +36,11 @@ import pytest
 
 from gapps_runbook import runbook
 from gapps_runbook.commands.lab import wait_until
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
-from gapps_runbook.oauth import scopes
+from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, LONG, chromium, free_port, shoot  # noqa: F401 (chromium: a fixture)
+from sites import BROWSER_MARKS, LONG, chromium, emu, free_port, ready_site, shoot  # noqa: F401 (fixtures)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
@@ -49,23 +48,12 @@ CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")  # the emulator's user codes
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[RunningEmulator]:
-    """The emulator, served in process; a person approves (no auto-approve)."""
-    with serve(Emulator()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
     """``site-a``: step 01 done (device flow, openid), no client yet; ``fresh``: 01-02 done, no token."""
     home = tmp_path_factory.mktemp("app") / "home"
-    client = emu.emulator.device_client
     for name in ("site-a", "fresh"):
-        site = runbook.Site.open(name, home=home, issuer=emu.base_url)
-        runbook.check_console(site, scopes.scopes_for(("openid",)), flow="device", publishing_status="production")
-        if name == "fresh":
-            runbook.save_client(site, client_id=client.client_id, client_secret=client.client_secret,
-                                client_type="device", product_name="gapps-runbook app test")
+        ready_site(home, emu, name, flow="device", services=("openid",), client=name == "fresh",
+                   product="gapps-runbook app test", workspace=False)
     return home
 
 

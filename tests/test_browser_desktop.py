@@ -23,19 +23,15 @@ Skipped, with the reason shown, only when ``/usr/bin/chromium`` is missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gapps_runbook import runbook
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
-from gapps_runbook.oauth import scopes
-from gapps_runbook.runs.steps import notebooks_dir
-from gapps_runbook.runs.workspace import prepare
+from gapps_runbook.emulator import RunningEmulator
 
-from sites import BROWSER_MARKS, LONG, chromium, jupyterlab, open_and_run, page, save, shoot  # noqa: F401 (fixtures)
+from sites import BROWSER_MARKS, LONG, chromium, emu, lab, open_and_run, page, ready_site, save, shoot  # noqa: F401 (fixtures)
 
 ACCOUNT = "engineer@example.com"
 WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
@@ -46,34 +42,13 @@ pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[RunningEmulator]:
-    """The emulator, served in process; a person approves (no auto-approve)."""
-    with serve(Emulator()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
     """Profiles ``desk`` (Desktop app client, Calendar + openid) and ``desk-wrong`` (a refused secret); workspaces."""
     home = tmp_path_factory.mktemp("desktop") / "home"
-    client = emu.emulator.desktop_client
-    for name, secret in (("desk", client.client_secret), ("desk-wrong", WRONG_SECRET)):
-        site = runbook.Site.open(name, home=home, issuer=emu.base_url)
-        runbook.check_console(site, scopes.scopes_for(("calendar", "openid")), flow="desktop",
-                              publishing_status="production")
-        runbook.save_client(site, client_id=client.client_id, client_secret=secret, client_type="desktop",
-                            product_name="gapps-runbook desktop session")
-        prepare(name, home=home, issuer=emu.base_url, templates=notebooks_dir())
+    for name, secret in (("desk", None), ("desk-wrong", WRONG_SECRET)):
+        ready_site(home, emu, name, flow="desktop", services=("calendar", "openid"), secret=secret,
+                   product="gapps-runbook desktop session")
     return home
-
-
-@pytest.fixture(scope="module")
-def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
-    with jupyterlab(home / "workspaces", tmp_path_factory.mktemp("jupyter"),
-                    env={"GAPPS_RUNBOOK_LAB_ROOT": str(home / "workspaces")},  # as `gapps-runbook lab` sets it
-                    settings={"docmanager-extension/plugin": {"autosaveInterval": 2}}) as (url, token, log):
-        yield {"url": url, "token": token, "log": log}
 
 
 def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:

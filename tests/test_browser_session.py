@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,12 @@ import pytest
 import requests
 
 from gapps_runbook import runbook
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
-from gapps_runbook.oauth import scopes
-from gapps_runbook.runs.steps import notebooks_dir
-from gapps_runbook.runs.workspace import prepare
+from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.safety.leakscan import scan_paths
 
 # chromium and page are fixtures; CHROMIUM and CHROMIUM_ARGS stay importable from here for test_browser_app.py
-from sites import (BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, KERNEL_IDLE, LONG, REPO, chromium, jupyterlab,  # noqa: F401
-                   open_and_run, page, save, shoot)
+from sites import (BROWSER_MARKS, KERNEL_IDLE, LONG, REPO, chromium, emu, lab,  # noqa: F401 (fixtures)
+                   open_and_run, page, ready_site, save, shoot)
 
 CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")
 
@@ -47,33 +43,13 @@ pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[RunningEmulator]:
-    """The emulator, served in process; a person approves (no auto-approve)."""
-    with serve(Emulator()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
     """Profiles ``site-a`` (steps 01-02 done, device flow, openid) and ``wrong`` (a refused secret); their workspaces."""
     home = tmp_path_factory.mktemp("session") / "home"
-    client = emu.emulator.device_client
-    for name, secret in (("site-a", client.client_secret), ("wrong", "GOCSPX-" + "x" * 28)):
-        site = runbook.Site.open(name, home=home, issuer=emu.base_url)
-        runbook.check_console(site, scopes.scopes_for(("openid",)), flow="device", publishing_status="production")
-        runbook.save_client(site, client_id=client.client_id, client_secret=secret, client_type="device",
-                            product_name="gapps-runbook browser session")
-        prepare(name, home=home, issuer=emu.base_url, templates=notebooks_dir())
+    for name, secret in (("site-a", None), ("wrong", "GOCSPX-" + "x" * 28)):
+        ready_site(home, emu, name, flow="device", services=("openid",), secret=secret,
+                   product="gapps-runbook browser session")
     return home
-
-
-@pytest.fixture(scope="module")
-def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
-    with jupyterlab(home / "workspaces", tmp_path_factory.mktemp("jupyter"),
-                    env={"GAPPS_RUNBOOK_LAB_ROOT": str(home / "workspaces")},  # as `gapps-runbook lab` sets it
-                    settings={"docmanager-extension/plugin": {"autosaveInterval": 2}}) as (url, token, log):
-        yield {"url": url, "token": token, "log": log}
 
 
 def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(

@@ -13,7 +13,7 @@ else: it loads Voilà, tornado and jupyter_server at import). :class:`RunbookVoi
   it is configured too, for kernels that do go idle);
 * **no request off the machine**: Voilà's lab template links Font Awesome from cdn.jsdelivr.net;
   :data:`REMOTE_TAG` removes any ``<link>``/``<script>`` to an ``http(s)://`` address from the page
-  (buttons show their text without icons). MathJax is off in that template already;
+  (the icons still show: the page's widget manager bundles its own copy). MathJax is off in that template already;
 * no preheated kernels (Voilà's default, kept): a kernel starts when a page is opened, not before.
 
 The token comes through :data:`TOKEN_ENV` (never the command line, where ``ps`` shows it) and is removed
