@@ -6,7 +6,8 @@ the consent page, which approves and redirects to the runbook's loopback listene
 The browser tests (``tests/test_browser_*.py``) share the rest: the fixtures ``emu`` (an emulator a person
 approves at), ``lab`` (JupyterLab on ``<home>/workspaces``; the module defines ``home``), ``chromium`` and
 ``page`` (a test module imports the ones it uses), :func:`ready_site` (steps 01-02 done), :func:`jupyterlab`,
-and :func:`open_and_run`, :func:`save` and :func:`shoot` (``GAPPS_SCREENSHOTS=docs/screenshots``).
+:func:`open_and_run`, :func:`save` and :func:`shoot` (``GAPPS_SCREENSHOTS=docs/screenshots``), and step 03's
+Desktop app card as a person uses it (:data:`WAITING`, :func:`approve_in_new_tab`) in JupyterLab and in the app.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
                  "--disable-gpu", "--no-first-run"]
 KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
 LONG = 90_000  # ms: a 2-core machine shared with other work
+WAITING = re.compile(r"Waiting for approval in the browser \((9 min \d+ s|10 min|\d+ min \d+ s) left, "
+                     r"until \d\d:\d\d UTC\)")
 BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.timeout(300),
@@ -247,3 +250,25 @@ def save(page: Any, notebook: Path | None = None, holding: str = "") -> None:
         return False
 
     assert wait_until(saved, LONG / 1000, poll=1.0), f"{notebook.name} was never saved holding {holding!r}"
+
+
+def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:
+    """Click the card's link button; in the tab it opens (the emulator's consent page) click Allow.
+
+    Returns:
+        That tab, once it shows the runbook's landing page (an ``<h1>`` from the kernel's loopback listener).
+    """
+    from playwright.sync_api import expect
+
+    button = panel.locator("a.gapps-link-button").filter(visible=True)
+    expect(button).to_have_text("Open Google's page", timeout=LONG)
+    expect(button).to_have_attribute("target", "_blank")
+    with page.context.expect_page(timeout=LONG) as opened:
+        button.click()
+    consent = opened.value
+    expect(consent.get_by_role("heading", name=re.compile("wants access to your Google Account"))).to_be_visible(
+        timeout=LONG)
+    consent.get_by_role("button", name="Allow" if allow else "Deny").click()
+    expect(consent.locator("h1")).not_to_have_text(re.compile("wants access"), timeout=LONG)
+    assert consent.url.startswith("http://127.0.0.1:")  # the kernel's listener answered, not the emulator
+    return consent

@@ -8,6 +8,11 @@ kernels the app started are its ipykernel descendants (psutil). The tests run in
 a. no kernel runs before the first page is opened;
 b. a whole device-flow session through the pages: client typed on 02, code on 03 approved in a second page,
    the card turns "Authorized", 04 shows the token's id (each page's final state is a screenshot);
+b2. a whole Desktop-app (loopback + PKCE) session on profile ``desk`` (Calendar + openid): page 03's link
+   button opens the emulator's consent page in a new tab, Allow there lands that tab on the runbook's own
+   "Authorized as ..." page (the kernel's listener on 127.0.0.1), the card turns "Authorized", 04 shows the
+   stored token's id; back on 03, "Authorize again" then Cancel keeps the good token and 03 ok, as 00 shows
+   after its Reload (``app_03_desktop_*.png``);
 c. Back and Next move between the pages in the same kernel;
 d. opening the app and moving through every page without clicking an action changes no stored file
    (an authorized profile, and one whose 03 asks for a device code on opening);
@@ -40,7 +45,8 @@ from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, LONG, chromium, emu, free_port, ready_site, shoot  # noqa: F401 (fixtures)
+from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401 (fixtures)
+                   free_port, ready_site, shoot)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
@@ -49,11 +55,13 @@ CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")  # the emulator's user codes
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
-    """``site-a``: step 01 done (device flow, openid), no client yet; ``fresh``: 01-02 done, no token."""
+    """``site-a``: step 01 done (device flow, openid), no client yet; ``fresh``: 01-02 done, no token;
+    ``desk``: 01-02 done for the Desktop app flow (the emulator's desktop client, Calendar + openid), no token."""
     home = tmp_path_factory.mktemp("app") / "home"
     for name in ("site-a", "fresh"):
         ready_site(home, emu, name, flow="device", services=("openid",), client=name == "fresh",
                    product="gapps-runbook app test", workspace=False)
+    ready_site(home, emu, "desk", flow="desktop", services=("calendar", "openid"), workspace=False)
     return home
 
 
@@ -213,6 +221,63 @@ def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any
     move(page, "Next", 5)
     shot(page, 5)
     assert client.client_secret not in page.content()
+
+
+def test_b2_a_desktop_flow_session_through_the_pages(page: Any, app: dict[str, Any], emu: RunningEmulator,
+                                                     home: Path) -> None:
+    from playwright.sync_api import expect
+
+    assert wait_until(lambda: kernels(app["proc"]) == [], DEADLINE), "the last test's page left its kernel"
+    open_app(page, page_url(app, "desk"))
+    for index in range(1, 4):
+        move(page, "Next", index)
+    panel = page.locator(".gapps-app")
+    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)  # one countdown
+    expect(panel.get_by_role("button", name="Cancel")).to_be_enabled()
+    shoot(page, "app_03_desktop_waiting", focus=None)
+
+    landing = approve_in_new_tab(page, panel)
+    expect(landing.locator("h1")).to_have_text("Authorized", timeout=LONG)
+    expect(landing.locator("#outcome")).to_contain_text(f"Authorized as {emu.emulator.state.account}")
+    shoot(landing, "app_03_desktop_landing", focus=None)
+    landing.close()
+
+    expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)  # the one-time link is gone
+    expect(panel.get_by_text(WAITING)).to_have_count(0)
+    expect(panel.get_by_role("button", name="Cancel")).to_have_count(0)  # hidden: nothing to cancel
+    expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
+    shoot(page, "app_03_desktop_authorized", focus=None)
+    token = runbook.Site.open("desk", home=home).profile.load_token()
+    assert token is not None and token.account == emu.emulator.state.account
+    move(page, "Next", 4)
+    expect(panel.get_by_text(token.token_id).filter(visible=True).first).to_be_visible(timeout=LONG)
+    shoot(page, "app_03_desktop_then_04", focus=None)
+
+    move(page, "Back", 3)  # Cancel with a good token in place is no failure
+    panel.get_by_role("button", name="Authorize again").click()
+    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)
+    panel.get_by_role("button", name="Cancel").click()
+    note = panel.get_by_text(re.compile("Cancelled. The token already stored is still in place")).filter(visible=True)
+    expect(note).to_be_visible(timeout=LONG)
+    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)
+    shoot(page, "app_03_desktop_cancelled", focus=None)
+    site = runbook.Site.open("desk", home=home)
+    assert site.profile.load_settings()["steps"]["authorize"]["status"] == "ok"
+    assert site.profile.load_token().token_id == token.token_id  # type: ignore[union-attr]
+
+    for index in reversed(range(3)):
+        move(page, "Back", index)
+    # 00's table is the one built when 00 was first shown (03 "not run", no token) until Reload reads it again
+    panel.get_by_role("button", name="Reload").click()
+    row = panel.locator("tr", has=page.locator("td", has_text=re.compile(
+        rf"^{STEPS[3].number} {STEPS[3].title.capitalize()}\b"))).filter(visible=True)
+    expect(row.locator("td").nth(1)).to_have_text("ok", timeout=LONG)  # Step, Status, When, Detail
+    expect(row).not_to_contain_text("failed")
+    shoot(page, "app_03_desktop_cancelled_then_00", focus=None)
+    assert emu.emulator.desktop_client.client_secret not in page.content()
 
 
 def test_c_back_and_next_move_between_pages_in_the_same_kernel(page: Any, app: dict[str, Any]) -> None:

@@ -31,12 +31,11 @@ import pytest
 from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 
-from sites import BROWSER_MARKS, LONG, chromium, emu, lab, open_and_run, page, ready_site, save, shoot  # noqa: F401 (fixtures)
+from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu, lab, open_and_run,  # noqa: F401 (fixtures)
+                   page, ready_site, save, shoot)
 
 ACCOUNT = "engineer@example.com"
 WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
-WAITING = re.compile(r"Waiting for approval in the browser \((9 min \d+ s|10 min|\d+ min \d+ s) left, "
-                     r"until \d\d:\d\d UTC\)")
 
 pytestmark = BROWSER_MARKS
 
@@ -49,27 +48,6 @@ def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path
         ready_site(home, emu, name, flow="desktop", services=("calendar", "openid"), secret=secret,
                    product="gapps-runbook desktop session")
     return home
-
-
-def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:
-    """Click the card's link button; in the tab it opens (the emulator's consent page) click Allow.
-
-    Returns:
-        That tab, once it shows the runbook's landing page (an ``<h1>`` from the kernel's loopback listener).
-    """
-    from playwright.sync_api import expect
-
-    button = panel.locator("a.gapps-link-button").filter(visible=True)
-    expect(button).to_have_text("Open Google's page", timeout=LONG)
-    expect(button).to_have_attribute("target", "_blank")
-    with page.context.expect_page(timeout=LONG) as opened:
-        button.click()
-    consent = opened.value
-    expect(consent.get_by_role("heading", name=re.compile("wants access to your Google Account"))).to_be_visible()
-    consent.get_by_role("button", name="Allow" if allow else "Deny").click()
-    expect(consent.locator("h1")).not_to_have_text(re.compile("wants access"), timeout=LONG)
-    assert consent.url.startswith("http://127.0.0.1:")  # the kernel's listener answered, not the emulator
-    return consent
 
 
 def test_a_the_desktop_flow_is_approved_in_the_tab_the_button_opens_and_lands_on_authorized(
