@@ -20,7 +20,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
-from . import apis, pages
+from . import apis, fastpath, pages
 from .browser import authorize_page, device_page
 from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
@@ -40,6 +40,7 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
 JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke", "/v1/userinfo"})
 NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
+NO_STORE_HEADERS = list(NO_STORE.items())
 
 URL_MAP = Map(
     [
@@ -72,7 +73,7 @@ class LimitedRequest(Request):
 
 def base_url(request: Request) -> str:
     """The URL the client used to reach the emulator, e.g. ``http://127.0.0.1:8765``."""
-    return request.host_url.rstrip("/")
+    return fastpath.base_url(request.environ, lambda: request.host_url)
 
 
 def oauth_json(error: OAuthError) -> Response:
@@ -122,6 +123,11 @@ class App:
         self.state = emulator.state
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        fast = fastpath.form_request(environ, LimitedRequest.max_content_length)
+        if fast is not None:
+            status, headers, data = self._fast(environ, *fast)
+            start_response(status, headers)
+            return [data]
         request = LimitedRequest(environ)
         try:
             response = self.dispatch(request)
@@ -138,19 +144,49 @@ class App:
             response = apis.json_response({"error": "internal_failure", "error_description": "Backend Error"}, 500)
         return response(environ, start_response)
 
+    def _fast(self, environ: WSGIEnvironment, endpoint: str, params: dict[str, str]) -> fastpath.Answer:
+        """:meth:`__call__` and :meth:`dispatch` for a request :mod:`.fastpath` takes: the same record and answers."""
+        path = environ["PATH_INFO"]
+        headers = fastpath.Headers(environ)
+        base = fastpath.base_url(environ, lambda: LimitedRequest(environ).host_url)
+        try:
+            self.state.record("POST", path, set(params))
+            if (faulty := self._fault(path, environ)) is not None:
+                return fastpath.werkzeug_answer(faulty, environ)
+            body = (self._token if endpoint == "token" else self._device_code)(params, headers, base)
+            return fastpath.json_answer(body, 200, NO_STORE_HEADERS)
+        except ConnectionDropped:
+            raise
+        except OAuthError as error:
+            status, error_body = error.to_response()
+            basic = error.status == 401 and uses_basic(headers)  # type: ignore[arg-type]
+            return fastpath.json_answer(dict(error_body), status, NO_STORE_HEADERS,
+                                        [("WWW-Authenticate", BASIC_CHALLENGE)] if basic else None)
+        except HTTPException as exc:
+            return fastpath.werkzeug_answer(self.http_error(exc, LimitedRequest(environ)), environ)
+        except Exception as exc:  # noqa: BLE001  (as __call__)
+            log.error("emulator: %s on %s %s", type(exc).__name__, "POST", path)
+            return fastpath.json_answer({"error": "internal_failure", "error_description": "Backend Error"}, 500, [])
+
     def dispatch(self, request: Request) -> Response:
         """Record, apply a queued fault, route, handle."""
         self.state.record(request.method, request.path, _keys(request))
-        fault = self.state.take_fault(request.path)
-        if fault == "reset":
-            drop_connection(request.environ)
-        elif fault == "timeout":
-            time.sleep(self.emulator.timeout_seconds)  # real seconds, by design: the client's timeout fires
-        elif fault is not None:
-            return fault_response(fault, request.path)
+        if (faulty := self._fault(request.path, request.environ)) is not None:
+            return faulty
         endpoint, args = URL_MAP.bind_to_environ(request.environ).match()
         handler: Callable[..., Response] = getattr(self, "on_" + endpoint)
         return handler(request, **args)
+
+    def _fault(self, path: str, environ: WSGIEnvironment) -> Response | None:
+        """Apply the next fault queued for ``path``: its response, or None (none queued, or ``timeout`` waited)."""
+        fault = self.state.take_fault(path)
+        if fault == "reset":
+            drop_connection(environ)
+        elif fault == "timeout":
+            time.sleep(self.emulator.timeout_seconds)  # real seconds, by design: the client's timeout fires
+        elif fault is not None:
+            return fault_response(fault, path)
+        return None
 
     def http_error(self, exc: HTTPException, request: Request) -> Response:
         """Google-shaped 4xx for routing and parsing failures."""
@@ -191,32 +227,31 @@ class App:
         return apis.json_response(document)
 
     def on_device_code(self, request: Request) -> Response:
-        params = body_params(request)
-        credentials = client_credentials(request, params)
+        return apis.json_response(self._device_code(body_params(request), request, base_url(request)), 200, NO_STORE)
+
+    def _device_code(self, params: dict[str, str], request: Request | fastpath.Headers, base: str) -> dict[str, Any]:
+        credentials = client_credentials(request, params)  # type: ignore[arg-type]
         if credentials.method == "client_secret_basic":  # a secret in the body is not checked here (as before)
             authenticate(self.state, credentials)
-        body = self.emulator.device.start(credentials.client_id, params.get("scope"), base_url=base_url(request))
-        return apis.json_response(body, 200, NO_STORE)
+        return self.emulator.device.start(credentials.client_id, params.get("scope"), base_url=base)
 
     def on_token(self, request: Request) -> Response:
-        params = body_params(request)
-        credentials = client_credentials(request, params)  # client_secret_post or client_secret_basic
-        client = authenticate(self.state, credentials)
-        grant_type, issuer = params.get("grant_type", ""), base_url(request)
-        device = self.emulator.device
+        return apis.json_response(self._token(body_params(request), request, base_url(request)), 200, NO_STORE)
+
+    def _token(self, params: dict[str, str], request: Request | fastpath.Headers, issuer: str) -> dict[str, Any]:
+        client = authenticate(self.state, client_credentials(request, params))  # type: ignore[arg-type]
+        grant_type, device = params.get("grant_type", ""), self.emulator.device
         if grant_type == DEVICE_GRANT:
-            body = device.poll(client, params.get("device_code"), issuer=issuer)
-        elif grant_type == LEGACY_DEVICE_GRANT and device.legacy_device_scopes:
-            body = device.poll(client, params.get("code"), issuer=issuer)
-        elif grant_type == "authorization_code":
-            body = self.emulator.code.exchange(client, params, issuer=issuer)
-        elif grant_type == "refresh_token":
-            body = self.state.refresh(client, params.get("refresh_token"), params.get("scope"), issuer=issuer)
-        elif not grant_type:
+            return device.poll(client, params.get("device_code"), issuer=issuer)
+        if grant_type == LEGACY_DEVICE_GRANT and device.legacy_device_scopes:
+            return device.poll(client, params.get("code"), issuer=issuer)
+        if grant_type == "authorization_code":
+            return self.emulator.code.exchange(client, params, issuer=issuer)
+        if grant_type == "refresh_token":
+            return self.state.refresh(client, params.get("refresh_token"), params.get("scope"), issuer=issuer)
+        if not grant_type:
             raise oauth_error(InvalidRequest, "Missing required parameter: grant_type")
-        else:
-            raise oauth_error(UnsupportedGrantType, f"Invalid grant_type: {grant_type[:80]}")
-        return apis.json_response(body, 200, NO_STORE)
+        raise oauth_error(UnsupportedGrantType, f"Invalid grant_type: {grant_type[:80]}")
 
     def on_tokeninfo(self, request: Request) -> Response:
         params = {**request.args.to_dict(), **(body_params(request) if request.method == "POST" else {})}
@@ -260,3 +295,4 @@ class App:
 
     def on_device_page(self, request: Request) -> Response:
         return device_page(self.emulator, request)
+
