@@ -174,6 +174,8 @@ class RunbookApp:
 
                 self.body.children = (w.HTML(render.error_html(render.one_line(exc))),)
                 return
+        elif self.index == 0:  # the overview, built earlier: the steps have moved on since
+            self.forms[0].reread()
         self.body.children = (self.forms[self.index].box,)
 
     def _render_chrome(self) -> None:

@@ -35,6 +35,10 @@ class StartHereForm(Form):
         self._show(change["new"])
 
     def _on_reload(self, _button: w.Button) -> None:
+        self.reread()
+
+    def reread(self) -> None:
+        """Read every step's record and the token again (they change as the other steps run)."""
         self._show(self.picker.value)
 
     def _show(self, name: str) -> None:
