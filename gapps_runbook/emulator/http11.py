@@ -9,8 +9,9 @@ http.server cannot drain a request body it did not read before the next request 
   request line is where it should be; a connection stays open until the client closes it, sends
   ``Connection: close`` (or is HTTP/1.0 without ``keep-alive``), or is idle for :data:`IDLE_SECONDS`;
 * **a bounded pool**: one selector thread accepts connections and watches the idle ones; a
-  connection with a request waiting goes to one of :data:`WORKERS` threads, which answers it (and
-  any request already buffered) and re-arms it (Linux: epoll, ``EPOLLONESHOT``; else via a queue);
+  connection with a request waiting goes, through one queue, to one of :data:`WORKERS` threads
+  (started with the server), which answers it (and any request already buffered) and re-arms it
+  (Linux: epoll, ``EPOLLONESHOT``; else via a queue); the answer is written by :mod:`.http11_write`;
 * the listen backlog is :data:`LISTEN_BACKLOG` (werkzeug's 128 overflowed when 200 device flows
   started together: the kernel dropped SYNs and clients retried after 1 s).
 
@@ -23,7 +24,6 @@ logged at DEBUG as method, path and status: never the query string (it may hold 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import logging
 import queue
 import select
@@ -31,20 +31,16 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from .http11_read import (
     READ_TIMEOUT, BadRequest, Connection, keep_alive, read_body, read_headers, request_line, wsgi_environ,
 )
+from .http11_write import WSGIApp, call_app, response_bytes
 
 log = logging.getLogger("gapps_runbook.emulator")
 LISTEN_BACKLOG = 1024  # pending connections the kernel queues (capped by net.core.somaxconn)
 WORKERS = 32  # threads answering requests; idle keep-alive connections hold none
 IDLE_SECONDS = 60.0  # an idle keep-alive connection is closed after this
-SERVER = "ESF"  # the Server header of Google's OAuth front end
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class EmulatorServer:
@@ -68,7 +64,10 @@ class EmulatorServer:
         self.server_port: int = self.server_address[1]
         self.host = host
         self.app = app
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="gapps-emulator")
+        # The pool: threads taking connections off one queue (no Future per request, as ThreadPoolExecutor has).
+        self._jobs: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
+        self._workers = [threading.Thread(target=self._work, name=f"gapps-emulator-{n}", daemon=True)
+                         for n in range(max(1, workers))]  # fmt: skip
         self._epoll = select.epoll() if hasattr(select, "epoll") else None
         self._by_fd: dict[int, Connection] = {}
         self._selector = selectors.DefaultSelector()
@@ -78,6 +77,8 @@ class EmulatorServer:
         self._stopped = threading.Event()
         self._open: set[Connection] = set()
         self._lock = threading.Lock()
+        for worker in self._workers:
+            worker.start()
 
     # --- the selector thread ---------------------------------------------------------------
 
@@ -100,7 +101,7 @@ class EmulatorServer:
                     else:
                         conn = key.data
                         self._selector.unregister(conn.sock)
-                        self._pool.submit(self._serve_connection, conn)
+                        self._jobs.put(conn)
                 self._take_back()
                 self._close_idle()
         finally:
@@ -121,7 +122,7 @@ class EmulatorServer:
                             self._wake_r.recv(4096)
                     elif (conn := self._by_fd.get(fd)) is not None:
                         conn.busy = True  # disarmed (one shot) until its worker re-arms it
-                        self._pool.submit(self._serve_connection, conn)
+                        self._jobs.put(conn)
                 self._close_idle()
         finally:
             self._stopped.set()
@@ -179,6 +180,10 @@ class EmulatorServer:
 
     # --- a worker thread -------------------------------------------------------------------
 
+    def _work(self) -> None:
+        while (conn := self._jobs.get()) is not None:
+            self._serve_connection(conn)
+
     def _serve_connection(self, conn: Connection) -> None:
         """Answer the waiting request and any already buffered behind it; then hand the connection back."""
         try:
@@ -215,61 +220,18 @@ class EmulatorServer:
                 conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = read_body(conn, headers)
         except BadRequest:
-            self._write(conn, method="GET", status="400 Bad Request",
-                        headers=[("Content-Type", "text/plain; charset=utf-8")], body=b"bad request\n", keep=False)
+            conn.sock.sendall(response_bytes("GET", "400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")],
+                                             b"bad request\n", keep=False))
             return False
         environ = wsgi_environ(conn, (self.host, self.server_port), method, target, version, headers, body)
         try:
-            status, out_headers, out = self._call(environ)
+            status, out_headers, out = call_app(self.app, environ)
         except ConnectionError:  # the reset fault closed the socket itself: write nothing
             return False
         path = environ["PATH_INFO"]
         log.debug("%s %s %s", method, path, status.split(" ", 1)[0])
-        self._write(conn, method=method, status=status, headers=out_headers, body=out, keep=keep)
+        conn.sock.sendall(response_bytes(method, status, out_headers, out, keep=keep))
         return keep
-
-    def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-        answer: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            if exc_info is not None and answer.get("sent"):
-                raise exc_info[1].with_traceback(exc_info[2])
-            answer.update(status=status, headers=list(headers))
-            return chunks.append
-
-        chunks: list[bytes] = []
-        try:
-            result = self.app(environ, start_response)
-            try:
-                chunks.extend(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-        except ConnectionError:
-            raise
-        except Exception:  # noqa: BLE001  (as werkzeug: log it, answer 500)
-            log.error("emulator error on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"], exc_info=True)
-            return "500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")], b"internal error\n"
-        return answer["status"], answer["headers"], b"".join(chunks)
-
-    def _write(self, conn: Connection, *, method: str, status: str, headers: list[tuple[str, str]], body: bytes,
-               keep: bool) -> None:
-        names = {name.lower() for name, _ in headers}
-        drop = {"content-length", "connection", "transfer-encoding", "keep-alive"}
-        lines = [f"HTTP/1.1 {status}"]
-        lines += [f"{name}: {value}" for name, value in headers if name.lower() not in drop]
-        if "server" not in names:
-            lines.append(f"Server: {SERVER}")
-        if "date" not in names:
-            lines.append(f"Date: {email.utils.formatdate(usegmt=True)}")
-        code = status[:3]
-        if code not in ("204", "304") and not code.startswith("1"):
-            lines.append(f"Content-Length: {len(body)}")
-        if not keep:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        conn.sock.sendall(head if method == "HEAD" or code in ("204", "304") else head + body)
 
     # --- control ---------------------------------------------------------------------------
 
@@ -284,7 +246,13 @@ class EmulatorServer:
         """Close the listening socket and every connection; let running requests end."""
         with contextlib.suppress(OSError):
             self.socket.close()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(queue.Empty):
+            while True:  # connections not yet taken: not answered (they are closed below)
+                self._jobs.get_nowait()
+        for _ in self._workers:
+            self._jobs.put(None)
+        for worker in self._workers:
+            worker.join()
         with self._lock:
             conns, self._open = list(self._open), set()
         for conn in conns:
