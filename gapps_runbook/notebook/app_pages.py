@@ -31,9 +31,6 @@ PROFILE_ENV = "GAPPS_RUNBOOK_APP_PROFILE"
 ISSUER_ENV = "GAPPS_RUNBOOK_APP_ISSUER"
 """The issuer ``gapps-runbook app`` was given (``--issuer``, ``--emulator``), "" for the profile's own."""
 _STEP_LINK = re.compile(r"<a href='[0-9]{2}_[a-z_]+\.ipynb'>(.*?)</a>")
-APP_CSS = ("<style>.gapps-app .gapps-wrap, .gapps-app .gapps-wrap label {white-space: normal; height: auto}"
-           ".gapps-app .gapps-wrap label {overflow: visible; text-overflow: clip}</style>")
-"""The app's one style: long checklist items wrap instead of running off the page."""
 
 
 def app_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -139,7 +136,7 @@ class RunbookApp:
         self.next = button("Next", "primary", "arrow-right")
         self.back.on_click(lambda _b: self.show(self.index - 1))
         self.next.on_click(lambda _b: self.show(self.index + 1))
-        self.box = w.VBox([w.HTML(APP_CSS), self.heading, self.trail, self.body, w.HBox([self.back, self.next])])
+        self.box = w.VBox([self.heading, self.trail, self.body, w.HBox([self.back, self.next])])
         self.box.add_class("gapps-app")
 
     def site(self) -> Any:

@@ -86,6 +86,11 @@ def summary_html(widget: w.Widget, private: tuple[w.Widget, ...] = ()) -> str:
 _NOTEBOOK_LINK = re.compile(r"<a href='([0-9]{2}_[a-z_]+\.ipynb)'>")
 
 
+WRAP_CSS = ("<style>.gapps-wrap, .gapps-wrap label {white-space: normal; height: auto}"
+            ".gapps-wrap label {overflow: visible; text-overflow: clip}</style>")
+"""A widget with class ``gapps-wrap`` (a long checklist item) wraps its text instead of running off the
+page (JupyterLab and the app alike; ipywidgets' labels are one clipped line by default)."""
+
 LAB_ROOT_ENV = "GAPPS_RUNBOOK_LAB_ROOT"
 """The JupyterLab server's root folder, set by ``gapps-runbook lab`` for its kernels (step links need it)."""
 

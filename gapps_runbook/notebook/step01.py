@@ -17,7 +17,7 @@ from ..oauth import scopes
 from ..oauth.scopes import SERVICES
 from . import actions, render
 from .checklist import checklist_complete, checklist_items
-from .forms_common import Form, button
+from .forms_common import WRAP_CSS, Form, button
 
 
 class ConsoleChecklistForm(Form):
@@ -44,7 +44,7 @@ class ConsoleChecklistForm(Form):
         self.summary = w.HTML()
         self.ticks: list[tuple[w.Checkbox, str]] = []
         self.layout(w.HTML("<b>Services</b>"), w.VBox(list(self.services.values())), self.flow, self.publishing,
-                    self.project, w.HBox([self.save, self.saved]), self.verdict_html, w.HTML("<b>Console checklist</b>"), self.items, self.summary)
+                    self.project, w.HBox([self.save, self.saved]), self.verdict_html, w.HTML("<b>Console checklist</b>" + WRAP_CSS), self.items, self.summary)
         for widget in (*self.services.values(), self.flow, self.publishing, self.project):
             self.observe(widget, self._on_input)
         self.on_click(self.save, self._on_save)
@@ -79,7 +79,7 @@ class ConsoleChecklistForm(Form):
         for item in self.checklist:
             box = w.Checkbox(value=saved.get(item.key, False), description=item.text, indent=False,
                              layout=w.Layout(width="auto", flex="0 1 auto"))
-            box.add_class("gapps-wrap")  # a long item wraps where the page allows it (app_pages.APP_CSS)
+            box.add_class("gapps-wrap")  # a long item wraps where the page allows it (forms_common.WRAP_CSS)
             self.observe(box, self._on_tick)
             self.ticks.append((box, item.key))
             link = (f'<a href="{render.e(item.url)}" target="_blank" rel="noopener" '
