@@ -128,9 +128,18 @@ def project_of(client_id: str) -> str:
 
 
 def new_user_code() -> str:
-    """A case-sensitive ``XXXX-XXXX`` user code (reference §1 shapes)."""
-    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
-    return f"{letters[:4]}-{letters[4:]}"
+    """A case-sensitive ``XXXX-XXXX`` user code (reference §1 shapes), uniform over the alphabet.
+
+    From one ``secrets.token_bytes`` call (bytes at or past the largest multiple of 20 are skipped), not a
+    ``secrets.choice`` per letter: each of those is an ``os.urandom`` call that lets the GIL go, and under
+    a burst of 200 ``/device/code`` requests every such hand-off is another thread switch (B6).
+    """
+    size = len(USER_CODE_ALPHABET)
+    limit = 256 - 256 % size
+    letters: list[str] = []
+    while len(letters) < 8:
+        letters += [USER_CODE_ALPHABET[b % size] for b in secrets.token_bytes(12) if b < limit]
+    return f"{''.join(letters[:4])}-{''.join(letters[4:8])}"
 
 
 def subject_of(account: str) -> str:
