@@ -183,33 +183,40 @@ async def _one_flow(ready: dict[str, Any], delay: float, seconds: float, latenci
         errors.append(type(exc).__name__)
         return
     try:
-        answer = await _post(reader, writer, url.netloc, "/device/code", {**client, "scope": "openid email"},
+        answer = await _post(reader, writer, _request(url.netloc, "/device/code", {**client, "scope": "openid email"}),
                              latencies, errors)
         device_code = (answer or {}).get("device_code")
+        if not device_code:
+            return
+        poll = _request(url.netloc, "/token", {**client, "device_code": device_code, "grant_type": DEVICE_GRANT})
         ends = time.monotonic() + seconds
-        while device_code and time.monotonic() < ends:
+        while time.monotonic() < ends:
             sent = time.monotonic()
-            if await _post(reader, writer, url.netloc, "/token",
-                           {**client, "device_code": device_code, "grant_type": DEVICE_GRANT},
-                           latencies, errors) is None:
+            if await _post(reader, writer, poll, latencies, errors) is None:
                 return
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
     finally:
         writer.close()
 
 
-async def _post(reader: Any, writer: Any, host: str, path: str, form: dict[str, str], latencies: list[float],
-                errors: list[str]) -> dict[str, Any] | None:
-    """POST ``form`` on the kept-alive connection; append the latency (answered) or the error (none, or a 5xx)."""
-    import asyncio
+def _request(host: str, path: str, form: dict[str, str]) -> bytes:
+    """The bytes of a form POST (built once per flow and path: a poll repeats the same request)."""
     import urllib.parse
 
     body = urllib.parse.urlencode(form).encode()
     head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {FORM['Content-Type']}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+async def _post(reader: Any, writer: Any, request: bytes, latencies: list[float],
+                errors: list[str]) -> dict[str, Any] | None:
+    """Send ``request`` on the kept-alive connection; append the latency (answered) or the error (none, or a 5xx)."""
+    import asyncio
+
     sent = time.monotonic()
     try:
-        writer.write(head + body)
+        writer.write(request)
         status_and_headers = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
         length = next((int(line.split(b":", 1)[1]) for line in status_and_headers.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), None)
