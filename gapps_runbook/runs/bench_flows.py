@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
+import gc
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -154,7 +154,11 @@ def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> L
             await asyncio.gather(*(_one_flow(ready, i / clients * spread, seconds, latencies, errors)
                                    for i in range(clients)))
 
-        asyncio.run(all_flows())
+        gc.freeze()  # the bench process's earlier figures left a big heap: its collections are not the emulator's latency
+        try:
+            asyncio.run(all_flows())
+        finally:
+            gc.unfreeze()
         child.stdin.close()  # the child prints its peak RSS and exits
         peak = json.loads(child.stdout.readline())["rss_peak_kb"]
         child.wait(timeout=30)
@@ -244,13 +248,17 @@ def _serve_child() -> None:
         print(json.dumps({"base_url": running.base_url, "client_id": client.client_id,
                           "client_secret": client.client_secret, "rss_kb": _rss_kb()}), flush=True)
         sys.stdin.read()
-    print(json.dumps({"rss_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+    print(json.dumps({"rss_peak_kb": _rss_kb("VmHWM:")}), flush=True)
 
 
-def _rss_kb() -> int:
-    """This process's resident set size now, in KB (Linux ``/proc/self/status``)."""
+def _rss_kb(field: str = "VmRSS:") -> int:
+    """This process's resident set size now (``VmRSS``) or its peak (``VmHWM``), in KB (Linux ``/proc/self/status``).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux keeps it across ``execve``, so a child started by the (bigger)
+    bench process would report the parent's peak.
+    """
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1])
     return 0
 
