@@ -43,31 +43,43 @@ def test_the_listen_backlog_holds_200_connections_nobody_accepted_yet() -> None:
         listener.server_close()
 
 
-def test_200_clients_starting_together_all_get_answers() -> None:
-    with serve(Emulator()) as running:
-        address = urlsplit(running.base_url)
-        start = threading.Barrier(CLIENTS)
-        statuses: list[int] = []
-        failures: list[BaseException] = []
+def clients_together(base_url: str, requests_each: int) -> tuple[list[int], list[BaseException], int]:
+    """:data:`CLIENTS` threads released at once, each on ONE connection sending ``requests_each`` GETs.
 
-        def one_client() -> None:
-            start.wait(timeout=30)
-            conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
-            try:
+    Returns:
+        Every answer's status, every client's error, and how many of the emulator's serving threads
+        were alive once all clients were done.
+    """
+    address = urlsplit(base_url)
+    start = threading.Barrier(CLIENTS)
+    statuses: list[int] = []
+    failures: list[BaseException] = []
+
+    def one_client() -> None:
+        start.wait(timeout=30)
+        conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+        try:
+            for _ in range(requests_each):
                 conn.request("GET", "/.well-known/openid-configuration")
                 response = conn.getresponse()
                 response.read()
                 statuses.append(response.status)
-            except OSError as exc:
-                failures.append(exc)
-            finally:
-                conn.close()
+        except OSError as exc:
+            failures.append(exc)
+        finally:
+            conn.close()
 
-        threads = [threading.Thread(target=one_client) for _ in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+    threads = [threading.Thread(target=one_client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses, failures, len([t for t in threading.enumerate() if t.name.startswith("gapps-emulator")])
+
+
+def test_200_clients_starting_together_all_get_answers() -> None:
+    with serve(Emulator()) as running:
+        statuses, failures, _ = clients_together(running.base_url, 1)
     assert failures == []
     assert statuses == [200] * CLIENTS
 
@@ -118,34 +130,10 @@ def test_pipelined_and_chunked_requests_are_read_whole() -> None:
 def test_many_kept_alive_connections_share_a_bounded_pool() -> None:
     """200 clients each keep one connection for 3 requests: every answer arrives; the server's threads stay bounded."""
     with serve(Emulator()) as running:
-        address = urlsplit(running.base_url)
-        start = threading.Barrier(CLIENTS)
-        statuses: list[int] = []
-        failures: list[BaseException] = []
-
-        def one_client() -> None:
-            start.wait(timeout=30)
-            conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
-            try:
-                for _ in range(3):
-                    conn.request("GET", "/.well-known/openid-configuration")
-                    response = conn.getresponse()
-                    response.read()
-                    statuses.append(response.status)
-            except OSError as exc:
-                failures.append(exc)
-            finally:
-                conn.close()
-
-        threads = [threading.Thread(target=one_client) for _ in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        serving = [t for t in threading.enumerate() if t.name.startswith("gapps-emulator")]
+        statuses, failures, serving = clients_together(running.base_url, 3)
     assert failures == []
     assert statuses == [200] * CLIENTS * 3
-    assert len(serving) <= server.WORKERS
+    assert serving <= server.WORKERS
 
 
 def test_the_request_log_keeps_only_the_newest_records() -> None:

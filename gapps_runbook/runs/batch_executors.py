@@ -176,21 +176,22 @@ class LocalExecutor:
         for thread in threads:
             thread.start()
         running = len(threads)
-        try:
+
+        def drain() -> None:
+            """Report finished sites until every thread has said it is done (None)."""
+            nonlocal running
             while running:
                 item = results.get()
                 if item is None:
                     running -= 1
                 else:
                     on_done(*item)
+
+        try:
+            drain()
         except KeyboardInterrupt:
             stop.set()  # queued sites are dropped; running ones end
-            while running:
-                item = results.get()
-                if item is None:
-                    running -= 1
-                else:
-                    on_done(*item)
+            drain()
             raise
 
     def _work(self, todo: queue.SimpleQueue[SiteTask], results: queue.SimpleQueue[Any], stop: threading.Event) -> None:
