@@ -272,3 +272,36 @@ def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:
     expect(consent.locator("h1")).not_to_have_text(re.compile("wants access"), timeout=LONG)
     assert consent.url.startswith("http://127.0.0.1:")  # the kernel's listener answered, not the emulator
     return consent
+
+
+CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")  # the emulator's user codes
+
+
+def approve_device_code(page: Any, panel: Any, emu: RunningEmulator) -> str:
+    """Read the user code from the device card in ``panel``; approve it at the emulator's ``/device`` page in a
+    second page, as a person would. Returns the code (the caller checks it is gone from the card)."""
+    from playwright.sync_api import expect
+
+    code_box = panel.locator(".widget-html-content div[style*='user-select']")
+    expect(code_box).to_have_text(CODE_RE, timeout=LONG)
+    code = CODE_RE.search(code_box.inner_text()).group(1)  # type: ignore[union-attr]
+    device = page.context.new_page()
+    device.goto(f"{emu.base_url}/device")
+    device.locator("#user_code").fill(code)
+    device.get_by_role("button", name="Next").click()
+    device.get_by_role("button", name="Allow").click()
+    expect(device.get_by_role("heading", name="Success!")).to_be_visible()
+    device.close()
+    return code
+
+
+def expect_desktop_card_authorized(panel: Any) -> None:
+    """The Desktop card after approval: "Authorized", no link, no countdown, nothing to cancel, Authorize again."""
+    from playwright.sync_api import expect
+
+    expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)  # the one-time link is gone
+    expect(panel.get_by_text(WAITING)).to_have_count(0)
+    expect(panel.get_by_role("button", name="Cancel")).to_have_count(0)  # hidden: nothing to cancel
+    expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
+

@@ -45,12 +45,11 @@ from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
-from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401 (fixtures)
-                   free_port, ready_site, shoot)
+from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_device_code, approve_in_new_tab, chromium,  # noqa: F401
+                   emu, expect_desktop_card_authorized, free_port, ready_site, shoot)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
-CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")  # the emulator's user codes
 
 
 @pytest.fixture(scope="module")
@@ -200,16 +199,7 @@ def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any
     expect(page.get_by_text("Saved in profile site-a")).to_be_visible(timeout=LONG)
     shot(page, 2)
     move(page, "Next", 3)
-    code_box = page.locator(".widget-html-content div[style*='user-select']")
-    expect(code_box).to_have_text(CODE_RE, timeout=LONG)
-    code = CODE_RE.search(code_box.inner_text()).group(1)  # type: ignore[union-attr]
-    device = page.context.new_page()
-    device.goto(f"{emu.base_url}/device")
-    device.locator("#user_code").fill(code)
-    device.get_by_role("button", name="Next").click()
-    device.get_by_role("button", name="Allow").click()
-    expect(device.get_by_role("heading", name="Success!")).to_be_visible()
-    device.close()
+    code = approve_device_code(page, page, emu)
     expect(page.get_by_text("Authorized", exact=True).first).to_be_visible(timeout=LONG)
     assert code not in page.locator(".gapps-app").inner_text(), "the user code is still on the page"
     shot(page, 3)
@@ -242,11 +232,7 @@ def test_b2_a_desktop_flow_session_through_the_pages(page: Any, app: dict[str, A
     shoot(landing, "app_03_desktop_landing", focus=None)
     landing.close()
 
-    expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
-    expect(panel.locator("a.gapps-link-button")).to_have_count(0)  # the one-time link is gone
-    expect(panel.get_by_text(WAITING)).to_have_count(0)
-    expect(panel.get_by_role("button", name="Cancel")).to_have_count(0)  # hidden: nothing to cancel
-    expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
+    expect_desktop_card_authorized(panel)
     shoot(page, "app_03_desktop_authorized", focus=None)
     token = runbook.Site.open("desk", home=home).profile.load_token()
     assert token is not None and token.account == emu.emulator.state.account

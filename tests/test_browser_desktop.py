@@ -31,8 +31,8 @@ import pytest
 from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 
-from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu, lab, open_and_run,  # noqa: F401 (fixtures)
-                   page, ready_site, save, shoot)
+from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401 (fixtures)
+                   expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save, shoot)
 
 ACCOUNT = "engineer@example.com"
 WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
@@ -68,11 +68,7 @@ def test_a_the_desktop_flow_is_approved_in_the_tab_the_button_opens_and_lands_on
     shoot(landing, "03_desktop_landing_authorized", None)
     landing.close()
 
-    expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
-    expect(panel.locator("a.gapps-link-button")).to_have_count(0)  # the one-time link is gone
-    expect(panel.get_by_text(WAITING)).to_have_count(0)
-    expect(panel.get_by_role("button", name="Cancel")).to_have_count(0)  # hidden: nothing to cancel
-    expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
+    expect_desktop_card_authorized(panel)
     saved = home / "workspaces" / "desk" / "03_authorize.ipynb"
     save(page, saved, "<b>Authorized</b>")  # the static summary on disk: the kernel may go, the page may reload
     shoot(page, "03_desktop_authorized")

@@ -34,10 +34,8 @@ from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.safety.leakscan import scan_paths
 
 # chromium and page are fixtures; CHROMIUM and CHROMIUM_ARGS stay importable from here for test_browser_app.py
-from sites import (BROWSER_MARKS, KERNEL_IDLE, LONG, REPO, chromium, emu, lab,  # noqa: F401 (fixtures)
-                   open_and_run, page, ready_site, save, shoot)
-
-CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")
+from sites import (BROWSER_MARKS, CODE_RE, KERNEL_IDLE, LONG, REPO, approve_device_code, chromium, emu,  # noqa: F401
+                   lab, open_and_run, page, ready_site, save, shoot)
 
 pytestmark = BROWSER_MARKS
 
@@ -57,16 +55,7 @@ def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(
     from playwright.sync_api import expect
 
     panel = open_and_run(page, lab, "site-a/03_authorize.ipynb")
-    code_box = panel.locator(".widget-html-content div[style*='user-select']")
-    expect(code_box).to_have_text(CODE_RE, timeout=LONG)
-    code = CODE_RE.search(code_box.inner_text()).group(1)  # type: ignore[union-attr]
-    device = page.context.new_page()
-    device.goto(f"{emu.base_url}/device")
-    device.locator("#user_code").fill(code)
-    device.get_by_role("button", name="Next").click()
-    device.get_by_role("button", name="Allow").click()
-    expect(device.get_by_role("heading", name="Success!")).to_be_visible()
-    device.close()
+    code = approve_device_code(page, panel, emu)
     expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
     assert code not in panel.inner_text(), "the user code is still on the page"
     save(page, home / "workspaces" / "site-a" / "03_authorize.ipynb", "<b>Authorized</b>")  # test_e reopens it
