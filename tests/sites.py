@@ -132,12 +132,7 @@ def jupyterlab(root: Path, jupyter: Path, *, env: dict[str, str] | None = None,
             f"JupyterLab did not answer in 60 s (exit {proc.poll()}):\n{log.read_text()[-3000:]}"
         yield url, token, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, 15)
 
 
 @pytest.fixture(scope="module")
@@ -304,4 +299,30 @@ def expect_desktop_card_authorized(panel: Any) -> None:
     expect(panel.get_by_text(WAITING)).to_have_count(0)
     expect(panel.get_by_role("button", name="Cancel")).to_have_count(0)  # hidden: nothing to cancel
     expect(panel.get_by_role("button", name="Authorize again")).to_be_enabled()
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited within ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def cancel_with_a_good_token(panel: Any) -> None:
+    """On 03 holding a good token: "Authorize again", then Cancel while it waits; the token stays, said plainly."""
+    from playwright.sync_api import expect
+
+    already = panel.get_by_text("Already authorized for these scopes.").filter(visible=True)
+    panel.get_by_role("button", name="Authorize again").click()
+    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)
+    expect(already).to_have_count(0)
+    panel.get_by_role("button", name="Cancel").click()
+    note = panel.get_by_text(re.compile("Cancelled. The token already stored is still in place")).filter(visible=True)
+    expect(note).to_be_visible(timeout=LONG)
+    expect(already).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)
 

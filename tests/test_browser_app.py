@@ -46,7 +46,7 @@ from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
 from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_device_code, approve_in_new_tab, chromium,  # noqa: F401
-                   emu, expect_desktop_card_authorized, free_port, ready_site, shoot)
+                   cancel_with_a_good_token, emu, expect_desktop_card_authorized, free_port, ready_site, shoot, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
@@ -85,12 +85,7 @@ def app(home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFacto
             url = line.split("The app is ready: ", 1)[1].strip() if line.startswith("The app is ready: ") else ""
         yield {"url": url, "proc": proc, "log": log}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, 30)
 
 
 def kernels(proc: subprocess.Popen[str]) -> list[int]:
@@ -241,14 +236,7 @@ def test_b2_a_desktop_flow_session_through_the_pages(page: Any, app: dict[str, A
     shoot(page, "app_03_desktop_then_04", focus=None)
 
     move(page, "Back", 3)  # Cancel with a good token in place is no failure
-    panel.get_by_role("button", name="Authorize again").click()
-    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)
-    panel.get_by_role("button", name="Cancel").click()
-    note = panel.get_by_text(re.compile("Cancelled. The token already stored is still in place")).filter(visible=True)
-    expect(note).to_be_visible(timeout=LONG)
-    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
-    expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
-    expect(panel.locator("a.gapps-link-button")).to_have_count(0)
+    cancel_with_a_good_token(panel)
     shoot(page, "app_03_desktop_cancelled", focus=None)
     site = runbook.Site.open("desk", home=home)
     assert site.profile.load_settings()["steps"]["authorize"]["status"] == "ok"

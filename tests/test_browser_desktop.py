@@ -32,7 +32,7 @@ from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 
 from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401 (fixtures)
-                   expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save, shoot)
+                   cancel_with_a_good_token, expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save, shoot)
 
 ACCOUNT = "engineer@example.com"
 WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
@@ -112,15 +112,7 @@ def test_c_cancel_with_a_good_token_in_place_is_no_failure(page: Any, lab: dict[
 
     panel = open_and_run(page, lab, "desk/03_authorize.ipynb")
     expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
-    panel.get_by_role("button", name="Authorize again").click()
-    expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)
-    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_have_count(0)
-    panel.get_by_role("button", name="Cancel").click()
-    note = panel.get_by_text(re.compile("Cancelled. The token already stored is still in place")).filter(visible=True)
-    expect(note).to_be_visible(timeout=LONG)
-    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
-    expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
-    expect(panel.locator("a.gapps-link-button")).to_have_count(0)
+    cancel_with_a_good_token(panel)
     shoot(page, "03_desktop_cancelled")
     step = runbook.Site.open("desk", home=home).profile.load_settings()["steps"]["authorize"]
     assert step["status"] == "ok"
