@@ -1,7 +1,7 @@
 """The ``gapps-runbook`` command: every runbook step, headless.
 
 Each command is one call into :mod:`gapps_runbook.runbook`; this module only parses options and
-prints, through the same renderers as the notebooks (:mod:`gapps_runbook.notebook.render`). Errors print
+prints, through the same renderers as the notebooks (:mod:`gapps_runbook.views.render`). Errors print
 as one line on stderr and exit with the code of their kind (see EXIT CODES).
 """
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import webbrowser
 
     from . import runbook
-    from .notebook import render
+    from .views import render
 else:
     class _Lazy(ModuleType):
         """A module imported on first attribute use: ``--help`` and most commands need neither the
@@ -38,7 +38,7 @@ else:
             return getattr(importlib.import_module(self.__name__), name)
 
     runbook = _Lazy("gapps_runbook.runbook")
-    render = _Lazy("gapps_runbook.notebook.render")
+    render = _Lazy("gapps_runbook.views.render")
     webbrowser = _Lazy("webbrowser")  # tests patch cli.webbrowser.open: set on the proxy, it is the one called
 
 EXIT_CODES_HELP = """\b
@@ -210,15 +210,17 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
         result = runbook.authorize(site, requested, flow=flow, legacy_device_scopes=legacy_device_scopes,  # type: ignore[arg-type]
                                    on_device_code=on_code, on_status=on_status, open_url=open_url, timeout=timeout)
     if as_json:  # JSON lines throughout: the events above, then this one
-        click.echo(json.dumps({"event": "authorized", "flow": result.flow, **runbook.status(site).to_json()}))
+        click.echo(json.dumps({"event": "authorized", "flow": result.flow, **runbook.state.read(site).to_json()}))
     else:
-        _print_status(ctx, runbook.status(site), False, header=f"Authorized with the {result.flow} flow.")
+        _print_status(ctx, site, False, header=f"Authorized with the {result.flow} flow.")
 
 
-def _print_status(ctx: click.Context, st: runbook.TokenStatus, as_json: bool, header: str = "") -> None:
-    """The status panel (the notebooks' rows); exit 7 when the profile holds no usable token."""
-    _emit(st.to_json(), as_json, ([header] if header else []) + render.table_lines(render.status_rows(st)))
-    if not render.usable(st):
+def _print_status(ctx: click.Context, site: runbook.Site, as_json: bool, header: str = "") -> None:
+    """The status panel (the notebooks' rows) and every step's verdict; exit 7 when no usable token is held."""
+    current = runbook.state.read(site)
+    lines = render.table_lines(render.status_rows(current.token)) + render.step_lines(current)
+    _emit(current.to_json(), as_json, ([header] if header else []) + lines)
+    if not current.usable:
         ctx.exit(ExitCode.REAUTHORIZE)
 
 
@@ -229,18 +231,16 @@ def _print_status(ctx: click.Context, st: runbook.TokenStatus, as_json: bool, he
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool) -> None:
     """Step 04: token id, expiry in seconds and scopes (local; no network call)."""
-    if summary:  # the text 04's "Copy summary for the ticket" shows (notebook.render_lastmile.summary_lines)
+    if summary:  # the text 04's "Copy summary for the ticket" shows (views.lastmile.summary_lines)
         from .notebook.actions import act_summary
 
         return click.echo("\n".join(act_summary(_site(ctx))))
     if not all_profiles:
-        _print_status(ctx, runbook.status(_site(ctx)), as_json)
+        _print_status(ctx, _site(ctx), as_json)
         return
     profiles = runbook.ProfileStore(ctx.find_root().obj["home"]).listing()  # read-only: each file once, no lock
-    states = [runbook.status(runbook.Site(p)) for p in profiles]
-    exports = [p.load_settings().get("last_export") for p in profiles]
-    _emit([{**s.to_json(), "last_export": e} for s, e in zip(states, exports)], as_json,
-          [render.profile_line(s, e) for s, e in zip(states, exports)])
+    states = [runbook.state.read(runbook.Site(p)) for p in profiles]
+    _emit([s.to_json() for s in states], as_json, [render.PROFILE_HEADER, *(render.profile_line(s) for s in states)])
 
 
 @cli.command()
@@ -250,7 +250,7 @@ def refresh(ctx: click.Context, as_json: bool) -> None:
     """Step 04: refresh the access token now."""
     site = _site(ctx)
     runbook.refresh(site)
-    _print_status(ctx, runbook.status(site), as_json, header="Refreshed.")
+    _print_status(ctx, site, as_json, header="Refreshed.")
 
 
 @cli.command()

@@ -96,7 +96,7 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
     tokens, ID tokens, device codes. Each profile records the export (status --all shows it).
     """
     from ..notebook import backup_actions
-    from ..notebook.render_backup import export_line
+    from ..views.backup import export_line
 
     store = _store(ctx)
     backup_actions.check_export(store, profiles, out)  # refused before a passphrase is asked for

@@ -22,6 +22,7 @@ import click
 from ..errors import NotebookRunError
 from ..oauth.clock import duration_text
 from ..runs.parameters import literal
+from ..steps import AUTHORIZE
 
 
 @click.command("run")
@@ -102,7 +103,7 @@ def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, 
             click.echo(line)
             skipped.append(line)
             continue
-        if step.number == "03" and "reauthorize" not in given and (force or _changed(values)):
+        if step == AUTHORIZE and "reauthorize" not in given and (force or _changed(values)):
             step_given["reauthorize"] = True
         outcome = _Step(notebook.stem, {**values, **step_given}, run_dir).run()
         done.append(outcome)
@@ -123,9 +124,9 @@ def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, 
 
 def _changed(values: Mapping[str, object]) -> bool:
     """Whether step 03 has an ok record: not skipped, it runs because its inputs or its token changed."""
-    from ..runs.summary import open_profile, step_record
+    from ..runs.summary import authorized, open_profile
 
-    return step_record(open_profile(values), "authorize").get("status") == "ok"
+    return authorized(open_profile(values))
 
 
 def _report(done: list[_Step], values: Mapping[str, object], run_dir: Path, *, started: float,
@@ -173,7 +174,7 @@ class _Step:
             self.cell_started = time.monotonic()
             wait = self.values.get("timeout", 600)
             until = (f" (waits up to {duration_text(float(wait))} for the approval)"
-                     if self.name.startswith("03") and isinstance(wait, (int, float)) else "")
+                     if self.name.startswith(AUTHORIZE.notebook) and isinstance(wait, (int, float)) else "")
             click.echo(f"Running {self.name}{until} ...")
 
     def print_output(self, text: str) -> None:

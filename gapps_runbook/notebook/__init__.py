@@ -13,7 +13,7 @@ decides whether a person is at the keyboard (:func:`~gapps_runbook.notebook.disp
 Both paths call the same :mod:`gapps_runbook.runbook` functions, directly where a step is one call and
 through the ``act_*`` functions of :mod:`gapps_runbook.notebook.actions` where input is parsed or results
 combined, so a button click and a papermill run do the same thing. What is shown comes from the pure
-renderers of :mod:`gapps_runbook.notebook.render`, which the CLI prints through too.
+renderers of :mod:`gapps_runbook.views.render`, which the CLI prints through too.
 """
 
 from __future__ import annotations
@@ -25,17 +25,19 @@ from .. import runbook
 from ..errors import InputError, NoToken, RunbookError
 from ..safety.params import check_parameters
 from .actions import (
-    act_already_authorized, act_check_verify, act_client_from_refs, act_overview, act_preflight, act_project_id,
-    act_revoke, act_sync_checklist, open_site,
+    act_check_verify, act_client_from_refs, act_preflight, act_project_id,
+    act_sync_checklist, open_site,
 )
-from .checklist import checklist_complete, checklist_items
+from ..runbook import state as site_state
+from ..runbook.revoke_proof import revoke_and_prove
+from ..runbook.checklist import checklist_complete, checklist_items
 from .display import GONE, is_interactive, one_line_errors, show, show_form
 from ..profile.files import TOKEN_FILE
-from .render_lastmile import token_file_lines
-from .render import (
+from ..views.lastmile import token_file_lines
+from ..views.render import (
     checklist_html, checklist_lines, checklist_summary, client_lines, device_code_html, device_code_lines, e,
-    link_html, link_lines, overview_html, overview_rows, result_html, result_lines, revoke_rows, status_rows,
-    table_html, table_lines, usable, verdict_html, verdict_lines, verify_html, verify_lines,
+    link_html, link_lines, overview_html, overview_rows, result_html, result_lines, revoke_rows, snapshot_html,
+    status_rows, table_html, table_lines, verdict_html, verdict_lines, verify_html, verify_lines,
 )
 
 if TYPE_CHECKING:
@@ -83,13 +85,13 @@ def start_here(*, profile: str = "default", home: str = "", issuer: str = "", in
 
         return show_form(StartHereForm(profile=profile, home=home, issuer=issuer))
     site = open_site(profile, home, issuer)
-    rows, st, ticks = act_overview(site)
-    exported = site.profile.load_settings().get("last_export")  # step 05's record (profile.backup.record_export)
-    checklist = checklist_summary(ticks)
-    lines = [f"Profile {profile!r} (one profile per site/server)", *table_lines(overview_rows(rows, exported)),
-             checklist, *table_lines(status_rows(st))]
-    show("\n".join(lines), f"<b>Profile {e(profile)}</b>{overview_html(rows, exported)}<p>{e(checklist)}</p>"
-         f"{table_html(status_rows(st))}")
+    current = site_state.read(site)
+    checklist = checklist_summary(dict(current.checklist))
+    lines = [f"Profile {profile!r} (one profile per site/server)", *table_lines(overview_rows(current)),
+             checklist, *table_lines(status_rows(current.token))]
+    inner = (f"<b>Profile {e(profile)}</b>{overview_html(current)}<p>{e(checklist)}</p>"
+             f"{table_html(status_rows(current.token))}")
+    show("\n".join(lines), snapshot_html(current, inner))
     return None
 
 
@@ -162,7 +164,7 @@ def authorize(
         from .step03 import AuthorizeForm
 
         return show_form(AuthorizeForm(site, requested, flow=flow, timeout=timeout, reauthorize=reauthorize))
-    current = None if reauthorize else act_already_authorized(site, requested)
+    current = None if reauthorize else site_state.already_authorized(site, requested)
     if current is not None:
         head = "Already authorized for these scopes (pass reauthorize=True for a new token):"
         show("\n".join([head, *table_lines(status_rows(current, requested))]))
@@ -211,7 +213,7 @@ def token_status(
     if st.token_id is not None:
         where = token_file_lines(profile, site.profile.file(TOKEN_FILE))
         show("\n".join(where), "<br>".join(e(line) for line in where))
-    if not usable(st) and not revoke:  # as `gapps-runbook status`: no usable token is "authorize again" (exit 7)
+    if not site_state.usable(st) and not revoke:  # as `gapps-runbook status`: no usable token is "authorize again" (exit 7)
         site.client()  # no client at all: step 02 comes first (ConfigError)
         raise NoToken(f"profile {st.profile!r} holds no usable token (never authorized, revoked, or expired)")
     if verify:
@@ -219,7 +221,7 @@ def token_status(
         show("\n".join(verify_lines(report)), verify_html(report))
         act_check_verify(report)
     if revoke:
-        proof = act_revoke(site)
+        proof = revoke_and_prove(site)
         show("\n".join(table_lines(revoke_rows(proof))), table_html(revoke_rows(proof)))
         if not proof.ok:
             raise RunbookError("the revocation could not be proven (see the table above)",
@@ -241,7 +243,7 @@ def backup_restore(
     run with :class:`NoToken` ("authorize again (step 03)", exit 7) after every profile was probed.
     """
     from . import backup_actions as backup  # step 05's actions and renderers (kept out of the shared imports)
-    from .render_backup import export_line, import_lines, last_export_rows, outcome_html
+    from ..views.backup import export_line, import_lines, last_export_rows, outcome_html
 
     names = [profiles] if isinstance(profiles, str) else list(profiles)
     check_parameters({"profiles": names, "export_to": export_to, "import_from": import_from,

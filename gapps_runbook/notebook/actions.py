@@ -1,13 +1,12 @@
 """The notebook layer's actions: the ``act_*`` functions that do work of their own.
 
 Each turns form or parameter input into runbook calls (:func:`act_save_client`, :func:`act_client_from_refs`,
-:func:`act_import_client_bytes`), combines several of them (:func:`act_preflight`, :func:`act_plan`,
-:func:`act_already_authorized`, :func:`act_overview`), or judges a result (:func:`act_check_verify`, :func:`act_revoke`). Where a
+:func:`act_import_client_bytes`), combines several of them (:func:`act_preflight`, :func:`act_plan`), or judges a result (:func:`act_check_verify`). Where a
 step is one :mod:`gapps_runbook.runbook` call (``status``, ``refresh``, ``verify``, ``authorize``,
 ``start_paste``/``finish_paste``, ``pin_account``), the headless entry points of :mod:`gapps_runbook.notebook`
 and the step forms (:mod:`.step00` ... :mod:`.step04`) call the runbook directly: one hop. Both paths call
 the same functions, so a button click and a papermill run do the same thing. Actions return values
-(rendered by :mod:`gapps_runbook.notebook.render`) and raise :class:`RunbookError`; they never display.
+(rendered by :mod:`gapps_runbook.views.render`) and raise :class:`RunbookError`; they never display.
 """
 
 from __future__ import annotations
@@ -20,15 +19,17 @@ from typing import Any
 
 from ..oauth import client_ids, clients, scopes, tokeninfo, tokens
 from .. import runbook
+from ..runbook import state
+from ..steps import AUTHORIZE
 from ..profile import secret_sources
-from .checklist import ChecklistItem
+from ..runbook.checklist import ChecklistItem
 from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..oauth.clock import utc_text
 from ..errors import STEP_CHECKLIST, STEP_CLIENT, ConfigError, InputError, OAuthError, RunbookError
 from ..oauth.verify import VerifyReport
 from ..oauth.endpoints import GOOGLE
-from .render import unproved_reason
-from .render_lastmile import summary_lines
+from ..views.lastmile import summary_lines
+from ..views.render import unproved_reason
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("preflight", "01_console_checklist.ipynb", "01 Console checklist and preflight"),
@@ -168,21 +169,6 @@ def _client_type(site: runbook.Site, client_type: str) -> str:
     raise InputError("the client type is not known yet", fix=fix)
 
 
-def act_already_authorized(site: runbook.Site, requested: Sequence[str]) -> runbook.TokenStatus | None:
-    """The status if the stored token is current, covers ``requested`` and has the pinned account; else None."""
-    st = runbook.status(site)
-    settings = site.profile.load_settings()
-    step = settings.get("steps", {}).get("authorize", {})
-    if st.token_id is None or step.get("status") != "ok":
-        return None
-    pinned = settings.get("expected_account")
-    if pinned and (st.account or "").lower() != str(pinned).lower():
-        return None
-    missing, _extra = tokeninfo.scope_diff(requested, st.scopes)
-    usable = st.has_refresh_token or (st.expires_in or 0) > 60
-    return st if usable and not missing else None
-
-
 def act_check_verify(report: VerifyReport) -> None:
     """Stop on a verify report that is not a success: nothing proved (ConfigError), or a failed check.
 
@@ -197,80 +183,9 @@ def act_check_verify(report: VerifyReport) -> None:
     runbook.raise_for_verify(report)
 
 
-@dataclass(frozen=True)
-class RevokeProof:
-    """What revoking did, checked: the local copy is gone and the provider refuses the old token."""
-
-    token_id: str
-    already_invalid: bool
-    local_token_left: bool
-    provider: str
-    refresh: str
-
-    @property
-    def ok(self) -> bool:
-        """True when the local copy is gone and the provider refuses the old token (and its refresh token)."""
-        refused = self.provider.startswith("refused") and not self.refresh.startswith("accepted")
-        return refused and not self.local_token_left
-
-
-def act_revoke(site: runbook.Site) -> RevokeProof:
-    """Step 04: revoke (RFC 7009), then prove it: status shows no token, tokeninfo and refresh are refused."""
-    old, client = site.token(), site.client()
-    already = runbook.revoke(site)
-    left = runbook.status(site).token_id is not None
-    provider = _probe(lambda: tokeninfo.inspect_token(site.transport, site.endpoints, old, clock=site.clock))
-    refresh = "skipped: no refresh token"
-    if old.refresh_token:
-        refresh = _probe(lambda: tokens.refresh(site.transport, site.endpoints, client, old, clock=site.clock))
-    return RevokeProof(old.token_id, bool(already), left, provider, refresh)
-
-
-def _probe(call: Callable[[], Any]) -> str:
-    try:
-        call()
-    except OAuthError as exc:
-        return f"refused ({exc.error})"
-    except RunbookError as exc:
-        return f"error: {exc.message}"
-    return "accepted: the provider still honours the token"
-
-
-@dataclass(frozen=True)
-class StepRow:
-    """One row of the overview table."""
-
-    step: str
-    notebook: str
-    title: str
-    status: str
-    at: str
-    detail: str
-
-
-def act_overview(site: runbook.Site) -> tuple[list[StepRow], runbook.TokenStatus, dict[str, bool]]:
-    """00: every step's recorded status, the token status and the checklist ticks."""
-    settings = site.profile.load_settings()
-    steps = settings.get("steps") or {}
-    rows = []
-    for key, notebook, title in STEPS:
-        step = steps.get(key) or {}
-        at = utc_text(str(step.get("at", ""))) + (f" by {step['operator']}" if step.get("operator") else "")
-        rows.append(StepRow(key, notebook, title, str(step.get("status", "not run")), at, str(step.get("detail", ""))))
-    return rows, runbook.status(site), dict(settings.get("checklist") or {})
-
-
 def act_summary(site: runbook.Site) -> list[str]:
     """04 "Copy summary for the ticket" and ``status --summary``: the plain-text summary (no secret, no network call)."""
-    settings = site.profile.load_settings()
-    issuer = site.issuer or settings.get("issuer") or GOOGLE.issuer
-    token = site.profile.load_token()
-    expiry = None
-    if token is not None:
-        expiry = datetime.datetime.fromtimestamp(token.expires_at, datetime.timezone.utc).isoformat(timespec="seconds")
-    verify = (settings.get("steps") or {}).get("verify")
-    return summary_lines(runbook.status(site), issuer=str(issuer), expires_at=expiry,
-                         verify=verify if isinstance(verify, dict) else None)
+    return summary_lines(state.read(site))
 
 
 def act_handoff(site: runbook.Site, to: str) -> Any:

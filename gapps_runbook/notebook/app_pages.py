@@ -59,7 +59,7 @@ def app_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
 
 
 def _start_here(app: RunbookApp) -> Any:
-    from . import render
+    from ..views import render
     from .step00 import StartHereForm
 
     class AppStartHere(StartHereForm):
@@ -158,7 +158,7 @@ class RunbookApp:
 
     def show(self, index: int) -> None:
         """Show page ``index`` (0-5), building its form the first time; a failure is one line on the page."""
-        from . import render
+        from ..views import render
 
         self.index = max(0, min(index, len(PAGES) - 1))
         self._render_chrome()
@@ -176,7 +176,7 @@ class RunbookApp:
         self.body.children = (self.forms[self.index].box,)
 
     def _render_chrome(self) -> None:
-        from .render import e
+        from ..views.render import e
 
         step = STEPS[self.index]
         self.heading.value = (f"<h2 style='margin:0.2em 0'>{e(step.number)} {e(step.title.capitalize())}</h2>"
@@ -193,7 +193,7 @@ def main(environ: Mapping[str, str] = os.environ) -> Any:
     """The app notebook's one call: page 00 in Voilà; elsewhere (papermill, nbval) one line and nothing else."""
     from IPython.display import display
 
-    from . import render
+    from ..views import render
 
     if not is_interactive():
         print("This notebook is the no-code app: open it with `gapps-runbook app`.")

@@ -31,7 +31,7 @@ from typing import Any
 import ipywidgets as w
 from ipywidgets.widgets.widget_selection import _MultipleSelection, _Selection
 
-from . import render
+from ..views import render
 
 Handler = Callable[..., None]
 

@@ -11,7 +11,9 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
-from . import actions, render
+from ..runbook import state
+from ..views import render
+from . import actions
 from .forms_common import Form, button, lab_links
 
 
@@ -38,14 +40,16 @@ class StartHereForm(Form):
         self.reread()
 
     def reread(self) -> None:
-        """Read every step's record and the token again (they change as the other steps run)."""
+        """Read the profiles, every step's verdict and the token again (they change as the other steps run)."""
+        names = sorted({*runbook.ProfileStore(Path(self.home) if self.home else None).names(), self.picker.value})
+        if list(self.picker.options) != names:
+            self.picker.options = names
         self._show(self.picker.value)
 
     def _show(self, name: str) -> None:
         self.site = actions.open_site(name, self.home, self.issuer)
-        rows, st, ticks = actions.act_overview(self.site)
-        checklist = render.checklist_summary(ticks)
+        current = state.read(self.site)
+        checklist = render.checklist_summary(dict(current.checklist))
         self.hint.value = f"Set <code>profile = {render.e(repr(name))}</code> in the parameters cell of each notebook."
-        exported = self.site.profile.load_settings().get("last_export")  # step 05's record
-        self.table.value = (lab_links(render.overview_html(rows, exported)) + f"<p>{render.e(checklist)}</p>"
-                            + render.table_html(render.status_rows(st)))
+        self.table.value = (lab_links(render.overview_html(current)) + f"<p>{render.e(checklist)}</p>"
+                            + render.table_html(render.status_rows(current.token)))

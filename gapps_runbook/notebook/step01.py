@@ -15,8 +15,9 @@ import ipywidgets as w
 from .. import runbook
 from ..oauth import scopes
 from ..oauth.scopes import SERVICES
-from . import actions, render
-from .checklist import checklist_complete, checklist_items
+from ..views import render
+from . import actions
+from ..runbook.checklist import checklist_complete, checklist_items
 from .forms_common import WRAP_CSS, Form, button
 
 

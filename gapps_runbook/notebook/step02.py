@@ -12,7 +12,8 @@ import ipywidgets as w
 from .. import runbook
 from ..errors import RunbookError
 from ..oauth.clients import CLIENT_TYPE_LABELS
-from . import actions, render
+from ..views import render
+from . import actions
 from .forms_common import Form, button
 
 _LABELS = {"description_width": "8em"}

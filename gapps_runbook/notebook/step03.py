@@ -21,7 +21,8 @@ import ipywidgets as w
 
 from .. import runbook
 from ..errors import Cancelled, InputError
-from . import actions, render
+from ..views import render
+from . import actions
 from .forms_common import Form, button, ui_only
 
 PASTE_PROMPT = ("<b>Approved on another computer?</b> Paste the address the browser ended on, from its address bar. "
@@ -68,7 +69,7 @@ class AuthorizeForm(Form):
         paste = [self.paste_box] if self.plan.flow == "desktop" else []
         self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
         self.replace_previous()
-        current = None if reauthorize else actions.act_already_authorized(site, requested)
+        current = None if reauthorize else runbook.state.already_authorized(site, requested)
         if current is not None:
             self._show_current(current)
         else:
@@ -152,7 +153,7 @@ class AuthorizeForm(Form):
         for line in (self.card, self.countdown, self.status):  # a dead code or link is not left on screen
             self._put(line, "")
         if isinstance(exc, Cancelled):
-            current = actions.act_already_authorized(self.site, self.requested)
+            current = runbook.state.already_authorized(self.site, self.requested)
             if current is not None:
                 self._show_current(current)
                 self.note("Cancelled. The token already stored is still in place and step 03 stays ok.")

@@ -14,8 +14,10 @@ import ipywidgets as w
 from .. import runbook
 from ..oauth.clock import duration_text
 from ..profile.files import TOKEN_FILE
-from . import actions, render
-from .render_lastmile import handoff_lines, token_file_lines
+from ..views import render
+from ..runbook.revoke_proof import revoke_and_prove
+from . import actions
+from ..views.lastmile import handoff_lines, token_file_lines
 from .forms_common import Form, button, ui_only
 
 
@@ -114,7 +116,7 @@ class TokenStatusForm(Form):
 
     def _on_confirm(self, _button: w.Button) -> None:
         self.confirm_box.layout.display = "none"
-        proof = actions.act_revoke(self.site)
+        proof = revoke_and_prove(self.site)
         self._render(runbook.status(self.site))
         title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
         self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..profile.store import ProfileStore
-from . import backup_actions, render, render_backup
+from ..views import backup as render_backup
+from ..views import render
+from . import backup_actions
 from .forms_common import Form, button
 
 _WIDE = w.Layout(width="36em")

@@ -301,6 +301,8 @@ def _swap_in(target: Profile, staging: Profile) -> None:
 
 
 def record_export(profile: Profile, out: Path, *, now: float, by: str) -> None:
-    """Remember in the profile's settings when it was last exported, to which file, by whom."""
-    profile.update_settings(lambda s: s.update(last_export={"at": utc_text(now), "file": str(out), "by": by}))
+    """Remember in the profile's settings when it was last exported, to which file, by whom, with which token."""
+    token = profile.load_token()
+    record = {"at": utc_text(now), "file": str(out), "by": by, "token_id": token.token_id if token else ""}
+    profile.update_settings(lambda s: s.update(last_export=record))
 

@@ -14,6 +14,8 @@ from ..oauth.clients import ClientConfig
 from ..profile import refresh_journal
 from .setup import Flow, raise_for_preflight
 from .site import Site, in_provider_words
+from .state import ATTEMPT_RECORD, authorization_problem
+from .token_status import status
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def authorize(
         requested, flow=flow, endpoints=site.endpoints, client=client, legacy_device_scopes=legacy_device_scopes
     )
     raise_for_preflight(verdict)
+    site.mark(ATTEMPT_RECORD, "in progress", f"waiting for approval ({verdict.flow} flow)",
+              inputs={"scopes": list(requested), "flow": verdict.flow})
     try:
         if verdict.flow == "device":
             token = _device(site, client, requested, on_device_code, on_status, cancelled, timeout)
@@ -79,20 +83,22 @@ def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_
 
 
 def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
-    """Record a failed attempt; a cancel while a usable token is stored is no failure (the "ok" record stays)."""
-    if isinstance(exc, Cancelled) and _still_good(site):
-        site.audit("authorize", "cancelled", f"{exc.message}; the stored token is still in place", inputs)
-    else:
+    """Record a failed, denied, expired or cancelled attempt.
+
+    While the stored authorization still holds (:func:`.state.read` judges 03 ok without this attempt),
+    the attempt is recorded on its own and step 03 stays ok ("the new attempt was denied; the stored
+    token ... still works"); otherwise step 03 is failed.
+    """
+    still_good = _still_good(site)
+    site.mark(ATTEMPT_RECORD, "cancelled" if isinstance(exc, Cancelled) else "failed", exc.message, inputs=inputs)
+    if not still_good:
         site.mark("authorize", "failed", str(exc), inputs=inputs)
 
 
 def _still_good(site: Site) -> bool:
-    """Whether step 03's last record is "ok" and the stored token works or can be refreshed."""
-    step = site.profile.load_settings().get("steps", {}).get("authorize", {})
-    token = site.profile.load_token()
-    if step.get("status") != "ok" or token is None:
-        return False
-    return token.refresh_token is not None or token.expires_in(site.clock.time(), site.clock.monotonic()) > 0
+    """Whether step 03's record is ok and the stored authorization is current (:func:`.state.authorization_problem`)."""
+    record = (site.profile.load_settings().get("steps") or {}).get("authorize") or {}
+    return record.get("status") == "ok" and authorization_problem(site, status(site)) is None
 
 
 def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["device", "desktop"],
@@ -107,6 +113,7 @@ def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["
     site.profile.update_settings(lambda s: s.update(authorized_scopes=list(requested)))
     site.mark("authorize", "ok", f"{flow} flow, account {account or 'unknown'}",
               inputs={"scopes": list(requested), "flow": flow, "account": account or ""})
+    site.mark(ATTEMPT_RECORD, "ok", f"authorized, token id {token.token_id}")
     return AuthResult(token, flow, account)
 
 

@@ -171,15 +171,11 @@ def import_client_json(
 
 
 def _store_client(site: Site, client: ClientConfig) -> ClientConfig:
-    previous = site.profile.load_client()
     site.profile.save_client(client, site.endpoints)
-    changed = previous is not None and previous.client_id != client.client_id
     inputs = {"client_id": client.client_id, "client_type": client.client_type, "product_name": client.product_name,
               "project_id": client.project_id, "auth_method": client.auth_method,
               "secret_fingerprint": fingerprint(client.client_secret) if client.client_secret else ""}
-    site.mark("client", "ok", "client changed: authorize again" if changed else "", inputs=inputs)
-    if changed:
-        site.mark("authorize", "stale", "the client was replaced; a new client needs a new authorization")
+    site.mark("client", "ok", f"{client.type_label} client {client.client_id}", inputs=inputs)
     return client
 
 

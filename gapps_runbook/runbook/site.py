@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..oauth.tokens import Token
 from ..oauth.transport import RequestsTransport, Transport
 from ..profile import audit
 from ..profile.store import Profile, ProfileStore
+from ..steps import by_record
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,20 +86,32 @@ class Site:
         return token
 
     def mark(self, step: str, status: str, detail: str = "", *, inputs: Mapping[str, Any] | None = None) -> None:
-        """Record a step's outcome (shown by ``00_start_here`` and ``status --all``) and append it to the audit log.
+        """Record a step's outcome (judged by :mod:`.state`) and append it to the audit log.
 
-        The step record holds outcome, time (UTC), operator and the sha256 of the canonical JSON of the
-        step's non-secret ``inputs``; the audit line adds the redacted inputs themselves.
+        The step record holds outcome, time (UTC), operator, the sha256 of the canonical JSON of the
+        step's non-secret ``inputs`` and the values of the facts the step rests on (``Step.rests_on``),
+        so a later change of one of them makes the record stale; the audit line adds the redacted inputs.
         """
         at, who, digest = self._stamp(inputs)
+        facts = self.facts()
+        rests_on = {name: facts.get(name, "") for name in (by_record(step).rests_on if by_record(step) else ())}
 
         def update(settings: dict[str, Any]) -> None:
             settings.setdefault("steps", {})[step] = {"status": status, "at": at, "detail": detail, "operator": who,
-                                                      "inputs_sha256": digest}
+                                                      "inputs_sha256": digest, "rests_on": rests_on, "pid": os.getpid()}
 
         with self.profile.locked():
             self.profile.update_settings(update)
             self.audit(step, status, detail, inputs)
+
+    def facts(self) -> dict[str, str]:
+        """The profile's facts that step records rest on (``Step.rests_on``): no secret, no network call."""
+        settings = self.profile.load_settings()
+        client = self.profile.load_client()
+        token = self.profile.load_token()
+        return {"flow": str(settings.get("flow") or ""), "scopes": " ".join(sorted(settings.get("scopes") or ())),
+                "client_id": client.client_id if client else "", "client_type": client.client_type if client else "",
+                "token_id": token.token_id if token else ""}
 
     def audit(self, step: str, outcome: str, detail: str = "", inputs: Mapping[str, Any] | None = None) -> None:
         """Append one line to the profile's audit log only (the step record is left as it is)."""

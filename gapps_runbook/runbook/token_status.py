@@ -38,6 +38,8 @@ class TokenStatus:
     has_refresh_token: bool
     refresh_token_expires_in: int | None
     requested_since: tuple[str, ...] = ()
+    refresh_interrupted: bool = False
+    """A refresh was cut off while the provider may have rotated the refresh token (``refresh.pending``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -66,6 +68,7 @@ def status(site: Site) -> TokenStatus:
         site.profile.name, client and client.client_id, token.token_id,
         token.expires_in(now, site.clock.monotonic()), token.scopes,
         tuple(withheld), token.account, token.refresh_token is not None, refresh_left, tuple(since),
+        refresh_journal.pending(site.profile) is not None,
     )
 
 

@@ -33,7 +33,7 @@ from ..errors import Cancelled, InputError, RunbookError
 from ..profile.private_files import O_CLOEXEC, O_NOFOLLOW, privatize_fd
 from ..safety.redact import redact, register_secret
 from .batch_executors import OnDone, SiteTask, crashed
-from .batch_outcome import BY_EXIT_CLASS, CANCELLED, SiteOutcome, from_status
+from .batch_outcome import BY_EXIT_CLASS, CANCELLED, SiteOutcome, from_state
 
 WEBHOOK_TIMEOUT = 10.0
 """Seconds one webhook POST may take; a slower one is reported as failed and the site goes on waiting."""
@@ -135,7 +135,6 @@ def authorize_site(task: SiteTask, notifier: Notifier, cancelled: Callable[[], b
     ``expected_account``; a site already authorized for the scopes is left as it is unless ``reauthorize``.
     """
     from .. import runbook
-    from ..notebook.actions import act_already_authorized
 
     started, trouble = time.monotonic(), []
     params = task.parameters
@@ -156,15 +155,16 @@ def authorize_site(task: SiteTask, notifier: Notifier, cancelled: Callable[[], b
         if params.get("expected_account"):
             runbook.pin_account(site, str(params["expected_account"]))
         requested = runbook.requested_scopes(site, services=[str(s) for s in params.get("services") or ()])  # type: ignore[attr-defined]
-        if params.get("reauthorize") or act_already_authorized(site, requested) is None:
+        if params.get("reauthorize") or runbook.state.already_authorized(site, requested) is None:
             runbook.authorize(site, requested, flow="device", on_device_code=on_code, cancelled=cancelled,
                               timeout=float(params["timeout"]) if params.get("timeout") else None)  # type: ignore[arg-type]
-        st = runbook.status(site)
+        current = runbook.state.read(site)
     except Cancelled:
         return row("failed", CANCELLED, "run the batch again for this site")
     except RunbookError as exc:
         return row(BY_EXIT_CLASS.get(exc.exit_code, "failed"), f"{type(exc).__name__}: {exc.message}", exc.fix or "")
-    outcome, detail, fix = from_status(st)
+    outcome, detail, fix = from_state(current)
+    st = current.token
     return row(outcome, detail, fix, token_id=st.token_id, expires_in=st.expires_in,
                refresh_token_expires_in=st.refresh_token_expires_in, account=st.account)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputError, NotebookRunError, TransportError
-from .batch_outcome import SiteOutcome, from_failure, from_status
+from .batch_outcome import SiteOutcome, from_failure, from_state
 
 if TYPE_CHECKING:
     from .kernel_pool import PooledKernel
@@ -100,8 +100,9 @@ def run_site(task: SiteTask, kernel: PooledKernel | None = None) -> SiteOutcome:
             fix = "run the batch again for this site; if it fails again, `gapps-runbook run` it alone to see why"
         return SiteOutcome(outcome=outcome, detail=detail, fix=fix, duration=time.monotonic() - started, **base)
     home = Path(task.home) if task.home else None
-    st = runbook.status(runbook.Site.open(task.profile, home=home, issuer=task.issuer or None))
-    outcome, detail, fix = from_status(st)
+    current = runbook.state.read(runbook.Site.open(task.profile, home=home, issuer=task.issuer or None))
+    outcome, detail, fix = from_state(current)
+    st = current.token
     return SiteOutcome(outcome=outcome, detail=detail, fix=fix, token_id=st.token_id, expires_in=st.expires_in,
                        refresh_token_expires_in=st.refresh_token_expires_in, account=st.account,
                        duration=time.monotonic() - started, **base)

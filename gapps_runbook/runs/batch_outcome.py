@@ -17,13 +17,14 @@ outcome                   exit   when
                                  access token has expired
 ``network``               6      the notebook failed with an error of exit class 6 (provider unreachable)
 ``expiring``              7      the run passed but the grant dies soon: the refresh token expires within
-                                 :data:`EXPIRING_WITHIN` (7 days: every refresh token of a consent screen
+                                 ``runbook.state.EXPIRING_WITHIN`` (7 days: every refresh token of a consent screen
                                  in Testing), or there is no refresh token at all
 ``ok``                    0      the run passed and the profile can refresh its token for more than 7 days
 ========================  =====  ==========================================================================
 
-A passing run is judged from :func:`runbook.status` read *after* the notebook, on the local profile
-(no network call). A failing run is judged by the class name of the kernel-side error
+A passing run is judged from the site's state (:func:`gapps_runbook.runbook.state.read`, whose
+:func:`~gapps_runbook.runbook.state.health` decides ``expired`` and ``expiring``) read *after* the
+notebook, on the local profile (no network call). A failing run is judged by the class name of the kernel-side error
 (``NotebookRunError.step_exit_code``).
 """
 
@@ -32,12 +33,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import ExitCode, NotebookRunError
-from ..oauth.clock import duration_text
-from ..steps import STEP_AUTHORIZE
+from typing import TYPE_CHECKING
 
-EXPIRING_WITHIN = 7 * 24 * 3600
-"""A refresh token that dies within this many seconds makes a site ``expiring``."""
+from ..errors import ExitCode, NotebookRunError
+from ..steps import AUTHORIZE
+
+if TYPE_CHECKING:
+    from ..runbook.state import SiteState
 
 OUTCOMES: tuple[str, ...] = ("failed", "misconfigured", "denied", "reauthorize", "expired", "network", "expiring", "ok")
 """Every outcome, worst first."""
@@ -102,23 +104,21 @@ def from_failure(error: NotebookRunError) -> tuple[str, str, str]:
     return outcome, f"{error.ename}: {what}" if error.ename else what, error.fix or ""
 
 
-def from_status(status: Any) -> tuple[str, str, str]:
-    """``(outcome, detail, fix)`` of a passed notebook, from ``runbook.status`` read after it (see module)."""
-    if status.token_id is None and status.expires_in is None:
-        return "reauthorize", "the profile holds no token", f"run {STEP_AUTHORIZE}"
-    if status.missing_scopes:
-        return ("reauthorize", f"the token lacks requested scopes: {' '.join(status.missing_scopes)}",
-                f"run {STEP_AUTHORIZE} again to grant them")
-    left = status.refresh_token_expires_in
-    if (left is not None and left <= 0) or (not status.has_refresh_token and not status.expires_in):
-        return "expired", "the token can no longer be refreshed", f"run {STEP_AUTHORIZE} again"
-    if not status.has_refresh_token:
-        return ("expiring", f"no refresh token: access ends in {duration_text(status.expires_in or 0)}",
-                f"run {STEP_AUTHORIZE} again with offline access")
-    if left is not None and left <= EXPIRING_WITHIN:
-        return ("expiring", f"the refresh token expires in {duration_text(left)}",
-                f"publish the consent screen (Testing-mode refresh tokens last 7 days), then run {STEP_AUTHORIZE} again")
-    return "ok", "token usable and refreshable", ""
+HEALTH_OUTCOMES = {"none": "reauthorize", "interrupted": "reauthorize", "expired": "expired",
+                   "expiring": "expiring", "ok": "ok"}
+"""The outcome of a passed run by the token's health (:func:`gapps_runbook.runbook.state.health`)."""
+
+
+def from_state(state: SiteState) -> tuple[str, str, str]:
+    """``(outcome, detail, fix)`` of a passed notebook, from the site's state read after it (see module)."""
+    st = state.token
+    if st.token_id is not None and st.missing_scopes:
+        return ("reauthorize", f"the token lacks requested scopes: {' '.join(st.missing_scopes)}",
+                f"run {AUTHORIZE.ref} again to grant them")
+    health = state.health
+    if health.word == "ok":
+        return "ok", "token usable and refreshable", ""
+    return HEALTH_OUTCOMES[health.word], health.detail, health.fix
 
 
 def batch_exit_code(outcomes: list[str]) -> int:

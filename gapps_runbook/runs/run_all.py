@@ -2,14 +2,12 @@
 
 A step is skipped (unless ``--force``) when all three hold:
 
-* its record in the profile (``runbook.Site.mark``: outcome, time, operator, sha256 of its non-secret
-  inputs) says ``ok``;
+* its verdict (:func:`gapps_runbook.runbook.state.read`) is ``ok``;
 * the inputs it would record now hash to the recorded ``inputs_sha256`` (the same canonical JSON,
   :func:`gapps_runbook.profile.audit.inputs_hash`), worked out from the ``-p`` values and the profile
   as the step itself works them out; and
-* its result still holds: 01 its verdict was ok, 02 a client is stored, 03 the stored token is usable
-  (a refresh token, or an access token with more than a minute left), carries every requested scope
-  and the pinned account. 04 is the status check: it always runs.
+* for 03, the stored authorization is current for the scopes and account asked now
+  (:func:`gapps_runbook.runbook.state.authorization_problem`). 04 is the status check: it always runs.
 
 A value the hash does not cover but that asks for the step runs it too: 01 with a new ``project_id``,
 03 with ``reauthorize=True``.
@@ -29,14 +27,11 @@ from typing import Any
 
 from ..errors import InputError, RunbookError
 from ..profile import audit
-from ..steps import STEPS, Step
 from ..oauth.clock import utc_text
-from .summary import step_record
+from ..steps import AUTHORIZE, CHECKLIST, CLIENT, STATUS, Step
 
-RUN_ALL: tuple[Step, ...] = STEPS[1:5]
+RUN_ALL: tuple[Step, ...] = (CHECKLIST, CLIENT, AUTHORIZE, STATUS)
 """The steps ``run all`` runs, in order: 01 console checklist to 04 token status."""
-RECORDS = {"01": "preflight", "02": "client", "03": "authorize"}
-"""The profile's step record of each skippable step."""
 COMMON = ("profile", "home", "issuer", "interactive")
 
 
@@ -72,45 +67,46 @@ def skip_line(step: Step, values: Mapping[str, object], *, force: bool = False) 
         values: The values this step would run with (:func:`step_values`).
         force: ``--force``: nothing is skipped.
     """
-    if force or step.number not in RECORDS:
+    if force or not step.skippable:
         return None
-    from ..runbook import Site
+    from ..runbook import Site, state
 
     home = str(values.get("home") or "")
     site = Site.open(str(values.get("profile") or "default"), home=Path(home) if home else None,
                      issuer=str(values.get("issuer") or "") or None)
-    record = step_record(site.profile, RECORDS[step.number])
-    if record.get("status") != "ok" or _asks_for_more(step.number, site, values):
+    verdict = state.read(site).of(step)
+    record = (site.profile.load_settings().get("steps") or {}).get(step.record) or {}
+    if verdict.verdict != "ok" or _asks_for_more(step, site, values):
         return None
     try:
-        current = _current_inputs(step.number, site, values)
-        valid = current is not None and _still_valid(step.number, site, values)
+        current = _current_inputs(step, site, values)
+        valid = current is not None and _still_valid(step, site, values)
     except RunbookError:  # cannot tell: the step runs and its notebook says what is wrong
         return None
     if not valid or audit.inputs_hash(current or {}) != record.get("inputs_sha256"):
         return None
-    return (f"{step.number} {step.title}: skipped, done {utc_text(str(record.get('at', '')))} by "
-            f"{record.get('operator') or 'unknown'}, inputs unchanged (--force runs it again)")
+    return (f"{step.number} {step.title}: skipped, {verdict.verdict} ({verdict.detail}), done "
+            f"{utc_text(verdict.at)} by {verdict.by or 'unknown'}, inputs unchanged (--force runs it again)")
 
 
-def _asks_for_more(number: str, site: Any, values: Mapping[str, object]) -> bool:
+def _asks_for_more(step: Step, site: Any, values: Mapping[str, object]) -> bool:
     """A value the inputs hash does not cover asks for the step: 01 a new ``project_id``, 03 ``reauthorize``."""
-    if number == "01":
+    if step == CHECKLIST:
         project_id = str(values.get("project_id") or "").strip()
         return bool(project_id) and project_id != site.profile.load_settings().get("project_id")
-    return number == "03" and values.get("reauthorize") is True
+    return step == AUTHORIZE and values.get("reauthorize") is True
 
 
-def _current_inputs(number: str, site: Any, values: Mapping[str, object]) -> dict[str, Any] | None:
+def _current_inputs(step: Step, site: Any, values: Mapping[str, object]) -> dict[str, Any] | None:
     """The inputs the step would record now, as ``check_console``, ``save_client`` and ``authorize`` record them."""
     from .. import runbook
 
     settings = site.profile.load_settings()
     requested = list(runbook.requested_scopes(site, services=values.get("services") or None))  # type: ignore[arg-type]
-    if number == "01":
+    if step == CHECKLIST:
         return {"scopes": requested, "flow": values.get("flow") or settings.get("chosen_flow") or "auto",
                 "publishing_status": values.get("publishing_status") or settings.get("publishing_status") or ""}
-    if number == "02":
+    if step == CLIENT:
         return _client_inputs(site, values)
     from ..oauth import scopes
 
@@ -159,17 +155,12 @@ def _client_inputs(site: Any, values: Mapping[str, object]) -> dict[str, Any] | 
             "secret_fingerprint": fingerprint(client.client_secret) if client.client_secret else ""}
 
 
-def _still_valid(number: str, site: Any, values: Mapping[str, object]) -> bool:
-    """01: ok is its verdict (the record); 02: a client is stored; 03: a usable token with every scope asked."""
-    if number != "03":
-        return number == "01" or site.profile.load_client() is not None
+def _still_valid(step: Step, site: Any, values: Mapping[str, object]) -> bool:
+    """01 and 02: their ok verdict; 03: the stored authorization is current for the scopes and account asked now."""
+    if step != AUTHORIZE:
+        return True
     from .. import runbook
-    from ..oauth.tokeninfo import scope_diff
 
-    st = runbook.status(site)
     requested = runbook.requested_scopes(site, services=values.get("services") or None)  # type: ignore[arg-type]
-    pinned = str(values.get("expected_account") or site.profile.load_settings().get("expected_account") or "")
-    if st.token_id is None or (pinned and pinned.lower() != (st.account or "").lower()):
-        return False
-    usable = st.has_refresh_token or (st.expires_in or 0) > 60
-    return usable and not scope_diff(requested, st.scopes)[0]
+    pinned = str(values.get("expected_account") or "") or None
+    return runbook.state.authorization_problem(site, runbook.status(site), requested, pinned=pinned) is None

@@ -9,7 +9,6 @@ is a fingerprint, and records hold no secret (:mod:`gapps_runbook.profile.audit`
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 from ..oauth.clock import utc_text
 from ..profile import audit
 
+from ..steps import AUTHORIZE, STATUS
+
 if TYPE_CHECKING:
     from ..errors import NotebookRunError
     from ..profile.store import Profile
+    from ..runbook.state import SiteState
 
 FLOW_LABELS = {
     "desktop": "Desktop app flow (loopback + PKCE)",
@@ -36,10 +38,16 @@ def open_profile(parameters: Mapping[str, object]) -> Profile:
     return ProfileStore(Path(home) if home else None).profile(str(parameters.get("profile") or "default"))
 
 
-def step_record(profile: Profile, key: str) -> dict[str, Any]:
-    """The profile's record of one step (``preflight``, ``client``, ``authorize``, ``verify``...), or {}."""
-    record = profile.load_settings().get("steps", {}).get(key, {})
-    return record if isinstance(record, dict) else {}
+def site_state(profile: Profile) -> SiteState:
+    """The profile's state (:func:`runbook.state.read`: local, no network call)."""
+    from ..runbook import Site, state
+
+    return state.read(Site(profile))
+
+
+def authorized(profile: Profile) -> bool:
+    """Whether step 03's verdict is ok (a run then asks a new authorization explicitly)."""
+    return site_state(profile).of(AUTHORIZE).verdict == "ok"
 
 
 @dataclass(frozen=True)
@@ -53,48 +61,38 @@ class TokenFacts:
     def text(self) -> str:
         """``Token id X, expires in N s (at 2026-12-01 00:41 UTC), account A.``, or that there is none."""
         if self.token_id is None:
-            return "No token yet (runbook step 03)."
+            return f"No token yet ({AUTHORIZE.ref})."
         return f"Token id {self.token_id}, {self.expiry}, account {self.account}."
 
 
-def token_facts(profile: Profile) -> TokenFacts:
-    """The profile's token, read locally (``runbook.status``: no network call)."""
-    from ..runbook import Site, status
-
-    st = status(Site(profile))
+def token_facts(current: SiteState) -> TokenFacts:
+    """The state's token: id, expiry (in seconds and as UTC time) and health, account."""
+    st = current.token
     if st.token_id is None:
         return TokenFacts(None, "", "")
     left = st.expires_in or 0
-    expiry = "expired" if left <= 0 else f"expires in {left} s (at {utc_text(time.time() + left)})"
+    expiry = "access token expired" if left <= 0 else f"expires in {left} s (at {utc_text(current.taken_at + left)})"
+    if current.health.word != "ok":
+        expiry += f", {'usable' if current.usable else 'NOT usable'}: {current.health.detail}"
     return TokenFacts(st.token_id, expiry, st.account or "unknown")
 
 
 def token_text(profile: Profile) -> str:
     """:meth:`TokenFacts.text` of the profile's token."""
-    return token_facts(profile).text()
+    return token_facts(site_state(profile)).text()
 
 
 def verify_text(profile: Profile, since: float | None = None) -> str:
-    """The last verify verdict recorded (step 04), with its time; ``since``: only one recorded after it."""
-    record = step_record(profile, "verify")
-    at = str(record.get("at", ""))
-    if not record or (since is not None and not _after(at, since)):
-        return "not checked in this run" if since is not None else "not checked yet (runbook step 04)"
-    authorized = str(step_record(profile, "authorize").get("at", ""))
-    if authorized and _after(authorized, _epoch(at) + 1):  # a verify of an earlier token says nothing of this one
-        return "not checked for this token yet (runbook step 04)"
-    verdict = str(record.get("detail") or record.get("status", ""))
-    return f"{verdict} ({utc_text(at)})"
-
-
-STEP_RECORDS = (("01", "preflight"), ("02", "client"), ("03", "authorize"), ("04", "verify"))
-"""The step records 00 sums up, by step number (04's is its verify)."""
+    """Step 04's verify verdict (it belongs to the token it checked), with its time; ``since``: only this run's."""
+    verify = site_state(profile).of(STATUS)
+    if verify.verdict == "not run" or (since is not None and not _after(verify.at, since)):
+        return "not checked in this run" if since is not None else f"not checked yet ({STATUS.ref})"
+    return f"{verify.verdict}: {verify.detail} ({utc_text(verify.at)})"
 
 
 def steps_text(profile: Profile) -> str:
-    """Each step's recorded outcome: ``Steps: 01 ok, 02 ok, 03 failed, 04 not run``."""
-    parts = [f"{number} {step_record(profile, key).get('status') or 'not run'}" for number, key in STEP_RECORDS]
-    return "Steps: " + ", ".join(parts)
+    """Each step's verdict: ``Steps: 01 ok, 02 ok, 03 stale, 04 not run, 05 not run``."""
+    return "Steps: " + ", ".join(f"{s.step.number} {s.verdict}" for s in site_state(profile).steps)
 
 
 def recorded_flow(profile: Profile) -> str:
@@ -167,12 +165,13 @@ def summarize(parameters: Mapping[str, object], outcomes: Sequence[tuple[str, No
         skipped: How many steps were skipped as done and still valid.
     """
     profile = open_profile(parameters)
+    current = site_state(profile)
     failed = next(((step, error) for step, error in outcomes if error is not None), None)
     ran = f"{len(outcomes)} step{'s' if len(outcomes) != 1 else ''} run" + (f", {skipped} skipped" if skipped else "")
     outcome = f"FAILED at {failed[0]} ({ran})" if failed else f"ok ({ran})"
     return SiteSummary(
-        site=profile.name, flow=recorded_flow(profile), outcome=outcome, token=token_facts(profile),
+        site=profile.name, flow=recorded_flow(profile), outcome=outcome, token=token_facts(current),
         verify=verify_text(profile, since=started),
         failed_step=failed[0] if failed else "", fix=(failed[1].fix or "") if failed else "",
-        authorized=step_record(profile, "authorize").get("status") == "ok",
+        authorized=current.of(AUTHORIZE).verdict == "ok",
     )

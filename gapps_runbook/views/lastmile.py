@@ -14,12 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..oauth.clock import utc_text
+from ..oauth.endpoints import GOOGLE
 from ..profile.files import HOME_ENV
+from ..steps import AUTHORIZE
 
 if TYPE_CHECKING:
     from ..oauth.verify import VerifyReport
     from ..profile.handoff import HandoffResult
-    from ..runbook import TokenStatus
+    from ..runbook.state import SiteState
 
 
 def shown_path(path: Path) -> str:
@@ -59,30 +62,24 @@ def proof_lines(report: VerifyReport) -> list[str]:
     return lines
 
 
-def summary_lines(st: TokenStatus, *, issuer: str, expires_at: str | None,
-                  verify: Mapping[str, Any] | None) -> list[str]:
-    """The plain-text summary for the ticket: profile, issuer, client, token id, expiry, scopes, verify, account.
-
-    Args:
-        st: The token status.
-        issuer: The provider's issuer URL.
-        expires_at: The access token's expiry (UTC ISO), or None without a token.
-        verify: Step 04's last verify record (``status``, ``at``, ``detail``), or None.
-    """
+def summary_lines(state: SiteState) -> list[str]:
+    """The plain-text summary for the ticket: profile, issuer, client, token id, expiry, health, scopes,
+    every step's verdict, account; read from the site's state (no secret)."""
+    st = state.token
     if st.token_id is None:
-        token = ["Token: none (authorize in runbook step 03)"]
+        token = [f"Token: none (authorize in {AUTHORIZE.ref})"]
     else:
-        token = [f"Token id: {st.token_id}", f"Access token expires: {expires_at} UTC (in {st.expires_in} s)",
+        left = st.expires_in or 0
+        token = [f"Token id: {st.token_id}",
+                 f"Access token expires: {utc_text(state.taken_at + left)} (in {left} s)",
                  f"Refresh token: {'yes' if st.has_refresh_token else 'no'}",
+                 f"Usable: {'yes' if state.usable else 'no'} ({state.health.detail})",
                  f"Scopes: {' '.join(st.scopes) or '(none)'}"]
         if st.missing_scopes:
             token.append(f"Requested, NOT granted: {' '.join(st.missing_scopes)}")
-    if verify:
-        checked = f"{verify.get('status')} at {verify.get('at')}: {verify.get('detail') or '(no detail)'}"
-    else:
-        checked = "not run (runbook step 04, Verify)"
-    return [f"gapps-runbook summary for profile {st.profile}", f"Issuer: {issuer}",
-            f"Client ID: {st.client_id or '(none)'}", *token, f"Verify: {checked}",
+    steps = [f"Step {s.line}" for s in state.steps]
+    return [f"gapps-runbook summary for profile {st.profile} (taken {utc_text(state.taken_at)})",
+            f"Issuer: {state.issuer or GOOGLE.issuer}", f"Client ID: {st.client_id or '(none)'}", *token, *steps,
             f"Account: {st.account or 'unknown'}"]
 
 

@@ -10,10 +10,31 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .backup_actions import ExportResult, ProbeOutcome
+
+class ExportResult(Protocol):
+    """What an export wrote (``notebook.backup_actions.ExportResult`` has these fields)."""
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def at(self) -> str: ...
+    @property
+    def by(self) -> str: ...
+
+
+class ProbeOutcome(Protocol):
+    """One restored profile's probe (``notebook.backup_actions.ProbeOutcome`` has these fields)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def line(self) -> str: ...
 
 NEVER = "never exported"
 

@@ -18,23 +18,25 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import STEP_AUTHORIZE, STEP_CLIENT, RunbookError
+from ..errors import STEP_CLIENT, RunbookError
 from ..oauth import clients, scopes, tokeninfo
 from ..oauth.clients import CLIENT_TYPE_LABELS
-from ..oauth.clock import duration_text
+from ..oauth.clock import duration_text, utc_text
 from ..safety.redact import fingerprint, redact
-from ..steps import STEPS
-from .checklist import ChecklistItem
-from .render_lastmile import proof_lines
-from .render_backup import export_parts, export_text
+from ..runbook.state import health
+from ..steps import AUTHORIZE
+from ..runbook.checklist import ChecklistItem
+from .backup import export_parts, export_text
+from .lastmile import proof_lines
 
 if TYPE_CHECKING:
     from ..oauth.verify import Check, VerifyReport
     from ..runbook import AuthResult, TokenStatus
-    from .actions import RevokeProof, StepRow
+    from ..runbook.revoke_proof import RevokeProof
+    from ..runbook.state import SiteState, StepState
 
-BACKUP_TITLE = f"{STEPS[5].number} {STEPS[5].title.capitalize()}"
-"""00's row for step 05: "05 Backup and restore" (the profile's last export, :func:`.render_backup.export_text`)."""
+_VERDICT_COLOUR = {"ok": "#1b5e20", "stale": "#8a5a00", "failed": "#b00020", "not run": "#555",
+                   "in progress": "#1a73e8"}
 _LEVEL_COLOUR = {"error": "#b00020", "warning": "#8a5a00", "info": "#555"}
 
 
@@ -117,21 +119,18 @@ def secret_text(client: clients.ClientConfig) -> str:
     return f"stored (fingerprint {fingerprint(client.client_secret)}), never shown"
 
 
-def usable(st: TokenStatus) -> bool:
-    """Whether the profile holds a token that works or can be refreshed (else: authorize again, exit 7)."""
-    return st.token_id is not None and (st.has_refresh_token or (st.expires_in or 0) > 0)
-
-
 def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(label, value) rows of the status panel (step 04, ``gapps-runbook status``); no secret in any of them."""
     if st.client_id is None:
         return [("Profile", st.profile), ("Client", f"none: run {STEP_CLIENT}")]
     if st.token_id is None:
-        return [("Profile", st.profile), ("Token", f"none: run {STEP_AUTHORIZE}")]
+        return [("Profile", st.profile), ("Token", f"none: run {AUTHORIZE.ref}")]
     rows = [("Profile", st.profile), ("Token id", st.token_id), ("Expires in", f"{st.expires_in} s"),
             ("Account", st.account or "unknown"), ("Refresh token", "yes" if st.has_refresh_token else "no")]
-    if not usable(st):
-        rows.append(("Usable", f"no: expired, and no refresh token: run {STEP_AUTHORIZE}"))
+    judged = health(st)
+    if judged.word != "ok":
+        rows.append(("Usable", f"{'yes' if judged.usable else 'no'}: {judged.detail}"
+                     + (f": {judged.fix}" if judged.fix else "")))
     if st.refresh_token_expires_in is not None:
         left = st.refresh_token_expires_in
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
@@ -149,13 +148,57 @@ def _scope_label(scope: str, missing: Sequence[str], withheld: Sequence[str]) ->
         return "granted"
     if scope in withheld:
         return "requested, NOT granted"
-    return f"requested since: run {STEP_AUTHORIZE} again to add"
+    return f"requested since: run {AUTHORIZE.ref} again to add"
 
 
-def profile_line(st: TokenStatus, last_export: Mapping[str, Any] | None = None) -> str:
-    """One profile in one line (``gapps-runbook status --all``); ``last_export`` is the settings' record."""
-    expires = "-" if st.expires_in is None else st.expires_in
-    return f"{st.profile:20} {st.token_id or '-':14} {expires:>6} s  {st.account or '-':24} {export_text(last_export)}"
+PROFILE_HEADER = f"{'PROFILE':20} {'TOKEN ID':14} {'EXPIRES':>9}  {'ACCOUNT':24} {'STEPS 01-05':24} LAST EXPORT"
+"""The header line of ``gapps-runbook status --all`` (:func:`profile_line`)."""
+_SHORT = {"ok": "ok", "stale": "stale", "failed": "FAIL", "not run": "-", "in progress": "wait"}
+
+
+def profile_line(state: SiteState) -> str:
+    """One profile in one line (``gapps-runbook status --all``), under :data:`PROFILE_HEADER`."""
+    st = state.token
+    expires = "no token" if st.expires_in is None else f"{st.expires_in} s"
+    steps = " ".join(_SHORT[s.verdict] for s in state.steps)
+    return (f"{st.profile:20} {st.token_id or '-':14} {expires:>9}  {st.account or '-':24} {steps:24} "
+            f"{export_text(state.last_export)}")
+
+
+def step_lines(state: SiteState) -> list[str]:
+    """Every step's verdict, one line each (``status``, ``run`` result lines): "03 authorize: ok: ..."."""
+    return [s.line + (f" [{s.when}]" if s.when else "") for s in state.steps]
+
+
+def overview_rows(state: SiteState) -> list[tuple[str, str]]:
+    """Every step's verdict (00) as (step, text) rows."""
+    return [(f"{s.step.number} {s.step.title.capitalize()}", _verdict_text(s)) for s in state.steps]
+
+
+def _verdict_text(s: StepState) -> str:
+    text = s.verdict + (f": {s.detail}" if s.detail else "")
+    if s.redo is not None and s.verdict != "ok":
+        text += f" (run {s.redo.number} {s.redo.title})"
+    return text + (f" [{s.when}]" if s.when else "")
+
+
+def overview_html(state: SiteState) -> str:
+    """Every step's verdict (00), each linking its notebook, with when, what and the step to redo."""
+    body = ""
+    for s in state.steps:
+        redo = f" Run <a href='{e(s.redo.notebook)}.ipynb'>{e(s.redo.number)} {e(s.redo.title)}</a>." \
+            if s.redo is not None and s.verdict != "ok" else ""
+        body += (f"<tr><td style='text-align:left'><a href='{e(s.step.notebook)}.ipynb'>{e(s.step.number)} "
+                 f"{e(s.step.title.capitalize())}</a></td><td style='color:{_VERDICT_COLOUR[s.verdict]}'>"
+                 f"<b>{e(s.verdict)}</b></td><td style='white-space:nowrap'>{e(s.when)}</td>"
+                 f"<td style='text-align:left'>{e(s.detail)}{redo}</td></tr>")
+    return f"<table><tr><th>Step</th><th>Verdict</th><th>When</th><th>Detail</th></tr>{body}</table>"
+
+
+def snapshot_html(state: SiteState, inner: str) -> str:
+    """A saved view of the state, dated: what a notebook reopened without its kernel shows."""
+    return (f"<div class='gapps-snapshot'><small><i>Snapshot taken {e(utc_text(state.taken_at))}: run this "
+            f"notebook to see the live state.</i></small>{inner}</div>")
 
 
 def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
@@ -210,23 +253,8 @@ def revoke_rows(proof: RevokeProof) -> list[tuple[str, str]]:
     return [("Revoked token id", proof.token_id),
             ("At the provider", "it was already invalid" if proof.already_invalid else "revoked now"),
             ("Local copy", "still there!" if proof.local_token_left
-             else f"deleted: status shows no token (run {STEP_AUTHORIZE} to reconnect)"),
+             else f"deleted: status shows no token (run {AUTHORIZE.ref} to reconnect)"),
             ("Tokeninfo with the old token", proof.provider), ("Refresh with the old refresh token", proof.refresh)]
-
-
-def overview_rows(rows: Sequence[StepRow], last_export: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
-    """Every step's recorded status (00) as rows, then the profile's last export (step 05)."""
-    return [(r.title, f"{r.status} {r.at} {r.detail}".strip()) for r in rows] + [(BACKUP_TITLE, export_text(last_export))]
-
-
-def overview_html(rows: Sequence[StepRow], last_export: Mapping[str, Any] | None = None) -> str:
-    """Every step's recorded status (00), each linking its notebook, then the last export (step 05)."""
-    cells = [(r.notebook, r.title, r.status, r.at, r.detail) for r in rows]
-    cells.append((f"{STEPS[5].notebook}.ipynb", BACKUP_TITLE, *export_parts(last_export)))
-    body = "".join(f"<tr><td style='text-align:left'><a href='{e(link)}'>{e(title)}</a></td>"
-                   f"<td>{e(status)}</td><td>{e(at)}</td><td style='text-align:left'>{e(detail)}</td></tr>"
-                   for link, title, status, at, detail in cells)
-    return f"<table><tr><th>Step</th><th>Status</th><th>When</th><th>Detail</th></tr>{body}</table>"
 
 
 def _complete_uri(grant: Any) -> str | None:
