@@ -210,7 +210,7 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
         result = runbook.authorize(site, requested, flow=flow, legacy_device_scopes=legacy_device_scopes,  # type: ignore[arg-type]
                                    on_device_code=on_code, on_status=on_status, open_url=open_url, timeout=timeout)
     if as_json:  # JSON lines throughout: the events above, then this one
-        click.echo(json.dumps({"event": "authorized", "flow": result.flow, **runbook.state.read(site).to_json()}))
+        click.echo(json.dumps({"event": "authorized", **runbook.state.read(site).to_json(), "flow": result.flow}))
     else:
         _print_status(ctx, site, False, header=f"Authorized with the {result.flow} flow.")
 

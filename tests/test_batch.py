@@ -37,6 +37,7 @@ from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.oauth.transport import RequestsTransport
 from gapps_runbook.profile.store import ProfileStore
+from gapps_runbook.runbook import state
 from gapps_runbook.runs import batch_outcome
 from gapps_runbook.runs.batch import read_sites_file, select_sites
 from gapps_runbook.safety.leakscan import scan_paths
@@ -213,7 +214,7 @@ def test_sites_file_and_selections(tmp_path: Path) -> None:
 
 def _status(**kw: object) -> SimpleNamespace:
     base = {"token_id": "abc", "expires_in": 3600, "missing_scopes": (), "has_refresh_token": True,
-            "refresh_token_expires_in": None}
+            "refresh_token_expires_in": None, "refresh_interrupted": False}
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -228,7 +229,8 @@ def _status(**kw: object) -> SimpleNamespace:
     (_status(token_id=None, expires_in=None, has_refresh_token=False), "reauthorize"),
 ])
 def test_outcome_of_a_passed_run(status: SimpleNamespace, outcome: str) -> None:
-    assert batch_outcome.from_status(status)[0] == outcome
+    current = SimpleNamespace(token=status, health=state.health(status))  # type: ignore[arg-type]
+    assert batch_outcome.from_state(current)[0] == outcome  # type: ignore[arg-type]
 
 
 def test_exit_code_is_the_worst_sites() -> None:

@@ -19,7 +19,7 @@ import requests
 from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import RunningEmulator, Scenario
 from gapps_runbook.errors import ExitCode
-from gapps_runbook.notebook import render
+from gapps_runbook.views import render
 from gapps_runbook.oauth.verify import Check, VerifyReport
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"

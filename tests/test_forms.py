@@ -25,7 +25,8 @@ import ipywidgets as w
 import pytest
 import requests
 
-from gapps_runbook.notebook import actions, forms_common, render, step00, step01, step02, step03, step04
+from gapps_runbook.views import render
+from gapps_runbook.notebook import actions, forms_common, step00, step01, step02, step03, step04
 from gapps_runbook.notebook.forms_common import Form
 from gapps_runbook import cli, runbook
 from gapps_runbook.oauth import scopes
@@ -362,10 +363,13 @@ def test_profile_picker_shows_each_sites_steps(home: str, emu: Any) -> None:
     runbook.check_console(other, scopes.scopes_for(("calendar",)), flow="device")
     form = step00.StartHereForm(home=home)
     assert form.picker.options == ("default", "site-b")
-    assert "02 Client credentials</a></td><td>ok" in form.table.value
+    def verdict(number: str) -> str:
+        cell = form.table.value.split(f"{number} ", 1)[1].split("</td><td", 1)[1]
+        return cell.split("<b>", 1)[1].split("</b>", 1)[0]
+
+    assert verdict("02") == "ok"
     form.picker.value = "site-b"
-    assert "01 Console checklist and preflight</a></td><td>failed" in form.table.value
-    assert "02 Client credentials</a></td><td>not run" in form.table.value
+    assert verdict("01") == "failed" and verdict("02") == "not run"
     assert "03_authorize.ipynb" in form.table.value and "profile = &#x27;site-b&#x27;" in form.hint.value
 
 
@@ -460,7 +464,7 @@ def test_the_thinness_check_can_fail() -> None:
 
 
 RUNBOOK_STEPS = ("requested_scopes", "check_console", "raise_for_preflight", "save_client", "import_client_json",
-                 "authorize", "finish_paste", "status", "refresh", "verify", "revoke")
+                 "authorize", "finish_paste", "status", "refresh", "verify", "revoke_and_prove")
 
 
 @pytest.fixture
@@ -532,8 +536,8 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
     assert both["02"][0] == both["02"][1] == {"save_client"}
     # the form refuses a failing plan before its thread starts; headless, runbook.authorize does the same inside
     assert both["03"][0] - {"raise_for_preflight"} == both["03"][1] - {"raise_for_preflight"}
-    assert both["03"][0] >= {"requested_scopes", "authorize", "status"}
-    assert both["04"][0] == both["04"][1] == {"status", "refresh", "verify", "revoke"}
+    assert both["03"][0] >= {"requested_scopes", "authorize"}
+    assert both["04"][0] == both["04"][1] == {"status", "refresh", "verify", "revoke_and_prove"}
 
 
 def _wait_for(probe: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -617,7 +621,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def test_render_and_the_cli_import_no_ipywidgets() -> None:
-    code = ("import sys, gapps_runbook.notebook.render, gapps_runbook.cli; "
+    code = ("import sys, gapps_runbook.views.render, gapps_runbook.cli; "
             "assert 'ipywidgets' not in sys.modules, 'ipywidgets'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -703,7 +707,8 @@ def test_the_form_and_the_cli_print_the_same_status_and_verify_words(
     status = capsys.readouterr().out.splitlines()
     rows = render.status_rows(runbook.status(site))
     seconds = re.compile(r"\d+ s")
-    assert [seconds.sub("N s", x) for x in status] == [seconds.sub("N s", x) for x in render.table_lines(rows)]
+    panel = render.table_lines(rows) + render.step_lines(runbook.state.read(site))
+    assert [seconds.sub("N s", x) for x in status] == [seconds.sub("N s", x) for x in panel]
     shown = [row for row in rows if row[0] != "Expires in"]  # the form says it once, in its live countdown
     assert seconds.sub("N s", form.table.value) == seconds.sub("N s", render.table_html(shown))
     assert "Expires in" in "\n".join(status)  # the CLI's one copy

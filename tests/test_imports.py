@@ -55,7 +55,7 @@ def test_requests_loads_on_the_first_request_only() -> None:
 def test_cli_proxies_resolve_to_their_modules() -> None:
     import gapps_runbook.cli as cli
     from gapps_runbook import runbook
-    from gapps_runbook.notebook import render
+    from gapps_runbook.views import render
 
     assert cli.runbook.status is runbook.status and cli.render.status_rows is render.status_rows
 

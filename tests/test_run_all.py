@@ -23,7 +23,9 @@ from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.profile import audit
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.oauth.clock import utc_text
-from gapps_runbook.runs.summary import step_record
+from gapps_runbook.runbook import Site as Site_
+from gapps_runbook.runbook import state
+from gapps_runbook.steps import AUTHORIZE
 from gapps_runbook.safety import leakscan
 
 pytestmark = pytest.mark.notebook
@@ -99,9 +101,9 @@ def test_a_fresh_profile_runs_every_step_and_a_second_run_skips_01_to_03(site: S
     assert code == 0, (lines, err)
     assert skipped(lines) == ["01", "02", "03"] and ran(lines) == ["04"], lines
     assert site.token_id() == first
-    record = step_record(site.profile(), "authorize")
+    record = state.read(Site_(site.profile())).of(AUTHORIZE)
     line = next(text for text in lines if text.startswith("03 authorize: skipped"))
-    assert line == (f"03 authorize: skipped, done {utc_text(record['at'])} by {audit.operator()}, "
+    assert line == (f"03 authorize: skipped, done {utc_text(record.at)} by {audit.operator()}, "
                     "inputs unchanged (--force runs it again)")
     assert lines[-2].startswith("all: ok (01-04: 1 run, 3 skipped") and "Verify: verified" in lines[-2]
 

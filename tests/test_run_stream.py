@@ -196,6 +196,7 @@ def account(home: Path) -> str:
 def utc_minute(home: Path) -> str:
     """When the profile recorded its last verify, as result lines show it."""
     from gapps_runbook.oauth.clock import utc_text
-    from gapps_runbook.runs.summary import step_record
+    from gapps_runbook.runbook import Site, state
+    from gapps_runbook.steps import STATUS
 
-    return utc_text(str(step_record(ProfileStore(home).profile(PROFILE), "verify")["at"]))
+    return utc_text(state.read(Site(ProfileStore(home).profile(PROFILE))).of(STATUS).at)

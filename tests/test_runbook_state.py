@@ -18,8 +18,11 @@ from gapps_runbook import cli, runbook
 from gapps_runbook import notebook as rb
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.errors import Cancelled, InvalidClient
-from gapps_runbook.notebook import actions, render
-from gapps_runbook.notebook.render_lastmile import summary_lines
+from gapps_runbook.notebook import actions
+from gapps_runbook.runbook import state
+from gapps_runbook.steps import AUTHORIZE
+from gapps_runbook.views import render
+from gapps_runbook.views.lastmile import summary_lines
 from gapps_runbook.oauth import scopes, tokeninfo
 from gapps_runbook.profile import audit
 from gapps_runbook.safety import leakscan
@@ -99,8 +102,7 @@ def test_steps_record_operator_and_inputs_hash_and_the_audit_log_has_no_secret(
                site.profile.load_token().access_token]
     assert not any(secret in path.read_text() for secret in secrets)
     assert leakscan.scan_text(str(path), path.read_text(), secrets) == []
-    rows, _st, _ticks = actions.act_overview(site)
-    when = next(r for r in rows if r.step == "authorize").at  # 00 shows when (as people read it) and who
+    when = state.read(site).of(AUTHORIZE).when  # 00 shows when (as people read it) and who
     assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d UTC by {re.escape(audit.operator())}", when), when
 
     assert cli.run(["--home", str(tmp_path), "audit", "site-a"]) == 0
@@ -159,7 +161,7 @@ def test_04_summary_and_calendar_sample(tmp_path: Path, make_emulator: Any, caps
     summary = actions.act_summary(site)
     st = runbook.status(site)
     for wanted in ("profile site-a", f"Issuer: {emu.base_url}", f"Client ID: {st.client_id}",
-                   f"Token id: {st.token_id}", "Verify: ok at", f"Account: {result.account}"):
+                   f"Token id: {st.token_id}", "Step 04 token status: ok: verified", f"Account: {result.account}"):
         assert any(wanted in line for line in summary), wanted
     token = site.profile.load_token()
     text = "\n".join(summary)
@@ -167,4 +169,5 @@ def test_04_summary_and_calendar_sample(tmp_path: Path, make_emulator: Any, caps
     assert emu.emulator.desktop_client.client_secret not in text
     assert cli.run(["--home", str(tmp_path), "--profile", "site-a", "status", "--summary"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[0] == summary[0]
-    assert summary_lines(st, issuer="x", expires_at=None, verify=None)[-2] == "Verify: not run (runbook step 04, Verify)"
+    fresh = runbook.Site.open("fresh", home=tmp_path, issuer=emu.base_url)
+    assert "Step 04 token status: not run" in summary_lines(state.read(fresh))

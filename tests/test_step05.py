@@ -19,7 +19,11 @@ from gapps_runbook import cli, runbook
 from gapps_runbook import notebook as rb
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.errors import ExitCode, InputError
-from gapps_runbook.notebook import backup_actions, render, render_backup, step05
+from gapps_runbook.notebook import backup_actions, step05
+from gapps_runbook.runbook import state
+from gapps_runbook.steps import BACKUP
+from gapps_runbook.views import backup as render_backup
+from gapps_runbook.views import render
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.runs import render_notebooks
 from gapps_runbook.runs.steps import resolve_step
@@ -135,7 +139,7 @@ def test_run_05_exports_0600_through_papermill_and_imports_back_without_leaks(
     rb.start_here(profile="site-a", home=str(tmp_path / "a"), interactive=False)
     overview = capsys.readouterr().out
     row = next(line for line in overview.splitlines() if line.startswith("05 Backup and restore:"))
-    assert row.split(":", 1)[1].split()[0] == "exported" and f" to {out.resolve()} by " in row
+    assert row.split(":", 1)[1].split()[:2] == ["ok:", "exported"] and f" to {out.resolve()} [" in row
 
 
 def test_a_passphrase_as_a_parameter_is_refused_before_any_kernel(
@@ -166,11 +170,13 @@ def test_00_and_status_all_word_the_last_export_once() -> None:
     record = {"at": "2026-01-02T03:04:05+00:00", "file": "/backups/b.age", "by": "ops"}
     words = "exported 2026-01-02T03:04:05+00:00 to /backups/b.age by ops"
     assert render_backup.export_text(record) == words and render_backup.export_text(None) == "never exported"
-    assert render.overview_rows([], record) == [("05 Backup and restore", words)]
-    assert "05_backup_restore.ipynb" in render.overview_html([], record)
-    assert "to /backups/b.age by ops" in render.overview_html([], record)
     status = runbook.TokenStatus("b", None, None, None, (), (), None, False, None)
-    assert render.profile_line(status, record).endswith(words)
+    exported = state.StepState(BACKUP, "ok", "exported to /backups/b.age", record["at"], "ops")
+    current = state.SiteState("b", "", "", (exported,), status, state.health(status), {}, record, 0.0)
+    assert render.overview_rows(current)[-1][0] == "05 Backup and restore"
+    assert "to /backups/b.age" in render.overview_rows(current)[-1][1]
+    assert "05_backup_restore.ipynb" in render.overview_html(current)
+    assert render.profile_line(current).endswith(words)
 
 
 def test_step_05_is_in_the_one_step_list_and_everything_that_iterates_it() -> None:

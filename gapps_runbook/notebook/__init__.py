@@ -29,7 +29,6 @@ from .actions import (
     act_sync_checklist, open_site,
 )
 from ..runbook import state as site_state
-from ..runbook.revoke_proof import revoke_and_prove
 from ..runbook.checklist import checklist_complete, checklist_items
 from .display import GONE, is_interactive, one_line_errors, show, show_form
 from ..profile.files import TOKEN_FILE
@@ -221,7 +220,7 @@ def token_status(
         show("\n".join(verify_lines(report)), verify_html(report))
         act_check_verify(report)
     if revoke:
-        proof = revoke_and_prove(site)
+        proof = runbook.revoke_and_prove(site)
         show("\n".join(table_lines(revoke_rows(proof))), table_html(revoke_rows(proof)))
         if not proof.ok:
             raise RunbookError("the revocation could not be proven (see the table above)",

@@ -15,7 +15,6 @@ from .. import runbook
 from ..oauth.clock import duration_text
 from ..profile.files import TOKEN_FILE
 from ..views import render
-from ..runbook.revoke_proof import revoke_and_prove
 from . import actions
 from ..views.lastmile import handoff_lines, token_file_lines
 from .forms_common import Form, button, ui_only
@@ -116,7 +115,7 @@ class TokenStatusForm(Form):
 
     def _on_confirm(self, _button: w.Button) -> None:
         self.confirm_box.layout.display = "none"
-        proof = revoke_and_prove(self.site)
+        proof = runbook.revoke_and_prove(self.site)
         self._render(runbook.status(self.site))
         title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
         self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))

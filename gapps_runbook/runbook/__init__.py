@@ -36,11 +36,12 @@ from .setup import (
     test_client,
 )
 from . import state
+from .revoke_proof import RevokeProof, revoke_and_prove
 from .site import Site, in_provider_words
 from .token_status import TokenStatus, fresh_token, raise_for_verify, refresh, revoke, status, verify
 
 __all__ = [
-    "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "state", "AuthResult", "Flow", "ProfileStore", "Site",
+    "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "RevokeProof", "revoke_and_prove", "state", "AuthResult", "Flow", "ProfileStore", "Site",
     "TokenStatus", "authorize", "authorize_by_paste", "check_console", "check_pasted", "default_scopes", "finish_paste",
     "fresh_token", "import_client_json", "in_provider_words", "pin_account", "raise_for_preflight",
     "raise_for_verify", "refresh",

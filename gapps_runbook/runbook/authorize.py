@@ -14,7 +14,7 @@ from ..oauth.clients import ClientConfig
 from ..profile import refresh_journal
 from .setup import Flow, raise_for_preflight
 from .site import Site, in_provider_words
-from .state import ATTEMPT_RECORD, authorization_problem
+from .state import ATTEMPT_RECORD, authorization_problem, begin_attempt, end_attempt
 from .token_status import status
 
 
@@ -53,8 +53,7 @@ def authorize(
         requested, flow=flow, endpoints=site.endpoints, client=client, legacy_device_scopes=legacy_device_scopes
     )
     raise_for_preflight(verdict)
-    site.mark(ATTEMPT_RECORD, "in progress", f"waiting for approval ({verdict.flow} flow)",
-              inputs={"scopes": list(requested), "flow": verdict.flow})
+    begin_attempt(site, f"waiting for approval ({verdict.flow} flow)")
     try:
         if verdict.flow == "device":
             token = _device(site, client, requested, on_device_code, on_status, cancelled, timeout)
@@ -66,6 +65,8 @@ def authorize(
     except RunbookError as exc:
         _failed(site, exc, {"scopes": list(requested), "flow": flow})
         raise
+    finally:
+        end_attempt(site)
 
 
 def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_url: Callable[[str], None],
@@ -89,9 +90,12 @@ def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
     the attempt is recorded on its own and step 03 stays ok ("the new attempt was denied; the stored
     token ... still works"); otherwise step 03 is failed.
     """
-    still_good = _still_good(site)
-    site.mark(ATTEMPT_RECORD, "cancelled" if isinstance(exc, Cancelled) else "failed", exc.message, inputs=inputs)
-    if not still_good:
+    end_attempt(site)
+    outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
+    if _still_good(site):
+        site.record(ATTEMPT_RECORD, outcome, exc.message)
+        site.audit("authorize", outcome, f"{exc.message}; the stored token is still in place", inputs)
+    else:
         site.mark("authorize", "failed", str(exc), inputs=inputs)
 
 
@@ -113,7 +117,7 @@ def _keep(site: Site, client: ClientConfig, token: tokens.Token, flow: Literal["
     site.profile.update_settings(lambda s: s.update(authorized_scopes=list(requested)))
     site.mark("authorize", "ok", f"{flow} flow, account {account or 'unknown'}",
               inputs={"scopes": list(requested), "flow": flow, "account": account or ""})
-    site.mark(ATTEMPT_RECORD, "ok", f"authorized, token id {token.token_id}")
+    end_attempt(site)
     return AuthResult(token, flow, account)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,24 +91,30 @@ class Site:
         step's non-secret ``inputs`` and the values of the facts the step rests on (``Step.rests_on``),
         so a later change of one of them makes the record stale; the audit line adds the redacted inputs.
         """
+        with self.profile.locked():
+            self.record(step, status, detail, inputs=inputs)
+            self.audit(step, status, detail, inputs)
+
+    def record(self, step: str, status: str, detail: str = "", *, inputs: Mapping[str, Any] | None = None) -> None:
+        """Write a step's record only (:meth:`mark` without the audit line)."""
         at, who, digest = self._stamp(inputs)
+        found = by_record(step)
         facts = self.facts()
-        rests_on = {name: facts.get(name, "") for name in (by_record(step).rests_on if by_record(step) else ())}
+        rests_on = {name: facts.get(name, "") for name in (found.rests_on if found else ())}
 
         def update(settings: dict[str, Any]) -> None:
             settings.setdefault("steps", {})[step] = {"status": status, "at": at, "detail": detail, "operator": who,
-                                                      "inputs_sha256": digest, "rests_on": rests_on, "pid": os.getpid()}
+                                                      "inputs_sha256": digest, "rests_on": rests_on}
 
-        with self.profile.locked():
-            self.profile.update_settings(update)
-            self.audit(step, status, detail, inputs)
+        self.profile.update_settings(update)
 
     def facts(self) -> dict[str, str]:
         """The profile's facts that step records rest on (``Step.rests_on``): no secret, no network call."""
         settings = self.profile.load_settings()
         client = self.profile.load_client()
         token = self.profile.load_token()
-        return {"flow": str(settings.get("flow") or ""), "scopes": " ".join(sorted(settings.get("scopes") or ())),
+        flow = str(settings.get("flow") or "")
+        return {"flow": flow if flow in ("device", "desktop") else "",  # "auto": step 01 has not chosen yet "scopes": " ".join(sorted(settings.get("scopes") or ())),
                 "client_id": client.client_id if client else "", "client_type": client.client_type if client else "",
                 "token_id": token.token_id if token else ""}
 

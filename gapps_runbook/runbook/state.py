@@ -24,7 +24,7 @@ held across files, nothing written.
 from __future__ import annotations
 
 import datetime
-import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,9 +44,11 @@ USABLE_MARGIN = 60
 EXPIRING_WITHIN = 7 * 24 * 3600
 """A refresh token that dies within this many seconds makes the token ``expiring`` (consent screen in Testing)."""
 ATTEMPT_RECORD = "authorize_attempt"
-"""The record of step 03's latest attempt while a stored authorization stays in place."""
-ATTEMPT_LIFETIME = 30 * 60
-"""An attempt record older than this (seconds) is no longer waiting, whatever its process."""
+"""The record of step 03's latest failed or cancelled attempt while a stored authorization stays in place."""
+_WAITING: dict[str, tuple[str, str]] = {}
+"""Step 03 attempts waiting in this process, by profile folder: (started at, what it waits for). Kept in
+memory, not in the profile: starting an attempt writes nothing, so a page that opens step 03 changes no file."""
+_WAITING_LOCK = threading.Lock()
 
 FACT_WORDS = {
     "flow": "step 01's flow",
@@ -112,7 +114,7 @@ class StepState:
         text = f"{self.step.number} {self.step.title}: {self.verdict}"
         if self.detail:
             text += f": {self.detail}"
-        if self.redo is not None and self.verdict != "ok":
+        if self.redo is not None and self.verdict not in ("ok", "not run"):
             text += f" (run {self.redo.ref})"
         return text
 
@@ -164,6 +166,8 @@ def health(st: TokenStatus) -> TokenHealth:
                            "refresh token", "run `gapps-runbook refresh`; if it is refused, " + fix)
     refresh_left = st.refresh_token_expires_in
     access_left = st.expires_in or 0
+    if st.has_refresh_token and refresh_left is not None and refresh_left <= 0:
+        return TokenHealth("expired", "the refresh token has expired: the grant is over", fix)
     if st.has_refresh_token and (refresh_left is None or refresh_left > 0):
         if refresh_left is not None and refresh_left <= EXPIRING_WITHIN:
             return TokenHealth("expiring", f"the refresh token expires in {duration_text(refresh_left)}",
@@ -307,41 +311,36 @@ def _client(settings: Mapping[str, Any], facts: Mapping[str, str]) -> StepState:
     return state
 
 
+def begin_attempt(site: Site, detail: str) -> None:
+    """Step 03 started waiting in this process (``detail``: what for); :func:`read` says "in progress"."""
+    with _WAITING_LOCK:
+        _WAITING[str(site.profile.path)] = (_iso(time.time()), detail)
+
+
+def end_attempt(site: Site) -> None:
+    """Step 03's attempt in this process is over (authorized, failed or cancelled)."""
+    with _WAITING_LOCK:
+        _WAITING.pop(str(site.profile.path), None)
+
+
 def _attempt(settings: Mapping[str, Any], after: str) -> dict[str, Any]:
-    """Step 03's latest attempt record, when it is newer than the authorization record (``after``)."""
+    """Step 03's latest failed or cancelled attempt, when it is newer than the authorization record (``after``)."""
     attempt = _record(settings, ATTEMPT_RECORD)
     if not attempt or str(attempt.get("at") or "") < after:
         return {}
     return attempt
 
 
-def _waiting(attempt: Mapping[str, Any]) -> bool:
-    """Whether an "in progress" attempt's process still lives and its wait is not over."""
-    if attempt.get("status") != "in progress":
-        return False
-    if time.time() - _epoch(str(attempt.get("at") or "")) > ATTEMPT_LIFETIME:
-        return False
-    pid = attempt.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _authorize(site: Site, settings: Mapping[str, Any], facts: Mapping[str, str], st: TokenStatus,
                judged: TokenHealth) -> StepState:
     record = _record(settings, AUTHORIZE.record)
     attempt = _attempt(settings, str(record.get("at") or ""))
-    if _waiting(attempt):
+    with _WAITING_LOCK:
+        waiting = _WAITING.get(str(site.profile.path))
+    if waiting is not None:
         good = record.get("status") == "ok" and judged.usable
         keep = f"; the stored token {st.token_id} still works" if good else ""
-        return StepState(AUTHORIZE, "in progress", f"{attempt.get('detail') or 'waiting for approval'}{keep}",
-                         **_base(AUTHORIZE, attempt))
+        return StepState(AUTHORIZE, "in progress", f"{waiting[1]}{keep}", at=waiting[0])
     state = _judge(AUTHORIZE, record, facts, ("client_id", "flow"))
     if state.verdict != "ok":
         return state
@@ -388,13 +387,6 @@ def _export(settings: Mapping[str, Any], facts: Mapping[str, str]) -> StepState:
         return StepState(BACKUP, "stale", f"exported {detail}; the token changed since (a restore brings back "
                          "the older one)", at, by, rests_on, BACKUP)
     return StepState(BACKUP, "ok", f"exported {detail}", at, by, rests_on)
-
-
-def _epoch(at: str) -> float:
-    try:
-        return datetime.datetime.fromisoformat(at).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def _iso(when: float) -> str:

@@ -85,8 +85,8 @@ def skip_line(step: Step, values: Mapping[str, object], *, force: bool = False) 
         return None
     if not valid or audit.inputs_hash(current or {}) != record.get("inputs_sha256"):
         return None
-    return (f"{step.number} {step.title}: skipped, {verdict.verdict} ({verdict.detail}), done "
-            f"{utc_text(verdict.at)} by {verdict.by or 'unknown'}, inputs unchanged (--force runs it again)")
+    return (f"{step.number} {step.title}: skipped, done {utc_text(verdict.at)} by {verdict.by or 'unknown'}, "
+            "inputs unchanged (--force runs it again)")
 
 
 def _asks_for_more(step: Step, site: Any, values: Mapping[str, object]) -> bool:

@@ -87,7 +87,8 @@ def verify_text(profile: Profile, since: float | None = None) -> str:
     verify = site_state(profile).of(STATUS)
     if verify.verdict == "not run" or (since is not None and not _after(verify.at, since)):
         return "not checked in this run" if since is not None else f"not checked yet ({STATUS.ref})"
-    return f"{verify.verdict}: {verify.detail} ({utc_text(verify.at)})"
+    words = verify.detail if verify.verdict == "ok" else f"{verify.verdict}: {verify.detail}"
+    return f"{words} ({utc_text(verify.at)})"
 
 
 def steps_text(profile: Profile) -> str:
