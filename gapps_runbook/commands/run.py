@@ -57,7 +57,7 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     03 authorizes again. The first failing step stops the run with its fix
     line and its exit code.
     """
-    from ..safety.params import check_parameters
+    from ..runs.parameters import check_parameters
 
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),

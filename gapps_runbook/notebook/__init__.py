@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runbook
 from ..errors import InputError, NoToken, RunbookError
-from ..safety.params import check_parameters
+from ..runs.parameters import check_parameters
 from .actions import (
     act_already_authorized, act_check_verify, act_client_from_refs, act_overview, act_preflight, act_project_id,
     act_revoke, act_sync_checklist, open_site,

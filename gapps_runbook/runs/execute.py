@@ -47,11 +47,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError, NotebookRunError
-from ..safety.params import check_parameters, is_secret_name
+from ..safety.params import is_secret_name
 from ..safety.redact import register_secret
 from ..profile.private_files import write_private
 from ..safety.scrub import INJECTED_TAG, scrub_notebook, scrub_text
 from .papermill_log import TAP, drop_content_dumps
+from .parameters import check_parameters
 from .report import export_html  # noqa: F401  (its old home; the report is in report.py)
 
 MEMORY_SCHEME = "gapps-runbook-memory://"
@@ -113,7 +114,7 @@ def run_notebook(
     Args:
         notebook: The notebook to run; it should have a cell tagged ``parameters``.
         output_dir: The run folder (created if missing).
-        parameters: Notebook parameters; references only, checked by :func:`params.check_parameters`.
+        parameters: Notebook parameters; references only, checked by :func:`parameters.check_parameters`.
         kernel_name: The Jupyter kernel to use.
         timeout: Seconds one cell may run.
         env: Extra environment variables for the kernel (how secrets reach it); values of
