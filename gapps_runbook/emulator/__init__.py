@@ -10,7 +10,7 @@ Calendar/Gmail methods with Google's error envelopes. Usage::
 
 Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.state` (tokens, faults),
 :mod:`.device_grant`, :mod:`.code_grant`, :mod:`.client_auth` (body or HTTP Basic credentials),
-:mod:`.app` (routing), :mod:`.browser`, :mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo`
+:mod:`.routes` (the URL map), :mod:`.app` (dispatch; typed against :mod:`.served`), :mod:`.browser`, :mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo`
 (OpenID Connect UserInfo), :mod:`.apis` (Calendar, Gmail), :mod:`.faults`, :mod:`.practice`
 (``--scenario``/``--fault`` values), :mod:`.command` (the CLI), :mod:`.persist` (the CLI's state file: same clients and grants after a
 restart), :mod:`.facts` (Google's values).

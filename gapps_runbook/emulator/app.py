@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
@@ -24,7 +23,9 @@ from . import apis, fastpath, pages
 from .browser import authorize_page, device_page
 from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
-from .landing import DISCOVERY_PATH, landing
+from .landing import landing
+from .routes import URL_MAP
+from .served import ServedEmulator
 from .state import oauth_error
 from .userinfo import userinfo
 
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .core import Emulator
-
 log = logging.getLogger("gapps_runbook.emulator")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
@@ -42,25 +41,6 @@ JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke", "/v1/
 NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 NO_STORE_HEADERS = list(NO_STORE.items())
 
-URL_MAP = Map(
-    [
-        Rule("/", endpoint="landing", methods=["GET"]),
-        Rule(DISCOVERY_PATH, endpoint="discovery", methods=["GET"]),
-        Rule("/device/code", endpoint="device_code", methods=["POST"]),
-        Rule("/token", endpoint="token", methods=["POST"]),
-        Rule("/tokeninfo", endpoint="tokeninfo", methods=["GET", "POST"]),
-        Rule("/revoke", endpoint="revoke", methods=["POST"]),
-        Rule("/revoke", endpoint="revoke_get", methods=["GET"]),
-        Rule("/v1/userinfo", endpoint="userinfo", methods=["GET", "POST"]),
-        Rule("/o/oauth2/v2/auth", endpoint="authorize", methods=["GET", "POST"]),
-        Rule("/device", endpoint="device_page", methods=["GET", "POST"]),
-        Rule("/calendar/v3/users/me/calendarList", endpoint="calendar_list", methods=["GET"]),
-        Rule("/calendar/v3/calendars/<calendar_id>/events", endpoint="events", methods=["GET"]),
-        Rule("/gmail/v1/users/<user_id>/profile", endpoint="gmail_profile", methods=["GET"]),
-    ],
-    strict_slashes=False,
-    merge_slashes=False,
-)
 
 
 class LimitedRequest(Request):
@@ -118,7 +98,7 @@ def _keys(request: Request) -> set[str]:
 class App:
     """The WSGI callable; all state lives in the :class:`~.core.Emulator` it serves."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: ServedEmulator) -> None:
         self.emulator = emulator
         self.state = emulator.state
 

@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .records import Scenario
+from .routes import served
 from .state import FAULTS
 
 SCENARIO_CHOICES = "deny, expire, slow_down[:N], pending:N (comma-separated to combine, e.g. pending:2,deny)"
@@ -81,7 +82,7 @@ def parse_fault(text: str) -> tuple[str, str, int]:
         raise ValueError(f"unknown fault kind {kind!r}: choose from {FAULT_KINDS}")
     if times < 1:
         raise ValueError(f"{text!r}: N in xN must be at least 1 (PATH=KIND[xN], e.g. /token=503x2)")
-    if not _served(path):
+    if not served(path):
         raise ValueError(f"the emulator serves no {path!r}: use e.g. /token, /device/code, /revoke, /tokeninfo")
     return path, kind, times
 
@@ -100,9 +101,3 @@ def describe_faults(faults: Mapping[str, Sequence[str]]) -> list[str]:
             lines.append(f"{path}: " + ", ".join(f"{kind} x{count}" for kind, count in runs))
     return lines
 
-
-def _served(path: str) -> bool:
-    from .app import URL_MAP  # late: app imports the landing page, which imports this module
-
-    adapter = URL_MAP.bind("127.0.0.1")
-    return any(adapter.test(path, method) for method in ("GET", "POST"))
