@@ -379,7 +379,10 @@ class AccessDenied(OAuthError):
     error = "access_denied"
     status = 403
     exit_code = ExitCode.DENIED
-    fix = f"run {STEP_AUTHORIZE} again and click Allow; the approving account must be a test user while the app is in Testing"
+    fix = (
+        f"run {STEP_AUTHORIZE} again and click Allow; the approving account must be a test user while the app "
+        "is in Testing"
+    )
     provider_fix = f"run {STEP_AUTHORIZE} again and allow access; the account must be allowed to use this client"
 
 
@@ -436,14 +439,20 @@ class InvalidToken(OAuthError):
 class AdminPolicyEnforced(OAuthError):
     error = "admin_policy_enforced"
     exit_code = ExitCode.DENIED
-    fix = "a Workspace admin blocks this scope: ask them to trust the app in the Admin console (Security > API controls)"
+    fix = (
+        "a Workspace admin blocks this scope: ask them to trust the app in the Admin console "
+        "(Security > API controls)"
+    )
 
 
 class OrgInternal(OAuthError):
     error = "org_internal"
     status = 403
     exit_code = ExitCode.DENIED
-    fix = f"the consent screen is Internal: approve with an account of the organisation, or make it External ({CONSOLE_CONSENT})"
+    fix = (
+        "the consent screen is Internal: approve with an account of the organisation, or make it External "
+        f"({CONSOLE_CONSENT})"
+    )
 
 
 class RateLimitExceeded(OAuthError):

@@ -95,7 +95,7 @@ def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, 
     run_dir = new_run_dir(out, "run-all")
     started, done, skipped = time.time(), [], []
     click.echo(f"Running steps 01-04 for profile {values['profile']!r} (run folder {run_dir}) ...")
-    for step, notebook in zip(RUN_ALL, notebooks):
+    for step, notebook in zip(RUN_ALL, notebooks, strict=True):
         step_given = step_values(notebook, given)
         line = skip_line(step, {**values, **step_given}, force=force)
         if line is not None:

@@ -35,7 +35,8 @@ def parse_scenario(text: str) -> Scenario:
     Raises:
         ValueError: An unknown item, a missing or extra ``:N``, or an item given twice.
     """
-    fields: dict[str, object] = {}
+    flags: set[str] = set()  # deny, expire
+    counts: dict[str, int] = {}  # approve_after (pending:N), slow_down
     for item in (part.strip() for part in text.split(",")):
         match = _ITEM.match(item)
         if match is None:
@@ -46,10 +47,14 @@ def parse_scenario(text: str) -> Scenario:
         if name == "pending" and number is None:
             raise ValueError(f"pending needs a number of polls, e.g. pending:3; choose from {SCENARIO_CHOICES}")
         key = {"pending": "approve_after"}.get(name, name)
-        if key in fields:
+        if key in flags or key in counts:
             raise ValueError(f"{name} is given twice in the scenario {text!r}")
-        fields[key] = True if name in ("deny", "expire") else int(number or 1)
-    return Scenario(**fields)  # type: ignore[arg-type]
+        if name in ("deny", "expire"):
+            flags.add(key)
+        else:
+            counts[key] = int(number or 1)
+    return Scenario(approve_after=counts.get("approve_after"), deny="deny" in flags, expire="expire" in flags,
+                    slow_down=counts.get("slow_down", 0))
 
 
 def describe_scenario(scenario: Scenario) -> str:
