@@ -46,7 +46,7 @@ from .safety.redact import redact
 
 # The steps and console pages that fix lines name, defined once in steps.py and importable from here.
 from .steps import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, GOOGLE_PERMISSIONS  # noqa: F401
-from .steps import PROVIDER_PAGES, STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, STEP_STATUS  # noqa: F401
+from .steps import PROVIDER_PAGES, STEP_AUTHORIZE, STEP_CHECKLIST, STEP_CLIENT, STEP_STATUS
 
 
 class ExitCode(enum.IntEnum):

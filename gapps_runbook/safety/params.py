@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 
-from .redact import SECRET_SHAPES  # noqa: F401 (one definition; leakscan imports it from here too)
+from .redact import SECRET_SHAPES  # one definition; leakscan imports it from here too
 
 DEFAULT_SECRET_REFS: tuple[str, ...] = ("client_secrets_file", "client_secret_env", "secret_file")
 HOW_TO_PASS = (
