@@ -17,6 +17,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
 
+# The import contracts, ruff and mypy, as configured in pyproject.toml; .ci/run runs it before `make test`.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
 # The full reliability trials (docs/reliability.md): one line per target, non-zero exit if any falls short.
 soak: $(STAMP)
 	rm -f .soak-report.txt

@@ -7,7 +7,6 @@ reaches a log line, and imports neither ipywidgets nor papermill.
 
 from __future__ import annotations
 
-from . import errors as _errors  # first: the error tree, wire codes included (see errors.py)
 from .safety.redact import install_log_redaction
 
 __version__ = "0.1.0"

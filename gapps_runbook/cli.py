@@ -100,8 +100,10 @@ def client() -> None:
               help="device = 'TVs and Limited Input devices'; desktop = 'Desktop app'.")
 @click.option("--client-json", type=click.Path(path_type=Path), default=None,
               help="The client JSON downloaded from the console (holds ID and secret).")
-@click.option("--secret-env", metavar="VAR", default=None, help="Read the client secret from this environment variable.")
-@click.option("--secret-file", type=click.Path(path_type=Path), default=None, help="Read the client secret from this file (0600).")
+@click.option("--secret-env", metavar="VAR", default=None,
+              help="Read the client secret from this environment variable.")
+@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
+              help="Read the client secret from this file (0600).")
 @click.option("--no-secret", is_flag=True,
               help="A public client without a secret (RFC 6749 §2.1): other providers only, never Google.")
 @click.option("--project-id", default=None, help="Google Cloud project id (for console deep links).")
@@ -114,7 +116,8 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
     """Store the client. The secret never comes from the command line: env, file, JSON or a prompt."""
     site = _site(ctx)
     if client_json is not None:
-        stored = runbook.import_client_json(site, client_json, client_type=client_type,  # type: ignore[arg-type]
+        stored = runbook.import_client_json(site, client_json,
+                                            client_type=runbook.as_client_type(client_type) if client_type else None,
                                             product_name=product_name, auth_method=auth_method)
     else:
         if not client_id or not client_type:
@@ -127,7 +130,8 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
         asked = secret_env is None and secret_file is None
         prompt = (lambda: click.prompt("Client secret", hide_input=True)) if asked else None
         secret = "" if no_secret else read_secret(env=secret_env, file=secret_file, prompt=prompt)
-        stored = runbook.save_client(site, client_id=client_id, client_secret=secret, client_type=client_type,  # type: ignore[arg-type]
+        stored = runbook.save_client(site, client_id=client_id, client_secret=secret,
+                                     client_type=runbook.as_client_type(client_type),
                                      product_name=product_name, project_id=project_id, auth_method=auth_method)
     click.echo(f"Saved client {stored.client_id} ({stored.client_type}) in profile {site.profile.name!r}.")
 
@@ -148,8 +152,8 @@ def _scope_options(func: Any) -> Any:
     func = click.option("--scope", "scope_list", multiple=True, help="Extra OAuth scope (repeatable).")(func)
     func = click.option("--flow", type=FLOW_CHOICE, default="auto", show_default=True,
                         help="device = TVs/limited input; desktop = loopback + PKCE.")(func)
-    return click.option("--legacy-device-scopes", is_flag=True,
-                        help="Allow Calendar in the device flow (emulator's legacy mode only; Google rejects it).")(func)
+    legacy_help = "Allow Calendar in the device flow (emulator's legacy mode only; Google rejects it)."
+    return click.option("--legacy-device-scopes", is_flag=True, help=legacy_help)(func)
 
 
 @cli.command()
@@ -163,7 +167,8 @@ def preflight(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
     """Step 01: which flow and client type these scopes need; no network call to Google."""
     site = _site(ctx)
     requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
-    result = runbook.check_console(site, requested, flow=flow, publishing_status=publishing_status,  # type: ignore[arg-type]
+    result = runbook.check_console(site, requested, flow=runbook.as_flow(flow),
+                                   publishing_status=runbook.as_publishing_status(publishing_status),
                                    legacy_device_scopes=legacy_device_scopes)
     _emit(result.to_json(), as_json, render.verdict_lines(result))
     if not result.ok:
@@ -207,7 +212,8 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
         result = runbook.authorize_by_paste(site, requested, show_url=open_url,
                                             ask=lambda: click.prompt("Paste the URL your browser was redirected to"))
     else:
-        result = runbook.authorize(site, requested, flow=flow, legacy_device_scopes=legacy_device_scopes,  # type: ignore[arg-type]
+        result = runbook.authorize(site, requested, flow=runbook.as_flow(flow),
+                                   legacy_device_scopes=legacy_device_scopes,
                                    on_device_code=on_code, on_status=on_status, open_url=open_url, timeout=timeout)
     if as_json:  # JSON lines throughout: the events above, then this one
         click.echo(json.dumps({"event": "authorized", **runbook.state.read(site).to_json(), "flow": result.flow}))
@@ -297,6 +303,7 @@ def demo(out: Path) -> None:
 
 
 # The other commands live in commands/ (and the emulator's in emulator/command.py), imported when run (B2).
+assert isinstance(client, LazyGroup)  # click types a subgroup made with cls=LazyGroup as a plain Group
 cli.lazy.update(COMMANDS)
 client.lazy.update(CLIENT_COMMANDS)
 

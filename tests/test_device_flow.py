@@ -454,7 +454,7 @@ def test_polling_never_early_slow_down_sticks_backoff_capped(events: list[str], 
     # never earlier than the interval in force, which only grows (+5 per slow_down, for all later polls)
     current = float(interval)
     previous = 0.0
-    for event, at, following in zip(events, times, times[1:]):
+    for event, at, following in zip(events, times, times[1:], strict=False):  # the last event has no following poll
         assert at - previous >= current - 1e-9
         current += 5 if event.startswith("slow") else 0
         assert following - at >= current - 1e-9
@@ -497,7 +497,7 @@ def test_emulator_device_flow_happy_path(make_emulator: MakeEmulator) -> None:
     assert token.refresh_token and token.account == running.emulator.account
     assert "https://www.googleapis.com/auth/userinfo.email" in token.scopes
     polls = [r.time for r in running.emulator.requests if r.path == "/token"]
-    assert [round(b - a, 6) for a, b in zip(polls, polls[1:])] == [5, 5]
+    assert [round(b - a, 6) for a, b in zip(polls, polls[1:], strict=False)] == [5, 5]
     assert seen[-1] == "approved"
 
 
@@ -511,7 +511,7 @@ def test_emulator_slow_down_and_network_faults(make_emulator: MakeEmulator) -> N
     assert poller.wait().access_token
     polls = [r.time for r in running.emulator.requests if r.path == "/token"]
     # 503 -> back off 10 s; slow_down -> interval 10; pending; approved.
-    assert [round(b - a, 6) for a, b in zip(polls, polls[1:])] == [10, 10, 10]
+    assert [round(b - a, 6) for a, b in zip(polls, polls[1:], strict=False)] == [10, 10, 10]
     assert poller.interval == 10
 
 

@@ -631,7 +631,7 @@ def test_render_and_the_cli_import_no_ipywidgets() -> None:
 
 def test_each_step_has_its_own_form_module_and_the_entry_points_survive_importing_them() -> None:
     for module, form in zip(STEP_MODULES, ("StartHereForm", "ConsoleChecklistForm", "ClientForm", "AuthorizeForm",
-                                           "TokenStatusForm")):
+                                           "TokenStatusForm"), strict=True):
         assert issubclass(getattr(module, form), Form)
         lines = len(inspect.getsource(module).splitlines())
         assert lines < 300, f"{module.__name__} has {lines} lines"

@@ -54,7 +54,7 @@ from gapps_runbook.emulator import Emulator
 from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints, discover
 from gapps_runbook.errors import RunbookError
 from gapps_runbook.oauth.tokeninfo import TokenInfo, inspect_token, parse_introspection, parse_tokeninfo
-from gapps_runbook.safety.params import check_parameters
+from gapps_runbook.runs.parameters import check_parameters
 from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh
 from gapps_runbook.oauth.transport import NO_RETRY, Response
 

@@ -12,7 +12,7 @@ import pytest
 from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
 
-from gapps_runbook import cli, runbook
+from gapps_runbook import cli
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.errors import ExitCode
 from gapps_runbook.profile.handoff import ENV_KEYS

@@ -50,7 +50,7 @@ def test_regression_backslash_secret_in_output_and_source() -> None:
 @pytest.mark.parametrize("escape", [lambda s: s.replace("/", "\\/"), lambda s: s.replace("-", "\\u002d")])
 def test_regression_alternative_json_escapes(escape: Callable[[str], str]) -> None:
     canary = "1//CANARY-" + "ab12" * 6
-    text = '{"cells": [{"source": "token = \'%s\'"}]}' % escape(canary)
+    text = '{"cells": [{"source": "token = \'' + escape(canary) + '\'"}]}'
     assert not naive_scan(text.encode(), canary)
     assert ("cells[0].source", "raw") in {(f.where, f.form) for f in scan_text("x.json", text, [canary])}
 

@@ -261,7 +261,7 @@ def test_render_is_deterministic_and_the_committed_notebooks_are_up_to_date(tmp_
     second = render(tmp_path / "second", notebooks=NOTEBOOKS)
 
     assert [p.name for p in first] == [f"{name}.ipynb" for name in NAMES]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), f"{a.name}: two renders differ"
     stale = [p.name for p in first if p.read_bytes() != (NOTEBOOKS / p.name).read_bytes()]
     assert not stale, f"committed notebooks out of date: {stale}; run `make notebooks` and commit them"

@@ -1,8 +1,10 @@
-"""pyproject.toml and environment.yml name the same dependencies with the same ranges."""
+"""Packaging: pyproject.toml and environment.yml agree, constraints.txt pins them, the import contracts hold."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -48,34 +50,41 @@ def test_constraints_pin_every_direct_dependency() -> None:
 
 
 PACKAGE = ROOT / "gapps_runbook"
-LAYERS = {"cli", "errors", "steps", "commands", "runbook", "notebook", "runs", "oauth", "profile", "safety", "emulator"}
 
 
-def test_the_top_level_shows_the_layers() -> None:
+def lint_imports(*config: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` (import-linter, a ``test`` dependency) over the package, from the project root."""
+    command = [str(Path(sys.executable).with_name("lint-imports")), "--no-cache", "--no-logo", *map(str, config)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_the_import_contracts_hold() -> None:
+    """The layer order, the emulator's and the protocol's independence, and no import cycle (pyproject.toml)."""
+    result = lint_imports()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
+    """The check can fail: with safety put above errors, errors.py's import of safety.redact is reported."""
+    config = tmp_path / "upside-down.toml"
+    config.write_text(
+        '[tool.importlinter]\nroot_package = "gapps_runbook"\n\n'
+        '[[tool.importlinter.contracts]]\nname = "safety above errors"\ntype = "layers"\n'
+        'layers = ["gapps_runbook.safety", "gapps_runbook.errors"]\n'
+    )
+    result = lint_imports(config)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gapps_runbook.errors -> gapps_runbook.safety.redact" in result.stdout
+
+
+def test_the_top_level_stays_small() -> None:
+    """A handful of modules beside the layer packages, and each package says what it is in its docstring.
+
+    Which layer each top-level package or module is, is the layer contract's job (``exhaustive``).
+    """
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(modules) <= 10, modules
-    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert packages == LAYERS - {p.removesuffix(".py") for p in modules}, packages
-    assert all((PACKAGE / name / "__init__.py").read_text().startswith('"""') for name in packages)
-
-
-def test_no_module_over_350_lines() -> None:
-    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
-    assert sizes, "no module found"
-    assert {path: n for path, n in sizes.items() if n > 350} == {}
-
-
-def test_lower_layers_never_import_upper_ones() -> None:
-    upper = {"oauth": ("runbook", "notebook", "runs", "cli", "profile"), "safety": ("oauth", "profile", "runbook",
-             "notebook", "runs", "cli"), "profile": ("runbook", "notebook", "runs", "cli"),
-             "emulator": ("runbook", "notebook", "runs", "cli", "profile", "safety")}
-    offenders = []
-    for layer, forbidden in upper.items():
-        for path in (PACKAGE / layer).rglob("*.py"):
-            for line in path.read_text().splitlines():
-                words = line.strip().split()
-                if len(words) >= 2 and words[0] in ("from", "import"):
-                    target = words[1].lstrip(".").split(".")[0]
-                    if words[1].startswith("..") and target in forbidden:
-                        offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
-    assert offenders == []
+    packages = [p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
+    assert packages, "no package found"
+    assert [p.name for p in packages if not (p / "__init__.py").read_text().startswith('"""')] == []

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapps_runbook.errors import InputError
-from gapps_runbook.safety.params import check_parameters, is_secret_name, secret_reason, shannon_entropy
+from gapps_runbook.runs.parameters import check_parameters
+from gapps_runbook.safety.params import is_secret_name, secret_reason, shannon_entropy
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

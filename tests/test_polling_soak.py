@@ -229,7 +229,7 @@ def check_session(totals: Totals, issued: float, interval: float, log: list[Any]
     kinds = [kind_of(a) for a in answers]
     totals.unscripted_slow_downs += max(0, kinds.count("slow_down") - plan.slow_downs)
     due, previous, failures, current = interval, issued, 0, float(interval)
-    for at, kind in zip(polls, kinds):
+    for at, kind in zip(polls, kinds, strict=True):
         gap = at - previous
         if gap < due - 1e-9:
             totals.early += 1

@@ -7,7 +7,6 @@ import copy
 import html
 import json
 import urllib.parse
-from pathlib import Path
 
 import nbformat
 from hypothesis import assume, given, settings

@@ -28,7 +28,8 @@ COMMANDS = {
                "Import an export, then probe each restored token with a refresh (exit 7: authorize again)."),
     "audit": ("gapps_runbook.commands.audit", "audit",
               "Print PROFILE's audit log: who ran which step, when, and its outcome (never a secret)."),
-    "lab": ("gapps_runbook.commands.lab", "lab", "Open the profile's workspace in JupyterLab (127.0.0.1), at notebook 00."),
+    "lab": ("gapps_runbook.commands.lab", "lab",
+            "Open the profile's workspace in JupyterLab (127.0.0.1), at notebook 00."),
     "app": ("gapps_runbook.commands.app", "app",
             "Serve the runbook as a no-code app (Voila) on 127.0.0.1: steps 00-05 as pages with Back and Next."),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +18,8 @@ from ..profile import audit as audit_log
 from ..profile.store import ProfileStore
 
 
-def _root(ctx: click.Context) -> dict[str, object]:
+def _root(ctx: click.Context) -> dict[str, Any]:
+    """What ``cli`` put in click's (untyped) ``obj``: ``profile``, ``issuer``, ``home``."""
     return ctx.find_root().obj or {}
 
 
@@ -54,7 +56,7 @@ def client_test(ctx: click.Context) -> None:
     obj = _root(ctx)
     from .. import runbook  # the steps load only for the command that runs one (issue 9, B2)
 
-    site = runbook.Site.open(str(obj["profile"]), home=obj.get("home"), issuer=obj.get("issuer"))  # type: ignore[arg-type]
+    site = runbook.Site.open(str(obj["profile"]), home=obj.get("home"), issuer=obj.get("issuer"))
     result = runbook.test_client(site)
     click.echo(f"Client {result.client_id}: accepted by {result.provider} ({result.auth_method}); it answered "
                f"{result.answer} for a made-up refresh token, as it should.")

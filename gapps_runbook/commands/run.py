@@ -58,7 +58,7 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     03 authorizes again. The first failing step stops the run with its fix
     line and its exit code.
     """
-    from ..safety.params import check_parameters
+    from ..runs.parameters import check_parameters
 
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
@@ -96,7 +96,7 @@ def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, 
     run_dir = new_run_dir(out, "run-all")
     started, done, skipped = time.time(), [], []
     click.echo(f"Running steps 01-04 for profile {values['profile']!r} (run folder {run_dir}) ...")
-    for step, notebook in zip(RUN_ALL, notebooks):
+    for step, notebook in zip(RUN_ALL, notebooks, strict=True):
         step_given = step_values(notebook, given)
         line = skip_line(step, {**values, **step_given}, force=force)
         if line is not None:

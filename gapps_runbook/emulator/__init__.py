@@ -10,10 +10,11 @@ Calendar/Gmail methods with Google's error envelopes. Usage::
 
 Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.state` (tokens, faults),
 :mod:`.device_grant`, :mod:`.code_grant`, :mod:`.client_auth` (body or HTTP Basic credentials),
-:mod:`.app` (routing), :mod:`.browser`, :mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo`
-(OpenID Connect UserInfo), :mod:`.apis` (Calendar, Gmail), :mod:`.faults`, :mod:`.practice`
-(``--scenario``/``--fault`` values), :mod:`.command` (the CLI), :mod:`.persist` (the CLI's state file: same clients and grants after a
-restart), :mod:`.facts` (Google's values).
+:mod:`.routes` (the URL map), :mod:`.app` (dispatch; typed against :mod:`.served`), :mod:`.browser`,
+:mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo` (OpenID Connect UserInfo), :mod:`.apis`
+(Calendar, Gmail), :mod:`.faults`, :mod:`.practice` (``--scenario``/``--fault`` values), :mod:`.command`
+(the CLI), :mod:`.persist` (the CLI's state file: same clients and grants after a restart), :mod:`.facts`
+(Google's values).
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers; at run time the names below load on first use
-    from .core import PRODUCT_NAME, Emulator
-    from .records import RegisteredClient, RequestRecord, Scenario
-    from .server import RunningEmulator, run_forever, serve
-    from .state import FAULTS
+    from .core import PRODUCT_NAME as PRODUCT_NAME
+    from .core import Emulator as Emulator
+    from .records import RegisteredClient as RegisteredClient
+    from .records import RequestRecord as RequestRecord
+    from .records import Scenario as Scenario
+    from .server import RunningEmulator as RunningEmulator
+    from .server import run_forever as run_forever
+    from .server import serve as serve
+    from .state import FAULTS as FAULTS
 
 # name -> the submodule defining it. Lazy (PEP 562 module ``__getattr__``): ``gapps-runbook --help``
 # imports :mod:`.command`, which must not pull werkzeug in through :mod:`.core` (issue 9, figure B2).

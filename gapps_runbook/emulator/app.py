@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
@@ -24,7 +23,9 @@ from . import apis, fastpath, pages
 from .browser import authorize_page, device_page
 from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
-from .landing import DISCOVERY_PATH, landing
+from .landing import landing
+from .routes import URL_MAP
+from .served import ServedEmulator
 from .state import oauth_error
 from .userinfo import userinfo
 
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .core import Emulator
-
 log = logging.getLogger("gapps_runbook.emulator")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
@@ -42,25 +41,6 @@ JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke", "/v1/
 NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 NO_STORE_HEADERS = list(NO_STORE.items())
 
-URL_MAP = Map(
-    [
-        Rule("/", endpoint="landing", methods=["GET"]),
-        Rule(DISCOVERY_PATH, endpoint="discovery", methods=["GET"]),
-        Rule("/device/code", endpoint="device_code", methods=["POST"]),
-        Rule("/token", endpoint="token", methods=["POST"]),
-        Rule("/tokeninfo", endpoint="tokeninfo", methods=["GET", "POST"]),
-        Rule("/revoke", endpoint="revoke", methods=["POST"]),
-        Rule("/revoke", endpoint="revoke_get", methods=["GET"]),
-        Rule("/v1/userinfo", endpoint="userinfo", methods=["GET", "POST"]),
-        Rule("/o/oauth2/v2/auth", endpoint="authorize", methods=["GET", "POST"]),
-        Rule("/device", endpoint="device_page", methods=["GET", "POST"]),
-        Rule("/calendar/v3/users/me/calendarList", endpoint="calendar_list", methods=["GET"]),
-        Rule("/calendar/v3/calendars/<calendar_id>/events", endpoint="events", methods=["GET"]),
-        Rule("/gmail/v1/users/<user_id>/profile", endpoint="gmail_profile", methods=["GET"]),
-    ],
-    strict_slashes=False,
-    merge_slashes=False,
-)
 
 
 class LimitedRequest(Request):
@@ -118,7 +98,7 @@ def _keys(request: Request) -> set[str]:
 class App:
     """The WSGI callable; all state lives in the :class:`~.core.Emulator` it serves."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: ServedEmulator) -> None:
         self.emulator = emulator
         self.state = emulator.state
 
@@ -135,7 +115,8 @@ class App:
             raise
         except OAuthError as error:
             response = oauth_json(error)
-            if error.status == 401 and uses_basic(request):  # RFC 6749 §5.2: challenge the scheme used
+            # RFC 6749 §5.2: a 401 challenges the scheme the client used
+            if error.status == 401 and uses_basic(request.headers.get("Authorization")):
                 response.headers["WWW-Authenticate"] = BASIC_CHALLENGE
         except HTTPException as exc:
             response = self.http_error(exc, request)
@@ -147,19 +128,19 @@ class App:
     def _fast(self, environ: WSGIEnvironment, endpoint: str, params: dict[str, str]) -> fastpath.Answer:
         """:meth:`__call__` and :meth:`dispatch` for a request :mod:`.fastpath` takes: the same record and answers."""
         path = environ["PATH_INFO"]
-        headers = fastpath.Headers(environ)
+        authorization = environ.get("HTTP_AUTHORIZATION")
         base = fastpath.base_url(environ, lambda: LimitedRequest(environ).host_url)
         try:
             self.state.record("POST", path, set(params))
             if (faulty := self._fault(path, environ)) is not None:
                 return fastpath.werkzeug_answer(faulty, environ)
-            body = (self._token if endpoint == "token" else self._device_code)(params, headers, base)
+            body = (self._token if endpoint == "token" else self._device_code)(params, authorization, base)
             return fastpath.json_answer(body, 200, NO_STORE_HEADERS)
         except ConnectionDropped:
             raise
         except OAuthError as error:
             status, error_body = error.to_response()
-            basic = error.status == 401 and uses_basic(headers)  # type: ignore[arg-type]
+            basic = error.status == 401 and uses_basic(authorization)
             return fastpath.json_answer(dict(error_body), status, NO_STORE_HEADERS,
                                         [("WWW-Authenticate", BASIC_CHALLENGE)] if basic else None)
         except HTTPException as exc:
@@ -227,19 +208,22 @@ class App:
         return apis.json_response(document)
 
     def on_device_code(self, request: Request) -> Response:
-        return apis.json_response(self._device_code(body_params(request), request, base_url(request)), 200, NO_STORE)
+        authorization = request.headers.get("Authorization")
+        body = self._device_code(body_params(request), authorization, base_url(request))
+        return apis.json_response(body, 200, NO_STORE)
 
-    def _device_code(self, params: dict[str, str], request: Request | fastpath.Headers, base: str) -> dict[str, Any]:
-        credentials = client_credentials(request, params)  # type: ignore[arg-type]
+    def _device_code(self, params: dict[str, str], authorization: str | None, base: str) -> dict[str, Any]:
+        credentials = client_credentials(authorization, params)
         if credentials.method == "client_secret_basic":  # a secret in the body is not checked here (as before)
             authenticate(self.state, credentials)
         return self.emulator.device.start(credentials.client_id, params.get("scope"), base_url=base)
 
     def on_token(self, request: Request) -> Response:
-        return apis.json_response(self._token(body_params(request), request, base_url(request)), 200, NO_STORE)
+        authorization = request.headers.get("Authorization")
+        return apis.json_response(self._token(body_params(request), authorization, base_url(request)), 200, NO_STORE)
 
-    def _token(self, params: dict[str, str], request: Request | fastpath.Headers, issuer: str) -> dict[str, Any]:
-        client = authenticate(self.state, client_credentials(request, params))  # type: ignore[arg-type]
+    def _token(self, params: dict[str, str], authorization: str | None, issuer: str) -> dict[str, Any]:
+        client = authenticate(self.state, client_credentials(authorization, params))
         grant_type, device = params.get("grant_type", ""), self.emulator.device
         if grant_type == DEVICE_GRANT:
             return device.poll(client, params.get("device_code"), issuer=issuer)
@@ -262,7 +246,7 @@ class App:
 
     def on_revoke(self, request: Request) -> Response:
         params = {**request.args.to_dict(), **body_params(request)}
-        credentials = client_credentials(request, params)
+        credentials = client_credentials(request.headers.get("Authorization"), params)
         if credentials.method == "client_secret_basic":  # Google needs no client auth here; Basic must be right
             authenticate(self.state, credentials)
         self.state.revoke(params.get("token"))

@@ -9,15 +9,11 @@ Deny as an account of your choice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from werkzeug.wrappers import Request, Response
 
 from ..errors import OAuthError
 from . import facts, pages
-
-if TYPE_CHECKING:
-    from .core import Emulator
+from .served import ServedEmulator
 
 AUTH_PATH = "/o/oauth2/v2/auth"
 DEVICE_PATH = "/device"
@@ -34,7 +30,7 @@ def _account(value: str | None) -> str | None:
     return account if "@" in account and len(account) <= 254 and " " not in account else None
 
 
-def authorize_page(emulator: Emulator, request: Request) -> Response:
+def authorize_page(emulator: ServedEmulator, request: Request) -> Response:
     """GET: validate the authorization request; POST: the user's Allow or Deny."""
     if request.method == "POST":
         return _answer_consent(emulator, request)
@@ -59,7 +55,7 @@ def authorize_page(emulator: Emulator, request: Request) -> Response:
     )
 
 
-def _answer_consent(emulator: Emulator, request: Request) -> Response:
+def _answer_consent(emulator: ServedEmulator, request: Request) -> Response:
     action = request.form.get("action", "")
     consent_id = request.form.get("consent_id", "")
     if action not in ("allow", "deny") or emulator.code.consent(consent_id) is None:
@@ -74,7 +70,7 @@ def _answer_consent(emulator: Emulator, request: Request) -> Response:
     return _redirect(url)
 
 
-def device_page(emulator: Emulator, request: Request) -> Response:
+def device_page(emulator: ServedEmulator, request: Request) -> Response:
     """GET: the code form; POST: check the code and show consent, or record the decision."""
     if request.method == "GET":
         return pages.device_code_form(user_code=request.args.get("user_code", "")[:40])
@@ -99,7 +95,7 @@ def device_page(emulator: Emulator, request: Request) -> Response:
     )
 
 
-def _answer_device(emulator: Emulator, request: Request) -> Response:
+def _answer_device(emulator: ServedEmulator, request: Request) -> Response:
     action = request.form.get("action", "")
     user_code = request.form.get("user_code", "")
     if action not in ("allow", "deny"):

@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from werkzeug.wrappers import Request
-
 from ..errors import InvalidClient, InvalidRequest, OAuthError
 from . import facts
 from .records import RegisteredClient
@@ -52,24 +50,24 @@ class ClientCredentials:
     undecoded: tuple[str, str] | None = field(default=None, repr=False)
 
 
-def uses_basic(request: Request) -> bool:
-    """True if the request carries ``Authorization: Basic ...`` (then a 401 must challenge Basic)."""
-    return request.headers.get("Authorization", "").split(" ", 1)[0].lower() == "basic"
+def uses_basic(authorization: str | None) -> bool:
+    """True if the ``Authorization`` header is ``Basic ...`` (then a 401 must challenge Basic)."""
+    return (authorization or "").split(" ", 1)[0].lower() == "basic"
 
 
-def client_credentials(request: Request, params: Mapping[str, str]) -> ClientCredentials:
-    """The client credentials of ``request``, whose body parameters are ``params``.
+def client_credentials(authorization: str | None, params: Mapping[str, str]) -> ClientCredentials:
+    """The client credentials of a request: its ``Authorization`` header and its body parameters ``params``.
 
     Raises:
         InvalidRequest: Basic and a body ``client_secret`` both, or two different client ids.
         InvalidClient: The Basic header is not base64 of ``id:secret`` (401, "Unauthorized").
     """
     body_id, body_secret = params.get("client_id") or None, params.get("client_secret") or None
-    if not uses_basic(request):
+    if authorization is None or not uses_basic(authorization):
         return ClientCredentials(body_id, body_secret, "client_secret_post" if body_secret else "none")
     if body_secret:
         raise oauth_error(InvalidRequest, TWO_METHODS)
-    raw_id, raw_secret = _decode_basic(request.headers["Authorization"].split(" ", 1)[-1])
+    raw_id, raw_secret = _decode_basic(authorization.split(" ", 1)[-1])
     client_id, client_secret = urllib.parse.unquote_plus(raw_id), urllib.parse.unquote_plus(raw_secret)
     if body_id and body_id not in (client_id, raw_id):
         raise oauth_error(InvalidRequest, TWO_IDS)

@@ -76,16 +76,6 @@ def base_url(environ: dict[str, Any], host_url: Callable[[], str]) -> str:
     return url
 
 
-class Headers:
-    """What :mod:`.client_auth` reads of a request (``request.headers["Authorization"]``), from the environ."""
-
-    __slots__ = ("headers",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        value = environ.get("HTTP_AUTHORIZATION")
-        self.headers = {} if value is None else {"Authorization": value}
-
-
 def json_answer(body: Any, status: int, headers: list[tuple[str, str]],
                 extra: list[tuple[str, str]] | None = None) -> Answer:  # fmt: skip
     """What ``apis.json_response(body, status, headers)`` (then ``extra`` headers set on it) sends."""
@@ -99,9 +89,12 @@ def json_answer(body: Any, status: int, headers: list[tuple[str, str]],
 def werkzeug_answer(response: Response, environ: dict[str, Any]) -> Answer:
     """A werkzeug response as an :data:`Answer` (the rare answers: faults, HTTP errors)."""
     answer: dict[str, Any] = {}
+    written: list[bytes] = []
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
         answer.update(status=status, headers=headers)
+        return written.append  # PEP 3333's write(): werkzeug never calls it, but a WSGI callable may
 
-    data = b"".join(response(environ, start_response))
+    body = b"".join(response(environ, start_response))
+    data = b"".join(written) + body
     return answer["status"], answer["headers"], data

@@ -7,21 +7,18 @@ and the practice settings (scenario, queued faults, refresh-token rotation, publ
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from . import facts, pages
 from .apis import json_response
 from .practice import describe_faults, describe_scenario
-
-if TYPE_CHECKING:
-    from .core import Emulator
-
-DISCOVERY_PATH = "/.well-known/openid-configuration"
+from .routes import DISCOVERY_PATH
+from .served import ServedEmulator
 
 
-def summary(emulator: Emulator, base: str) -> dict[str, Any]:
+def summary(emulator: ServedEmulator, base: str) -> dict[str, Any]:
     """The landing facts as a JSON-ready mapping; no client secret, token or code is in it."""
     with emulator.state.lock:
         scripts = dict(emulator.device.scenarios)
@@ -67,7 +64,7 @@ def settings_lines(practice: dict[str, Any]) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-def landing(emulator: Emulator, request: Request, base: str) -> Response:
+def landing(emulator: ServedEmulator, request: Request, base: str) -> Response:
     """``GET /``: the HTML page, or JSON when the client prefers ``application/json``."""
     facts_ = summary(emulator, base)
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":

@@ -44,7 +44,7 @@ UNVERIFIED = (
 
 @functools.cache
 def _template(name: str) -> string.Template:
-    text = resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("templates").joinpath(name).read_text(encoding="utf-8")
     return string.Template(text)
 
 

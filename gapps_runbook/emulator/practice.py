@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .records import Scenario
+from .routes import served
 from .state import FAULTS
 
 SCENARIO_CHOICES = "deny, expire, slow_down[:N], pending:N (comma-separated to combine, e.g. pending:2,deny)"
@@ -34,7 +35,8 @@ def parse_scenario(text: str) -> Scenario:
     Raises:
         ValueError: An unknown item, a missing or extra ``:N``, or an item given twice.
     """
-    fields: dict[str, object] = {}
+    flags: set[str] = set()  # deny, expire
+    counts: dict[str, int] = {}  # approve_after (pending:N), slow_down
     for item in (part.strip() for part in text.split(",")):
         match = _ITEM.match(item)
         if match is None:
@@ -45,10 +47,14 @@ def parse_scenario(text: str) -> Scenario:
         if name == "pending" and number is None:
             raise ValueError(f"pending needs a number of polls, e.g. pending:3; choose from {SCENARIO_CHOICES}")
         key = {"pending": "approve_after"}.get(name, name)
-        if key in fields:
+        if key in flags or key in counts:
             raise ValueError(f"{name} is given twice in the scenario {text!r}")
-        fields[key] = True if name in ("deny", "expire") else int(number or 1)
-    return Scenario(**fields)  # type: ignore[arg-type]
+        if name in ("deny", "expire"):
+            flags.add(key)
+        else:
+            counts[key] = int(number or 1)
+    return Scenario(approve_after=counts.get("approve_after"), deny="deny" in flags, expire="expire" in flags,
+                    slow_down=counts.get("slow_down", 0))
 
 
 def describe_scenario(scenario: Scenario) -> str:
@@ -81,7 +87,7 @@ def parse_fault(text: str) -> tuple[str, str, int]:
         raise ValueError(f"unknown fault kind {kind!r}: choose from {FAULT_KINDS}")
     if times < 1:
         raise ValueError(f"{text!r}: N in xN must be at least 1 (PATH=KIND[xN], e.g. /token=503x2)")
-    if not _served(path):
+    if not served(path):
         raise ValueError(f"the emulator serves no {path!r}: use e.g. /token, /device/code, /revoke, /tokeninfo")
     return path, kind, times
 
@@ -100,9 +106,3 @@ def describe_faults(faults: Mapping[str, Sequence[str]]) -> list[str]:
             lines.append(f"{path}: " + ", ".join(f"{kind} x{count}" for kind, count in runs))
     return lines
 
-
-def _served(path: str) -> bool:
-    from .app import URL_MAP  # late: app imports the landing page, which imports this module
-
-    adapter = URL_MAP.bind("127.0.0.1")
-    return any(adapter.test(path, method) for method in ("GET", "POST"))

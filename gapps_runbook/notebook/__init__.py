@@ -2,8 +2,9 @@
 
 Each notebook has a ``parameters`` cell, ``from gapps_runbook import notebook as rb`` and one call
 per step (:func:`start_here`, :func:`console_checklist`, :func:`client_credentials`,
-:func:`authorize`, :func:`token_status`, :func:`backup_restore`). An entry point opens the profile's :class:`runbook.Site`,
-decides whether a person is at the keyboard (:func:`~gapps_runbook.notebook.display.is_interactive`), then either
+:func:`authorize`, :func:`token_status`, :func:`backup_restore`). An entry point opens the profile's
+:class:`runbook.Site`, decides whether a person is at the keyboard
+(:func:`~gapps_runbook.notebook.display.is_interactive`), then either
 
 * runs the step headless (papermill, nbval): results are displayed, a failure is raised as the
   :class:`RunbookError` whose one line ends in "Fix: runbook step NN ...", so papermill stops there; or
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runbook
 from ..errors import InputError, NoToken, RunbookError
-from ..safety.params import check_parameters
+from ..runs.parameters import check_parameters
 from .actions import (
     act_check_verify, act_client_from_refs, act_preflight, act_project_id,
     act_sync_checklist, open_site,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 # --- browsers for the headless desktop flow ---------------------------------------------------
 
 
-def _browser(kind: str) -> Callable[[str], None]:
+def _browser(kind: str) -> Callable[[str], object]:
     """How a headless run gets the authorization link to a browser."""
     if kind == "none":
         return lambda url: None
@@ -174,7 +175,7 @@ def authorize(
 
 
 def _authorize_headless(site: Site, requested: tuple[str, ...], flow: str, timeout: float,
-                        browse: Callable[[str], None]) -> AuthResult:
+                        browse: Callable[[str], object]) -> AuthResult:
     """Run step 03 blocking; the code and link are transient outputs, replaced once the wait ends."""
     shown: list[Any] = []
 
@@ -186,7 +187,7 @@ def _authorize_headless(site: Site, requested: tuple[str, ...], flow: str, timeo
         browse(url)
 
     try:
-        return runbook.authorize(site, requested, flow=flow, on_device_code=on_code, open_url=open_url,  # type: ignore[arg-type]
+        return runbook.authorize(site, requested, flow=runbook.as_flow(flow), on_device_code=on_code, open_url=open_url,
                                  on_status=lambda text: print(f"  {text}", flush=True), timeout=timeout)
     finally:
         for handle in shown:

@@ -57,7 +57,8 @@ def passphrase_from_refs(env: str = "", file: str = "") -> str:
     """
     if not env and not file:
         raise InputError("no passphrase reference was given",
-                         fix="pass passphrase_env (a variable's name) or passphrase_file (a 0600 file), never the passphrase")
+                         fix="pass passphrase_env (a variable's name) or passphrase_file (a 0600 file), "
+                             "never the passphrase")
     if env and file:
         raise InputError("both passphrase_env and passphrase_file were given", fix="pass only one of them")
     try:

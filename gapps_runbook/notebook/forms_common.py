@@ -45,7 +45,7 @@ def ui_only(fn: Handler) -> Handler:
     Returns:
         ``fn``, marked.
     """
-    fn._ui_only = True  # type: ignore[attr-defined]
+    vars(fn)["_ui_only"] = True  # a function attribute, read with getattr (vars() types it)
     return fn
 
 

@@ -45,7 +45,8 @@ class ConsoleChecklistForm(Form):
         self.summary = w.HTML()
         self.ticks: list[tuple[w.Checkbox, str]] = []
         self.layout(w.HTML("<b>Services</b>"), w.VBox(list(self.services.values())), self.flow, self.publishing,
-                    self.project, w.HBox([self.save, self.saved]), self.verdict_html, w.HTML("<b>Console checklist</b>" + WRAP_CSS), self.items, self.summary)
+                    self.project, w.HBox([self.save, self.saved]), self.verdict_html,
+                    w.HTML("<b>Console checklist</b>" + WRAP_CSS), self.items, self.summary)
         for widget in (*self.services.values(), self.flow, self.publishing, self.project):
             self.observe(widget, self._on_input)
         self.on_click(self.save, self._on_save)
@@ -66,7 +67,7 @@ class ConsoleChecklistForm(Form):
                                                  self.project.value)
         else:  # opening: the same verdict (runbook.check_console's inputs), nothing written
             requested = runbook.requested_scopes(self.site, services=chosen)
-            self.verdict = scopes.preflight(requested, flow=self.flow.value, endpoints=self.site.endpoints,  # type: ignore[arg-type]
+            self.verdict = scopes.preflight(requested, flow=self.flow.value, endpoints=self.site.endpoints,
                                             client=self.site.profile.load_client(),
                                             publishing_status=self.publishing.value or None)
         self.checklist = checklist_items(self.verdict, actions.act_project_id(self.site, self.project.value))

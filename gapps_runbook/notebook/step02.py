@@ -51,8 +51,9 @@ class ClientForm(Form):
         self.upload = w.FileUpload(accept=".json,application/json", multiple=False, description="Client JSON")
         self.stored = w.HTML()
         self.layout(self.product, w.HBox([self.client_id, self.id_hint]), self.secret, self.client_type, self.project,
-                    w.HBox([self.save, self.saved]), w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"),
-                    self.upload, self.stored, w.HBox([self.test, self.tested]))
+                    w.HBox([self.save, self.saved]),
+                    w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"), self.upload, self.stored,
+                    w.HBox([self.test, self.tested]))
         self.observe(self.client_id, self._on_client_id)
         self.on_click(self.save, self._on_save)
         self.on_click(self.test, self._on_test)

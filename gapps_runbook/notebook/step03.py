@@ -110,7 +110,8 @@ class AuthorizeForm(Form):
         for line in (self.card, self.result, self.countdown, self.paste_error):
             self._put(line, "")
         self.paste.value = self.message.value = ""
-        self._put(self.status, "Asking for a code..." if self.plan.flow == "device" else "Preparing the sign-in link...")
+        waiting = "Asking for a code..." if self.plan.flow == "device" else "Preparing the sign-in link..."
+        self._put(self.status, waiting)
         self._state("waiting")
         pasted = self._pasted
         self.thread = threading.Thread(target=self._run, args=(self._cancel, pasted), name="gapps-runbook-authorize",
@@ -126,7 +127,7 @@ class AuthorizeForm(Form):
     def _run(self, cancel: threading.Event, pasted: list[str]) -> None:
         try:
             result = runbook.authorize(
-                self.site, self.requested, flow=self.flow,  # type: ignore[arg-type]
+                self.site, self.requested, flow=runbook.as_flow(self.flow),
                 cancelled=lambda: cancel.is_set() or not self.alive(),
                 on_device_code=lambda grant: self._show_code(grant, cancel), on_status=self._status(cancel),
                 open_url=lambda url: self._show_link(url, cancel), timeout=self.timeout,
@@ -192,7 +193,8 @@ class AuthorizeForm(Form):
                                        name="gapps-runbook-countdown", daemon=True)
         self.ticker.start()
 
-    def _tick(self, cancel: threading.Event, deadline: float, until: float, line: Callable[[float, float], str]) -> None:
+    def _tick(self, cancel: threading.Event, deadline: float, until: float,
+              line: Callable[[float, float], str]) -> None:
         """Update the countdown each second until the attempt ends or the form closes."""
         while self.alive():
             with self._ticking:

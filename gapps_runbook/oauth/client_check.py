@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from ..errors import STEP_CLIENT, InvalidClient, InvalidGrant, OAuthError, ProtocolError
 from .client_auth import authenticate, method_for
 from .clock import SYSTEM_CLOCK, Clock
-from .transport import SAFE_RETRY, RetryPolicy, Transport, host_of, oauth_json, send
+from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -95,9 +95,9 @@ def check_client(
                         fix=f"check that the issuer is the provider you meant ({STEP_CLIENT})")
 
 
-def _no_error_code(response: object) -> bool:
+def _no_error_code(response: Response) -> bool:
     try:
-        body = response.json()  # type: ignore[attr-defined]
+        body = response.json()
     except ProtocolError:
         return True
     return not (isinstance(body, dict) and ("error" in body or "error_code" in body))

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import (CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InputError, InvalidClient, OAuthError,
-                      RunbookError)
+from ..errors import (CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InputError, InvalidClient,
+                      OAuthError, RunbookError)
 from ..safety.redact import register_secret
 from .client_auth import authenticate
 from .clock import SYSTEM_CLOCK, Clock
@@ -125,7 +125,7 @@ def run(
     client: ClientConfig,
     scopes: Iterable[str],
     *,
-    open_url: Callable[[str], None],
+    open_url: Callable[[str], object],
     timeout: float = 300.0,
     clock: Clock = SYSTEM_CLOCK,
     cancelled: Callable[[], bool] = lambda: False,
@@ -158,7 +158,7 @@ def run(
         OAuthError: The user refused (``AccessDenied``) or the token endpoint refused the code.
     """
     server = make_listener()
-    outcome: dict[str, object] = {}
+    outcome: dict[str, Token | Exception] = {}  # "token" or "error", set by the callback's thread
     try:
         authorization = start(endpoints, client, scopes, port=server.server_port)
 
@@ -179,13 +179,14 @@ def run(
             server.handle_request()
     finally:
         server.server_close()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["token"]  # type: ignore[return-value]
+    result = outcome["error"] if "error" in outcome else outcome["token"]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def _settle(transport: Transport, authorization: LoopbackAuthorization, callback_url: str, clock: Clock,
-            keep: Callable[[Token], str | None] | None, outcome: dict[str, object]) -> Landing:
+            keep: Callable[[Token], str | None] | None, outcome: dict[str, Token | Exception]) -> Landing:
     """Exchange the callback's code and keep the token; record the token or the error; the landing page."""
     stage = "exchange"
     try:

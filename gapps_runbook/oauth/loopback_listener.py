@@ -154,7 +154,7 @@ def same(given: str, expected: str) -> bool:
 def make_listener() -> LoopbackServer:
     """A listener on 127.0.0.1, ephemeral port, answering every request as foreign until given an app."""
     server = wsgiref.simple_server.make_server(HOST, 0, CallbackApp(), LoopbackServer, QuietHandler)
-    return server  # type: ignore[return-value]
+    return server
 
 
 def free_port() -> int:
@@ -164,7 +164,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def open_in_thread(open_url: Callable[[str], None], url: str) -> list[BaseException]:
+def open_in_thread(open_url: Callable[[str], object], url: str) -> list[BaseException]:
     """Call ``open_url`` in a daemon thread (a blocking opener must not starve the listener).
 
     Returns:
@@ -193,5 +193,5 @@ def check_waiting(opener_failed: list[BaseException], cancelled: Callable[[], bo
         raise FlowTimeout(f"the browser did not come back to the runbook within {timeout:g} s")
 
 
-__all__ = ["HOST", "CallbackApp", "Landing", "LoopbackServer", "QuietHandler", "free_port", "landing_for", "landing_html",
-           "make_listener", "same"]
+__all__ = ["HOST", "CallbackApp", "Landing", "LoopbackServer", "QuietHandler", "free_port", "landing_for",
+           "landing_html", "make_listener", "same"]

@@ -138,11 +138,13 @@ def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry
     except TransportError as exc:
         return _check(call, "error", f"no answer from {host_of(call.url)}: {exc.message}", exc.fix, network=True)
     if response.status in retry.statuses:
-        detail = f"{host_of(call.url)} answered HTTP {response.status} {_reason(response)}after {retry.attempts} attempt(s)"
+        host, reason = host_of(call.url), _reason(response)
+        detail = f"{host} answered HTTP {response.status} {reason}after {retry.attempts} attempt(s)"
         return _check(call, "error", detail, TransportError.fix, network=True)
     if 200 <= response.status < 300:
         if not _is_json(response):
-            detail = f"{host_of(call.url)} answered HTTP {response.status} with a body that is not JSON (a proxy's page?)"
+            host = host_of(call.url)
+            detail = f"{host} answered HTTP {response.status} with a body that is not JSON (a proxy's page?)"
             return _check(call, "error", detail, TransportError.fix, network=True)
         check = _check(call, "allowed", f"HTTP {response.status}: the call worked",
                        fix="the token opens an API its scopes do not name: inspect it (runbook step 04)")

@@ -101,7 +101,8 @@ def _userinfo(transport: Transport, endpoints: Endpoints, token: Token, *, clock
     except OAuthError as exc:
         return _check("userinfo", call, "error", exc.message, exc.fix)
     who = account_from_claims(claims)
-    return _check("userinfo", call, "allowed", f"HTTP 200: the provider accepts the token (account {who or 'not named'})")
+    detail = f"HTTP 200: the provider accepts the token (account {who or 'not named'})"
+    return _check("userinfo", call, "allowed", detail)
 
 
 def _introspection(

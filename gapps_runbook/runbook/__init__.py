@@ -25,6 +25,10 @@ from .setup import (
     AUTH_METHODS,
     DEFAULT_SERVICES,
     Flow,
+    PublishingStatus,
+    as_client_type,
+    as_flow,
+    as_publishing_status,
     check_console,
     default_scopes,
     import_client_json,
@@ -41,8 +45,9 @@ from .site import Site, in_provider_words
 from .token_status import TokenStatus, fresh_token, raise_for_verify, refresh, revoke, status, verify
 
 __all__ = [
-    "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "RevokeProof", "revoke_and_prove", "state", "AuthResult", "Flow", "ProfileStore", "Site",
-    "TokenStatus", "authorize", "authorize_by_paste", "check_console", "check_pasted", "default_scopes", "finish_paste",
+    "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "AuthResult", "RevokeProof", "revoke_and_prove", "state", "Flow", "ProfileStore", "PublishingStatus",
+    "Site", "TokenStatus", "as_client_type", "as_flow", "as_publishing_status", "authorize", "authorize_by_paste",
+    "check_console", "check_pasted", "default_scopes", "finish_paste",
     "fresh_token", "import_client_json", "in_provider_words", "pin_account", "raise_for_preflight",
     "raise_for_verify", "refresh",
     "requested_scopes", "revoke", "save_client", "saved_choices", "start_paste", "status", "test_client", "verify",

@@ -36,7 +36,7 @@ def authorize(
     legacy_device_scopes: bool = False,
     on_device_code: Callable[[device_flow.DeviceAuthorization], None] | None = None,
     on_status: Callable[[str], None] | None = None,
-    open_url: Callable[[str], None] | None = None,
+    open_url: Callable[[str], object] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     timeout: float | None = None,
     pasted: Callable[[], str | None] = lambda: None,
@@ -69,7 +69,7 @@ def authorize(
         end_attempt(site)
 
 
-def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_url: Callable[[str], None],
+def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_url: Callable[[str], object],
              cancelled: Callable[[], bool], timeout: float, pasted: Callable[[], str | None]) -> AuthResult:
     """The loopback flow; the token is kept (account checked, stored) before the browser is answered."""
     kept: list[AuthResult] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from ..errors import STEP_CLIENT, ConfigError, InputError, RunbookError
 from ..oauth import client_check, scopes
@@ -19,10 +19,50 @@ from ..safety.redact import fingerprint
 from .site import Site, in_provider_words
 
 Flow = Literal["auto", "device", "desktop"]
+PublishingStatus = Literal["testing", "production"]
 DEFAULT_SERVICES = ("calendar", "openid")
 
 
-def requested_scopes(site: Site, *, services: Iterable[str] | None = None, scope_list: Iterable[str] | None = None) -> tuple[str, ...]:
+def as_flow(value: str) -> Flow:
+    """``value`` as a :data:`Flow`, as the command line's choice and the forms' dropdowns give it.
+
+    Raises:
+        InputError: ``value`` is not one of auto, device, desktop.
+    """
+    return cast(Flow, _one_of(value, get_args(Flow), "flow", "choose auto, device or desktop (runbook step 01)"))
+
+
+def as_client_type(value: str) -> ClientType:
+    """``value`` as a client type (the console's "TVs and Limited Input devices" or "Desktop app").
+
+    Raises:
+        InputError: ``value`` is not device or desktop.
+    """
+    fix = f"choose device or desktop ({STEP_CLIENT})"
+    return cast(ClientType, _one_of(value, get_args(ClientType), "client type", fix))
+
+
+def as_publishing_status(value: str | None) -> PublishingStatus | None:
+    """``value`` as the consent screen's publishing status; empty or None: not known.
+
+    Raises:
+        InputError: ``value`` is neither testing nor production.
+    """
+    if not value:
+        return None
+    fix = "choose testing or production, as the console's Audience page shows it (runbook step 01)"
+    return cast(PublishingStatus, _one_of(value, get_args(PublishingStatus), "publishing status", fix))
+
+
+def _one_of(value: str, choices: tuple[str, ...], what: str, fix: str) -> str:
+    if value not in choices:
+        raise InputError(f"{what} {value!r} is not one of {', '.join(choices)}", fix=fix)
+    return value
+
+
+def requested_scopes(
+    site: Site, *, services: Iterable[str] | None = None, scope_list: Iterable[str] | None = None
+) -> tuple[str, ...]:
     """Scopes from explicit scopes, else services, else the profile's, else Calendar read-only + OpenID."""
     google = site.endpoints.google_dialect if scope_list else True  # another provider's scopes are its own
     explicit = [scopes.normalize_scope(s, google=google) for s in scope_list or ()]
@@ -65,7 +105,7 @@ def check_console(
     requested: tuple[str, ...],
     *,
     flow: Flow | Literal[""] = "auto",
-    publishing_status: Literal["testing", "production"] | None = None,
+    publishing_status: PublishingStatus | None = None,
     legacy_device_scopes: bool = False,
 ) -> scopes.Preflight:
     """Step 01: the preflight verdict for these scopes; saves scopes, flow and publishing status.
@@ -77,7 +117,7 @@ def check_console(
     flow = flow or settings.get("chosen_flow") or "auto"
     result = scopes.preflight(
         requested,
-        flow=flow,  # type: ignore[arg-type]
+        flow=flow,
         endpoints=site.endpoints,
         client=site.profile.load_client(),
         legacy_device_scopes=legacy_device_scopes,
@@ -215,4 +255,4 @@ def test_client(site: Site) -> client_check.ClientCheck:
     return result
 
 
-test_client.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
+vars(test_client)["__test__"] = False  # not a pytest test, whatever its name (a function attribute: vars() types it)

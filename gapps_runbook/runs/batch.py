@@ -97,7 +97,7 @@ def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Map
     Raises:
         InputError: A parameter carries a secret (``check_parameters``).
     """
-    from ..safety.params import check_parameters
+    from .parameters import check_parameters
 
     tasks = []
     for spec in specs:

@@ -6,13 +6,14 @@
   the interval after the previous one (from the emulator's request log).
 * B6, :func:`load`: the emulator served in a child process (``python -m gapps_runbook.runs.bench_flows``,
   in memory, on 127.0.0.1); N clients (coroutines of one asyncio loop, one kept-alive connection
-  each) each ask ``/device/code`` and then poll ``/token`` every second for a bounded time. Measured: latency of every request (p50, p99, max),
-  errors (no answer, or a 5xx), and the child's RSS at start and its peak.
+  each) each ask ``/device/code`` and then poll ``/token`` every second for a bounded time. Measured: latency of
+  every request (p50, p99, max), errors (no answer, or a 5xx), and the child's RSS at start and its peak.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import statistics
 import subprocess
@@ -85,7 +86,7 @@ def approval_latency(home: Path) -> Approval:
         assert site.profile.load_token() is not None, result
         polls = [r.time for r in emu.requests if r.path == "/token"]
     interval = float(facts_interval())
-    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
     early = sum(1 for gap in gaps if gap < interval - JITTER)
     return Approval(interval, saved - approved_at[0], early, len(polls), min(gaps, default=interval))
 
@@ -154,7 +155,8 @@ def load(clients: int = 200, seconds: float = 20.0, *, spread: float = 0.0) -> L
             await asyncio.gather(*(_one_flow(ready, i / clients * spread, seconds, latencies, errors)
                                    for i in range(clients)))
 
-        gc.freeze()  # the bench process's earlier figures left a big heap: its collections are not the emulator's latency
+        # The bench process's earlier figures left a big heap: its collections are not the emulator's latency.
+        gc.freeze()
         try:
             asyncio.run(all_flows())
         finally:

@@ -92,7 +92,7 @@ def _flow_run(site: dict[str, object], steps: list[StepRun], started: float) -> 
     """One flow's part of the report: the summary read back from its profile, its lines and notebooks."""
     summary = summarize(site, [(s.step, s.error) for s in steps], started=started)
     notebooks = [(s.output_path, s.parameters) for s in steps if s.output_path is not None]
-    return FlowRun(summary, [s.line for s in steps], notebooks)  # type: ignore[arg-type]
+    return FlowRun(summary, [s.line for s in steps], notebooks)
 
 
 def _calendar_plan(site: dict[str, object], emu: Emulator) -> list[tuple[str, dict[str, object]]]:

@@ -47,11 +47,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError, NotebookRunError
-from ..safety.params import check_parameters, is_secret_name
+from ..safety.params import is_secret_name
 from ..safety.redact import register_secret
 from ..profile.private_files import write_private
 from ..safety.scrub import INJECTED_TAG, scrub_notebook, scrub_text
 from .papermill_log import TAP, drop_content_dumps
+from .parameters import check_parameters
 from .report import export_html  # noqa: F401  (its old home; the report is in report.py)
 
 MEMORY_SCHEME = "gapps-runbook-memory://"
@@ -67,6 +68,7 @@ def import_jupyter() -> None:
     rule); it is removed right after. Nothing changes when jsonschema is already imported.
     """
     if "jsonschema" not in sys.modules and SKIPPED_AT_IMPORT not in sys.modules:
+        # typeshed types sys.modules values as modules; None is the import system's documented "refuse" entry.
         sys.modules[SKIPPED_AT_IMPORT] = None  # type: ignore[assignment]
         try:
             import jsonschema  # noqa: F401  (imported now, without the grammars)
@@ -113,7 +115,7 @@ def run_notebook(
     Args:
         notebook: The notebook to run; it should have a cell tagged ``parameters``.
         output_dir: The run folder (created if missing).
-        parameters: Notebook parameters; references only, checked by :func:`params.check_parameters`.
+        parameters: Notebook parameters; references only, checked by :func:`parameters.check_parameters`.
         kernel_name: The Jupyter kernel to use.
         timeout: Seconds one cell may run.
         env: Extra environment variables for the kernel (how secrets reach it); values of
@@ -241,10 +243,11 @@ def _kernel_manager_with_env(env: Mapping[str, str]) -> type:
 
     extra = {str(k): str(v) for k, v in env.items()}
 
-    class EnvKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class EnvKernelManager(AsyncKernelManager):
         transport = "ipc"
 
-        async def start_kernel(self, **kw: Any) -> None:
+        # jupyter_client annotates AsyncKernelManager.start_kernel as a Callable attribute, not as the method it is.
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             self._socket_dir = tempfile.TemporaryDirectory(prefix="gapps-kernel-")
             self.ip = os.path.join(self._socket_dir.name, "kernel")
             kw["env"] = {**os.environ, **kw.get("env", {}), **extra}
@@ -275,8 +278,9 @@ def _save_scrubbed(buffer: str | None, output_path: Path, secrets: list[str]) ->
 def _run_error(
     exc: BaseException, notebook: Path, output_path: Path | None, injected: bool, secrets: list[str]
 ) -> NotebookRunError:
-    if getattr(exc, "ename", None):  # PapermillExecutionError: the kernel-side exception
-        ename, evalue = str(getattr(exc, "ename")), str(getattr(exc, "evalue", ""))
+    kernel_side = getattr(exc, "ename", None)  # PapermillExecutionError: the kernel-side exception
+    if kernel_side:
+        ename, evalue = str(kernel_side), str(getattr(exc, "evalue", ""))
     else:  # the kernel died, a cell timed out, the kernel could not start
         ename, evalue = type(exc).__name__, str(exc)
     ename, evalue = scrub_text(ename, secrets=secrets), scrub_text(evalue, secrets=secrets)

@@ -33,7 +33,8 @@ import threading
 from typing import Any
 
 ENGINE = "gapps-pool"
-WARM_UP = "import gapps_runbook.notebook\n__import__('gapps_runbook.runs.kernel_pool', fromlist=['_']).kernel_baseline()"
+WARM_UP = ("import gapps_runbook.notebook\n"
+           "__import__('gapps_runbook.runs.kernel_pool', fromlist=['_']).kernel_baseline()")
 RESET = "__import__('gapps_runbook.runs.kernel_pool', fromlist=['_']).kernel_reset()"
 RESET_TIMEOUT = 30.0  # seconds; an idle kernel answers in milliseconds
 
@@ -219,14 +220,14 @@ def register_engine() -> None:
         from papermill.log import logger
         from papermill.utils import merge_kwargs, remove_args
 
-        class PooledClient(PapermillNotebookClient):  # type: ignore[misc]
+        class PooledClient(PapermillNotebookClient):
             """papermill's nbclient client, given a started kernel and client: it starts and stops neither."""
 
             def __init__(self, nb_man: Any, pooled: PooledKernel, **kw: Any) -> None:
                 super().__init__(nb_man, km=pooled.km, **kw)
                 self.kc = pooled.kc  # nbclient then skips starting a client; owns_km is False: nothing shut down
 
-        class PooledEngine(NBClientEngine):  # type: ignore[misc]
+        class PooledEngine(NBClientEngine):
             """papermill's nbclient engine (``NBClientEngine.execute_managed_notebook``) with :class:`PooledClient`."""
 
             @classmethod

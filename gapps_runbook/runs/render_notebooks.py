@@ -130,7 +130,7 @@ def finish(executed: Any, source: Any, sanitizers: Sequence[tuple[str, str]]) ->
     if [c.source for c in executed.cells] != [c.source for c in source.cells]:
         raise ValueError("the executed notebook's cells differ from the committed notebook's")
     count = 0
-    for cell, ran in zip(result.cells, executed.cells):
+    for cell, ran in zip(result.cells, executed.cells, strict=True):
         if cell.cell_type != "code":
             continue
         count += 1

@@ -29,7 +29,8 @@ _PARAMETER_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.*?)(?P<c
 _STYLE = """<style>
 .gr-report{max-width:1200px;margin:0 auto;padding:0 1em}
 .gr-report table.gr-summary{border-collapse:collapse;margin:.5em 0 1em}
-.gr-report table.gr-summary th,.gr-report table.gr-summary td{border:1px solid #bbb;padding:.35em .7em;text-align:left;vertical-align:top}
+.gr-report table.gr-summary th,.gr-report table.gr-summary td{border:1px solid #bbb;padding:.35em .7em;
+  text-align:left;vertical-align:top}
 .gr-report table.gr-summary thead th{background:#eef3fa}
 .gr-failed{color:#b00020;font-weight:bold}.gr-ok{color:#1b6e20;font-weight:bold}
 .gr-flow>h2{background:#1a4d8f;color:#fff;padding:.45em .8em;margin-top:2em}

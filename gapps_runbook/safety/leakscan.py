@@ -230,14 +230,16 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m gapps_runbook.safety.leakscan PATH... --canaries-file FILE``: exit 1 on any finding."""
-    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.safety.leakscan", description="Scan files for leaked canaries.")
+    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.safety.leakscan",
+                                     description="Scan files for leaked canaries.")
     parser.add_argument("paths", nargs="+", type=Path, help="files and folders to scan")
     parser.add_argument("--canaries-file", type=Path, help="one canary per line")
     parser.add_argument("--canary-env", action="append", default=[], help="an environment variable holding a canary")
     args = parser.parse_args(argv)
     canaries = [os.environ[name] for name in args.canary_env if os.environ.get(name)]
     if args.canaries_file:
-        canaries += [line.strip() for line in args.canaries_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = args.canaries_file.read_text(encoding="utf-8").splitlines()
+        canaries += [line.strip() for line in lines if line.strip()]
     findings = scan_paths(args.paths, canaries)
     print(format_findings(findings))
     return 1 if findings else 0

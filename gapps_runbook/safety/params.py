@@ -4,7 +4,8 @@ papermill pastes every parameter into the saved notebook twice: as a code cell t
 ``injected-parameters`` and as ``metadata.papermill.parameters`` (papermill 2.7
 ``parameterize_notebook``); the command line that passed it may also sit in shell history.
 The maintainers' advice (papermill #271, #416) is to pass references and read the secret inside
-the kernel. :func:`check_parameters` enforces that (reference security.md §3 design 1, target L3):
+the kernel. :func:`parameter_problem` finds what breaks that (reference security.md §3 design 1, target L3;
+``runs.parameters.check_parameters`` raises it as an ``InputError``):
 
 * a value shaped like a Google secret (``GOCSPX-``, ``ya29.``, ``1//``, ``4/`` codes), a JWT or a
   PEM private key is refused whatever its name;
@@ -16,7 +17,8 @@ the kernel. :func:`check_parameters` enforces that (reference security.md §3 de
   (``*_env``) or a path (any other reference).  ``*_uri``/``*_url`` names holding a URL
   (``token_uri``) are endpoints, not secrets.
 
-Values are never echoed: the error names the parameter, the reason and the way to pass a reference.
+Values are never echoed: the problem names the parameter and the reason; :data:`HOW_TO_PASS` says how to pass a
+reference.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 
-from ..errors import InputError
-from .redact import SECRET_SHAPES  # noqa: F401 (one definition; leakscan imports it from here too)
+from .redact import SECRET_SHAPES  # one definition; leakscan imports it from here too
 
 DEFAULT_SECRET_REFS: tuple[str, ...] = ("client_secrets_file", "client_secret_env", "secret_file")
 HOW_TO_PASS = (
@@ -53,22 +54,24 @@ MIN_WORD_LENGTH = 4.0  # mean subword length above which a string reads as words
 WORDS_MAX_ENTROPY = 4.4  # camelCase prose stays near 4.2; random base64url of 25+ characters sits near 4.5
 
 
-def check_parameters(
+def parameter_problem(
     params: Mapping[str, object], *, allowed_secret_refs: tuple[str, ...] | frozenset[str] = DEFAULT_SECRET_REFS
-) -> None:
-    """Refuse any parameter that carries a secret rather than a reference to one.
+) -> str | None:
+    """The first parameter that carries a secret rather than a reference to one, as one line.
 
     Args:
         params: The papermill parameters, name to value (nested lists and dicts are walked).
         allowed_secret_refs: Extra parameter names whose values are references to a secret.
 
-    Raises:
-        InputError: One line naming the first offending parameter and how to pass a reference.
+    Returns:
+        ``None`` when every parameter is fine, else one line naming the first offending parameter and why
+        (never its value); :data:`HOW_TO_PASS` is the fix.
     """
     for name, value in params.items():
         reason = _check_one(str(name), value, frozenset(allowed_secret_refs))
         if reason:
-            raise InputError(f"parameter {name!r} {reason}; secrets must not be notebook parameters", fix=HOW_TO_PASS)
+            return f"parameter {name!r} {reason}; secrets must not be notebook parameters"
+    return None
 
 
 def secret_reason(value: str) -> str | None:

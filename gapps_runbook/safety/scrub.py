@@ -27,7 +27,6 @@ import json
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .redact import MASK, redact
