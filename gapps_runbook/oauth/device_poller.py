@@ -142,7 +142,7 @@ class DevicePoller:
                 body = response.json()
             except ProtocolError as exc:  # a proxy's or captive portal's page: network trouble, backed off
                 raise TransportError(exc.message) from None
-            return parse_token_response(body, now=self._clock.time(), monotonic=self._clock.monotonic())
+            return parse_token_response(body, now=self._clock.time(), monotonic=self._clock.monotonic(), url=self._url)
         try:
             oauth_json(response, self._url)  # raises the OAuthError the body names
         except OAuthError:
