@@ -62,6 +62,7 @@ def configure(folder: Path) -> None:
         return
     settings.configure(
         DEBUG=False,
+        LOGGING_CONFIG=None,  # leave the test process's logging as it is
         SECRET_KEY="tests-only-django-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         ALLOWED_HOSTS=["127.0.0.1"],
         USE_TZ=True,

@@ -20,8 +20,7 @@ from .transport import host_of
 MAX_SECONDS = 2**31 - 1
 """The longest lifetime or interval accepted (68 years): more is no lifetime, and overflows float deadlines."""
 
-MALFORMED_FIX = ("the provider answered outside the protocol (the endpoint and field are named above): "
-                 "tell its administrator, or use another provider (--issuer)")
+MALFORMED_FIX = "this provider answers outside the protocol: tell its administrator, or use another provider (--issuer)"
 
 
 def from_endpoint(kind: str, url: str | None = None) -> str:
