@@ -22,7 +22,7 @@ from ..safety.redact import register_secret
 from .transport import host_of
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
 
 BASIC = "client_secret_basic"

@@ -1,7 +1,8 @@
 """The device authorization grant: RFC 8628 §3.1-3.5, in Google's dialect.
 
 - §3.1 device authorization request: :func:`device_request`, :func:`request_device_code`;
-- §3.2 device authorization response: :func:`parse_device_response`, :class:`DeviceAuthorization`;
+- §3.2 device authorization response: :func:`parse_device_response`, into a
+  :class:`~gapps_runbook.oauth.device_authorization.DeviceAuthorization` (importable from here);
 - §3.3 user interaction: the caller shows ``user_code`` and ``verification_uri`` (or the
   ``verification_uri_complete`` link, when the provider sends one);
 - §3.4 device access token request and §3.5 response: :class:`DevicePoller` (one step, plus a loop),
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError
@@ -32,44 +32,17 @@ from ..safety.redact import register_secret
 from . import wire
 from .client_auth import authenticate
 from .clock import SYSTEM_CLOCK, Clock
+from .device_authorization import DeviceAuthorization
 from .device_poller import DEVICE_GRANT_TYPE, SLOW_DOWN_STEP, DevicePoller, classify
 from .transport import NO_RETRY, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
 
 DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
 DEFAULT_EXPIRES_IN = 1800  # Google's documented lifetime (reference §1)
 _DOCUMENT = "device authorization response"
-
-
-@dataclass(frozen=True)
-class DeviceAuthorization:
-    """A device authorization response (RFC 8628 §3.2).
-
-    Attributes:
-        device_code: The device verification code (secret: never shown, never saved).
-        user_code: The code the user types (case-sensitive at Google).
-        verification_uri: Where the user types it (Google's ``verification_url``).
-        expires_in: Lifetime of both codes, in seconds.
-        interval: Minimum seconds between polls.
-        issued_at: Monotonic time just before the request was sent.
-        verification_uri_complete: RFC 8628 §3.2 link that carries the user code (for a QR code or a
-            click), when the provider sends an http(s) one; None at Google.
-    """
-
-    device_code: str = field(repr=False)
-    user_code: str
-    verification_uri: str
-    expires_in: int
-    interval: int
-    issued_at: float
-    verification_uri_complete: str | None = None
-
-    def expires_at(self) -> float:
-        """The monotonic deadline after which the codes are dead."""
-        return self.issued_at + self.expires_in
 
 
 def device_request(

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, STEP_CHECKLIST, STEP_CLIENT, InputError
-from .clients import CLIENT_TYPE_LABELS, ClientType
+from .client_config import CLIENT_TYPE_LABELS, ClientType
 from .endpoints import GOOGLE_ISSUER, Endpoints
-from .scopes import (
+from .scope_catalog import (
     DEVICE_ALLOWED_SCOPES,
     DRIVE_APPDATA,
     SCOPE_PREFIX,
@@ -31,7 +31,7 @@ from .scopes import (
 )
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .revocation import revoke  # re-exported: callers revoke through tokens
 from .transport import SAFE_RETRY, RetryPolicy, Transport, oauth_json, send
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
 
 
