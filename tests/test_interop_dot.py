@@ -66,12 +66,17 @@ def stored(home: Path) -> dict:
     return json.loads((home / "profiles" / "p" / "authorized_user.json").read_text())
 
 
-def test_discovery_reads_the_metadata_where_dot_publishes_it(dot: RunningDot) -> None:
+def test_discovery_reads_the_metadata_where_dot_publishes_it(tmp_path: Path, dot: RunningDot,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    metadata = dot.base_url + "/.well-known/oauth-authorization-server"
+    assert run(tmp_path / "home", dot, "preflight", "--scope", SCOPE, "--flow", "device") == 0
+    assert f"Provider metadata: {metadata}" in capsys.readouterr().out.splitlines()
+    dot.requests.clear()
     endpoints = discover(RequestsTransport(), dot.base_url)
     assert endpoints.issuer == dot.base_url
     assert endpoints.device_authorization_endpoint == dot.base_url + "/device-authorization/"
     assert endpoints.revocation_endpoint == dot.base_url + "/revoke_token/"
-    assert endpoints.metadata_urls == (dot.base_url + "/.well-known/oauth-authorization-server",)
+    assert endpoints.metadata_urls == (metadata,)
     asked = [(path, status) for path, status in dot.requests if "/.well-known/" in path]
     if dot.variant == "prefix":  # the OpenID document and the RFC 8414 §3.1 location first, then the appended form
         assert asked == [("/o/.well-known/openid-configuration", 404),
