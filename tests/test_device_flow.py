@@ -175,7 +175,8 @@ def test_invalid_device_responses(change: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("change", "field"), [
     ({"user_code": None}, "user_code: is missing"), ({"device_code": None}, "device_code: is missing"),
     ({"user_code": 7}, "user_code: is not a string"), ({"verification_url": None}, "verification_uri"),
-    ({"verification_url": ["https://x"]}, "verification_url: is not a string"), ({"interval": "5s"}, "interval: is not"),
+    ({"verification_url": ["https://x"]}, "verification_url: is not a string"),
+    ({"interval": "5s"}, "interval: is not"),
 ])
 def test_malformed_device_response_names_the_provider_the_endpoint_and_the_field(change: dict[str, Any],
                                                                                    field: str) -> None:

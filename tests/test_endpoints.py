@@ -108,7 +108,7 @@ def test_path_issuer_reads_the_rfc8414_document_between_host_and_path() -> None:
 
 
 def test_path_issuer_falls_back_to_the_rfc8414_document_appended_to_the_issuer() -> None:
-    """Okta custom authorization servers, django-oauth-toolkit under a prefix: ISSUER/.well-known/oauth-authorization-server."""
+    """Okta custom authorization servers, django-oauth-toolkit under a prefix: RFC 8414 appended to the issuer."""
     issuer = "https://tenant.okta.example/oauth2/aus1"
     document = metadata(issuer, device_authorization_endpoint=issuer + "/v1/device/authorize")
     transport = fakes.FakeTransport(reply(404), reply(404), reply(200, document))
@@ -126,8 +126,20 @@ def test_appended_document_naming_another_issuer_is_refused() -> None:
     """RFC 8414 §3.3 holds at the appended location too: a prefix's document for the host's root issuer is not used."""
     issuer = "https://host/o"
     transport = fakes.FakeTransport(reply(404), reply(404), reply(200, metadata("https://host")))
-    with pytest.raises(errors.ConfigError, match=r"https://host/o/\.well-known/oauth-authorization-server.*'https://host'"):
+    appended = r"https://host/o/\.well-known/oauth-authorization-server"
+    with pytest.raises(errors.ConfigError, match=appended + ".*'https://host'"):
         endpoints.discover(transport, issuer)
+
+
+def test_a_page_that_is_not_json_at_an_rfc8414_location_does_not_spoil_an_openid_document() -> None:
+    """A site's catch-all HTML under the issuer's path: the OpenID document is used alone."""
+    issuer = "https://host/o"
+    page = Response(200, body=b"<!doctype html><html><body>Welcome</body></html>")
+    transport = fakes.FakeTransport(reply(200, metadata(issuer)), reply(404), page)
+    found = endpoints.discover(transport, issuer)
+    assert found.metadata_urls == (issuer + "/.well-known/openid-configuration",)
+    with pytest.raises(errors.ConfigError, match="HTML page"):  # without an OpenID document it is an error
+        endpoints.discover(fakes.FakeTransport(reply(404), reply(404), page), issuer)
 
 
 def test_openid_document_completed_from_the_appended_rfc8414_document_names_both() -> None:

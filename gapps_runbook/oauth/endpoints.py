@@ -216,7 +216,7 @@ def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) 
     oidc = _fetch(transport, issuer, oidc_url, tried, clock)
     if oidc is not None and not _incomplete(oidc):
         return _endpoints(oidc, issuer, (oidc_url,))
-    rfc8414, rfc8414_url = _first_rfc8414(transport, issuer, rfc8414_urls, tried, clock)
+    rfc8414, rfc8414_url = _first_rfc8414(transport, issuer, rfc8414_urls, tried, clock, filling_in=oidc is not None)
     if oidc is None and rfc8414 is None:
         said = ", ".join(f"{url} answered HTTP {status}" for url, status in tried)
         raise ConfigError(f"{host_of(issuer)} publishes no discovery document for issuer {issuer}: {said}", fix=_FIX)
@@ -229,11 +229,22 @@ def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) 
 
 
 def _first_rfc8414(
-    transport: Transport, issuer: str, urls: list[str], tried: list[tuple[str, int]], clock: Clock
+    transport: Transport, issuer: str, urls: list[str], tried: list[tuple[str, int]], clock: Clock, *, filling_in: bool
 ) -> tuple[dict[str, Any] | None, str]:
-    """The first RFC 8414 document found at ``urls`` (§3.1 location, then the appended form) and its URL."""
+    """The first RFC 8414 document found at ``urls`` (§3.1 location, then the appended form) and its URL.
+
+    While only filling in an OpenID document (``filling_in``), a page that is not JSON at one of these
+    URLs (a site's catch-all HTML under the issuer's path) counts as no document there, so that it
+    cannot spoil a usable OpenID document; a JSON document naming another issuer is still refused.
+    """
     for url in urls:
-        document = _fetch(transport, issuer, url, tried, clock)
+        try:
+            document = _fetch(transport, issuer, url, tried, clock)
+        except ConfigError:
+            if not filling_in:
+                raise
+            tried.append((url, 200))
+            continue
         if document is not None:
             return document, url
     return None, ""
