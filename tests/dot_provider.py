@@ -5,24 +5,26 @@ is its smallest deployment: settings in code, a SQLite database in a temporary f
 migrations, DOT's own URL configuration and views, served by werkzeug on 127.0.0.1, port 0, in a thread.
 Nothing of the runbook is used here.
 
-Two deployments (:data:`VARIANTS`), each one seen in the wild:
+Three deployments (:data:`VARIANTS`), each one seen in the wild:
 
-- ``"stock"``: DOT's URLs at the site root; the issuer is ``http://127.0.0.1:PORT`` and its RFC 8414
-  metadata is at ``/.well-known/oauth-authorization-server``;
-- ``"prefix"``: DOT's URLs under ``/o/``, as its documentation mounts them; the issuer has a path
-  (``http://127.0.0.1:PORT/o``) and the metadata is only at the form appended to the issuer,
+- ``"stock"``: DOT's URLs at the site root, its default settings (OpenID Connect off); the issuer is
+  ``http://127.0.0.1:PORT`` and its RFC 8414 metadata is at ``/.well-known/oauth-authorization-server``;
+- ``"openid"``: the same with OpenID Connect on (``OIDC_ENABLED``): an OpenID document at
+  ``/.well-known/openid-configuration`` without the device endpoint, and UserInfo;
+- ``"prefix"``: DOT's URLs under ``/o/``, as its documentation mounts them, OpenID Connect off; the issuer
+  has a path (``http://127.0.0.1:PORT/o``) and the metadata is only at the form appended to the issuer,
   ``/o/.well-known/oauth-authorization-server`` (the form Okta's custom authorization servers publish);
   the RFC 8414 §3.1 location and the OpenID document answer 404.
 
 DOT 3.4 implements the device grant (RFC 8628) but lists no ``device_authorization_endpoint`` in its
-metadata; :class:`DeviceMetadataView` is DOT's own metadata view with that one key added (RFC 8628 §4),
-as a site offering the device flow adds it. Both deployments advertise the device endpoint only there:
-OpenID Connect is off, so there is no OpenID document.
+metadata; the metadata view here is DOT's own with that one key added (RFC 8628 §4), as a site offering
+the device flow adds it. Every deployment advertises the device endpoint only there, in RFC 8414 metadata.
 
 Django can be configured once per process: :func:`configure` does it the first time, and each
-:func:`serve_dot` empties the database and registers its clients again. The person approves through
-DOT's own views (``/device/``, then ``/device-confirm/...``) with Django's test client, logged in as
-:data:`USER`.
+:func:`serve_dot` empties the database, registers its clients again and sets the two settings that
+differ per server (the verification URI's port, ``OIDC_ENABLED``); one server runs at a time. The
+person approves through DOT's own views (``/device/``, then ``/device-confirm/...``) with Django's test
+client, logged in as :data:`USER`.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ EMAIL = "alice@example.org"
 CONFIDENTIAL_ID = "kiosk-dot"
 CONFIDENTIAL_SECRET = "kiosk-dot-secret-0123456789abcdefghij"
 PUBLIC_ID = "tv-dot"
-VARIANTS = {"stock": "", "prefix": "/o"}
+VARIANTS = {"stock": "", "openid": "", "prefix": "/o"}
 """Deployment name -> the issuer's path (DOT's URLs are mounted there)."""
+_OPENID = frozenset({"openid"})
+"""The deployments with OpenID Connect on."""
 
 _VARIANT_KEY = "dot_provider.variant"  # the WSGI environ key that picks a deployment's URL configuration
 _URLCONFS: dict[str, types.ModuleType] = {}
@@ -256,6 +260,7 @@ def serve_dot(folder: Path, variant: str = "stock") -> Iterator[RunningDot]:
     origin = f"http://127.0.0.1:{server.server_port}"
     running.base_url = origin + VARIANTS[variant]
     settings.OAUTH2_PROVIDER["OAUTH_DEVICE_VERIFICATION_URI"] = f"{running.base_url}/device/"
+    settings.OAUTH2_PROVIDER["OIDC_ENABLED"] = variant in _OPENID
     oauth2_settings.reload()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
