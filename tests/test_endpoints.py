@@ -142,6 +142,16 @@ def test_a_page_that_is_not_json_at_an_rfc8414_location_does_not_spoil_an_openid
         endpoints.discover(fakes.FakeTransport(reply(404), reply(404), page), issuer)
 
 
+def test_a_document_for_another_issuer_at_the_rfc8414_location_is_skipped_for_the_appended_one() -> None:
+    """RFC 8414 §3.3: not used; a host whose §3.1 location serves its root issuer's metadata still works."""
+    issuer = "https://host/o"
+    good = metadata(issuer, device_authorization_endpoint=issuer + "/device")
+    transport = fakes.FakeTransport(reply(404), reply(200, metadata("https://host")), reply(200, good))
+    found = endpoints.discover(transport, issuer)
+    assert found.device_authorization_endpoint == issuer + "/device"
+    assert found.metadata_urls == (issuer + "/.well-known/oauth-authorization-server",)
+
+
 def test_openid_document_completed_from_the_appended_rfc8414_document_names_both() -> None:
     issuer = "https://host/o"
     rfc8414 = metadata(issuer, device_authorization_endpoint=issuer + "/device")

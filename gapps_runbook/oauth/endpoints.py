@@ -220,8 +220,6 @@ def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) 
     if oidc is None and rfc8414 is None:
         said = ", ".join(f"{url} answered HTTP {status}" for url, status in tried)
         raise ConfigError(f"{host_of(issuer)} publishes no discovery document for issuer {issuer}: {said}", fix=_FIX)
-    if rfc8414 is not None:
-        _endpoints(rfc8414, issuer, (rfc8414_url,))  # its issuer must match too, even when only filling in
     if oidc is None:
         return _endpoints(rfc8414 or {}, issuer, (rfc8414_url,))
     merged = {**(rfc8414 or {}), **{k: v for k, v in oidc.items() if v is not None}}
@@ -231,12 +229,18 @@ def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) 
 def _first_rfc8414(
     transport: Transport, issuer: str, urls: list[str], tried: list[tuple[str, int]], clock: Clock, *, filling_in: bool
 ) -> tuple[dict[str, Any] | None, str]:
-    """The first RFC 8414 document found at ``urls`` (§3.1 location, then the appended form) and its URL.
+    """The first usable RFC 8414 document at ``urls`` (§3.1 location, then the appended form) and its URL.
 
-    While only filling in an OpenID document (``filling_in``), a page that is not JSON at one of these
-    URLs (a site's catch-all HTML under the issuer's path) counts as no document there, so that it
-    cannot spoil a usable OpenID document; a JSON document naming another issuer is still refused.
+    A document naming another issuer is not used (RFC 8414 §3.3), even when only filling in an OpenID
+    document: the next URL is tried, and when none serves a usable one, the refusal is raised. While
+    only filling in (``filling_in``), a page that is not JSON (a site's catch-all HTML under the
+    issuer's path) counts as no document there, so that it cannot spoil a usable OpenID document.
+
+    Raises:
+        ConfigError: A document was found but none is usable metadata for ``issuer``; or, when not
+            filling in, a page that is not JSON metadata.
     """
+    refused: ConfigError | None = None
     for url in urls:
         try:
             document = _fetch(transport, issuer, url, tried, clock)
@@ -245,8 +249,16 @@ def _first_rfc8414(
                 raise
             tried.append((url, 200))
             continue
-        if document is not None:
-            return document, url
+        if document is None:
+            continue
+        try:
+            _endpoints(document, issuer, (url,))
+        except ConfigError as exc:
+            refused = refused or exc
+            continue
+        return document, url
+    if refused is not None:
+        raise refused
     return None, ""
 
 
