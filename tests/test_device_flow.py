@@ -120,7 +120,8 @@ def test_device_request_authenticates_a_confidential_client_at_other_providers()
     rfc = Endpoints("https://idp.example", "", "https://idp.example/token",
                     device_authorization_endpoint="https://idp.example/device")
     form, headers = device_request(CLIENT, rfc, SCOPES)
-    assert form == {"scope": "openid email"} and headers["Authorization"].startswith("Basic ")
+    assert form == {"scope": "openid email", "client_id": CLIENT.client_id}  # oauthlib requires it beside Basic
+    assert headers["Authorization"].startswith("Basic ")
     post_only = Endpoints(**{**rfc.to_json(), "token_endpoint_auth_methods_supported": ("client_secret_post",)})
     form, headers = device_request(CLIENT, post_only, SCOPES)
     assert (form, headers) == ({"scope": "openid email", "client_id": CLIENT.client_id, "client_secret": SECRET}, {})
@@ -169,6 +170,35 @@ def test_invalid_device_responses(change: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError) as info:
         parse_device_response(body, now=0.0)
     assert DEVICE_CODE not in str(info.value)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"user_code": None}, "user_code: is missing"), ({"device_code": None}, "device_code: is missing"),
+    ({"user_code": 7}, "user_code: is not a string"), ({"verification_url": None}, "verification_uri"),
+    ({"verification_url": ["https://x"]}, "verification_url: is not a string"),
+    ({"interval": "5s"}, "interval: is not"),
+])
+def test_malformed_device_response_names_the_provider_the_endpoint_and_the_field(change: dict[str, Any],
+                                                                                   field: str) -> None:
+    """A 200 without user_code (or with a field of the wrong type): one line, never a KeyError."""
+    body = {k: v for k, v in {**GOOGLE_DEVICE, **change}.items() if v is not None}
+    clock = FakeClock()
+    rfc = Endpoints("https://idp.example", "", "https://idp.example/token",
+                    device_authorization_endpoint="https://idp.example/oauth/device")
+    with pytest.raises(ProtocolError) as info:
+        request_device_code(FakeTransport(clock, reply(200, body)), rfc, CLIENT, SCOPES, clock=clock)
+    text = str(info.value)
+    assert text.startswith("the device authorization response from provider idp.example (/oauth/device): ")
+    assert field.replace(": ", " ") in text and "\n" not in text and DEVICE_CODE not in text
+    assert "--issuer" in info.value.fix
+
+
+def test_malformed_token_response_while_polling_names_the_provider_the_endpoint_and_the_field() -> None:
+    clock = FakeClock()
+    poll, _ = poller(clock, reply(200, {**TOKEN, "token_type": None, "access_token": 12}))
+    with pytest.raises(ProtocolError) as info:
+        poll.poll_once()
+    assert str(info.value).startswith("the token response from provider oauth2.googleapis.com (/token): access_token")
 
 
 def test_device_code_is_secret() -> None:

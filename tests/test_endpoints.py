@@ -83,16 +83,18 @@ def metadata(issuer: str, **extra: object) -> dict[str, object]:
     return {"issuer": issuer, "token_endpoint": issuer + "/token", **extra}
 
 
-@pytest.mark.parametrize(("issuer", "oidc", "rfc8414"), [
-    ("https://host", "https://host/.well-known/openid-configuration",
-     "https://host/.well-known/oauth-authorization-server"),
-    ("https://host/realms/x", "https://host/realms/x/.well-known/openid-configuration",
-     "https://host/.well-known/oauth-authorization-server/realms/x"),
-    ("http://127.0.0.1:8080/tenant/a/", "http://127.0.0.1:8080/tenant/a/.well-known/openid-configuration",
-     "http://127.0.0.1:8080/.well-known/oauth-authorization-server/tenant/a"),
+@pytest.mark.parametrize(("issuer", "urls"), [
+    ("https://host", ("https://host/.well-known/openid-configuration",
+                      "https://host/.well-known/oauth-authorization-server")),
+    ("https://host/realms/x", ("https://host/realms/x/.well-known/openid-configuration",
+                               "https://host/.well-known/oauth-authorization-server/realms/x",
+                               "https://host/realms/x/.well-known/oauth-authorization-server")),
+    ("http://127.0.0.1:8080/tenant/a/", ("http://127.0.0.1:8080/tenant/a/.well-known/openid-configuration",
+                                         "http://127.0.0.1:8080/.well-known/oauth-authorization-server/tenant/a",
+                                         "http://127.0.0.1:8080/tenant/a/.well-known/oauth-authorization-server")),
 ])
-def test_discovery_urls(issuer: str, oidc: str, rfc8414: str) -> None:
-    assert endpoints.discovery_urls(endpoints.check_issuer_url(issuer)) == (oidc, rfc8414)
+def test_discovery_urls(issuer: str, urls: tuple[str, ...]) -> None:
+    assert endpoints.discovery_urls(endpoints.check_issuer_url(issuer)) == urls
 
 
 def test_path_issuer_reads_the_rfc8414_document_between_host_and_path() -> None:
@@ -102,6 +104,62 @@ def test_path_issuer_reads_the_rfc8414_document_between_host_and_path() -> None:
     assert [c.url for c in transport.calls] == ["https://host/realms/x/.well-known/openid-configuration",
                                                 "https://host/.well-known/oauth-authorization-server/realms/x"]
     assert found.issuer == issuer and found.device_authorization_endpoint == issuer + "/d"
+    assert found.metadata_urls == ("https://host/.well-known/oauth-authorization-server/realms/x",)
+
+
+def test_path_issuer_falls_back_to_the_rfc8414_document_appended_to_the_issuer() -> None:
+    """Okta custom authorization servers, django-oauth-toolkit under a prefix: RFC 8414 appended to the issuer."""
+    issuer = "https://tenant.okta.example/oauth2/aus1"
+    document = metadata(issuer, device_authorization_endpoint=issuer + "/v1/device/authorize")
+    transport = fakes.FakeTransport(reply(404), reply(404), reply(200, document))
+    found = endpoints.discover(transport, issuer)
+    assert [c.url for c in transport.calls][1:] == [
+        "https://tenant.okta.example/.well-known/oauth-authorization-server/oauth2/aus1",
+        issuer + "/.well-known/oauth-authorization-server",
+    ]
+    assert found.device_authorization_endpoint == issuer + "/v1/device/authorize"
+    assert found.metadata_urls == (issuer + "/.well-known/oauth-authorization-server",)
+    assert found.to_json()["metadata_urls"] == [issuer + "/.well-known/oauth-authorization-server"]
+
+
+def test_appended_document_naming_another_issuer_is_refused() -> None:
+    """RFC 8414 §3.3 holds at the appended location too: a prefix's document for the host's root issuer is not used."""
+    issuer = "https://host/o"
+    transport = fakes.FakeTransport(reply(404), reply(404), reply(200, metadata("https://host")))
+    appended = r"https://host/o/\.well-known/oauth-authorization-server"
+    with pytest.raises(errors.ConfigError, match=appended + ".*'https://host'"):
+        endpoints.discover(transport, issuer)
+
+
+def test_a_page_that_is_not_json_at_an_rfc8414_location_does_not_spoil_an_openid_document() -> None:
+    """A site's catch-all HTML under the issuer's path: the OpenID document is used alone."""
+    issuer = "https://host/o"
+    page = Response(200, body=b"<!doctype html><html><body>Welcome</body></html>")
+    transport = fakes.FakeTransport(reply(200, metadata(issuer)), reply(404), page)
+    found = endpoints.discover(transport, issuer)
+    assert found.metadata_urls == (issuer + "/.well-known/openid-configuration",)
+    with pytest.raises(errors.ConfigError, match="HTML page"):  # without an OpenID document it is an error
+        endpoints.discover(fakes.FakeTransport(reply(404), reply(404), page), issuer)
+
+
+def test_a_document_for_another_issuer_at_the_rfc8414_location_is_skipped_for_the_appended_one() -> None:
+    """RFC 8414 §3.3: not used; a host whose §3.1 location serves its root issuer's metadata still works."""
+    issuer = "https://host/o"
+    good = metadata(issuer, device_authorization_endpoint=issuer + "/device")
+    transport = fakes.FakeTransport(reply(404), reply(200, metadata("https://host")), reply(200, good))
+    found = endpoints.discover(transport, issuer)
+    assert found.device_authorization_endpoint == issuer + "/device"
+    assert found.metadata_urls == (issuer + "/.well-known/oauth-authorization-server",)
+
+
+def test_openid_document_completed_from_the_appended_rfc8414_document_names_both() -> None:
+    issuer = "https://host/o"
+    rfc8414 = metadata(issuer, device_authorization_endpoint=issuer + "/device")
+    transport = fakes.FakeTransport(reply(200, metadata(issuer)), reply(404), reply(200, rfc8414))
+    found = endpoints.discover(transport, issuer)
+    assert found.device_authorization_endpoint == issuer + "/device"
+    assert found.metadata_urls == (issuer + "/.well-known/openid-configuration",
+                                   issuer + "/.well-known/oauth-authorization-server")
 
 
 def test_openid_document_is_completed_from_rfc8414() -> None:
@@ -143,10 +201,11 @@ def test_rfc8414_document_naming_another_issuer_is_refused_even_when_only_fillin
 
 def test_no_document_names_every_url_tried_and_its_status() -> None:
     with pytest.raises(errors.ConfigError) as info:
-        endpoints.discover(fakes.FakeTransport(reply(404), reply(401)), "https://host/realms/x")
+        endpoints.discover(fakes.FakeTransport(reply(404), reply(401), reply(404)), "https://host/realms/x")
     text = str(info.value)
     assert "https://host/realms/x/.well-known/openid-configuration answered HTTP 404" in text
     assert "https://host/.well-known/oauth-authorization-server/realms/x answered HTTP 401" in text
+    assert "https://host/realms/x/.well-known/oauth-authorization-server answered HTTP 404" in text
     assert "GAPPS_RUNBOOK_ISSUER" in info.value.fix and "\n" not in text
 
 

@@ -10,17 +10,19 @@ token without ``email`` while UserInfo has it (OpenID Connect Core §5.3). ``aut
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gapps_runbook import cli
+from gapps_runbook.errors import ProtocolError
 from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.oauth.transport import RequestsTransport
 
 from rfc8628_provider import Client, Provider, RunningProvider, serve_provider
-from test_rfc8628_provider import SCOPE, json_lines, play_user, secret_file
+from test_rfc8628_provider import SCOPE, json_lines, one_line_error, play_user, secret_file
 
 CLIENT_ID = "kiosk-basic"
 SECRET = "kiosk-basic-secret-0123456789abcdef"
@@ -138,3 +140,67 @@ def test_verify_with_nothing_to_check_is_not_success(
     out = capsys.readouterr()
     assert rc != 0
     assert "unverifiable" in out.out + out.err
+
+
+MALFORMED = {
+    "device answer without user_code": ({"device_code": "planted-device-code-0123456789", "expires_in": 600,
+                                         "verification_uri": "http://127.0.0.1/device", "interval": 1},
+                                        None, "/device_authorization): user_code is missing"),
+    "device answer with a numeric user_code": ({"device_code": "planted-device-code-0123456789", "user_code": 1234,
+                                                "verification_uri": "http://127.0.0.1/device"},
+                                               None, "/device_authorization): user_code is not a string"),
+    "token answer without access_token": ({"device_code": "planted-device-code-0123456789", "user_code": "WDJB-MJHT",
+                                           "verification_uri": "http://127.0.0.1/device", "interval": 1},
+                                          {"token_type": "Bearer", "expires_in": 3600},
+                                          "/token): access_token is missing"),
+}
+
+
+@pytest.fixture
+def malformed_provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """A provider on loopback whose device (or token) endpoint answers 200 with a field missing or mistyped."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    device_answer, token_answer, expected = MALFORMED[request.param]
+    base: list[str] = []
+
+    @Request.application
+    def app(http: Request) -> Response:
+        issuer = base[0]
+        answers = {
+            "/.well-known/oauth-authorization-server": {
+                "issuer": issuer, "token_endpoint": issuer + "/token",
+                "device_authorization_endpoint": issuer + "/device_authorization"},
+            "/device_authorization": device_answer,
+            "/token": token_answer,
+        }
+        answer = answers.get(http.path)
+        return Response(json.dumps(answer), status=200 if answer else 404, content_type="application/json")
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base.append(f"http://127.0.0.1:{server.server_port}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield base[0], expected
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+@pytest.mark.parametrize("malformed_provider", list(MALFORMED), indirect=True)
+def test_a_malformed_answer_is_one_line_naming_the_provider_the_endpoint_and_the_field(
+    tmp_path: Path, malformed_provider: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    issuer, expected = malformed_provider
+    home = ["--home", str(tmp_path / "home"), "--profile", "p", "--issuer", issuer]
+    assert cli.run([*home, "client", "set", "--client-id", PUBLIC_ID, "--client-type", "device", "--no-secret"]) == 0
+    capsys.readouterr()
+    rc = cli.run([*home, "authorize", "--flow", "device", "--scope", SCOPE])
+    err = capsys.readouterr().err
+    line = one_line_error(err)
+    assert rc == ProtocolError.exit_code
+    assert f"from provider {issuer.removeprefix('http://')} (" in line and expected in line
+    assert "KeyError" not in err and "planted-device-code" not in err

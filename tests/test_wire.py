@@ -18,12 +18,12 @@ def test_seconds_reads_numbers_and_digit_strings_with_a_default(body: dict, expe
 def test_seconds_refusal_names_the_document_and_field_never_the_value(value: object) -> None:
     with pytest.raises(ProtocolError) as caught:
         wire.seconds({"expires_in": value}, "expires_in", "token response")
-    assert caught.value.message.startswith("the token response's expires_in is not an integer of seconds")
+    assert caught.value.message.startswith("the token response: expires_in is not an integer of seconds")
     assert repr(value) not in caught.value.message
 
 
 def test_seconds_minimum_and_clamp() -> None:
-    with pytest.raises(ProtocolError, match="device authorization response's interval"):
+    with pytest.raises(ProtocolError, match="device authorization response: interval"):
         wire.seconds({"interval": 0}, "interval", "device authorization response", minimum=1)
     assert wire.seconds({"expires_in": "-5"}, "expires_in", "token information", clamp=True) == 0
 
@@ -31,7 +31,7 @@ def test_seconds_minimum_and_clamp() -> None:
 def test_text() -> None:
     assert wire.text({"email": "a@b.c"}, "email", "token information") == "a@b.c"
     assert wire.text({"email": ""}, "email", "token information") is None
-    with pytest.raises(ProtocolError, match="^the token information.s email is not a string Fix: "):
+    with pytest.raises(ProtocolError, match="^the token information: email is not a string Fix: "):
         wire.text({"email": 42}, "email", "token information")
-    with pytest.raises(ProtocolError, match="^the device authorization response has no user_code Fix: "):
+    with pytest.raises(ProtocolError, match="^the device authorization response: user_code is missing Fix: "):
         wire.text({}, "user_code", "device authorization response", required=True)

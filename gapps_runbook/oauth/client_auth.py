@@ -22,7 +22,7 @@ from ..safety.redact import register_secret
 from .transport import host_of
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
 
 BASIC = "client_secret_basic"
@@ -89,9 +89,13 @@ def authenticate(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Add client authentication (RFC 6749 §2.3.1) to a request's form.
 
-    Google's dialect bends the rule at two endpoints (reference §1, §6): the device authorization
-    request carries ``client_id`` without the secret, and ``/revoke`` takes the token alone. This is
-    the only place that knows.
+    The device authorization request names ``client_id`` in the form whatever the method: RFC 8628
+    §3.1 lets an authenticated client omit it, but oauthlib's device endpoint (django-oauth-toolkit)
+    and Google require it, and beside HTTP Basic credentials it is an identifier, not a second
+    authentication method (RFC 6749 §2.3: a client MUST NOT use more than one method per request;
+    ``client_id`` alone authenticates nothing). Google's dialect bends the rule at two endpoints
+    (reference §1, §6): the device authorization request carries ``client_id`` without the secret,
+    and ``/revoke`` takes the token alone. This is the only place that knows.
 
     Args:
         form: The request's own fields, without any client credentials; not modified.
@@ -101,7 +105,8 @@ def authenticate(
 
     Returns:
         ``(form, headers)`` to send: the form with ``client_id`` (and ``client_secret`` for
-        ``client_secret_post``), or an ``Authorization: Basic`` header for ``client_secret_basic``.
+        ``client_secret_post``), or an ``Authorization: Basic`` header for ``client_secret_basic``
+        (with ``client_id`` in the form too at the device endpoint).
 
     Raises:
         ConfigError: As :func:`method_for`.
@@ -111,7 +116,8 @@ def authenticate(
         return ({**form, "client_id": client.client_id} if endpoint == "device" else dict(form)), {}
     method = method_for(client, endpoints)
     if method == BASIC:
-        return dict(form), {"Authorization": basic_header(client.client_id, client.client_secret)}
+        named = {**form, "client_id": client.client_id} if endpoint == "device" else dict(form)
+        return named, {"Authorization": basic_header(client.client_id, client.client_secret)}
     fields = {**form, "client_id": client.client_id}
     if method == POST and client.client_secret:
         fields["client_secret"] = client.client_secret

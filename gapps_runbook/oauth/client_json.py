@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import CONSOLE_CREDENTIALS, STEP_CLIENT, ConfigError, InputError
 from ..safety.redact import register_secret
 from .client_ids import validate_client_id, validate_client_secret
-from .clients import MAX_CLIENT_FILE_BYTES, ClientConfig, ClientType
+from .client_config import MAX_CLIENT_FILE_BYTES, ClientConfig, ClientType
 from .endpoints import GOOGLE_HOSTS, GOOGLE_ISSUER, LOOPBACK_HOSTS, Endpoints
 
 OOB_REDIRECTS = frozenset({"urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob:auto", "oob"})

@@ -1,7 +1,8 @@
 """The device authorization grant: RFC 8628 §3.1-3.5, in Google's dialect.
 
 - §3.1 device authorization request: :func:`device_request`, :func:`request_device_code`;
-- §3.2 device authorization response: :func:`parse_device_response`, :class:`DeviceAuthorization`;
+- §3.2 device authorization response: :func:`parse_device_response`, into a
+  :class:`~gapps_runbook.oauth.device_authorization.DeviceAuthorization` (importable from here);
 - §3.3 user interaction: the caller shows ``user_code`` and ``verification_uri`` (or the
   ``verification_uri_complete`` link, when the provider sends one);
 - §3.4 device access token request and §3.5 response: :class:`DevicePoller` (one step, plus a loop),
@@ -24,52 +25,24 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, InputError, ProtocolError
+from ..errors import ConfigError, InputError
 from ..safety.redact import register_secret
 from . import wire
 from .client_auth import authenticate
 from .clock import SYSTEM_CLOCK, Clock
+from .device_authorization import DeviceAuthorization
 from .device_poller import DEVICE_GRANT_TYPE, SLOW_DOWN_STEP, DevicePoller, classify
 from .transport import NO_RETRY, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
 
 DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
 DEFAULT_EXPIRES_IN = 1800  # Google's documented lifetime (reference §1)
 _DOCUMENT = "device authorization response"
-
-
-@dataclass(frozen=True)
-class DeviceAuthorization:
-    """A device authorization response (RFC 8628 §3.2).
-
-    Attributes:
-        device_code: The device verification code (secret: never shown, never saved).
-        user_code: The code the user types (case-sensitive at Google).
-        verification_uri: Where the user types it (Google's ``verification_url``).
-        expires_in: Lifetime of both codes, in seconds.
-        interval: Minimum seconds between polls.
-        issued_at: Monotonic time just before the request was sent.
-        verification_uri_complete: RFC 8628 §3.2 link that carries the user code (for a QR code or a
-            click), when the provider sends an http(s) one; None at Google.
-    """
-
-    device_code: str = field(repr=False)
-    user_code: str
-    verification_uri: str
-    expires_in: int
-    interval: int
-    issued_at: float
-    verification_uri_complete: str | None = None
-
-    def expires_at(self) -> float:
-        """The monotonic deadline after which the codes are dead."""
-        return self.issued_at + self.expires_in
 
 
 def device_request(
@@ -109,40 +82,47 @@ def _http_url(value: Any) -> str | None:
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def parse_device_response(body: Mapping[str, Any], *, now: float) -> DeviceAuthorization:
+def parse_device_response(body: Mapping[str, Any], *, now: float, url: str | None = None) -> DeviceAuthorization:
     """Read a device authorization response (RFC 8628 §3.2), Google's spelling included.
 
     Args:
         body: The JSON object from the device authorization endpoint.
         now: Monotonic time just before the request was sent (start of the codes' lifetime).
+        url: The endpoint that answered, named (with its provider) in errors.
 
     Returns:
         The authorization; ``device_code`` is registered for redaction.
 
     Raises:
-        ProtocolError: A required field is missing or has the wrong type.
+        ProtocolError: A required field (``device_code``, ``user_code``, ``verification_uri``) is
+            missing, or a field has the wrong type; the message names the provider, endpoint and field.
     """
-    device_code = str(wire.text(body, "device_code", _DOCUMENT, required=True))
+    document = wire.from_endpoint(_DOCUMENT, url)
+    device_code = str(wire.text(body, "device_code", document, required=True))
     register_secret(device_code)
+    user_code = str(wire.text(body, "user_code", document, required=True))
     # Google sends "verification_url" where RFC 8628 §3.2 says "verification_uri" (reference §1;
     # golang/oauth2 "workaround misspelling of verification_uri"). This is the only place that knows.
-    uri = body.get("verification_uri") or body.get("verification_url")
-    if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
-        raise ProtocolError("the device authorization response has no verification_uri (or verification_url)")
+    key = "verification_uri" if body.get("verification_uri") is not None else "verification_url"
+    if body.get(key) is None:
+        raise wire.malformed(document, "verification_uri (or verification_url)")
+    uri = _http_url(wire.text(body, key, document))
+    if uri is None:
+        raise wire.malformed(document, key, "is not an http(s) URL")
     return DeviceAuthorization(
         device_code=device_code,
-        user_code=str(wire.text(body, "user_code", _DOCUMENT, required=True)),
+        user_code=user_code,
         verification_uri=uri,
-        expires_in=_seconds(body, "expires_in", DEFAULT_EXPIRES_IN),
-        interval=_seconds(body, "interval", DEFAULT_INTERVAL),
+        expires_in=_seconds(body, "expires_in", DEFAULT_EXPIRES_IN, document),
+        interval=_seconds(body, "interval", DEFAULT_INTERVAL, document),
         issued_at=now,
         verification_uri_complete=_http_url(body.get("verification_uri_complete")),  # optional: junk is ignored
     )
 
 
-def _seconds(body: Mapping[str, Any], key: str, default: int) -> int:
+def _seconds(body: Mapping[str, Any], key: str, default: int, document: str) -> int:
     """A positive number of seconds (RFC 8628 §3.2 ``expires_in``, ``interval``), ``default`` if absent."""
-    return int(wire.seconds(body, key, _DOCUMENT, default=default, minimum=1))
+    return int(wire.seconds(body, key, document, default=default, minimum=1))
 
 
 def request_device_code(
@@ -179,7 +159,7 @@ def request_device_code(
     form, headers = device_request(client, endpoints, scopes)
     started = clock.monotonic()
     response = send(transport, "POST", url, data=form, headers=headers, retry=NO_RETRY, clock=clock)
-    return parse_device_response(oauth_json(response, url), now=started)
+    return parse_device_response(oauth_json(response, url), now=started, url=url)
 
 
 __all__ = [

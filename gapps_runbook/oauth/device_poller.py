@@ -8,7 +8,8 @@ once; the code's lifetime is enforced on the monotonic clock. Errors are classif
 ``error``, never the status: Google answers ``authorization_pending`` with HTTP 428 and ``slow_down``
 with 403 where the RFC says 400, and quota errors as ``{"error_code": "rate_limit_exceeded"}``.
 
-The request, the response and :class:`DeviceAuthorization` are :mod:`gapps_runbook.oauth.device_flow`.
+The request and the response are :mod:`gapps_runbook.oauth.device_flow`; the authorization polled for is
+:class:`~gapps_runbook.oauth.device_authorization.DeviceAuthorization`.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from .tokens import Token, parse_token_response
 from .transport import NO_RETRY, RETRYABLE_STATUSES, Transport, host_of, oauth_json, parse_retry_after, send
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
-    from .device_flow import DeviceAuthorization
+    from .client_config import ClientConfig
+    from .device_authorization import DeviceAuthorization
     from .endpoints import Endpoints
 
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -142,7 +143,7 @@ class DevicePoller:
                 body = response.json()
             except ProtocolError as exc:  # a proxy's or captive portal's page: network trouble, backed off
                 raise TransportError(exc.message) from None
-            return parse_token_response(body, now=self._clock.time(), monotonic=self._clock.monotonic())
+            return parse_token_response(body, now=self._clock.time(), monotonic=self._clock.monotonic(), url=self._url)
         try:
             oauth_json(response, self._url)  # raises the OAuthError the body names
         except OAuthError:

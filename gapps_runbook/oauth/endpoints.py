@@ -2,15 +2,17 @@
 
 Google's values are a built-in copy of https://accounts.google.com/.well-known/openid-configuration
 (reference §1, DISC), so nothing is fetched to start. ``--issuer URL`` reads
-``URL/.well-known/openid-configuration`` (OIDC Discovery §4), completed or replaced by the RFC 8414 §3.1
-document (``https://host/.well-known/oauth-authorization-server/path``), from any standards-compliant
-provider: the embedded emulator, Google, or another RFC 8628 server.
+``URL/.well-known/openid-configuration`` (OIDC Discovery §4), completed or replaced by RFC 8414
+metadata: at the §3.1 location (``https://host/.well-known/oauth-authorization-server/path``), else,
+for an issuer with a path, appended to the issuer (``URL/.well-known/oauth-authorization-server``, where
+Okta's custom authorization servers and django-oauth-toolkit under a prefix publish it). This serves any
+standards-compliant provider: the embedded emulator, Google, or another RFC 8628 server.
 """
 
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
@@ -42,6 +44,8 @@ class Endpoints:
         token_endpoint_auth_methods_supported: RFC 8414 §2 list; None when discovery lists none
             (RFC 8414: the default is then ``client_secret_basic``).
         scopes_supported: RFC 8414 §2 / OIDC Discovery list of scopes; None when not published.
+        metadata_urls: The discovery documents these values were read from, in the order read; None
+            for built-in values (Google's).
     """
 
     issuer: str
@@ -55,6 +59,7 @@ class Endpoints:
     userinfo_endpoint: str | None = None
     token_endpoint_auth_methods_supported: tuple[str, ...] | None = None
     scopes_supported: tuple[str, ...] | None = None
+    metadata_urls: tuple[str, ...] | None = None
 
     @property
     def google_dialect(self) -> bool:
@@ -158,24 +163,28 @@ _FIX = ("check the --issuer URL (or GAPPS_RUNBOOK_ISSUER): it must be the provid
         "publishes it, serving OpenID Connect discovery or RFC 8414 metadata")
 
 
-def discovery_urls(issuer: str) -> tuple[str, str]:
-    """The OpenID Connect and RFC 8414 metadata URLs of ``issuer``.
+def discovery_urls(issuer: str) -> tuple[str, ...]:
+    """The metadata URLs of ``issuer``, in the order :func:`discover` tries them.
 
     OIDC Discovery §4 appends ``/.well-known/openid-configuration`` to the issuer; RFC 8414 §3.1
     inserts ``/.well-known/oauth-authorization-server`` "between the host component and the path
     component", so ``https://host/realms/x`` has its metadata at
-    ``https://host/.well-known/oauth-authorization-server/realms/x``.
+    ``https://host/.well-known/oauth-authorization-server/realms/x``. For an issuer with a path, the
+    form appended to the issuer (``https://host/realms/x/.well-known/oauth-authorization-server``)
+    comes last: RFC 8414 §5 notes that deployed servers use it, and Okta's custom authorization servers
+    and django-oauth-toolkit mounted under a prefix publish only that one.
 
     Args:
         issuer: A checked issuer URL (:func:`check_issuer_url`).
 
     Returns:
-        (OpenID Connect URL, RFC 8414 URL).
+        (OpenID Connect URL, RFC 8414 §3.1 URL), plus the appended RFC 8414 URL when the issuer has a path.
     """
     parts = urllib.parse.urlsplit(issuer)
     path = parts.path.rstrip("/")
-    rfc8414 = urllib.parse.urlunsplit((parts.scheme, parts.netloc, RFC8414_SEGMENT + path, "", ""))
-    return issuer.rstrip("/") + OIDC_SUFFIX, rfc8414
+    inserted = urllib.parse.urlunsplit((parts.scheme, parts.netloc, RFC8414_SEGMENT + path, "", ""))
+    appended = (issuer.rstrip("/") + RFC8414_SEGMENT,) if path else ()
+    return (issuer.rstrip("/") + OIDC_SUFFIX, inserted, *appended)
 
 
 def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) -> Endpoints:
@@ -183,7 +192,8 @@ def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) 
 
     The OpenID document comes first; when it is absent, or lacks an endpoint the runbook uses (RFC 8628 §4
     registers ``device_authorization_endpoint`` in RFC 8414 metadata, where django-oauth-toolkit publishes
-    it only), the RFC 8414 document fills in the missing fields. Both must name ``issuer`` (RFC 8414 §3.3).
+    it only), the first RFC 8414 document found (:func:`discovery_urls`) fills in the missing fields.
+    Every document used must name ``issuer`` (RFC 8414 §3.3); ``metadata_urls`` says which were read.
 
     Args:
         transport: The HTTP seam.
@@ -201,21 +211,55 @@ def discover(transport: Transport, issuer: str, *, clock: Clock = SYSTEM_CLOCK) 
     issuer = check_issuer_url(issuer)
     if issuer == GOOGLE_ISSUER:
         return GOOGLE
-    oidc_url, rfc8414_url = discovery_urls(issuer)
+    oidc_url, *rfc8414_urls = discovery_urls(issuer)
     tried: list[tuple[str, int]] = []
     oidc = _fetch(transport, issuer, oidc_url, tried, clock)
     if oidc is not None and not _incomplete(oidc):
-        return _endpoints(oidc, issuer, oidc_url)
-    rfc8414 = _fetch(transport, issuer, rfc8414_url, tried, clock)
+        return _endpoints(oidc, issuer, (oidc_url,))
+    rfc8414, rfc8414_url = _first_rfc8414(transport, issuer, rfc8414_urls, tried, clock, filling_in=oidc is not None)
     if oidc is None and rfc8414 is None:
         said = ", ".join(f"{url} answered HTTP {status}" for url, status in tried)
         raise ConfigError(f"{host_of(issuer)} publishes no discovery document for issuer {issuer}: {said}", fix=_FIX)
-    if rfc8414 is not None:
-        _endpoints(rfc8414, issuer, rfc8414_url)  # its issuer must match too, even when only filling in
     if oidc is None:
-        return _endpoints(rfc8414 or {}, issuer, rfc8414_url)
+        return _endpoints(rfc8414 or {}, issuer, (rfc8414_url,))
     merged = {**(rfc8414 or {}), **{k: v for k, v in oidc.items() if v is not None}}
-    return _endpoints(merged, issuer, f"{oidc_url} + {rfc8414_url}" if rfc8414 else oidc_url)
+    return _endpoints(merged, issuer, (oidc_url, rfc8414_url) if rfc8414 else (oidc_url,))
+
+
+def _first_rfc8414(
+    transport: Transport, issuer: str, urls: list[str], tried: list[tuple[str, int]], clock: Clock, *, filling_in: bool
+) -> tuple[dict[str, Any] | None, str]:
+    """The first usable RFC 8414 document at ``urls`` (§3.1 location, then the appended form) and its URL.
+
+    A document naming another issuer is not used (RFC 8414 §3.3), even when only filling in an OpenID
+    document: the next URL is tried, and when none serves a usable one, the refusal is raised. While
+    only filling in (``filling_in``), a page that is not JSON (a site's catch-all HTML under the
+    issuer's path) counts as no document there, so that it cannot spoil a usable OpenID document.
+
+    Raises:
+        ConfigError: A document was found but none is usable metadata for ``issuer``; or, when not
+            filling in, a page that is not JSON metadata.
+    """
+    refused: ConfigError | None = None
+    for url in urls:
+        try:
+            document = _fetch(transport, issuer, url, tried, clock)
+        except ConfigError:
+            if not filling_in:
+                raise
+            tried.append((url, 200))
+            continue
+        if document is None:
+            continue
+        try:
+            _endpoints(document, issuer, (url,))
+        except ConfigError as exc:
+            refused = refused or exc
+            continue
+        return document, url
+    if refused is not None:
+        raise refused
+    return None, ""
 
 
 def _incomplete(document: dict[str, Any]) -> bool:
@@ -248,10 +292,11 @@ def _fetch(
         raise ConfigError(f"{url} answered {kind}, not discovery metadata for issuer {issuer}", fix=_FIX) from None
 
 
-def _endpoints(document: dict[str, Any], issuer: str, url: str) -> Endpoints:
-    """:meth:`Endpoints.from_discovery`, with its complaints as one ConfigError naming the issuer and URL."""
+def _endpoints(document: dict[str, Any], issuer: str, urls: tuple[str, ...]) -> Endpoints:
+    """:meth:`Endpoints.from_discovery` read from ``urls``; its complaints as one ConfigError naming them."""
+    url = " + ".join(urls)
     try:
-        return Endpoints.from_discovery(document, issuer=issuer)
+        return replace(Endpoints.from_discovery(document, issuer=issuer), metadata_urls=urls)
     except ProtocolError as exc:
         raise ConfigError(f"{url} is not usable metadata for issuer {issuer}: {exc.message}", fix=_FIX) from None
     except ConfigError as exc:

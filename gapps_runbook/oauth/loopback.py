@@ -326,7 +326,7 @@ def _exchange(transport: Transport, authorization: LoopbackAuthorization, code: 
         ) from None
     if body.get("scope") is None:
         body["scope"] = " ".join(authorization.scopes)
-    return parse_token_response(body, now=clock.time(), monotonic=clock.monotonic())
+    return parse_token_response(body, now=clock.time(), monotonic=clock.monotonic(), url=url)
 
 
 __all__ = ["LoopbackAuthorization", "check_paste", "complete", "pkce_pair", "run", "start"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, STEP_CHECKLIST, STEP_CLIENT, InputError
-from .clients import CLIENT_TYPE_LABELS, ClientType
+from .client_config import CLIENT_TYPE_LABELS, ClientType
 from .endpoints import GOOGLE_ISSUER, Endpoints
-from .scopes import (
+from .scope_catalog import (
     DEVICE_ALLOWED_SCOPES,
     DRIVE_APPDATA,
     SCOPE_PREFIX,
@@ -31,7 +31,7 @@ from .scopes import (
 )
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Preflight:
         findings: Errors, warnings and notes, most severe first.
         recommended_flow: The flow that can work with these scopes (differs from ``flow`` only
             when a forced flow cannot).
+        metadata_urls: The discovery documents the provider's endpoints were read from
+            (:attr:`Endpoints.metadata_urls`); empty for built-in endpoints (Google's).
     """
 
     flow: Flow
@@ -70,6 +72,7 @@ class Preflight:
     scopes: tuple[str, ...]
     findings: tuple[Finding, ...]
     recommended_flow: Flow
+    metadata_urls: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -90,6 +93,7 @@ class Preflight:
             "client_type_label": CLIENT_TYPE_LABELS[self.client_type],
             "scopes": list(self.scopes),
             "findings": [f.to_json() for f in self.findings],
+            "metadata_urls": list(self.metadata_urls),
         }
 
     def summary_lines(self) -> list[str]:
@@ -98,6 +102,8 @@ class Preflight:
         if self.recommended_flow != self.flow:
             head += f"; recommended: {self.recommended_flow}"
         lines = [head, "Scopes: " + (" ".join(self.scopes) or "(none)")]
+        if self.metadata_urls:
+            lines.append("Provider metadata: " + " + ".join(self.metadata_urls))
         lines.extend(f.line() for f in self.findings)
         lines.append("Preflight: OK" if self.ok else "Preflight: FAILED (fix the errors above first)")
         return lines
@@ -251,7 +257,7 @@ def preflight(
         findings += _publishing_findings(wanted, publishing_status)
         findings += _library_findings(wanted, client)
     findings.sort(key=lambda f: _LEVEL_ORDER[f.level])
-    return Preflight(chosen, chosen, wanted, tuple(findings), recommended)
+    return Preflight(chosen, chosen, wanted, tuple(findings), recommended, endpoints.metadata_urls or ())
 
 
 __all__ = ["Finding", "Preflight", "preflight"]

@@ -15,7 +15,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .transport import RETRYABLE_STATUSES, SAFE_RETRY, Response, RetryPolicy, Transport, host_of, oauth_json, send
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
     from .tokens import Token
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .clock import SYSTEM_CLOCK, Clock
-from ..errors import STEP_AUTHORIZE, InputError, ProtocolError
+from ..errors import STEP_AUTHORIZE, InputError
 from ..safety.redact import fingerprint, register_secret
 from . import wire
 from .client_auth import authenticate
@@ -27,7 +27,7 @@ from .revocation import revoke  # re-exported: callers revoke through tokens
 from .transport import SAFE_RETRY, RetryPolicy, Transport, oauth_json, send
 
 if TYPE_CHECKING:
-    from .clients import ClientConfig
+    from .client_config import ClientConfig
     from .endpoints import Endpoints
 
 
@@ -100,15 +100,6 @@ class Token:
 _DOCUMENT = "token response"
 
 
-def _seconds(body: Mapping[str, Any], key: str) -> int | None:
-    """A non-negative number of seconds, None if absent (:func:`wire.seconds`)."""
-    return wire.seconds(body, key, _DOCUMENT)
-
-
-def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
-    return wire.text(body, key, _DOCUMENT)
-
-
 def account_from_id_token(id_token: str | None) -> str | None:
     """The ``email`` claim of an ID token, without signature checks, or None.
 
@@ -127,7 +118,12 @@ def account_from_id_token(id_token: str | None) -> str | None:
 
 
 def parse_token_response(
-    body: Mapping[str, Any], *, now: float, previous: Token | None = None, monotonic: float | None = None
+    body: Mapping[str, Any],
+    *,
+    now: float,
+    previous: Token | None = None,
+    monotonic: float | None = None,
+    url: str | None = None,
 ) -> Token:
     """Build a :class:`Token` from a successful token response (RFC 6749 §5.1).
 
@@ -137,54 +133,54 @@ def parse_token_response(
         previous: The token being refreshed: its refresh token, scopes and account are kept when
             the response lacks them (RFC 6749 §6: the server MAY issue a new refresh token).
         monotonic: Monotonic time at receipt, if known; stamps ``monotonic_expires_at``.
+        url: The token endpoint that answered, named (with its provider) in errors.
 
     Returns:
         The token; every secret in it is registered for redaction.
 
     Raises:
-        ProtocolError: ``access_token`` or ``expires_in`` is missing or invalid, or ``token_type``
-            is not ``Bearer`` (case-insensitive, RFC 6749 §5.1 / §7.1).
+        ProtocolError: ``access_token`` or ``expires_in`` is missing or invalid, ``token_type``
+            is not ``Bearer`` (case-insensitive, RFC 6749 §5.1 / §7.1), or an optional field has the
+            wrong type; the message names the provider, endpoint and field.
     """
-    access_token = _optional_str(body, "access_token")
-    register_secret(access_token)
-    refresh_token = _optional_str(body, "refresh_token")
-    id_token = _optional_str(body, "id_token")
-    register_secret(refresh_token)
-    register_secret(id_token)
-    if access_token is None:
-        raise ProtocolError("the token response has no access_token")
-    expires_in = _seconds(body, "expires_in")
+    document = wire.from_endpoint(_DOCUMENT, url)
+    for key in ("access_token", "refresh_token", "id_token"):  # registered before anything can fail
+        value = body.get(key)
+        register_secret(value if isinstance(value, str) else None)
+    access_token = str(wire.text(body, "access_token", document, required=True))
+    refresh_token = wire.text(body, "refresh_token", document)
+    id_token = wire.text(body, "id_token", document)
+    expires_in = wire.seconds(body, "expires_in", document)
     if expires_in is None:
-        raise ProtocolError("the token response has no expires_in")
-    token_type = body.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise ProtocolError("the token response's token_type is not Bearer")
+        raise wire.malformed(document, "expires_in")
+    token_type = wire.text(body, "token_type", document, required=True)
+    if str(token_type).lower() != "bearer":
+        raise wire.malformed(document, "token_type", "is not Bearer")
     return Token(
         access_token=access_token,
         expires_at=now + expires_in,
-        scopes=_scopes(body, previous),
+        scopes=_scopes(body, previous, document),
         token_type="Bearer",
         refresh_token=refresh_token or (previous.refresh_token if previous else None),
         id_token=id_token or (previous.id_token if previous else None),
-        refresh_token_expires_at=_refresh_expiry(body, now, previous, new_refresh=refresh_token is not None),
+        refresh_token_expires_at=_refresh_expiry(body, now, previous, document, new_refresh=refresh_token is not None),
         issued_at=now,
         account=account_from_id_token(id_token) or (previous.account if previous else None),
         monotonic_expires_at=None if monotonic is None else monotonic + expires_in,
     )
 
 
-def _scopes(body: Mapping[str, Any], previous: Token | None) -> tuple[str, ...]:
+def _scopes(body: Mapping[str, Any], previous: Token | None, document: str) -> tuple[str, ...]:
     """Granted scopes (RFC 6749 §3.3); absent means "as requested", i.e. the previous grant's."""
-    scope = body.get("scope")
-    if scope is None:
+    if body.get("scope") is None:
         return previous.scopes if previous else ()
-    if not isinstance(scope, str):
-        raise ProtocolError("the token response's scope is not a string")
-    return tuple(scope.split())
+    return tuple((wire.text(body, "scope", document) or "").split())
 
 
-def _refresh_expiry(body: Mapping[str, Any], now: float, previous: Token | None, *, new_refresh: bool) -> float | None:
-    lifetime = _seconds(body, "refresh_token_expires_in")
+def _refresh_expiry(
+    body: Mapping[str, Any], now: float, previous: Token | None, document: str, *, new_refresh: bool
+) -> float | None:
+    lifetime = wire.seconds(body, "refresh_token_expires_in", document)
     if lifetime is not None:
         return now + lifetime
     if previous is not None and not new_refresh:
@@ -233,7 +229,8 @@ def refresh(
     )
     response = send(transport, "POST", endpoints.token_endpoint, data=form, headers=headers, retry=retry, clock=clock)
     body = oauth_json(response, endpoints.token_endpoint)
-    return parse_token_response(body, now=clock.time(), previous=token, monotonic=clock.monotonic())
+    return parse_token_response(body, now=clock.time(), previous=token, monotonic=clock.monotonic(),
+                                url=endpoints.token_endpoint)
 
 
 __all__ = ["Token", "account_from_id_token", "parse_token_response", "refresh", "revoke"]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import STEP_AUTHORIZE, STEP_STATUS, ConfigError, InvalidToken, OAuthError, ProtocolError, TransportError
+from ..errors import STEP_AUTHORIZE, STEP_STATUS, ConfigError, InvalidToken, OAuthError, TransportError
 from ..safety.redact import register_secret
+from . import wire
 from .clock import SYSTEM_CLOCK, Clock
 from .tokeninfo import inspect_token
 from .tokens import account_from_id_token
@@ -48,7 +49,8 @@ def fetch_userinfo(
     Raises:
         ConfigError: The provider publishes no UserInfo endpoint.
         InvalidToken: The provider refused the token (401/403, RFC 6750 §3.1).
-        ProtocolError: The answer is not a JSON object with ``sub`` (a signed JWT answer included).
+        ProtocolError: The answer is not a JSON object with a string ``sub`` (a signed JWT answer
+            included); the message names the provider, endpoint and field.
         TransportError: No usable answer after the retries.
     """
     url = endpoints.userinfo_endpoint
@@ -65,8 +67,7 @@ def fetch_userinfo(
             fix=f"refresh the token ({STEP_STATUS}), or authorize again with the openid scope ({STEP_AUTHORIZE})",
         )
     claims = oauth_json(response, url)
-    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise ProtocolError(f"{host_of(url)} answered UserInfo without a 'sub' claim (OpenID Connect Core §5.3.2)")
+    wire.text(claims, "sub", wire.from_endpoint("UserInfo response", url), required=True)  # OIDC Core §5.3.2
     return claims
 
 

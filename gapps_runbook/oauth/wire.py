@@ -1,21 +1,53 @@
 """Reading fields of OAuth JSON documents: one definition of "a number of seconds" and "a string".
 
 Every protocol document the runbook reads (the token response, RFC 6749 §5.1; the device
-authorization response, RFC 8628 §3.2; Google's tokeninfo and RFC 7662 introspection) is parsed
-with these readers, so a field that is not what the protocol says becomes one
-:class:`~gapps_runbook.errors.ProtocolError` naming the document and the field, never the value
-(a value may be a secret): "the token response's expires_in is not ...".
+authorization response, RFC 8628 §3.2; UserInfo, OpenID Connect Core §5.3.2; Google's tokeninfo
+and RFC 7662 introspection) is parsed with these readers, so a field that is missing or not what the
+protocol says becomes one :class:`~gapps_runbook.errors.ProtocolError` (:func:`malformed`) naming
+the provider, the endpoint and the field, never the value (a value may be a secret): "the token
+response from provider idp.example (/oauth/token): access_token is missing".
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ProtocolError
+from .transport import host_of
 
 MAX_SECONDS = 2**31 - 1
 """The longest lifetime or interval accepted (68 years): more is no lifetime, and overflows float deadlines."""
+
+MALFORMED_FIX = "this provider answers outside the protocol: tell its administrator, or use another provider (--issuer)"
+
+
+def from_endpoint(kind: str, url: str | None = None) -> str:
+    """A document's name for messages: ``kind``, and the provider and endpoint it came from when known.
+
+    Args:
+        kind: What the document is ("device authorization response").
+        url: The endpoint that answered.
+
+    Returns:
+        ``"device authorization response from provider idp.example (/device)"``, or ``kind``.
+    """
+    if not url:
+        return kind
+    path = urllib.parse.urlsplit(url).path or "/"
+    return f"{kind} from provider {host_of(url)} ({path})"
+
+
+def malformed(document: str, key: str, problem: str = "is missing") -> ProtocolError:
+    """The one error for a missing or wrongly typed field: "the DOCUMENT: KEY PROBLEM", with :data:`MALFORMED_FIX`.
+
+    Args:
+        document: The document's name (:func:`from_endpoint`).
+        key: The field.
+        problem: What is wrong with it, never its value ("is not a string").
+    """
+    return ProtocolError(f"the {document}: {key} {problem}", fix=MALFORMED_FIX)
 
 
 def wire_int(value: Any) -> int | None:
@@ -69,7 +101,7 @@ def seconds(
     if value is not None and value < minimum and clamp:
         return minimum
     if value is None or value < minimum:
-        raise ProtocolError(f"the {document}'s {key} is not an integer of seconds from {minimum} to {MAX_SECONDS}")
+        raise malformed(document, key, f"is not an integer of seconds from {minimum} to {MAX_SECONDS}")
     return value
 
 
@@ -91,8 +123,8 @@ def text(body: Mapping[str, Any], key: str, document: str, *, required: bool = F
     value = body.get(key)
     if value is None or value == "":
         if required:
-            raise ProtocolError(f"the {document} has no {key}")
+            raise malformed(document, key)
         return None
     if not isinstance(value, str):
-        raise ProtocolError(f"the {document}'s {key} is not a string")
+        raise malformed(document, key, "is not a string")
     return value
