@@ -19,7 +19,8 @@ from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.oauth.device_flow import DeviceAuthorization, DevicePoller, request_device_code
 from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 from gapps_runbook.oauth.tokeninfo import inspect_token
-from gapps_runbook.oauth.tokens import Token, refresh, revoke
+from gapps_runbook.oauth.revocation import revoke
+from gapps_runbook.oauth.tokens import Token, refresh
 from gapps_runbook.safety.redact import redact
 
 from fakes import FakeTransport, reply

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from gapps_runbook import runbook
-from gapps_runbook.oauth import tokens
+from gapps_runbook.oauth import revocation, tokens
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code
@@ -109,7 +109,7 @@ def call(rig: Rig, what: str, token: Token, retry: RetryPolicy = SAFE_RETRY) -> 
     if what == "refresh":
         return tokens.refresh(rig.transport, rig.endpoints, rig.client, token, clock=rig.clock, retry=retry)
     if what == "revoke":
-        return tokens.revoke(rig.transport, rig.endpoints, token, clock=rig.clock, retry=retry)
+        return revocation.revoke(rig.transport, rig.endpoints, token, clock=rig.clock, retry=retry)
     if what == "inspect":
         return inspect_token(rig.transport, rig.endpoints, token, clock=rig.clock, retry=retry)
     report = verify(rig.transport, rig.endpoints, token, clock=rig.clock, retry=retry)
@@ -252,7 +252,7 @@ def test_n1_poll_honours_a_long_retry_after(rig_factory: Callable[..., Rig]) -> 
 def test_invalid_grant_on_refresh_is_one_request(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory()
     token = rig.token()
-    tokens.revoke(rig.transport, rig.endpoints, token, clock=rig.clock)
+    revocation.revoke(rig.transport, rig.endpoints, token, clock=rig.clock)
     before = rig.count("/token")
     with pytest.raises(InvalidGrant) as info:
         tokens.refresh(rig.transport, rig.endpoints, rig.client, token, clock=rig.clock)

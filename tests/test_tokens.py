@@ -26,7 +26,8 @@ from gapps_runbook.errors import (
     TransportError,
 )
 from gapps_runbook.safety.redact import fingerprint, redact
-from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh, revoke
+from gapps_runbook.oauth.revocation import revoke
+from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh
 
 from fakes import FakeTransport, reply
 

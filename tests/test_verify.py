@@ -179,7 +179,7 @@ from collections.abc import Callable  # noqa: E402
 from gapps_runbook.oauth.device_flow import DevicePoller, request_device_code  # noqa: E402
 from gapps_runbook.emulator import RunningEmulator  # noqa: E402
 from gapps_runbook.oauth.endpoints import discover  # noqa: E402
-from gapps_runbook.oauth.tokens import revoke  # noqa: E402
+from gapps_runbook.oauth.revocation import revoke  # noqa: E402
 from gapps_runbook.oauth.transport import RequestsTransport  # noqa: E402
 from gapps_runbook.oauth.clients import ClientConfig  # noqa: E402
 

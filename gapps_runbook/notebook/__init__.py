@@ -213,7 +213,7 @@ def token_status(
     if st.token_id is not None:
         where = token_file_lines(profile, site.profile.file(TOKEN_FILE))
         show("\n".join(where), "<br>".join(e(line) for line in where))
-    if not site_state.usable(st) and not revoke:  # as `gapps-runbook status`: no usable token is "authorize again" (exit 7)
+    if not site_state.usable(st) and not revoke:  # as `gapps-runbook status`: no usable token: exit 7
         site.client()  # no client at all: step 02 comes first (ConfigError)
         raise NoToken(f"profile {st.profile!r} holds no usable token (never authorized, revoked, or expired)")
     if verify:

@@ -11,23 +11,18 @@ the same functions, so a button click and a papermill run do the same thing. Act
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..oauth import client_ids, clients, scopes, tokeninfo, tokens
+from ..oauth import client_ids, clients, scopes
 from .. import runbook
 from ..runbook import state
-from ..steps import AUTHORIZE
 from ..profile import secret_sources
 from ..runbook.checklist import ChecklistItem
 from ..oauth.clients import CLIENT_TYPE_LABELS
-from ..oauth.clock import utc_text
-from ..errors import STEP_CHECKLIST, STEP_CLIENT, ConfigError, InputError, OAuthError, RunbookError
+from ..errors import STEP_CHECKLIST, STEP_CLIENT, ConfigError, InputError
 from ..oauth.verify import VerifyReport
-from ..oauth.endpoints import GOOGLE
 from ..views.lastmile import summary_lines
 from ..views.render import unproved_reason
 

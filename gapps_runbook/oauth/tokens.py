@@ -1,5 +1,5 @@
 """Tokens: the RFC 6749 §5.1 token response and refresh (§6); revocation (RFC 7009) is
-:mod:`gapps_runbook.oauth.revocation`, its :func:`revoke` importable from here.
+:mod:`gapps_runbook.oauth.revocation`.
 
 Google's dialect (reference §4, §10):
 
@@ -23,7 +23,6 @@ from ..errors import STEP_AUTHORIZE, InputError
 from ..safety.redact import fingerprint, register_secret
 from . import wire
 from .client_auth import authenticate
-from .revocation import revoke  # re-exported: callers revoke through tokens
 from .transport import SAFE_RETRY, RetryPolicy, Transport, oauth_json, send
 
 if TYPE_CHECKING:
@@ -233,4 +232,4 @@ def refresh(
                                 url=endpoints.token_endpoint)
 
 
-__all__ = ["Token", "account_from_id_token", "parse_token_response", "refresh", "revoke"]
+__all__ = ["Token", "account_from_id_token", "parse_token_response", "refresh"]

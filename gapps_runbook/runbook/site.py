@@ -114,7 +114,8 @@ class Site:
         client = self.profile.load_client()
         token = self.profile.load_token()
         flow = str(settings.get("flow") or "")
-        return {"flow": flow if flow in ("device", "desktop") else "",  # "auto": step 01 has not chosen yet "scopes": " ".join(sorted(settings.get("scopes") or ())),
+        return {"flow": flow if flow in ("device", "desktop") else "",  # "auto": step 01 has not chosen yet
+                "scopes": " ".join(sorted(settings.get("scopes") or ())),
                 "client_id": client.client_id if client else "", "client_type": client.client_type if client else "",
                 "token_id": token.token_id if token else ""}
 

@@ -372,7 +372,8 @@ def _verify(settings: Mapping[str, Any], facts: Mapping[str, str], st: TokenStat
     if checked is not None and checked != (st.token_id or ""):
         now = f"the stored token is now {st.token_id}" if st.token_id else "no token is stored now"
         detail = f"the verify checked token {checked or 'none'}; {now}"
-        return StepState(STATUS, "stale", detail, state.at, state.by, state.rests_on, STATUS if st.token_id else AUTHORIZE)
+        redo = STATUS if st.token_id else AUTHORIZE
+        return StepState(STATUS, "stale", detail, state.at, state.by, state.rests_on, redo)
     return state
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InvalidGrant, ProtocolError, RefreshInterrupted, RunbookError, TransportError, VerifyFailed
-from ..oauth import tokeninfo, tokens
+from ..oauth import revocation, tokeninfo, tokens
 from ..oauth import verify as verify_module
 from ..oauth.clients import ClientConfig
 from ..oauth.transport import NO_RETRY, SAFE_RETRY
@@ -174,7 +174,7 @@ def raise_for_verify(report: verify_module.VerifyReport) -> None:
 def revoke(site: Site) -> bool:
     """Step 04: revoke at the provider (RFC 7009); the local copy is deleted only after a 200."""
     token = site.token()
-    already = tokens.revoke(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
+    already = revocation.revoke(site.transport, site.endpoints, token, clock=site.clock, client=site.client())
     site.profile.delete_token()
     site.mark("revoke", "ok", f"token id {token.token_id}", inputs={"token_id": token.token_id})
     site.mark("authorize", "revoked", "the token was revoked: authorize again to restore API access")

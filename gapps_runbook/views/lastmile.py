@@ -10,9 +10,8 @@ access token, the refresh token or the client secret. ``gapps-runbook status --s
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..oauth.clock import utc_text
 from ..oauth.endpoints import GOOGLE

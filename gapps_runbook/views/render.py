@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import STEP_CLIENT, RunbookError
@@ -26,7 +26,7 @@ from ..safety.redact import fingerprint, redact
 from ..runbook.state import health
 from ..steps import AUTHORIZE
 from ..runbook.checklist import ChecklistItem
-from .backup import export_parts, export_text
+from .backup import export_text
 from .lastmile import proof_lines
 
 if TYPE_CHECKING:
@@ -320,7 +320,8 @@ def device_code_html(grant: Any, *, qr: bool = True, lifetime: bool = True) -> s
                     "(the code is filled in)")
     picture = ""
     if qr:
-        picture = f"<div>{qr_svg(complete or grant.verification_uri)}<br><small>Scan to open the page on a phone</small></div>"
+        picture = (f"<div>{qr_svg(complete or grant.verification_uri)}<br>"
+                   "<small>Scan to open the page on a phone</small></div>")
     return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link}{shortcut}<br>2. Enter this code:"
             f"<div style='font:bold 2.6em monospace;letter-spacing:.12em;user-select:all'>{code}</div>{copy}"
             f"<br><small>{'Expires in ' + e(duration_text(grant.expires_in)) + '. ' if lifetime else ''}"
