@@ -6,23 +6,30 @@ Every site's parameters are checked by :func:`safety.params.check_parameters` be
 starts (secrets are never parameters; the kernels read them from the profiles).
 
 The batch folder (0700) holds ``<profile>/<notebook>.ipynb`` (executed, scrubbed) per site,
-``summary.json``, ``summary.csv`` and ``report.html`` (:mod:`.batch_report`). On Ctrl-C the sites
-not started are dropped, the running ones end (their kernels get the same interrupt), and the
-summary is written with what finished; the rest are ``failed`` with the detail ``cancelled``.
+``summary.json``, ``summary.csv`` and ``report.html`` (:mod:`.batch_report`). On Ctrl-C, SIGTERM
+(``timeout``, systemd, ``docker stop``, a CI cancel) or SIGHUP (the terminal closed) the sites not
+started are dropped, the running ones end (on a terminal their kernels get the same Ctrl-C), and the
+summary is written with what finished; the rest are ``failed`` with the detail ``cancelled``. Each
+site is also appended to ``journal.jsonl`` (:mod:`.batch_journal`) as it finishes, so after a
+SIGKILL :func:`resume_batch` rebuilds the summary and runs the unfinished sites again.
 The exit code is :func:`.batch_outcome.batch_exit_code` of the outcomes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import signal
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
 from ..profile.store import ProfileStore
 from .batch_executors import Executor, SiteTask
+from .batch_journal import Journal, read_journal
 from .batch_outcome import CANCELLED, SiteOutcome, batch_exit_code
 
 Echo = Callable[[str], None]
@@ -109,8 +116,9 @@ def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Map
 
 
 def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Echo = print,
-              progress: bool | None = None) -> BatchResult:
-    """Run every task through ``executor``, then write the summary and the report (also on Ctrl-C).
+              progress: bool | None = None, finished: Mapping[str, SiteOutcome] | None = None) -> BatchResult:
+    """Run every task through ``executor``, then write the summary and the report (also on Ctrl-C,
+    SIGTERM and SIGHUP); each finished site goes to the journal first.
 
     Args:
         tasks: From :func:`plan`; all share one batch folder.
@@ -118,6 +126,8 @@ def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Ec
         title: The report's title.
         echo: Where plain progress lines go.
         progress: Show a progress bar (default: when stderr is a terminal).
+        finished: Resuming: the sites the journal holds (not run again); None: a new batch, whose
+            journal is created with the plan.
 
     Returns:
         The batch's result; the caller exits with ``exit_code``.
@@ -125,32 +135,114 @@ def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Ec
     from .batch_report import write_outputs
 
     batch_dir = Path(tasks[0].batch_dir)
-    done: dict[str, SiteOutcome] = {}
-    bar = _progress_bar(len(tasks)) if (progress if progress is not None else sys.stderr.isatty()) else None
+    done: dict[str, SiteOutcome] = dict(finished or {})
+    journal = Journal.start(batch_dir, title, tasks) if finished is None else Journal.open(batch_dir)
+    todo = [t for t in tasks if t.profile not in done]
+    show = progress if progress is not None else sys.stderr.isatty()
+    bar = _progress_bar(len(tasks), len(done)) if show else None
     cancelled = False
+    unjournaled: list[str] = []
 
     def on_done(task: SiteTask, outcome: SiteOutcome) -> None:
-        done[task.profile] = outcome
+        with stops.held():  # a stop signal now would leave a site in neither the journal nor the summary
+            done[task.profile] = outcome
+            try:
+                journal.record(outcome)
+            except OSError as exc:  # the summary at the end still holds the site
+                if not unjournaled:
+                    echo(f"warning: cannot append to {journal.path} ({exc.strerror}); "
+                         "the summary is written at the end")
+                unjournaled.append(task.profile)
         if bar is not None:
             bar.set_postfix_str(f"{task.profile}: {outcome.outcome}", refresh=False)
             bar.update(1)
         else:
             echo(f"[{len(done)}/{len(tasks)}] {task.profile:24} {outcome.outcome} ({outcome.duration:.1f} s)")
 
-    try:
-        executor.run(tasks, on_done)
-    except KeyboardInterrupt:
-        cancelled = True
-    finally:
-        if bar is not None:
-            bar.close()
-    outcomes = [done.get(t.profile) or SiteOutcome(t.profile, "failed", CANCELLED, "run the batch again for this site",
-                                                   notes=t.notes) for t in tasks]
-    write_outputs(batch_dir, outcomes, title=title)
+    with stop_signals_as_interrupt() as stops:  # a second signal while the summary is written is ignored
+        try:
+            if todo:
+                executor.run(todo, on_done)
+        except KeyboardInterrupt:
+            cancelled = True
+        finally:
+            journal.close()
+            if bar is not None:
+                bar.close()
+        outcomes = [done.get(t.profile) or SiteOutcome(t.profile, "failed", CANCELLED,
+                                                       "run the batch again for this site", notes=t.notes)
+                    for t in tasks]
+        write_outputs(batch_dir, outcomes, title=title)
     return BatchResult(batch_dir, outcomes, batch_exit_code([o.outcome for o in outcomes]), cancelled)
 
 
-def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+def resume_plan(batch_dir: Path) -> tuple[str, list[SiteTask], dict[str, SiteOutcome]]:
+    """A batch folder's title, tasks (pointed at this folder) and finished sites, from its journal.
+
+    Raises:
+        InputError: ``batch_dir`` is not a batch folder with a journal.
+    """
+    state = read_journal(batch_dir)
+    folder = str(batch_dir)
+    tasks = [SiteTask(t.profile, t.home, t.issuer, t.notebook, folder, t.parameters, t.notes) for t in state.tasks]
+    if not tasks:
+        raise InputError(f"the batch journal in {batch_dir} names no sites", fix="start a new batch")
+    return state.title, tasks, state.finished
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C, and what ``timeout``, systemd, ``docker stop`` and a CI cancel (SIGTERM) or a closed terminal (SIGHUP) send."""
+
+
+class StopSignals:
+    """The stop signals as one KeyboardInterrupt in the main thread; later ones are ignored so the
+    summary is written. Inside :meth:`held` a signal waits until the block ends."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.holding = 0
+        self.pending: int | None = None
+
+    def handle(self, signum: int, _frame: object) -> None:
+        """The handler of every stop signal."""
+        if self.raised:
+            return
+        if self.holding:
+            self.pending = signum
+            return
+        self.raised = True
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the stop signals while the block runs (a finished site is recorded in one piece)."""
+        self.holding += 1
+        try:
+            yield
+        finally:
+            self.holding -= 1
+        if not self.holding and self.pending is not None and not self.raised:
+            signum, self.pending = self.pending, None
+            self.raised = True
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def stop_signals_as_interrupt() -> Iterator[StopSignals]:
+    """Install :class:`StopSignals` for :data:`STOP_SIGNALS` (main thread only); the previous handlers come back after."""
+    stops = StopSignals()
+    if threading.current_thread() is not threading.main_thread():
+        yield stops
+        return
+    saved = {number: signal.signal(number, stops.handle) for number in STOP_SIGNALS}
+    try:
+        yield stops
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
+def _progress_bar(total: int, initial: int = 0):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="site", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="site", file=sys.stderr, dynamic_ncols=True)
