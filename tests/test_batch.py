@@ -255,6 +255,9 @@ def test_a_secret_parameter_is_refused_before_anything_starts(fleet: Fleet, tmp_
 
 
 def test_sites_file_and_selections(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path)
+    for name in ("site-a", "site-b", "a", "b"):
+        store.ensure_dirs(store.profile(name).path)
     sites = tmp_path / "sites.csv"
     sites.write_text("profile,issuer,notes\nsite-a,http://127.0.0.1:9/,Lyon office\nsite-b,,\n\nsite-a,,dup\n")
     specs = select_sites(profiles=None, all_profiles=False, sites_file=sites, home=tmp_path, issuer="http://x/")
@@ -264,7 +267,7 @@ def test_sites_file_and_selections(tmp_path: Path) -> None:
                                             home=tmp_path, issuer=None)] == ["b", "a"]
     for kwargs in ({"profiles": None, "all_profiles": False, "sites_file": None},
                    {"profiles": "a", "all_profiles": True, "sites_file": None},
-                   {"profiles": None, "all_profiles": True, "sites_file": None},  # no profiles under home
+                   {"profiles": "a,nobody", "all_profiles": False, "sites_file": None},  # no such profile
                    {"profiles": "../etc", "all_profiles": False, "sites_file": None}):
         with pytest.raises(InputError):
             select_sites(home=tmp_path, issuer=None, **kwargs)  # type: ignore[arg-type]

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
+import os
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..profile.secret_sources import read_fd
 from ..profile.store import ProfileStore
 from .batch_executors import Executor, SiteTask
 from .batch_journal import Journal, read_journal
@@ -55,21 +59,30 @@ class BatchResult:
     cancelled: bool
 
 
+MAX_SITES = 10_000
+"""The most sites one batch runs (a sites file or a selection with more is refused before anything starts)."""
+MAX_SITES_FILE_BYTES = 8 * 1024 * 1024
+"""The largest sites file read (its size is read first; 10 000 rows of profile, issuer and notes fit well)."""
+_SITES_FIX = "pass a UTF-8 CSV file with the columns profile,issuer,notes"
+
+
 def select_sites(*, profiles: str | None, all_profiles: bool, sites_file: Path | None, home: Path | None,
                  issuer: str | None) -> list[SiteSpec]:
     """The sites of exactly one of ``--profiles``, ``--all`` and ``--sites``, in order, without duplicates.
 
     Raises:
-        InputError: None or several of the three were given, a sites file is unreadable or
-            malformed, or the selection is empty.
+        InputError: None or several of the three were given, a sites file is unreadable, too large
+            or malformed (a bad issuer included), the selection is empty or larger than
+            :data:`MAX_SITES`, or names a profile that does not exist.
     """
     if sum(x is not None and x is not False for x in (profiles, all_profiles or None, sites_file)) != 1:
         raise InputError("choose the sites with exactly one of --profiles, --all and --sites",
                          fix="e.g. --profiles site-a,site-b, or --all, or --sites sites.csv")
+    store = ProfileStore(home)
     if sites_file is not None:
         specs = read_sites_file(sites_file)
     elif all_profiles:
-        specs = [SiteSpec(name) for name in ProfileStore(home).names()]
+        specs = [SiteSpec(name) for name in store.names()]
     else:
         specs = [SiteSpec(name.strip()) for name in (profiles or "").split(",") if name.strip()]
     if not specs:
@@ -77,24 +90,82 @@ def select_sites(*, profiles: str | None, all_profiles: bool, sites_file: Path |
         raise InputError(f"no sites {where}", fix="create profiles first (client set, authorize) or name them")
     seen: dict[str, SiteSpec] = {}
     for spec in specs:
-        ProfileStore(home).profile(spec.profile)  # refuses a malformed name (InputError)
+        store.profile(spec.profile)  # refuses a malformed name (InputError)
         seen.setdefault(spec.profile, SiteSpec(spec.profile, spec.issuer or issuer or "", spec.notes))
+    if len(seen) > MAX_SITES:
+        raise InputError(f"{len(seen)} sites is more than one batch runs ({MAX_SITES})",
+                         fix="split the sites into several batches")
+    _refuse_unknown(list(seen), set(store.names()))
     return list(seen.values())
 
 
+def _refuse_unknown(names: list[str], existing: set[str]) -> None:
+    """Refuse a selection naming profiles that do not exist (each would only fail, one kernel run each)."""
+    unknown = [name for name in names if name not in existing]
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise InputError(f"{len(unknown)} of the {len(names)} sites name no existing profile: {shown}",
+                         fix="fix the names, or create the profiles first (gapps-runbook status --all lists them)")
+
+
 def read_sites_file(path: Path) -> list[SiteSpec]:
-    """Read a sites CSV (header ``profile,issuer,notes``; ``issuer`` and ``notes`` may be missing or empty)."""
+    """Read a sites CSV (header ``profile,issuer,notes``; ``issuer`` and ``notes`` may be missing or empty).
+
+    The file must be a regular file of at most :data:`MAX_SITES_FILE_BYTES` (its size is read before
+    its bytes; a FIFO cannot block the open); each issuer given is checked as ``--issuer`` is.
+
+    Raises:
+        InputError: Unreadable, not a regular file, too large, not CSV/UTF-8, no ``profile`` column,
+            more than :data:`MAX_SITES` rows, or a row's issuer is not a valid issuer URL.
+    """
+    from ..oauth.endpoints import check_issuer_url
+
+    reader = csv.DictReader(io.StringIO(_read_bounded(path), newline=""))
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or "profile" not in reader.fieldnames:
-                raise InputError(f"{path} has no 'profile' column", fix=f"start it with the header {','.join(SITES_COLUMNS)}")
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read the sites file {path}: {type(exc).__name__}",
-                         fix="pass a UTF-8 CSV file with the columns profile,issuer,notes") from None
-    return [SiteSpec((r.get("profile") or "").strip(), (r.get("issuer") or "").strip(), (r.get("notes") or "").strip())
-            for r in rows if (r.get("profile") or "").strip()]
+        if not reader.fieldnames or "profile" not in reader.fieldnames:
+            raise InputError(f"{path} has no 'profile' column", fix=f"start it with the header {','.join(SITES_COLUMNS)}")
+        specs = []
+        for row in reader:
+            name = (row.get("profile") or "").strip()
+            if not name:
+                continue
+            if len(specs) == MAX_SITES:
+                raise InputError(f"{path} has more than {MAX_SITES} sites", fix="split it into several batches")
+            site_issuer = (row.get("issuer") or "").strip()
+            if site_issuer:
+                try:
+                    check_issuer_url(site_issuer)  # the value stays as written: --issuer's is not rewritten either
+                except InputError as exc:
+                    raise InputError(f"{path} line {reader.line_num}: {exc.message}",
+                                     fix="put the provider's https issuer URL in that row, or leave it empty") from None
+            specs.append(SiteSpec(name, site_issuer, (row.get("notes") or "").strip()))
+    except csv.Error as exc:
+        raise InputError(f"cannot read the sites file {path}: {type(exc).__name__}", fix=_SITES_FIX) from None
+    return specs
+
+
+def _read_bounded(path: Path) -> str:
+    """The sites file's text: a regular file, its size checked before it is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read the sites file {path} ({exc.strerror})", fix=_SITES_FIX) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"the sites file {path} is not a regular file", fix=_SITES_FIX)
+        if info.st_size > MAX_SITES_FILE_BYTES:
+            raise InputError(f"the sites file {path} is larger than {MAX_SITES_FILE_BYTES // 2**20} MiB",
+                             fix=f"split it into batches of at most {MAX_SITES} sites")
+        data = read_fd(fd, MAX_SITES_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the sites file {path} ({exc.strerror})", fix=_SITES_FIX) from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"the sites file {path} is not UTF-8 text", fix=_SITES_FIX) from None
 
 
 def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Mapping[str, object],
