@@ -9,8 +9,12 @@ it has the same address, the same demo clients, and the grants it gave (practice
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,9 +134,28 @@ def _serve(port: int, state_dir: Path | None, fresh: bool, *, faults: list[tuple
     _check_port(port)  # werkzeug would print two lines and exit 1
     click.echo(f"State: {state_path} (kept across restarts; --fresh starts over)")
     try:
-        run_forever(emu, "127.0.0.1", port, click.echo)
+        with _sigterm_as_ctrl_c():
+            run_forever(emu, "127.0.0.1", port, click.echo)
     finally:
         emu.save()
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, systemd, the parent-death signal of ``lab``/``app``) stops the server as Ctrl-C
+    does, so the state is saved; the previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_port(port: int) -> None:
