@@ -70,9 +70,9 @@ batch folder under --out, which must be shared the same way. No secret is sent w
 @click.option("--webhook", default=None, metavar="URL",
               help="Device flow: also POST each site's code (JSON) here; https, or http on loopback.")
 @click.pass_context
-def batch(ctx: click.Context, step: str | None, resume: Path | None, profiles: str | None, all_profiles: bool, sites_file: Path | None,
-          parameters: tuple[tuple[str, str], ...], jobs: int, out: Path, executor: str, scheduler: str | None,
-          progress: bool | None, handoff: Path | None, webhook: str | None) -> None:
+def batch(ctx: click.Context, step: str | None, resume: Path | None, profiles: str | None, all_profiles: bool,
+          sites_file: Path | None, parameters: tuple[tuple[str, str], ...], jobs: int, out: Path, executor: str,
+          scheduler: str | None, progress: bool | None, handoff: Path | None, webhook: str | None) -> None:
     """Run one step's notebook once per site, in parallel, into ONE batch folder.
 
     The folder holds each site's executed, scrubbed notebook, summary.json, summary.csv and

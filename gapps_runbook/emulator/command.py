@@ -3,8 +3,9 @@
 Every practice knob of :class:`~gapps_runbook.emulator.Emulator` is an option here: what the user
 does (``--scenario``), what breaks (``--fault``), refresh-token rotation and the 7-day Testing expiry.
 Values are parsed by :mod:`.practice`; a bad one is a one-line usage error naming the choices.
-It listens on port 8765 by default (``GAPPS_RUNBOOK_EMULATOR_PORT`` changes the default) and keeps its state in a file (:mod:`.persist`), so after a restart
-it has the same address, the same demo clients, and the grants it gave (practice profiles keep working).
+It listens on port 8765 by default (``GAPPS_RUNBOOK_EMULATOR_PORT`` changes the default) and keeps its
+state in a file (:mod:`.persist`), so after a restart it has the same address, the same demo clients,
+and the grants it gave (practice profiles keep working). SIGTERM stops it as Ctrl-C does.
 """
 
 from __future__ import annotations
