@@ -215,7 +215,7 @@ def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Ec
     unjournaled: list[str] = []
 
     def on_done(task: SiteTask, outcome: SiteOutcome) -> None:
-        with stops.held():  # a stop signal now would leave a site in neither the journal nor the summary
+        with stops.held():  # a stop signal now could leave a site out of the journal, the summary or the lines
             done[task.profile] = outcome
             try:
                 journal.record(outcome)
@@ -224,11 +224,14 @@ def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Ec
                     echo(f"warning: cannot append to {journal.path} ({exc.strerror}); "
                          "the summary is written at the end")
                 unjournaled.append(task.profile)
-        if bar is not None:
-            bar.set_postfix_str(f"{task.profile}: {outcome.outcome}", refresh=False)
-            bar.update(1)
-        else:
-            echo(f"[{len(done)}/{len(tasks)}] {task.profile:24} {outcome.outcome} ({outcome.duration:.1f} s)")
+            try:
+                if bar is not None:
+                    bar.set_postfix_str(f"{task.profile}: {outcome.outcome}", refresh=False)
+                    bar.update(1)
+                else:
+                    echo(f"[{len(done)}/{len(tasks)}] {task.profile:24} {outcome.outcome} ({outcome.duration:.1f} s)")
+            except OSError:  # the terminal is gone (SIGHUP): the batch and its summary go on without progress lines
+                pass
 
     with stop_signals_as_interrupt() as stops:  # a second signal while the summary is written is ignored
         try:
