@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,26 @@ import pytest
 
 from gapps_runbook.safety import redact
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.emulator.command import PORT_ENV
+from gapps_runbook.emulator.persist import DEFAULT_PORT
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_fixed_ports() -> Iterator[None]:
+    """The practice emulator may be running on 127.0.0.1:8765 while the tests run: a default-port
+    emulator the tests start (in this process or a child) takes any free port, and a bind of the
+    default port in this process fails the test that tried."""
+    real_bind = socket.socket.bind
+
+    def bind(self: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple) and len(address) >= 2 and address[1] == DEFAULT_PORT:
+            raise AssertionError(f"a test bound the practice emulator's fixed port {DEFAULT_PORT}: use port 0")
+        real_bind(self, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PORT_ENV, "0")
+        patch.setattr(socket.socket, "bind", bind)
+        yield
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ runs with ``-p refresh true`` so each site's grant and client are proven at the 
   access token reaches any file of the batch folder (the leak canary).
 - Dask: the same batch through a real ``dask scheduler`` and two ``dask worker`` processes on
   127.0.0.1 (marked ``dask``; part of ``make test``) gives the same outcomes.
-- Ctrl-C (SIGINT to the batch process) keeps the finished sites, marks the rest ``cancelled``, exits 5.
+- Ctrl-C (SIGINT to the batch process), SIGTERM and SIGHUP keep the finished sites, mark the rest
+  ``cancelled``, exit 5; after SIGKILL, ``batch --resume`` rebuilds the summary from the journal and runs the rest.
 - Selections, the sites CSV, secret parameters refused before any folder exists, the outcome rules.
 """
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -185,6 +188,66 @@ def test_ctrl_c_keeps_the_finished_sites_and_cancels_the_rest(fleet: Fleet, tmp_
     assert len(cancelled) >= 10 and all(r["outcome"] == "failed" for r in rows if r["profile"] in cancelled)
 
 
+def _batch_process(fleet: Fleet, out: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "gapps_runbook", "--home", str(fleet.home), "--issuer", fleet.running.base_url,
+            "batch", "04", "--all", "-p", "refresh", "true", "-p", "verify", "false", "--jobs", "1", "--out", str(out),
+            "--no-progress"]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _journaled(out: Path) -> dict[str, str]:
+    """The finished sites in the batch's journal, by profile."""
+    journal = next(out.glob("*/journal.jsonl"), None)
+    if journal is None:
+        return {}
+    entries = [json.loads(line) for line in journal.read_text().splitlines()[1:]]
+    return {e["row"]["profile"]: e["row"]["outcome"] for e in entries}
+
+
+def _wait_for_sites(out: Path, proc: subprocess.Popen[bytes], count: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(_journaled(out)) < count and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for the condition "count sites finished"
+    assert len(_journaled(out)) >= count
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_keep_every_finished_site_as_ctrl_c_does(fleet: Fleet, tmp_path: Path, signum: int) -> None:
+    out = tmp_path / "out"
+    proc = _batch_process(fleet, out)
+    _wait_for_sites(out, proc, 2)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.EXPIRED, stderr.decode()
+    assert b"Cancelled:" in stderr and b"--resume" in stderr and b"Traceback" not in stderr
+    printed = dict(re.findall(r"\] (site-\d\d) +(\w+) \(", stderr.decode()))
+    rows = {r["profile"]: r for r in json.loads(next(out.glob("*/summary.json")).read_text())}
+    assert list(rows) == fleet.names
+    finished = {name: r["outcome"] for name, r in rows.items() if r["detail"] != batch_outcome.CANCELLED}
+    assert len(finished) >= 2 and finished == printed == _journaled(out)
+    assert all(finished[name] == _expected()[name] for name in finished)
+
+
+def test_sigkill_leaves_a_journal_that_resume_turns_into_the_whole_summary(fleet: Fleet, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _batch_process(fleet, out)
+    _wait_for_sites(out, proc, 3)
+    proc.kill()
+    proc.wait(30)
+    (batch_dir,) = out.iterdir()
+    before = _journaled(out)
+    assert not (batch_dir / "summary.json").exists() and len(before) >= 3
+    assert oct((batch_dir / "journal.jsonl").stat().st_mode & 0o777) == "0o600"
+    mtimes = {name: (batch_dir / name / "04_token_status.ipynb").stat().st_mtime_ns for name in before}
+    code = cli.run(["batch", "--resume", str(batch_dir), "--jobs", "2", "--no-progress"])
+    assert code == ExitCode.MISCONFIGURED
+    assert _outcomes(batch_dir) == _expected() == _journaled(out)
+    assert {name: (batch_dir / name / "04_token_status.ipynb").stat().st_mtime_ns for name in before} == mtimes
+    assert cli.run(["batch", "--resume", str(batch_dir), "--no-progress"]) == ExitCode.MISCONFIGURED  # nothing left
+    assert _outcomes(batch_dir) == _expected()
+    assert scan_paths([batch_dir], fleet.canaries()) == []
+
+
 def test_a_secret_parameter_is_refused_before_anything_starts(fleet: Fleet, tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = cli.run(["--home", str(fleet.home), "batch", "04", "--profiles", "site-10", "-p", "client_secret",
@@ -193,6 +256,9 @@ def test_a_secret_parameter_is_refused_before_anything_starts(fleet: Fleet, tmp_
 
 
 def test_sites_file_and_selections(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path)
+    for name in ("site-a", "site-b", "a", "b"):
+        store.ensure_dirs(store.profile(name).path)
     sites = tmp_path / "sites.csv"
     sites.write_text("profile,issuer,notes\nsite-a,http://127.0.0.1:9/,Lyon office\nsite-b,,\n\nsite-a,,dup\n")
     specs = select_sites(profiles=None, all_profiles=False, sites_file=sites, home=tmp_path, issuer="http://x/")
@@ -202,7 +268,7 @@ def test_sites_file_and_selections(tmp_path: Path) -> None:
                                             home=tmp_path, issuer=None)] == ["b", "a"]
     for kwargs in ({"profiles": None, "all_profiles": False, "sites_file": None},
                    {"profiles": "a", "all_profiles": True, "sites_file": None},
-                   {"profiles": None, "all_profiles": True, "sites_file": None},  # no profiles under home
+                   {"profiles": "a,nobody", "all_profiles": False, "sites_file": None},  # no such profile
                    {"profiles": "../etc", "all_profiles": False, "sites_file": None}):
         with pytest.raises(InputError):
             select_sites(home=tmp_path, issuer=None, **kwargs)  # type: ignore[arg-type]

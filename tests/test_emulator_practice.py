@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.parse
@@ -237,6 +238,21 @@ def test_cli_defaults_script_nothing(captured: list[Emulator]) -> None:
     (emu,) = captured
     assert emu.scenario == Scenario() and emu.faults == {} and not emu.rotate_refresh_tokens
     assert emu.publishing_status == "production"
+
+
+def test_the_port_variable_is_the_default_port_and_the_option_wins(captured: list[Emulator],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam that keeps the tests off 8765: ``GAPPS_RUNBOOK_EMULATOR_PORT`` is read for the default."""
+    from gapps_runbook.emulator.command import PORT_ENV
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        monkeypatch.setenv(PORT_ENV, str(port))
+        taken = CliRunner().invoke(emulator_command, [])
+        assert taken.exit_code == 2 and f"port {port} on 127.0.0.1" in taken.output and not captured
+        assert CliRunner().invoke(emulator_command, ["--port", "0"]).exit_code == 0 and len(captured) == 1
 
 
 @pytest.mark.parametrize(

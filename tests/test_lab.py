@@ -97,10 +97,14 @@ def test_lab_prepares_the_workspace_and_starts_jupyterlab_on_loopback(tmp_path: 
 def test_lab_emulator_points_the_copies_at_the_practice_emulator(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lab_module, "run_jupyterlab", lambda *a, **k: 0)
-    monkeypatch.setattr(lab_module, "start_emulator", lambda home, log: None)  # "already answering"
+    monkeypatch.setattr(lab_module, "start_emulator", lambda home, log, issuer: None)  # "already answering"
+    monkeypatch.delenv("GAPPS_RUNBOOK_EMULATOR_PORT")  # the default port (nothing binds it here)
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "lab", "--emulator", "--no-browser", "--port", "8999"])
     assert result.exit_code == 0, result.output
     assert "issuer = 'http://127.0.0.1:8765'" in _parameters(tmp_path / "workspaces" / "default" / NAMES[3])
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "b"), "lab", "--emulator", "--emulator-port", "9123",
+                                      "--no-browser", "--port", "8999"])
+    assert "issuer = 'http://127.0.0.1:9123'" in _parameters(tmp_path / "b" / "workspaces" / "default" / NAMES[3])
 
 
 def test_an_emulator_that_does_not_start_names_the_one_command(tmp_path: Path,
@@ -112,7 +116,7 @@ def test_an_emulator_that_does_not_start_names_the_one_command(tmp_path: Path,
         def terminate(self) -> None:
             pass
 
-    monkeypatch.setattr(lab_module, "answers", lambda url, timeout=1.0: False)
+    monkeypatch.setattr(lab_module, "is_emulator", lambda issuer, timeout=1.0: None)  # nothing answers
     monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: Dead())
     monkeypatch.setattr(lab_module, "wait_until", lambda check, seconds, poll=0.2: check())
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "lab", "--emulator", "--no-browser"])

@@ -5,6 +5,7 @@ hidden, one kernel per opened app page (:mod:`gapps_runbook.notebook.app_pages`)
 (:mod:`gapps_runbook.runs.voila_app`) runs in a child process on 127.0.0.1 with a random token passed
 through the environment; the URL with its token is printed once it listens. ``--emulator`` points the
 app at the practice emulator and starts it in the background when nothing answers there, as ``lab`` does.
+The server (and so its kernels) and the emulator die with the command, even on SIGKILL.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import click
 
 from ..errors import InputError
 from ..profile.files import default_home
-from .lab import EMULATOR_ISSUER, free_port, start_emulator, wait_until
+from ..runs.children import die_with_parent
+from .lab import EMULATOR_ISSUER, emulator_issuer, emulator_port_option, free_port, start_emulator, wait_until
 
 FIRST_PORT = 8866
 """Voilà's usual port; the first free one from here is used unless ``--port`` is given."""
@@ -67,7 +69,7 @@ def serve(port: int, token: str, env: dict[str, str]) -> subprocess.Popen[bytes]
     from ..runs.voila_app import TOKEN_ENV, voila_argv
 
     command = [sys.executable, "-m", "gapps_runbook.runs.voila_app", *voila_argv(str(app_notebook()), port)]
-    return subprocess.Popen(command, env={**env, TOKEN_ENV: token})
+    return subprocess.Popen(command, env={**env, TOKEN_ENV: token}, preexec_fn=die_with_parent())  # kernels go with it
 
 
 def run_server(proc: subprocess.Popen[bytes], port: int, url: str, *, open_browser: bool) -> int:
@@ -102,10 +104,12 @@ def run_server(proc: subprocess.Popen[bytes], port: int, url: str, *, open_brows
                    "page 00 switches it.")
 @click.option("--emulator", "use_emulator", is_flag=True,
               help=f"Practise on the emulator ({EMULATOR_ISSUER}); started in the background if it is not running.")
+@emulator_port_option
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 @click.option("--port", type=int, default=None, help=f"The app's port (default: the first free one from {FIRST_PORT}).")
 @click.pass_context
-def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, no_browser: bool, port: int | None) -> None:
+def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, emulator_port: int, no_browser: bool,
+        port: int | None) -> None:
     """Serve the runbook as a no-code app (Voila) on 127.0.0.1: steps 00-05 as pages with Back and Next.
 
     Code is hidden; the forms are the step notebooks' own. A page's kernel starts when the page is
@@ -119,14 +123,14 @@ def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, no_brow
     obj = ctx.find_root().obj or {}
     home = Path(str(obj["home"])) if obj.get("home") else default_home()
     profile = app_profile or str(obj.get("profile") or "default")
-    issuer = EMULATOR_ISSUER if use_emulator else str(obj.get("issuer") or "")
+    issuer = emulator_issuer(emulator_port) if use_emulator else str(obj.get("issuer") or "")
     log = home / "app-emulator.log"
     port = check_can_serve(port)  # a RunbookError is one line with its exit code (cli.run)
     store = ProfileStore(home)
     store.ensure_dirs(store.profile(profile).path)  # created now if new (0700), so opening a page creates nothing
-    emulator = start_emulator(home, log) if use_emulator else None
+    emulator = start_emulator(home, log, issuer) if use_emulator else None
     if emulator is not None:
-        click.echo(f"Started the practice emulator on {EMULATOR_ISSUER} (stopped with the app; log: {log})")
+        click.echo(f"Started the practice emulator on {issuer} (stopped with the app; log: {log})")
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))  # cleanup below runs
     token = secrets.token_hex(24)
     url = f"http://127.0.0.1:{port}/?{urllib.parse.urlencode({'profile': profile, 'token': token})}"

@@ -9,14 +9,16 @@ a 0600 file or a prompt, never from the command line. Registered from :mod:`gapp
 from __future__ import annotations
 
 import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from ..errors import InputError
 from ..profile.handoff import ENV_KEYS
-from ..profile.secret_sources import read_secret
+from ..profile.secret_sources import read_fd, read_secret, terminal_prompt
 from ..profile.store import ProfileStore
 
 HANDOFF_HELP = (
@@ -54,13 +56,16 @@ def read_passphrase(env: str | None, file: Path | None, *, confirm: bool) -> str
         raise InputError(f"the environment variable {env} is not set or is empty",
                          fix=f"export {env} with the export's passphrase")
     prompt = None
+    sources = "use --passphrase-env VAR or --passphrase-file PATH (0600)"
     if env is None and file is None:
-        prompt = lambda: click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)  # noqa: E731
+        prompt = terminal_prompt(
+            lambda: click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True),
+            what="passphrase", fix=sources + ", or run it in a terminal")
     try:
         return read_secret(env=env, file=file, prompt=prompt)
     except InputError as exc:
         raise InputError(exc.message.replace("client secret", "passphrase"),
-                         fix="use --passphrase-env VAR, --passphrase-file PATH (0600) or the prompt") from None
+                         fix=exc.fix if "terminal" in exc.message else sources + " or the prompt") from None
 
 
 @click.command("handoff", help=HANDOFF_HELP)
@@ -76,11 +81,34 @@ def handoff(ctx: click.Context, profile: str, to: Path, fmt: str, owner: str | N
     from ..profile.handoff import handoff as write_and_prove
 
     site = runbook.Site.open(profile, home=_root(ctx).get("home"), issuer=_root(ctx).get("issuer"))  # type: ignore[arg-type]
+    warning = world_writable_warning(to)
+    if warning:
+        click.echo(warning, err=True)
     result = write_and_prove(site.token(), site.client(), site.endpoints, to, fmt=fmt, owner=owner)  # type: ignore[arg-type]
     click.echo(f"Wrote {result.path} (0600, {result.fmt}{', owner ' + owner if owner else ''}).")
     click.echo(f"google-auth loaded it and refreshed: new access token valid until {result.refreshed_expiry}.")
     for note in result.notes:
         click.echo(f"Note: {note}.")
+
+
+def world_writable_warning(target: Path) -> str | None:
+    """A warning line when the hand-off file's folder (or the first existing one above it) is world-writable.
+
+    Any user may then create names there, and without the sticky bit rename or delete the file; the
+    application would read a token someone else put there. None when the folder is not.
+    """
+    folder = target.expanduser().absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return None
+    if not mode & stat.S_IWOTH:
+        return None
+    sticky = " (sticky: others cannot replace the file, but can take names in it)" if mode & stat.S_ISVTX else ""
+    return (f"Warning: {folder} is writable by every user{sticky}; put the token in a folder only the "
+            "application's user can write, e.g. /etc/<app> or the application's home.")
 
 
 @click.command("export")
@@ -99,9 +127,70 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
     from ..views.backup import export_line
 
     store = _store(ctx)
-    backup_actions.check_export(store, profiles, out)  # refused before a passphrase is asked for
+    _, target = backup_actions.check_export(store, profiles, out)  # refused before a passphrase is asked for
+    check_export_target(target)
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=True)
-    click.echo(export_line(backup_actions.act_export(store, profiles, out, passphrase)))
+    try:
+        click.echo(export_line(backup_actions.act_export(store, profiles, out, passphrase)))
+    except OSError as exc:
+        raise InputError(f"cannot write the export {target} ({exc.strerror})", fix=_OUT_FIX) from None
+
+
+_OUT_FIX = "choose a file in a folder you can write to with --out"
+
+
+def check_export_target(target: Path) -> None:
+    """Refuse an export file that is not a regular file, or a folder no file can be created in.
+
+    A probe file is created and removed in the folder: permission bits say nothing for root, and
+    read-only or virtual file systems (``/proc``, ``/sys``) refuse only at the write.
+
+    Raises:
+        InputError: ``target`` exists and is not a regular file, or its folder refuses a new file.
+    """
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise InputError(f"cannot use {target} as the export ({exc.strerror})", fix=_OUT_FIX) from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise InputError(f"{target} exists and is not a regular file", fix=_OUT_FIX)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".gapps-runbook-probe-", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write into {target.parent} ({exc.strerror})", fix=_OUT_FIX) from None
+
+
+def read_export_file(path: Path) -> bytes:
+    """The bytes of an export file: a regular file, at most ``MAX_EXPORT_BYTES``, its size read first.
+
+    Opened with ``O_NONBLOCK`` so a FIFO cannot hang the command; ``/dev/zero`` and other devices
+    are refused by ``fstat`` before a byte is read.
+
+    Raises:
+        InputError: Missing, unreadable, not a regular file, or too large.
+    """
+    from ..profile.backup import MAX_EXPORT_BYTES
+
+    fix = "pass the export file (the .age file `gapps-runbook export` wrote)"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {path} ({exc.strerror})", fix=fix) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path} is not a regular file (a folder, device or pipe)", fix=fix)
+        if info.st_size > MAX_EXPORT_BYTES:
+            raise InputError(f"{path} is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export", fix=fix)
+        return read_fd(fd, MAX_EXPORT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {path} ({exc.strerror})", fix=fix) from None
+    finally:
+        os.close(fd)
 
 
 @click.command("import")
@@ -116,10 +205,7 @@ def import_(ctx: click.Context, file: Path, rename: str | None, force: bool, pas
     from ..notebook import backup_actions
     from ..profile import backup
 
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {file} ({exc.strerror})", fix="pass the export file") from None
+    data = read_export_file(file)  # before the passphrase: a bad file asks for nothing
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=False)
     store = _store(ctx)
     try:

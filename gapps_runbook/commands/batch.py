@@ -18,13 +18,21 @@ import click
 from ..errors import ExitCode, InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..runs.batch_authorize import DeviceExecutor
+    from ..runs.batch_executors import Executor, OnDone, SiteTask
+    from ..runs.batch_outcome import SiteOutcome
 
 BATCH_EPILOG = """\b
 Outcomes and exit code (0 only when every site is ok, else the worst site's):
   failed 1 > misconfigured 3 > denied 4 > reauthorize 7 > expired 7 > network 6 > expiring 7 > ok 0
   expiring: the refresh token dies within 7 days (Testing-mode consent screen) or there is none;
-  expired: it can no longer be refreshed. Ctrl-C keeps the finished sites and exits 5.
+  expired: it can no longer be refreshed. Ctrl-C, SIGTERM and SIGHUP keep the finished sites and exit 5.
+\b
+Each site is appended to journal.jsonl in the batch folder as it finishes (0600, on disk at once):
+after a kill -9 or a power cut, `gapps-runbook batch --resume FOLDER` rebuilds summary.json, summary.csv
+and report.html from it and runs the sites that had not finished (also after Ctrl-C).
 \b
 Device flow (batch 03 -p flow device -p services '["openid"]'): NOT through notebooks (a kernel's
 code card cannot reach you while it waits): step 03 runs in this process, every site at once.
@@ -40,7 +48,9 @@ batch folder under --out, which must be shared the same way. No secret is sent w
 
 
 @click.command("batch", epilog=BATCH_EPILOG)
-@click.argument("step")
+@click.argument("step", required=False)
+@click.option("--resume", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="FOLDER",
+              help="Finish a stopped batch: rebuild its summary from its journal and run its unfinished sites.")
 @click.option("--profiles", default=None, metavar="A,B,...", help="The sites' profiles, comma-separated.")
 @click.option("--all", "all_profiles", is_flag=True, help="Every profile under the profile home.")
 @click.option("--sites", "sites_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -60,17 +70,16 @@ batch folder under --out, which must be shared the same way. No secret is sent w
 @click.option("--webhook", default=None, metavar="URL",
               help="Device flow: also POST each site's code (JSON) here; https, or http on loopback.")
 @click.pass_context
-def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: bool, sites_file: Path | None,
-          parameters: tuple[tuple[str, str], ...], jobs: int, out: Path, executor: str, scheduler: str | None,
-          progress: bool | None, handoff: Path | None, webhook: str | None) -> None:
+def batch(ctx: click.Context, step: str | None, resume: Path | None, profiles: str | None, all_profiles: bool,
+          sites_file: Path | None, parameters: tuple[tuple[str, str], ...], jobs: int, out: Path, executor: str,
+          scheduler: str | None, progress: bool | None, handoff: Path | None, webhook: str | None) -> None:
     """Run one step's notebook once per site, in parallel, into ONE batch folder.
 
     The folder holds each site's executed, scrubbed notebook, summary.json, summary.csv and
     report.html (the outcome table first). Step 04 with `-p refresh true` checks that every
     site's grant and client still work at the provider.
     """
-    from ..runs.batch import plan, run_batch, select_sites
-    from ..runs.batch_executors import DaskExecutor, LocalExecutor
+    from ..runs.batch import plan, select_sites
     from ..runs.demo import new_run_dir
     from ..runs.parameters import parse_parameters
     from ..runs.steps import resolve_step
@@ -79,26 +88,77 @@ def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: boo
     if (executor == "dask") != (scheduler is not None):
         raise InputError("--scheduler goes with --executor dask, and --executor dask needs it",
                          fix="pass both (--executor dask --scheduler tcp://HOST:PORT), or neither")
+    if resume is not None:
+        if step is not None or profiles is not None or all_profiles or sites_file is not None or parameters:
+            raise InputError("--resume takes the sites, the step and the parameters from the batch's journal",
+                             fix="pass only --resume FOLDER (with --jobs, --executor, --handoff or --webhook if needed)")
+        _resume(ctx, resume, jobs=jobs, scheduler=scheduler, progress=progress, handoff=handoff, webhook=webhook)
+        return
+    if step is None:
+        raise InputError("batch needs the STEP to run, or --resume FOLDER", fix="e.g. gapps-runbook batch 04 --all")
     notebook = resolve_step(step)
     values = parse_parameters(parameters)
-    device = notebook.stem.startswith("03") and values.get("flow") == "device"
+    device = _is_device(notebook, values)
+    _check_device_options(device, handoff, webhook, scheduler)
+    specs = select_sites(profiles=profiles, all_profiles=all_profiles, sites_file=sites_file, home=root["home"],
+                         issuer=root["issuer"])
+    home = Path(root["home"]).resolve() if root["home"] else None
+    plan(specs, notebook, out, values, home)  # refuse secrets before any folder exists
+    runner = _executor(device, jobs, scheduler, handoff, webhook)
+    batch_dir = new_run_dir(out, f"batch-{notebook.stem}").resolve()
+    tasks = plan(specs, notebook, batch_dir, parse_parameters(parameters), home)
+    _run(ctx, tasks, runner, device=device, jobs=jobs, scheduler=scheduler, progress=progress, finished=None)
+
+
+def _resume(ctx: click.Context, folder: Path, *, jobs: int, scheduler: str | None, progress: bool | None,
+            handoff: Path | None, webhook: str | None) -> None:
+    """``--resume FOLDER``: the journal's finished sites are kept, the others run again, the summary is rebuilt."""
+    from ..runs.batch import resume_plan
+
+    batch_dir = folder.resolve()
+    title, tasks, finished = resume_plan(batch_dir)
+    notebook = Path(tasks[0].notebook)
+    device = _is_device(notebook, tasks[0].parameters)
+    _check_device_options(device, handoff, webhook, scheduler)
+    left = len(tasks) - len(finished)
+    click.echo(f"Resuming {batch_dir}: {len(finished)} of {len(tasks)} sites finished, {left} to run", err=True)
+    runner = _executor(device, jobs, scheduler, handoff, webhook) if left else None
+    _run(ctx, tasks, runner, device=device, jobs=jobs, scheduler=scheduler, progress=progress, finished=finished,
+         title=title)
+
+
+def _is_device(notebook: Path, values: Mapping[str, object]) -> bool:
+    return notebook.stem.startswith("03") and values.get("flow") == "device"
+
+
+def _check_device_options(device: bool, handoff: Path | None, webhook: str | None, scheduler: str | None) -> None:
     if (handoff is not None or webhook is not None) and not device:
         raise InputError("--handoff and --webhook go with the device flow of step 03",
                          fix="add -p flow device to batch 03, or leave them out")
     if device and scheduler is not None:
         raise InputError("the device flow runs in this process, not on Dask", fix="leave out --executor dask")
-    specs = select_sites(profiles=profiles, all_profiles=all_profiles, sites_file=sites_file, home=root["home"],
-                         issuer=root["issuer"])
-    home = Path(root["home"]).resolve() if root["home"] else None
-    plan(specs, notebook, out, values, home)  # refuse secrets before any folder exists
-    runner = _device_executor(handoff, webhook) if device else \
+
+
+def _executor(device: bool, jobs: int, scheduler: str | None, handoff: Path | None, webhook: str | None) -> Executor:
+    from ..runs.batch_executors import DaskExecutor, LocalExecutor
+
+    return _device_executor(handoff, webhook) if device else \
         DaskExecutor(scheduler) if scheduler is not None else LocalExecutor(jobs)
-    batch_dir = new_run_dir(out, f"batch-{notebook.stem}").resolve()
-    tasks = plan(specs, notebook, batch_dir, parse_parameters(parameters), home)
+
+
+def _run(ctx: click.Context, tasks: list[SiteTask], runner: Executor | None, *, device: bool, jobs: int,
+         scheduler: str | None, progress: bool | None, finished: dict[str, SiteOutcome] | None,
+         title: str | None = None) -> None:
+    """Run the batch, print its counts and paths, exit with its code (5 when stopped)."""
+    from ..runs.batch import run_batch
+
+    batch_dir = Path(tasks[0].batch_dir)
+    stem = Path(tasks[0].notebook).stem
     where = "device flow, all at once" if device else f"Dask at {scheduler}" if scheduler else f"{jobs} at a time"
-    click.echo(f"{notebook.stem} over {len(tasks)} sites ({where}) into {batch_dir}", err=True)
-    result = run_batch(tasks, runner, title=f"gapps-runbook batch {notebook.stem}", progress=progress,
-                       echo=lambda line: click.echo(line, err=True))
+    if finished is None:
+        click.echo(f"{stem} over {len(tasks)} sites ({where}) into {batch_dir}", err=True)
+    result = run_batch(tasks, runner or _NoSites(), title=title or f"gapps-runbook batch {stem}", progress=progress,
+                       echo=lambda line: click.echo(line, err=True), finished=finished)
     counts = Counter(o.outcome for o in result.outcomes)
     paths = {"summary": str(result.batch_dir / "summary.json"), "report": str(result.batch_dir / "report.html")}
     if device:  # stdout stays JSON lines
@@ -107,10 +167,17 @@ def batch(ctx: click.Context, step: str, profiles: str | None, all_profiles: boo
         click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())) +
                    f". Summary: {paths['summary']}  Report: {paths['report']}")
     if result.cancelled:
-        click.echo(f"Cancelled: {sum(o.detail != 'cancelled' for o in result.outcomes)} of {len(tasks)} sites finished.",
-                   err=True)
+        click.echo(f"Cancelled: {sum(o.detail != 'cancelled' for o in result.outcomes)} of {len(tasks)} sites finished. "
+                   f"Fix: gapps-runbook batch --resume {batch_dir}", err=True)
         ctx.exit(ExitCode.EXPIRED)
     ctx.exit(result.exit_code)
+
+
+class _NoSites:
+    """The executor of a resumed batch whose sites have all finished: nothing to run."""
+
+    def run(self, tasks: list[SiteTask], on_done: OnDone) -> None:
+        """Nothing is left to run."""
 
 
 def _device_executor(handoff: Path | None, webhook: str | None) -> DeviceExecutor:

@@ -4,12 +4,15 @@ The workspace (:mod:`gapps_runbook.runs.workspace`) is created or reopened first
 notebooks whose parameters carry profile, home and issuer, the engineer's edits never overwritten. Then
 JupyterLab starts on 127.0.0.1 in that folder, at notebook 00, with a random token passed through the
 environment (never on the command line, where ``ps`` shows it); the URL with its token is printed.
-``--emulator`` points the copies at the practice emulator (``http://127.0.0.1:8765``) and starts it in the
-background when nothing answers there (stopped again when JupyterLab stops).
+``--emulator`` points the copies at the practice emulator (``http://127.0.0.1:8765``, or ``--emulator-port``)
+and starts it in the background when nothing answers there (stopped again when JupyterLab stops); a
+program there that is not the emulator (its discovery document says so) is refused. What ``lab``
+starts dies with it, even on SIGKILL (:mod:`gapps_runbook.runs.children`), and the emulator's log is 0600.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -24,9 +27,11 @@ from pathlib import Path
 
 import click
 
+from ..emulator.command import PORT_ENV, OneLineError
 from ..emulator.persist import DEFAULT_PORT
 from ..errors import InputError, RunbookError
 from ..profile.files import default_home
+from ..runs.children import die_with_parent
 
 EMULATOR_ISSUER = f"http://127.0.0.1:{DEFAULT_PORT}"
 """The practice emulator's issuer (``gapps-runbook emulator``'s default port)."""
@@ -69,23 +74,86 @@ def free_port(first: int = FIRST_PORT, tries: int = 50) -> int:
     raise InputError(f"no free port in {first}-{first + tries - 1} on 127.0.0.1", fix="pass --port N")
 
 
-def start_emulator(home: Path, log: Path) -> subprocess.Popen[bytes] | None:
-    """Start the practice emulator in the background unless it answers already; None when it did.
+def emulator_port_option(func: Callable[..., object]) -> Callable[..., object]:
+    """``--emulator-port N`` (env ``GAPPS_RUNBOOK_EMULATOR_PORT``): where ``--emulator`` finds or starts it."""
+    return click.option("--emulator-port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, envvar=PORT_ENV,
+                        show_default=True, show_envvar=True,
+                        help="The practice emulator's port on 127.0.0.1 with --emulator (0: any free port).")(func)
+
+
+def emulator_issuer(port: int) -> str:
+    """The practice emulator's issuer on ``port`` (0: a free port, chosen now)."""
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def is_emulator(issuer: str, timeout: float = 1.0) -> bool | None:
+    """What answers at ``issuer``: True for the practice emulator, False for another program, None for nothing.
+
+    The emulator is recognised by its discovery document (OpenID Connect Discovery 1.0 §4): JSON whose
+    ``issuer`` is ``issuer`` and whose ``api_base`` and ``tokeninfo_endpoint`` (fields only it
+    publishes in this form) sit under it.
+    """
+    try:
+        with urllib.request.urlopen(issuer + "/.well-known/openid-configuration", timeout=timeout) as reply:  # noqa: S310
+            document = json.loads(reply.read(65536))
+    except urllib.error.HTTPError:
+        return False
+    except (OSError, ValueError):
+        return None if not _listening(issuer) else False
+    return isinstance(document, dict) and document.get("issuer") == issuer and \
+        document.get("api_base") == issuer and document.get("tokeninfo_endpoint") == issuer + "/tokeninfo"
+
+
+def _listening(issuer: str) -> bool:
+    port = int(issuer.rsplit(":", 1)[1])
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def open_log(path: Path) -> int:
+    """``path`` opened for appending, 0600 (created so, tightened if it was not), never through a symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def start_emulator(home: Path, log: Path, issuer: str = EMULATOR_ISSUER) -> subprocess.Popen[bytes] | None:
+    """Start the practice emulator at ``issuer`` in the background unless it answers already; None when it did.
+
+    It gets SIGTERM (it saves its state and stops, as on Ctrl-C) when this process dies, even by SIGKILL.
 
     Raises:
-        InputError: It did not answer within 20 s (the fix names the one command to run instead).
+        InputError: Another program answers on the port, or the emulator did not answer within 20 s
+            (the fix names the option or the one command to run instead).
     """
-    if answers(f"{EMULATOR_ISSUER}/.well-known/openid-configuration"):
+    port = issuer.rsplit(":", 1)[1]
+    found = is_emulator(issuer)
+    if found:
         return None
+    if found is False:
+        raise InputError(f"port {port} on 127.0.0.1 answers, but not as the practice emulator",
+                         fix="stop that program, or pass --emulator-port N (a free port: the emulator is started there)")
     env = {**os.environ, "GAPPS_RUNBOOK_HOME": str(home)}  # its state file beside the profiles
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    if not wait_until(lambda: proc.poll() is None and answers(f"{EMULATOR_ISSUER}/.well-known/openid-configuration"),
-                      20):
+    out = open_log(log)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "gapps_runbook", "emulator", "--port", port], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=die_with_parent())
+    finally:
+        os.close(out)
+    if not wait_until(lambda: proc.poll() is None and bool(is_emulator(issuer)), 20):
         proc.terminate()
-        raise InputError(f"the practice emulator did not start on {EMULATOR_ISSUER} (see {log})",
-                         fix=f"run `{EMULATOR_COMMAND}` in another terminal, then `gapps-runbook lab --emulator` again")
+        raise InputError(f"the practice emulator did not start on {issuer} (see {log})",
+                         fix=f"run `{EMULATOR_COMMAND} --port {port}` in another terminal, then "
+                             "`gapps-runbook lab --emulator` again")
     return proc
 
 
@@ -103,7 +171,7 @@ def run_jupyterlab(command: Sequence[str], token: str, url: str, *, open_browser
     """Run JupyterLab until it stops (Ctrl-C stops it); open ``url`` once it answers unless told not to."""
     root = next(part.split("=", 1)[1] for part in command if part.startswith("--ServerApp.root_dir="))
     env = {**os.environ, "JUPYTER_TOKEN": token, "GAPPS_RUNBOOK_LAB_ROOT": root}  # kernels: step links in 00
-    proc = subprocess.Popen(list(command), env=env)
+    proc = subprocess.Popen(list(command), env=env, preexec_fn=die_with_parent())  # its kernels go with it
     try:
         if wait_until(lambda: proc.poll() is not None or answers(url.split("/lab/")[0] + "/api/status"), 60) \
                 and proc.poll() is None:
@@ -128,10 +196,11 @@ def run_jupyterlab(command: Sequence[str], token: str, url: str, *, open_browser
 @click.command("lab")
 @click.option("--emulator", "use_emulator", is_flag=True,
               help=f"Practise on the emulator ({EMULATOR_ISSUER}); started in the background if it is not running.")
+@emulator_port_option
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 @click.option("--port", type=int, default=None, help=f"JupyterLab's port (default: the first free one from {FIRST_PORT}).")
 @click.pass_context
-def lab(ctx: click.Context, use_emulator: bool, no_browser: bool, port: int | None) -> None:
+def lab(ctx: click.Context, use_emulator: bool, emulator_port: int, no_browser: bool, port: int | None) -> None:
     """Open the profile's workspace in JupyterLab (127.0.0.1), at notebook 00.
 
     The workspace is <home>/workspaces/<profile>/: copies of the step notebooks with profile, home and
@@ -144,17 +213,17 @@ def lab(ctx: click.Context, use_emulator: bool, no_browser: bool, port: int | No
     obj = ctx.find_root().obj or {}
     home = Path(str(obj["home"])) if obj.get("home") else default_home()
     profile = str(obj.get("profile") or "default")
-    issuer = EMULATOR_ISSUER if use_emulator else str(obj.get("issuer") or "")
+    issuer = emulator_issuer(emulator_port) if use_emulator else str(obj.get("issuer") or "")
     try:
         workspace = prepare(profile, home=home, issuer=issuer, templates=notebooks_dir())
-        emulator = start_emulator(workspace.folder.parents[1], workspace.folder / "emulator.log") \
+        emulator = start_emulator(workspace.folder.parents[1], workspace.folder / "emulator.log", issuer) \
             if use_emulator else None
         port = port or free_port()
     except RunbookError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise OneLineError(exc) from None  # one line, the error's exit code (2 for bad input)
     click.echo("\n".join(workspace.report_lines()))
     if emulator is not None:
-        click.echo(f"Started the practice emulator on {EMULATOR_ISSUER} (stopped with JupyterLab; "
+        click.echo(f"Started the practice emulator on {issuer} (stopped with JupyterLab; "
                    f"log: {workspace.folder / 'emulator.log'})")
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))  # cleanup below runs
     token = secrets.token_hex(24)

@@ -3,14 +3,19 @@
 Every practice knob of :class:`~gapps_runbook.emulator.Emulator` is an option here: what the user
 does (``--scenario``), what breaks (``--fault``), refresh-token rotation and the 7-day Testing expiry.
 Values are parsed by :mod:`.practice`; a bad one is a one-line usage error naming the choices.
-It listens on port 8765 by default and keeps its state in a file (:mod:`.persist`), so after a restart
-it has the same address, the same demo clients, and the grants it gave (practice profiles keep working).
+It listens on port 8765 by default (``GAPPS_RUNBOOK_EMULATOR_PORT`` changes the default) and keeps its
+state in a file (:mod:`.persist`), so after a restart it has the same address, the same demo clients,
+and the grants it gave (practice profiles keep working). SIGTERM stops it as Ctrl-C does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +34,8 @@ SCENARIO_HELP = (
     "pending:N: N polls get authorization_pending, then the user approves (the desktop consent approves at once). "
     "Combine with commas, e.g. pending:2,deny."
 )
+PORT_ENV = "GAPPS_RUNBOOK_EMULATOR_PORT"
+"""The practice emulator's port when ``--port`` is not given (``lab``/``app --emulator`` read it too)."""
 FAULT_HELP = (
     "Make the next N requests (1 unless xN) to PATH fail with KIND, to practise retries and error handling: "
     "500/503/429 JSON errors, 502/504/408 HTML error pages, malformed (HTTP 200, not JSON), "
@@ -63,7 +70,7 @@ class OneLineError(click.ClickException):
 
 
 @click.command()
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, envvar=PORT_ENV, show_envvar=True,
               help="Port on 127.0.0.1; the same one every time, so the issuer URL stays valid (0: any free port).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"Where the state ({STATE_FILE}: clients, grants, refresh tokens) is kept across restarts. "
@@ -128,9 +135,28 @@ def _serve(port: int, state_dir: Path | None, fresh: bool, *, faults: list[tuple
     _check_port(port)  # werkzeug would print two lines and exit 1
     click.echo(f"State: {state_path} (kept across restarts; --fresh starts over)")
     try:
-        run_forever(emu, "127.0.0.1", port, click.echo)
+        with _sigterm_as_ctrl_c():
+            run_forever(emu, "127.0.0.1", port, click.echo)
     finally:
         emu.save()
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, systemd, the parent-death signal of ``lab``/``app``) stops the server as Ctrl-C
+    does, so the state is saved; the previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_port(port: int) -> None:

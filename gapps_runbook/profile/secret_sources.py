@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +56,30 @@ def read_secret(
             raise InputError("no client secret was entered", fix=f"paste the secret ({STEP_CLIENT})")
     register_secret(value)
     return value
+
+
+def terminal_prompt(ask: Callable[[], str], *, what: str, fix: str) -> Callable[[], str]:
+    """``ask`` (a hidden prompt), run only when standard input is a terminal.
+
+    Without one (cron, CI, a pipe) a hidden prompt cannot hide what is typed: Python's ``getpass``
+    falls back to echoing it with a ``GetPassWarning``, or reads the first line of whatever is piped
+    in. The prompt refuses instead, naming the non-interactive sources.
+
+    Args:
+        ask: Asks for the secret on the terminal (e.g. ``click.prompt(..., hide_input=True)``).
+        what: What is asked for, e.g. ``"passphrase"``.
+        fix: The flags that give it without a terminal.
+
+    Raises:
+        InputError: Standard input is not a terminal (raised when the prompt is called).
+    """
+
+    def prompt() -> str:
+        if not sys.stdin or not sys.stdin.isatty():
+            raise InputError(f"no terminal to ask for the {what} (standard input is not a terminal)", fix=fix)
+        return ask()
+
+    return prompt
 
 
 def _strip_newline(value: str) -> str:

@@ -16,8 +16,15 @@ else: it loads Voilà, tornado and jupyter_server at import). :class:`RunbookVoi
   (the icons still show: the page's widget manager bundles its own copy). MathJax is off in that template already;
 * no preheated kernels (Voilà's default, kept): a kernel starts when a page is opened, not before.
 
+* **the Host header checked** as JupyterLab checks it (jupyter_server's ``check_host``, a defence
+  against DNS rebinding), more strictly: only ``127.0.0.1:PORT`` and ``localhost:PORT`` are served
+  (:class:`LoopbackHostOnly`); any other name or port gets 403 before a handler runs. Voilà itself
+  turns jupyter_server's check off (``allow_remote_access=True``).
+
 The token comes through :data:`TOKEN_ENV` (never the command line, where ``ps`` shows it) and is removed
-from the environment before any kernel starts.
+from the environment before any kernel starts; it is also removed from the page request (its query
+string and URL) that Voilà hands to the page's kernel as ``QUERY_STRING`` and ``VOILA_REQUEST_URL``,
+so no kernel's environment holds it.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 from typing import Any
 
+import tornado.httputil
 import tornado.web
 from tornado.ioloop import PeriodicCallback
+from tornado.routing import Matcher, Rule
 from traitlets import Float
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
@@ -48,9 +58,38 @@ class AppPageHandler(TornadoVoilaHandler):
     async def get(self, path: str | None = None) -> None:
         """Render the app page (its kernel starts now, for this page only)."""
         _ = self.xsrf_token  # tornado sets the _xsrf cookie the page's shutdown beacon sends back (voila#1458)
+        without_token(self.request)  # authenticated already (a login cookie is set); the kernel never sees it
         async for html in self.get_generator(path=path):
             self.write(REMOTE_TAG.sub("", html))
             self.flush()
+
+
+def without_token(request: tornado.httputil.HTTPServerRequest) -> None:
+    """Remove the ``token`` query argument from ``request`` (its query, URI and parsed arguments)."""
+    kept = [(k, v) for k, v in urllib.parse.parse_qsl(request.query, keep_blank_values=True) if k != "token"]
+    request.query = urllib.parse.urlencode(kept)
+    request.uri = request.path + (f"?{request.query}" if request.query else "")
+    request.query_arguments.pop("token", None)
+    request.arguments.pop("token", None)
+
+
+class LoopbackHostOnly(Matcher):
+    """Matches a request whose ``Host`` is NOT ``127.0.0.1:PORT`` or ``localhost:PORT`` (it is refused)."""
+
+    def __init__(self, port: int) -> None:
+        self.allowed = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def match(self, request: tornado.httputil.HTTPServerRequest) -> dict[str, Any] | None:
+        """``{}`` (refuse) for another host, None (go on routing) for a loopback one on our port."""
+        return None if request.host.lower() in self.allowed else {}
+
+
+class HostRefused(tornado.web.RequestHandler):
+    """403 for a request to another host name or port (DNS rebinding, a proxy that forwards ``Host``)."""
+
+    def prepare(self) -> None:
+        """Refuse before anything else runs."""
+        raise tornado.web.HTTPError(403, "Host not allowed")
 
 
 class RunbookVoila(Voila):
@@ -70,8 +109,10 @@ class RunbookVoila(Voila):
         return handlers
 
     def listen(self) -> None:
-        """Start the reaper, then serve until stopped (Voilà's own loop)."""
+        """Refuse other hosts, start the reaper, then serve until stopped (Voilà's own loop)."""
         self._unconnected_since: dict[str, float] = {}
+        router = self.app.default_router
+        router.rules.insert(0, router.process_rule(Rule(LoopbackHostOnly(self.port), HostRefused)))
         PeriodicCallback(self._reap, 2000).start()
         super().listen()
 

@@ -1,0 +1,118 @@
+"""Bad input to export, import and batch: one line with the fix, exit 2, no hang, nothing stored changed.
+
+Each case runs the real command in a child process with a deadline (a FIFO or ``/dev/zero`` that was
+read would hang or eat memory) and standard input not a terminal; the profile home is compared byte
+for byte before and after, and a refused batch leaves no folder under ``--out``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gapps_runbook.oauth.clients import ClientConfig
+from gapps_runbook.oauth.endpoints import Endpoints
+from gapps_runbook.profile.store import ProfileStore
+from gapps_runbook.runs.batch import MAX_SITES, MAX_SITES_FILE_BYTES
+
+PASSPHRASE_ENV = "GAPPS_TEST_PASSPHRASE"
+ISSUER = "https://idp.example"
+
+
+def _home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    endpoints = Endpoints(issuer=ISSUER, authorization_endpoint=f"{ISSUER}/auth", token_endpoint=f"{ISSUER}/token")
+    client = ClientConfig("123456789012-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com",
+                          "GOCSPX-abcdefghijklmnopqrstuvwxyz01", "desktop")
+    ProfileStore(home).profile("site-a").save_client(client, endpoints)
+    return home
+
+
+def _snapshot(home: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(home)): (p.read_bytes() if p.is_file() else b"", p.stat().st_mode)
+            for p in sorted(home.rglob("*"))}
+
+
+def _fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+def _sparse(tmp_path: Path, size: int, name: str = "big") -> Path:
+    path = tmp_path / name
+    with open(path, "wb") as handle:
+        handle.truncate(size)  # a size, no bytes written: only a read of the whole file would notice
+    return path
+
+
+def _sites(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sites.csv"
+    path.write_text(text)
+    return path
+
+
+def _readonly_folder(tmp_path: Path) -> Path:
+    if os.geteuid() == 0:
+        return Path("/proc/self")  # root writes through permission bits; a virtual file system refuses
+    folder = tmp_path / "readonly"
+    folder.mkdir(mode=0o500)
+    return folder
+
+
+Case = Callable[[Path], list[str]]
+CASES: dict[str, tuple[Case, str]] = {
+    "export into an unwritable folder": (
+        lambda t: ["export", "site-a", "--out", str(_readonly_folder(t) / "x.age"), "--passphrase-env", PASSPHRASE_ENV],
+        "cannot write into"),
+    "export into /proc": (lambda t: ["export", "site-a", "--out", "/proc/x.age", "--passphrase-env", PASSPHRASE_ENV],
+                          "cannot write into /proc"),
+    "export over a device": (lambda t: ["export", "site-a", "--out", "/dev/null", "--passphrase-env", PASSPHRASE_ENV],
+                             "not a regular file"),
+    "export without a terminal": (lambda t: ["export", "site-a", "--out", str(t / "x.age")], "--passphrase-env"),
+    "import /dev/zero": (lambda t: ["import", "/dev/zero", "--passphrase-env", PASSPHRASE_ENV], "not a regular file"),
+    "import a FIFO": (lambda t: ["import", str(_fifo(t)), "--passphrase-env", PASSPHRASE_ENV], "not a regular file"),
+    "import a folder": (lambda t: ["import", str(t), "--passphrase-env", PASSPHRASE_ENV], "not a regular file"),
+    "import 17 MiB": (lambda t: ["import", str(_sparse(t, 17 * 2**20)), "--passphrase-env", PASSPHRASE_ENV],
+                      "larger than 16 MiB"),
+    "import without a terminal": (lambda t: ["import", str(_sparse(t, 100))], "--passphrase-env"),
+    "--sites with a bad issuer": (lambda t: ["batch", "04", "--sites", str(_sites(t, "profile,issuer\nsite-a,ftp://x\n"))],
+                                  "line 2"),
+    "--sites with plain http off loopback": (
+        lambda t: ["batch", "04", "--sites", str(_sites(t, "profile,issuer\nsite-a,http://idp.example\n"))], "plain http"),
+    "--sites with unknown profiles": (
+        lambda t: ["batch", "04", "--sites", str(_sites(t, "profile\n" + "".join(f"p{i}\n" for i in range(300))))],
+        "300 of the 300 sites name no existing profile: p0, p1, p2 and 297 more"),
+    "--sites with too many rows": (
+        lambda t: ["batch", "04", "--sites", str(_sites(t, "profile\n" + "site-a\n" * (MAX_SITES + 1)))],
+        f"more than {MAX_SITES} sites"),
+    "--sites too large": (lambda t: ["batch", "04", "--sites", str(_sparse(t, MAX_SITES_FILE_BYTES + 1, "s.csv"))],
+                          "larger than 8 MiB"),
+    "--sites a FIFO": (lambda t: ["batch", "04", "--sites", str(_fifo(t))], "not a regular file"),
+    "--profiles unknown": (lambda t: ["batch", "04", "--profiles", "site-a,nobody"], "nobody"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path: Path, case: str) -> None:
+    build, named = CASES[case]
+    home = _home(tmp_path)
+    out = tmp_path / "runs"
+    args = build(tmp_path)
+    if args[0] == "batch":
+        args += ["--out", str(out), "--no-progress"]
+    before = _snapshot(home)
+    env = {**os.environ, PASSPHRASE_ENV: "a passphrase long enough for age 123"}
+    result = subprocess.run([sys.executable, "-m", "gapps_runbook", "--home", str(home), *args], env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert len(lines) == 1 and named in lines[0] and " Fix: " in lines[0], lines
+    assert result.stdout == "" and "Warning" not in result.stderr
+    assert _snapshot(home) == before
+    assert not out.exists() and not (tmp_path / "x.age").exists()
