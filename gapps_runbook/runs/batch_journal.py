@@ -144,7 +144,7 @@ def _read_bounded(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{path.parent} has no batch journal ({JOURNAL})",
-                         fix="pass the folder a `gapps-runbook batch` created (its path is on its first line)") from None
+                         fix="pass the folder a `gapps-runbook batch` created (its first line names it)") from None
     except OSError as exc:
         raise InputError(f"cannot read the batch journal {path} ({exc.strerror})",
                          fix="pass a batch folder of yours") from None
