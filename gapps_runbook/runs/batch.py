@@ -124,7 +124,7 @@ def read_sites_file(path: Path) -> list[SiteSpec]:
     try:
         if not reader.fieldnames or "profile" not in reader.fieldnames:
             raise InputError(f"{path} has no 'profile' column", fix=f"start it with the header {','.join(SITES_COLUMNS)}")
-        specs = []
+        specs: list[SiteSpec] = []
         for row in reader:
             name = (row.get("profile") or "").strip()
             if not name:
