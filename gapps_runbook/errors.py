@@ -141,6 +141,14 @@ class ProtocolError(TransportError):
     """The server's answer is not what the protocol says (not JSON, missing fields)."""
 
 
+class MalformedResponse(ProtocolError):
+    """A required field of a protocol answer is missing or of the wrong type: the provider (or what stands
+    at its address) does not speak the protocol as its discovery says, a configuration matter (exit 3),
+    not a network one. Polling and the refresh journal treat it as any other :class:`ProtocolError`."""
+
+    exit_code = ExitCode.MISCONFIGURED
+
+
 class FlowTimeout(RunbookError):
     """The local deadline passed before authorization finished."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gapps_runbook import cli
-from gapps_runbook.errors import ProtocolError
+from gapps_runbook.errors import MalformedResponse
 from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.oauth.transport import RequestsTransport
 
@@ -201,6 +201,6 @@ def test_a_malformed_answer_is_one_line_naming_the_provider_the_endpoint_and_the
     rc = cli.run([*home, "authorize", "--flow", "device", "--scope", SCOPE])
     err = capsys.readouterr().err
     line = one_line_error(err)
-    assert rc == ProtocolError.exit_code
+    assert rc == MalformedResponse.exit_code == 3
     assert f"from provider {issuer.removeprefix('http://')} (" in line and expected in line
     assert "KeyError" not in err and "planted-device-code" not in err

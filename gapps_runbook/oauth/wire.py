@@ -3,8 +3,8 @@
 Every protocol document the runbook reads (the token response, RFC 6749 §5.1; the device
 authorization response, RFC 8628 §3.2; UserInfo, OpenID Connect Core §5.3.2; Google's tokeninfo
 and RFC 7662 introspection) is parsed with these readers, so a field that is missing or not what the
-protocol says becomes one :class:`~gapps_runbook.errors.ProtocolError` (:func:`malformed`) naming
-the provider, the endpoint and the field, never the value (a value may be a secret): "the token
+protocol says becomes one :class:`~gapps_runbook.errors.MalformedResponse` (a ProtocolError, exit 3;
+:func:`malformed`) naming the provider, the endpoint and the field, never the value (a value may be a secret): "the token
 response from provider idp.example (/oauth/token): access_token is missing".
 """
 
@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProtocolError
+from ..errors import MalformedResponse
 from .transport import host_of
 
 MAX_SECONDS = 2**31 - 1
@@ -39,7 +39,7 @@ def from_endpoint(kind: str, url: str | None = None) -> str:
     return f"{kind} from provider {host_of(url)} ({path})"
 
 
-def malformed(document: str, key: str, problem: str = "is missing") -> ProtocolError:
+def malformed(document: str, key: str, problem: str = "is missing") -> MalformedResponse:
     """The one error for a missing or wrongly typed field: "the DOCUMENT: KEY PROBLEM", with :data:`MALFORMED_FIX`.
 
     Args:
@@ -47,7 +47,7 @@ def malformed(document: str, key: str, problem: str = "is missing") -> ProtocolE
         key: The field.
         problem: What is wrong with it, never its value ("is not a string").
     """
-    return ProtocolError(f"the {document}: {key} {problem}", fix=MALFORMED_FIX)
+    return MalformedResponse(f"the {document}: {key} {problem}", fix=MALFORMED_FIX)
 
 
 def wire_int(value: Any) -> int | None:
@@ -93,7 +93,7 @@ def seconds(
         The value, or ``default``.
 
     Raises:
-        ProtocolError: The field is not an integer from ``minimum`` to :data:`MAX_SECONDS`.
+        MalformedResponse: The field is not an integer from ``minimum`` to :data:`MAX_SECONDS`.
     """
     if body.get(key) is None:
         return default
@@ -118,7 +118,7 @@ def text(body: Mapping[str, Any], key: str, document: str, *, required: bool = F
         The string, or None.
 
     Raises:
-        ProtocolError: The field is not a string, or is required and absent or empty.
+        MalformedResponse: The field is not a string, or is required and absent or empty.
     """
     value = body.get(key)
     if value is None or value == "":
