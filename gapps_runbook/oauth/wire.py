@@ -4,8 +4,8 @@ Every protocol document the runbook reads (the token response, RFC 6749 §5.1; t
 authorization response, RFC 8628 §3.2; UserInfo, OpenID Connect Core §5.3.2; Google's tokeninfo
 and RFC 7662 introspection) is parsed with these readers, so a field that is missing or not what the
 protocol says becomes one :class:`~gapps_runbook.errors.MalformedResponse` (a ProtocolError, exit 3;
-:func:`malformed`) naming the provider, the endpoint and the field, never the value (a value may be a secret): "the token
-response from provider idp.example (/oauth/token): access_token is missing".
+:func:`malformed`) naming the provider, the endpoint and the field, never the value (a value may be
+a secret): "the token response from provider idp.example (/oauth/token): access_token is missing".
 """
 
 from __future__ import annotations
