@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import AccountMismatch, Cancelled, InputError, RunbookError
-from ..oauth import device_flow, loopback, scopes, tokens, userinfo
+from ..oauth import scopes, tokens, userinfo
 from ..oauth.clients import ClientConfig
 from ..profile import refresh_journal
 from .setup import Flow, raise_for_preflight
 from .site import Site, in_provider_words
 from .state import ATTEMPT_RECORD, authorization_problem, begin_attempt, end_attempt
 from .token_status import status
+
+if TYPE_CHECKING:
+    from ..oauth import device_flow, loopback
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_
     def keep(token: tokens.Token) -> str | None:
         kept.append(_keep(site, client, token, "desktop", requested))
         return kept[-1].account
+
+    from ..oauth import loopback  # the listener's HTTP server: loaded when a flow runs (`status` stays quick, B2)
 
     loopback.run(site.transport, site.endpoints, client, requested, open_url=open_url, timeout=timeout,
                  clock=site.clock, cancelled=cancelled, keep=keep, pasted=pasted)
@@ -140,6 +145,8 @@ def check_pasted(url: str, pasted: str) -> None:
     Raises:
         InputError: Not the link's redirect address, another attempt's, or neither a code nor an error in it.
     """
+    from ..oauth import loopback  # loaded when a flow runs (B2)
+
     loopback.check_paste(url, pasted)
 
 
@@ -148,6 +155,8 @@ def start_paste(site: Site, requested: tuple[str, ...]) -> loopback.LoopbackAuth
     """Preflight for the desktop flow, then a new attempt whose link the person opens (paste-back mode)."""
     verdict = scopes.preflight(requested, flow="desktop", endpoints=site.endpoints, client=site.client())
     raise_for_preflight(verdict)
+    from ..oauth import loopback  # loaded when a flow runs (B2)
+
     return loopback.start(site.endpoints, site.client(), requested)
 
 
@@ -156,6 +165,8 @@ def finish_paste(site: Site, pending: loopback.LoopbackAuthorization, pasted: st
     """Complete a paste-back authorization with the URL the browser was redirected to."""
     client = site.client()
     try:
+        from ..oauth import loopback  # loaded when a flow runs (B2)
+
         token = loopback.complete(site.transport, pending, pasted, clock=site.clock)
         return _keep(site, client, token, "desktop", tuple(pending.scopes))
     except RunbookError as exc:
@@ -172,6 +183,8 @@ def _device(
     cancelled: Callable[[], bool],
     timeout: float | None,
 ) -> tokens.Token:
+    from ..oauth import device_flow  # loaded when a flow runs (B2)
+
     grant = device_flow.request_device_code(site.transport, site.endpoints, client, requested, clock=site.clock)
     if on_device_code is not None:
         on_device_code(grant)
