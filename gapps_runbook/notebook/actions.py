@@ -26,16 +26,6 @@ from ..oauth.verify import VerifyReport
 from ..views.lastmile import summary_lines
 from ..views.render import unproved_reason
 
-STEPS: tuple[tuple[str, str, str], ...] = (
-    ("preflight", "01_console_checklist.ipynb", "01 Console checklist and preflight"),
-    ("client", "02_client_credentials.ipynb", "02 Client credentials"),
-    ("authorize", "03_authorize.ipynb", "03 Authorize (generate the authorization code)"),
-    ("verify", "04_token_status.ipynb", "04 Token status: verify"),
-    ("refresh", "04_token_status.ipynb", "04 Token status: refresh"),
-    ("revoke", "04_token_status.ipynb", "04 Token status: revoke"),
-)
-"""Step keys recorded by ``runbook.Site.mark``, the notebook that runs each, and its title."""
-
 
 def open_site(profile: str = "default", home: str | Path = "", issuer: str = "") -> runbook.Site:
     """The profile's site; ``home`` "" means $GAPPS_RUNBOOK_HOME or the per-user folder, ``issuer`` "" the profile's."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, NotebookRunError
-from ..steps import STEPS, find_step
+from ..steps import AUTHORIZE, BACKUP, START, STATUS, STEPS, find_step
 from .execute import RunResult, run_notebook
 
 if TYPE_CHECKING:
@@ -83,13 +83,18 @@ def result_line(step: str, result: RunResult, parameters: Mapping[str, object], 
     from .summary import open_profile, steps_text, token_text, verify_text
 
     profile = open_profile(parameters)
+    ran = find_step(step)
     text = f"{step}: ok ({result.duration:.1f} s)."
-    did = {"00": steps_text(profile), "03": _flow_done(profile)}.get(step[:2], " ".join(last_output.split()))
-    if step.startswith("05"):
+    did = " ".join(last_output.split())
+    if ran == START:
+        did = steps_text(profile)
+    elif ran == AUTHORIZE:
+        did = _flow_done(profile)
+    elif ran == BACKUP:
         did = next((" ".join(ln.split()) for ln in reversed(lines) if ln.startswith(f"{profile.name}:")), did)
-    if did and not step.startswith("04"):
+    if did and ran != STATUS:
         text += f" {did.rstrip('.')}."
-    since = time.time() - result.duration if step.startswith("04") else None
+    since = time.time() - result.duration if ran == STATUS else None
     return f"{text} {token_text(profile)} Verify: {verify_text(profile, since=since)}."
 
 
