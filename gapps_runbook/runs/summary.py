@@ -93,7 +93,11 @@ def verify_text(profile: Profile, since: float | None = None) -> str:
 
 def steps_text(profile: Profile) -> str:
     """Each step's verdict: ``Steps: 01 ok, 02 ok, 03 stale, 04 not run, 05 not run``."""
-    return "Steps: " + ", ".join(f"{s.step.number} {s.verdict}" for s in site_state(profile).steps)
+    return _steps(site_state(profile))
+
+
+def _steps(current: SiteState) -> str:
+    return "Steps: " + ", ".join(f"{s.step.number} {s.verdict}" for s in current.steps)
 
 
 def recorded_flow(profile: Profile) -> str:
@@ -134,6 +138,8 @@ class SiteSummary:
     verify: str
     failed_step: str = ""
     fix: str = ""
+    steps: str = ""
+    """Every step's verdict after the run (:func:`steps_text`)."""
 
     authorized: bool = True
     """Whether ``flow`` is the flow of a successful authorization (else only step 01's choice)."""
@@ -150,6 +156,8 @@ class SiteSummary:
         rows = [("Site (profile)", self.site), ("Flow", flow), ("Outcome", self.outcome),
                 ("Token id", token.token_id or "none (runbook step 03)"), ("Expiry", token.expiry or "-"),
                 ("Account", token.account or "-"), ("Verify", self.verify)]
+        if self.steps:
+            rows.append(("Steps", self.steps.removeprefix("Steps: ")))
         if self.failed_step:
             rows += [("Failed step", self.failed_step), ("Fix", self.fix)]
         return rows
@@ -175,4 +183,5 @@ def summarize(parameters: Mapping[str, object], outcomes: Sequence[tuple[str, No
         verify=verify_text(profile, since=started),
         failed_step=failed[0] if failed else "", fix=(failed[1].fix or "") if failed else "",
         authorized=current.of(AUTHORIZE).verdict == "ok",
+        steps=_steps(current),
     )
