@@ -64,7 +64,7 @@ def test_denied_reauthorization_leaves_03_ok_and_status_exit_0(tmp_path: Path, m
         _authorize(site)
     authorize = state.read(site).of(AUTHORIZE)
     assert authorize.verdict == "ok"
-    assert "the new attempt failed" in authorize.detail and f"the stored token {first.token.token_id} still works" \
+    assert "the new attempt was denied" in authorize.detail and f"the stored token {first.token.token_id} still works" \
         in authorize.detail
     result = _status(tmp_path, emu, "--json")
     assert result.exit_code == 0, result.output

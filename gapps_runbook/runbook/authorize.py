@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import AccountMismatch, Cancelled, InputError, RunbookError
+from ..errors import (AccessDenied, AccountMismatch, Cancelled, ExpiredToken, FlowTimeout, InputError,
+                      RunbookError)
 from ..oauth import scopes, tokens, userinfo
 from ..oauth.clients import ClientConfig
 from ..profile import refresh_journal
@@ -88,6 +89,11 @@ def _desktop(site: Site, client: ClientConfig, requested: tuple[str, ...], open_
     return kept[-1]
 
 
+_ATTEMPT_WORDS: tuple[tuple[type[RunbookError], str], ...] = (
+    (Cancelled, "cancelled"), (AccessDenied, "denied"), (ExpiredToken, "expired"), (FlowTimeout, "timed out"))
+"""How a new attempt that got no token ended, as step 03's verdict words it."""
+
+
 def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
     """Record a failed, denied, expired or cancelled attempt.
 
@@ -96,7 +102,7 @@ def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
     token ... still works"); otherwise step 03 is failed.
     """
     end_attempt(site)
-    outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
+    outcome = next((word for kind, word in _ATTEMPT_WORDS if isinstance(exc, kind)), "failed")
     if _still_good(site):
         site.record(ATTEMPT_RECORD, outcome, exc.message)
         site.audit("authorize", outcome, f"{exc.message}; the stored token is still in place", inputs)

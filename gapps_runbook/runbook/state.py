@@ -49,6 +49,9 @@ _WAITING: dict[str, tuple[str, str]] = {}
 """Step 03 attempts waiting in this process, by profile folder: (started at, what it waits for). Kept in
 memory, not in the profile: starting an attempt writes nothing, so a page that opens step 03 changes no file."""
 _WAITING_LOCK = threading.Lock()
+_ATTEMPT_ENDS = {"cancelled": "was cancelled", "denied": "was denied", "expired": "expired", "timed out": "timed out",
+                 "failed": "failed"}
+"""How step 03's verdict words a new attempt that got no token (``runbook.authorize`` records the key)."""
 
 FACT_WORDS = {
     "flow": "step 01's flow",
@@ -348,8 +351,8 @@ def _authorize(site: Site, settings: Mapping[str, Any], facts: Mapping[str, str]
     if problem is not None:
         return StepState(AUTHORIZE, "stale", problem, state.at, state.by, state.rests_on, AUTHORIZE)
     detail = state.detail
-    if attempt and attempt.get("status") in ("failed", "cancelled"):
-        word = "was cancelled" if attempt.get("status") == "cancelled" else "failed"
+    if attempt and attempt.get("status") in _ATTEMPT_ENDS:
+        word = _ATTEMPT_ENDS[str(attempt.get("status"))]
         detail += (f"; the new attempt {word} ({utc_text(str(attempt.get('at') or ''))}: "
                    f"{attempt.get('detail') or 'no detail'}); the stored token {st.token_id} still works")
     return StepState(AUTHORIZE, "ok", detail, state.at, state.by, state.rests_on)
