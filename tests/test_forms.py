@@ -573,7 +573,9 @@ def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_onc
         msg_id = kc.execute("from gapps_runbook import notebook as rb\n"
                             "rb.authorize(services=['openid'], flow='device', timeout=120)", allow_stdin=True)
         reply = kc.get_shell_msg(timeout=120)
-        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        while reply["parent_header"].get("msg_id") != msg_id:  # a late reply to start-up's kernel_info polls
+            reply = kc.get_shell_msg(timeout=120)
+        assert reply["content"]["status"] == "ok"
         messages = _iopub_until(kc, [], lambda seen: _widget_view(seen) and _user_code(seen))
         emu.emulator.approve(_user_code(messages))
         _iopub_until(kc, messages, lambda seen: any(m["msg_type"] == "comm_msg" and "Authorized" in json_dumps(m)

@@ -43,7 +43,8 @@ def act_preflight(
     """
     requested = runbook.requested_scopes(site, services=services)
     verdict = runbook.check_console(
-        site, requested, flow=flow or "", publishing_status=publishing_status or None  # type: ignore[arg-type]
+        site, requested, flow=runbook.as_flow(flow) if flow else "",
+        publishing_status=runbook.as_publishing_status(publishing_status)
     )
     if project_id:
         site.profile.update_settings(lambda s: s.update(project_id=project_id.strip()))
@@ -53,7 +54,7 @@ def act_preflight(
 def act_plan(site: runbook.Site, requested: tuple[str, ...], flow: str = "auto") -> scopes.Preflight:
     """Step 03 before any network call: which flow runs with the stored client, and whether it can work."""
     client = site.client()
-    return scopes.preflight(requested, flow=flow, endpoints=site.endpoints, client=client)  # type: ignore[arg-type]
+    return scopes.preflight(requested, flow=runbook.as_flow(flow), endpoints=site.endpoints, client=client)
 
 
 def act_project_id(site: runbook.Site, project_id: str = "") -> str:
@@ -86,7 +87,7 @@ def act_save_client(
         site,
         client_id=client_id.strip(),
         client_secret=client_secret,
-        client_type=_client_type(site, client_type),  # type: ignore[arg-type]
+        client_type=runbook.as_client_type(_client_type(site, client_type)),
         product_name=product_name,
         project_id=project_id.strip() or None,
     )
@@ -104,7 +105,8 @@ def act_import_client_bytes(
     except UnicodeDecodeError:
         raise InputError("the uploaded file is not UTF-8 text", fix=fix) from None
     parsed = clients.parse_client_json(
-        text, endpoints=site.endpoints, client_type=client_type or None, product_name=product_name  # type: ignore[arg-type]
+        text, endpoints=site.endpoints, client_type=runbook.as_client_type(client_type) if client_type else None,
+        product_name=product_name
     )
     return runbook.save_client(
         site, client_id=parsed.client_id, client_secret=parsed.client_secret, client_type=parsed.client_type,
@@ -127,7 +129,8 @@ def act_client_from_refs(
         The stored client, or None when no reference was given (the stored client is kept).
     """
     if client_secrets_file:
-        return runbook.import_client_json(site, Path(client_secrets_file).expanduser(), client_type=client_type or None,  # type: ignore[arg-type]
+        kind = runbook.as_client_type(client_type) if client_type else None
+        return runbook.import_client_json(site, Path(client_secrets_file).expanduser(), client_type=kind,
                                           product_name=product_name)
     if not client_id:
         if client_secret_env or client_secret_file:

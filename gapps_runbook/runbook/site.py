@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import STEP_CLIENT, ConfigError, NoToken, RunbookError
 from ..oauth.clients import ClientConfig
@@ -151,4 +151,4 @@ def in_provider_words(step: F) -> F:
                 exc.for_provider(issuer)
             raise
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..profile.secret_sources import read_fd
@@ -35,6 +36,9 @@ from ..profile.store import ProfileStore
 from .batch_executors import Executor, SiteTask
 from .batch_journal import Journal, read_journal
 from .batch_outcome import CANCELLED, SiteOutcome, batch_exit_code
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 Echo = Callable[[str], None]
 SITES_COLUMNS = ("profile", "issuer", "notes")
@@ -75,7 +79,7 @@ def select_sites(*, profiles: str | None, all_profiles: bool, sites_file: Path |
             or malformed (a bad issuer included), the selection is empty or larger than
             :data:`MAX_SITES`, or names a profile that does not exist.
     """
-    if sum(x is not None and x is not False for x in (profiles, all_profiles or None, sites_file)) != 1:
+    if sum((profiles is not None, all_profiles, sites_file is not None)) != 1:
         raise InputError("choose the sites with exactly one of --profiles, --all and --sites",
                          fix="e.g. --profiles site-a,site-b, or --all, or --sites sites.csv")
     store = ProfileStore(home)
@@ -316,7 +320,7 @@ def stop_signals_as_interrupt() -> Iterator[StopSignals]:
             signal.signal(number, handler)
 
 
-def _progress_bar(total: int, initial: int = 0):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int, initial: int = 0) -> tqdm[Any]:
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="site", file=sys.stderr, dynamic_ncols=True)

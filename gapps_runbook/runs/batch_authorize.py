@@ -128,6 +128,11 @@ class Notifier:
         return None if 200 <= reply.status_code < 300 else f"the webhook at {host} answered HTTP {reply.status_code}"
 
 
+def _seconds(value: object) -> float | None:
+    """A ``-p timeout`` value as seconds, None when not given."""
+    return float(value) if isinstance(value, (int, float, str)) and value else None
+
+
 def authorize_site(task: SiteTask, notifier: Notifier, cancelled: Callable[[], bool]) -> SiteOutcome:
     """Step 03 with the device flow for one site; never raises for the site's own failure.
 
@@ -154,10 +159,11 @@ def authorize_site(task: SiteTask, notifier: Notifier, cancelled: Callable[[], b
         site = runbook.Site.open(task.profile, home=Path(task.home) if task.home else None, issuer=task.issuer or None)
         if params.get("expected_account"):
             runbook.pin_account(site, str(params["expected_account"]))
-        requested = runbook.requested_scopes(site, services=[str(s) for s in params.get("services") or ()])  # type: ignore[attr-defined]
+        services = params.get("services")
+        requested = runbook.requested_scopes(site, services=[str(s) for s in services] if isinstance(services, list) else None)
         if params.get("reauthorize") or runbook.state.already_authorized(site, requested) is None:
             runbook.authorize(site, requested, flow="device", on_device_code=on_code, cancelled=cancelled,
-                              timeout=float(params["timeout"]) if params.get("timeout") else None)  # type: ignore[arg-type]
+                              timeout=_seconds(params.get("timeout")))
         current = runbook.state.read(site)
     except Cancelled:
         return row("failed", CANCELLED, "run the batch again for this site")

@@ -102,7 +102,7 @@ def _current_inputs(step: Step, site: Any, values: Mapping[str, object]) -> dict
     from .. import runbook
 
     settings = site.profile.load_settings()
-    requested = list(runbook.requested_scopes(site, services=values.get("services") or None))  # type: ignore[arg-type]
+    requested = list(runbook.requested_scopes(site, services=_services(values)))
     if step == CHECKLIST:
         return {"scopes": requested, "flow": values.get("flow") or settings.get("chosen_flow") or "auto",
                 "publishing_status": values.get("publishing_status") or settings.get("publishing_status") or ""}
@@ -113,12 +113,25 @@ def _current_inputs(step: Step, site: Any, values: Mapping[str, object]) -> dict
     client = site.profile.load_client()
     if client is None:
         return None
-    verdict = scopes.preflight(tuple(requested), flow=str(values.get("flow") or "auto"), endpoints=site.endpoints,  # type: ignore[arg-type]
-                               client=client)
+    verdict = scopes.preflight(tuple(requested), flow=runbook.as_flow(str(values.get("flow") or "auto")),
+                               endpoints=site.endpoints, client=client)
     account = runbook.status(site).account or ""
     pinned = str(values.get("expected_account") or "")
     return {"scopes": requested, "flow": verdict.flow,
             "account": pinned if pinned and pinned.lower() != account.lower() else account}
+
+
+def settings_flow(site: Any) -> str:
+    """The flow step 01 saved (the client type a client without one gets)."""
+    return str(site.profile.load_settings().get("flow") or "")
+
+
+def _services(values: Mapping[str, object]) -> list[str] | None:
+    """The ``-p services`` value as a list of service names, None when not given."""
+    given = values.get("services")
+    if not given:
+        return None
+    return [given] if isinstance(given, str) else [str(s) for s in given] if isinstance(given, (list, tuple)) else None
 
 
 def _client_inputs(site: Any, values: Mapping[str, object]) -> dict[str, Any] | None:
@@ -129,6 +142,7 @@ def _client_inputs(site: Any, values: Mapping[str, object]) -> dict[str, Any] | 
     from ..oauth.client_ids import validate_client_id, validate_client_secret
     from ..oauth.clients import ClientConfig, load_client_json
     from ..profile.secret_sources import read_secret
+    from ..runbook import as_client_type
     from ..safety.redact import fingerprint
 
     text = {k: str(values.get(k) or "").strip() for k in ("client_secrets_file", "client_id", "client_secret_env",
@@ -144,7 +158,7 @@ def _client_inputs(site: Any, values: Mapping[str, object]) -> dict[str, Any] | 
                              file=Path(text["client_secret_file"]).expanduser() if text["client_secret_file"] else None)
         client = ClientConfig(client_id=validate_client_id(text["client_id"], google=google),
                               client_secret=validate_client_secret(secret, google=google) if secret else "",
-                              client_type=text["client_type"] or site.profile.load_settings().get("flow"),  # type: ignore[arg-type]
+                              client_type=as_client_type(text["client_type"] or str(settings_flow(site))),
                               product_name=text["product_name"], project_id=text["project_id"] or None)
     else:
         client = site.profile.load_client()
@@ -161,6 +175,6 @@ def _still_valid(step: Step, site: Any, values: Mapping[str, object]) -> bool:
         return True
     from .. import runbook
 
-    requested = runbook.requested_scopes(site, services=values.get("services") or None)  # type: ignore[arg-type]
+    requested = runbook.requested_scopes(site, services=_services(values))
     pinned = str(values.get("expected_account") or "") or None
     return runbook.state.authorization_problem(site, runbook.status(site), requested, pinned=pinned) is None
