@@ -190,10 +190,65 @@ def gmail_profile(request: Request, state: State, grant: Grant, values: Mapping[
     return json_response(body)
 
 
+CONTACTS = (("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"))
+"""The seeded account's contacts (every account has the same three)."""
+PERSON_FIELDS = frozenset(
+    "addresses ageRanges biographies birthdays calendarUrls clientData coverPhotos emailAddresses events "
+    "externalIds genders imClients interests locales locations memberships metadata miscKeywords names "
+    "nicknames occupations organizations phoneNumbers photos relations sipAddresses skills urls userDefined".split()
+)
+"""The ``personFields`` paths people.connections.list accepts (its reference page)."""
+_CONNECTIONS_DOC = "https://developers.google.com/people/api/rest/v1/people.connections/list"
+
+
+def connections(request: Request, state: State, grant: Grant, values: Mapping[str, str]) -> Response:
+    """``GET /v1/people/me/connections``: the seeded contacts, with only the ``personFields`` asked for.
+
+    https://developers.google.com/people/api/rest/v1/people.connections/list: ``personFields`` is
+    required; ``pageSize`` is 1-1000 (default 100); ``totalItems`` (and the older ``totalPeople``)
+    count every contact, whatever the page.
+    """
+    fields = [f for f in request.args.get("personFields", "").split(",") if f]
+    if not fields:
+        return _invalid("personFields mask is required. Please specify one or more valid paths. "
+                        f"Valid paths are documented at {_CONNECTIONS_DOC}.")
+    unknown = next((f for f in fields if f not in PERSON_FIELDS), None)
+    if unknown is not None:
+        return _invalid(f'Invalid personFields mask path: "{unknown}". Valid paths are documented at '
+                        f"{_CONNECTIONS_DOC}.")
+    size, start = request.args.get("pageSize", "100"), request.args.get("pageToken", "0")
+    if not (size.isdigit() and 1 <= int(size) <= 1000) or not start.isdigit():
+        return _invalid("Invalid pageSize or pageToken.")
+    people = [_person(grant.account, n, given, family, set(fields)) for n, (given, family) in enumerate(CONTACTS)]
+    end = int(start) + int(size)
+    body: dict[str, Any] = {"connections": people[int(start):end], "totalPeople": len(people),
+                            "totalItems": len(people)}  # fmt: skip
+    if end < len(people):
+        body["nextPageToken"] = str(end)
+    return json_response(body)
+
+
+def _person(account: str, n: int, given: str, family: str, fields: set[str]) -> dict[str, Any]:
+    contact_id = str(int(hashlib.sha256(f"{account}{n}".encode()).hexdigest()[:15], 16))
+    source = {"metadata": {"primary": True, "source": {"type": "CONTACT", "id": contact_id}}}
+    person: dict[str, Any] = {"resourceName": f"people/c{contact_id}", "etag": _etag("person", account, n)}
+    if "names" in fields:
+        person["names"] = [{**source, "displayName": f"{given} {family}", "familyName": family, "givenName": given,
+                            "displayNameLastFirst": f"{family}, {given}", "unstructuredName": f"{given} {family}"}]
+    if "emailAddresses" in fields:
+        person["emailAddresses"] = [{**source, "value": f"{given.lower()}@example.com"}]
+    return person
+
+
+def _invalid(message: str) -> Response:
+    return json_response({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, 400)
+
+
 Answer = Callable[[Request, State, Grant, Mapping[str, str]], Response]
 ANSWERS: dict[str, Answer] = {
     "calendar.v3.CalendarList.List": calendar_list,
     "calendar.v3.Events.List": events,
+    "google.people.v1.PeopleService.ListConnections": connections,
     "caribou.api.proto.MailboxService.GetProfile": gmail_profile,
 }
 """What the emulator answers for each catalog method (by RPC name) once the token's scope is checked."""

@@ -145,10 +145,24 @@ _GMAIL = Service(
     always_verified=True,  # the control: a token for the other services must not read mail
 )  # fmt: skip
 
+_CONTACTS = Service(
+    "contacts", "People API", "people.googleapis.com", (_A + "contacts.readonly",),
+    name="Contacts", noun="contact(s)", api_path="/v1/people", google_base="https://people.googleapis.com",
+    probes=(
+        # https://developers.google.com/people/api/rest/v1/people.connections/list: personFields is
+        # required; totalItems counts the contacts without paging, so one entry is enough to read.
+        Probe("people.connections.list", "google.people.v1.PeopleService.ListConnections",
+              "/v1/people/me/connections", frozenset({_A + "contacts", _A + "contacts.readonly"}),
+              params=(("personFields", "names,emailAddresses"), ("pageSize", "1")),
+              items="connections", total="totalItems"),
+    ),
+)  # fmt: skip
+
 SERVICES: dict[str, Service] = {
     s.key: s
     for s in (
         _CALENDAR,
+        _CONTACTS,
         _GMAIL,
         Service("openid", "Google Sign-In (OpenID Connect)", "", ("openid", "email"), name="Sign-In"),
         Service("drive_file", "Google Drive API", "drive.googleapis.com", (_A + "drive.file",), name="Drive"),
