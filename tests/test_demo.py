@@ -67,6 +67,10 @@ def test_demo_runs_the_notebooks_and_leaves_no_secret(tmp_path: Path, capfd: pyt
     assert len(list((run_dir / "device-flow").glob("*.ipynb"))) == 4
     status = outputs_text(run_dir / "04_token_status.ipynb")
     assert "calendarList" in status and "refused" in status
+    assert "ok  Contacts people.connections.list: allowed, as expected" in status
+    assert "ok  Gmail users.getProfile: refused, as expected" in status
+    assert "Proof from real data: 3 contact(s) in the account" in status
+    assert "people.googleapis.com" in outputs_text(run_dir / "01_console_checklist.ipynb")  # the checklist enables it
     kinds = {value.split("DEMOCANARY")[1][:6] for value in planted}
     assert {"ACCESS", "REFRES", "CLIENT", "DEVICE", "AUTHCO"} <= kinds
     findings = leakscan.scan_paths([run_dir], planted)

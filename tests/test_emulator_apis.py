@@ -9,12 +9,13 @@ import pytest
 import requests
 
 from gapps_runbook.oauth.clock import FakeClock
-from gapps_runbook.emulator import RunningEmulator
+from gapps_runbook.oauth.scope_catalog import SERVICES, probed_services
+from gapps_runbook.emulator import RunningEmulator, apis
 
 AUTH = "https://www.googleapis.com/auth/"
-CALENDAR_LIST = "/calendar/v3/users/me/calendarList"
-EVENTS = "/calendar/v3/calendars/primary/events"
-GMAIL = "/gmail/v1/users/me/profile"
+CALENDAR_LIST, EVENTS = (p.request_path for p in SERVICES["calendar"].probes)
+GMAIL = SERVICES["gmail"].probes[0].request_path
+PROBES = [(s, p) for s in probed_services() for p in s.probes]
 
 
 def token_for(running: RunningEmulator, scope: str) -> str:
@@ -117,3 +118,20 @@ def test_other_calendar_is_not_found(auto: RunningEmulator) -> None:
     reply = get(auto, "/calendar/v3/calendars/someone-else@example.com/events", token)
     assert reply.status_code == 404
     assert reply.json()["error"]["errors"][0]["reason"] == "notFound"
+
+
+def test_every_catalog_method_has_an_answer() -> None:
+    assert set(apis.ANSWERS) == set(apis.METHODS) == {p.rpc for _, p in PROBES}
+
+
+@pytest.mark.parametrize(("service", "probe"), PROBES, ids=[p.call for _, p in PROBES])
+def test_every_probe_is_served_and_refuses_a_token_without_its_scope(auto: RunningEmulator, service, probe) -> None:
+    """The catalog's request is the emulator's route; a token for another scope gets Google's 403 for it."""
+    other = next(s for s in ("openid email", AUTH + "drive.file") if not set(s.split()) & probe.accepts)
+    reply = get(auto, probe.request_path, token_for(auto, other))
+    assert reply.status_code == 403, reply.text
+    assert detail(reply)["reason"] == "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
+    assert detail(reply)["metadata"] == {"service": service.api_id, "method": probe.rpc}
+    opened = next(iter(set(service.scopes) & probe.accepts or probe.accepts))
+    assert get(auto, probe.request_path + "?" + urllib.parse.urlencode(probe.params),
+               token_for(auto, opened)).status_code == 200

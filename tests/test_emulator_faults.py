@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from gapps_runbook.emulator import FAULTS, Emulator, RunningEmulator, run_forever, serve
 from gapps_runbook.errors import InputError, OAuthError, TemporarilyUnavailable, TransportError
+from gapps_runbook.oauth.scope_catalog import probed_services
 from gapps_runbook.oauth.transport import RequestsTransport, oauth_json
 
 DISCOVERY = "/.well-known/openid-configuration"
@@ -44,9 +45,10 @@ def test_503_decodes_as_retryable_oauth_error(emulator: RunningEmulator) -> None
     assert isinstance(caught.value, TemporarilyUnavailable) and caught.value.retryable
 
 
-def test_api_path_faults_use_the_api_envelope(emulator: RunningEmulator) -> None:
-    emulator.emulator.fail_next("/gmail/v1/users/me/profile", "500")
-    reply = requests.get(emulator.base_url + "/gmail/v1/users/me/profile")
+@pytest.mark.parametrize("path", [p.request_path for s in probed_services() for p in s.probes])
+def test_api_path_faults_use_the_api_envelope(emulator: RunningEmulator, path: str) -> None:
+    emulator.emulator.fail_next(path, "500")
+    reply = requests.get(emulator.base_url + path)
     assert reply.status_code == 500 and reply.json()["error"]["status"] == "INTERNAL"
 
 
@@ -94,9 +96,9 @@ def test_fail_next_rejects_unknown_faults(emulator: RunningEmulator) -> None:
 
 # -- hostile input -----------------------------------------------------------------------------------
 
+API_PATHS = [p.request_path for s in probed_services() for p in s.probes]
 PATHS = ["/device/code", "/token", "/tokeninfo", "/revoke", "/o/oauth2/v2/auth", "/device", DISCOVERY,
-         "/calendar/v3/users/me/calendarList", "/calendar/v3/calendars/primary/events", "/gmail/v1/users/me/profile",
-         "/nope", "/token/extra"]  # fmt: skip
+         *API_PATHS, "/nope", "/token/extra"]  # fmt: skip
 KEYS = ["client_id", "client_secret", "scope", "grant_type", "device_code", "code", "code_verifier", "redirect_uri",
         "refresh_token", "token", "access_token", "user_code", "action", "account", "consent_id", "response_type",
         "code_challenge", "code_challenge_method", "state"]  # fmt: skip

@@ -42,6 +42,7 @@ from gapps_runbook.oauth.tokeninfo import inspect_token
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.oauth.tokens import Token
 from gapps_runbook.oauth.transport import SAFE_RETRY, RequestsTransport, Response, RetryPolicy
+from gapps_runbook.oauth.scope_catalog import SERVICES
 from gapps_runbook.oauth.verify import verify
 
 FAULTS = ("500", "502", "503", "504", "429", "408", "timeout", "reset", "malformed")
@@ -50,7 +51,7 @@ SCOPES = ["openid", "email", CALENDAR]
 CLIENT_TIMEOUT = 0.25  # seconds: the client gives up on a "timeout" fault long before the emulator answers
 SERVER_DELAY = 1.0
 PATHS = {"refresh": "/token", "revoke": "/revoke", "inspect": "/tokeninfo",
-         "verify": "/calendar/v3/users/me/calendarList", "poll": "/token", "device_code": "/device/code"}
+         "verify": SERVICES["calendar"].probes[0].request_path, "poll": "/token", "device_code": "/device/code"}
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 
 

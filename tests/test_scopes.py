@@ -44,21 +44,41 @@ def finding(result: scopes.Preflight, code: str) -> scopes.Finding:
 def test_catalog_matches_the_procedure() -> None:
     assert CALENDAR == (P + "calendar.readonly", P + "calendar.events.readonly")
     assert scopes.SERVICES["calendar"].api_id == "calendar-json.googleapis.com"
-    assert scopes.SERVICES["contacts"].api_id == "people.googleapis.com"
-    assert scopes.scopes_for(["contacts"]) == (P + "contacts.readonly",)
     assert scopes.scopes_for(["gmail"]) == (P + "gmail.readonly",)
     assert scopes.scopes_for(["openid"]) == ("openid", "email")
-    assert set(scopes.SERVICES) == {"calendar", "contacts", "gmail", "openid", "drive_file", "youtube_readonly"}
+    assert {"calendar", "gmail", "openid", "drive_file", "youtube_readonly"} <= set(scopes.SERVICES)
 
 
 def test_device_allow_list_is_google_s_list() -> None:
     for scope in ("openid", "email", "profile", P + "userinfo.email", P + "userinfo.profile", P + "drive.file",
                   P + "drive.appdata", P + "youtube", P + "youtube.readonly"):
         assert scope in scopes.DEVICE_ALLOWED_SCOPES
-    for service in ("calendar", "contacts", "gmail"):
+    for service in ("calendar", "gmail"):
         assert not set(scopes.scopes_for([service])) & scopes.DEVICE_ALLOWED_SCOPES
     for service in ("openid", "drive_file", "youtube_readonly"):
         assert set(scopes.scopes_for([service])) <= scopes.DEVICE_ALLOWED_SCOPES
+
+
+@pytest.mark.parametrize("service", scopes.SERVICES.values(), ids=lambda s: s.key)
+def test_each_catalog_entry_is_whole(service: scopes.Service) -> None:
+    """An entry carries everything preflight, the checklist, verify and the emulator read from it."""
+    assert service.name and service.title and service.scopes
+    assert service.device_flow == all(s in scopes.DEVICE_ALLOWED_SCOPES for s in service.scopes)
+    if service.api_id:
+        assert service.library_url("p-1") == f"https://console.cloud.google.com/apis/library/{service.api_id}?project=p-1"
+    else:
+        assert service.library_url("p-1") == ""
+    for probe in service.probes:
+        assert probe.request_path.startswith(service.api_path + "/") and "{" not in probe.request_path
+        assert not probe.items or service.noun, "what the proof counts is named"
+    if service.probes:
+        assert service.api_path and service.api_id
+        assert set(service.scopes) & service.probes[0].accepts, "the scopes requested open the first probe"
+
+
+def test_device_flow_in_the_catalog_is_google_s_list() -> None:
+    assert [k for k, s in scopes.SERVICES.items() if s.device_flow] == ["openid", "drive_file", "youtube_readonly"]
+    assert scopes.SERVICES["gmail"].always_verified and scopes.SERVICES["calendar"].always_verified
 
 
 def test_scopes_for_deduplicates_and_rejects_unknown_services() -> None:
@@ -162,14 +182,14 @@ def test_no_testing_warning_in_production_or_for_sign_in_scopes_only() -> None:
 
 
 def test_enable_apis_info_links_to_the_project_library() -> None:
-    result = scopes.preflight([*CALENDAR, *scopes.scopes_for(["contacts", "openid"])], endpoints=GOOGLE,
+    result = scopes.preflight([*CALENDAR, *scopes.scopes_for(["gmail", "openid"])], endpoints=GOOGLE,
                               client=DESKTOP, publishing_status="production")
     info = finding(result, "enable_apis")
     assert info.level == "info"
-    assert "Google Calendar API (calendar-json.googleapis.com)" in info.message and "People API" in info.message
+    assert "Google Calendar API (calendar-json.googleapis.com)" in info.message and "Gmail API" in info.message
     library = "https://console.cloud.google.com/apis/library/"
     assert library + "calendar-json.googleapis.com?project=calendar-bridge" in info.fix
-    assert "people.googleapis.com?project=calendar-bridge" in info.fix
+    assert "gmail.googleapis.com?project=calendar-bridge" in info.fix
     without_project = scopes.preflight(CALENDAR, endpoints=GOOGLE)
     assert finding(without_project, "enable_apis").fix == (
         "https://console.cloud.google.com/apis/library/calendar-json.googleapis.com"

@@ -69,6 +69,12 @@ def test_calendar_allowed_gmail_refused() -> None:
     assert report.to_json()["checks"][1]["outcome"] == "refused" and not report.skipped
 
 
+def test_each_call_sends_its_probe_s_parameters_only() -> None:
+    transport = FakeTransport(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
+    verify(transport, GOOGLE, token("calendar.readonly"), clock=FakeClock(NOW))
+    assert [c.params for c in transport.calls] == [{"maxResults": "250"}, None]  # getProfile takes no page size
+
+
 def test_events_only_scope_uses_events_list() -> None:
     transport = FakeTransport(reply(200, {"kind": "calendar#events"}), reply(403, SCOPE_GMAIL))
     report = verify(transport, EMU, token("calendar.events.readonly"), clock=FakeClock(NOW))

@@ -1,9 +1,11 @@
-"""Three Google API methods with Google's scope checks and error envelopes (reference §9).
+"""Google's API methods that verify probes, with Google's scope checks and error envelopes.
 
-Calendar ``CalendarList.List`` and ``Events.List``, Gmail ``users.getProfile``. A call without a token
-gets 401 ``CREDENTIALS_MISSING``; a dead token 401 "Invalid Credentials" (``ACCESS_TOKEN_EXPIRED``);
-a token without a scope the method accepts 403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT``, naming the
-service and method. Success bodies are small but shaped as the real ones.
+Which methods exist, their paths and the scopes each accepts come from the service catalog
+(:mod:`gapps_runbook.oauth.scope_catalog`); this module holds what Google would answer for them
+(:data:`ANSWERS`, keyed by the method's RPC name). A call without a token gets 401
+``CREDENTIALS_MISSING``; a dead token 401 "Invalid Credentials" (``ACCESS_TOKEN_EXPIRED``); a token
+without a scope the method accepts 403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT``, naming the service and
+method (https://cloud.google.com/apis/design/errors). Success bodies are small but shaped as the real ones.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from . import facts
+from ..oauth.scope_catalog import probed_services
 from .records import Grant
 from .state import State
 
-A = facts.AUTH
 REALM = 'Bearer realm="https://accounts.google.com/"'
 CONSOLE_HELP = "See https://developers.google.com/identity/sign-in/web/devconsole-project."
 
@@ -34,25 +36,12 @@ class Method:
     scopes: frozenset[str]
 
 
-CALENDAR = "calendar-json.googleapis.com"
-CALENDAR_LIST = Method(
-    CALENDAR,
-    "calendar.v3.CalendarList.List",
-    frozenset({A + "calendar", A + "calendar.readonly", A + "calendar.calendarlist",
-               A + "calendar.calendarlist.readonly", A + "calendar.app.created"}),
-)  # fmt: skip
-EVENTS_LIST = Method(
-    CALENDAR,
-    "calendar.v3.Events.List",
-    frozenset({A + "calendar", A + "calendar.readonly", A + "calendar.events", A + "calendar.events.readonly",
-               A + "calendar.events.owned", A + "calendar.events.owned.readonly", A + "calendar.app.created"}),
-)  # fmt: skip
-GMAIL_PROFILE = Method(
-    "gmail.googleapis.com",
-    "caribou.api.proto.MailboxService.GetProfile",
-    frozenset({"https://mail.google.com/", A + "gmail.modify", A + "gmail.compose", A + "gmail.readonly",
-               A + "gmail.metadata"}),
-)  # fmt: skip
+METHODS: dict[str, Method] = {
+    probe.rpc: Method(service.api_id, probe.rpc, probe.accepts)
+    for service in probed_services()
+    for probe in service.probes
+}
+"""Every probed method of the catalog, by its RPC name."""
 
 
 def json_text(body: Any) -> str:
@@ -84,7 +73,7 @@ def envelope(
 
 
 def authorize(request: Request, state: State, method: Method) -> Grant | Response:
-    """The caller's grant, or the 401/403 envelope Google sends (reference §9)."""
+    """The caller's grant, or the 401/403 envelope Google sends."""
     header = request.headers.get("Authorization", "")
     token = request.args.get("access_token", "")
     if header:
@@ -135,11 +124,23 @@ def _etag(*parts: object) -> str:
     return '"' + str(int(hashlib.sha256(repr(parts).encode()).hexdigest()[:12], 16)) + '"'
 
 
-def calendar_list(request: Request, state: State) -> Response:
-    """``GET /calendar/v3/users/me/calendarList``: the primary calendar only."""
-    grant = authorize(request, state, CALENDAR_LIST)
+def answer(request: Request, state: State, rpc: str, values: Mapping[str, str]) -> Response:
+    """Answer a call to the catalog method ``rpc``: Google's 401/403 envelope, or the method's answer.
+
+    Args:
+        request: The call.
+        state: The emulator's state (tokens, clock).
+        rpc: The method's RPC name (the route's default).
+        values: The path's variables (``calendarId``, ``userId``).
+    """
+    grant = authorize(request, state, METHODS[rpc])
     if isinstance(grant, Response):
         return grant
+    return ANSWERS[rpc](request, state, grant, values)
+
+
+def calendar_list(request: Request, state: State, grant: Grant, values: Mapping[str, str]) -> Response:
+    """``GET /calendar/v3/users/me/calendarList``: the primary calendar only."""
     entry = {
         "kind": "calendar#calendarListEntry", "etag": _etag("entry", grant.account), "id": grant.account,
         "summary": grant.account, "timeZone": "UTC", "colorId": "14", "backgroundColor": "#9fe1e7",
@@ -151,12 +152,9 @@ def calendar_list(request: Request, state: State) -> Response:
     return json_response(body)
 
 
-def events(request: Request, state: State, calendar_id: str) -> Response:
-    """``GET /calendar/v3/calendars/<id>/events``: two events on the primary calendar."""
-    grant = authorize(request, state, EVENTS_LIST)
-    if isinstance(grant, Response):
-        return grant
-    if calendar_id not in ("primary", grant.account):
+def events(request: Request, state: State, grant: Grant, values: Mapping[str, str]) -> Response:
+    """``GET /calendar/v3/calendars/<calendarId>/events``: two events on the primary calendar."""
+    if values.get("calendarId") not in ("primary", grant.account):
         return _not_found()
     now = state.clock.time()
     items = [_event(grant.account, now, n, title) for n, title in enumerate(("Runbook review", "Token rotation"), 1)]
@@ -183,13 +181,74 @@ def _event(account: str, now: float, n: int, title: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def gmail_profile(request: Request, state: State, user_id: str) -> Response:
-    """``GET /gmail/v1/users/<id>/profile``."""
-    grant = authorize(request, state, GMAIL_PROFILE)
-    if isinstance(grant, Response):
-        return grant
-    if user_id not in ("me", grant.account):
+def gmail_profile(request: Request, state: State, grant: Grant, values: Mapping[str, str]) -> Response:
+    """``GET /gmail/v1/users/<userId>/profile``."""
+    if values.get("userId") not in ("me", grant.account):
         item = {"domain": "global", "reason": "forbidden", "message": f"Delegation denied for {grant.account}"}
         return json_response({"error": {"code": 403, "message": item["message"], "errors": [item]}}, 403)
     body = {"emailAddress": grant.account, "messagesTotal": 1283, "threadsTotal": 947, "historyId": "421337"}
     return json_response(body)
+
+
+CONTACTS = (("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"))
+"""The seeded account's contacts (every account has the same three)."""
+PERSON_FIELDS = frozenset(
+    "addresses ageRanges biographies birthdays calendarUrls clientData coverPhotos emailAddresses events "
+    "externalIds genders imClients interests locales locations memberships metadata miscKeywords names "
+    "nicknames occupations organizations phoneNumbers photos relations sipAddresses skills urls userDefined".split()
+)
+"""The ``personFields`` paths people.connections.list accepts (its reference page)."""
+_CONNECTIONS_DOC = "https://developers.google.com/people/api/rest/v1/people.connections/list"
+
+
+def connections(request: Request, state: State, grant: Grant, values: Mapping[str, str]) -> Response:
+    """``GET /v1/people/me/connections``: the seeded contacts, with only the ``personFields`` asked for.
+
+    https://developers.google.com/people/api/rest/v1/people.connections/list: ``personFields`` is
+    required; ``pageSize`` is 1-1000 (default 100); ``totalItems`` (and the older ``totalPeople``)
+    count every contact, whatever the page.
+    """
+    fields = [f for f in request.args.get("personFields", "").split(",") if f]
+    if not fields:
+        return _invalid("personFields mask is required. Please specify one or more valid paths. "
+                        f"Valid paths are documented at {_CONNECTIONS_DOC}.")
+    unknown = next((f for f in fields if f not in PERSON_FIELDS), None)
+    if unknown is not None:
+        return _invalid(f'Invalid personFields mask path: "{unknown}". Valid paths are documented at '
+                        f"{_CONNECTIONS_DOC}.")
+    size, start = request.args.get("pageSize", "100"), request.args.get("pageToken", "0")
+    if not (size.isdigit() and 1 <= int(size) <= 1000) or not start.isdigit():
+        return _invalid("Invalid pageSize or pageToken.")
+    people = [_person(grant.account, n, given, family, set(fields)) for n, (given, family) in enumerate(CONTACTS)]
+    end = int(start) + int(size)
+    body: dict[str, Any] = {"connections": people[int(start):end], "totalPeople": len(people),
+                            "totalItems": len(people)}  # fmt: skip
+    if end < len(people):
+        body["nextPageToken"] = str(end)
+    return json_response(body)
+
+
+def _person(account: str, n: int, given: str, family: str, fields: set[str]) -> dict[str, Any]:
+    contact_id = str(int(hashlib.sha256(f"{account}{n}".encode()).hexdigest()[:15], 16))
+    source = {"metadata": {"primary": True, "source": {"type": "CONTACT", "id": contact_id}}}
+    person: dict[str, Any] = {"resourceName": f"people/c{contact_id}", "etag": _etag("person", account, n)}
+    if "names" in fields:
+        person["names"] = [{**source, "displayName": f"{given} {family}", "familyName": family, "givenName": given,
+                            "displayNameLastFirst": f"{family}, {given}", "unstructuredName": f"{given} {family}"}]
+    if "emailAddresses" in fields:
+        person["emailAddresses"] = [{**source, "value": f"{given.lower()}@example.com"}]
+    return person
+
+
+def _invalid(message: str) -> Response:
+    return json_response({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, 400)
+
+
+Answer = Callable[[Request, State, Grant, Mapping[str, str]], Response]
+ANSWERS: dict[str, Answer] = {
+    "calendar.v3.CalendarList.List": calendar_list,
+    "calendar.v3.Events.List": events,
+    "google.people.v1.PeopleService.ListConnections": connections,
+    "caribou.api.proto.MailboxService.GetProfile": gmail_profile,
+}
+"""What the emulator answers for each catalog method (by RPC name) once the token's scope is checked."""

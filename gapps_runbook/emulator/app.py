@@ -263,14 +263,8 @@ class App:
 
     # -- APIs ---------------------------------------------------------------------------------------
 
-    def on_calendar_list(self, request: Request) -> Response:
-        return apis.calendar_list(request, self.state)
-
-    def on_events(self, request: Request, calendar_id: str) -> Response:
-        return apis.events(request, self.state, calendar_id)
-
-    def on_gmail_profile(self, request: Request, user_id: str) -> Response:
-        return apis.gmail_profile(request, self.state, user_id)
+    def on_api(self, request: Request, rpc: str, **values: str) -> Response:
+        return apis.answer(request, self.state, rpc, values)
 
     # -- browser pages (see .browser) ---------------------------------------------------------------
 

@@ -19,10 +19,12 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from ..oauth.scope_catalog import probed_services
 from .apis import json_response
 from .pages import front_end_error
 
-API_PREFIXES = ("/calendar/", "/gmail/")
+API_PREFIXES = tuple(service.api_path + "/" for service in probed_services())
+"""Where a fault is answered with Google's API envelope rather than an OAuth error body."""
 _FRONT_END = {
     502: ("Bad Gateway", "The server encountered a temporary error and could not complete your request."
                          "<p>Please try again in 30 seconds."),
@@ -32,7 +34,7 @@ _FRONT_END = {
 
 
 class ConnectionDropped(ConnectionResetError):
-    """Raised through werkzeug's server so it writes nothing: the socket is already closed."""
+    """Raised through the WSGI server so it writes nothing: the socket is already closed."""
 
 
 _JSON = {  # status: (API envelope status, message, legacy reason; OAuth body)

@@ -1,14 +1,27 @@
-"""The emulator's URL map: every path it serves, and with which methods (reference §12).
+"""The emulator's URL map: every path it serves, and with which methods.
 
 Below :mod:`.app` (which dispatches on it) and :mod:`.practice` (which refuses a ``--fault`` for a
-path that is not served), so both read the one map.
+path that is not served), so both read the one map. The Google API paths come from the service
+catalog (:mod:`gapps_runbook.oauth.scope_catalog`): one ``api`` rule per probe, whose ``rpc`` default
+names the method :func:`.apis.answer` serves.
 """
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.routing import Map, Rule
 
+from ..oauth.scope_catalog import Probe, probed_services
+
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+def _api_rule(probe: Probe) -> Rule:
+    """A probe's path as a werkzeug rule: ``{calendarId}`` becomes the ``<calendarId>`` variable."""
+    path = re.sub(r"\{(\w+)\}", r"<\1>", probe.path)
+    return Rule(path, endpoint="api", methods=["GET"], defaults={"rpc": probe.rpc})
+
 
 URL_MAP = Map(
     [
@@ -22,12 +35,11 @@ URL_MAP = Map(
         Rule("/v1/userinfo", endpoint="userinfo", methods=["GET", "POST"]),
         Rule("/o/oauth2/v2/auth", endpoint="authorize", methods=["GET", "POST"]),
         Rule("/device", endpoint="device_page", methods=["GET", "POST"]),
-        Rule("/calendar/v3/users/me/calendarList", endpoint="calendar_list", methods=["GET"]),
-        Rule("/calendar/v3/calendars/<calendar_id>/events", endpoint="events", methods=["GET"]),
-        Rule("/gmail/v1/users/<user_id>/profile", endpoint="gmail_profile", methods=["GET"]),
+        *(_api_rule(probe) for service in probed_services() for probe in service.probes),
     ],
     strict_slashes=False,
     merge_slashes=False,
+    redirect_defaults=False,  # the API rules share one endpoint and differ by their defaults
 )
 
 

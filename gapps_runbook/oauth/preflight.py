@@ -1,11 +1,12 @@
 """The preflight: before any network call, which flow will run and whether it can work.
 
 Google's device flow (RFC 8628) rejects every scope outside D-DEV "Allowed scopes" with
-``invalid_scope`` (reference §3.1-3.2; the catalog is :mod:`gapps_runbook.oauth.scopes`), so
+``invalid_scope`` (the catalog and the allow-list are :mod:`gapps_runbook.oauth.scope_catalog`), so
 :func:`preflight` says so first and steers to the "Desktop app" loopback flow (RFC 8252 with PKCE),
 which accepts every scope. It also checks the client type against the flow, names the APIs to enable,
 and warns about the Testing publishing status, whose refresh tokens die after seven days unless only
-name, email and profile scopes are requested (reference §4, D-OV "Refresh token expiration").
+name, email and profile scopes are requested
+(https://developers.google.com/identity/protocols/oauth2#expiration).
 Everything here is pure: no network, no files.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, CONSOLE_LIBRARY, STEP_CHECKLIST, STEP_CLIENT, InputError
+from ..errors import CONSOLE_CONSENT, CONSOLE_CREDENTIALS, STEP_CHECKLIST, STEP_CLIENT, InputError
 from .client_config import CLIENT_TYPE_LABELS, ClientType
 from .endpoints import GOOGLE_ISSUER, Endpoints
 from .scope_catalog import (
@@ -210,8 +211,8 @@ def _library_findings(scopes: tuple[str, ...], client: ClientConfig | None) -> l
     services = [s for s in services_for(scopes) if s.api_id]
     if not services:
         return []
-    project = f"?project={client.project_id}" if client is not None and client.project_id else ""
-    links = ", ".join(f"{CONSOLE_LIBRARY}/{s.api_id}{project}" for s in services)
+    project = client.project_id if client is not None and client.project_id else ""
+    links = ", ".join(s.library_url(project) for s in services)
     names = ", ".join(f"{s.title} ({s.api_id})" for s in services)
     return [Finding("info", "enable_apis", f"these APIs must be enabled in the API Library: {names}", links)]
 

@@ -1,8 +1,9 @@
 """Which scopes the runbook asks for, and whether the flow can work with them, in one import.
 
-:mod:`gapps_runbook.oauth.scope_catalog` is the service catalog and Google's device-flow allow-list
-(reference §3.1-3.2); :mod:`gapps_runbook.oauth.preflight` builds on it to decide, before any network
-call, which flow will run and whether it can work. This module imports both, so callers need one name.
+:mod:`gapps_runbook.oauth.scope_catalog` is the service catalog (each service's scopes, console
+API, verify probe and words) and Google's device-flow allow-list;
+:mod:`gapps_runbook.oauth.preflight` builds on it to decide, before any network call, which flow
+will run and whether it can work. This module imports both, so callers need one name.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from .scope_catalog import (
     TESTING_EXEMPT_SCOPES,
     Flow,
     Level,
+    Probe,
     Service,
     normalize_scope,
+    probed_services,
     scopes_for,
     services_for,
     unique,
@@ -35,9 +38,11 @@ __all__ = [
     "Flow",
     "Level",
     "Preflight",
+    "Probe",
     "Service",
     "normalize_scope",
     "preflight",
+    "probed_services",
     "scopes_for",
     "services_for",
     "unique",

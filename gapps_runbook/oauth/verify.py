@@ -1,15 +1,17 @@
 """The procedure's closing note, tested: "a Calendar token does not open Gmail".
 
-Two calls with the access token (RFC 6750 §2.1 bearer header), each with an expected outcome:
+One call per service of the catalog (:mod:`.scope_catalog`) that has a probe, with the access token
+as a bearer header (RFC 6750 §2.1), each with an expected outcome:
 
-- Calendar: ``calendarList.list`` when ``calendar`` or ``calendar.readonly`` was granted, else
-  ``events.list`` on ``primary`` when only ``calendar.events(.readonly)`` was (``calendarList`` refuses
-  those, reference §9); with no Calendar scope at all, ``calendarList.list`` is expected to be refused.
-- Gmail: ``users.getProfile``, expected refused unless a Gmail scope was granted.
+- a service whose scopes were granted: the first of its probes those scopes open, expected allowed
+  (Calendar: ``calendarList.list``, or ``events.list`` on ``primary`` for a token with only an events
+  scope, which ``calendarList`` refuses);
+- a service marked ``always_verified`` (Calendar, and Gmail, the control) with none of its scopes
+  granted: its first probe, expected refused.
 
-Google's error envelope (reference §9) decides the outcome: ``ACCESS_TOKEN_SCOPE_INSUFFICIENT`` is a
-refusal; ``SERVICE_DISABLED``/``accessNotConfigured`` and 401 are errors with their own fix.
-A token the local clock calls expired is never sent: refresh it first.
+Google's error envelope (https://cloud.google.com/apis/design/errors) decides the outcome:
+``ACCESS_TOKEN_SCOPE_INSUFFICIENT`` is a refusal; ``SERVICE_DISABLED``/``accessNotConfigured`` and
+401 are errors with their own fix. A token the local clock calls expired is never sent: refresh it first.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import GOOGLE
-from ..errors import CONSOLE_LIBRARY, STEP_AUTHORIZE, STEP_STATUS, ApiError, InvalidToken, TransportError
+from ..errors import STEP_AUTHORIZE, STEP_STATUS, ApiError, InvalidToken, TransportError
 from ..safety.redact import redact
+from .scope_catalog import Probe, Service, probed_services
 from .transport import SAFE_RETRY, Response, RetryPolicy, Transport, host_of, send
 from .verify_provider import provider_checks
 from .verify_report import Check, Outcome, VerifyReport
 
-__all__ = ["Check", "Outcome", "VerifyReport", "api_error", "calendar_sample", "gmail_base", "plan", "verify"]
+__all__ = ["Check", "Outcome", "VerifyReport", "api_base_for", "api_error", "plan", "sample", "verify"]
 
 if TYPE_CHECKING:
     from .clients import ClientConfig
@@ -35,56 +38,48 @@ if TYPE_CHECKING:
     from .tokens import Token
 
 
-_AUTH = "https://www.googleapis.com/auth/"
-CALENDAR_LIST_SCOPES = frozenset({_AUTH + "calendar", _AUTH + "calendar.readonly"})
-CALENDAR_EVENTS_SCOPES = CALENDAR_LIST_SCOPES | {_AUTH + "calendar.events", _AUTH + "calendar.events.readonly"}
-GMAIL_PREFIXES = (_AUTH + "gmail.", "https://mail.google.com/")
-# Google serves Gmail on its own host; the emulator (and any other api_base) serves it under the base.
-GOOGLE_GMAIL_BASE = "https://gmail.googleapis.com"
 _SCOPE_REASONS = frozenset({"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions"})
 _DISABLED_REASONS = frozenset({"SERVICE_DISABLED", "accessNotConfigured"})
-CALENDAR_PAGE = "250"  # calendarList.list's largest page: one call counts up to 250 calendars
 _REAUTH_FIX = f"refresh the token ({STEP_STATUS}) or authorize again ({STEP_AUTHORIZE})"
 
 
 @dataclass(frozen=True)
 class _Call:
-    api: str
-    call: str
+    service: Service
+    probe: Probe
     url: str
     expected: Literal["allowed", "refused"]
 
 
 def plan(endpoints: Endpoints, scopes: tuple[str, ...]) -> list[_Call]:
-    """The calls to make and what to expect of each, from the granted scopes (reference §9).
+    """The calls to make and what to expect of each, from the granted scopes.
 
     Args:
         endpoints: The provider; ``api_base`` must be set.
         scopes: The granted scopes.
 
     Returns:
-        The Calendar call, then the Gmail call.
+        One call per probed service that was granted or is ``always_verified``, in catalog order.
+    """
+    granted = set(scopes)
+    calls = []
+    for service in probed_services():
+        opened = next((p for p in service.probes if granted & p.accepts), None)
+        if opened is None and not service.always_verified:
+            continue
+        probe = opened or service.probes[0]
+        url = api_base_for(endpoints, service) + probe.request_path
+        calls.append(_Call(service, probe, url, "allowed" if opened else "refused"))
+    return calls
+
+
+def api_base_for(endpoints: Endpoints, service: Service) -> str:
+    """Where the service is served: Google's own host for it when it has one (Gmail, People), else ``api_base``.
+
+    The emulator (and any other ``api_base``) serves every API under its one base.
     """
     base = (endpoints.api_base or "").rstrip("/")
-    granted = set(scopes)
-    calendar_list = f"{base}/calendar/v3/users/me/calendarList"
-    if granted & CALENDAR_LIST_SCOPES:
-        calendar = _Call("calendar", "calendarList.list", calendar_list, "allowed")
-    elif granted & CALENDAR_EVENTS_SCOPES:
-        calendar = _Call("calendar", "events.list", f"{base}/calendar/v3/calendars/primary/events", "allowed")
-    else:
-        calendar = _Call("calendar", "calendarList.list", calendar_list, "refused")
-    gmail_expected: Literal["allowed", "refused"] = (
-        "allowed" if any(s.startswith(GMAIL_PREFIXES) for s in granted) else "refused"
-    )
-    gmail = _Call("gmail", "users.getProfile", f"{gmail_base(endpoints)}/gmail/v1/users/me/profile", gmail_expected)
-    return [calendar, gmail]
-
-
-def gmail_base(endpoints: Endpoints) -> str:
-    """Base URL for Gmail: Google's own ``gmail.googleapis.com`` (the one quirk), else ``api_base``."""
-    base = (endpoints.api_base or "").rstrip("/")
-    return GOOGLE_GMAIL_BASE if base == GOOGLE.api_base else base
+    return service.google_base if service.google_base and base == GOOGLE.api_base else base
 
 
 def verify(
@@ -130,11 +125,9 @@ def verify(
 def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry: RetryPolicy) -> Check:
     """Make one call (RFC 6750 §2.1 bearer header) and judge it."""
     headers = {"Authorization": f"Bearer {token.access_token}"}
-    page = CALENDAR_PAGE if call.call == "calendarList.list" and call.expected == "allowed" else "1"
     try:
-        response = send(
-            transport, "GET", call.url, params={"maxResults": page}, headers=headers, retry=retry, clock=clock
-        )
+        response = send(transport, "GET", call.url, params=dict(call.probe.params) or None, headers=headers,
+                        retry=retry, clock=clock)
     except TransportError as exc:
         return _check(call, "error", f"no answer from {host_of(call.url)}: {exc.message}", exc.fix, network=True)
     if response.status in retry.statuses:
@@ -148,33 +141,40 @@ def _run(transport: Transport, call: _Call, token: Token, *, clock: Clock, retry
             return _check(call, "error", detail, TransportError.fix, network=True)
         check = _check(call, "allowed", f"HTTP {response.status}: the call worked",
                        fix="the token opens an API its scopes do not name: inspect it (runbook step 04)")
-        sample = calendar_sample(response.json()) if call.call == "calendarList.list" and check.ok else None
-        return dataclasses.replace(check, sample=sample)
+        return dataclasses.replace(check, sample=sample(call.probe, response.json()) if check.ok else None)
     return _judge(call, api_error(response))
 
 
-def calendar_sample(body: Any) -> dict[str, Any] | None:
-    """Proof from real data in a ``calendarList.list`` answer: how many calendars, the primary one's name.
+def sample(probe: Probe, body: Any) -> dict[str, Any] | None:
+    """Proof from real data in a probe's answer: how many entries, and the primary one's name.
 
     Args:
+        probe: The probe answered; its ``items``, ``total`` and ``primary`` keys say where to look.
         body: The response's JSON.
 
     Returns:
-        ``{"count": int, "more": bool, "primary": str | None}`` (``primary`` redacted), or None when
-        the body has no ``items`` list.
+        ``{"count": int, "more": bool}`` plus ``"total": int | None`` when the API reports a total and
+        ``"primary": str | None`` (redacted) when its list marks a primary entry; None when the probe
+        counts nothing or the body has no such list.
     """
-    items = body.get("items") if isinstance(body, dict) else None
+    items = body.get(probe.items) if probe.items and isinstance(body, dict) else None
     if not isinstance(items, list):
         return None
     entries = [i for i in items if isinstance(i, dict)]
-    primary = next((i.get("summary") for i in entries if i.get("primary") is True), None)
-    return {"count": len(entries), "more": bool(body.get("nextPageToken")),
-            "primary": redact(primary) if isinstance(primary, str) else None}
+    found: dict[str, Any] = {"count": len(entries), "more": bool(body.get("nextPageToken"))}
+    if probe.total:
+        total = body.get(probe.total)
+        found["total"] = total if type(total) is int and total >= 0 else None
+    if probe.primary:
+        primary = next((i.get(probe.primary) for i in entries if i.get("primary") is True), None)
+        found["primary"] = redact(primary) if isinstance(primary, str) else None
+    return found
 
 
 def _check(call: _Call, outcome: Outcome, detail: str, fix: str = "", *, network: bool = False) -> Check:
     ok = outcome == call.expected
-    return Check(call.api, call.call, call.expected, outcome, redact(detail), ok, "" if ok else fix, network)
+    return Check(call.service.key, call.probe.call, call.expected, outcome, redact(detail), ok, "" if ok else fix,
+                 network)
 
 
 def _is_json(response: Response) -> bool:
@@ -192,7 +192,7 @@ def _reason(response: Response) -> str:
 
 
 def api_error(response: Response) -> ApiError:
-    """Decode a Google API error envelope (reference §9) into an :class:`ApiError`.
+    """Decode a Google API error envelope (https://cloud.google.com/apis/design/errors) into an :class:`ApiError`.
 
     The reason is the ``google.rpc.ErrorInfo`` reason when present, else the legacy ``errors[0].reason``.
 
@@ -233,9 +233,6 @@ def _legacy_reason(envelope: Mapping[str, Any]) -> str:
     return reason if isinstance(reason, str) else ""
 
 
-_API_TITLES = {"calendar": "Google Calendar API", "gmail": "Gmail API"}
-
-
 def _judge(call: _Call, error: ApiError) -> Check:
     """Turn an API error into a check outcome.
 
@@ -246,15 +243,15 @@ def _judge(call: _Call, error: ApiError) -> Check:
     Returns:
         ``refused`` for a missing scope; ``error`` (with a fix) for a disabled API, a dead token, or else.
     """
-    title = _API_TITLES.get(call.api, call.api)
+    title = call.service.title
     said = f"HTTP {error.status} {error.reason or 'no reason'}: {error.message}"
     if error.reason in _SCOPE_REASONS:
         return _check(call, "refused", f"refused: token lacks the scope ({said})",
                       fix=f"authorize again with the {title} scope ({STEP_AUTHORIZE})")
     if error.reason in _DISABLED_REASONS:
         return _check(call, "error", f"the {title} is not enabled in the client's project ({said})",
-                      fix=f"enable the {title} on the console's API Library page ({CONSOLE_LIBRARY}), wait a minute, "
-                      "then run this step again")
+                      fix=f"enable the {title} on the console's API Library page ({call.service.library_url()}), "
+                      "wait a minute, then run this step again")
     if error.status == 401:
         return _check(call, "error", f"the token is invalid, expired or revoked ({said})", fix=_REAUTH_FIX)
     return _check(call, "error", said, fix="see the detail; run this step again later if it is a server error")

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .scope_catalog import SERVICES
+
 Outcome = Literal["allowed", "refused", "error", "skipped", "unverifiable"]
 _NOT_RUN = frozenset({"skipped", "unverifiable"})
 API_NAMES = {
-    "calendar": "Calendar",
-    "gmail": "Gmail",
+    **{key: service.name for key, service in SERVICES.items() if service.probes},
     "userinfo": "UserInfo",
     "introspection": "Introspection",
     "tokeninfo": "Tokeninfo",
@@ -28,7 +29,7 @@ class Check:
     """One call and what came of it.
 
     Attributes:
-        api: ``calendar``, ``gmail`` (Google's APIs), ``userinfo`` (OpenID Connect Core §5.3),
+        api: A catalog service's key (``calendar``, ``gmail``: Google's APIs), ``userinfo`` (OpenID Connect Core §5.3),
             ``introspection`` (RFC 7662) or ``tokeninfo``; ``provider`` for the "nothing could be
             checked" entry.
         call: The method called (``calendarList.list``, ``GET /userinfo``), or the provider's host.
@@ -39,9 +40,11 @@ class Check:
         fix: What to do when it is not ok.
         network: The outcome is network or server trouble (no answer, 408/429/5xx after the retries,
             a 2xx that is not JSON): it says nothing about the token.
-        sample: Proof from real data, when the call was allowed: for ``calendarList.list``, ``count``
-            (calendars on the first page), ``more`` (another page exists) and ``primary`` (the primary
-            calendar's summary); None otherwise. Never a token or secret.
+        sample: Proof from real data, when the call was allowed and its probe counts entries
+            (:func:`gapps_runbook.oauth.verify.sample`): ``count`` (entries on the first page), ``more``
+            (another page exists), ``total`` (the account's total, when the API reports it) and
+            ``primary`` (the primary entry's name, when the list marks one); None otherwise. Never a
+            token or secret.
     """
 
     api: str

@@ -29,7 +29,7 @@ def checklist_items(verdict: scopes.Preflight, project_id: str = "") -> list[Che
     for service in scopes.services_for(verdict.scopes):
         if service.api_id:
             items.append(ChecklistItem(f"api:{service.key}", f"Enable the {service.title} ({service.api_id})",
-                                       f"{CONSOLE}/apis/library/{service.api_id}{q}"))
+                                       service.library_url(project_id)))
     items += [
         ChecklistItem("audience", "Consent screen (Google Auth Platform > Audience): set it up and Publish app; "
                       "while it is in Testing, add the approving account as a test user (refresh tokens then "

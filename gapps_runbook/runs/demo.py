@@ -47,7 +47,8 @@ def new_run_dir(out: Path, name: str) -> Path:
 
 
 def run_demo(out: Path, *, echo: Echo = print, emulator: Emulator | None = None) -> Path:
-    """Run notebooks 01-04 for a Calendar integration, then 01-04 with the device flow where Google allows it.
+    """Run notebooks 01-04 for a Calendar and Contacts integration, then 01-04 with the device flow where
+    Google allows it.
 
     The report (:func:`report.write_report`) opens with a summary of both sites read back from their
     profiles, then one section per flow; the same summary is echoed at the end.
@@ -67,7 +68,8 @@ def run_demo(out: Path, *, echo: Echo = print, emulator: Emulator | None = None)
         env = {SECRET_ENV: emu.desktop_client.client_secret, DEVICE_SECRET_ENV: emu.device_client.client_secret}
         secrets = tuple(env.values())
         echo(f"Embedded Google emulator at {running.base_url} (offline; no Google account needed).")
-        echo("Calendar integration, Desktop app loopback flow (the device flow rejects Calendar scopes):")
+        echo("Calendar and Contacts integration, Desktop app loopback flow "
+             "(the device flow rejects Calendar and Contacts scopes):")
         site = {"profile": "demo-site", "home": home, "issuer": running.base_url, "interactive": False}
         flows = [(site, run_steps(_calendar_plan(site, emu), run_dir, env=env, secrets=secrets, echo=echo))]
         if all(s.error is None for s in flows[0][1]):
@@ -97,7 +99,8 @@ def _flow_run(site: dict[str, object], steps: list[StepRun], started: float) -> 
 
 def _calendar_plan(site: dict[str, object], emu: Emulator) -> list[tuple[str, dict[str, object]]]:
     return [
-        ("01_console_checklist", {**site, "services": ["calendar", "openid"], "publishing_status": "production"}),
+        ("01_console_checklist", {**site, "services": ["calendar", "contacts", "openid"],
+                                  "publishing_status": "production"}),
         ("02_client_credentials", {**site, "client_id": emu.desktop_client.client_id, "client_type": "desktop",
                                    "client_secret_env": SECRET_ENV, "product_name": PRODUCT_NAME}),
         ("03_authorize", {**site, "browser": "emulator", "timeout": 120}),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..oauth.clock import utc_text
 from ..oauth.endpoints import GOOGLE
+from ..oauth.scope_catalog import SERVICES
 from ..profile.files import HOME_ENV
 from ..steps import AUTHORIZE
 
@@ -48,16 +49,20 @@ def token_file_lines(profile: str, path: Path) -> list[str]:
 
 
 def proof_lines(report: VerifyReport) -> list[str]:
-    """Proof from real data: for Calendar, how many calendars and the primary one's name (nothing if none)."""
+    """Proof from real data: per service that was read, how many entries (and the primary one's name)."""
     lines = []
     for check in report.checks:
         sample = check.sample
-        if not sample:
+        service = SERVICES.get(check.api)
+        if not sample or service is None:
             continue
-        count = f"{sample.get('count')}{'+' if sample.get('more') else ''}"
-        primary = sample.get("primary")
-        named = f"; the primary one is {primary!r}" if primary else "; none is marked primary"
-        lines.append(f"Proof from real data: {count} calendar(s) in the account{named}")
+        total = sample.get("total")
+        count = total if isinstance(total, int) else f"{sample.get('count')}{'+' if sample.get('more') else ''}"
+        named = ""
+        if "primary" in sample:
+            primary = sample["primary"]
+            named = f"; the primary one is {primary!r}" if primary else "; none is marked primary"
+        lines.append(f"Proof from real data: {count} {service.noun} in the account{named}")
     return lines
 
 
