@@ -61,7 +61,7 @@ class TokenFacts:
     def text(self) -> str:
         """``Token id X, expires in N s (at 2026-12-01 00:41 UTC), account A.``, or that there is none."""
         if self.token_id is None:
-            return f"No token yet ({AUTHORIZE.ref})."
+            return f"No token yet (runbook step {AUTHORIZE.number})."
         return f"Token id {self.token_id}, {self.expiry}, account {self.account}."
 
 
@@ -86,7 +86,7 @@ def verify_text(profile: Profile, since: float | None = None) -> str:
     """Step 04's verify verdict (it belongs to the token it checked), with its time; ``since``: only this run's."""
     verify = site_state(profile).of(STATUS)
     if verify.verdict == "not run" or (since is not None and not _after(verify.at, since)):
-        return "not checked in this run" if since is not None else f"not checked yet ({STATUS.ref})"
+        return "not checked in this run" if since is not None else f"not checked yet (runbook step {STATUS.number})"
     words = verify.detail if verify.verdict == "ok" else f"{verify.verdict}: {verify.detail}"
     return f"{words} ({utc_text(verify.at)})"
 
