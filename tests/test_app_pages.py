@@ -123,7 +123,7 @@ def test_choosing_another_profile_on_00_carries_to_the_later_pages(tmp_path: Pat
     assert app.profile == "site-b" and set(app.forms) == {0}
     app.show(2)
     assert app.forms[2].site.profile.name == "site-b"
-    assert "site-b" in app.heading.value
+    assert "site-b" in app.header.value
 
 
 def test_profile_and_issuer_come_from_the_query_string_safely() -> None:

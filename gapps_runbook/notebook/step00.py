@@ -32,11 +32,20 @@ class StartHereForm(Form):
         self.observe(self.picker, self._on_pick)
         self.on_click(self.reload, self._on_reload)
         self._show(profile)
+        self.built_on = self.basis()
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         self._show(change["new"])
 
     def _on_reload(self, _button: w.Button) -> None:
+        self.reread()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: nothing but its profile picker (:meth:`refresh` re-reads the rest)."""
+        return ()
+
+    def refresh(self) -> None:
+        """Show the stored state again (the app calls it each time the page is shown); no network call."""
         self.reread()
 
     def reread(self) -> None:

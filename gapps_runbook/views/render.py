@@ -195,6 +195,36 @@ def overview_html(state: SiteState) -> str:
     return f"<table><tr><th>Step</th><th>Verdict</th><th>When</th><th>Detail</th></tr>{body}</table>"
 
 
+_HEALTH_COLOUR = {"none": "#555", "ok": "#1b5e20", "expiring": "#8a5a00", "expired": "#b00020",
+                  "interrupted": "#b00020"}
+
+
+def header_html(state: SiteState) -> str:
+    """Where the site stands, in one strip above every app page: the profile, each step's verdict (with the
+    step to redo when it is not ok), the token's health, and when the state was read.
+
+    Each step's full line (:attr:`StepState.line`) is its tooltip; ``data-step``/``data-verdict`` name it.
+    """
+    chips = []
+    for s in state.steps:
+        redo = f" &rarr; redo {e(s.redo.number)}" if s.redo is not None and s.verdict in ("stale", "failed") else ""
+        chips.append(f"<span class='gapps-verdict' data-step='{e(s.step.number)}' data-verdict='{e(s.verdict)}' "
+                     f"title='{e(s.line)}' style='color:{_VERDICT_COLOUR[s.verdict]};white-space:nowrap'>"
+                     f"{e(s.step.number)} <b>{e(s.verdict)}</b>{redo}</span>")
+    judged = state.health
+    why = judged.detail + (f": {judged.fix}" if judged.fix else "")
+    token = (f"token <code>{e(state.token.token_id)}</code> <b>{e(judged.word)}</b>" if state.token.token_id
+             else "<b>no token</b>")
+    provider = f" &middot; provider <code>{e(state.issuer)}</code>" if state.issuer else ""
+    read = datetime.datetime.fromtimestamp(state.taken_at, datetime.timezone.utc).strftime("%H:%M:%S UTC")
+    return (f"<div class='gapps-header' style='display:flex;flex-wrap:wrap;gap:.3em 1.2em;align-items:baseline;"
+            "padding:.3em .6em;margin:.2em 0;border:1px solid #ddd;border-radius:4px;background:#fafafa'>"
+            f"<span>Site <b>{e(state.profile)}</b>{provider}</span>{' '.join(chips)}"
+            f"<span class='gapps-token' data-health='{e(judged.word)}' title='{e(why)}' "
+            f"style='color:{_HEALTH_COLOUR[judged.word]}'>{token}</span>"
+            f"<small style='color:#555'>as of {e(read)}</small></div>")
+
+
 def snapshot_html(state: SiteState, inner: str) -> str:
     """A saved view of the state, dated: what a notebook reopened without its kernel shows."""
     return (f"<div class='gapps-snapshot'><small><i>Snapshot taken {e(utc_text(state.taken_at))}: run this "
