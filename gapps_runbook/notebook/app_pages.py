@@ -10,7 +10,7 @@ of :func:`runbook.state.read`) is read again each time a page is shown and after
 page (:attr:`Form.after_action`, also when a step 03 attempt ends in its thread). Each form says what
 it was built from (``built_on``, read again by its ``basis()``: step 01's choices, the stored client and
 token): when that changed (on another page, in another tab, by the CLI) the page's form is built again;
-otherwise its ``refresh()`` re-reads the stored state, starting no network call and writing nothing. A
+otherwise its ``reread()`` re-reads the stored state, starting no network call and writing nothing. A
 second tab on the same profile is another kernel: a form re-reads the token before acting on it and
 refuses one that changed there (:data:`.step04.TOKEN_CHANGED`).
 
@@ -196,7 +196,7 @@ class RunbookApp:
         if form is None:
             return
         if form.basis() == form.built_on:
-            form.refresh()
+            form.reread()
             return
         del self.forms[index]
         form.stop()

@@ -41,12 +41,8 @@ class StartHereForm(Form):
         self.reread()
 
     def basis(self) -> tuple[object, ...]:
-        """What the form is built from: nothing but its profile picker (:meth:`refresh` re-reads the rest)."""
+        """What the form is built from: nothing that :meth:`reread` does not read again."""
         return ()
-
-    def refresh(self) -> None:
-        """Show the stored state again (the app calls it each time the page is shown); no network call."""
-        self.reread()
 
     def reread(self) -> None:
         """Read the profiles, every step's verdict and the token again (they change as the other steps run)."""

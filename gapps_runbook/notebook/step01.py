@@ -59,7 +59,7 @@ class ConsoleChecklistForm(Form):
         return (runbook.saved_choices(self.site), actions.act_project_id(self.site), facts["client_id"],
                 facts["client_type"])
 
-    def refresh(self) -> None:
+    def reread(self) -> None:
         """The verdict and the ticks from the profile again (the app calls it each time the page is shown).
 
         Nothing is written and nothing is asked of the provider."""

@@ -67,7 +67,7 @@ class ClientForm(Form):
         return (self.site.profile.load_settings().get("flow"),
                 (stored.client_id, stored.client_type, stored.product_name) if stored else None)
 
-    def refresh(self) -> None:
+    def reread(self) -> None:
         """The stored client again (the app calls it each time the page is shown); no network call."""
         self._show(self.site.profile.load_client())
 

@@ -86,7 +86,7 @@ class AuthorizeForm(Form):
         token = self.built_on[-1] if self.phase in ("waiting", "finishing") and self.built_on else facts["token_id"]
         return (self.requested, facts["flow"], facts["scopes"], facts["client_id"], facts["client_type"], token)
 
-    def refresh(self) -> None:
+    def reread(self) -> None:
         """Show the stored state again (the app calls it each time the page is shown): no attempt starts.
 
         A token shown as current that no longer is gives way to step 03's verdict, read from the state."""

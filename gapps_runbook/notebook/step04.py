@@ -69,10 +69,10 @@ class TokenStatusForm(Form):
         self.ticker.start()
 
     def basis(self) -> tuple[object, ...]:
-        """What the form is built from: nothing that :meth:`refresh` does not read again."""
+        """What the form is built from: nothing that :meth:`reread` does not read again."""
         return ()
 
-    def refresh(self) -> None:
+    def reread(self) -> None:
         """Show the stored token again (the app calls it each time the page is shown); no network call."""
         with self._acting:
             st = runbook.status(self.site)

@@ -53,10 +53,10 @@ class BackupRestoreForm(Form):
         self.built_on = self.basis()
 
     def basis(self) -> tuple[object, ...]:
-        """What the form is built from: nothing that :meth:`refresh` does not read again."""
+        """What the form is built from: nothing that :meth:`reread` does not read again."""
         return ()
 
-    def refresh(self) -> None:
+    def reread(self) -> None:
         """The profiles, their last exports and tokens again (the app calls it each time the page is shown)."""
         self._show_last_exports()
 
