@@ -62,7 +62,7 @@ class BackupRestoreForm(Form):
 
     def _tokens(self) -> dict[str, str | None]:
         """Each profile's stored token id (None: no token), read from its files."""
-        found = {}
+        found: dict[str, str | None] = {}
         for name in self.store.names():
             try:
                 token = self.store.profile(name).load_token()
