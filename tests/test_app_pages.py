@@ -276,7 +276,7 @@ def test_a_second_tab_refuses_to_act_on_a_token_revoked_in_the_first(tmp_path: P
 
 def test_a_countdown_for_a_token_revoked_elsewhere_stops(tmp_path: Path, auto_emu: Any) -> None:
     from gapps_runbook.commands.lab import wait_until
-    from gapps_runbook.notebook.step04 import TOKEN_CHANGED
+    from gapps_runbook.notebook.step04 import TOKEN_FOLLOWED
 
     home = tmp_path / "home"
     site = authorized_ready_site(home, auto_emu, "site-a")
@@ -287,7 +287,7 @@ def test_a_countdown_for_a_token_revoked_elsewhere_stops(tmp_path: Path, auto_em
         assert wait_until(lambda: form.expires.value.startswith("Access token expires in"), 10)
         runbook.revoke_and_prove(site)
         assert wait_until(lambda: form.expires.value == "No token", 10), form.expires.value
-        assert TOKEN_CHANGED in form.message.value and form.refresh.disabled
+        assert TOKEN_FOLLOWED in form.message.value and form.refresh.disabled
         assert wait_until(lambda: "<b>no token</b>" in app.header.value, 10)
     finally:
         for form in app.forms.values():

@@ -22,6 +22,8 @@ from .forms_common import Form, button, ui_only
 
 TOKEN_CHANGED = "the token changed in another window; the page now shows the current one"
 """The one line of a form that refuses to act on a token another window (kernel, process) revoked or replaced."""
+TOKEN_FOLLOWED = "The stored token changed elsewhere (revoked or replaced); the page now shows the current one."
+"""The note when the countdown finds the token it counts for gone (another page, tab or process changed it)."""
 
 
 class TokenStatusForm(Form):
@@ -144,7 +146,7 @@ class TokenStatusForm(Form):
 
     def _follow(self) -> None:
         """One second: the countdown, unless the token file changed: a new token (step 03) is shown; a token
-        revoked or replaced elsewhere is shown too, its countdown stopped, with :data:`TOKEN_CHANGED`."""
+        revoked or replaced elsewhere gives way to the current one, its countdown stopped (:data:`TOKEN_FOLLOWED`)."""
         if self._token_file() == self._seen:
             self._update_expiry()
             return
@@ -153,7 +155,7 @@ class TokenStatusForm(Form):
             self.checks.value = self.handed.value = ""
         self._render(st)
         if shown is not None and st.token_id != shown:
-            self.fail(RunbookError(TOKEN_CHANGED))
+            self.note(TOKEN_FOLLOWED)
         self.acted()
 
     def _on_refresh(self, _button: w.Button) -> None:

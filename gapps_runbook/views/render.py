@@ -6,9 +6,9 @@ The headless entry points of :mod:`gapps_runbook.notebook`, the step forms (:mod
 and :mod:`gapps_runbook.cli` all print through these, so the status panel (:func:`status_rows`), the verify
 report (:func:`check_line`, :func:`verify_lines`), the device code (:func:`device_code_lines`,
 :func:`device_code_html`, :func:`code_countdown`), the desktop link (:func:`link_lines`, :func:`link_html`,
-:func:`waiting_line`) and the preflight
-summary (:func:`verdict_lines`) are worded once. Every value put into HTML goes through :func:`e`; no row
-or line carries a secret (a client secret appears only as its fingerprint).
+:func:`waiting_line`), the preflight summary (:func:`verdict_lines`) and the app's header of a site's state
+(:func:`header_html`) are worded once. Every value put into HTML goes through :func:`e`; no row or line carries
+a secret (a client secret appears only as its fingerprint).
 """
 
 from __future__ import annotations
