@@ -214,6 +214,9 @@ def test_a_page_is_rebuilt_when_what_it_was_built_from_changed_else_refreshed(tm
         assert app.forms[2].client_type.value == "device"  # 02 offers the client type 01 chose now
         runbook.save_client(site, client_id=device.client_id, client_secret=device.client_secret,
                             client_type="device")
+        app.render_header()  # what any action of a page does
+        assert _verdicts(app)["03"] == "stale" and "03 <b>stale</b> &rarr; redo 03" in app.header.value
+        assert "step 02&#x27;s client changed since" in app.header.value  # the full line is the chip's tooltip
         app.show(3)
         assert app.forms[3] is not desktop and app.forms[3].plan.flow == "device"
         assert "Already authorized" not in app.forms[3].result.value
