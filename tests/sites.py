@@ -162,6 +162,23 @@ def ready_site(home: Path, emu: RunningEmulator, name: str, *, flow: str, servic
         prepare(name, home=home, issuer=emu.base_url, templates=notebooks_dir())
 
 
+def authorized_ready_site(home: Path, emu: RunningEmulator, name: str, *,
+                          services: tuple[str, ...] = ("calendar", "openid")) -> runbook.Site:
+    """Profile ``name`` with steps 01-03 done for the Desktop app flow (:func:`ready_site`, no workspace), its
+    consent approved at once (the emulator's scenario, for this one authorization) whether or not it auto-approves."""
+    from gapps_runbook.emulator.records import Scenario
+
+    ready_site(home, emu, name, flow="desktop", services=services, workspace=False)
+    site = runbook.Site.open(name, home=home, issuer=emu.base_url)
+    before = emu.emulator.state.scenario
+    emu.emulator.state.scenario = Scenario(approve_after=0)
+    try:
+        runbook.authorize(site, runbook.requested_scopes(site), flow="desktop", open_url=browser, timeout=60)
+    finally:
+        emu.emulator.state.scenario = before
+    return site
+
+
 @pytest.fixture(scope="module")
 def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""

@@ -16,6 +16,13 @@ b2. a whole Desktop-app (loopback + PKCE) session on profile ``desk`` (Calendar 
 c. Back and Next move between the pages in the same kernel;
 d. opening the app and moving through every page without clicking an action changes no stored file
    (an authorized profile, and one whose 03 asks for a device code on opening);
+d2. live pages, the first walk: a profile authorized with the Desktop app flow; 01 switched to the device
+   flow (openid only), a TVs client stored on 02: 03 offers the device flow (the code card), no reload; the
+   header above every page follows each step (``app_03_after_switching_to_device.png``);
+d3. two tabs on one profile (two kernels): a revoke on 04 in one; the other's Export on 05 refuses with one
+   line and shows no token, its 04 then "No token" (``app_05_token_changed_in_another_tab.png``);
+d4. a good token, then "Authorize again" denied in the browser: 03 and 00 say 03 ok and that the stored token
+   still works (``app_03_denied_with_a_good_token.png``, ``app_00_after_a_denied_reauthorization.png``);
 e. closed pages leave no kernel (the page's shutdown beacon is accepted: no 403 in the app's log);
 f. no request left loopback.
 
@@ -46,7 +53,8 @@ from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
 from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_device_code, approve_in_new_tab, chromium,  # noqa: F401
-                   cancel_with_a_good_token, emu, expect_desktop_card_authorized, free_port, ready_site, shoot, stop_process)
+                   authorized_ready_site, cancel_with_a_good_token, emu, expect_desktop_card_authorized, free_port,
+                   ready_site, shoot, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
@@ -279,6 +287,139 @@ def test_d_opening_every_page_changes_nothing_stored(page: Any, app: dict[str, A
     for index in reversed(range(len(STEPS) - 1)):
         move(page, "Back", index)
     assert stored(home) == before
+
+
+def header_verdict(panel: Any, step: str) -> Any:
+    """The header's verdict chip of ``step`` ("03")."""
+    return panel.locator(f".gapps-header [data-step='{step}']").filter(visible=True)
+
+
+def test_d2_the_first_walk_turns_03_to_the_device_flow_without_a_reload(page: Any, app: dict[str, Any],
+                                                                      emu: RunningEmulator, home: Path) -> None:
+    """Authorized with the Desktop app flow; 01 switched to the device flow (openid only: Calendar is refused
+    there), a TVs client stored on 02: 03 then offers the device flow, in the same page (no reload)."""
+    from playwright.sync_api import expect
+
+    from gapps_runbook.oauth import scopes
+
+    assert wait_until(lambda: kernels(app["proc"]) == [], DEADLINE), "the last test's page left its kernel"
+    authorized_ready_site(home, emu, "walk")
+    open_app(page, page_url(app, "walk"))
+    panel = page.locator(".gapps-app")
+    expect(header_verdict(panel, "03")).to_have_attribute("data-verdict", "ok")
+    for index in range(1, 4):
+        move(page, "Next", index)
+    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
+    for index in (2, 1):
+        move(page, "Back", index)
+    panel.locator(".widget-toggle-button", has_text=re.compile(r"^device$")).click()
+    panel.get_by_label("Google Calendar API (calendar)").uncheck()
+    wanted = " ".join(sorted(scopes.scopes_for(("openid",))))
+    facts = lambda: runbook.Site.open("walk", home=home).facts()  # noqa: E731
+    assert wait_until(lambda: (facts()["flow"], facts()["scopes"]) == ("device", wanted), DEADLINE), facts()
+    expect(header_verdict(panel, "02")).to_have_attribute("data-verdict", "stale", timeout=LONG)  # a desktop client
+    move(page, "Next", 2)
+    expect(panel.get_by_label("Client type")).to_have_value("TVs and Limited Input devices")  # 01 chose its flow
+    client = emu.emulator.device_client
+    panel.get_by_label("Client ID").fill(client.client_id)
+    panel.get_by_label("Client ID").press("Enter")
+    panel.get_by_label("Secret").fill(client.client_secret)
+    panel.get_by_role("button", name="Save client").click()
+    expect(panel.get_by_text("Saved in profile walk")).to_be_visible(timeout=LONG)
+    expect(header_verdict(panel, "03")).to_have_attribute("data-verdict", "stale", timeout=LONG)
+    move(page, "Next", 3)
+    expect(panel.locator(".widget-html-content div[style*='user-select']")).to_have_text(CODE_RE, timeout=LONG)
+    text = panel.inner_text()
+    assert "Already authorized" not in text and "desktop flow" not in text and "Desktop app" not in text
+    expect(panel.locator("a.gapps-link-button")).to_have_count(0)
+    expect(header_verdict(panel, "03")).to_have_attribute("data-verdict", "in progress", timeout=LONG)
+    shoot(page, "app_03_after_switching_to_device", focus=None)
+
+
+def test_d3_a_revoke_in_one_tab_is_refused_by_the_others_next_action(browser: dict[str, Any], app: dict[str, Any],
+                                                                     emu: RunningEmulator, home: Path,
+                                                                     tmp_path: Path) -> None:
+    """Two tabs on one profile (two kernels): A revokes on 04; B, on 05 since before, refuses its Export with
+    one line and shows no token; B's 04 then shows "No token"."""
+    from playwright.sync_api import expect
+
+    from gapps_runbook.notebook.step04 import TOKEN_CHANGED
+
+    assert wait_until(lambda: kernels(app["proc"]) == [], DEADLINE), "the last test's page left its kernel"
+    authorized_ready_site(home, emu, "tabs")
+    first, second = (browser["context"].new_page() for _ in range(2))
+    try:
+        for one in (first, second):
+            open_app(one, page_url(app, "tabs"))
+        for index in range(1, 6):
+            move(second, "Next", index)
+        b = second.locator(".gapps-app")
+        target = tmp_path / "tabs.age"
+        b.get_by_label("Export to").fill(str(target))
+        b.get_by_label("Passphrase").first.fill("correct horse battery staple")
+        b.get_by_label("Again").fill("correct horse battery staple")
+        expect(b.locator(".gapps-token")).to_have_attribute("data-health", "ok")
+
+        for index in range(1, 5):
+            move(first, "Next", index)
+        a = first.locator(".gapps-app")
+        a.get_by_role("button", name="Revoke...").click()
+        a.get_by_role("button", name="Yes, revoke").click()
+        expect(a.get_by_text("Revoked, and proven")).to_be_visible(timeout=LONG)
+        expect(a.locator(".gapps-token")).to_have_attribute("data-health", "none", timeout=LONG)
+
+        b.get_by_role("button", name="Export").click()
+        expect(b.get_by_text(TOKEN_CHANGED)).to_be_visible(timeout=LONG)
+        expect(b.locator(".gapps-token")).to_have_attribute("data-health", "none", timeout=LONG)
+        expect(b.locator(".gapps-token")).to_have_text("no token")
+        assert not target.exists()
+        shoot(second, "app_05_token_changed_in_another_tab", focus=None)
+        move(second, "Back", 4)
+        expect(b.get_by_text("No token", exact=True)).to_be_visible(timeout=LONG)
+    finally:
+        for one in (first, second):
+            one.close(run_before_unload=True)
+
+
+def test_d4_00_after_a_denied_reauthorization_keeps_03_ok(page: Any, app: dict[str, Any], emu: RunningEmulator,
+                                                          home: Path) -> None:
+    """A good token, then "Authorize again" that the person denies: 03 stays ok on 00 and in the header,
+    saying the stored token still works."""
+    from playwright.sync_api import expect
+
+    from gapps_runbook.emulator.records import Scenario
+
+    assert wait_until(lambda: kernels(app["proc"]) == [], DEADLINE), "the last test's page left its kernel"
+    site = authorized_ready_site(home, emu, "denied")
+    token = site.profile.load_token()
+    assert token is not None
+    open_app(page, page_url(app, "denied"))
+    for index in range(1, 4):
+        move(page, "Next", index)
+    panel = page.locator(".gapps-app")
+    panel.get_by_role("button", name="Authorize again").click()
+    button = panel.locator("a.gapps-link-button").filter(visible=True)
+    expect(button).to_have_text("Open Google's page", timeout=LONG)
+    emu.emulator.state.scenario = Scenario(deny=True)
+    try:
+        with page.context.expect_page(timeout=LONG) as opened:
+            button.click()
+        landing = opened.value
+        expect(landing.locator("h1")).to_be_visible(timeout=LONG)  # the kernel's listener answered the denial
+        landing.close()
+        expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_be_visible(timeout=LONG)
+    finally:
+        emu.emulator.state.scenario = Scenario()
+    expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
+    expect(header_verdict(panel, "03")).to_have_attribute("data-verdict", "ok", timeout=LONG)
+    shoot(page, "app_03_denied_with_a_good_token", focus=None)
+    for index in reversed(range(3)):
+        move(page, "Back", index)
+    row = panel.locator("tr", has=page.locator("td", has_text=re.compile(
+        rf"^{STEPS[3].number} {STEPS[3].title.capitalize()}\b"))).filter(visible=True)
+    expect(row.locator("td").nth(1)).to_have_text("ok", timeout=LONG)
+    expect(row).to_contain_text(f"the stored token {token.token_id} still works")
+    shoot(page, "app_00_after_a_denied_reauthorization", focus=None)
 
 
 def test_e_closed_pages_leave_no_kernel(browser: dict[str, Any], app: dict[str, Any]) -> None:

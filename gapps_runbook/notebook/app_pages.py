@@ -5,6 +5,15 @@ starts nothing. A page's form is built the first time the page is shown, so noth
 nobody opens; the forms are the step notebooks' own (:mod:`.step00` ... :mod:`.step05`), and opening
 one writes nothing (only a person's action does).
 
+Every page is live: above it, a header rendered from the site's state (:func:`views.render.header_html`
+of :func:`runbook.state.read`) is read again each time a page is shown and after every action of any
+page (:attr:`Form.after_action`, also when a step 03 attempt ends in its thread). Each form says what
+it was built from (``built_on``, read again by its ``basis()``: step 01's choices, the stored client and
+token): when that changed (on another page, in another tab, by the CLI) the page's form is built again;
+otherwise its ``reread()`` re-reads the stored state, starting no network call and writing nothing. A
+second tab on the same profile is another kernel: a form re-reads the token before acting on it and
+refuses one that changed there (:data:`.step04.TOKEN_CHANGED`).
+
 The profile is chosen once: from the URL's query string (Voilà passes it to the kernel as
 ``QUERY_STRING``, e.g. ``?profile=site-a``), else from ``gapps-runbook app --profile`` (:data:`PROFILE_ENV`);
 the picker on page 00 switches it for every later page. The issuer comes from ``gapps-runbook app``
@@ -130,13 +139,14 @@ class RunbookApp:
         self._site: Any = None
         self.index = 0
         self.heading = w.HTML()
+        self.header = w.HTML()
         self.trail = w.HTML()
         self.body = w.VBox(layout=w.Layout(min_height="12em"))
         self.back = button("Back", icon="arrow-left")
         self.next = button("Next", "primary", "arrow-right")
         self.back.on_click(lambda _b: self.show(self.index - 1))
         self.next.on_click(lambda _b: self.show(self.index + 1))
-        self.box = w.VBox([self.heading, self.trail, self.body, w.HBox([self.back, self.next])])
+        self.box = w.VBox([self.heading, self.header, self.trail, self.body, w.HBox([self.back, self.next])])
         self.box.add_class("gapps-app")
 
     def site(self) -> Any:
@@ -155,33 +165,58 @@ class RunbookApp:
         for index in [i for i in self.forms if i != 0]:
             self.forms.pop(index).stop()
         self._render_chrome()
+        self.render_header()
 
     def show(self, index: int) -> None:
-        """Show page ``index`` (0-5), building its form the first time; a failure is one line on the page."""
+        """Show page ``index`` (0-5) up to date: its form built the first time and whenever what it was built
+        from changed, else refreshed from the stored state; a failure is one line on the page."""
         from ..views import render
 
         self.index = max(0, min(index, len(PAGES) - 1))
         self._render_chrome()
-        if self.index not in self.forms:
-            self.body.children = ()
-            try:
-                self.forms[self.index] = PAGES[self.index](self)
-            except Exception as exc:  # one line with its fix, never a traceback
-                import ipywidgets as w
+        try:
+            self._bring_up_to_date(self.index)
+            if self.index not in self.forms:
+                self.body.children = ()
+                form = PAGES[self.index](self)
+                form.after_action = (self.render_header,)
+                self.forms[self.index] = form
+        except Exception as exc:  # one line with its fix, never a traceback
+            import ipywidgets as w
 
-                self.body.children = (w.HTML(render.error_html(render.one_line(exc))),)
-                return
-        elif self.index == 0:  # the overview, built earlier: the steps have moved on since
-            self.forms[0].reread()
+            self.body.children = (w.HTML(render.error_html(render.one_line(exc))),)
+            return
+        finally:
+            self.render_header()  # after the form: building 00 may switch the profile
         self.body.children = (self.forms[self.index].box,)
+
+    def _bring_up_to_date(self, index: int) -> None:
+        """Refresh page ``index``'s form from the stored state, or drop it when what it was built from changed."""
+        form = self.forms.get(index)
+        if form is None:
+            return
+        if form.basis() == form.built_on:
+            form.reread()
+            return
+        del self.forms[index]
+        form.stop()
+        form.box.close()  # its threads end with it (Form.alive)
+
+    def render_header(self) -> None:
+        """The header from the site's state, read now (after any action, from any thread)."""
+        from ..runbook import state
+        from ..views import render
+
+        try:
+            self.header.value = render.header_html(state.read(self.site()))
+        except Exception as exc:  # a damaged profile: its one line, where the header goes
+            self.header.value = render.error_html(render.one_line(exc))
 
     def _render_chrome(self) -> None:
         from ..views.render import e
 
         step = STEPS[self.index]
-        self.heading.value = (f"<h2 style='margin:0.2em 0'>{e(step.number)} {e(step.title.capitalize())}</h2>"
-                              f"<div>Profile <b>{e(self.profile)}</b>"
-                              + (f" &middot; provider <code>{e(self.issuer)}</code>" if self.issuer else "") + "</div>")
+        self.heading.value = f"<h2 style='margin:0.2em 0'>{e(step.number)} {e(step.title.capitalize())}</h2>"
         self.trail.value = " &rsaquo; ".join(
             f"<b>{e(s.number)} {e(s.title)}</b>" if i == self.index else f"{e(s.number)} {e(s.title)}"
             for i, s in enumerate(STEPS))

@@ -206,8 +206,17 @@ class Form:
             except Exception as exc:  # shown, never raised into the comm handler
                 self.fail(exc)
             self.refresh_summary()
+            self.acted()
 
         return handler
+
+    after_action: tuple[Callable[[], None], ...] = ()
+    """Called after every action of this form (the app re-renders its header from the stored state)."""
+
+    def acted(self) -> None:
+        """An action ended (a callback, or a background attempt): call :attr:`after_action`. Safe from threads."""
+        for follow in self.after_action:
+            follow()
 
     def on_click(self, widget: w.Button, fn: Handler) -> None:
         """Register a guarded click handler."""

@@ -32,12 +32,17 @@ class StartHereForm(Form):
         self.observe(self.picker, self._on_pick)
         self.on_click(self.reload, self._on_reload)
         self._show(profile)
+        self.built_on = self.basis()
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         self._show(change["new"])
 
     def _on_reload(self, _button: w.Button) -> None:
         self.reread()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: nothing that :meth:`reread` does not read again."""
+        return ()
 
     def reread(self) -> None:
         """Read the profiles, every step's verdict and the token again (they change as the other steps run)."""

@@ -51,6 +51,19 @@ class ConsoleChecklistForm(Form):
             self.observe(widget, self._on_input)
         self.on_click(self.save, self._on_save)
         self._check(save=False)
+        self.built_on = self.basis()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: the saved choices and the stored client (a change elsewhere rebuilds it)."""
+        facts = self.site.facts()
+        return (runbook.saved_choices(self.site), actions.act_project_id(self.site), facts["client_id"],
+                facts["client_type"])
+
+    def reread(self) -> None:
+        """The verdict and the ticks from the profile again (the app calls it each time the page is shown).
+
+        Nothing is written and nothing is asked of the provider."""
+        self._check(save=False)
 
     def _on_input(self, _change: dict[str, Any]) -> None:
         self._check(save=True)
@@ -65,6 +78,7 @@ class ConsoleChecklistForm(Form):
         if save:  # a person changed a choice: saved, recorded as step 01's outcome
             self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
                                                  self.project.value)
+            self.built_on = self.basis()  # the form shows what it saved
         else:  # opening: the same verdict (runbook.check_console's inputs), nothing written
             requested = runbook.requested_scopes(self.site, services=chosen)
             self.verdict = scopes.preflight(requested, flow=self.flow.value, endpoints=self.site.endpoints,

@@ -59,6 +59,17 @@ class ClientForm(Form):
         self.on_click(self.test, self._on_test)
         self.observe(self.upload, self._on_upload)
         self._show(stored)
+        self.built_on = self.basis()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: step 01's flow (the client type offered first) and the stored client."""
+        stored = self.site.profile.load_client()
+        return (self.site.profile.load_settings().get("flow"),
+                (stored.client_id, stored.client_type, stored.product_name) if stored else None)
+
+    def reread(self) -> None:
+        """The stored client again (the app calls it each time the page is shown); no network call."""
+        self._show(self.site.profile.load_client())
 
     def _on_client_id(self, change: dict[str, Any]) -> None:
         self.id_hint.value = ""
@@ -82,6 +93,7 @@ class ClientForm(Form):
         finally:
             self.secret.value = ""  # widget state must never hold the secret
         self._show(stored)
+        self.built_on = self.basis()  # the form shows what it saved
         self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
 
     def _on_test(self, _button: w.Button) -> None:
@@ -105,6 +117,7 @@ class ClientForm(Form):
         finally:
             self.upload.value = ()  # the upload holds the secret too
         self._show(stored)
+        self.built_on = self.basis()
         self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
 
     def _show(self, stored: Any) -> None:

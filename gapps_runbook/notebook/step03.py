@@ -21,6 +21,7 @@ import ipywidgets as w
 
 from .. import runbook
 from ..errors import Cancelled, InputError
+from ..steps import AUTHORIZE
 from ..views import render
 from . import actions
 from .forms_common import Form, button, ui_only
@@ -47,6 +48,7 @@ class AuthorizeForm(Form):
         self._ticking = threading.Lock()  # a countdown line is never written after its attempt ended
         self._pasted: list[str] = []
         self.link = ""
+        self.phase = "stopped"  # :meth:`_state`'s last state
         self.card = w.HTML()
         self.countdown = w.Label()
         self.status = w.Label()
@@ -69,11 +71,30 @@ class AuthorizeForm(Form):
         paste = [self.paste_box] if self.plan.flow == "desktop" else []
         self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
         self.replace_previous()
+        self.built_on: tuple[object, ...] = ()
+        self.built_on = self.basis()
         current = None if reauthorize else runbook.state.already_authorized(site, requested)
         if current is not None:
             self._show_current(current)
         else:
             self.start()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: the scopes asked for, step 01's flow and scopes, the stored client and
+        token. A token that changes while an attempt waits does not count: rebuilding would cancel the attempt."""
+        facts = self.site.facts()
+        token = self.built_on[-1] if self.phase in ("waiting", "finishing") and self.built_on else facts["token_id"]
+        return (self.requested, facts["flow"], facts["scopes"], facts["client_id"], facts["client_type"], token)
+
+    def reread(self) -> None:
+        """Show the stored state again (the app calls it each time the page is shown): no attempt starts.
+
+        A token shown as current that no longer is gives way to step 03's verdict, read from the state."""
+        if self.phase != "authorized" or runbook.state.already_authorized(self.site, self.requested) is not None:
+            return
+        line = runbook.state.read(self.site).of(AUTHORIZE).line
+        self._put(self.result, f"<b>{render.e(line)}</b>")
+        self._state("stopped")
 
     # states ----------------------------------------------------------------------------------
 
@@ -85,6 +106,7 @@ class AuthorizeForm(Form):
 
     def _state(self, state: str) -> None:
         """Buttons and boxes for ``state``: "waiting", "finishing" (a pasted address), "authorized" or "stopped"."""
+        self.phase = state
         waiting = state in ("waiting", "finishing")
         self.cancel.disabled = not waiting
         self.cancel.layout.display = None if waiting else "none"  # nothing to cancel: not shown at all
@@ -153,18 +175,27 @@ class AuthorizeForm(Form):
         """The attempt ended without a token: say why; a cancel is no failure (not in red)."""
         for line in (self.card, self.countdown, self.status):  # a dead code or link is not left on screen
             self._put(line, "")
+        current = runbook.state.already_authorized(self.site, self.requested)
         if isinstance(exc, Cancelled):
-            current = runbook.state.already_authorized(self.site, self.requested)
             if current is not None:
                 self._show_current(current)
                 self.note("Cancelled. The token already stored is still in place and step 03 stays ok.")
                 self.refresh_summary()
+                self.acted()
                 return
             self.note(f"Cancelled. Fix: {exc.fix}")
         else:
             self.fail(exc)
+            if current is not None:  # a failed new attempt leaves the good token in place: the state says so
+                self._show_current(current)
+                line = runbook.state.read(self.site).of(AUTHORIZE).line
+                self.message.value += f"<i>{render.e(line)}</i>"
+                self.refresh_summary()
+                self.acted()
+                return
         self._state("stopped")
         self.refresh_summary()
+        self.acted()
 
     def _status(self, cancel: threading.Event) -> Callable[[str], None]:
         def update(text: str) -> None:
@@ -209,7 +240,9 @@ class AuthorizeForm(Form):
             self._put(line, "")
         self._put(self.result, render.result_html(result))
         self._state("authorized")
+        self.built_on = self.basis()  # the form shows the token it stored
         self.refresh_summary()  # the saved notebook keeps "Authorized" (this runs in the polling thread)
+        self.acted()
 
     # callbacks -------------------------------------------------------------------------------
 

@@ -12,12 +12,18 @@ from typing import Any
 import ipywidgets as w
 
 from .. import runbook
+from ..errors import RunbookError
 from ..oauth.clock import duration_text
 from ..profile.files import TOKEN_FILE
 from ..views import render
 from . import actions
 from ..views.lastmile import handoff_lines, token_file_lines
 from .forms_common import Form, button, ui_only
+
+TOKEN_CHANGED = "the token changed in another window; the page now shows the current one"
+"""The one line of a form that refuses to act on a token another window (kernel, process) revoked or replaced."""
+TOKEN_FOLLOWED = "The stored token changed elsewhere (revoked or replaced); the page now shows the current one."
+"""The note when the countdown finds the token it counts for gone (another page, tab or process changed it)."""
 
 
 class TokenStatusForm(Form):
@@ -55,10 +61,38 @@ class TokenStatusForm(Form):
         self._expires_at: float | None = None
         self._expires_wall: float | None = None
         self._stop = threading.Event()
+        self._acting = threading.Lock()  # the countdown does not take an action's own change for another window's
+        self.shown_token: str | None = None
+        self._seen: tuple[int, int, int] | None = None
         self._render(runbook.status(site))
+        self.built_on = self.basis()
         self.replace_previous()
         self.ticker = threading.Thread(target=self._tick, name="gapps-runbook-expiry", daemon=True)
         self.ticker.start()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: nothing that :meth:`reread` does not read again."""
+        return ()
+
+    def reread(self) -> None:
+        """Show the stored token again (the app calls it each time the page is shown); no network call."""
+        with self._acting:
+            st = runbook.status(self.site)
+            if st.token_id != self.shown_token:
+                self.checks.value = ""  # results about another token
+            self._render(st)
+
+    def check_token(self) -> None:
+        """Before acting: re-read the stored token; refuse (and show the current one) when it is not the one shown.
+
+        Raises:
+            RunbookError: The token shown was revoked or replaced in another window (another kernel or process).
+        """
+        st = runbook.status(self.site)
+        if st.token_id != self.shown_token:
+            self.checks.value = self.handed.value = ""
+            self._render(st)
+            raise RunbookError(TOKEN_CHANGED)
 
     def stop(self) -> None:
         """Stop the countdown."""
@@ -69,7 +103,17 @@ class TokenStatusForm(Form):
         self.stop()
         self.box.close()
 
+    def _token_file(self) -> tuple[int, int, int] | None:
+        """The token file's identity and last change (a stat: cheap enough for every second), None without one."""
+        try:
+            found = self.site.profile.file(TOKEN_FILE).stat()
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
+
     def _render(self, st: runbook.TokenStatus) -> None:
+        self._seen = self._token_file()
+        self.shown_token = st.token_id
         self._expires_at = None if st.expires_in is None else time.monotonic() + st.expires_in
         self._expires_wall = None if st.expires_in is None else time.time() + st.expires_in
         rows = [row for row in render.status_rows(st) if row[0] != "Expires in"]  # the countdown above says it, live
@@ -92,18 +136,40 @@ class TokenStatusForm(Form):
 
     def _tick(self) -> None:
         while self.alive() and not self._stop.wait(1.0):
+            if not self._acting.acquire(blocking=False):  # an action of this form re-renders by itself
+                self._update_expiry()
+                continue
+            try:
+                self._follow()
+            finally:
+                self._acting.release()
+
+    def _follow(self) -> None:
+        """One second: the countdown, unless the token file changed: a new token (step 03) is shown; a token
+        revoked or replaced elsewhere gives way to the current one, its countdown stopped (:data:`TOKEN_FOLLOWED`)."""
+        if self._token_file() == self._seen:
             self._update_expiry()
-            if not self.has_token and self.site.profile.file(TOKEN_FILE).exists():  # step 03 stored a new one
-                self._render(runbook.status(self.site))
+            return
+        shown, st = self.shown_token, runbook.status(self.site)
+        if st.token_id != shown:
+            self.checks.value = self.handed.value = ""
+        self._render(st)
+        if shown is not None and st.token_id != shown:
+            self.note(TOKEN_FOLLOWED)
+        self.acted()
 
     def _on_refresh(self, _button: w.Button) -> None:
-        self.checks.value = ""  # results about the old access token are stale now
-        runbook.refresh(self.site)
-        self._render(runbook.status(self.site))
+        with self._acting:
+            self.check_token()
+            self.checks.value = ""  # results about the old access token are stale now
+            runbook.refresh(self.site)
+            self._render(runbook.status(self.site))
         self.note("Refreshed: a new access token with a new expiry.")
 
     def _on_verify(self, _button: w.Button) -> None:
-        self.checks.value = render.verify_html(runbook.verify(self.site))
+        with self._acting:
+            self.check_token()
+            self.checks.value = render.verify_html(runbook.verify(self.site))
 
     @ui_only
     def _on_revoke(self, _button: w.Button) -> None:
@@ -115,8 +181,10 @@ class TokenStatusForm(Form):
 
     def _on_confirm(self, _button: w.Button) -> None:
         self.confirm_box.layout.display = "none"
-        proof = runbook.revoke_and_prove(self.site)
-        self._render(runbook.status(self.site))
+        with self._acting:
+            self.check_token()
+            proof = runbook.revoke_and_prove(self.site)
+            self._render(runbook.status(self.site))
         title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
         self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))
 
@@ -127,5 +195,7 @@ class TokenStatusForm(Form):
 
     def _on_handoff(self, _button: w.Button) -> None:
         self.handed.value = ""
-        result = actions.act_handoff(self.site, self.handoff_to.value)
+        with self._acting:
+            self.check_token()
+            result = actions.act_handoff(self.site, self.handoff_to.value)
         self.handed.value = "<br>".join(render.e(line) for line in handoff_lines(result))

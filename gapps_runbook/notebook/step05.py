@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..errors import RunbookError
 from ..profile.store import ProfileStore
 from ..views import backup as render_backup
 from ..views import render
 from . import backup_actions
 from .forms_common import Form, button
+from .step04 import TOKEN_CHANGED
 
 _WIDE = w.Layout(width="36em")
 
@@ -46,9 +48,44 @@ class BackupRestoreForm(Form):
                     self.import_passphrase, self.force, self.import_, self.imported, self.last)
         self.on_click(self.export, self._on_export)
         self.on_click(self.import_, self._on_import)
+        self.shown_tokens: dict[str, str | None] = {}
+        self._show_last_exports()
+        self.built_on = self.basis()
+
+    def basis(self) -> tuple[object, ...]:
+        """What the form is built from: nothing that :meth:`reread` does not read again."""
+        return ()
+
+    def reread(self) -> None:
+        """The profiles, their last exports and tokens again (the app calls it each time the page is shown)."""
         self._show_last_exports()
 
+    def _tokens(self) -> dict[str, str | None]:
+        """Each profile's stored token id (None: no token), read from its files."""
+        found: dict[str, str | None] = {}
+        for name in self.store.names():
+            try:
+                token = self.store.profile(name).load_token()
+            except RunbookError:  # a damaged profile is named by the import and export themselves
+                found[name] = "unreadable"
+                continue
+            found[name] = token.token_id if token else None
+        return found
+
+    def check_tokens(self) -> None:
+        """Before exporting: the chosen profiles' tokens must be the ones shown, else refuse and show the current ones.
+
+        Raises:
+            RunbookError: A token shown was revoked or replaced in another window (another kernel or process).
+        """
+        now = self._tokens()
+        if any(now.get(name) != self.shown_tokens.get(name) for name in self.profiles.value):
+            self.passphrase.value = self.confirmation.value = ""  # no widget keeps a secret
+            self._show_last_exports()
+            raise RunbookError(TOKEN_CHANGED)
+
     def _on_export(self, _button: w.Button) -> None:
+        self.check_tokens()
         try:
             result = backup_actions.act_export(self.store, self.profiles.value, self.target.value,
                                                self.passphrase.value, self.confirmation.value)
@@ -71,5 +108,8 @@ class BackupRestoreForm(Form):
         chosen, names = self.profiles.value, self.store.names()
         self.profiles.options = names  # an import may have added profiles
         self.profiles.value = tuple(n for n in chosen if n in names)
-        self.last.value = "<b>Last exports</b>" + render.table_html(
-            render_backup.last_export_rows(backup_actions.act_last_exports(self.store)))
+        self.shown_tokens = self._tokens()
+        rows = render_backup.last_export_rows(backup_actions.act_last_exports(self.store))
+        rows = [(name, f"{text}; token {self.shown_tokens.get(name) or 'none'}" if name in self.shown_tokens else text)
+                for name, text in rows]
+        self.last.value = "<b>Last exports</b>" + render.table_html(rows)

@@ -6,9 +6,9 @@ The headless entry points of :mod:`gapps_runbook.notebook`, the step forms (:mod
 and :mod:`gapps_runbook.cli` all print through these, so the status panel (:func:`status_rows`), the verify
 report (:func:`check_line`, :func:`verify_lines`), the device code (:func:`device_code_lines`,
 :func:`device_code_html`, :func:`code_countdown`), the desktop link (:func:`link_lines`, :func:`link_html`,
-:func:`waiting_line`) and the preflight
-summary (:func:`verdict_lines`) are worded once. Every value put into HTML goes through :func:`e`; no row
-or line carries a secret (a client secret appears only as its fingerprint).
+:func:`waiting_line`), the preflight summary (:func:`verdict_lines`) and the app's header of a site's state
+(:func:`header_html`) are worded once. Every value put into HTML goes through :func:`e`; no row or line carries
+a secret (a client secret appears only as its fingerprint).
 """
 
 from __future__ import annotations
@@ -193,6 +193,36 @@ def overview_html(state: SiteState) -> str:
                  f"<b>{e(s.verdict)}</b></td><td style='white-space:nowrap'>{e(s.when)}</td>"
                  f"<td style='text-align:left'>{e(s.detail)}{redo}</td></tr>")
     return f"<table><tr><th>Step</th><th>Verdict</th><th>When</th><th>Detail</th></tr>{body}</table>"
+
+
+_HEALTH_COLOUR = {"none": "#555", "ok": "#1b5e20", "expiring": "#8a5a00", "expired": "#b00020",
+                  "interrupted": "#b00020"}
+
+
+def header_html(state: SiteState) -> str:
+    """Where the site stands, in one strip above every app page: the profile, each step's verdict (with the
+    step to redo when it is not ok), the token's health, and when the state was read.
+
+    Each step's full line (:attr:`StepState.line`) is its tooltip; ``data-step``/``data-verdict`` name it.
+    """
+    chips = []
+    for s in state.steps:
+        redo = f" &rarr; redo {e(s.redo.number)}" if s.redo is not None and s.verdict in ("stale", "failed") else ""
+        chips.append(f"<span class='gapps-verdict' data-step='{e(s.step.number)}' data-verdict='{e(s.verdict)}' "
+                     f"title='{e(s.line)}' style='color:{_VERDICT_COLOUR[s.verdict]};white-space:nowrap'>"
+                     f"{e(s.step.number)} <b>{e(s.verdict)}</b>{redo}</span>")
+    judged = state.health
+    why = judged.detail + (f": {judged.fix}" if judged.fix else "")
+    token = (f"token <code>{e(state.token.token_id)}</code> <b>{e(judged.word)}</b>" if state.token.token_id
+             else "<b>no token</b>")
+    provider = f" &middot; provider <code>{e(state.issuer)}</code>" if state.issuer else ""
+    read = datetime.datetime.fromtimestamp(state.taken_at, datetime.timezone.utc).strftime("%H:%M:%S UTC")
+    return (f"<div class='gapps-header' style='display:flex;flex-wrap:wrap;gap:.3em 1.2em;align-items:baseline;"
+            "padding:.3em .6em;margin:.2em 0;border:1px solid #ddd;border-radius:4px;background:#fafafa'>"
+            f"<span>Site <b>{e(state.profile)}</b>{provider}</span>{' '.join(chips)}"
+            f"<span class='gapps-token' data-health='{e(judged.word)}' title='{e(why)}' "
+            f"style='color:{_HEALTH_COLOUR[judged.word]}'>{token}</span>"
+            f"<small style='color:#555'>as of {e(read)}</small></div>")
 
 
 def snapshot_html(state: SiteState, inner: str) -> str:
