@@ -186,12 +186,14 @@ def overview_html(state: SiteState) -> str:
     """Every step's verdict (00), each linking its notebook, with when, what and the step to redo."""
     body = ""
     for s in state.steps:
-        redo = f" Run <a href='{e(s.redo.notebook)}.ipynb'>{e(s.redo.number)} {e(s.redo.title)}</a>." \
+        redo = f"Run <a href='{e(s.redo.notebook)}.ipynb'>{e(s.redo.number)} {e(s.redo.title)}</a>." \
             if s.redo is not None and s.verdict != "ok" else ""
-        body += (f"<tr><td style='text-align:left'><a href='{e(s.step.notebook)}.ipynb'>{e(s.step.number)} "
-                 f"{e(s.step.title.capitalize())}</a></td><td style='color:{_VERDICT_COLOUR[s.verdict]}'>"
-                 f"<b>{e(s.verdict)}</b></td><td style='white-space:nowrap'>{e(s.when)}</td>"
-                 f"<td style='text-align:left'>{e(s.detail)}{redo}</td></tr>")
+        detail = e(s.detail) + ("." if s.detail and redo and not s.detail.endswith(".") else "")
+        body += (f"<tr><td style='text-align:left;white-space:nowrap'><a href='{e(s.step.notebook)}.ipynb'>"
+                 f"{e(s.step.number)} {e(s.step.title.capitalize())}</a></td>"
+                 f"<td style='color:{_VERDICT_COLOUR[s.verdict]};white-space:nowrap'><b>{e(s.verdict)}</b></td>"
+                 f"<td style='white-space:nowrap'>{e(s.when)}</td>"
+                 f"<td style='text-align:left'>{' '.join(x for x in (detail, redo) if x)}</td></tr>")
     return f"<table><tr><th>Step</th><th>Verdict</th><th>When</th><th>Detail</th></tr>{body}</table>"
 
 
