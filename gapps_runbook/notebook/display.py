@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import RunbookError
+from ..oauth.clock import utc_text
+from ..views.render import e, snapshot_note
 
 TRANSIENT = {"gapps_runbook": {"transient": True}}
 """Output metadata the scrubber keys on: the output is removed from saved notebooks."""
@@ -128,9 +130,6 @@ def static_bundle(summary: str, taken_at: float | None = None) -> dict[str, str]
         summary: The form as static HTML.
         taken_at: When it was taken (epoch seconds); None: now.
     """
-    from ..oauth.clock import utc_text
-    from ..views.render import e, snapshot_note
-
     taken = time.time() if taken_at is None else taken_at
     return {"text/html": (f"{STATIC_CSS}<div class='gapps-static'><div class='gapps-restarted' hidden>"
                           f"<b>{e(RESTARTED)}</b></div><div class='gapps-taken'>{snapshot_note(taken)}</div>"

@@ -35,6 +35,7 @@ import ipywidgets as w
 from ipywidgets.widgets.widget_selection import _MultipleSelection, _Selection
 
 from ..views import render
+from .display import static_bundle, update_as
 
 Handler = Callable[..., None]
 
@@ -189,8 +190,6 @@ class Form:
         """Re-send the static summary (same display id), dated now, when what it shows changed. Safe from threads."""
         if self.static is None:
             return
-        from .display import static_bundle, update_as
-
         summary = self.summary_html()
         with self._due_lock:
             if summary == self._sent:
