@@ -343,3 +343,33 @@ def cancel_with_a_good_token(panel: Any) -> None:
     expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
     expect(panel.locator("a.gapps-link-button")).to_have_count(0)
 
+
+
+def open_beside(page: Any, name: str) -> Any:
+    """Open ``name`` from JupyterLab's file browser (the folder shown) in the same page, beside the notebooks
+    already open (their kernels and outputs stay live: no reload), wait for an idle kernel, Run All; its panel."""
+    from playwright.sync_api import expect
+
+    listing = page.locator(".jp-DirListing-item", has_text=name)
+    if not listing.first.is_visible():
+        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='filebrowser']").click()
+    listing.first.dblclick()
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text=name)
+    expect(tab).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    panel = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+    expect(panel.locator(".gapps-form").filter(visible=True).first).to_be_visible(timeout=LONG)
+    return panel
+
+
+def shut_down_kernels(lab: dict[str, Any]) -> None:
+    """Shut every kernel of ``lab`` down through JupyterLab's REST API (as closing JupyterLab for the day does)."""
+    auth = {"Authorization": f"token {lab['token']}"}
+    for kernel in requests.get(f"{lab['url']}/api/kernels", headers=auth, timeout=10).json():
+        requests.delete(f"{lab['url']}/api/kernels/{kernel['id']}", headers=auth, timeout=30).raise_for_status()
+
+
+SNAPSHOT = re.compile(r"Snapshot taken \d{4}-\d\d-\d\d \d\d:\d\d UTC: run this notebook to see the live state\.")
+"""The line a form's saved summary opens with (``views.render.snapshot_note``)."""

@@ -14,7 +14,10 @@ a. 03 of ``desk``: the card waits ("Waiting for approval in the browser (... lef
 b. 03 of ``desk-wrong``: the landing page says the token exchange failed (invalid_client, the client secret
    is wrong) and names step 02's fix; the card says the same; no secret on either;
 c. 03 of ``desk`` again, "Authorize again", then Cancel: the stored token is still in place, said plainly
-   (not in red); 03's record stays ok and 00 does not show it failed.
+   (not in red); 03's record stays ok and 00 does not show it failed;
+d. the first walk on from there: 04 verifies ``desk``'s token; 01 switches to the device flow with openid
+   only; 02 stores the emulator's TVs and Limited Input devices client; 03 then offers the device flow (a
+   device code, no Desktop link); 00 shows 03 and 04 stale after 02's new client, each with the step to redo.
 
 With ``GAPPS_SCREENSHOTS=docs/screenshots`` each final state is saved there (1280x900 PNG, ``03_desktop_*``).
 Skipped, with the reason shown, only when ``/usr/bin/chromium`` is missing.
@@ -31,7 +34,7 @@ import pytest
 from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 
-from sites import (BROWSER_MARKS, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401 (fixtures)
+from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401
                    cancel_with_a_good_token, expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save, shoot)
 
 ACCOUNT = "engineer@example.com"
@@ -122,3 +125,50 @@ def test_c_cancel_with_a_good_token_in_place_is_no_failure(page: Any, lab: dict[
     expect(row).to_contain_text("ok", timeout=LONG)
     expect(row).not_to_contain_text("failed")
     shoot(page, "03_desktop_cancelled_then_00")
+
+
+def test_d_the_first_walk_to_the_device_flow_makes_03_offer_it_and_00_say_what_is_stale(
+        page: Any, lab: dict[str, Any], home: Path, emu: RunningEmulator) -> None:
+    from playwright.sync_api import expect
+
+    from gapps_runbook.commands.lab import wait_until
+
+    site = runbook.Site.open("desk", home=home)
+
+    def record(name: str) -> dict[str, Any]:
+        return dict((site.profile.load_settings().get("steps") or {}).get(name) or {})
+
+    status = open_and_run(page, lab, "desk/04_token_status.ipynb")
+    status.get_by_role("button", name="Verify: call the APIs").click()
+    assert wait_until(lambda: record("verify").get("status") == "ok", LONG / 1000), record("verify")
+
+    checklist = open_and_run(page, lab, "desk/01_console_checklist.ipynb")
+    checklist.locator(".widget-toggle-button", has_text="device").click()
+    checklist.get_by_role("checkbox", name=re.compile(r"\(calendar\)")).uncheck()
+    assert wait_until(lambda: site.profile.load_settings().get("flow") == "device"
+                      and not any("calendar" in s for s in site.profile.load_settings().get("scopes") or ()),
+                      LONG / 1000), "01's choices were not saved"
+
+    client = emu.emulator.device_client
+    credentials = open_and_run(page, lab, "desk/02_client_credentials.ipynb")
+    form = credentials.locator(".gapps-form")
+    form.get_by_placeholder("123456789012-....apps.googleusercontent.com").fill(client.client_id)
+    form.get_by_placeholder("123456789012-....apps.googleusercontent.com").press("Tab")
+    form.locator("input[type=password]").fill(client.client_secret or "")
+    expect(form.locator("select").first).to_have_value(re.compile("TVs"))  # 01's flow chose the type
+    form.get_by_role("button", name="Save client").click()
+    expect(form.get_by_text("Saved in profile desk")).to_be_visible(timeout=LONG)
+    assert site.profile.load_client().client_id == client.client_id  # type: ignore[union-attr]
+
+    authorize = open_and_run(page, lab, "desk/03_authorize.ipynb")
+    expect(authorize.locator(".widget-html-content div[style*='user-select']")).to_have_text(CODE_RE, timeout=LONG)
+    expect(authorize.locator("a.gapps-link-button")).to_have_count(0)  # not the Desktop app link
+    shoot(page, "03_first_walk_device")  # left waiting: nothing is written while an attempt waits
+
+    start = open_and_run(page, lab, "desk/00_start_here.ipynb")
+    for title in ("authorize", "token status"):
+        row = start.locator(".gapps-form tr").filter(
+            has=page.locator("td:first-child a", has_text=re.compile(title, re.I))).filter(visible=True).first
+        expect(row).to_contain_text("stale", timeout=LONG)
+        expect(row).to_contain_text("Run 03 authorize")
+    shoot(page, "00_first_walk_stale")

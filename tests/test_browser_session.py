@@ -12,7 +12,12 @@ c. 01 run again after the authorization: the saved choices (device flow, openid 
 d. 04, then a browser reload: the token's id is still shown;
 e. every kernel shut down, 03 reopened: its static summary ("Authorized") shows, no widget error;
 f. 02 of ``wrong``: "Test client" says invalid_client; a secret typed (not saved) into the Password box is
-   in no autosaved notebook (:func:`gapps_runbook.safety.leakscan.scan_paths`).
+   in no autosaved notebook (:func:`gapps_runbook.safety.leakscan.scan_paths`);
+g. ``site-b``: 04 open ("No token") while 03, opened beside it, is authorized; 04 shows the token and is
+   saved; every kernel shut down, 04 reopened: its dated snapshot holds the token id, not "No token";
+h. 00's Reload reads the profiles again: one made meanwhile is offered, the chosen one stays;
+i. Kernel > Restart under 04: one line says to run the notebook again; the dead buttons are gone, the
+   dated snapshot stands in their place.
 
 With ``GAPPS_SCREENSHOTS=docs/screenshots`` each step's final state is saved there (1280x900 PNG); otherwise
 nothing tracked is written. Skipped only when ``/usr/bin/chromium`` is missing.
@@ -34,17 +39,19 @@ from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.safety.leakscan import scan_paths
 
 # chromium and page are fixtures; CHROMIUM and CHROMIUM_ARGS stay importable from here for test_browser_app.py
-from sites import (BROWSER_MARKS, CODE_RE, KERNEL_IDLE, LONG, REPO, approve_device_code, chromium, emu,  # noqa: F401
-                   lab, open_and_run, page, ready_site, save, shoot)
+from gapps_runbook.notebook.display import RESTARTED
+from sites import (BROWSER_MARKS, CODE_RE, KERNEL_IDLE, LONG, REPO, SNAPSHOT, approve_device_code,  # noqa: F401
+                   chromium, emu, lab, open_and_run, open_beside, page, ready_site, save, shoot, shut_down_kernels)
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
-    """Profiles ``site-a`` (steps 01-02 done, device flow, openid) and ``wrong`` (a refused secret); their workspaces."""
+    """Profiles ``site-a`` and ``site-b`` (steps 01-02 done, device flow, openid) and ``wrong`` (a refused
+    secret); their workspaces."""
     home = tmp_path_factory.mktemp("session") / "home"
-    for name, secret in (("site-a", None), ("wrong", "GOCSPX-" + "x" * 28)):
+    for name, secret in (("site-a", None), ("wrong", "GOCSPX-" + "x" * 28), ("site-b", None)):
         ready_site(home, emu, name, flow="device", services=("openid",), secret=secret,
                    product="gapps-runbook browser session")
     return home
@@ -132,3 +139,69 @@ def test_f_test_client_catches_a_wrong_secret_and_no_typed_secret_is_autosaved(
     shoot(page, "02_client_credentials")
     assert subprocess.run(["git", "status", "--porcelain", "notebooks/"], cwd=REPO, capture_output=True,
                           text=True, check=True).stdout == ""
+
+
+def test_g_a_reopened_workspace_shows_04s_dated_snapshot_with_the_token_it_held(
+        page: Any, lab: dict[str, Any], emu: RunningEmulator, home: Path) -> None:
+    from playwright.sync_api import expect
+
+    status = open_and_run(page, lab, "site-b/04_token_status.ipynb")
+    expect(status.locator(".gapps-form").get_by_text("No token", exact=True)).to_be_visible(timeout=LONG)
+    authorize = open_beside(page, "03_authorize.ipynb")  # 04's tab stays open, its kernel counting
+    approve_device_code(page, authorize, emu)
+    expect(authorize.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
+    token = runbook.Site.open("site-b", home=home).profile.load_token()
+    assert token is not None
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="04_token_status.ipynb").click()
+    expect(status.locator(".gapps-form").get_by_text(token.token_id).first).to_be_visible(timeout=LONG)
+    save(page, home / "workspaces" / "site-b" / "04_token_status.ipynb", token.token_id)  # the summary followed
+
+    shut_down_kernels(lab)
+    page.goto(f"{lab['url']}/lab/tree/site-b/04_token_status.ipynb?reset&token={lab['token']}")
+    panel = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+    snapshot = panel.locator(".gapps-static")
+    expect(snapshot.get_by_text(token.token_id)).to_be_visible(timeout=LONG)
+    expect(snapshot.get_by_text(SNAPSHOT)).to_be_visible()
+    expect(snapshot.get_by_text("No token")).to_have_count(0)
+    expect(snapshot.get_by_text(RESTARTED)).to_be_hidden()  # no restart: the kernel is new, not restarted
+    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
+    expect(panel.get_by_text("Error displaying widget")).to_be_hidden()
+    shoot(page, "04_token_status_reopened", ".gapps-static")
+
+
+def test_h_reload_in_00_reads_the_profiles_again_and_keeps_the_chosen_one(
+        page: Any, lab: dict[str, Any], emu: RunningEmulator, home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "site-b/00_start_here.ipynb")
+    picker = panel.locator(".gapps-form select").first
+    expect(picker).to_have_value("site-b")
+    expect(picker.locator("option", has_text="site-c")).to_have_count(0)
+    ready_site(home, emu, "site-c", flow="device", services=("openid",), workspace=False)  # made meanwhile
+    panel.get_by_role("button", name="Reload").click()
+    expect(picker.locator("option", has_text="site-c")).to_have_count(1, timeout=LONG)
+    expect(picker).to_have_value("site-b")
+    expect(panel.locator(".gapps-form").get_by_text("Set profile = 'site-b'", exact=False)).to_be_visible()
+
+
+def test_i_a_kernel_restart_says_to_run_the_notebook_again_and_shows_no_dead_buttons(
+        page: Any, lab: dict[str, Any], home: Path) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_and_run(page, lab, "site-b/04_token_status.ipynb")
+    verify = panel.get_by_role("button", name="Verify: call the APIs")
+    expect(verify).to_be_enabled(timeout=LONG)
+    expect(panel.get_by_text(RESTARTED)).to_be_hidden()
+    page.get_by_role("menuitem", name="Kernel", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Restart Kernel")).first.click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Confirm Kernel Restart").click()
+    expect(panel.get_by_text(RESTARTED)).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)  # the new kernel is up
+    expect(panel.get_by_text(RESTARTED)).to_be_visible()  # and the line stays until the notebook runs again
+    expect(verify).to_be_hidden()  # a dead button is not shown as if it worked
+    expect(panel.locator(".gapps-form").filter(visible=True)).to_have_count(0)
+    expect(panel.locator(".gapps-static").get_by_text(SNAPSHOT)).to_be_visible()
+    token = runbook.Site.open("site-b", home=home).profile.load_token()
+    assert token is not None
+    expect(panel.locator(".gapps-static").get_by_text(token.token_id).first).to_be_visible()
+    shoot(page, "04_token_status_restarted", ".gapps-static")

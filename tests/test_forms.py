@@ -763,3 +763,45 @@ def test_04_refresh_clears_verify_revoke_disables_and_the_summary_has_no_secret(
         _wait_for(lambda: not form.refresh.disabled)  # the countdown thread sees the new token
     finally:
         form.close()
+
+
+class _Handle:
+    """A display handle that keeps what the form sent (``show_form``'s summary handle, outside a kernel)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    def update(self, bundle: dict[str, str], raw: bool = False) -> None:
+        self.sent.append(bundle)
+
+
+def test_the_saved_summary_follows_what_a_background_thread_shows_and_is_dated(home: str, emu: Any) -> None:
+    from gapps_runbook.notebook.display import RESTARTED, static_bundle
+
+    site = _desktop(home, emu)
+    form = step04.TokenStatusForm(site)
+    try:
+        handle = _Handle()
+        form.static = handle
+        form.watch()
+        assert form.expires.value == "No token" and handle.sent == []
+        token = _authorized(home, emu).profile.load_token()
+        shown = _wait_for(lambda: [b for b in handle.sent if token.token_id in b["text/html"]])[-1]["text/html"]
+        assert "No token" not in shown and "Access token expires in" in shown  # the countdown, as it was then
+        assert re.search(r"Snapshot taken \d{4}-\d\d-\d\d \d\d:\d\d UTC: run this notebook to see the live state",
+                         shown)
+        assert f"<div class='gapps-restarted' hidden><b>{html.escape(RESTARTED)}</b>" in shown  # CSS shows it
+    finally:
+        form.close()
+    assert "Snapshot taken 1970-01-01 00:00 UTC" in static_bundle("", 0.0)["text/html"]
+
+
+def test_reload_in_00_offers_a_profile_made_since_and_keeps_the_chosen_one(home: str, emu: Any) -> None:
+    _desktop(home, emu)
+    _site(home, emu, "site-b").profile.set_checklist("x", True)
+    form = step00.StartHereForm(home=home, profile="site-b")
+    assert form.picker.options == ("default", "site-b")
+    _site(home, emu, "site-c").profile.set_checklist("x", True)
+    form.reload.click()
+    assert form.picker.options == ("default", "site-b", "site-c") and form.picker.value == "site-b"
+    assert form.site.profile.name == "site-b" and "profile = &#x27;site-b&#x27;" in form.hint.value

@@ -9,10 +9,13 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import RunbookError
+from ..oauth.clock import utc_text
+from ..views.render import e, snapshot_note
 
 TRANSIENT = {"gapps_runbook": {"transient": True}}
 """Output metadata the scrubber keys on: the output is removed from saved notebooks."""
@@ -95,34 +98,92 @@ def show(text: str, html_text: str | None = None, *, transient: bool = False, di
 
 STATIC_CSS = (
     "<style>"
-    ".jp-OutputArea-child:has(.gapps-static):has(+ .jp-OutputArea-child .gapps-form){display:none}"
-    ".jp-OutputArea-child:has(.gapps-static) + .jp-OutputArea-child:not(:has(.gapps-form)){display:none}"
+    ".jp-OutputArea-child:has(.gapps-static):has(+ .jp-OutputArea-child "
+    ".gapps-form:not(.jupyter-widgets-disconnected)){display:none}"
+    ".jp-OutputArea-child:has(.gapps-static) + .jp-OutputArea-child:not(:has(.gapps-form:not("
+    ".jupyter-widgets-disconnected))){display:none}"
+    ".jp-OutputArea-child:has(+ .jp-OutputArea-child .gapps-form.jupyter-widgets-disconnected) "
+    ".gapps-restarted{display:block !important}"
     "</style>"
 )
-"""How a form and its static summary share the page (JupyterLab, trusted output): while the form's widget is
-live, its summary is hidden; once the widget cannot be shown (kernel gone: "Error displaying widget: model
-not found", or still "Loading widget..."), that output is hidden and the summary stays. Untrusted or outside
-JupyterLab, the style is dropped: the summary shows, and the widget output's text is empty."""
+"""How a form and its static summary share the page (JupyterLab, trusted output).
+
+* While the form's widget is live, its summary is hidden.
+* Once the widget cannot be shown (kernel gone: "Error displaying widget: model not found", or still
+  "Loading widget..."), that output is hidden and the dated summary stays.
+* After a kernel restart the widget manager marks every view of the old kernel
+  ``jupyter-widgets-disconnected`` (ipywidgets 8: the models lose their comm, ``comm_live`` turns false):
+  the dead form is hidden (its buttons would do nothing) and the summary shows, opened by the
+  :data:`RESTARTED` line.
+
+Untrusted or outside JupyterLab the style is dropped: the summary shows (the restart line stays ``hidden``),
+and the widget output's text is empty."""
+
+RESTARTED = "The kernel was restarted, so this form no longer works: run the notebook again (Run > Run All Cells)."
+"""The one line a form shows, in place of its dead buttons, after a kernel restart."""
 
 
-def static_bundle(summary: str) -> dict[str, str]:
-    """The static summary's display data: HTML (with :data:`STATIC_CSS`) and a plain-text note."""
-    return {"text/html": f"{STATIC_CSS}<div class='gapps-static'>{summary}</div>",
-            "text/plain": "(the form's last state; run the cell for the live form)"}
+def static_bundle(summary: str, taken_at: float | None = None) -> dict[str, str]:
+    """The static summary's display data, dated: HTML (with :data:`STATIC_CSS`) and a plain-text note.
+
+    Args:
+        summary: The form as static HTML.
+        taken_at: When it was taken (epoch seconds); None: now.
+    """
+    taken = time.time() if taken_at is None else taken_at
+    return {"text/html": (f"{STATIC_CSS}<div class='gapps-static'><div class='gapps-restarted' hidden>"
+                          f"<b>{e(RESTARTED)}</b></div><div class='gapps-taken'>{snapshot_note(taken)}</div>"
+                          f"{summary}</div>"),
+            "text/plain": f"(Snapshot taken {utc_text(taken)}: run this notebook to see the live state.)"}
+
+
+def cell_parent() -> dict[str, Any] | None:
+    """The header of the request the kernel is handling now (the cell that displays a form), or None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return None
+    header = getattr(getattr(get_ipython(), "display_pub", None), "parent_header", None)
+    return dict(header) if isinstance(header, dict) and header else None
+
+
+def update_as(handle: Any, bundle: dict[str, str], parent: dict[str, Any] | None) -> None:
+    """Replace a display (``handle``, made with a display id) as if the cell that showed it sent the update.
+
+    JupyterLab applies an ``update_display_data`` message only to the outputs of the request it answers
+    (its parent header): a click arrives as a ``comm_msg`` and a background thread inherits whichever
+    request came last, so their updates would reach no output. ipykernel's ``set_thread_parent`` gives this
+    thread the cell's header while the update is sent, then puts the previous one back.
+    """
+    from IPython import get_ipython
+
+    pub = getattr(get_ipython(), "display_pub", None) if parent is not None else None
+    setter, reset = getattr(pub, "set_thread_parent", None), getattr(pub, "reset_thread_parent", None)
+    if setter is None or reset is None:  # outside ipykernel (a test's plain IPython): the update as it is
+        handle.update(bundle, raw=True)
+        return
+    token = setter(parent)
+    try:
+        handle.update(bundle, raw=True)
+    finally:
+        reset(token)
 
 
 def show_form(form: Any) -> Any:
-    """Display a form built in the main thread: its static summary, then its widget (threads then only update it).
+    """Display a form built in the main thread: its dated static summary, then its widget.
 
-    The summary is a plain ``text/html`` output with a display id (refreshed by ``form.refresh_summary()``),
-    so the saved notebook shows it when the widget model is gone; the widget's own output carries an empty
-    ``text/plain`` instead of the widget's repr. See :data:`STATIC_CSS`.
+    The summary is a plain ``text/html`` output with a display id, kept up to date by the form
+    (``form.refresh_summary()``, sent as the displaying cell: :func:`update_as`), so the saved notebook
+    shows it, dated, when the widget model is gone; the widget's own output carries an empty ``text/plain``
+    instead of the widget's repr. See :data:`STATIC_CSS`.
     """
     from IPython.display import display
 
+    form.parent = cell_parent()
     form.static = display(static_bundle(form.summary_html()), raw=True, display_id=True)
     bundle = form.box._repr_mimebundle_()
     bundle["text/plain"] = ""
     display(bundle, raw=True)
     form.displayed = True
+    form.watch()
     return form

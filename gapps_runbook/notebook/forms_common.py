@@ -13,9 +13,11 @@ One form module per step notebook builds on this one: :mod:`.step00` (start here
   traits (``HTML.value``, ``Label.value``), which ipykernel sends from any thread;
 * no widget keeps a secret: the Password box and the FileUpload are emptied right after use;
 * beside its widget, each form displays a static summary (:func:`summary_html`, plain HTML, never a
-  Password, an upload or a widget in :attr:`Form.private`), refreshed after every callback: a notebook
-  reopened once its kernel is gone shows that summary instead of "Error displaying widget"
-  (:func:`gapps_runbook.notebook.display.show_form`).
+  Password, an upload or a widget in :attr:`Form.private`), dated, and sent again shortly after anything
+  shown changes (a callback, a background thread; :meth:`Form.watch`): a notebook reopened once its kernel
+  is gone shows what the form showed when it was last saved, with when that was, instead of "Error
+  displaying widget"; after a kernel restart the dead form gives way to it, under one line saying to run
+  the notebook again (:func:`gapps_runbook.notebook.display.show_form`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import posixpath
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +35,7 @@ import ipywidgets as w
 from ipywidgets.widgets.widget_selection import _MultipleSelection, _Selection
 
 from ..views import render
+from .display import static_bundle, update_as
 
 Handler = Callable[..., None]
 
@@ -82,6 +86,9 @@ def summary_html(widget: w.Widget, private: tuple[w.Widget, ...] = ()) -> str:
         return f"<div>{render.e(widget.description)}: <code>{render.e(value)}</code></div>"
     return ""
 
+
+SETTLE = 0.3
+"""Seconds a form waits after a change before sending its summary again, so a burst of changes is sent once."""
 
 _NOTEBOOK_LINK = re.compile(r"<a href='([0-9]{2}_[a-z_]+\.ipynb)'>")
 
@@ -153,7 +160,11 @@ class Form:
         out: Catches anything a callback prints.
         displayed: Set once the box was displayed, so returning the form does not show it twice.
         private: Widgets the static summary leaves out (one-time codes and links).
+        ticking: Widgets a clock changes (a countdown): shown in the summary, but their changes alone do not
+            send it again (a saved notebook would change every second).
         static: The display handle of the static summary (set by ``show_form``), or None.
+        parent: The header of the cell that displayed the form (set by ``show_form``): summary updates are
+            sent as that cell's output.
     """
 
     def __init__(self) -> None:
@@ -163,18 +174,66 @@ class Form:
         self.box.add_class("gapps-form")  # the live form hides its static summary (display.STATIC_CSS)
         self.displayed = False
         self.private: tuple[w.Widget, ...] = ()
+        self.ticking: tuple[w.Widget, ...] = ()
         self.static: Any = None
+        self.parent: dict[str, Any] | None = None
+        self._watched: set[str] = set()
+        self._sent = ""
+        self._due: threading.Timer | None = None
+        self._due_lock = threading.Lock()
 
     def summary_html(self) -> str:
         """The form as static HTML (:func:`summary_html`), for a notebook reopened without its kernel."""
         return summary_html(self.box, self.private)
 
     def refresh_summary(self) -> None:
-        """Re-send the static summary (same display id): what the saved notebook keeps. Safe from threads."""
-        if self.static is not None:
-            from .display import static_bundle
+        """Re-send the static summary (same display id), dated now, when what it shows changed. Safe from threads."""
+        if self.static is None:
+            return
+        summary = self.summary_html()
+        with self._due_lock:
+            if summary == self._sent:
+                return  # nothing new: the summary keeps the time it was taken
+            self._sent = summary
+        update_as(self.static, static_bundle(summary), self.parent)
 
-            self.static.update(static_bundle(self.summary_html()), raw=True)
+    def watch(self) -> None:
+        """Send the summary again :data:`SETTLE` seconds after any shown widget changes, whoever changed it.
+
+        Covers background threads (04 showing a token that step 03 stored meanwhile) as well as callbacks;
+        widgets added later (new children) are watched as they come. :attr:`private` and :attr:`ticking`
+        widgets never trigger it.
+        """
+        self._sent = self.summary_html()  # what show_form displayed
+        self._watch(self.box)
+
+    def _watch(self, widget: w.Widget) -> None:
+        if widget.model_id in self._watched or widget in self.private or widget in self.ticking:
+            return
+        self._watched.add(widget.model_id)
+        names = [name for name in ("value", "children", "description", "options", "disabled")
+                 if widget.has_trait(name)]
+        widget.observe(self._changed, names=names)
+        widget.layout.observe(self._changed, names="display")
+        for child in getattr(widget, "children", ()):
+            self._watch(child)
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        if change["name"] == "children":
+            for child in change["new"]:
+                self._watch(child)
+        with self._due_lock:
+            if self._due is not None:
+                return  # a refresh is already due: it sends this change too
+            self._due = threading.Timer(SETTLE, self._send_due)
+            self._due.daemon = True
+            self._due.start()
+
+    def _send_due(self) -> None:
+        with self._due_lock:
+            self._due = None
+        if self.alive():
+            self.refresh_summary()
 
     def _ipython_display_(self) -> None:
         if not self.displayed:

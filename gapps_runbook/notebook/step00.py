@@ -28,6 +28,7 @@ class StartHereForm(Form):
         self.table = w.HTML()
         self.reload = button("Reload", icon="refresh")
         self.hint = w.HTML()
+        self._rereading = False  # new options reset the picker's value: that is no pick
         self.layout(w.HBox([self.picker, self.reload]), self.hint, self.table)
         self.observe(self.picker, self._on_pick)
         self.on_click(self.reload, self._on_reload)
@@ -35,7 +36,8 @@ class StartHereForm(Form):
         self.built_on = self.basis()
 
     def _on_pick(self, change: dict[str, Any]) -> None:
-        self._show(change["new"])
+        if not self._rereading:
+            self._show(change["new"])
 
     def _on_reload(self, _button: w.Button) -> None:
         self.reread()
@@ -46,10 +48,16 @@ class StartHereForm(Form):
 
     def reread(self) -> None:
         """Read the profiles, every step's verdict and the token again (they change as the other steps run)."""
-        names = sorted({*runbook.ProfileStore(Path(self.home) if self.home else None).names(), self.picker.value})
+        chosen = self.picker.value
+        names = sorted({*runbook.ProfileStore(Path(self.home) if self.home else None).names(), chosen})
         if list(self.picker.options) != names:
-            self.picker.options = names
-        self._show(self.picker.value)
+            self._rereading = True  # ipywidgets sets the value to the first new option: the chosen one is put back
+            try:
+                self.picker.options = names
+                self.picker.value = chosen
+            finally:
+                self._rereading = False
+        self._show(chosen)
 
     def _show(self, name: str) -> None:
         self.site = actions.open_site(name, self.home, self.issuer)

@@ -34,6 +34,7 @@ class TokenStatusForm(Form):
         self.site = site
         self.table = w.HTML()
         self.expires = w.Label()
+        self.ticking = (self.expires,)  # the countdown: its ticks alone do not re-send the summary
         self.checks = w.HTML()
         self.refresh = button("Refresh now", icon="refresh")
         self.verify = button("Verify: call the APIs", icon="check")

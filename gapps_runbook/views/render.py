@@ -227,10 +227,14 @@ def header_html(state: SiteState) -> str:
             f"<small style='color:#555'>as of {e(read)}</small></div>")
 
 
+def snapshot_note(taken_at: float) -> str:
+    """The line a saved view opens with: when it was taken (UTC), and that running the notebook shows the live state."""
+    return f"<small><i>Snapshot taken {e(utc_text(taken_at))}: run this notebook to see the live state.</i></small>"
+
+
 def snapshot_html(state: SiteState, inner: str) -> str:
     """A saved view of the state, dated: what a notebook reopened without its kernel shows."""
-    return (f"<div class='gapps-snapshot'><small><i>Snapshot taken {e(utc_text(state.taken_at))}: run this "
-            f"notebook to see the live state.</i></small>{inner}</div>")
+    return f"<div class='gapps-snapshot'>{snapshot_note(state.taken_at)}{inner}</div>"
 
 
 def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
