@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.emulator.records import Scenario
-from gapps_runbook.errors import AccessDenied
+from gapps_runbook.errors import AccessDenied, Cancelled
 from gapps_runbook.oauth import scopes
 from gapps_runbook.profile import backup
 from gapps_runbook.runbook import state
@@ -121,6 +121,15 @@ def test_a_new_flow_in_01_makes_the_client_stale(tmp_path: Path, make_emulator: 
     current = state.read(site)
     assert current.of(CLIENT).verdict == "stale" and "device flow" in current.of(CLIENT).detail
     assert current.of(AUTHORIZE).verdict == "stale" and "device flow" in current.of(AUTHORIZE).detail
+    device = emu.emulator.device_client
+    runbook.save_client(site, client_id=device.client_id, client_secret=device.client_secret, client_type="device")
+    current = state.read(site)
+    # 01 failed with the desktop client stored: the new client may fix it, so it says stale, never an old failed
+    assert [current.of(step).verdict for step in (CHECKLIST, CLIENT, AUTHORIZE)] == ["stale", "ok", "stale"]
+    assert current.of(AUTHORIZE).redo == AUTHORIZE
+    with pytest.raises(Cancelled):  # a cancelled new attempt leaves the stale verdict as it was, not "failed"
+        runbook.authorize(site, scopes.scopes_for(("openid",)), flow="device", timeout=30, cancelled=lambda: True)
+    assert state.read(site).of(AUTHORIZE).verdict == "stale"
 
 
 def test_a_failed_01_is_stale_once_02_changes_the_client(tmp_path: Path, make_emulator: Any) -> None:

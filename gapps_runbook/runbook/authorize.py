@@ -103,7 +103,8 @@ def _failed(site: Site, exc: RunbookError, inputs: dict[str, object]) -> None:
     """
     end_attempt(site)
     outcome = next((word for kind, word in _ATTEMPT_WORDS if isinstance(exc, kind)), "failed")
-    if _still_good(site):
+    if _still_good(site) or (isinstance(exc, Cancelled) and site.profile.load_token() is not None):
+        # a good authorization stays ok; a cancel leaves a stored token's verdict (ok or stale) as it was
         site.record(ATTEMPT_RECORD, outcome, exc.message)
         site.audit("authorize", outcome, f"{exc.message}; the stored token is still in place", inputs)
     else:

@@ -295,10 +295,12 @@ def _judge(step: Step, record: Mapping[str, Any], facts: Mapping[str, str], name
 
 def _checklist(settings: Mapping[str, Any], facts: Mapping[str, str]) -> StepState:
     record = _record(settings, CHECKLIST.record)
-    rested = record.get("rests_on") or {}
-    names = CHECKLIST.rests_on
-    if record.get("status") == "ok" and not rested.get("client_id"):
-        names = ()  # a preflight that passed before any client was stored does not rest on the one stored since
+    names: tuple[str, ...] = CHECKLIST.rests_on  # a failed preflight: any other client may fix it
+    if record.get("status") == "ok":
+        # A passed preflight holds while the stored client is of the type its flow needs; a client stored
+        # since, of that type, changes nothing (02 judges the client itself).
+        kind, flow = facts.get("client_type", ""), facts.get("flow", "")
+        names = ("client_type",) if kind and flow and kind != flow else ()
     return _judge(CHECKLIST, record, facts, names)
 
 
