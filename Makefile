@@ -29,18 +29,18 @@ soak: $(STAMP)
 	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests; \
 	status=$$?; echo; echo "Reliability targets measured:"; sort -k3 .soak-report.txt 2>/dev/null; exit $$status
 
-# Issue 9's figures B1-B6 beside their targets, written to docs/performance.md; minutes, offline, not part of `make test`.
+# Figures B1-B6 beside their targets, written to docs/performance.md (tools/, not installed); minutes, offline, not part of `make test`.
 bench: $(STAMP)
-	$(PY) -m gapps_runbook.runs.bench --out docs/performance.md
+	$(PY) -m tools.bench --out docs/performance.md
 
 # Batch vs per-site processes, local and Dask (docs/scale.md); minutes, not part of `make test`.
 bench-batch: $(STAMP)
-	$(PY) -m gapps_runbook.runs.batch_bench --dask
+	$(PY) -m tools.batch_bench --dask
 
 # Re-render the committed notebooks' outputs (executed against the emulator, scrubbed, sanitized; see
 # notebooks/README.md). Run it after changing a notebook or what a step displays, and commit the result.
 notebooks: $(STAMP)
-	$(PY) -m gapps_runbook.runs.render_notebooks
+	$(PY) -m tools.render_notebooks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -2,7 +2,7 @@
 
 nbval runs each notebook as a collection of test items in a fresh kernel; kernels inherit this
 process's environment. Before the first kernel starts, this file enters
-:func:`gapps_runbook.runs.render_notebooks.emulator_site`, the set-up the committed outputs were rendered
+:func:`tools.render_notebooks.emulator_site`, the set-up the committed outputs were rendered
 with: an auto-approving emulator on loopback with the renderer's fixed "Desktop app" client and
 account, profile ``default`` prepared in a temporary runbook home (preflight, client, a token from the
 loopback flow), and ``GAPPS_RUNBOOK_HOME`` exported. The notebooks' parameters keep their plain
@@ -23,7 +23,7 @@ _stack = contextlib.ExitStack()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from gapps_runbook.runs.render_notebooks import emulator_site
+    from tools.render_notebooks import emulator_site
 
     _stack.enter_context(emulator_site())
 

@@ -29,7 +29,7 @@ from gapps_runbook.emulator.facts import random_client_id
 from gapps_runbook.errors import InputError, NotebookRunError
 from gapps_runbook.safety.leakscan import format_findings, scan_paths
 from gapps_runbook.runs.execute import RunResult, run_notebook
-from gapps_runbook.runs.render_notebooks import CLIENT_SECRET, finish, load_sanitizers, render, sanitize
+from tools.render_notebooks import CLIENT_SECRET, finish, load_sanitizers, render, sanitize
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -88,3 +88,22 @@ def test_the_top_level_stays_small() -> None:
     packages = [p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
     assert packages, "no package found"
     assert [p.name for p in packages if not (p / "__init__.py").read_text().startswith('"""')] == []
+
+
+def _shipped_modules() -> list[str]:
+    """The modules a wheel built from the repository holds: setuptools' discovery as pyproject.toml configures it."""
+    from setuptools.discovery import PEP420PackageFinder
+
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = PEP420PackageFinder.find(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
+    return sorted(f"{package}.{path.stem}" for package in packages
+                  for path in (ROOT / package.replace(".", "/")).glob("*.py"))
+
+
+def test_the_wheel_holds_no_benchmark_or_notebook_rendering() -> None:
+    """Development tools live in tools/, which setuptools does not ship; the package itself is found."""
+    shipped = _shipped_modules()
+    assert "gapps_runbook.cli" in shipped and "gapps_runbook.emulator.server" in shipped
+    tooling = [m for m in shipped if m.startswith("tools") or re.search(r"\.(\w*bench\w*|render_notebooks)$", m)]
+    assert tooling == []
+    assert (ROOT / "tools" / "bench.py").is_file() and (ROOT / "tools" / "render_notebooks.py").is_file()

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.wrappers import Request, Response
 
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
-from . import apis, fastpath, pages
+from . import apis, pages
 from .browser import authorize_page, device_page
 from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
@@ -39,8 +39,6 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
 JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke", "/v1/userinfo"})
 NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
-NO_STORE_HEADERS = list(NO_STORE.items())
-
 
 
 class LimitedRequest(Request):
@@ -53,7 +51,7 @@ class LimitedRequest(Request):
 
 def base_url(request: Request) -> str:
     """The URL the client used to reach the emulator, e.g. ``http://127.0.0.1:8765``."""
-    return fastpath.base_url(request.environ, lambda: request.host_url)
+    return request.host_url.rstrip("/")
 
 
 def oauth_json(error: OAuthError) -> Response:
@@ -103,11 +101,6 @@ class App:
         self.state = emulator.state
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        fast = fastpath.form_request(environ, LimitedRequest.max_content_length)
-        if fast is not None:
-            status, headers, data = self._fast(environ, *fast)
-            start_response(status, headers)
-            return [data]
         request = LimitedRequest(environ)
         try:
             response = self.dispatch(request)
@@ -124,30 +117,6 @@ class App:
             log.error("emulator: %s on %s %s", type(exc).__name__, request.method, request.path)
             response = apis.json_response({"error": "internal_failure", "error_description": "Backend Error"}, 500)
         return response(environ, start_response)
-
-    def _fast(self, environ: WSGIEnvironment, endpoint: str, params: dict[str, str]) -> fastpath.Answer:
-        """:meth:`__call__` and :meth:`dispatch` for a request :mod:`.fastpath` takes: the same record and answers."""
-        path = environ["PATH_INFO"]
-        authorization = environ.get("HTTP_AUTHORIZATION")
-        base = fastpath.base_url(environ, lambda: LimitedRequest(environ).host_url)
-        try:
-            self.state.record("POST", path, set(params))
-            if (faulty := self._fault(path, environ)) is not None:
-                return fastpath.werkzeug_answer(faulty, environ)
-            body = (self._token if endpoint == "token" else self._device_code)(params, authorization, base)
-            return fastpath.json_answer(body, 200, NO_STORE_HEADERS)
-        except ConnectionDropped:
-            raise
-        except OAuthError as error:
-            status, error_body = error.to_response()
-            basic = error.status == 401 and uses_basic(authorization)
-            return fastpath.json_answer(dict(error_body), status, NO_STORE_HEADERS,
-                                        [("WWW-Authenticate", BASIC_CHALLENGE)] if basic else None)
-        except HTTPException as exc:
-            return fastpath.werkzeug_answer(self.http_error(exc, LimitedRequest(environ)), environ)
-        except Exception as exc:  # noqa: BLE001  (as __call__)
-            log.error("emulator: %s on %s %s", type(exc).__name__, "POST", path)
-            return fastpath.json_answer({"error": "internal_failure", "error_description": "Backend Error"}, 500, [])
 
     def dispatch(self, request: Request) -> Response:
         """Record, apply a queued fault, route, handle."""

@@ -132,7 +132,7 @@ def _serve(port: int, state_dir: Path | None, fresh: bool, *, faults: list[tuple
         emu.fail_next(path, kind, times)
     if clients_file is not None:
         emu.load_clients(clients_file)
-    _check_port(port)  # werkzeug would print two lines and exit 1
+    _check_port(port)  # before serving: one line naming --port, not the server's OSError
     click.echo(f"State: {state_path} (kept across restarts; --fresh starts over)")
     try:
         with _sigterm_as_ctrl_c():
@@ -164,7 +164,7 @@ def _check_port(port: int) -> None:
     if port == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as cheroot does
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from typing import Any
@@ -33,8 +34,11 @@ _FRONT_END = {
 }  # fmt: skip
 
 
+SOCKET_KEY = "gapps_runbook.socket"  # the environ key where :mod:`.server` puts the connection's socket
+
+
 class ConnectionDropped(ConnectionResetError):
-    """Raised through the WSGI server so it writes nothing: the socket is already closed."""
+    """Raised through the server (errno ECONNRESET) so it writes nothing and logs nothing: the socket is shut."""
 
 
 _JSON = {  # status: (API envelope status, message, legacy reason; OAuth body)
@@ -68,16 +72,16 @@ def _api_error(code: int, status: str, message: str, reason: str) -> dict[str, A
 
 
 def drop_connection(environ: dict[str, Any]) -> None:
-    """Reset the client's connection (RST, no response), then stop werkzeug from answering.
+    """Reset the client's connection (RST, no response), then stop the server from answering.
 
     Raises:
-        ConnectionDropped: Always; werkzeug's server treats it as a dropped connection and writes nothing.
+        ConnectionDropped: Always; the server takes it as a connection the client reset and writes nothing.
     """
-    sock = environ.get("werkzeug.socket")
+    sock = environ.get(SOCKET_KEY)
     if isinstance(sock, socket.socket):
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-    raise ConnectionDropped("emulator fault: connection reset")
+    raise ConnectionDropped(errno.ECONNRESET, "emulator fault: connection reset")

@@ -1,24 +1,72 @@
 """Serving the emulator on loopback: :func:`serve` for tests and notebooks, :func:`run_forever` for the CLI.
 
-The emulator's werkzeug WSGI app behind :class:`.http11.EmulatorServer` (HTTP/1.1 keep-alive, a
-bounded pool of worker threads, a listen backlog of 1024: issue 9, figure B6) in a daemon thread,
-on an ephemeral port by default. The request log never shows query strings (they may hold tokens).
+The emulator's werkzeug WSGI app is served by cheroot (CherryPy's HTTP/1.1 server, PEP 3333): keep-alive,
+a fixed pool of :data:`WORKERS` threads, idle kept-alive connections watched by one selector and holding
+no thread, a listen backlog of :data:`LISTEN_BACKLOG` (200 device flows starting together must not
+overflow it). It runs in a daemon thread, on an ephemeral port by default. There is no access log;
+the emulator's own request log (:class:`~.records.RequestRecord`) never keeps query strings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from cheroot import wsgi
 
 from . import facts
 from .core import Emulator
-from .http11 import LISTEN_BACKLOG, WORKERS, EmulatorServer
+from .faults import SOCKET_KEY
 from .practice import describe_faults, describe_scenario
 
 CLIENT_LABELS = facts.CLIENT_LABELS  # the console's names of the client types
+LISTEN_BACKLOG = 1024  # pending connections the kernel queues (capped by net.core.somaxconn)
+WORKERS = 16  # threads answering requests; idle keep-alive connections hold none
+KEPT_ALIVE = 4096  # idle kept-alive connections held open (cheroot's default, 10, closes the 11th poller's)
+IDLE_SECONDS = 60  # a kept-alive connection idle this long is closed (device flows poll every 5 s)
+SERVER_HEADER = "ESF"  # the Server header of Google's OAuth front end
 __all__ = ["CLIENT_LABELS", "LISTEN_BACKLOG", "WORKERS", "EmulatorServer", "RunningEmulator", "run_forever", "serve"]
+log = logging.getLogger("gapps_runbook.emulator")
+
+
+class _Gateway(wsgi.Gateway_10):
+    """cheroot's PEP 3333 gateway, with the connection's socket in the environ for the ``reset`` fault."""
+
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot's stub says None
+        environ: dict[str, Any] = super().get_environ()
+        environ[SOCKET_KEY] = self.req.conn.socket
+        return environ
+
+
+class EmulatorServer(wsgi.Server):
+    """cheroot's WSGI server for the emulator: bound (port 0 resolved) on construction, errors to logging.
+
+    Args:
+        host: Interface to bind (``::1`` and other IPv6 literals too).
+        port: TCP port; 0 picks a free one.
+        app: The WSGI app.
+        workers: Threads answering requests at once.
+
+    Raises:
+        OSError: The address cannot be bound (a busy port).
+    """
+
+    keep_alive_conn_limit = KEPT_ALIVE
+
+    def __init__(self, host: str, port: int, app: Callable[..., Any], *, workers: int = WORKERS) -> None:
+        super().__init__((host, port), app, numthreads=workers, server_name=SERVER_HEADER,
+                         request_queue_size=LISTEN_BACKLOG, timeout=IDLE_SECONDS, shutdown_timeout=5)
+        self.gateway = _Gateway
+        self.prepare()  # binds and listens: the real port is known before serving
+        self.server_port: int = self.bind_addr[1]
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        """cheroot's errors (a broken connection, a request it cannot parse) go to logging, not stderr."""
+        log.log(level, "emulator server: %s", msg, exc_info=traceback)
 
 
 @dataclass(frozen=True)
@@ -48,17 +96,14 @@ def serve(emulator: Emulator | None = None, *, host: str = "127.0.0.1", port: in
     """
     emulator = emulator or Emulator()
     server = EmulatorServer(host, port, emulator.wsgi_app)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gapps-runbook-emulator", daemon=True
-    )
+    thread = threading.Thread(target=server.serve, name="gapps-runbook-emulator", daemon=True)
     thread.start()
     shown = f"[{host}]" if ":" in host else host
     try:
         yield RunningEmulator(f"http://{shown}:{server.server_port}", emulator)
     finally:
-        server.shutdown()
+        server.stop()
         thread.join(timeout=5)
-        server.server_close()
 
 
 def run_forever(

@@ -1,6 +1,6 @@
-"""Measure ``gapps-runbook batch`` against one ``gapps-runbook run`` process per site (issue 9, ``make bench``).
+"""Measure ``gapps-runbook batch`` against one ``gapps-runbook run`` process per site (``make bench-batch``).
 
-``python -m gapps_runbook.runs.batch_bench [--sites 10,20] [--dask]`` serves an auto-approving
+``python -m tools.batch_bench [--sites 10,20] [--dask]`` serves an auto-approving
 emulator in this process, authorizes N profiles in a throwaway profile home (desktop flow, one
 account each), then times whole processes, wall clock, on the same machine in one run:
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import requests
 
-from .. import runbook
-from ..emulator import Emulator, serve
-from ..oauth.transport import RequestsTransport
-from ..profile.store import ProfileStore
+from gapps_runbook import runbook
+from gapps_runbook.emulator import Emulator, serve
+from gapps_runbook.oauth.transport import RequestsTransport
+from gapps_runbook.profile.store import ProfileStore
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 CLI = [sys.executable, "-m", "gapps_runbook"]

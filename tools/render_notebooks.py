@@ -1,6 +1,6 @@
 """Render the committed runbook notebooks: executed against the emulator, scrubbed, sanitized, stable.
 
-``python -m gapps_runbook.runs.render_notebooks`` (or ``make notebooks``) rewrites ``notebooks/*.ipynb`` so
+``python -m tools.render_notebooks`` (or ``make notebooks``) rewrites ``notebooks/*.ipynb`` so
 readers browsing the repository see what each step shows, and ``pytest --nbval`` (strict) has
 something to compare:
 
@@ -39,9 +39,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..steps import STEPS
+from gapps_runbook.steps import STEPS
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 """The committed notebooks (a source checkout; this is a maintainer's tool)."""
 NAMES = tuple(step.notebook for step in STEPS)
 """Every step's notebook, in step order (:data:`gapps_runbook.steps.STEPS`)."""
@@ -65,10 +65,10 @@ def emulator_site(timeout: float = 60) -> Iterator[Path]:
     ``GAPPS_RUNBOOK_ISSUER`` removed) for the block, so kernels started inside it use the profile
     with the notebooks' default parameters; both are restored afterwards.
     """
-    from .. import runbook
-    from ..oauth import scopes
-    from .demo import browser_for_emulator
-    from ..emulator import Emulator, serve
+    from gapps_runbook import runbook
+    from gapps_runbook.oauth import scopes
+    from gapps_runbook.runs.demo import browser_for_emulator
+    from gapps_runbook.emulator import Emulator, serve
 
     emulator = Emulator(auto_approve=True, account=ACCOUNT)
     emulator.register_client(CLIENT_ID, CLIENT_SECRET, "desktop", PRODUCT_NAME)
@@ -164,9 +164,9 @@ def render(out_dir: Path, *, notebooks: Path = NOTEBOOKS, timeout: float = 120) 
     """
     import nbformat
 
-    from ..safety.leakscan import format_findings, scan_text
-    from .execute import run_notebook
-    from ..profile.private_files import write_atomic
+    from gapps_runbook.safety.leakscan import format_findings, scan_text
+    from gapps_runbook.runs.execute import run_notebook
+    from gapps_runbook.profile.private_files import write_atomic
 
     sanitizers = load_sanitizers(notebooks / "sanitize.cfg")
     sources = {name: nbformat.read(notebooks / f"{name}.ipynb", as_version=4) for name in NAMES}
@@ -191,8 +191,8 @@ def render(out_dir: Path, *, notebooks: Path = NOTEBOOKS, timeout: float = 120) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gapps_runbook.runs.render_notebooks [--out DIR]``: re-render the committed notebooks."""
-    parser = argparse.ArgumentParser(prog="python -m gapps_runbook.runs.render_notebooks",
+    """``python -m tools.render_notebooks [--out DIR]``: re-render the committed notebooks."""
+    parser = argparse.ArgumentParser(prog="python -m tools.render_notebooks",
                                      description="Re-render the committed runbook notebooks against the emulator.")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the source notebooks (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: over the sources)")
