@@ -13,6 +13,7 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 URL_MAP = Map(
     [
         Rule("/", endpoint="landing", methods=["GET"]),
+        Rule("/client-json/<client_id>", endpoint="client_json", methods=["GET"]),
         Rule(DISCOVERY_PATH, endpoint="discovery", methods=["GET"]),
         Rule("/device/code", endpoint="device_code", methods=["POST"]),
         Rule("/token", endpoint="token", methods=["POST"]),
