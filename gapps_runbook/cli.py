@@ -244,7 +244,7 @@ class StatusLine:
     def show(self, text: str) -> None:
         """Show the status ``text`` (the poller's words, "waiting for approval")."""
         if self._tty:
-            line = f"  {text} (checked {time.strftime('%H:%M:%S')})"
+            line = f"  {text} (checked {time.strftime('%H:%M:%S UTC', time.gmtime())})"
             self._stream.write("\r" + line.ljust(self._width))
             self._width = max(self._width, len(line))
         elif text != self._last:

@@ -16,7 +16,7 @@ import requests
 
 from gapps_runbook import cli
 from gapps_runbook.emulator import RunningEmulator
-from gapps_runbook.emulator.landing import PRACTICE_ONLY
+from gapps_runbook.emulator.landing import PRACTICE_ONLY, TYPE_NOTE
 
 
 class Downloads(HTMLParser):
@@ -48,6 +48,9 @@ def test_each_practice_client_json_downloads_in_the_consoles_shape_and_imports(
     expected = {c.client_id: c for c in emu.clients if c.client_type in ("desktop", "device")}
     assert sorted(page.links) == sorted(emulator.base_url + "/client-json/" + cid for cid in expected)
     assert all(PRACTICE_ONLY in text for text in page.after)  # the label beside each link
+    notes = {link.rsplit("/", 1)[1]: TYPE_NOTE.strip() in " ".join(text.split()) for link, text in
+             zip(page.links, page.after, strict=True)}
+    assert notes == {cid: client.client_type == "device" for cid, client in expected.items()}
     for link in page.links:
         reply = requests.get(link, timeout=30)
         client = expected[link.rsplit("/", 1)[1]]

@@ -30,6 +30,8 @@ CLIENT_JSON_PATH = "/client-json/"
 """Where a practice client's JSON is downloaded: this, then the client ID."""
 PRACTICE_ONLY = "Practice only: works with this emulator and nowhere else."
 """The label beside each download (the file holds a secret, but one only this emulator accepts)."""
+TYPE_NOTE = " As Google's, the file does not say its type: choose 'TVs and Limited Input devices' in step 02."
+"""Added for a TVs client: its file, like the console's, has no redirect URI to tell it from a Desktop app one."""
 
 
 def summary(emulator: ServedEmulator, base: str) -> dict[str, Any]:
@@ -43,7 +45,9 @@ def summary(emulator: ServedEmulator, base: str) -> dict[str, Any]:
             "client_type": client.client_type,
             "client_type_label": facts.CLIENT_LABELS[client.client_type],
             **({"scenario": describe_scenario(scripts[client.client_id])} if client.client_id in scripts else {}),
-            **({"client_json_url": base + CLIENT_JSON_PATH + client.client_id} if _downloadable(client) else {}),
+            **({"client_json_url": base + CLIENT_JSON_PATH + client.client_id,
+                "client_json_label": PRACTICE_ONLY + (TYPE_NOTE if client.client_type == "device" else "")}
+               if _downloadable(client) else {}),
         }
         for client in emulator.clients
     ]
@@ -84,7 +88,7 @@ def landing(emulator: ServedEmulator, request: Request, base: str) -> Response:
     facts_ = summary(emulator, base)
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
         return json_response(facts_, 200, dict(pages.NO_STORE))
-    return pages.landing_page(facts_, settings_lines(facts_["practice"]), PRACTICE_ONLY)
+    return pages.landing_page(facts_, settings_lines(facts_["practice"]))
 
 
 def _downloadable(client: RegisteredClient) -> bool:

@@ -128,21 +128,20 @@ def method_not_allowed(method: str, path: str, allowed: Iterable[str] = ()) -> R
     return response
 
 
-def landing_page(summary: Mapping[str, Any], settings: Sequence[tuple[str, str]], practice_only: str = "") -> Response:
+def landing_page(summary: Mapping[str, Any], settings: Sequence[tuple[str, str]]) -> Response:
     """The page at ``/``: where things are, the clients (never their secrets, but a link to each one's
     client JSON) and the practice settings.
 
     Args:
         summary: :func:`.landing.summary`'s mapping (the same one ``GET /`` answers as JSON).
         settings: (label, value) lines describing the practice settings.
-        practice_only: The label beside each client JSON link.
     """
     clients = "\n".join(
         f"<li><b>{_e(c['product_name'] or 'no product name')}</b> ({_e(c['client_type_label'])})<br>"
         f"<code>{_e(c['client_id'])}</code>"
         + (f"<br>scripted: <code>{_e(c['scenario'])}</code>" if c.get("scenario") else "")
         + (f"<br><a href='{_e(c['client_json_url'])}' download>Download client JSON</a> "
-           f"<small class='practice'>{_e(practice_only)}</small>" if c.get("client_json_url") else "")
+           f"<small class='practice'>{_e(c['client_json_label'])}</small>" if c.get("client_json_url") else "")
         + "</li>"
         for c in summary["clients"]
     )
