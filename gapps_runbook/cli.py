@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +21,7 @@ from .oauth import scopes
 from .oauth.client_ids import validate_client_id
 from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, as tests/test_leaks reads it)
 from .commands import CLIENT_COMMANDS, COMMANDS, LazyGroup  # names and short help only: no command module imported
-from .errors import ExitCode, InputError, NotebookRunError, RunbookError
+from .errors import GOOGLE_PERMISSIONS, ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
 from .profile.secret_sources import read_secret
 
@@ -207,18 +208,56 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
         if not no_browser:
             webbrowser.open(url)
 
-    on_status = None if as_json else (lambda text: click.echo(f"  {text}", err=True))
+    status_line = StatusLine(sys.stderr)
     if paste:
         result = runbook.authorize_by_paste(site, requested, show_url=open_url,
                                             ask=lambda: click.prompt("Paste the URL your browser was redirected to"))
     else:
-        result = runbook.authorize(site, requested, flow=runbook.as_flow(flow),
-                                   legacy_device_scopes=legacy_device_scopes,
-                                   on_device_code=on_code, on_status=on_status, open_url=open_url, timeout=timeout)
+        try:
+            result = runbook.authorize(site, requested, flow=runbook.as_flow(flow),
+                                       legacy_device_scopes=legacy_device_scopes, on_device_code=on_code,
+                                       on_status=None if as_json else status_line.show, open_url=open_url,
+                                       timeout=timeout)
+        finally:
+            status_line.end()
     if as_json:  # JSON lines throughout: the events above, then this one
         click.echo(json.dumps({"event": "authorized", **runbook.state.read(site).to_json(), "flow": result.flow}))
     else:
         _print_status(ctx, site, False, header=f"Authorized with the {result.flow} flow.")
+
+
+class StatusLine:
+    """The device flow's wait as one line on ``stream``: rewritten in place on a terminal, a new line per
+    change when piped (a log keeps every distinct status, never the same one every 5 s).
+
+    Args:
+        stream: Where the line goes (stderr: stdout stays the result).
+        tty: Whether ``stream`` is a terminal; read from the stream when not given.
+    """
+
+    def __init__(self, stream: IO[str], *, tty: bool | None = None) -> None:
+        self._stream = stream
+        self._tty = stream.isatty() if tty is None else tty
+        self._last = ""
+        self._width = 0
+
+    def show(self, text: str) -> None:
+        """Show the status ``text`` (the poller's words, "waiting for approval")."""
+        if self._tty:
+            line = f"  {text} (checked {time.strftime('%H:%M:%S UTC', time.gmtime())})"
+            self._stream.write("\r" + line.ljust(self._width))
+            self._width = max(self._width, len(line))
+        elif text != self._last:
+            self._stream.write(f"  {text}\n")
+        self._last = text
+        self._stream.flush()
+
+    def end(self) -> None:
+        """Finish the line on a terminal, so what follows starts on its own line."""
+        if self._tty and self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._width = 0
 
 
 def _print_status(ctx: click.Context, site: runbook.Site, as_json: bool, header: str = "") -> None:
@@ -285,8 +324,14 @@ def revoke(ctx: click.Context, yes: bool) -> None:
         return
     if not yes:
         click.confirm(f"Revoke the token of profile {site.profile.name!r}? The server loses API access", abort=True)
-    already = runbook.revoke(site)
-    click.echo("Revoked (it was already invalid at the provider)." if already else "Revoked. Local token deleted.")
+    proof = runbook.revoke_and_prove(site)
+    click.echo("Revoked, and proven:" if proof.ok else "Revoked, but the proof failed:")
+    click.echo("\n".join(render.table_lines(render.revoke_rows(proof))))
+    if not proof.ok:
+        failed = RunbookError("the revocation could not be proven (see the table above)",
+                              fix=f"run revoke again, or remove the app's access at {GOOGLE_PERMISSIONS}")
+        issuer = site.foreign_issuer()
+        raise failed.for_provider(issuer) if issuer else failed
 
 
 @cli.command()

@@ -38,6 +38,7 @@ provider (its own client settings, never console.cloud.google.com).
 from __future__ import annotations
 
 import enum
+import http
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -253,6 +254,11 @@ class ApiError(RunbookError):
         super().__init__(message, fix=fix)
 
 
+# Google often sends the HTTP reason phrase as ``error_description`` ("Bad Request" with expired_token):
+# it says nothing the wire code does not, so messages show the code alone; ``description`` keeps it.
+_REASON_PHRASES = frozenset(status.phrase.casefold() for status in http.HTTPStatus)
+
+
 class OAuthError(RunbookError):
     """An OAuth error response: RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1.
 
@@ -286,8 +292,8 @@ class OAuthError(RunbookError):
         self.error_uri = error_uri
         if status is not None:
             self.status = status
-        text = f"{self.error}: {self.description}" if self.description else self.error
-        super().__init__(text, fix=fix)
+        shown = "" if self.description.casefold() in _REASON_PHRASES else self.description
+        super().__init__(f"{self.error}: {shown}" if shown else self.error, fix=fix)
 
     @classmethod
     def from_response(cls, status: int, body: Mapping[str, Any]) -> OAuthError:
@@ -356,6 +362,11 @@ class InvalidGrant(OAuthError):
         f"({CONSOLE_CONSENT})"
     )
     provider_fix = f"authorize again ({STEP_AUTHORIZE}): the provider no longer accepts this grant (revoked or expired)"
+    device_code_fix = (
+        f"the code is no longer valid (already used, or the server restarted and forgot it): request a new code "
+        f"({STEP_AUTHORIZE})"
+    )
+    """The fix when it answers a device-code poll (RFC 8628 §3.5): the code, not a refresh token, is gone."""
 
 
 class UnauthorizedClient(OAuthError):

@@ -6,6 +6,8 @@ subprocess to prove no traceback reaches a user.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import subprocess
@@ -101,8 +103,13 @@ def test_desktop_flow_end_to_end(tmp_path: Path, make_emulator, capsys: pytest.C
     out = capsys.readouterr().out
     assert "calendar" in out.lower() and "refused" in out
     assert run(home, emu, "refresh", "--json") == 0
-    assert json.loads(capsys.readouterr().out)["token_id"] != status["token_id"]
+    refreshed = json.loads(capsys.readouterr().out)["token_id"]
+    assert refreshed != status["token_id"]
     assert run(home, emu, "revoke", "--yes") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Revoked, and proven:")
+    assert "Revoked token id:" in out and refreshed in out
+    assert "Tokeninfo with the old token" in out and "refused (invalid_token)" in out
     assert run(home, emu, "revoke", "--yes") == 0
     assert "Nothing to revoke" in capsys.readouterr().out
     assert run(home, emu, "status", "--json") == ExitCode.REAUTHORIZE  # like `gh auth status`: no token, exit 7
@@ -137,7 +144,66 @@ def test_device_flow_refusals(
     emulator.emulator.script(emulator.emulator.device_client.client_id, scenario)
     rc = run(tmp_path / "home", emulator, "authorize", "--flow", "device", "--service", "openid")
     assert rc == code
-    assert needle in one_line_error(capsys.readouterr().err)
+    line = one_line_error(capsys.readouterr().err)
+    assert needle in line
+    assert "Bad Request" not in line and "Forbidden" not in line  # Google's reason phrases, not words for a person
+
+
+def test_a_device_code_the_server_forgot_asks_for_a_new_code(
+    tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted emulator forgets its device codes: invalid_grant at the poll means "request a new code"."""
+    set_client(tmp_path, emulator, "device")
+    original = render.device_code_lines
+
+    def forget(grant: object) -> str:
+        emulator.emulator.device.sessions.clear()  # what a restart does to the codes it handed out
+        return original(grant)
+
+    monkeypatch.setattr(render, "device_code_lines", forget)
+    capsys.readouterr()
+    rc = run(tmp_path / "home", emulator, "authorize", "--flow", "device", "--service", "openid")
+    line = one_line_error(capsys.readouterr().err)
+    assert rc == ExitCode.REAUTHORIZE
+    assert line.startswith("error: invalid_grant Fix: the code is no longer valid")
+    assert "request a new code" in line and "consent screen" not in line and "Bad Request" not in line
+
+
+def test_a_revocation_that_cannot_be_proven_exits_non_zero(
+    tmp_path: Path, make_emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = make_emulator(auto_approve=True)
+    set_client(tmp_path, emu)
+    home = tmp_path / "home"
+    assert run(home, emu, "authorize", "--service", "openid") == 0
+    real = runbook.revoke_and_prove
+
+    def still_honoured(site: runbook.Site) -> runbook.RevokeProof:
+        proof = real(site)
+        return dataclasses.replace(proof, provider="accepted: the provider still honours the token")
+
+    monkeypatch.setattr(runbook, "revoke_and_prove", still_honoured)
+    capsys.readouterr()
+    rc = run(home, emu, "revoke", "--yes")
+    captured = capsys.readouterr()
+    assert rc != 0
+    assert captured.out.startswith("Revoked, but the proof failed:") and "still honours" in captured.out
+    assert "could not be proven" in one_line_error(captured.err)
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_the_device_wait_is_one_updating_line_on_a_terminal_and_plain_lines_when_piped(tty: bool) -> None:
+    stream = io.StringIO()
+    line = cli.StatusLine(stream, tty=tty)
+    for text in ["waiting for approval"] * 3 + ["slowing down: polling every 10 s", "approved"]:
+        line.show(text)
+    line.end()
+    written = stream.getvalue()
+    if tty:
+        assert written.count("\n") == 1 and written.endswith("\n") and written.count("\r") == 5
+        assert written.rstrip().split("\r")[-1].strip().startswith("approved (checked ")
+    else:
+        assert written.splitlines() == ["  waiting for approval", "  slowing down: polling every 10 s", "  approved"]
 
 
 def test_wrong_secret_is_misconfiguration_and_keeps_the_old_token(

@@ -162,7 +162,7 @@ def test_r1_cli_second_revoke_exits_0(tmp_path: Path, served: Callable[..., Runn
     saved = token_file.read_bytes()
     capsys.readouterr()
     assert cli.run([*base, "revoke", "--yes"]) == 0
-    assert "Local token deleted" in capsys.readouterr().out and not token_file.exists()
+    assert "Local copy:" in (out := capsys.readouterr().out) and "deleted: status shows no token" in out and not token_file.exists()
     token_file.write_bytes(saved)
     token_file.chmod(0o600)
     assert cli.run([*base, "revoke", "--yes"]) == 0

@@ -32,6 +32,7 @@ from ..emulator.persist import DEFAULT_PORT
 from ..errors import InputError, RunbookError
 from ..profile.files import default_home
 from ..runs.children import die_with_parent
+from ..runs.server_logs import QUIET, encrypt_kernels
 
 EMULATOR_ISSUER = f"http://127.0.0.1:{DEFAULT_PORT}"
 """The practice emulator's issuer (``gapps-runbook emulator``'s default port)."""
@@ -41,10 +42,12 @@ FIRST_PORT = 8888
 """JupyterLab's usual port; the first free one from here is used unless ``--port`` is given."""
 
 
-def answers(url: str, timeout: float = 1.0) -> bool:
-    """True when an HTTP server answers ``url`` (any status below 500)."""
+def answers(url: str, timeout: float = 1.0, token: str = "") -> bool:
+    """True when an HTTP server answers ``url`` (any status below 500); ``token`` goes in ``Authorization``
+    (Jupyter's token header, so the server logs no 403 for the probe)."""
+    headers = {"Authorization": f"token {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback http only
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as response:  # noqa: S310
             return int(response.status) < 500
     except urllib.error.HTTPError as exc:
         return exc.code < 500
@@ -158,10 +161,12 @@ def start_emulator(home: Path, log: Path, issuer: str = EMULATOR_ISSUER) -> subp
 
 
 def jupyterlab_command(folder: Path, start: str, port: int) -> list[str]:
-    """The JupyterLab command line: loopback only, no browser of its own, opened at ``start``."""
-    command = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", "--ServerApp.open_browser=False",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={folder}",
-               f"--LabApp.default_url=/lab/tree/{start}"]
+    """The JupyterLab command line: loopback only, no browser of its own, opened at ``start``, quiet on a
+    healthy start (INFO lines off, kernels encrypted where pyzmq can: :mod:`gapps_runbook.runs.server_logs`)."""
+    command = [sys.executable, "-m", "gapps_runbook.runs.lab_server", "--ServerApp.ip=127.0.0.1",
+               "--ServerApp.open_browser=False", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+               f"--ServerApp.root_dir={folder}", f"--LabApp.default_url=/lab/tree/{start}",
+               f"--ServerApp.{QUIET}", f"--LabApp.{QUIET}", *encrypt_kernels()]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     return command
@@ -173,7 +178,7 @@ def run_jupyterlab(command: Sequence[str], token: str, url: str, *, open_browser
     env = {**os.environ, "JUPYTER_TOKEN": token, "GAPPS_RUNBOOK_LAB_ROOT": root}  # kernels: step links in 00
     proc = subprocess.Popen(list(command), env=env, preexec_fn=die_with_parent())  # its kernels go with it
     try:
-        if wait_until(lambda: proc.poll() is not None or answers(url.split("/lab/")[0] + "/api/status"), 60) \
+        if wait_until(lambda: proc.poll() is not None or answers(url.split("/lab/")[0] + "/api/status", token=token), 60) \
                 and proc.poll() is None:
             click.echo(f"JupyterLab is ready: {url}")
             if open_browser:

@@ -23,7 +23,7 @@ from . import apis, pages
 from .browser import authorize_page, device_page
 from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
-from .landing import landing
+from .landing import client_json, landing
 from .routes import URL_MAP
 from .served import ServedEmulator
 from .state import oauth_error
@@ -229,6 +229,9 @@ class App:
 
     def on_landing(self, request: Request) -> Response:
         return landing(self.emulator, request, base_url(request))
+
+    def on_client_json(self, request: Request, client_id: str) -> Response:
+        return client_json(self.emulator, client_id, base_url(request))
 
     # -- APIs ---------------------------------------------------------------------------------------
 

@@ -129,7 +129,8 @@ def method_not_allowed(method: str, path: str, allowed: Iterable[str] = ()) -> R
 
 
 def landing_page(summary: Mapping[str, Any], settings: Sequence[tuple[str, str]]) -> Response:
-    """The page at ``/``: where things are, the clients (never their secrets) and the practice settings.
+    """The page at ``/``: where things are, the clients (never their secrets, but a link to each one's
+    client JSON) and the practice settings.
 
     Args:
         summary: :func:`.landing.summary`'s mapping (the same one ``GET /`` answers as JSON).
@@ -139,6 +140,8 @@ def landing_page(summary: Mapping[str, Any], settings: Sequence[tuple[str, str]]
         f"<li><b>{_e(c['product_name'] or 'no product name')}</b> ({_e(c['client_type_label'])})<br>"
         f"<code>{_e(c['client_id'])}</code>"
         + (f"<br>scripted: <code>{_e(c['scenario'])}</code>" if c.get("scenario") else "")
+        + (f"<br><a href='{_e(c['client_json_url'])}' download>Download client JSON</a> "
+           f"<small class='practice'>{_e(c['client_json_label'])}</small>" if c.get("client_json_url") else "")
         + "</li>"
         for c in summary["clients"]
     )

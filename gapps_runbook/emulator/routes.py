@@ -26,6 +26,7 @@ def _api_rule(probe: Probe) -> Rule:
 URL_MAP = Map(
     [
         Rule("/", endpoint="landing", methods=["GET"]),
+        Rule("/client-json/<client_id>", endpoint="client_json", methods=["GET"]),
         Rule(DISCOVERY_PATH, endpoint="discovery", methods=["GET"]),
         Rule("/device/code", endpoint="device_code", methods=["POST"]),
         Rule("/token", endpoint="token", methods=["POST"]),

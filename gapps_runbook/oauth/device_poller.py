@@ -22,6 +22,7 @@ from ..errors import (
     AuthorizationPending,
     Cancelled,
     FlowTimeout,
+    InvalidGrant,
     OAuthError,
     ProtocolError,
     RunbookError,
@@ -146,6 +147,9 @@ class DevicePoller:
             return parse_token_response(body, now=self._clock.time(), monotonic=self._clock.monotonic(), url=self._url)
         try:
             oauth_json(response, self._url)  # raises the OAuthError the body names
+        except InvalidGrant as exc:  # the device code is unknown: a new code fixes it, not a consent screen
+            exc.fix = exc.device_code_fix
+            raise
         except OAuthError:
             raise
         except TransportError:

@@ -12,6 +12,9 @@ from .site import Site
 from .token_status import revoke, status
 
 
+NOT_ASKED = "not asked: the provider has no tokeninfo or introspection endpoint (RFC 7662)"
+
+
 @dataclass(frozen=True)
 class RevokeProof:
     """What revoking did, checked: the local copy is gone and the provider refuses the old token."""
@@ -24,9 +27,11 @@ class RevokeProof:
 
     @property
     def ok(self) -> bool:
-        """True when the local copy is gone and the provider refuses the old token (and its refresh token)."""
-        refused = self.provider.startswith("refused") and not self.refresh.startswith("accepted")
-        return refused and not self.local_token_left
+        """True when the local copy is gone, the provider refused the old token or its refresh token, and
+        accepted neither (a provider with no tokeninfo or introspection endpoint is asked through the refresh)."""
+        probes = (self.provider, self.refresh)
+        refused = any(p.startswith("refused") for p in probes) and not self.provider.startswith("error")
+        return refused and not any(p.startswith("accepted") for p in probes) and not self.local_token_left
 
 
 def revoke_and_prove(site: Site) -> RevokeProof:
@@ -34,7 +39,10 @@ def revoke_and_prove(site: Site) -> RevokeProof:
     old, client = site.token(), site.client()
     already = revoke(site)
     left = status(site).token_id is not None
-    provider = _probe(lambda: tokeninfo.inspect_token(site.transport, site.endpoints, old, clock=site.clock))
+    provider = NOT_ASKED
+    if site.endpoints.tokeninfo_endpoint or site.endpoints.introspection_endpoint:  # else only the local copy
+        provider = _probe(lambda: tokeninfo.inspect_token(site.transport, site.endpoints, old, clock=site.clock,
+                                                          client=client))
     refresh = "skipped: no refresh token"
     if old.refresh_token:
         refresh = _probe(lambda: tokens.refresh(site.transport, site.endpoints, client, old, clock=site.clock))

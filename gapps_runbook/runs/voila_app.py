@@ -44,6 +44,8 @@ from traitlets import Float
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
+from .server_logs import QUIET, encrypt_kernels, quiet
+
 TOKEN_ENV = "GAPPS_RUNBOOK_APP_TOKEN"
 """How ``gapps-runbook app`` hands the server its token (popped from the environment at once)."""
 REMOTE_TAG = re.compile(r"""<(link|script)\b[^>]*\b(?:href|src)=["']https?://[^"']*["'][^>]*>(?:\s*</script>)?\s*""",
@@ -110,6 +112,7 @@ class RunbookVoila(Voila):
 
     def listen(self) -> None:
         """Refuse other hosts, start the reaper, then serve until stopped (Voilà's own loop)."""
+        quiet(self.log)  # the app notebook has no outputs to trust (runs/server_logs.py)
         self._unconnected_since: dict[str, float] = {}
         router = self.app.default_router
         router.rules.insert(0, router.process_rule(Rule(LoopbackHostOnly(self.port), HostRefused)))
@@ -133,12 +136,14 @@ class RunbookVoila(Voila):
 
 
 def voila_argv(notebook: str, port: int, *, grace: float = 120.0) -> list[str]:
-    """The server's arguments: loopback, no browser, no port retries, light theme, idle culling on."""
+    """The server's arguments: loopback, no browser, no port retries, light theme, idle culling on, quiet on a
+    healthy start (INFO lines off, kernels encrypted where pyzmq can: :mod:`gapps_runbook.runs.server_logs`)."""
     return [notebook, "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
             "--Voila.open_browser=False", f"--Voila.root_dir={os.path.dirname(notebook)}", "--theme=light",
             "--VoilaConfiguration.preheat_kernel=False", "--VoilaConfiguration.show_tracebacks=False",
             "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
-            "--MappingKernelManager.cull_connected=False", f"--RunbookVoila.unconnected_grace={grace}"]
+            "--MappingKernelManager.cull_connected=False", f"--RunbookVoila.unconnected_grace={grace}",
+            f"--Voila.{QUIET}", *encrypt_kernels()]
 
 
 def main(argv: list[str] | None = None) -> None:
