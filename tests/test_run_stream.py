@@ -182,7 +182,7 @@ def test_every_run_ends_with_its_result_line(
         assert re.match(rf"{step}_\w+: ok \(\d+\.\d s\)\. .*Token id {token_id(home)}, expires in \d+ s \(at .* UTC\), "
                         rf"account {re.escape(account(home))}\. Verify: verified: .* UTC\)\.$", result), (step, result)
         assert run.seen[-1].startswith("Executed notebook: ")
-        did = {"00": "Steps: 01 not run, 02 ok, 03 ok, 04 ok.", "05": f"{PROFILE}: never exported."}.get(step, "")
+        did = {"00": "Steps: 01 not run, 02 ok, 03 ok, 04 ok, 05 not run.", "05": f"{PROFILE}: never exported."}.get(step, "")
         assert did in result, (step, result)  # 00: each step's record (01 was never run here); 05: this profile
         report = Path(re.search(r"\(report: (\S+)\)$", run.seen[-1]).group(1))  # type: ignore[union-attr]
         assert f"<td>{token_id(home)}</td>" in report.read_text()  # its summary, read back from the profile
