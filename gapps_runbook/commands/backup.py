@@ -21,7 +21,9 @@ from ..profile.store import ProfileStore
 
 HANDOFF_HELP = (
     "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), then "
-    "prove google-auth loads it and refreshes. --format authorized_user: google-auth's JSON "
+    "prove google-auth loads it: by a refresh (Google), or, at a provider that rotates refresh tokens, by "
+    "checking its access token without spending the refresh token; the application then owns the grant and "
+    "the profile's refresh refuses (authorize again to take it back). --format authorized_user: google-auth's JSON "
     "(Credentials.from_authorized_user_file). --format env: KEY=value lines, unquoted, for "
     "`set -a; . PATH`, systemd EnvironmentFile= or docker --env-file, with the keys " + ", ".join(ENV_KEYS)
     + " (scopes comma-separated). Run it again after re-authorizing: the file is replaced atomically."
@@ -73,12 +75,14 @@ def read_passphrase(env: str | None, file: Path | None, *, confirm: bool) -> str
 def handoff(ctx: click.Context, profile: str, to: Path, fmt: str, owner: str | None) -> None:
     """Hand the token to the application (see the help text)."""
     from .. import runbook  # the commands' heavier modules load when a command runs (issue 9, B2)
-    from ..profile.handoff import handoff as write_and_prove
 
     site = runbook.Site.open(profile, home=_root(ctx).get("home"), issuer=_root(ctx).get("issuer"))  # type: ignore[arg-type]
-    result = write_and_prove(site.token(), site.client(), site.endpoints, to, fmt=fmt, owner=owner)  # type: ignore[arg-type]
+    result = runbook.handoff(site, to, fmt=fmt, owner=owner)  # type: ignore[arg-type]
     click.echo(f"Wrote {result.path} (0600, {result.fmt}{', owner ' + owner if owner else ''}).")
-    click.echo(f"google-auth loaded it and refreshed: new access token valid until {result.refreshed_expiry}.")
+    click.echo(f"{result.proof_line}.")
+    if result.application_owns:
+        click.echo(f"The application at {result.path} owns the refresh token now: the provider rotates refresh "
+                   f"tokens, so profile {profile!r} no longer refreshes it (authorize again to take it back).")
     for note in result.notes:
         click.echo(f"Note: {note}.")
 

@@ -28,7 +28,12 @@ How files are handled (security reference §2 "Synthesis", targets S1-S3, threat
   never silently replaced by defaults and never overwritten automatically.
 - read-modify-write runs under a :class:`filelock.FileLock` with a bounded wait and reloads inside
   the lock (msal-extensions' pattern). Between two writers of a token, the newest ``issued_at`` wins.
-- JSON only, never pickle. Temp files left by a crash are removed by the next write.
+- JSON only, never pickle. Temp files left by a crash are removed by the next write, except a token's
+  while a refresh is recorded as unfinished (``refresh.pending``): such a temp may hold the only copy
+  of a refresh token the provider has already rotated, and :meth:`Profile.roll_forward_token` adopts it.
+- ``profiles/.import-*`` and ``.replaced-*`` folders are an import's staging and the profile it
+  replaced; a killed import can leave them, holding client secrets and refresh tokens.
+  :meth:`ProfileStore.sweep_leftovers` removes them under the store lock that every import holds.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import contextlib
 import dataclasses
 import copy
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,15 +53,21 @@ from ..oauth.clients import ClientConfig, _client_from_installed
 from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import LockTimeout, RunbookError, StoreError
 from .files import (  # noqa: F401 (the file names and defaults are part of the store's interface)
-    CLIENT_FILE, DEFAULT_LOCK_TIMEOUT, HOME_ENV, LOCK_FILE, MAX_FILE_BYTES, NAME_RE, SCHEMA_VERSION, SETTINGS_FILE,
+    CLIENT_FILE, DEFAULT_LOCK_TIMEOUT, HOME_ENV, LOCK_FILE, MAX_FILE_BYTES, NAME_RE, PENDING_FILE, SCHEMA_VERSION,
+    SETTINGS_FILE,
     TOKEN_FILE, check_profile_name, check_schema, corrupt, default_home, default_settings, parse_json, read_json,
     shared_lock, write_json,
 )
-from .private_files import ensure_private_dir, read_private, remove_private
+from .private_files import (
+    ensure_private_dir, fsync_dir, read_private, remove_private, remove_stale_temps, stale_temps, verify_private_file,
+)
 
 if TYPE_CHECKING:
     from ..oauth.endpoints import Endpoints
     from ..oauth.tokens import Token
+
+STORE_LOCK_FILE = ".store.lock"  # in ``profiles/``: held by an import from staging to swap, and by a sweep
+LEFTOVER_PREFIXES = (".import-", ".replaced-")
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -108,6 +120,62 @@ class ProfileStore:
         for profile in profiles[1:]:
             ensure_private_dir(profile.path, foreign_fix=f"set {HOME_ENV} to a folder of yours")
         return profiles
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the store's lock (``profiles/.store.lock``): an import holds it from staging to swap.
+
+        Raises:
+            LockTimeout: Another process held it for more than ``timeout`` seconds.
+        """
+        self.home.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.home, follow=True, foreign_fix=f"set {HOME_ENV} to a folder of yours")
+        ensure_private_dir(self.profiles_dir, foreign_fix=f"set {HOME_ENV} to a folder of yours")
+        lock = shared_lock(self.profiles_dir / STORE_LOCK_FILE)
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise LockTimeout(f"the profiles under {self.profiles_dir} are locked by another gapps-runbook "
+                              f"import (waited {timeout:g} s)") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def leftovers(self) -> list[Path]:
+        """``.import-*`` and ``.replaced-*`` folders under ``profiles/`` (an import's staging, a replaced profile)."""
+        try:
+            entries = list(os.scandir(self.profiles_dir))
+        except FileNotFoundError:
+            return []
+        return sorted(Path(e.path) for e in entries
+                      if e.name.startswith(LEFTOVER_PREFIXES) and e.is_dir(follow_symlinks=False))
+
+    def sweep_leftovers(self, *, wait: float = 0.0) -> list[Path]:
+        """Remove the folders a killed import left (:meth:`leftovers`), under the store lock.
+
+        Args:
+            wait: Seconds to wait for the lock; when an import holds it, its folders are not leftovers
+                and nothing is removed.
+
+        Returns:
+            The leftovers that could not be removed (empty when the lock was busy: nothing is known left over).
+        """
+        if not self.leftovers():
+            return []
+        try:
+            with self.locked(wait):
+                return self._remove_leftovers()
+        except LockTimeout:
+            return []
+
+    def _remove_leftovers(self) -> list[Path]:
+        """Remove :meth:`leftovers`; the caller holds the store lock. Returns those still there."""
+        for path in self.leftovers():
+            shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            fsync_dir(self.profiles_dir)
+        return self.leftovers()
 
     def ensure_dirs(self, profile_path: Path) -> None:
         """Create (or tighten to 0700) the home, ``profiles`` and the profile folder."""
@@ -316,7 +384,54 @@ class Profile:
         info = authorized_user_info(token, client, endpoints)
         extra = info.setdefault("gapps_runbook", {})
         extra["schema_version"] = SCHEMA_VERSION
-        write_json(self.file(TOKEN_FILE), info)
+        # while a refresh is unfinished, a temp of an earlier killed write may hold the only live token
+        write_json(self.file(TOKEN_FILE), info, keep_stale_temps=os.path.lexists(self.file(PENDING_FILE)))
+
+    def roll_forward_token(self) -> Token | None:
+        """Adopt the newest complete token a killed write left in a temp file, if it is newer than the stored one.
+
+        A refresh killed between the temp file's fsync and its rename leaves the provider's answer, complete,
+        in ``.authorized_user.json.<hex>.tmp``; with a provider that rotates refresh tokens (RFC 9700
+        §4.14.2) it holds the only refresh token still alive. A temp is adopted (renamed into place, as
+        the killed writer would have done) only if it is a 0600 regular file of ours holding valid JSON
+        that reads back as a token with a refresh token, for this profile's client, issued after the
+        stored one. Call it under the lock.
+
+        Returns:
+            The adopted token, or None when no temp qualifies (the temps are left as they are).
+        """
+        from .authorized_user import token_from_authorized_user
+
+        path = self.file(TOKEN_FILE)
+        if not os.path.lexists(self.path):
+            return None
+        with self.locked():
+            current = self._read_token()
+            client = self.load_client()
+            best: tuple[Path, Token] | None = None
+            for temp in stale_temps(path):
+                try:
+                    info = parse_json(path, read_private(temp, MAX_FILE_BYTES + 1))
+                    if info is None or (client is not None and info.get("client_id") != client.client_id):
+                        continue
+                    token = token_from_authorized_user(info, now=self.store.clock.time())
+                except (RunbookError, OSError):
+                    continue  # torn, foreign or not a token: not a candidate
+                if not token.refresh_token or (current is not None and token.issued_at <= current.issued_at):
+                    continue
+                if best is None or token.issued_at > best[1].issued_at:
+                    best = (temp, token)
+            if best is None:
+                return None
+            os.replace(best[0], path)
+            fsync_dir(self.path)
+            verify_private_file(path)
+            return best[1]
+
+    def discard_token_temps(self) -> None:
+        """Remove the token's temp files once a refresh finished and its token is stored (under the lock)."""
+        with self.locked():
+            remove_stale_temps(self.file(TOKEN_FILE))
 
     def save_token(self, token: Token, client: ClientConfig, endpoints: Endpoints) -> bool:
         """Write ``authorized_user.json`` unless the stored token is newer (by ``issued_at``).
