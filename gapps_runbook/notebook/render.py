@@ -119,6 +119,8 @@ def secret_text(client: clients.ClientConfig) -> str:
 
 def usable(st: TokenStatus) -> bool:
     """Whether the profile holds a token that works or can be refreshed (else: authorize again, exit 7)."""
+    if st.refresh_interrupted:  # the stored refresh token may be used up until a refresh rolls forward
+        return False
     return st.token_id is not None and (st.has_refresh_token or (st.expires_in or 0) > 0)
 
 
@@ -130,8 +132,13 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
         return [("Profile", st.profile), ("Token", f"none: run {STEP_AUTHORIZE}")]
     rows = [("Profile", st.profile), ("Token id", st.token_id), ("Expires in", f"{st.expires_in} s"),
             ("Account", st.account or "unknown"), ("Refresh token", "yes" if st.has_refresh_token else "no")]
-    if not usable(st):
+    if st.refresh_interrupted:
+        rows.append(("Usable", f"no: a refresh was interrupted: run refresh (it adopts the token it wrote), "
+                               f"else {STEP_AUTHORIZE}"))
+    elif not usable(st):
         rows.append(("Usable", f"no: expired, and no refresh token: run {STEP_AUTHORIZE}"))
+    if st.handed_off_to:
+        rows.append(("Refresh token owner", f"the application at {st.handed_off_to} ({STEP_AUTHORIZE} takes it back)"))
     if st.refresh_token_expires_in is not None:
         left = st.refresh_token_expires_in
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))

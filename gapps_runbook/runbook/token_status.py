@@ -42,7 +42,8 @@ class TokenStatus:
     ``refresh_interrupted`` is True while ``refresh.pending`` stands: a refresh was cut off and the stored
     refresh token may be used up; the token is then not usable until a refresh rolls forward or a new
     grant is stored (``has_refresh_token`` is False meanwhile). ``handed_off_to`` is the file of the
-    application that owns the refresh token (:func:`handoff` at a rotating provider), else None.
+    application that owns the refresh token (:func:`handoff` at a rotating provider), else None; the
+    profile may not refresh it then, so ``has_refresh_token`` is False too.
     """
 
     profile: str
@@ -86,7 +87,7 @@ def status(site: Site) -> TokenStatus:
     return TokenStatus(
         site.profile.name, client and client.client_id, token.token_id,
         token.expires_in(now, site.clock.monotonic()), token.scopes,
-        tuple(withheld), token.account, token.refresh_token is not None and not interrupted, refresh_left,
+        tuple(withheld), token.account, token.refresh_token is not None and not interrupted and not owner, refresh_left,
         tuple(since), interrupted, str(owner.get("to")) if owner else None,
     )
 
