@@ -17,7 +17,7 @@ import click
 from ..errors import InputError
 from ..profile.handoff import ENV_KEYS
 from ..profile.secret_sources import read_secret
-from ..profile.store import ProfileStore
+from ..profile.store import Profile, ProfileStore
 
 HANDOFF_HELP = (
     "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), then "
@@ -116,7 +116,12 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
 @click.pass_context
 def import_(ctx: click.Context, file: Path, rename: str | None, force: bool, passphrase_env: str | None,
             passphrase_file: Path | None) -> None:
-    """Import an export, then probe each restored token with a refresh (exit 7: authorize again)."""
+    """Import an export, then probe each restored token with a refresh (exit 7: authorize again).
+
+    A profile that replaces another (--force) is probed before the swap: if the provider refuses its
+    token, the profile as it was is kept untouched (exit 7). Its audit history is kept, the import added.
+    """
+    from .. import runbook
     from ..notebook import backup_actions
     from ..profile import backup
 
@@ -126,13 +131,18 @@ def import_(ctx: click.Context, file: Path, rename: str | None, force: bool, pas
         raise InputError(f"cannot read {file} ({exc.strerror})", fix="pass the export file") from None
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=False)
     store = _store(ctx)
+    issuer = _root(ctx).get("issuer")
+
+    def probe(staged: Profile) -> None:
+        runbook.probe_refresh(staged, issuer)  # type: ignore[arg-type]
+
     try:
-        names = backup.import_bytes(data, passphrase, store, profile=rename, force=force)
+        names = backup.import_bytes(data, passphrase, store, profile=rename, force=force, probe=probe)
     except InputError as exc:
         if force or "already exists" not in exc.message or not sys.stdin.isatty():
             raise
         click.confirm(f"{exc.message}. Replace it?", abort=True)
-        names = backup.import_bytes(data, passphrase, store, profile=rename, force=True)
+        names = backup.import_bytes(data, passphrase, store, profile=rename, force=True, probe=probe)
     click.echo(f"Imported {', '.join(names)} from {file}.")
     outcomes = [backup_actions.probe(store, name) for name in names]  # every profile, then the first refusal
     for outcome in outcomes:

@@ -33,7 +33,10 @@ How files are handled (security reference §2 "Synthesis", targets S1-S3, threat
   of a refresh token the provider has already rotated, and :meth:`Profile.roll_forward_token` adopts it.
 - ``profiles/.import-*`` and ``.replaced-*`` folders are an import's staging and the profile it
   replaced; a killed import can leave them, holding client secrets and refresh tokens.
-  :meth:`ProfileStore.sweep_leftovers` removes them under the store lock that every import holds.
+  :meth:`ProfileStore.sweep_leftovers` removes them under the store lock that every import holds,
+  except a staged profile marked ready (``import.ready``: probed, its history carried over) whose token
+  is newer than the profile's: that import is finished (:func:`swap_in`), since its probe may have
+  spent the profile's refresh token at a provider that rotates them.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import copy
+import datetime
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,8 +63,9 @@ from .files import (  # noqa: F401 (the file names and defaults are part of the 
     TOKEN_FILE, check_profile_name, check_schema, corrupt, default_home, default_settings, parse_json, read_json,
     shared_lock, write_json,
 )
+from . import audit
 from .private_files import (
-    ensure_private_dir, fsync_dir, read_private, remove_private, remove_stale_temps, stale_temps, verify_private_file,
+    ensure_private_dir, exchange_dirs, fsync_dir, read_private, remove_private, remove_stale_temps, stale_temps, verify_private_file,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +74,9 @@ if TYPE_CHECKING:
 
 STORE_LOCK_FILE = ".store.lock"  # in ``profiles/``: held by an import from staging to swap, and by a sweep
 LEFTOVER_PREFIXES = (".import-", ".replaced-")
+ACTIVE_STAGING: set[str] = set()
+"""Staging folders of imports running in this process (the store lock is re-entrant: they are not leftovers)."""
+READY_FILE = "import.ready"  # in a staged profile: probed and ready to be swapped in as {"profile": name}
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -84,14 +93,24 @@ class ProfileStore:
     def __init__(self, home: Path | None = None, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.clock = clock
+        self._swept = False
 
     @property
     def profiles_dir(self) -> Path:
         return self.home / "profiles"
 
     def profile(self, name: str) -> Profile:
-        """The profile called ``name`` (its folder is created on first write or lock)."""
-        return Profile(self, check_profile_name(name))
+        """The profile called ``name`` (its folder is created on first write or lock).
+
+        The first profile opened through this store finishes or removes what a killed import left
+        (:meth:`sweep_leftovers`), so a profile whose import was killed after its probe is whole again.
+        """
+        checked = check_profile_name(name)
+        if not self._swept:
+            self._swept = True
+            with contextlib.suppress(RunbookError, OSError):  # a sweep that cannot run leaves things as they are
+                self.sweep_leftovers()
+        return Profile(self, checked)
 
     def names(self) -> list[str]:
         """Names of the existing profiles, sorted."""
@@ -149,7 +168,8 @@ class ProfileStore:
         except FileNotFoundError:
             return []
         return sorted(Path(e.path) for e in entries
-                      if e.name.startswith(LEFTOVER_PREFIXES) and e.is_dir(follow_symlinks=False))
+                      if e.name.startswith(LEFTOVER_PREFIXES) and e.is_dir(follow_symlinks=False)
+                      and os.path.abspath(e.path) not in ACTIVE_STAGING)
 
     def sweep_leftovers(self, *, wait: float = 0.0) -> list[Path]:
         """Remove the folders a killed import left (:meth:`leftovers`), under the store lock.
@@ -170,12 +190,47 @@ class ProfileStore:
             return []
 
     def _remove_leftovers(self) -> list[Path]:
-        """Remove :meth:`leftovers`; the caller holds the store lock. Returns those still there."""
+        """Finish or remove :meth:`leftovers`; the caller holds the store lock. Returns those still there."""
         for path in self.leftovers():
+            try:
+                self._finish_import(path)
+            except (RunbookError, OSError):
+                continue  # kept (and reported): it may hold the grant's only live refresh token
             shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(OSError):
             fsync_dir(self.profiles_dir)
         return self.leftovers()
+
+    def _finish_import(self, path: Path) -> None:
+        """Swap in a killed import's staged profile when its probe may have spent the profile's refresh token.
+
+        The staged folder is finished only if it was complete (its :data:`READY_FILE` names the profile),
+        cleared to replace it (probed, or nothing to probe; a refresh of the staged token that got as far
+        as the disk counts: its token is newer than the one staged, rolled forward from a temp file if
+        the kill came before the rename), and newer than the profile's token (else the profile moved on).
+        """
+        if not path.name.startswith(".import-"):
+            return
+        staged = Profile(self, path.name)
+        ready = read_json(staged.file(READY_FILE)) or {}
+        name, issued = ready.get("profile"), ready.get("issued_at")
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.startswith("."):
+            return
+        if os.path.lexists(staged.file(PENDING_FILE)):
+            staged.roll_forward_token()
+        new = staged.load_token()
+        probed = ready.get("cleared") is True or (new is not None and isinstance(issued, (int, float))
+                                                  and new.issued_at > issued)
+        target = Profile(self, name)
+        old = target.load_token() if target.exists() else None
+        if not probed or new is None or (old is not None and old.issued_at >= new.issued_at):
+            return  # not cleared, or the profile moved on since (a new grant, a refresh): the staged copy is stale
+        with target.locked():
+            if target.exists() and ready.get("history") is not True:
+                audit.carry_over(target, staged)
+            audit.append(staged, import_event(self.clock.time(), replacing=target.exists(),
+                                              detail="finished an import that was killed before its swap"))
+            swap_in(target, staged)
 
     def ensure_dirs(self, profile_path: Path) -> None:
         """Create (or tighten to 0700) the home, ``profiles`` and the profile folder."""
@@ -458,3 +513,38 @@ class Profile:
         """
         with self.locked():
             return remove_private(self.file(TOKEN_FILE))
+
+
+def swap_in(target: Profile, staging: Profile) -> None:
+    """Replace ``target``'s folder by ``staging``'s, holding the target's lock; the old one goes last.
+
+    The swap is one atomic exchange where the system has it (a crash leaves the old profile or the
+    new one, never neither); elsewhere two renames, the old folder kept aside (``.replaced-*``) until
+    the new one is in. The old profile ends at ``staging.path`` (or the ``.replaced-*`` folder is
+    removed here); the caller removes ``staging.path``. The ready marker is removed from the new profile.
+    """
+    parent = target.path.parent
+    if not target.exists():
+        os.rename(staging.path, target.path)
+        fsync_dir(parent)
+        remove_private(target.file(READY_FILE))
+        return
+    old = None
+    with target.locked():
+        if not exchange_dirs(staging.path, target.path):
+            old = parent / f".replaced-{target.name}-{secrets.token_hex(6)}"
+            os.rename(target.path, old)  # kept until the new profile is in place
+            os.rename(staging.path, target.path)
+        fsync_dir(parent)
+    remove_private(target.file(READY_FILE))
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def import_event(now: float, *, replacing: bool, detail: str | None = None) -> dict[str, Any]:
+    """The audit line of an import (the fields :meth:`gapps_runbook.runbook.Site.audit` writes)."""
+    inputs = {"force": replacing}
+    when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="seconds")
+    return {"when": when, "who": audit.operator(), "step": "import", "outcome": "ok",
+            "detail": detail or ("replaced the profile from an export" if replacing else "restored the profile from an export"),
+            "parameters": inputs, "inputs_sha256": audit.inputs_hash(inputs)}

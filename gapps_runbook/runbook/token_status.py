@@ -22,9 +22,10 @@ from ..oauth import tokeninfo, tokens
 from ..oauth import verify as verify_module
 from ..oauth.clients import ClientConfig
 from ..oauth.endpoints import GOOGLE_ISSUER
-from ..oauth.transport import NO_RETRY, SAFE_RETRY
+from ..oauth.transport import NO_RETRY, SAFE_RETRY, Transport
 from ..profile import handoff as handoff_module
 from ..profile import refresh_journal
+from ..profile.store import Profile
 from .site import Site, in_provider_words
 
 REFRESH_LOCK_TIMEOUT = 120.0
@@ -293,3 +294,14 @@ def _record_owner(site: Site, token: tokens.Token, result: handoff_module.Handof
         settings.setdefault("refresh_token_rotation", "seen")
 
     site.profile.update_settings(edit)
+
+
+def probe_refresh(profile: Profile, issuer: str | None = None, transport: Transport | None = None) -> None:
+    """Refresh ``profile``'s token at its provider: an import's probe of a staged profile before it replaces one.
+
+    Raises:
+        InvalidGrant: The provider refused the refresh token (exit 7).
+        TransportError: The provider could not be reached (exit 6).
+    """
+    site = Site(profile, issuer=issuer) if transport is None else Site(profile, transport, issuer=issuer)
+    refresh(site)
