@@ -65,7 +65,8 @@ from .files import (  # noqa: F401 (the file names and defaults are part of the 
 )
 from . import audit
 from .private_files import (
-    ensure_private_dir, exchange_dirs, fsync_dir, read_private, remove_private, remove_stale_temps, stale_temps, verify_private_file,
+    ensure_private_dir, exchange_dirs, fsync_dir, read_private, remove_private, remove_stale_temps, stale_temps,
+    verify_private_file,
 )
 
 if TYPE_CHECKING:
@@ -545,6 +546,6 @@ def import_event(now: float, *, replacing: bool, detail: str | None = None) -> d
     """The audit line of an import (the fields :meth:`gapps_runbook.runbook.Site.audit` writes)."""
     inputs = {"force": replacing}
     when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="seconds")
-    return {"when": when, "who": audit.operator(), "step": "import", "outcome": "ok",
-            "detail": detail or ("replaced the profile from an export" if replacing else "restored the profile from an export"),
+    detail = detail or ("replaced the profile from an export" if replacing else "restored the profile from an export")
+    return {"when": when, "who": audit.operator(), "step": "import", "outcome": "ok", "detail": detail,
             "parameters": inputs, "inputs_sha256": audit.inputs_hash(inputs)}

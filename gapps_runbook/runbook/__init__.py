@@ -43,7 +43,8 @@ from .token_status import (
 __all__ = [
     "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "AuthResult", "Flow", "ProfileStore", "Site",
     "TokenStatus", "authorize", "authorize_by_paste", "check_console", "check_pasted", "default_scopes", "finish_paste",
-    "fresh_token", "handoff", "import_client_json", "in_provider_words", "pin_account", "probe_refresh", "raise_for_preflight",
+    "fresh_token", "handoff", "import_client_json", "in_provider_words", "pin_account", "probe_refresh",
+    "raise_for_preflight",
     "raise_for_verify", "refresh",
     "requested_scopes", "revoke", "save_client", "saved_choices", "start_paste", "status", "test_client", "verify",
 ]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import (
-    STEP_AUTHORIZE, InvalidGrant, NoToken, ProtocolError, RefreshInterrupted, RunbookError, TransportError, VerifyFailed,
+    STEP_AUTHORIZE, InvalidGrant, NoToken, ProtocolError, RefreshInterrupted, RunbookError, TransportError,
+    VerifyFailed,
 )
 from ..oauth import tokeninfo, tokens
 from ..oauth import verify as verify_module
