@@ -191,6 +191,7 @@ def test_handoff_racing_refresh_keeps_one_live_owner_small(tmp_path: Path, rotat
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_handoff_racing_refresh_keeps_one_live_owner_full(tmp_path: Path, soak_report: object) -> None:
     with serve(Emulator(auto_approve=True, rotate_refresh_tokens=True)) as running:
         problems = concurrent_rounds(tmp_path, running, 20)

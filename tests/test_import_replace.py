@@ -264,6 +264,7 @@ def random_kills(tmp_path: Path, running: RunningEmulator, count: int, seed: int
     return result
 
 
+@pytest.mark.timeout(600)
 def test_kills_during_imports_leave_no_staging_folder_after_the_next_import_small(
         tmp_path: Path, rotating: RunningEmulator) -> None:
     result = random_kills(tmp_path, rotating, 4, seed=3)
@@ -272,6 +273,7 @@ def test_kills_during_imports_leave_no_staging_folder_after_the_next_import_smal
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)  # 130 kills, each with a fresh export and an import (about 1 s of scrypt each)
 def test_kills_during_imports_leave_no_staging_folder_after_the_next_import_full(
         tmp_path: Path, soak_report: object) -> None:
     problems, lost = [], []

@@ -165,6 +165,7 @@ def test_k2_aimed_kill_before_rename_small(tmp_path: Path, rotating: RunningEmul
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_k2_aimed_kill_before_rename_full(tmp_path: Path, soak_report: object) -> None:
     with serve(Emulator(auto_approve=True, rotate_refresh_tokens=True)) as running:
         authorized_site(tmp_path / "home", running, PROFILE)
