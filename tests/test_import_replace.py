@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,23 +156,15 @@ def test_an_import_killed_before_its_probe_is_removed_and_the_profile_kept(
     runbook.refresh(site)  # the export is stale now
     before = files(site.profile.path)
     store = ProfileStore(home)
-    with pytest.raises(KeyboardInterrupt):  # the import dies once staged and marked, before the probe
-        backup.import_bytes(out.read_bytes(), PASSPHRASE, store, force=True, probe=_interrupt)
     staged = store.profiles_dir / ".import-0000killed00"
     _stage_like_a_killed_import(store, out, staged)
     assert store.sweep_leftovers() == [] and not staged.exists()
     assert files(site.profile.path) == before and runbook.refresh(site).refresh_token
 
 
-def _interrupt(_staged: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _stage_like_a_killed_import(store: ProfileStore, out: Path, staged: Path) -> None:
-    """A staged folder as a kill before the probe leaves it: complete, marked, not cleared."""
-    import json
-    import shutil
-
+    """A staged folder as a kill before the probe leaves it: complete, marked, not cleared (the import
+    is stopped in its probe, after a copy of its staging folder is taken)."""
     captured: list[Path] = []
 
     def keep(staging: object) -> None:
@@ -208,12 +202,11 @@ def test_a_sweep_leaves_a_running_imports_folders_alone(tmp_path: Path) -> None:
     store.profile("p").update_settings(lambda s: None)
     staging = store.profiles_dir / ".import-abcdefabcdef"
     staging.mkdir(mode=0o700)
-    with store.locked():  # an import in progress holds the store lock: its staging is not a leftover
-        other = ProfileStore(tmp_path / "home")
-        from gapps_runbook.profile import files
-
-        files._locks.clear()  # another process's view: its own lock object, which must wait
-        assert other.sweep_leftovers() == [] and staging.exists()
+    sweep = [sys.executable, "-c", "import sys; from gapps_runbook.profile.store import ProfileStore; "
+             "print(ProfileStore(sys.argv[1]).sweep_leftovers())", str(tmp_path / "home")]
+    with store.locked():  # an import in progress (here: this process) holds the store lock
+        other = subprocess.run(sweep, text=True, capture_output=True, timeout=60)
+        assert other.returncode == 0 and other.stdout.strip() == "[]" and staging.exists()
     assert store.sweep_leftovers() == [] and not staging.exists()
 
 
