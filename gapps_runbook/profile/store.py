@@ -192,7 +192,7 @@ class ProfileStore:
 
     def _remove_leftovers(self) -> list[Path]:
         """Finish or remove :meth:`leftovers`; the caller holds the store lock. Returns those still there."""
-        for path in self.leftovers():
+        for path in self.leftovers():  # sorted: a staged ``.import-*`` is finished before ``.replaced-*`` goes
             try:
                 self._finish_import(path)
             except (RunbookError, OSError):
