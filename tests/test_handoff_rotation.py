@@ -2,7 +2,7 @@
 
 The emulator rotates with ``rotate_refresh_tokens=True``: every refresh returns a new refresh token and
 retires the old one. A hand-off there must not leave the profile and the file both holding a retired
-token (the proof by refresh used to do exactly that and exit 0).
+token and exit 0 after a proof by refresh.
 
 - A profile that has seen the provider rotate: the file is proved without spending the refresh token
   (google-auth loads it, its access token is checked at tokeninfo); the application owns the grant.

@@ -16,7 +16,7 @@ two ways:
   ``google.auth.transport.requests.Request()``. Google does not rotate refresh tokens, so the profile
   and the application can both refresh the same grant. Should the provider answer with a new refresh
   token anyway, the old one is dead (RFC 9700 §4.14.2): the file is written again with the new one and
-  the result says the application now owns the grant.
+  the result says the application owns the grant from then on.
 - ``access_token`` (providers that rotate refresh tokens): the refresh token is not spent; the access
   token written with it is checked at the provider (Google's tokeninfo, RFC 7662 introspection, or
   OpenID Connect UserInfo). The caller records that the application owns the refresh token, since two
