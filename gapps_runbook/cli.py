@@ -283,7 +283,11 @@ def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool)
     if not all_profiles:
         _print_status(ctx, _site(ctx), as_json)
         return
-    profiles = runbook.ProfileStore(ctx.find_root().obj["home"]).listing()  # read-only: each file once, no lock
+    store = runbook.ProfileStore(ctx.find_root().obj["home"])
+    for left in store.sweep_leftovers():  # a killed import's folders: removed, or named here
+        click.echo(f"{left} is left from a killed import (it holds a client secret and a refresh token) and could "
+                   f"not be removed. Fix: remove it by hand (rm -r {left})", err=True)
+    profiles = store.listing()  # read-only: each file once, no lock
     states = [runbook.state.read(runbook.Site(p)) for p in profiles]
     _emit([s.to_json() for s in states], as_json, [render.PROFILE_HEADER, *(render.profile_line(s) for s in states)])
 

@@ -301,9 +301,10 @@ def test_every_single_byte_flip_is_refused_before_parsing(tmp_path: Path, soak_r
 def test_a_forced_import_swaps_the_profile_whole_and_leaves_nothing_aside(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool) -> None:
     from gapps_runbook.profile import private_files
+    from gapps_runbook.profile import store as store_module
 
     if not exchange:
-        monkeypatch.setattr(backup, "exchange_dirs", lambda a, b: False)
+        monkeypatch.setattr(store_module, "exchange_dirs", lambda a, b: False)
     store = ProfileStore(tmp_path / "home")
     make_profile(store, "site", random.Random(1))
     before = store.profile("site").load_client()

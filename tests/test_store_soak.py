@@ -147,7 +147,7 @@ def _slowly(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _torn_write(path: Path, data: bytes) -> None:
+def _torn_write(path: Path, data: bytes, **_options: object) -> None:
     """The write the store must not do (gh, msal): truncate in place, then write in two halves."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

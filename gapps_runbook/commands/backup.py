@@ -19,11 +19,13 @@ import click
 from ..errors import InputError
 from ..profile.handoff import ENV_KEYS
 from ..profile.secret_sources import read_fd, read_secret, terminal_prompt
-from ..profile.store import ProfileStore
+from ..profile.store import Profile, ProfileStore
 
 HANDOFF_HELP = (
     "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), then "
-    "prove google-auth loads it and refreshes. --format authorized_user: google-auth's JSON "
+    "prove google-auth loads it: by a refresh (Google), or, at a provider that rotates refresh tokens, by "
+    "checking its access token without spending the refresh token; the application then owns the grant and "
+    "the profile's refresh refuses (authorize again to take it back). --format authorized_user: google-auth's JSON "
     "(Credentials.from_authorized_user_file). --format env: KEY=value lines, unquoted, for "
     "`set -a; . PATH`, systemd EnvironmentFile= or docker --env-file, with the keys " + ", ".join(ENV_KEYS)
     + " (scopes comma-separated). Run it again after re-authorizing: the file is replaced atomically."
@@ -78,15 +80,17 @@ def read_passphrase(env: str | None, file: Path | None, *, confirm: bool) -> str
 def handoff(ctx: click.Context, profile: str, to: Path, fmt: str, owner: str | None) -> None:
     """Hand the token to the application (see the help text)."""
     from .. import runbook  # the commands' heavier modules load when a command runs (issue 9, B2)
-    from ..profile.handoff import handoff as write_and_prove
 
     site = runbook.Site.open(profile, home=_root(ctx).get("home"), issuer=_root(ctx).get("issuer"))  # type: ignore[arg-type]
     warning = world_writable_warning(to)
     if warning:
         click.echo(warning, err=True)
-    result = write_and_prove(site.token(), site.client(), site.endpoints, to, fmt=fmt, owner=owner)  # type: ignore[arg-type]
+    result = runbook.handoff(site, to, fmt=fmt, owner=owner)  # type: ignore[arg-type]
     click.echo(f"Wrote {result.path} (0600, {result.fmt}{', owner ' + owner if owner else ''}).")
-    click.echo(f"google-auth loaded it and refreshed: new access token valid until {result.refreshed_expiry}.")
+    click.echo(f"{result.proof_line}.")
+    if result.application_owns:
+        click.echo(f"The application at {result.path} owns the refresh token now: the provider rotates refresh "
+                   f"tokens, so profile {profile!r} no longer refreshes it (authorize again to take it back).")
     for note in result.notes:
         click.echo(f"Note: {note}.")
 
@@ -201,20 +205,30 @@ def read_export_file(path: Path) -> bytes:
 @click.pass_context
 def import_(ctx: click.Context, file: Path, rename: str | None, force: bool, passphrase_env: str | None,
             passphrase_file: Path | None) -> None:
-    """Import an export, then probe each restored token with a refresh (exit 7: authorize again)."""
+    """Import an export, then probe each restored token with a refresh (exit 7: authorize again).
+
+    A profile that replaces another (--force) is probed before the swap: if the provider refuses its
+    token, the profile as it was is kept untouched (exit 7). Its audit history is kept, the import added.
+    """
+    from .. import runbook
     from ..notebook import backup_actions
     from ..profile import backup
 
     data = read_export_file(file)  # before the passphrase: a bad file asks for nothing
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=False)
     store = _store(ctx)
+    issuer = _root(ctx).get("issuer")
+
+    def probe(staged: Profile) -> None:
+        runbook.probe_refresh(staged, issuer)  # type: ignore[arg-type]
+
     try:
-        names = backup.import_bytes(data, passphrase, store, profile=rename, force=force)
+        names = backup.import_bytes(data, passphrase, store, profile=rename, force=force, probe=probe)
     except InputError as exc:
         if force or "already exists" not in exc.message or not sys.stdin.isatty():
             raise
         click.confirm(f"{exc.message}. Replace it?", abort=True)
-        names = backup.import_bytes(data, passphrase, store, profile=rename, force=True)
+        names = backup.import_bytes(data, passphrase, store, profile=rename, force=True, probe=probe)
     click.echo(f"Imported {', '.join(names)} from {file}.")
     outcomes = [backup_actions.probe(store, name) for name in names]  # every profile, then the first refusal
     for outcome in outcomes:

@@ -178,9 +178,7 @@ def act_summary(site: runbook.Site) -> list[str]:
 
 def act_handoff(site: runbook.Site, to: str) -> Any:
     """04 "Hand off": write the token where the application reads it (0600) and prove google-auth refreshes it."""
-    from ..profile.handoff import handoff
-
     if not to.strip():
         raise InputError("no path was given for the hand-off", fix="type the file the application reads, "
                          "e.g. /etc/app/google-token.json")
-    return handoff(site.token(), site.client(), site.endpoints, Path(to.strip()).expanduser())
+    return runbook.handoff(site, Path(to.strip()).expanduser())

@@ -125,7 +125,8 @@ def act_import(store: ProfileStore, path: str | Path, passphrase: str, *, force:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path} ({exc.strerror})", fix="give the export file's path") from None
-    names = backup.import_bytes(data, passphrase, store, profile=rename or None, force=force)
+    names = backup.import_bytes(data, passphrase, store, profile=rename or None, force=force,
+                                probe=lambda staged: runbook.probe_refresh(staged, issuer or None))
     return [probe(store, name, issuer) for name in names]
 
 

@@ -19,15 +19,22 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
 
 from ..errors import StoreError
 from ..safety.redact import redact
 from .files import MAX_FILE_BYTES
-from .private_files import O_CLOEXEC, O_NOFOLLOW, open_nofollow, privatize_fd
+from .private_files import O_CLOEXEC, O_NOFOLLOW, open_nofollow, privatize_fd, write_private
 
-if TYPE_CHECKING:
-    from .store import Profile
+
+
+class Profile(Protocol):
+    """What the audit log needs of a :class:`~gapps_runbook.profile.store.Profile` (the store imports this module)."""
+
+    def file(self, name: str) -> Path: ...
+    def locked(self) -> AbstractContextManager[Any]: ...
 
 AUDIT_FILE = "audit.jsonl"
 SECRET_KEYS = frozenset({"client_secret", "secret", "access_token", "refresh_token", "id_token", "device_code",
@@ -92,6 +99,40 @@ def append(profile: Profile, record: Mapping[str, Any]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _raw(profile: Profile) -> bytes:
+    """The log's bytes as they are (empty when there is none), checked as :func:`read` checks them."""
+    path = profile.file(AUDIT_FILE)
+    fd = open_nofollow(path)
+    if fd is None:
+        return b""
+    try:
+        privatize_fd(fd, path)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_AUDIT_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_AUDIT_BYTES:
+        raise StoreError(f"{path} is larger than {MAX_AUDIT_BYTES // 1024 // 1024} MiB",
+                         fix=f"move {path} away (it is only a log); a new one is started")
+    return data
+
+
+def carry_over(source: Profile, target: Profile) -> None:
+    """Put ``source``'s history in front of ``target``'s own lines (an import replacing ``source`` by ``target``).
+
+    ``target``'s log is replaced atomically by the two logs one after the other; hold ``source``'s lock
+    so no line is appended to it meanwhile.
+
+    Raises:
+        StoreError: Either log is a symlink, another user's, or too large.
+    """
+    old, own = _raw(source), _raw(target)
+    if old and not old.endswith(b"\n"):
+        old += b"\n"  # a line cut short by a crash stays a line of its own
+    with target.locked():
+        write_private(target.file(AUDIT_FILE), old + own)
 
 
 def read(profile: Profile) -> list[dict[str, Any]]:

@@ -13,8 +13,18 @@ Import, in this order (security reference §6 "Import validates"):
 3. the JSON is validated (format, schema version, profile names, settings, the client through the
    store's own checks, the token's record) before anything is written;
 4. each profile is written through the store (``save_client``, ``save_token``, ``update_settings``) into
-   a hidden staging folder, read back by the store's loaders, then swapped in: the old profile stays
-   (as ``.replaced-*``) until the new one is in place.
+   a hidden staging folder and read back by the store's loaders;
+5. a profile that replaces another (``force``) has its staged token probed first (the caller's
+   ``probe``: a refresh at the provider): if the provider refuses it, the old profile is left exactly
+   as it was and the refusal says so (exit 7). An export older than the grant is refused here at a
+   provider that rotates refresh tokens;
+6. the old profile's audit log is carried into the staged one, the import appended to it as an event,
+   the staged folder marked ready (``import.ready``: the probe may have spent the old refresh token, so
+   a killed import must be finished, not undone) and swapped in: the old profile stays (as
+   ``.replaced-*``) until the new one is in place.
+
+The whole import holds the store lock (:meth:`ProfileStore.locked`); it starts by removing the
+``.import-*``/``.replaced-*`` folders a killed import left (:meth:`ProfileStore.sweep_leftovers`).
 """
 
 from __future__ import annotations
@@ -26,21 +36,22 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyrage
 
-from ..errors import InputError, RunbookError, StoreError
+from ..errors import STEP_AUTHORIZE, ExitCode, InputError, NoToken, RunbookError, StoreError
 from ..oauth.client_json import _client_from_installed
 from ..oauth.clients import GOOGLE_CERTS_URL, ClientConfig
 from ..oauth.endpoints import GOOGLE_ISSUER, Endpoints
 from ..safety.redact import register_secret
+from . import audit
 from .authorized_user import token_from_authorized_user
 from .files import CLIENT_FILE, SETTINGS_FILE, TOKEN_FILE, check_profile_name, read_json
-from .private_files import exchange_dirs, fsync_dir
-from .store import Profile, ProfileStore
+from .private_files import write_private
+from .store import ACTIVE_STAGING, READY_FILE, Profile, ProfileStore, import_event, swap_in
 
 FORMAT = "gapps-runbook-export"
 EXPORT_SCHEMA = 1
@@ -53,6 +64,10 @@ TOKEN_KEYS = ("type", "refresh_token", "token_uri", "scopes", "account")
 TOKEN_EXTRA_KEYS = ("issued_at", "issuer", "refresh_token_expires_at")
 _SALT_RE = re.compile(rb"[A-Za-z0-9+/]{22}")
 _LOGN_RE = re.compile(rb"[1-9][0-9]?")
+IMPORT_LOCK_TIMEOUT = 300.0
+"""Seconds an import waits for another import (which may be probing a token at the provider)."""
+Probe = Callable[[Profile], None]
+"""Check a staged profile's token at the provider (a refresh); raises :class:`RunbookError` when refused."""
 _FIX_FILE = "check the passphrase, and use the export file exactly as it was written (any changed byte is refused)"
 
 
@@ -237,14 +252,19 @@ def token_record(record: Any) -> tuple[Any, Endpoints]:
 
 
 def import_bytes(data: bytes, passphrase: str, store: ProfileStore, *, profile: str | None = None,
-                 force: bool = False, max_work_factor: int = MAX_WORK_FACTOR) -> list[str]:
+                 force: bool = False, max_work_factor: int = MAX_WORK_FACTOR, probe: Probe | None = None) -> list[str]:
     """Decrypt, authenticate, validate, then write each profile of an export through the store.
 
     ``profile`` renames the export's only profile; without ``force`` an existing profile is refused
     and nothing is written. Returns the names written.
 
+    Args:
+        probe: Called with each staged profile that replaces an existing one and holds a token, before
+            the swap; when it raises, that profile is not replaced (see the module docstring).
+
     Raises:
         InputError: Refused (see :func:`decrypt`, :func:`parse_document`), or a profile exists and not ``force``.
+        NoToken: The provider refused a replacing profile's token; the old profile is untouched (exit 7).
     """
     profiles = parse_document(decrypt(data, passphrase, max_work_factor=max_work_factor))
     if profile is not None:
@@ -256,14 +276,23 @@ def import_bytes(data: bytes, passphrase: str, store: ProfileStore, *, profile: 
     if existing and not force:
         raise InputError(f"profile {existing[0]!r} already exists; nothing was imported",
                          fix="pass --force to replace it, or --profile NEW-NAME")
-    for name, record in profiles.items():
-        _install(store, name, record)
+    with store.locked(IMPORT_LOCK_TIMEOUT):
+        store.sweep_leftovers(wait=IMPORT_LOCK_TIMEOUT)  # a killed import's folders (the lock is re-entrant)
+        for name, record in profiles.items():
+            _install(store, name, record, probe)
     return list(profiles)
 
 
-def _install(store: ProfileStore, name: str, record: Mapping[str, Any]) -> None:
-    """Write one profile into a staging folder through the store, check it reads back, then swap it in."""
+def _install(store: ProfileStore, name: str, record: Mapping[str, Any], probe: Probe | None) -> None:
+    """Write one profile into a staging folder through the store, check it reads back, probe it, then swap it in.
+
+    The staging folder carries a marker (:data:`~gapps_runbook.profile.store.READY_FILE`) from the moment
+    it is complete, so a killed import is finished by the next sweep once its probe may have spent the
+    old refresh token (:meth:`ProfileStore.sweep_leftovers`), and removed otherwise.
+    """
     staging = Profile(store, f".import-{secrets.token_hex(6)}")
+    target = store.profile(name)
+    ACTIVE_STAGING.add(os.path.abspath(staging.path))
     try:
         staging.update_settings(lambda s: s.update(record["settings"]))
         if record.get("client") is not None:
@@ -273,31 +302,52 @@ def _install(store: ProfileStore, name: str, record: Mapping[str, Any]) -> None:
                 token, token_endpoints = token_record(record["token"])
                 staging.save_token(token, client, token_endpoints)
         staging.load_settings(), staging.load_client(), staging.load_token()  # the store's own checks
-        _swap_in(store.profile(name), staging)
+        replacing = target.exists()
+        staged = staging.load_token()
+        needs_probe = probe is not None and replacing and staged is not None
+        ready = {"profile": name, "issued_at": staged.issued_at if staged else None, "cleared": not needs_probe,
+                 "history": False}
+        _mark(staging, ready)
+        if needs_probe:
+            assert probe is not None
+            _probe_staged(name, staging, probe)
+            _mark(staging, {**ready, "cleared": True})
+        if not replacing:
+            audit.append(staging, import_event(store.clock.time(), replacing=False))
+            _swap_in(target, staging)
+            return
+        with target.locked():  # no line is added to the old log between its copy and the swap
+            audit.carry_over(target, staging)
+            audit.append(staging, import_event(store.clock.time(), replacing=True))
+            _mark(staging, {**ready, "cleared": True, "history": True})
+            _swap_in(target, staging)
     finally:
         shutil.rmtree(staging.path, ignore_errors=True)
+        ACTIVE_STAGING.discard(os.path.abspath(staging.path))
+
+
+def _mark(staging: Profile, ready: Mapping[str, Any]) -> None:
+    write_private(staging.file(READY_FILE), json.dumps(dict(ready), sort_keys=True).encode("utf-8"))
+
+
+def _probe_staged(name: str, staging: Profile, probe: Probe) -> None:
+    """Probe the staged token before it replaces profile ``name``; a refusal leaves the old profile as it was."""
+    try:
+        probe(staging)
+    except RunbookError as exc:
+        if exc.exit_code != ExitCode.REAUTHORIZE:
+            exc.message = f"profile {name!r} was not replaced and is untouched: the import's token could not be " \
+                          f"checked: {exc.message}"
+            raise
+        raise NoToken(f"profile {name!r} was not replaced and is untouched: the provider refused the export's "
+                      "refresh token (invalid_grant); the export is older than the grant, or the grant was revoked",
+                      fix=f"keep the profile as it is, or export it again from where it works; to start over, "
+                          f"import without --force under --profile NEW-NAME and authorize ({STEP_AUTHORIZE})") from None
 
 
 def _swap_in(target: Profile, staging: Profile) -> None:
-    """Replace ``target``'s folder by ``staging``'s, holding the target's lock; the old one goes last.
-
-    The swap is one atomic exchange where the system has it (a crash leaves the old profile or the
-    new one, never neither); elsewhere two renames, the old folder kept aside until the new one is in.
-    """
-    parent = target.path.parent
-    if not target.exists():
-        os.rename(staging.path, target.path)
-        fsync_dir(parent)
-        return
-    with target.locked():
-        if exchange_dirs(staging.path, target.path):
-            fsync_dir(parent)
-            return  # the old profile is now at staging.path, removed by the caller
-        old = parent / f".replaced-{target.name}-{secrets.token_hex(6)}"
-        os.rename(target.path, old)  # kept until the new profile is in place
-        os.rename(staging.path, target.path)
-        fsync_dir(parent)
-    shutil.rmtree(old, ignore_errors=True)
+    """Replace ``target``'s folder by ``staging``'s (:func:`gapps_runbook.profile.store.swap_in`)."""
+    swap_in(target, staging)
 
 
 def record_export(profile: Profile, out: Path, *, now: float, by: str) -> None:

@@ -25,6 +25,7 @@ SETTINGS_FILE = "settings.json"
 CLIENT_FILE = "client.json"
 TOKEN_FILE = "authorized_user.json"
 LOCK_FILE = ".lock"
+PENDING_FILE = "refresh.pending"  # a refresh in flight (:mod:`gapps_runbook.profile.refresh_journal`)
 DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -111,8 +112,9 @@ def check_schema(path: Path, version: Any) -> None:
         )
 
 
-def write_json(path: Path, value: dict[str, Any]) -> None:
-    write_private(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+def write_json(path: Path, value: dict[str, Any], *, keep_stale_temps: bool = False) -> None:
+    write_private(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+                  keep_stale_temps=keep_stale_temps)
 
 
 def shared_lock(path: Path) -> filelock.FileLock:

@@ -9,14 +9,27 @@ Two formats of the same values (:func:`gapps_runbook.profile.authorized_user.aut
 
 The file is written with the one atomic writer (0600, fsync, rename), its folder created 0700; with
 ``owner`` (root only) the file is chowned before it is renamed into place, so the application never
-sees a file it cannot read. Then google-auth loads what was written and refreshes it with
-``google.auth.transport.requests.Request()``. google-auth replaces ``token_uri`` with Google's when it
-loads a file, so the proof puts the file's ``token_uri`` back (``with_token_uri``): an application
-talking to another provider must do the same.
+sees a file it cannot read. Then google-auth loads what was written, and the file is proved in one of
+two ways:
+
+- ``refresh`` (Google, and providers not known to rotate): google-auth refreshes it with
+  ``google.auth.transport.requests.Request()``. Google does not rotate refresh tokens, so the profile
+  and the application can both refresh the same grant. Should the provider answer with a new refresh
+  token anyway, the old one is dead (RFC 9700 §4.14.2): the file is written again with the new one and
+  the result says the application owns the grant from then on.
+- ``access_token`` (providers that rotate refresh tokens): the refresh token is not spent; the access
+  token written with it is checked at the provider (Google's tokeninfo, RFC 7662 introspection, or
+  OpenID Connect UserInfo). The caller records that the application owns the refresh token, since two
+  holders of a rotating refresh token kill each other's copy at the first refresh.
+
+google-auth replaces ``token_uri`` with Google's when it loads a file, so the proof puts the file's
+``token_uri`` back (``with_token_uri``): an application talking to another provider must do the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import os
 import pwd
@@ -26,7 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import STEP_AUTHORIZE, InputError, NoToken, StoreError, TransportError
+from ..errors import STEP_AUTHORIZE, InputError, InvalidToken, NoToken, StoreError, TransportError
+from ..oauth import tokeninfo, userinfo
+from ..oauth.clock import SYSTEM_CLOCK, Clock
+from ..oauth.transport import Transport
 from ..safety.redact import redact, register_secret
 from .authorized_user import authorized_user_info
 from .private_files import ensure_private_dir, fsync_dir, refuse_foreign_target, write_atomic, write_private
@@ -37,6 +53,7 @@ if TYPE_CHECKING:
     from ..oauth.tokens import Token
 
 Format = Literal["authorized_user", "env"]
+Proof = Literal["refresh", "access_token"]
 ENV_KEYS = ("GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET", "GOOGLE_OAUTH_REFRESH_TOKEN",
             "GOOGLE_OAUTH_TOKEN_URI", "GOOGLE_OAUTH_SCOPES")
 GOOGLE_AUTH_TOKEN_URI = "https://oauth2.googleapis.com/token"  # what from_authorized_user_info forces
@@ -51,8 +68,13 @@ class HandoffResult:
         path: The file written.
         fmt: Its format.
         owner: The user it was chowned to, if any.
-        refreshed_expiry: The access token's expiry google-auth got from its refresh (UTC ISO).
+        refreshed_expiry: The access token's expiry: the one google-auth got from its refresh, or (proof
+            ``access_token``) the checked one's (UTC ISO).
         notes: Remarks for the person (token_uri override, a rotated refresh token).
+        proof: ``refresh`` (google-auth refreshed the file) or ``access_token`` (the refresh token was
+            not spent; the access token was checked at the provider).
+        application_owns: The refresh token is the application's alone now: the provider rotates (or
+            rotated during the proof), so the profile must not refresh it.
     """
 
     path: Path
@@ -60,6 +82,16 @@ class HandoffResult:
     owner: str | None
     refreshed_expiry: str
     notes: tuple[str, ...] = ()
+    proof: Proof = "refresh"
+    application_owns: bool = False
+
+    @property
+    def proof_line(self) -> str:
+        """One sentence on how the file was proved."""
+        if self.proof == "access_token":
+            return ("google-auth loaded it; its access token was checked at the provider (valid until "
+                    f"{self.refreshed_expiry}); the refresh token was not spent")
+        return f"google-auth loaded it and refreshed: new access token valid until {self.refreshed_expiry}"
 
 
 def file_bytes(token: Token, client: ClientConfig, endpoints: Endpoints, fmt: Format) -> bytes:
@@ -123,11 +155,12 @@ def write_handoff(path: Path, data: bytes, *, owner: str | None = None) -> None:
     fsync_dir(path.parent)
 
 
-def prove(path: Path, fmt: Format) -> tuple[str, tuple[str, ...]]:
+def prove(path: Path, fmt: Format) -> tuple[str, tuple[str, ...], Any]:
     """Load the hand-off file as the application would (google-auth) and refresh it.
 
     Returns:
-        The refreshed access token's expiry (UTC ISO) and notes for the person.
+        The refreshed access token's expiry (UTC ISO), notes for the person, and google-auth's
+        credentials when the provider rotated the refresh token during the refresh (else None).
 
     Raises:
         NoToken: The provider refused the refresh (``invalid_grant``): authorize again (exit 7).
@@ -135,15 +168,10 @@ def prove(path: Path, fmt: Format) -> tuple[str, tuple[str, ...]]:
     """
     import google.auth.exceptions
     from google.auth.transport.requests import Request
-    from google.oauth2.credentials import Credentials
 
     info = _read_back(path, fmt)
-    creds = Credentials.from_authorized_user_info(info) if fmt == "env" else Credentials.from_authorized_user_file(str(path))
-    notes: list[str] = []
-    if info["token_uri"] != GOOGLE_AUTH_TOKEN_URI:
-        creds = creds.with_token_uri(info["token_uri"])
-        notes.append("google-auth replaces token_uri with Google's when it loads the file; this provider's "
-                     f"token_uri ({info['token_uri']}) was set back with with_token_uri, as the application must")
+    creds = _load(path, fmt, info)
+    notes = list(_token_uri_notes(info))
     try:
         creds.refresh(Request())
     except google.auth.exceptions.RefreshError as exc:
@@ -156,12 +184,68 @@ def prove(path: Path, fmt: Format) -> tuple[str, tuple[str, ...]]:
         raise TransportError(f"google-auth could not reach {info['token_uri']} ({redact(str(exc))[:200]})",
                              fix="check the network, then run handoff again") from None
     register_secret(creds.token)
+    rotated = None
     if creds.refresh_token and creds.refresh_token != info["refresh_token"]:
         register_secret(creds.refresh_token)
-        notes.append("the provider rotated the refresh token during the proof: hand off again after every "
-                     "refresh of this profile, or let only the application refresh")
+        rotated = creds
+        notes.append("the provider rotated the refresh token during the proof: the file holds the new one and "
+                     "the application owns the grant; the profile no longer refreshes it")
     expiry = creds.expiry.isoformat(timespec="seconds") + "Z" if creds.expiry else "unknown"
-    return expiry, tuple(notes)
+    return expiry, tuple(notes), rotated
+
+
+def _load(path: Path, fmt: Format, info: dict[str, Any]) -> Any:
+    """google-auth's ``Credentials`` for the file, as the application loads it, with the file's ``token_uri``."""
+    from google.oauth2.credentials import Credentials
+
+    creds = Credentials.from_authorized_user_info(info) if fmt == "env" else Credentials.from_authorized_user_file(str(path))
+    if info["token_uri"] != GOOGLE_AUTH_TOKEN_URI:
+        creds = creds.with_token_uri(info["token_uri"])
+    return creds
+
+
+def _token_uri_notes(info: dict[str, Any]) -> tuple[str, ...]:
+    if info["token_uri"] == GOOGLE_AUTH_TOKEN_URI:
+        return ()
+    return ("google-auth replaces token_uri with Google's when it loads the file; this provider's "
+            f"token_uri ({info['token_uri']}) was set back with with_token_uri, as the application must",)
+
+
+def prove_without_refresh(path: Path, fmt: Format, token: Token, client: ClientConfig, endpoints: Endpoints, *,
+                          transport: Transport, clock: Clock = SYSTEM_CLOCK) -> tuple[str, tuple[str, ...]]:
+    """Load the hand-off file with google-auth and check its access token at the provider; spend nothing.
+
+    With a provider that rotates refresh tokens, a proof by refresh would retire the token just
+    written (RFC 9700 §4.14.2). Instead the file must load with google-auth and carry the profile's
+    refresh token, and the access token issued with it must be alive at the provider: Google's
+    tokeninfo, RFC 7662 introspection, or OpenID Connect UserInfo (Core §5.3). An ``env`` file carries
+    no access token; the one issued with its refresh token is checked.
+
+    Returns:
+        The access token's expiry (UTC ISO) and notes for the person.
+
+    Raises:
+        NoToken: The file does not load with the refresh token, or the provider refused the access token.
+        TransportError: The provider could not be reached (exit 6).
+    """
+    info = _read_back(path, fmt)
+    creds = _load(path, fmt, info)
+    if creds.refresh_token != token.refresh_token or (fmt == "authorized_user" and creds.token != token.access_token):
+        raise NoToken(f"google-auth loaded {path}, but it does not hold the profile's token",
+                      fix="run handoff again; do not edit the file while it is written")
+    try:
+        checked = tokeninfo.inspect_token(transport, endpoints, token, clock=clock, client=client)
+        if checked.source == "token_response" and endpoints.userinfo_endpoint:
+            userinfo.fetch_userinfo(transport, endpoints, token, clock=clock)
+    except InvalidToken:
+        raise NoToken(f"google-auth loaded {path}, but the provider refused the access token handed off with it",
+                      fix=f"run refresh ({STEP_AUTHORIZE} if it fails), then hand off again") from None
+    notes = list(_token_uri_notes(info))
+    if checked.source == "token_response" and not endpoints.userinfo_endpoint:
+        notes.append("the provider publishes no tokeninfo, introspection or UserInfo endpoint: the access token "
+                     "could not be checked there, only loaded")
+    expiry = datetime.datetime.fromtimestamp(int(token.expires_at), datetime.timezone.utc)
+    return expiry.replace(tzinfo=None).isoformat(timespec="seconds") + "Z", tuple(notes)
 
 
 def _read_back(path: Path, fmt: Format) -> dict[str, Any]:
@@ -178,8 +262,9 @@ def _read_back(path: Path, fmt: Format) -> dict[str, Any]:
 
 
 def handoff(token: Token, client: ClientConfig, endpoints: Endpoints, to: Path, *, fmt: Format = "authorized_user",
-            owner: str | None = None) -> HandoffResult:
-    """Write the token where the application reads it, then prove google-auth loads and refreshes it.
+            owner: str | None = None, proof: Proof = "refresh", transport: Transport | None = None,
+            clock: Clock = SYSTEM_CLOCK) -> HandoffResult:
+    """Write the token where the application reads it, then prove google-auth loads it (see the module docstring).
 
     Args:
         token: The profile's token (it needs a refresh token).
@@ -188,6 +273,10 @@ def handoff(token: Token, client: ClientConfig, endpoints: Endpoints, to: Path, 
         to: The application's file.
         fmt: ``authorized_user`` (google-auth JSON) or ``env`` (:data:`ENV_KEYS`).
         owner: chown the file to this user (root only).
+        proof: ``refresh`` (google-auth refreshes the file) or ``access_token`` (nothing spent; for
+            providers that rotate refresh tokens; needs ``transport``).
+        transport: The HTTP seam for the ``access_token`` proof.
+        clock: Its clock.
 
     Raises:
         NoToken: The token has no refresh token, or the provider refused it (exit 7).
@@ -198,9 +287,25 @@ def handoff(token: Token, client: ClientConfig, endpoints: Endpoints, to: Path, 
         raise InputError(f"unknown hand-off format {fmt!r}", fix="use authorized_user or env")
     if not token.refresh_token:
         raise NoToken("the profile's token has no refresh token: the application could not renew it")
+    _write(to, file_bytes(token, client, endpoints, fmt), owner)
+    if proof == "access_token":
+        if transport is None:
+            raise ValueError("the access_token proof needs a transport")
+        expiry, notes = prove_without_refresh(Path(to), fmt, token, client, endpoints, transport=transport, clock=clock)
+        return HandoffResult(Path(to), fmt, owner, expiry, notes, "access_token", True)
+    expiry, notes, rotated = prove(Path(to), fmt)
+    if rotated is None:
+        return HandoffResult(Path(to), fmt, owner, expiry, notes)
+    # the provider rotated: only the new refresh token lives, so it goes to the file, the grant's one owner
+    moved = dataclasses.replace(token, refresh_token=rotated.refresh_token, access_token=rotated.token,
+                                expires_at=rotated.expiry.replace(tzinfo=datetime.timezone.utc).timestamp()
+                                if rotated.expiry else token.expires_at)
+    _write(to, file_bytes(moved, client, endpoints, fmt), owner)
+    return HandoffResult(Path(to), fmt, owner, expiry, notes, "refresh", True)
+
+
+def _write(to: Path, data: bytes, owner: str | None) -> None:
     try:
-        write_handoff(to, file_bytes(token, client, endpoints, fmt), owner=owner)
+        write_handoff(to, data, owner=owner)
     except OSError as exc:
         raise StoreError(f"cannot write {to} ({exc.strerror})", fix=f"check the folder {Path(to).parent}") from None
-    expiry, notes = prove(Path(to), fmt)
-    return HandoffResult(Path(to), fmt, owner, expiry, notes)

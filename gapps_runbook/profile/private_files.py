@@ -6,7 +6,9 @@ This is the file layer under :mod:`gapps_runbook.profile.store` (security refere
 - :func:`write_private`: a temp file in the same folder made with
   ``os.open(O_CREAT|O_EXCL|O_WRONLY|O_NOFOLLOW, 0o600)``, write, fsync, ``os.replace``, fsync of the
   folder, then a check that the result is a 0600 regular file. A crash leaves either the old or the
-  new file, plus at most a 0600 temp file that the next write of the same file removes.
+  new file, plus at most a 0600 temp file that the next write of the same file removes (unless the
+  caller keeps it: a temp may hold the only live copy of a rotated refresh token, see
+  :meth:`gapps_runbook.profile.store.Profile.roll_forward_token`).
 - :func:`read_private`: ``O_NOFOLLOW``, so a symlink is refused, never followed; a file of ours open to
   others is chmodded to 0600 (gcloud's ``PrivatizeFile``); another user's file is refused.
 - :func:`ensure_private_dir`: create a folder 0700, or tighten it; refuse another user's folder.
@@ -228,7 +230,7 @@ def verify_private_file(path: Path, mode: int = FILE_MODE) -> None:
         raise StoreError(f"{path} did not end up as a {mode:04o} file", fix=f"check the file system holding {path.parent}")
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE, keep_stale_temps: bool = False) -> None:
     """Atomically replace ``path`` with ``data``: temp file, fsync, rename, fsync of the folder.
 
     The one atomic writer of the package: profiles, run folders, reports and re-rendered notebooks.
@@ -238,13 +240,16 @@ def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
         path: The file to replace.
         data: Its new content.
         mode: Its permissions; 0600 unless the file is meant to be public (a committed notebook).
+        keep_stale_temps: Leave the temp files an earlier, killed writer left (they may hold data
+            found nowhere else); by default they are removed first.
 
     Raises:
         StoreError: ``path`` is a symlink or not ours (nothing is written), or the result lacks ``mode``.
         OSError: The disk failed; the old file is kept and the temp file removed.
     """
     refuse_foreign_target(path)
-    remove_stale_temps(path)
+    if not keep_stale_temps:
+        remove_stale_temps(path)
     temp = _write_temp(path, data, mode)
     try:
         os.replace(temp, path)
@@ -256,9 +261,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     verify_private_file(path, mode)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, keep_stale_temps: bool = False) -> None:
     """:func:`write_atomic` with mode 0600: what every profile file is."""
-    write_atomic(path, data, mode=FILE_MODE)
+    write_atomic(path, data, mode=FILE_MODE, keep_stale_temps=keep_stale_temps)
 
 
 def remove_private(path: Path) -> bool:

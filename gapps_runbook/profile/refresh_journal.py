@@ -17,13 +17,11 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from .files import read_json
+from .files import PENDING_FILE, read_json
 from .private_files import remove_private, write_private
 
 if TYPE_CHECKING:
     from .store import Profile
-
-PENDING_FILE = "refresh.pending"
 
 
 def begin(profile: Profile, *, now: float) -> None:

@@ -42,14 +42,17 @@ from .setup import (
 from . import state
 from .revoke_proof import RevokeProof, revoke_and_prove
 from .site import Site, in_provider_words
-from .token_status import TokenStatus, fresh_token, raise_for_verify, refresh, revoke, status, verify
+from .token_status import (
+    TokenStatus, fresh_token, handoff, probe_refresh, raise_for_verify, refresh, revoke, status, verify,
+)
 
 __all__ = [
     "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "AuthResult", "Flow", "ProfileStore", "PublishingStatus",
     "RevokeProof", "revoke_and_prove", "state",
     "Site", "TokenStatus", "as_client_type", "as_flow", "as_publishing_status", "authorize", "authorize_by_paste",
     "check_console", "check_pasted", "default_scopes", "finish_paste",
-    "fresh_token", "import_client_json", "in_provider_words", "pin_account", "raise_for_preflight",
+    "fresh_token", "handoff", "import_client_json", "in_provider_words", "pin_account", "probe_refresh",
+    "raise_for_preflight",
     "raise_for_verify", "refresh",
     "requested_scopes", "revoke", "save_client", "saved_choices", "start_paste", "status", "test_client", "verify",
 ]

@@ -69,17 +69,18 @@ class TokenHealth:
 
     ``word``: ``none`` (no token), ``ok``, ``expiring`` (usable, but the grant ends soon),
     ``expired`` (can no longer get an access token), ``interrupted`` (a refresh was cut off after
-    the provider may have rotated the refresh token).
+    the provider may have rotated the refresh token), ``handed off`` (the application owns the refresh
+    token: the grant lives there, and this profile no longer refreshes it).
     """
 
-    word: Literal["none", "ok", "expiring", "expired", "interrupted"]
+    word: Literal["none", "ok", "expiring", "expired", "interrupted", "handed off"]
     detail: str
     fix: str = ""
 
     @property
     def usable(self) -> bool:
-        """True for ``ok`` and ``expiring``: the token works or can be refreshed now."""
-        return self.word in ("ok", "expiring")
+        """True for ``ok``, ``expiring`` and ``handed off``: the grant works or can be refreshed now."""
+        return self.word in ("ok", "expiring", "handed off")
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,9 @@ def health(st: TokenStatus) -> TokenHealth:
     if st.refresh_interrupted:
         return TokenHealth("interrupted", "a refresh was interrupted after the provider may have replaced the "
                            "refresh token", "run `gapps-runbook refresh`; if it is refused, " + fix)
+    if st.handed_off_to:
+        return TokenHealth("handed off", f"the application at {st.handed_off_to} owns the refresh token (the "
+                           "provider rotates them)", f"authorize again ({AUTHORIZE.ref}) to take the grant back")
     refresh_left = st.refresh_token_expires_in
     access_left = st.expires_in or 0
     if st.has_refresh_token and refresh_left is not None and refresh_left <= 0:

@@ -1,18 +1,32 @@
-"""Step 04, the token status panel: status (token id, expiry in seconds, scopes), refresh, verify, revoke."""
+"""Step 04, the token status panel: status (token id, expiry in seconds, scopes), refresh, verify, revoke, hand-off.
+
+Who owns the refresh token: the profile, until it is handed off to an application at a provider that
+rotates refresh tokens (RFC 9700 §4.14.2: each refresh retires the token it spent). From then on the
+application alone refreshes it; the profile's settings record where (``handed_off``) and :func:`refresh`
+refuses with a line naming the file. A provider "may rotate" once a refresh of the profile has returned a
+new refresh token (settings ``refresh_token_rotation``) or when the settings say so; Google does not rotate.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from ..errors import InvalidGrant, ProtocolError, RefreshInterrupted, RunbookError, TransportError, VerifyFailed
+from ..errors import (
+    STEP_AUTHORIZE, InvalidGrant, NoToken, ProtocolError, RefreshInterrupted, RunbookError, TransportError,
+    VerifyFailed,
+)
 from ..oauth import revocation, tokeninfo, tokens
 from ..oauth import verify as verify_module
 from ..oauth.clients import ClientConfig
-from ..oauth.transport import NO_RETRY, SAFE_RETRY
+from ..oauth.endpoints import GOOGLE_ISSUER
+from ..oauth.transport import NO_RETRY, SAFE_RETRY, Transport
+from ..profile import handoff as handoff_module
 from ..profile import refresh_journal
+from ..profile.store import Profile
 from .site import Site, in_provider_words
 
 REFRESH_LOCK_TIMEOUT = 120.0
@@ -26,6 +40,12 @@ class TokenStatus:
     ``missing_scopes`` are the scopes requested at authorization that the provider withheld (the person
     unticked them on the consent screen); ``requested_since`` are scopes step 01 asks for now that were
     not requested when the token was authorized (authorize again to add them).
+
+    ``refresh_interrupted`` is True while ``refresh.pending`` stands: a refresh was cut off and the stored
+    refresh token may be used up; the token is then not usable until a refresh rolls forward or a new
+    grant is stored (``has_refresh_token`` is False meanwhile). ``handed_off_to`` is the file of the
+    application that owns the refresh token (:func:`handoff` at a rotating provider), else None; the
+    profile may not refresh it then, so ``has_refresh_token`` is False too.
     """
 
     profile: str
@@ -40,6 +60,8 @@ class TokenStatus:
     requested_since: tuple[str, ...] = ()
     refresh_interrupted: bool = False
     """A refresh was cut off while the provider may have rotated the refresh token (``refresh.pending``)."""
+    handed_off_to: str | None = None
+    """The application file that owns the refresh token since a hand-off at a provider that rotates them."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -64,12 +86,41 @@ def status(site: Site) -> TokenStatus:
     refresh_left = None
     if token.refresh_token_expires_at is not None:
         refresh_left = max(0, int(token.refresh_token_expires_at - now))
+    interrupted = refresh_journal.pending(site.profile) is not None
+    owner = handed_off(settings, token)
     return TokenStatus(
         site.profile.name, client and client.client_id, token.token_id,
         token.expires_in(now, site.clock.monotonic()), token.scopes,
-        tuple(withheld), token.account, token.refresh_token is not None, refresh_left, tuple(since),
-        refresh_journal.pending(site.profile) is not None,
+        tuple(withheld), token.account, token.refresh_token is not None and not interrupted and not owner, refresh_left,
+        tuple(since), interrupted, str(owner.get("to")) if owner else None,
     )
+
+
+def handed_off(settings: dict[str, Any], token: tokens.Token) -> dict[str, Any] | None:
+    """The ``handed_off`` record when it is about the stored token (a new grant ends it), else None."""
+    record = settings.get("handed_off")
+    if isinstance(record, dict) and record.get("token_issued_at") == token.issued_at:
+        return record
+    return None
+
+
+def may_rotate(site: Site) -> bool:
+    """Whether the provider may rotate refresh tokens: seen on a refresh of this profile, or set in its settings.
+
+    Google never rotates (its refresh tokens live until revoked or unused for six months).
+    """
+    if site.endpoints.issuer == GOOGLE_ISSUER:
+        return False
+    return bool(site.profile.load_settings().get("refresh_token_rotation"))
+
+
+def _refuse_if_handed_off(site: Site, token: tokens.Token) -> None:
+    record = handed_off(site.profile.load_settings(), token)
+    if record is not None:
+        raise NoToken(
+            f"profile {site.profile.name!r} handed its refresh token to the application at {record.get('to')} on "
+            f"{record.get('at')}; the provider rotates refresh tokens, so only that file refreshes the grant",
+            fix=f"let the application refresh; to take the grant back, authorize again ({STEP_AUTHORIZE})")
 
 
 @in_provider_words
@@ -89,15 +140,37 @@ def refresh(site: Site) -> tokens.Token:
     client = site.client()
     with site.profile.locked(REFRESH_LOCK_TIMEOUT):
         token = site.token()
+        _refuse_if_handed_off(site, token)
         old_id = token.token_id
         interrupted_at = refresh_journal.pending(site.profile)
+        if interrupted_at is not None:
+            token = _roll_forward(site, token)
         refresh_journal.begin(site.profile, now=site.clock.time())
         fresh = _refresh_once(site, client, token, interrupted_at)
         fresh = replace(fresh, account=fresh.account or token.account)
         site.profile.save_token(fresh, client, site.endpoints)
         refresh_journal.end(site.profile)
+        site.profile.discard_token_temps()  # the stored token is the newest now
+        if fresh.refresh_token and token.refresh_token and fresh.refresh_token != token.refresh_token:
+            _note_rotation(site)
     site.mark("refresh", "ok", f"new token id {fresh.token_id}", inputs={"token_id": old_id})
     return fresh
+
+
+def _roll_forward(site: Site, token: tokens.Token) -> tokens.Token:
+    """After an interrupted refresh: the newer token a killed write left in a temp file, adopted; else ``token``."""
+    adopted = site.profile.roll_forward_token()
+    if adopted is None:
+        return token
+    site.audit("refresh", "rolled forward", "adopted the token an interrupted refresh had written but not renamed",
+               {"token_id": adopted.token_id})
+    return adopted
+
+
+def _note_rotation(site: Site) -> None:
+    """Remember that this provider rotates refresh tokens (a hand-off then proves without spending one)."""
+    if not site.profile.load_settings().get("refresh_token_rotation"):
+        site.profile.update_settings(lambda s: s.update(refresh_token_rotation="seen"))
 
 
 def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interrupted_at: str | None) -> tokens.Token:
@@ -179,3 +252,59 @@ def revoke(site: Site) -> bool:
     site.mark("revoke", "ok", f"token id {token.token_id}", inputs={"token_id": token.token_id})
     site.mark("authorize", "revoked", "the token was revoked: authorize again to restore API access")
     return bool(already)
+
+
+@in_provider_words
+def handoff(site: Site, to: Path, *, fmt: Literal["authorized_user", "env"] = "authorized_user",
+            owner: str | None = None) -> handoff_module.HandoffResult:
+    """Hand the token to the application's file (:mod:`gapps_runbook.profile.handoff`), keeping the grant alive.
+
+    Held under the profile lock from reading the token to recording the owner, so a concurrent refresh
+    runs wholly before (the file gets its token) or after (it refuses). At a provider that may rotate
+    (:func:`may_rotate`) the refresh token is not spent: the token is refreshed first through the profile
+    if its access token is about to expire, the file is written and its access token checked, and the
+    profile records that the application owns the refresh token (:func:`refresh` then refuses). Elsewhere
+    google-auth refreshes the file; if the provider rotates during that proof, the new token goes to the
+    file and the profile records the application as the owner all the same.
+
+    Raises:
+        NoToken: Nothing to hand off, the profile already handed it off, or the provider refused (exit 7).
+    """
+    with site.profile.locked(REFRESH_LOCK_TIMEOUT):
+        token = site.token()
+        _refuse_if_handed_off(site, token)
+        rotating = may_rotate(site)
+        if rotating and token.is_expired(site.clock.time(), leeway=300.0, monotonic=site.clock.monotonic()):
+            token = refresh(site)
+        result = handoff_module.handoff(token, site.client(), site.endpoints, Path(to), fmt=fmt, owner=owner,
+                                        proof="access_token" if rotating else "refresh", transport=site.transport,
+                                        clock=site.clock)
+        if result.application_owns:
+            _record_owner(site, token, result)
+    detail = f"{result.path} ({result.fmt}), proved by {result.proof}"
+    site.mark("handoff", "ok", detail + ("; the application owns the refresh token" if result.application_owns else ""),
+              inputs={"to": str(result.path), "format": result.fmt, "application_owns": result.application_owns})
+    return result
+
+
+def _record_owner(site: Site, token: tokens.Token, result: handoff_module.HandoffResult) -> None:
+    """Record in the settings that the application at ``result.path`` owns the refresh token of ``token``."""
+    record = {"to": str(Path(result.path).absolute()), "at": _utc(site.clock.time()), "format": result.fmt,
+              "token_issued_at": token.issued_at}
+
+    def edit(settings: dict[str, Any]) -> None:
+        settings["handed_off"] = record
+        settings.setdefault("refresh_token_rotation", "seen")
+
+    site.profile.update_settings(edit)
+
+
+def probe_refresh(profile: Profile, issuer: str | None = None, transport: Transport | None = None) -> None:
+    """Refresh ``profile``'s token at its provider: an import's probe of a staged profile before it replaces one.
+
+    Raises:
+        InvalidGrant: The provider refused the refresh token (exit 7).
+        TransportError: The provider could not be reached (exit 6).
+    """
+    site = Site(profile, issuer=issuer) if transport is None else Site(profile, transport, issuer=issuer)
+    refresh(site)

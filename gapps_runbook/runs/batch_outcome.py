@@ -105,7 +105,7 @@ def from_failure(error: NotebookRunError) -> tuple[str, str, str]:
 
 
 HEALTH_OUTCOMES = {"none": "reauthorize", "interrupted": "reauthorize", "expired": "expired",
-                   "expiring": "expiring", "ok": "ok"}
+                   "expiring": "expiring", "ok": "ok", "handed off": "ok"}
 """The outcome of a passed run by the token's health (:func:`gapps_runbook.runbook.state.health`)."""
 
 

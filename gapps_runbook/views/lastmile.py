@@ -89,6 +89,5 @@ def summary_lines(state: SiteState) -> list[str]:
 
 def handoff_lines(result: HandoffResult) -> list[str]:
     """What a hand-off wrote and proved."""
-    lines = [f"Wrote {result.path} (0600, {result.fmt}).",
-             f"google-auth loaded it and refreshed: new access token valid until {result.refreshed_expiry}."]
+    lines = [f"Wrote {result.path} (0600, {result.fmt}).", f"{result.proof_line}."]
     return lines + [f"Note: {note}." for note in result.notes]

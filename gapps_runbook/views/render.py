@@ -131,6 +131,8 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
     if judged.word != "ok":
         rows.append(("Usable", f"{'yes' if judged.usable else 'no'}: {judged.detail}"
                      + (f": {judged.fix}" if judged.fix else "")))
+    if st.handed_off_to:
+        rows.append(("Refresh token owner", f"the application at {st.handed_off_to} ({AUTHORIZE.ref} takes it back)"))
     if st.refresh_token_expires_in is not None:
         left = st.refresh_token_expires_in
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
@@ -198,7 +200,7 @@ def overview_html(state: SiteState) -> str:
 
 
 _HEALTH_COLOUR = {"none": "#555", "ok": "#1b5e20", "expiring": "#8a5a00", "expired": "#b00020",
-                  "interrupted": "#b00020"}
+                  "interrupted": "#b00020", "handed off": "#1b5e20"}
 
 
 def header_html(state: SiteState) -> str:
