@@ -278,7 +278,7 @@ def test_sites_file_and_selections(tmp_path: Path) -> None:
 
 def _status(**kw: object) -> SimpleNamespace:
     base = {"token_id": "abc", "expires_in": 3600, "missing_scopes": (), "has_refresh_token": True,
-            "refresh_token_expires_in": None, "refresh_interrupted": False}
+            "refresh_token_expires_in": None, "refresh_interrupted": False, "handed_off_to": None}
     return SimpleNamespace(**{**base, **kw})
 
 
