@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 else:
     class _Lazy(ModuleType):
         """A module imported on first attribute use: ``--help`` and most commands need neither the
-        runbook's steps nor the notebook renderers (about 90 ms together; issue 9, figure B2)."""
+        runbook's steps nor the notebook renderers (about 90 ms together; figure B2 in docs/performance.md)."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(importlib.import_module(self.__name__), name)

@@ -44,7 +44,7 @@ class LazyGroup(click.Group):
 
     ``lazy`` maps a command's name to ``(module, attribute, short help)``; ``--help`` lists the short
     help without importing (the command modules pull in the profile, runbook, emulator and lab layers:
-    most of ``--help``'s cost; issue 9, figure B2). ``tests/test_cli_lazy.py`` checks that the listing is
+    most of ``--help``'s cost; figure B2 in docs/performance.md). ``tests/test_cli_lazy.py`` checks that the listing is
     the one the loaded commands give.
     """
 

@@ -1,4 +1,4 @@
-"""``gapps-runbook app``: the runbook as a no-code Voilà app on loopback (issue 8 item 2).
+"""``gapps-runbook app``: the runbook as a no-code Voilà app on loopback.
 
 One notebook (``gapps_runbook/notebook/app.ipynb``) whose pages are steps 00-05 with Back and Next, code
 hidden, one kernel per opened app page (:mod:`gapps_runbook.notebook.app_pages`). The server

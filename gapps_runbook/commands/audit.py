@@ -1,4 +1,4 @@
-"""``gapps-runbook audit PROFILE`` and ``gapps-runbook client test``: who did what, and the client checked (issue 8).
+"""``gapps-runbook audit PROFILE`` and ``gapps-runbook client test``: who did what, and the client checked.
 
 ``audit`` prints the profile's append-only audit log (:mod:`gapps_runbook.profile.audit`): one line per
 step run, oldest first: when, who, step, outcome, detail, and the redacted parameters with ``--json``.
@@ -54,7 +54,7 @@ def client_test(ctx: click.Context) -> None:
 
     Exit 3 (invalid_client) when the provider refuses them."""
     obj = _root(ctx)
-    from .. import runbook  # the steps load only for the command that runs one (issue 9, B2)
+    from .. import runbook  # the steps load only for the command that runs one (figure B2)
 
     site = runbook.Site.open(str(obj["profile"]), home=obj.get("home"), issuer=obj.get("issuer"))
     result = runbook.test_client(site)

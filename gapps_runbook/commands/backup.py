@@ -1,4 +1,4 @@
-"""``gapps-runbook handoff``, ``export`` and ``import``: the token leaves the runbook safely (issue 10).
+"""``gapps-runbook handoff``, ``export`` and ``import``: the token leaves the runbook safely.
 
 ``handoff`` writes the token where the application reads it and proves google-auth refreshes it
 (:mod:`gapps_runbook.profile.handoff`); ``export``/``import`` carry profiles in an age file encrypted
@@ -79,7 +79,7 @@ def read_passphrase(env: str | None, file: Path | None, *, confirm: bool) -> str
 @click.pass_context
 def handoff(ctx: click.Context, profile: str, to: Path, fmt: str, owner: str | None) -> None:
     """Hand the token to the application (see the help text)."""
-    from .. import runbook  # the commands' heavier modules load when a command runs (issue 9, B2)
+    from .. import runbook  # the commands' heavier modules load when a command runs (figure B2)
 
     site = runbook.Site.open(profile, home=_root(ctx).get("home"), issuer=_root(ctx).get("issuer"))  # type: ignore[arg-type]
     warning = world_writable_warning(to)

@@ -1,4 +1,4 @@
-"""``gapps-runbook lab``: the profile's workspace (issue 8 item 1), opened in JupyterLab on loopback.
+"""``gapps-runbook lab``: the profile's workspace, opened in JupyterLab on loopback.
 
 The workspace (:mod:`gapps_runbook.runs.workspace`) is created or reopened first: copies of the step
 notebooks whose parameters carry profile, home and issuer, the engineer's edits never overwritten. Then

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # for type checkers; at run time the names below load on firs
     from .state import FAULTS as FAULTS
 
 # name -> the submodule defining it. Lazy (PEP 562 module ``__getattr__``): ``gapps-runbook --help``
-# imports :mod:`.command`, which must not pull werkzeug in through :mod:`.core` (issue 9, figure B2).
+# imports :mod:`.command`, which must not pull werkzeug in through :mod:`.core` (figure B2 in docs/performance.md).
 _EXPORTS = {
     "FAULTS": ".state",
     "PRODUCT_NAME": ".core",

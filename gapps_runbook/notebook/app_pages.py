@@ -1,4 +1,4 @@
-"""The no-code app (``gapps-runbook app``, issue 8 item 2): steps 00-05 as pages of one Voilà notebook.
+"""The no-code app (``gapps-runbook app``): steps 00-05 as pages of one Voilà notebook.
 
 One kernel serves every page: Back and Next swap the page shown in one box, so moving between steps
 starts nothing. A page's form is built the first time the page is shown, so nothing runs for a page

@@ -3,7 +3,7 @@
 Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
 Polling, the listener and the countdown run in background threads that only set widget traits.
 
-What the card says matches what is happening (issue 8, item 4): one countdown with the absolute UTC time
+What the card says matches what is happening: one countdown with the absolute UTC time
 ("Waiting for approval in the browser (9 min 32 s left, until 23:41 UTC)", or the device code's expiry);
 the Desktop link is a button that opens a new tab; paste-back is part of the same attempt ("Approved on
 another computer? Paste the address the browser ended on"), never a switch that cancels it; each new

@@ -7,7 +7,7 @@ retrying is safe (refresh, revoke, inspection, API calls), honouring ``Retry-Aft
 
 ``requests`` is imported only when a :class:`RequestsTransport` first sends (about 50 ms): the
 :class:`Transport` protocol, :class:`Response` and the helpers here need none of it, so commands
-that make no request (``--help``, ``status``) never load it (issue 9, figure B2).
+that make no request (``--help``, ``status``) never load it (figure B2 in docs/performance.md).
 """
 
 from __future__ import annotations

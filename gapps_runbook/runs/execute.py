@@ -30,7 +30,7 @@ What papermill 2.7.0 / nbclient 0.11 do, read in their source, and how this modu
 papermill is imported inside the functions (the HTML report is in :mod:`.report`): ``import gapps_runbook`` stays light.
 Before it is, :func:`import_jupyter` keeps jsonschema (imported by nbformat) from importing
 ``rfc3987_syntax``, which compiles 38 lark grammars at import (about 1 s; upstream jsonschema #1428)
-for the ``iri`` formats that nbformat never checks (issue 9, figure B1 in ``docs/performance.md``).
+for the ``iri`` formats that nbformat never checks (figure B1 in ``docs/performance.md``).
 """
 
 from __future__ import annotations

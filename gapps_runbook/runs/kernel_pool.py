@@ -1,4 +1,4 @@
-"""Pre-started Jupyter kernels reused across a batch's sites (issue 9 item 4, figure B4).
+"""Pre-started Jupyter kernels reused across a batch's sites (figure B4 in docs/performance.md).
 
 A batch over many sites used to start one kernel per site and import the notebook layer in it
 (about 0.6 s a site). A :class:`PooledKernel` is started once, imports ``gapps_runbook.notebook``

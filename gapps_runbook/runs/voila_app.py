@@ -1,4 +1,4 @@
-"""``gapps-runbook app``'s server: Voilà serving the app notebook on 127.0.0.1 (issue 8 item 2).
+"""``gapps-runbook app``'s server: Voilà serving the app notebook on 127.0.0.1.
 
 Run as ``python -m gapps_runbook.runs.voila_app`` by :mod:`gapps_runbook.commands.app` (imported by nothing
 else: it loads Voilà, tornado and jupyter_server at import). :class:`RunbookVoila` is Voilà 0.5.13 with:
