@@ -11,10 +11,10 @@ Everything is built here: the PKCE pair (:func:`pkce_pair`), the authorization U
 and the code exchange (:func:`complete`), which goes through the injected
 :class:`~gapps_runbook.oauth.transport.Transport` with the one client authentication
 (:func:`client_auth.authenticate`) like every other token request. google-auth-oauthlib's
-``InstalledAppFlow`` is no longer used: it forced requests-oauthlib's own HTTP session (no injected
-transport, so no emulator seam or retry policy), it needed the process-wide
+``InstalledAppFlow`` is not used: it forces requests-oauthlib's own HTTP session (no injected
+transport, so no emulator seam or retry policy), it needs the process-wide
 ``OAUTHLIB_INSECURE_TRANSPORT`` switch for the loopback emulator's plain http, and its
-``run_local_server`` logged the redirect's ``?code=`` at INFO.
+``run_local_server`` logs the redirect's ``?code=`` at INFO.
 """
 
 from __future__ import annotations

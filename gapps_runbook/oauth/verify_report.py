@@ -101,7 +101,7 @@ class VerifyReport:
     def skipped(self) -> bool:
         """Deprecated (use :attr:`proved_nothing`): True only when every check is ``skipped``.
 
-        verify no longer skips silently; a provider it cannot check gives an ``unverifiable`` check.
+        verify never skips silently: a provider it cannot check gives an ``unverifiable`` check.
         """
         return bool(self.checks) and all(c.outcome == "skipped" for c in self.checks)
 

@@ -1,7 +1,7 @@
 """Pre-started Jupyter kernels reused across a batch's sites (figure B4 in docs/performance.md).
 
-A batch over many sites used to start one kernel per site and import the notebook layer in it
-(about 0.6 s a site). A :class:`PooledKernel` is started once, imports ``gapps_runbook.notebook``
+Starting one kernel per site and importing the notebook layer in it would cost about 0.6 s a site.
+A :class:`PooledKernel` is started once, imports ``gapps_runbook.notebook``
 once, and then runs one site's notebook after another through papermill (an engine registered here,
 ``gapps-pool``, hands papermill's nbclient client the running kernel and its client instead of
 starting one), so a site costs about the step's own work.
