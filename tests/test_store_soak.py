@@ -176,8 +176,8 @@ def _crash_writer(home: str, start: int, ack_fd: int, torn: bool) -> None:
         k += 1
 
 
-def _read_acks(fd: int) -> dict[str, list[int]]:
-    chunks = []
+def _read_acks(fd: int, first: bytes = b"") -> dict[str, list[int]]:
+    chunks = [first]
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     acks: dict[str, list[int]] = {"s": [], "t": []}
@@ -236,7 +236,7 @@ def _check_temps(profile: store.Profile, tally: CrashTally) -> None:
 
 
 def run_crash_trials(home: Path, trials: int, *, seed: int, torn: bool = False) -> CrashTally:
-    """SIGKILL a writer ``trials`` times after 0-50 ms; check old-or-new, modes and temp files."""
+    """SIGKILL a writer ``trials`` times 0-50 ms after its first write; check old-or-new, modes and temp files."""
     rng = random.Random(seed)
     profile = open_profile(home)
     profile.update_settings(lambda _settings: settings_state(0))
@@ -248,10 +248,11 @@ def run_crash_trials(home: Path, trials: int, *, seed: int, torn: bool = False) 
         writer = CTX.Process(target=_crash_writer, args=(str(home), start, ack_write, torn))
         writer.start()
         os.close(ack_write)
-        time.sleep(rng.uniform(0, 0.050))
+        first = os.read(ack_read, 64)  # the writer is past its start-up (its first write is done) ...
+        time.sleep(rng.uniform(0, 0.050))  # ... so the kill lands among its writes, whatever start-up costs
         writer.kill()
         writer.join(10)
-        acks = _read_acks(ack_read)
+        acks = _read_acks(ack_read, first)
         os.close(ack_read)
         tally.trials += 1
         if writer.exitcode != -signal.SIGKILL:

@@ -21,7 +21,8 @@ COMMANDS = {
               "Run one step's notebook once per site, in parallel, into ONE batch folder."),
     "handoff": ("gapps_runbook.commands.backup", "handoff",
                 "Write PROFILE's token to PATH where the application reads it (0600, atomic, folder created 0700), "
-                "then prove google-auth loads it and refreshes."),
+                "then prove google-auth loads it: by a refresh (Google), or, at a provider that rotates refresh "
+                "tokens, by checking its access token without spending the refresh token."),
     "export": ("gapps_runbook.commands.backup", "export",
                "Export PROFILES (client, refresh token, scopes, account, checklist, steps) to an age file."),
     "import": ("gapps_runbook.commands.backup", "import_",

@@ -274,10 +274,11 @@ def _changed(record: Mapping[str, Any], facts: Mapping[str, str], names: Sequenc
     if not isinstance(rested, Mapping):
         return None  # a record written before facts were kept: nothing to compare
     for name in names:
-        if name in rested and str(rested[name]) != facts.get(name, ""):
+        # a fact unknown when the record was written (01 not run yet: no flow) is not one it rests on
+        if rested.get(name) and str(rested[name]) != facts.get(name, ""):
             now = facts.get(name, "")
             if name == "flow" and now:
-                return f"step 01 now chooses the {now} flow (this was done with the {rested[name] or 'no'} flow)"
+                return f"step 01 now chooses the {now} flow (this was done with the {rested[name]} flow)"
             return f"{FACT_WORDS[name]} changed since" + ("" if now else " (now none)")
     return None
 
