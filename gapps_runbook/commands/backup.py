@@ -18,7 +18,7 @@ import click
 
 from ..errors import InputError
 from ..profile.handoff import ENV_KEYS
-from ..profile.secret_sources import read_fd, read_secret, terminal_prompt
+from ..profile.secret_sources import read_regular_file, read_secret, terminal_prompt
 from ..profile.store import Profile, ProfileStore
 
 HANDOFF_HELP = (
@@ -179,22 +179,9 @@ def read_export_file(path: Path) -> bytes:
     """
     from ..profile.backup import MAX_EXPORT_BYTES
 
-    fix = "pass the export file (the .age file `gapps-runbook export` wrote)"
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise InputError(f"cannot read {path} ({exc.strerror})", fix=fix) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{path} is not a regular file (a folder, device or pipe)", fix=fix)
-        if info.st_size > MAX_EXPORT_BYTES:
-            raise InputError(f"{path} is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export", fix=fix)
-        return read_fd(fd, MAX_EXPORT_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {path} ({exc.strerror})", fix=fix) from None
-    finally:
-        os.close(fd)
+    return read_regular_file(path, MAX_EXPORT_BYTES, name=str(path),
+                             fix="pass the export file (the .age file `gapps-runbook export` wrote)",
+                             too_large=f"{path} is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export")
 
 
 @click.command("import")

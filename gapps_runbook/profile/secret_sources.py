@@ -112,6 +112,40 @@ def read_fd(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_regular_file(path: Path, limit: int, *, name: str, fix: str, too_large: str,
+                      too_large_fix: str | None = None) -> bytes:
+    """The bytes of a file a person names: refused before a byte is read unless it is a regular file of at
+    most ``limit`` bytes. Opened with ``O_NONBLOCK``, so a FIFO cannot hang the command; ``fstat`` of what
+    was opened refuses folders and devices (``/dev/zero`` would never end).
+
+    Args:
+        path: The file.
+        limit: Its largest size in bytes.
+        name: How messages name it ("the sites file /x.csv").
+        fix: The fix line of every refusal (of the size one too, unless ``too_large_fix``).
+        too_large: The refusal when it is larger than ``limit``.
+        too_large_fix: Its own fix line.
+
+    Raises:
+        InputError: Missing, unreadable, not a regular file, or too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {name} ({exc.strerror})", fix=fix) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{name} is not a regular file (a folder, device or pipe)", fix=fix)
+        if info.st_size > limit:
+            raise InputError(too_large, fix=too_large_fix or fix)
+        return read_fd(fd, limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {name} ({exc.strerror})", fix=fix) from None
+    finally:
+        os.close(fd)
+
+
 def _secret_from_file(path: Path) -> str:
     fix = f"put only the secret in {path}, then run: chmod 600 {path}"
     try:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import signal
-import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..profile.secret_sources import read_fd
+from ..profile.secret_sources import read_regular_file
 from ..profile.store import ProfileStore
 from .batch_executors import Executor, SiteTask
 from .batch_journal import Journal, read_journal
@@ -150,22 +148,9 @@ def read_sites_file(path: Path) -> list[SiteSpec]:
 
 def _read_bounded(path: Path) -> str:
     """The sites file's text: a regular file, its size checked before it is read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise InputError(f"cannot read the sites file {path} ({exc.strerror})", fix=_SITES_FIX) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"the sites file {path} is not a regular file", fix=_SITES_FIX)
-        if info.st_size > MAX_SITES_FILE_BYTES:
-            raise InputError(f"the sites file {path} is larger than {MAX_SITES_FILE_BYTES // 2**20} MiB",
-                             fix=f"split it into batches of at most {MAX_SITES} sites")
-        data = read_fd(fd, MAX_SITES_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the sites file {path} ({exc.strerror})", fix=_SITES_FIX) from None
-    finally:
-        os.close(fd)
+    data = read_regular_file(path, MAX_SITES_FILE_BYTES, name=f"the sites file {path}", fix=_SITES_FIX,
+                             too_large=f"the sites file {path} is larger than {MAX_SITES_FILE_BYTES // 2**20} MiB",
+                             too_large_fix=f"split it into batches of at most {MAX_SITES} sites")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
