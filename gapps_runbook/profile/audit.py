@@ -142,18 +142,7 @@ def read(profile: Profile) -> list[dict[str, Any]]:
         StoreError: The file is a symlink, another user's, too large, or a line is not a JSON object.
     """
     path = profile.file(AUDIT_FILE)
-    fd = open_nofollow(path)
-    if fd is None:
-        return []
-    try:
-        privatize_fd(fd, path)
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_AUDIT_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_AUDIT_BYTES:
-        raise StoreError(f"{path} is larger than {MAX_AUDIT_BYTES // 1024 // 1024} MiB",
-                         fix=f"move {path} away (it is only a log); a new one is started")
+    data = _raw(profile)
     records = []
     for number, text in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         try:
