@@ -208,6 +208,7 @@ class AuthorizeForm(Form):
         self._put(self.card, render.device_code_html(grant, lifetime=False))  # the countdown says it, once
         self._put(self.status, "")
         self._count(cancel, grant.expires_at(), render.code_countdown)
+        self.acted()  # the attempt now waits for the person: the app's header says "in progress"
 
     def _show_link(self, url: str, cancel: threading.Event) -> None:
         if cancel is not self._cancel:
@@ -216,6 +217,7 @@ class AuthorizeForm(Form):
         self._put(self.card, render.link_html(url))
         self._put(self.status, "")
         self._count(cancel, self.site.clock.monotonic() + self.timeout, render.waiting_line)
+        self.acted()  # the attempt now waits for the person: the app's header says "in progress"
 
     def _count(self, cancel: threading.Event, deadline: float, line: Callable[[float, float], str]) -> None:
         """Start the attempt's one countdown: ``line(seconds_left, until_epoch)`` each second."""
