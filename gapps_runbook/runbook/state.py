@@ -17,8 +17,8 @@ A verdict is one of :data:`VERDICTS`:
 Three questions are answered by one function each: :func:`health` (is the stored token usable: one
 threshold, :data:`USABLE_MARGIN`), :func:`authorization_problem` (is the stored authorization current
 for what is asked now: client unchanged, requested scopes granted, token usable, pinned account) and
-:func:`verified` (did a verify of *this* token succeed). Reading is local: no network call, no lock
-held across files, nothing written.
+step 04's verdict (a verify belongs to the token it checked: :func:`_verify`). Reading is local: no
+network call, no lock held across files, nothing written.
 """
 
 from __future__ import annotations
@@ -229,13 +229,6 @@ def already_authorized(site: Site, requested: Sequence[str]) -> TokenStatus | No
     if current.of(AUTHORIZE).verdict != "ok":
         return None
     return current.token if authorization_problem(site, current.token, requested) is None else None
-
-
-def verified(settings: Mapping[str, Any], st: TokenStatus) -> bool:
-    """Whether the last verify succeeded for the token stored now (a verify belongs to the token it checked)."""
-    record = _record(settings, STATUS.record)
-    checked = (record.get("rests_on") or {}).get("token_id")
-    return record.get("status") == "ok" and st.token_id is not None and checked == st.token_id
 
 
 def read(site: Site, *, now: float | None = None) -> SiteState:
