@@ -149,7 +149,7 @@ def ready_site(home: Path, emu: RunningEmulator, name: str, *, flow: str, servic
     """Profile ``name`` with steps 01 (``flow``, ``services``, published) and 02 (the emulator's client of
     that flow; ``secret`` instead of its own for a refused one) done, and its workspace made as ``lab`` does."""
     from gapps_runbook.oauth import scopes
-    from gapps_runbook.runs.steps import notebooks_dir
+    from gapps_runbook.runs.step_notebooks import notebooks_dir
     from gapps_runbook.runs.workspace import prepare
 
     site = runbook.Site.open(name, home=home, issuer=emu.base_url)

@@ -42,7 +42,7 @@ def test_voila_missing_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_server_listens_on_loopback_preheats_nothing_and_culls() -> None:
-    from gapps_runbook.runs.voila_app import voila_argv
+    from gapps_runbook.app.voila_server import voila_argv
 
     notebook = app_command.app_notebook()
     assert notebook.is_file()
@@ -55,7 +55,7 @@ def test_the_server_listens_on_loopback_preheats_nothing_and_culls() -> None:
 def test_the_lab_templates_cdn_stylesheets_are_removed_and_local_ones_kept() -> None:
     from jupyter_core.paths import jupyter_path
 
-    from gapps_runbook.runs.voila_app import REMOTE_TAG
+    from gapps_runbook.app.voila_server import REMOTE_TAG
 
     template = next(Path(p) / "index.html.j2" for p in jupyter_path("voila", "templates", "lab")
                     if (Path(p) / "index.html.j2").is_file())
@@ -75,4 +75,4 @@ def test_voila_is_declared_and_pinned() -> None:
     assert any("app" in d for d in extras["test"] if d.startswith("gapps-runbook["))
     assert "voila==0.5.13" in (ROOT / "constraints.txt").read_text().splitlines()
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "notebook/app.ipynb" in package_data["gapps_runbook"]
+    assert "app/app.ipynb" in package_data["gapps_runbook"]

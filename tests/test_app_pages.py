@@ -1,4 +1,4 @@
-"""The no-code app's pages in process (``gapps_runbook.notebook.app_pages``): real widgets, the emulator over loopback.
+"""The no-code app's pages in process (``gapps_runbook.app.runbook_app``): real widgets, the emulator over loopback.
 
 Opening pages writes nothing (every file of the profile home hashed before and after showing each page,
 with and without a token: step 03 then requests a device code, which is no stored change; cancelling that
@@ -20,7 +20,7 @@ from gapps_runbook import runbook
 from gapps_runbook.emulator import Emulator, serve
 from gapps_runbook.emulator.facts import random_client_id
 from gapps_runbook.errors import InputError
-from gapps_runbook.notebook import app_pages
+from gapps_runbook.app import runbook_app as app_pages
 from gapps_runbook.oauth import scopes
 
 from sites import authorized_ready_site, authorized_site

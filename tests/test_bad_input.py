@@ -18,7 +18,7 @@ import pytest
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.endpoints import Endpoints
 from gapps_runbook.profile.store import ProfileStore
-from gapps_runbook.runs.batch import MAX_SITES, MAX_SITES_FILE_BYTES
+from gapps_runbook.batch.runner import MAX_SITES, MAX_SITES_FILE_BYTES
 
 PASSPHRASE_ENV = "GAPPS_TEST_PASSPHRASE"
 ISSUER = "https://idp.example"

@@ -39,8 +39,8 @@ from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.oauth.transport import RequestsTransport
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.runbook import state
-from gapps_runbook.runs import batch_outcome
-from gapps_runbook.runs.batch import read_sites_file, select_sites
+from gapps_runbook.batch import outcome as batch_outcome
+from gapps_runbook.batch.runner import read_sites_file, select_sites
 from gapps_runbook.safety.leakscan import scan_paths
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"

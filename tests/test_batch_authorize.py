@@ -31,8 +31,8 @@ from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.oauth.transport import RequestsTransport
 from gapps_runbook.profile.store import ProfileStore
-from gapps_runbook.runs import batch_outcome
-from gapps_runbook.runs.batch_authorize import check_webhook
+from gapps_runbook.batch import outcome as batch_outcome
+from gapps_runbook.batch.device_authorize import check_webhook
 from gapps_runbook.safety.leakscan import scan_paths, scan_text
 
 SITES = ("site-a", "site-b", "site-c", "site-d")

@@ -1,4 +1,4 @@
-"""A batch's journal (runs/batch_journal.py): what it holds, what a crash leaves, and ``batch --resume``'s refusals."""
+"""A batch's journal (batch/journal.py): what it holds, what a crash leaves, and ``batch --resume``'s refusals."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 
 from gapps_runbook import cli
 from gapps_runbook.errors import ExitCode, InputError
-from gapps_runbook.runs.batch import resume_plan, run_batch
-from gapps_runbook.runs.batch_executors import LocalExecutor, SiteTask
-from gapps_runbook.runs.batch_journal import JOURNAL, Journal, read_journal
-from gapps_runbook.runs.batch_outcome import CANCELLED, SiteOutcome
+from gapps_runbook.batch.runner import resume_plan, run_batch
+from gapps_runbook.batch.executors import LocalExecutor, SiteTask
+from gapps_runbook.batch.journal import JOURNAL, Journal, read_journal
+from gapps_runbook.batch.outcome import CANCELLED, SiteOutcome
 
 
 def _tasks(batch_dir: Path, count: int = 3) -> list[SiteTask]:

@@ -1,4 +1,4 @@
-"""A batch's pooled kernels (runs/kernel_pool.py): reused across sites, reset between them, replaced when lost.
+"""A batch's pooled kernels (batch/kernel_pool.py): reused across sites, reset between them, replaced when lost.
 
 A probe notebook stands in for a step: it prints, as one JSON line, what it can see of earlier
 sites (variables, environment, log handlers, registered secrets, the kernel's pid), then leaves
@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gapps_runbook.runs.batch_executors import LocalExecutor, SiteTask
-from gapps_runbook.runs.batch_outcome import SiteOutcome
+from gapps_runbook.batch.executors import LocalExecutor, SiteTask
+from gapps_runbook.batch.outcome import SiteOutcome
 
 PARAMETERS = 'profile = "default"\nhome = ""\nissuer = ""\ninteractive = None\ndie = False'
 PROBE = '''\
@@ -96,7 +96,7 @@ def test_a_dead_kernel_is_replaced_and_the_batch_goes_on(tmp_path: Path) -> None
 def test_a_pooled_kernel_takes_no_per_run_environment(tmp_path: Path, env: dict[str, str]) -> None:
     from gapps_runbook.errors import InputError
     from gapps_runbook.runs.execute import run_notebook
-    from gapps_runbook.runs.kernel_pool import PooledKernel
+    from gapps_runbook.batch.kernel_pool import PooledKernel
 
     with pytest.raises(InputError, match="pooled kernel"):
         run_notebook(_probe_notebook(tmp_path / "p.ipynb"), tmp_path / "out", {}, env=env, kernel=PooledKernel())

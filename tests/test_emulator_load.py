@@ -12,7 +12,7 @@ import threading
 from urllib.parse import urlsplit
 
 from gapps_runbook.emulator import Emulator, serve
-from gapps_runbook.emulator import device_grant, server, state
+from gapps_runbook.emulator import authorization_server as state, device_grant, server
 from gapps_runbook.oauth.clock import FakeClock
 
 BASE = "http://127.0.0.1:1"

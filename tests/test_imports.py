@@ -69,7 +69,7 @@ def test_emulator_package_exports_load_on_first_use() -> None:
 
 def test_emulator_package_names_resolve_to_their_modules() -> None:
     import gapps_runbook.emulator as package
-    from gapps_runbook.emulator import core, server, state
+    from gapps_runbook.emulator import authorization_server as state, core, server
 
     assert package.Emulator is core.Emulator and package.serve is server.serve and package.FAULTS is state.FAULTS
     assert set(package.__all__) <= set(dir(package))

@@ -15,7 +15,7 @@ from gapps_runbook.cli import cli
 from gapps_runbook.commands import lab as lab_module
 from gapps_runbook.errors import InputError
 from gapps_runbook.runs import workspace
-from gapps_runbook.runs.steps import notebooks_dir
+from gapps_runbook.runs.step_notebooks import notebooks_dir
 from gapps_runbook.steps import STEPS
 
 NAMES = [f"{s.notebook}.ipynb" for s in STEPS]

@@ -26,7 +26,7 @@ from gapps_runbook.views import backup as render_backup
 from gapps_runbook.views import render
 from gapps_runbook.profile.store import ProfileStore
 from tools import render_notebooks
-from gapps_runbook.runs.steps import resolve_step
+from gapps_runbook.runs.step_notebooks import resolve_step
 from gapps_runbook.safety.leakscan import format_findings, scan_paths, scan_text
 from gapps_runbook.steps import STEPS, find_step
 

@@ -2,7 +2,7 @@
 
 One kernel serves every page: Back and Next swap the page shown in one box, so moving between steps
 starts nothing. A page's form is built the first time the page is shown, so nothing runs for a page
-nobody opens; the forms are the step notebooks' own (:mod:`.step00` ... :mod:`.step05`), and opening
+nobody opens; the forms are the step notebooks' own (:mod:`..notebook.step00` ... :mod:`..notebook.step05`), and opening
 one writes nothing (only a person's action does).
 
 Every page is live: above it, a header rendered from the site's state (:func:`views.render.header_html`
@@ -12,7 +12,7 @@ it was built from (``built_on``, read again by its ``basis()``: step 01's choice
 token): when that changed (on another page, in another tab, by the CLI) the page's form is built again;
 otherwise its ``reread()`` re-reads the stored state, starting no network call and writing nothing. A
 second tab on the same profile is another kernel: a form re-reads the token before acting on it and
-refuses one that changed there (:data:`.step04.TOKEN_CHANGED`).
+refuses one that changed there (:data:`..notebook.step04.TOKEN_CHANGED`).
 
 The profile is chosen once: from the URL's query string (Voilà passes it to the kernel as
 ``QUERY_STRING``, e.g. ``?profile=site-a``), else from ``gapps-runbook app --profile`` (:data:`PROFILE_ENV`);
@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..oauth.endpoints import LOOPBACK_HOSTS
 from ..profile.files import check_profile_name
 from ..steps import STEPS
-from .display import is_interactive
+from ..notebook.display import is_interactive
 
 PROFILE_ENV = "GAPPS_RUNBOOK_APP_PROFILE"
 """The profile ``gapps-runbook app --profile`` opens (the URL's ``?profile=`` wins)."""
@@ -69,7 +69,7 @@ def app_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
 
 def _start_here(app: RunbookApp) -> Any:
     from ..views import render
-    from .step00 import StartHereForm
+    from ..notebook.step00 import StartHereForm
 
     class AppStartHere(StartHereForm):
         """Page 00: the same form; its profile carries to every later page, its step links are plain text."""
@@ -84,33 +84,33 @@ def _start_here(app: RunbookApp) -> Any:
 
 
 def _checklist(app: RunbookApp) -> Any:
-    from .step01 import ConsoleChecklistForm
+    from ..notebook.step01 import ConsoleChecklistForm
 
     return ConsoleChecklistForm(app.site())
 
 
 def _client(app: RunbookApp) -> Any:
-    from .step02 import ClientForm
+    from ..notebook.step02 import ClientForm
 
     return ClientForm(app.site())
 
 
 def _authorize(app: RunbookApp) -> Any:
     from .. import runbook
-    from .step03 import AuthorizeForm
+    from ..notebook.step03 import AuthorizeForm
 
     site = app.site()
     return AuthorizeForm(site, runbook.requested_scopes(site), flow="auto")
 
 
 def _token_status(app: RunbookApp) -> Any:
-    from .step04 import TokenStatusForm
+    from ..notebook.step04 import TokenStatusForm
 
     return TokenStatusForm(app.site())
 
 
 def _backup_restore(app: RunbookApp) -> Any:
-    from .step05 import BackupRestoreForm
+    from ..notebook.step05 import BackupRestoreForm
 
     return BackupRestoreForm(app.site().profile.store, profile=app.profile, issuer=app.issuer)
 
@@ -132,7 +132,7 @@ class RunbookApp:
     def __init__(self, *, profile: str, home: str = "", issuer: str = "") -> None:
         import ipywidgets as w
 
-        from .forms_common import button
+        from ..notebook.forms_common import button
 
         self.profile, self.home, self.issuer = profile, home, issuer
         self.forms: dict[int, Any] = {}
@@ -151,7 +151,7 @@ class RunbookApp:
 
     def site(self) -> Any:
         """The current profile's site (opened once per profile)."""
-        from .actions import open_site
+        from ..notebook.actions import open_site
 
         if self._site is None or self._site.profile.name != self.profile:
             self._site = open_site(self.profile, self.home, self.issuer)
@@ -236,7 +236,7 @@ def main(environ: Mapping[str, str] = os.environ) -> Any:
     try:
         choices = app_choices(environ)
     except InputError as exc:
-        from .display import show
+        from ..notebook.display import show
 
         show(render.one_line(exc), render.error_html(render.one_line(exc)))
         return None

@@ -1,6 +1,6 @@
 """``gapps-runbook app``'s server: Voilà serving the app notebook on 127.0.0.1.
 
-Run as ``python -m gapps_runbook.runs.voila_app`` by :mod:`gapps_runbook.commands.app` (imported by nothing
+Run as ``python -m gapps_runbook.app.voila_server`` by :mod:`gapps_runbook.commands.app` (imported by nothing
 else: it loads Voilà, tornado and jupyter_server at import). :class:`RunbookVoila` is Voilà 0.5.13 with:
 
 * **the page's shutdown beacon working** (voila-dashboards/voila#1458): on ``beforeunload`` the page posts
@@ -44,7 +44,7 @@ from traitlets import Float
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
-from .server_logs import QUIET, encrypt_kernels, quiet
+from ..runs.server_logs import QUIET, encrypt_kernels, quiet
 
 TOKEN_ENV = "GAPPS_RUNBOOK_APP_TOKEN"
 """How ``gapps-runbook app`` hands the server its token (popped from the environment at once)."""

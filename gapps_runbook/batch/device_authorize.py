@@ -32,8 +32,8 @@ from typing import Any
 from ..errors import Cancelled, InputError, RunbookError
 from ..profile.private_files import O_CLOEXEC, O_NOFOLLOW, privatize_fd
 from ..safety.redact import redact, register_secret
-from .batch_executors import OnDone, SiteTask, crashed
-from .batch_outcome import BY_EXIT_CLASS, CANCELLED, SiteOutcome, from_state
+from .executors import OnDone, SiteTask, crashed
+from .outcome import BY_EXIT_CLASS, CANCELLED, SiteOutcome, from_state
 
 WEBHOOK_TIMEOUT = 10.0
 """Seconds one webhook POST may take; a slower one is reported as failed and the site goes on waiting."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputError, NotebookRunError, TransportError
-from .batch_outcome import SiteOutcome, from_failure, from_state
+from .outcome import SiteOutcome, from_failure, from_state
 
 if TYPE_CHECKING:
     from .kernel_pool import PooledKernel
@@ -72,7 +72,7 @@ def run_site(task: SiteTask, kernel: PooledKernel | None = None) -> SiteOutcome:
         The site's row of the summary.
     """
     from .. import runbook
-    from .execute import run_notebook
+    from ..runs.execute import run_notebook
 
     started = time.monotonic()
     site_dir = Path(task.batch_dir) / task.profile

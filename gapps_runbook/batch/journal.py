@@ -21,8 +21,8 @@ from typing import Any
 
 from ..errors import InputError, RunbookError
 from ..profile.private_files import O_CLOEXEC, O_NOFOLLOW, privatize_fd
-from .batch_executors import SiteTask
-from .batch_outcome import CANCELLED, OUTCOMES, SiteOutcome
+from .executors import SiteTask
+from .outcome import CANCELLED, OUTCOMES, SiteOutcome
 
 JOURNAL = "journal.jsonl"
 """The journal's name in the batch folder."""

@@ -34,8 +34,8 @@ from typing import Any
 
 ENGINE = "gapps-pool"
 WARM_UP = ("import gapps_runbook.notebook\n"
-           "__import__('gapps_runbook.runs.kernel_pool', fromlist=['_']).kernel_baseline()")
-RESET = "__import__('gapps_runbook.runs.kernel_pool', fromlist=['_']).kernel_reset()"
+           "__import__('gapps_runbook.batch.kernel_pool', fromlist=['_']).kernel_baseline()")
+RESET = "__import__('gapps_runbook.batch.kernel_pool', fromlist=['_']).kernel_reset()"
 RESET_TIMEOUT = 30.0  # seconds; an idle kernel answers in milliseconds
 
 # --- kernel side: runs inside the pooled kernel ------------------------------------------------
@@ -134,7 +134,7 @@ class PooledKernel:
         """Start the kernel, wait until it answers, import the notebook layer and take the baseline."""
         from jupyter_core.utils import run_sync
 
-        from .execute import _kernel_manager_with_env, import_jupyter
+        from ..runs.execute import _kernel_manager_with_env, import_jupyter
 
         import_jupyter()
         register_engine()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..profile.private_files import write_private
 from ..safety.redact import redact
-from .batch_outcome import OUTCOMES, SiteOutcome
+from .outcome import OUTCOMES, SiteOutcome
 
 CSV_COLUMNS = ("profile", "outcome", "detail", "fix", "token_id", "expires_in", "refresh_token_expires_in",
                "account", "notes", "notebook", "duration")

@@ -6,13 +6,13 @@ Every site's parameters are checked by :func:`safety.params.check_parameters` be
 starts (secrets are never parameters; the kernels read them from the profiles).
 
 The batch folder (0700) holds ``<profile>/<notebook>.ipynb`` (executed, scrubbed) per site,
-``summary.json``, ``summary.csv`` and ``report.html`` (:mod:`.batch_report`). On Ctrl-C, SIGTERM
+``summary.json``, ``summary.csv`` and ``report.html`` (:mod:`.outputs`). On Ctrl-C, SIGTERM
 (``timeout``, systemd, ``docker stop``, a CI cancel) or SIGHUP (the terminal closed) the sites not
 started are dropped, the running ones end (on a terminal their kernels get the same Ctrl-C), and the
 summary is written with what finished; the rest are ``failed`` with the detail ``cancelled``. Each
-site is also appended to ``journal.jsonl`` (:mod:`.batch_journal`) as it finishes, so after a
+site is also appended to ``journal.jsonl`` (:mod:`.journal`) as it finishes, so after a
 SIGKILL :func:`resume_batch` rebuilds the summary and runs the unfinished sites again.
-The exit code is :func:`.batch_outcome.batch_exit_code` of the outcomes.
+The exit code is :func:`.outcome.batch_exit_code` of the outcomes.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..profile.secret_sources import read_regular_file
 from ..profile.store import ProfileStore
-from .batch_executors import Executor, SiteTask
-from .batch_journal import Journal, read_journal
-from .batch_outcome import CANCELLED, SiteOutcome, batch_exit_code
+from .executors import Executor, SiteTask
+from .journal import Journal, read_journal
+from .outcome import CANCELLED, SiteOutcome, batch_exit_code
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -164,7 +164,7 @@ def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Map
     Raises:
         InputError: A parameter carries a secret (``check_parameters``).
     """
-    from .parameters import check_parameters
+    from ..runs.parameters import check_parameters
 
     tasks = []
     for spec in specs:
@@ -192,7 +192,7 @@ def run_batch(tasks: list[SiteTask], executor: Executor, *, title: str, echo: Ec
     Returns:
         The batch's result; the caller exits with ``exit_code``.
     """
-    from .batch_report import write_outputs
+    from .outputs import write_outputs
 
     batch_dir = Path(tasks[0].batch_dir)
     done: dict[str, SiteOutcome] = dict(finished or {})

@@ -1,8 +1,8 @@
 """``gapps-runbook app``: the runbook as a no-code Voilà app on loopback.
 
-One notebook (``gapps_runbook/notebook/app.ipynb``) whose pages are steps 00-05 with Back and Next, code
-hidden, one kernel per opened app page (:mod:`gapps_runbook.notebook.app_pages`). The server
-(:mod:`gapps_runbook.runs.voila_app`) runs in a child process on 127.0.0.1 with a random token passed
+One notebook (``gapps_runbook/app/app.ipynb``) whose pages are steps 00-05 with Back and Next, code
+hidden, one kernel per opened app page (:mod:`gapps_runbook.app.runbook_app`). The server
+(:mod:`gapps_runbook.app.voila_server`) runs in a child process on 127.0.0.1 with a random token passed
 through the environment; the URL with its token is printed once it listens. ``--emulator`` points the
 app at the practice emulator and starts it in the background when nothing answers there, as ``lab`` does.
 The server (and so its kernels) and the emulator die with the command, even on SIGKILL.
@@ -33,7 +33,7 @@ FIRST_PORT = 8866
 
 def app_notebook() -> Path:
     """The app notebook, shipped inside the package."""
-    return Path(__file__).resolve().parents[1] / "notebook" / "app.ipynb"
+    return Path(__file__).resolve().parents[1] / "app" / "app.ipynb"
 
 
 def listening(port: int) -> bool:
@@ -65,10 +65,10 @@ def check_can_serve(port: int | None) -> int:
 
 
 def serve(port: int, token: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start the Voilà server (:mod:`gapps_runbook.runs.voila_app`) in a child process."""
-    from ..runs.voila_app import TOKEN_ENV, voila_argv
+    """Start the Voilà server (:mod:`gapps_runbook.app.voila_server`) in a child process."""
+    from ..app.voila_server import TOKEN_ENV, voila_argv
 
-    command = [sys.executable, "-m", "gapps_runbook.runs.voila_app", *voila_argv(str(app_notebook()), port)]
+    command = [sys.executable, "-m", "gapps_runbook.app.voila_server", *voila_argv(str(app_notebook()), port)]
     return subprocess.Popen(command, env={**env, TOKEN_ENV: token}, preexec_fn=die_with_parent())  # kernels go with it
 
 
@@ -118,7 +118,7 @@ def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, emulato
     Ctrl-C stops the app.
     """
     from ..profile.store import ProfileStore
-    from ..notebook.app_pages import ISSUER_ENV, PROFILE_ENV
+    from ..app.runbook_app import ISSUER_ENV, PROFILE_ENV
 
     obj = ctx.find_root().obj or {}
     home = Path(str(obj["home"])) if obj.get("home") else default_home()

@@ -1,8 +1,8 @@
 """``gapps-runbook batch STEP``: one runbook step over many sites, locally or on a Dask cluster.
 
-Only option parsing and printing; the work is in :mod:`gapps_runbook.runs.batch` (sites, plan,
-run), :mod:`~gapps_runbook.runs.batch_executors` (threads or Dask) and
-:mod:`~gapps_runbook.runs.batch_report` (summary and report). Registered from ``cli.py``.
+Only option parsing and printing; the work is in :mod:`gapps_runbook.batch.runner` (sites, plan,
+run), :mod:`~gapps_runbook.batch.executors` (threads or Dask) and
+:mod:`~gapps_runbook.batch.outputs` (summary and report). Registered from ``cli.py``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from ..errors import ExitCode, InputError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..runs.batch_authorize import DeviceExecutor
-    from ..runs.batch_executors import Executor, OnDone, SiteTask
-    from ..runs.batch_outcome import SiteOutcome
+    from ..batch.device_authorize import DeviceExecutor
+    from ..batch.executors import Executor, OnDone, SiteTask
+    from ..batch.outcome import SiteOutcome
 
 BATCH_EPILOG = """\b
 Outcomes and exit code (0 only when every site is ok, else the worst site's):
@@ -79,10 +79,10 @@ def batch(ctx: click.Context, step: str | None, resume: Path | None, profiles: s
     report.html (the outcome table first). Step 04 with `-p refresh true` checks that every
     site's grant and client still work at the provider.
     """
-    from ..runs.batch import plan, select_sites
+    from ..batch.runner import plan, select_sites
     from ..runs.demo import new_run_dir
     from ..runs.parameters import parse_parameters
-    from ..runs.steps import resolve_step
+    from ..runs.step_notebooks import resolve_step
 
     root = ctx.find_root().obj
     if (executor == "dask") != (scheduler is not None):
@@ -113,7 +113,7 @@ def batch(ctx: click.Context, step: str | None, resume: Path | None, profiles: s
 def _resume(ctx: click.Context, folder: Path, *, jobs: int, scheduler: str | None, progress: bool | None,
             handoff: Path | None, webhook: str | None) -> None:
     """``--resume FOLDER``: the journal's finished sites are kept, the others run again, the summary is rebuilt."""
-    from ..runs.batch import resume_plan
+    from ..batch.runner import resume_plan
 
     batch_dir = folder.resolve()
     title, tasks, finished = resume_plan(batch_dir)
@@ -140,7 +140,7 @@ def _check_device_options(device: bool, handoff: Path | None, webhook: str | Non
 
 
 def _executor(device: bool, jobs: int, scheduler: str | None, handoff: Path | None, webhook: str | None) -> Executor:
-    from ..runs.batch_executors import DaskExecutor, LocalExecutor
+    from ..batch.executors import DaskExecutor, LocalExecutor
 
     return _device_executor(handoff, webhook) if device else \
         DaskExecutor(scheduler) if scheduler is not None else LocalExecutor(jobs)
@@ -150,7 +150,7 @@ def _run(ctx: click.Context, tasks: list[SiteTask], runner: Executor | None, *, 
          scheduler: str | None, progress: bool | None, finished: dict[str, SiteOutcome] | None,
          title: str | None = None) -> None:
     """Run the batch, print its counts and paths, exit with its code (5 when stopped)."""
-    from ..runs.batch import run_batch
+    from ..batch.runner import run_batch
 
     batch_dir = Path(tasks[0].batch_dir)
     stem = Path(tasks[0].notebook).stem
@@ -181,7 +181,7 @@ class _NoSites:
 
 
 def _device_executor(handoff: Path | None, webhook: str | None) -> DeviceExecutor:
-    """The device-flow executor, its codes to stdout, ``handoff`` and ``webhook`` (see runs/batch_authorize.py)."""
-    from ..runs.batch_authorize import DeviceExecutor, Notifier, check_webhook
+    """The device-flow executor, its codes to stdout, ``handoff`` and ``webhook`` (see batch/device_authorize.py)."""
+    from ..batch.device_authorize import DeviceExecutor, Notifier, check_webhook
 
     return DeviceExecutor(Notifier(click.echo, handoff=handoff, webhook=check_webhook(webhook) if webhook else None))

@@ -212,7 +212,7 @@ def lab(ctx: click.Context, use_emulator: bool, emulator_port: int, no_browser: 
     issuer filled in. Reopening keeps your edits; a newer template is written beside yours as
     <name>.new.ipynb. The notebooks in the runbook's notebooks/ folder are templates and never change.
     """
-    from ..runs.steps import notebooks_dir
+    from ..runs.step_notebooks import notebooks_dir
     from ..runs.workspace import prepare
 
     obj = ctx.find_root().obj or {}

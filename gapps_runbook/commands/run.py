@@ -3,7 +3,7 @@
 papermill executes the notebook; what the notebook shows (the authorization link of the desktop flow,
 the code and URL of the device flow, with their lifetime, and the waiting lines) is printed as the
 kernel sends it, so the person can approve while the run waits. Each step ends with one result line
-(:func:`gapps_runbook.runs.steps.result_line`: what the step did, the token's id, expiry and account,
+(:func:`gapps_runbook.runs.step_notebooks.result_line`: what the step did, the token's id, expiry and account,
 the verify verdict). The saved notebook is scrubbed as before: the link is a transient output, never
 saved, and no secret is printed (the device code never is; the user code and the link are meant for
 the person). Every run folder gets a report (:func:`gapps_runbook.runs.report.write_report`) that
@@ -73,7 +73,7 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
 
 def _run_one(step: str, values: dict[str, object], out: Path) -> None:
     from ..runs.demo import new_run_dir
-    from ..runs.steps import resolve_step
+    from ..runs.step_notebooks import resolve_step
 
     name = resolve_step(step).stem
     run_dir = new_run_dir(out, f"run-{name}")
@@ -89,7 +89,7 @@ def _run_one(step: str, values: dict[str, object], out: Path) -> None:
 def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, force: bool) -> None:
     from ..runs.demo import new_run_dir
     from ..runs.run_all import RUN_ALL, check_names, skip_line, step_values
-    from ..runs.steps import resolve_step
+    from ..runs.step_notebooks import resolve_step
 
     notebooks = [resolve_step(s.notebook) for s in RUN_ALL]
     check_names(notebooks, given)
@@ -156,7 +156,7 @@ class _Step:
         self.error: NotebookRunError | None = None
 
     def run(self) -> _Step:
-        from ..runs.steps import result_line, run_step
+        from ..runs.step_notebooks import result_line, run_step
 
         try:
             result = run_step(self.name, self.run_dir, self.values, on_output=self.print_output, on_cell=self.cell)

@@ -8,10 +8,11 @@ Calendar/Gmail methods with Google's error envelopes. Usage::
         endpoints = discover(transport, running.base_url)
         running.emulator.approve(user_code)
 
-Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.state` (tokens, faults),
-:mod:`.device_grant`, :mod:`.code_grant`, :mod:`.client_auth` (body or HTTP Basic credentials),
-:mod:`.routes` (the URL map), :mod:`.app` (dispatch; typed against :mod:`.served`), :mod:`.browser`,
-:mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo` (OpenID Connect UserInfo), :mod:`.apis`
+Modules: :mod:`.core` (Emulator), :mod:`.server` (serve, run_forever), :mod:`.authorization_server`
+(clients, grants, tokens, faults), :mod:`.device_grant`, :mod:`.code_grant`, :mod:`.authenticate_client`
+(body or HTTP Basic credentials), :mod:`.routes` (the URL map), :mod:`.wsgi` (dispatch; typed against
+:mod:`.served`), :mod:`.browser`, :mod:`.pages` and :mod:`.landing` (HTML), :mod:`.userinfo_endpoint`
+(OpenID Connect UserInfo), :mod:`.apis`
 (Calendar, Gmail), :mod:`.faults`, :mod:`.practice` (``--scenario``/``--fault`` values), :mod:`.command`
 (the CLI), :mod:`.persist` (the CLI's state file: same clients and grants after a restart), :mod:`.facts`
 (Google's values).
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # for type checkers; at run time the names below load on firs
     from .server import RunningEmulator as RunningEmulator
     from .server import run_forever as run_forever
     from .server import serve as serve
-    from .state import FAULTS as FAULTS
+    from .authorization_server import FAULTS as FAULTS
 
 # name -> the submodule defining it. Lazy (PEP 562 module ``__getattr__``): ``gapps-runbook --help``
 # imports :mod:`.command`, which must not pull werkzeug in through :mod:`.core` (figure B2 in docs/performance.md).

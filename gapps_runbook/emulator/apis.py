@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..oauth.scope_catalog import probed_services
 from .records import Grant
-from .state import State
+from .authorization_server import State
 
 REALM = 'Bearer realm="https://accounts.google.com/"'
 CONSOLE_HELP = "See https://developers.google.com/identity/sign-in/web/devconsole-project."

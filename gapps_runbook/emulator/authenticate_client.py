@@ -24,7 +24,7 @@ from typing import Literal
 from ..errors import InvalidClient, InvalidRequest, OAuthError
 from . import facts
 from .records import RegisteredClient
-from .state import State, oauth_error
+from .authorization_server import State, oauth_error
 
 AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
 BASIC_CHALLENGE = 'Basic realm="https://accounts.google.com/"'

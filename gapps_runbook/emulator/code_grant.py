@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import InvalidGrant, InvalidRequest, InvalidScope, OAuthError, RedirectUriMismatch, UnknownOAuthError
 from . import facts
 from .records import AuthCode, Consent, RegisteredClient
-from .state import State, oauth_error
+from .authorization_server import State, oauth_error
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 POLICY = (

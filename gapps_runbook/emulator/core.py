@@ -18,11 +18,11 @@ from typing import Any
 from ..oauth.clock import SYSTEM_CLOCK, Clock
 from ..errors import InputError
 from . import facts, persist
-from .app import App
+from .wsgi import App
 from .code_grant import CodeGrant
 from .device_grant import DeviceGrant
 from .records import ClientType, RegisteredClient, RequestRecord, Scenario
-from .state import State
+from .authorization_server import State
 
 PRODUCT_NAME = "gapps-runbook demo"
 

@@ -23,7 +23,7 @@ from ..errors import (
 )
 from . import facts
 from .records import DeviceSession, RegisteredClient, Scenario
-from .state import State, oauth_error
+from .authorization_server import State, oauth_error
 
 CodeStatus = Literal["unknown", "expired", "pending", "approved", "denied", "claimed"]
 SESSION_KEEP_AFTER_EXPIRY = 3600  # seconds a session outlives its device code, then start() drops it

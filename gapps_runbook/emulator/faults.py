@@ -7,7 +7,7 @@
 - ``"502"``, ``"504"``, ``"408"``: Google's front-end HTML error page.
 - ``"429"``: ``Retry-After: 1``, a JSON body (API envelope ``RESOURCE_EXHAUSTED``, or OAuth ``rate_limit_exceeded``).
 - ``"malformed"``: HTTP 200 with an HTML body that is not JSON.
-- ``"timeout"``: sleep ``timeout_seconds`` real seconds, then answer normally (handled in :mod:`.app`).
+- ``"timeout"``: sleep ``timeout_seconds`` real seconds, then answer normally (handled in :mod:`.wsgi`).
 - ``"reset"``: close the connection with no HTTP response at all (:func:`drop_connection`).
 """
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import InputError
 from .records import Grant, RegisteredClient
-from .state import State
+from .authorization_server import State
 
 DEFAULT_PORT = 8765  # gapps-runbook emulator's default: the same address after every restart
 STATE_FILE = "state.json"

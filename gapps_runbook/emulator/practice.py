@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from .records import Scenario
 from .routes import served
-from .state import FAULTS
+from .authorization_server import FAULTS
 
 SCENARIO_CHOICES = "deny, expire, slow_down[:N], pending:N (comma-separated to combine, e.g. pending:2,deny)"
 FAULT_KINDS = ", ".join(sorted(FAULTS))

@@ -1,6 +1,6 @@
 """The emulator's records: clients, device sessions, consents, codes, grants, tokens, scenarios.
 
-Plain dataclasses, mutated only by :class:`~gapps_runbook.emulator.state.State` under its lock.
+Plain dataclasses, mutated only by :class:`~gapps_runbook.emulator.authorization_server.State` under its lock.
 Secret fields are ``repr=False`` (design.md "Secrets").
 """
 

@@ -1,6 +1,6 @@
 """The emulator's URL map: every path it serves, and with which methods.
 
-Below :mod:`.app` (which dispatches on it) and :mod:`.practice` (which refuses a ``--fault`` for a
+Below :mod:`.wsgi` (which dispatches on it) and :mod:`.practice` (which refuses a ``--fault`` for a
 path that is not served), so both read the one map. The Google API paths come from the service
 catalog (:mod:`gapps_runbook.oauth.scope_catalog`): one ``api`` rule per probe, whose ``rpc`` default
 names the method :func:`.apis.answer` serves.

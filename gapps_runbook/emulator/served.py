@@ -1,4 +1,4 @@
-"""The emulator as its WSGI app and pages see it: what :mod:`.app`, :mod:`.browser` and :mod:`.landing` read.
+"""The emulator as its WSGI app and pages see it: what :mod:`.wsgi`, :mod:`.browser` and :mod:`.landing` read.
 
 :class:`~.core.Emulator` builds the app over itself, so the app cannot import it; the app and its
 pages are typed against this protocol instead, which :class:`~.core.Emulator` satisfies.
@@ -11,7 +11,7 @@ from typing import Protocol
 from .code_grant import CodeGrant
 from .device_grant import DeviceGrant
 from .records import RegisteredClient, Scenario
-from .state import State
+from .authorization_server import State
 
 
 class ServedEmulator(Protocol):

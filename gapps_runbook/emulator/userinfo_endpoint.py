@@ -16,7 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import facts
 from .apis import REALM, json_response
-from .state import State
+from .authorization_server import State
 
 OPENID_SCOPES = frozenset({"openid", facts.USERINFO_EMAIL, facts.USERINFO_PROFILE})
 INVALID = {"error": "invalid_request", "error_description": "Invalid Credentials"}

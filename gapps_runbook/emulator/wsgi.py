@@ -3,7 +3,7 @@
 Routes (reference §12): discovery, ``/device/code`` (§1), ``/token`` (§2, §4), ``/tokeninfo`` (§5),
 ``/revoke`` (§6, POST only: GET is 404 as Google's), OpenID Connect ``/v1/userinfo``, the consent
 page ``/o/oauth2/v2/auth`` (§8), the verification page ``/device`` (§1), the three API methods (§9)
-and the landing page ``/``. Client credentials come in the body or by HTTP Basic (:mod:`.client_auth`).
+and the landing page ``/``. Client credentials come in the body or by HTTP Basic (:mod:`.authenticate_client`).
 OAuth errors are rendered with ``OAuthError.to_response()``; anything malformed gets a Google-shaped
 4xx, never a traceback.
 """
@@ -21,13 +21,13 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from . import apis, pages
 from .browser import authorize_page, device_page
-from .client_auth import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
+from .authenticate_client import BASIC_CHALLENGE, authenticate, client_credentials, uses_basic
 from .faults import ConnectionDropped, drop_connection, fault_response
 from .landing import client_json, landing
 from .routes import URL_MAP
 from .served import ServedEmulator
-from .state import oauth_error
-from .userinfo import userinfo
+from .authorization_server import oauth_error
+from .userinfo_endpoint import userinfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from ..emulator import PRODUCT_NAME, Emulator, serve
-from .steps import StepRun, private_home, run_steps
+from .step_notebooks import StepRun, private_home, run_steps
 from .report import FlowRun, write_report
 from .summary import summarize
 

@@ -125,7 +125,7 @@ def run_notebook(
         on_output: Called with each output's text (stdout, stderr, a display's ``text/plain``) as the
             kernel sends it, scrubbed of ``secrets``; transient outputs included, display updates not.
         on_cell: Called with a cell's index (papermill's, counting an injected cell) as it starts.
-        kernel: A started :class:`.kernel_pool.PooledKernel` to run in (its ``prepare`` already
+        kernel: A started :class:`gapps_runbook.batch.kernel_pool.PooledKernel` to run in (its ``prepare`` already
             called) instead of a new kernel; ``env`` must then be empty (the kernel's is fixed).
 
     Returns:
@@ -217,7 +217,7 @@ def _execute(
     import papermill
 
     engine_kwargs: dict[str, Any] = {"store_widget_state": False}
-    if kernel is not None:  # the running kernel of a batch's pool (runs/kernel_pool.py)
+    if kernel is not None:  # the running kernel of a batch's pool (batch/kernel_pool.py)
         engine_kwargs.update(engine_name=kernel.engine, pooled=kernel)
     else:
         engine_kwargs["kernel_manager_class"] = _kernel_manager_with_env(env or {})

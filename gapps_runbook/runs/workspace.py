@@ -1,7 +1,7 @@
 """A working folder per site for ``gapps-runbook lab``: copies of the step notebooks, never the templates.
 
 ``<home>/workspaces/<profile>/`` (0700) holds one copy of each step notebook (``00_start_here`` ...
-``05_backup_restore``, from :func:`gapps_runbook.runs.steps.notebooks_dir`) whose ``parameters`` cell
+``05_backup_restore``, from :func:`gapps_runbook.runs.step_notebooks.notebooks_dir`) whose ``parameters`` cell
 already carries the profile, the runbook home and the issuer, with no outputs and no execution counts
 (the committed notebooks are executed renders: a person must not see results they never produced).
 
@@ -130,7 +130,7 @@ def prepare(profile: str, *, home: Path, issuer: str, templates: Path) -> Worksp
         profile: The profile (one per site); it names the folder and goes into every parameters cell.
         home: The runbook home (absolute in the copies, so a kernel needs no environment variable).
         issuer: The issuer URL for the copies ("" = the profile's provider, else Google).
-        templates: The folder holding ``00_start_here.ipynb`` ... (``runs.steps.notebooks_dir()``).
+        templates: The folder holding ``00_start_here.ipynb`` ... (``runs.step_notebooks.notebooks_dir()``).
 
     Returns:
         What was created, kept, and which newer templates were offered as ``<name>.new.ipynb``.
