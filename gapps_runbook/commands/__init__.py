@@ -35,7 +35,7 @@ COMMANDS = {
             "Serve the runbook as a no-code app (Voila) on 127.0.0.1: steps 00-05 as pages with Back and Next."),
 }
 CLIENT_COMMANDS = {
-    "test": ("gapps_runbook.commands.audit", "client_test",
+    "test": ("gapps_runbook.commands.client", "client_test",
              "Step 02: ask the provider whether the stored client ID and secret match (no browser, nothing stored)."),
 }
 

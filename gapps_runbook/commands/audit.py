@@ -1,9 +1,8 @@
-"""``gapps-runbook audit PROFILE`` and ``gapps-runbook client test``: who did what, and the client checked.
+"""``gapps-runbook audit PROFILE``: who did what.
 
 ``audit`` prints the profile's append-only audit log (:mod:`gapps_runbook.profile.audit`): one line per
 step run, oldest first: when, who, step, outcome, detail, and the redacted parameters with ``--json``.
-``client test`` asks the provider whether the stored client ID and secret match, without a person
-(:func:`gapps_runbook.runbook.test_client`). Both are registered from :mod:`gapps_runbook.cli`.
+Registered from :mod:`gapps_runbook.cli`.
 """
 
 from __future__ import annotations
@@ -46,17 +45,3 @@ def audit(ctx: click.Context, profile: str, as_json: bool) -> None:
     else:
         click.echo("\n".join(audit_line(r) for r in records))
 
-
-@click.command("test")
-@click.pass_context
-def client_test(ctx: click.Context) -> None:
-    """Step 02: ask the provider whether the stored client ID and secret match (no browser, nothing stored).
-
-    Exit 3 (invalid_client) when the provider refuses them."""
-    obj = _root(ctx)
-    from .. import runbook  # the steps load only for the command that runs one (figure B2)
-
-    site = runbook.Site.open(str(obj["profile"]), home=obj.get("home"), issuer=obj.get("issuer"))
-    result = runbook.test_client(site)
-    click.echo(f"Client {result.client_id}: accepted by {result.provider} ({result.auth_method}); it answered "
-               f"{result.answer} for a made-up refresh token, as it should.")
