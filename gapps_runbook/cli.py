@@ -19,6 +19,7 @@ import click
 
 from .oauth import scopes
 from .oauth.client_ids import validate_client_id
+from .oauth.clock import utc_clock
 from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, as tests/test_leaks reads it)
 from .commands import CLIENT_COMMANDS, COMMANDS, LazyGroup  # names and short help only: no command module imported
 from .errors import GOOGLE_PERMISSIONS, ExitCode, InputError, NotebookRunError, RunbookError
@@ -244,7 +245,7 @@ class StatusLine:
     def show(self, text: str) -> None:
         """Show the status ``text`` (the poller's words, "waiting for approval")."""
         if self._tty:
-            line = f"  {text} (checked {time.strftime('%H:%M:%S UTC', time.gmtime())})"
+            line = f"  {text} (checked {utc_clock(time.time(), seconds=True)})"
             self._stream.write("\r" + line.ljust(self._width))
             self._width = max(self._width, len(line))
         elif text != self._last:

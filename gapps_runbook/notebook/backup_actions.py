@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import runbook
 from ..errors import STEP_AUTHORIZE, InputError, InvalidGrant, NoToken
+from ..oauth.clock import iso_utc
 from ..profile import backup
 from ..profile.private_files import write_private
 from ..profile.secret_sources import read_secret
@@ -110,7 +111,7 @@ def act_export(store: ProfileStore, names: Sequence[str], out: str | Path, passp
     now, by, where = store.clock.time(), getpass.getuser(), target.resolve()
     for profile in chosen:
         backup.record_export(profile, where, now=now, by=by)
-    return ExportResult(tuple(p.name for p in chosen), str(where), backup.utc_text(now), by)
+    return ExportResult(tuple(p.name for p in chosen), str(where), iso_utc(now), by)
 
 
 def act_import(store: ProfileStore, path: str | Path, passphrase: str, *, force: bool = False,

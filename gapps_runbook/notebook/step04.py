@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from .. import runbook
 from ..errors import RunbookError
-from ..oauth.clock import duration_text
+from ..oauth.clock import duration_text, utc_clock
 from ..profile.files import TOKEN_FILE
 from ..views import render
 from . import actions
@@ -131,7 +131,7 @@ class TokenStatusForm(Form):
             self.expires.value = "No token"
             return
         left = max(0, int(self._expires_at - time.monotonic()))
-        until = f" (until {render.utc_clock(self._expires_wall)})" if self._expires_wall is not None else ""
+        until = f" (until {utc_clock(self._expires_wall)})" if self._expires_wall is not None else ""
         self.expires.value = (f"Access token expires in {duration_text(left)}{until}" if left
                               else "Access token expired: click Refresh now")
 

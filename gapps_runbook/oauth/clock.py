@@ -97,8 +97,35 @@ def duration_text(seconds: float) -> str:
 def utc_text(value: str | float) -> str:
     """An ISO timestamp or an epoch time as people read it: ``2026-11-30 23:41 UTC`` ("" when it cannot be read)."""
     try:
-        moment = (datetime.datetime.fromtimestamp(value, datetime.timezone.utc) if isinstance(value, (int, float))
+        moment = (_utc(value) if isinstance(value, (int, float))
                   else datetime.datetime.fromisoformat(value).astimezone(datetime.timezone.utc))
     except (ValueError, OverflowError, OSError):
         return ""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def utc_clock(when: float, *, seconds: bool = False) -> str:
+    """An epoch time's time of day as the cards and progress lines show it: ``23:41 UTC`` (``23:41:05 UTC``)."""
+    return _utc(when).strftime("%H:%M:%S UTC" if seconds else "%H:%M UTC")
+
+
+def iso_utc(when: float) -> str:
+    """An epoch time as ISO 8601 in UTC, to the second: ``2026-11-30T23:41:05+00:00``.
+
+    The form of every time the runbook stores (step records, audit lines, exports, journals), which
+    :func:`datetime.datetime.fromisoformat` reads back.
+    """
+    return _utc(when).isoformat(timespec="seconds")
+
+
+def iso_utc_z(when: float) -> str:
+    """An epoch time as google-auth writes ``expiry``: ``2026-11-30T23:41:05Z``, naive UTC, floored to the second.
+
+    google-auth's ``Credentials.to_json`` writes ``expiry.isoformat() + "Z"`` of a naive UTC datetime,
+    and ``from_authorized_user_info`` parses it with ``%Y-%m-%dT%H:%M:%S`` (google/oauth2/credentials.py).
+    """
+    return _utc(int(when)).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _utc(when: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ..safety.redact import register_secret
+from ..oauth.clock import iso_utc_z
 from ..oauth.tokens import Token
 
 if TYPE_CHECKING:
@@ -22,12 +23,6 @@ if TYPE_CHECKING:
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # google-auth's expiry format, read back as naive UTC (reference §10)
 _LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
-
-
-def _expiry_text(expires_at: float) -> str:
-    """google-auth's ``expiry.isoformat() + "Z"`` for a naive-UTC expiry, to the second (floored)."""
-    moment = dt.datetime.fromtimestamp(int(expires_at), tz=dt.timezone.utc).replace(tzinfo=None)
-    return moment.strftime(_ISO_FORMAT) + "Z"
 
 
 def authorized_user_info(token: Token, client: ClientConfig, endpoints: Endpoints) -> dict[str, Any]:
@@ -53,7 +48,7 @@ def authorized_user_info(token: Token, client: ClientConfig, endpoints: Endpoint
         "token": token.access_token,
         "token_uri": endpoints.token_endpoint,
         "scopes": list(token.scopes),
-        "expiry": _expiry_text(token.expires_at),
+        "expiry": iso_utc_z(token.expires_at),
         "account": token.account,
         "gapps_runbook": {
             "issued_at": token.issued_at,

@@ -30,7 +30,6 @@ The whole import holds the store lock (:meth:`ProfileStore.locked`); it starts b
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import re
@@ -44,6 +43,7 @@ import pyrage
 
 from ..errors import STEP_AUTHORIZE, ExitCode, InputError, NoToken, RunbookError, StoreError
 from ..oauth.client_json import _client_from_installed
+from ..oauth.clock import iso_utc
 from ..oauth.clients import GOOGLE_CERTS_URL, ClientConfig
 from ..oauth.endpoints import GOOGLE_ISSUER, Endpoints
 from ..safety.redact import register_secret
@@ -155,7 +155,7 @@ def export_document(profiles: Sequence[Profile], *, now: float) -> dict[str, Any
     """The plaintext document of an export (it holds secrets: only ever encrypt it)."""
     if not profiles:
         raise InputError("no profile to export", fix="name one or more profiles: gapps-runbook export NAME --out FILE")
-    return {"format": FORMAT, "schema_version": EXPORT_SCHEMA, "exported_at": utc_text(now),
+    return {"format": FORMAT, "schema_version": EXPORT_SCHEMA, "exported_at": iso_utc(now),
             "profiles": {p.name: profile_record(p) for p in profiles}}
 
 
@@ -165,10 +165,6 @@ def export_bytes(profiles: Sequence[Profile], passphrase: str, *, now: float | N
     at = now if now is not None else (profiles[0].store.clock.time() if profiles else 0.0)
     document = export_document(profiles, now=at)
     return encrypt(json.dumps(document, sort_keys=True).encode("utf-8"), passphrase)
-
-
-def utc_text(now: float) -> str:  # UTC ISO 8601, to the second
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def parse_document(plaintext: bytes) -> dict[str, dict[str, Any]]:
@@ -353,6 +349,6 @@ def _swap_in(target: Profile, staging: Profile) -> None:
 def record_export(profile: Profile, out: Path, *, now: float, by: str) -> None:
     """Remember in the profile's settings when it was last exported, to which file, by whom, with which token."""
     token = profile.load_token()
-    record = {"at": utc_text(now), "file": str(out), "by": by, "token_id": token.token_id if token else ""}
+    record = {"at": iso_utc(now), "file": str(out), "by": by, "token_id": token.token_id if token else ""}
     profile.update_settings(lambda s: s.update(last_export=record))
 

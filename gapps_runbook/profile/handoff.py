@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import STEP_AUTHORIZE, InputError, InvalidToken, NoToken, StoreError, TransportError
 from ..oauth import tokeninfo, userinfo
-from ..oauth.clock import SYSTEM_CLOCK, Clock
+from ..oauth.clock import SYSTEM_CLOCK, Clock, iso_utc_z
 from ..oauth.transport import Transport
 from ..safety.redact import redact, register_secret
 from .authorized_user import authorized_user_info
@@ -244,8 +244,7 @@ def prove_without_refresh(path: Path, fmt: Format, token: Token, client: ClientC
     if checked.source == "token_response" and not endpoints.userinfo_endpoint:
         notes.append("the provider publishes no tokeninfo, introspection or UserInfo endpoint: the access token "
                      "could not be checked there, only loaded")
-    expiry = datetime.datetime.fromtimestamp(int(token.expires_at), datetime.timezone.utc)
-    return expiry.replace(tzinfo=None).isoformat(timespec="seconds") + "Z", tuple(notes)
+    return iso_utc_z(token.expires_at), tuple(notes)
 
 
 def _read_back(path: Path, fmt: Format) -> dict[str, Any]:

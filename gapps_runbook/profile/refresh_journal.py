@@ -12,11 +12,11 @@ The marker holds only the time the refresh started: no token, no fingerprint.
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
+from ..oauth.clock import iso_utc
 from .files import PENDING_FILE, read_json
 from .private_files import remove_private, write_private
 
@@ -28,8 +28,7 @@ def begin(profile: Profile, *, now: float) -> None:
     """Record that a refresh starts now, unless an interrupted one is already recorded (its time is kept)."""
     if pending(profile) is not None:
         return
-    at = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="seconds")
-    write_private(profile.file(PENDING_FILE), json.dumps({"started_at": at}).encode("utf-8") + b"\n")
+    write_private(profile.file(PENDING_FILE), json.dumps({"started_at": iso_utc(now)}).encode("utf-8") + b"\n")
 
 
 def pending(profile: Profile) -> str | None:

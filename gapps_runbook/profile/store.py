@@ -44,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import copy
-import datetime
 import os
 import secrets
 import shutil
@@ -55,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import filelock
 
 from ..oauth.clients import ClientConfig, _client_from_installed
-from ..oauth.clock import SYSTEM_CLOCK, Clock
+from ..oauth.clock import SYSTEM_CLOCK, Clock, iso_utc
 from ..errors import LockTimeout, RunbookError, StoreError
 from .files import (  # noqa: F401 (the file names and defaults are part of the store's interface)
     CLIENT_FILE, DEFAULT_LOCK_TIMEOUT, HOME_ENV, LOCK_FILE, MAX_FILE_BYTES, NAME_RE, PENDING_FILE, SCHEMA_VERSION,
@@ -545,7 +544,6 @@ def swap_in(target: Profile, staging: Profile) -> None:
 def import_event(now: float, *, replacing: bool, detail: str | None = None) -> dict[str, Any]:
     """The audit line of an import (the fields :meth:`gapps_runbook.runbook.Site.audit` writes)."""
     inputs = {"force": replacing}
-    when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="seconds")
     detail = detail or ("replaced the profile from an export" if replacing else "restored the profile from an export")
-    return {"when": when, "who": audit.operator(), "step": "import", "outcome": "ok", "detail": detail,
+    return {"when": iso_utc(now), "who": audit.operator(), "step": "import", "outcome": "ok", "detail": detail,
             "parameters": inputs, "inputs_sha256": audit.inputs_hash(inputs)}

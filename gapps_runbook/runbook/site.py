@@ -8,7 +8,6 @@ other than Google (:func:`in_provider_words`).
 
 from __future__ import annotations
 
-import datetime
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any, TypeVar, cast
 
 from ..errors import STEP_CLIENT, ConfigError, NoToken, RunbookError
 from ..oauth.clients import ClientConfig
-from ..oauth.clock import SYSTEM_CLOCK, Clock
+from ..oauth.clock import SYSTEM_CLOCK, Clock, iso_utc
 from ..oauth.endpoints import Endpoints, resolve
 from ..oauth.tokens import Token
 from ..oauth.transport import RequestsTransport, Transport
@@ -126,7 +125,7 @@ class Site:
                                     "parameters": dict(inputs or {}), "inputs_sha256": digest})
 
     def _stamp(self, inputs: Mapping[str, Any] | None) -> tuple[str, str, str]:
-        at = datetime.datetime.fromtimestamp(self.clock.time(), datetime.timezone.utc).isoformat(timespec="seconds")
+        at = iso_utc(self.clock.time())
         return at, audit.operator(), audit.inputs_hash(inputs or {})
 
     def foreign_issuer(self) -> str | None:

@@ -23,7 +23,6 @@ network call, no lock held across files, nothing written.
 
 from __future__ import annotations
 
-import datetime
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..oauth import tokeninfo
-from ..oauth.clock import duration_text, utc_text
+from ..oauth.clock import duration_text, iso_utc, utc_text
 from ..steps import AUTHORIZE, BACKUP, CHECKLIST, CLIENT, STATUS, Step
 from .site import Site
 from .token_status import TokenStatus, status
@@ -157,7 +156,7 @@ class SiteState:
         return {**self.token.to_json(), "issuer": self.issuer, "flow": self.flow, "usable": self.usable,
                 "health": self.health.word, "health_detail": self.health.detail,
                 "steps": [s.to_json() for s in self.steps], "last_export": self.last_export,
-                "taken_at": _iso(self.taken_at)}
+                "taken_at": iso_utc(self.taken_at)}
 
 
 def health(st: TokenStatus) -> TokenHealth:
@@ -317,7 +316,7 @@ def _client(settings: Mapping[str, Any], facts: Mapping[str, str]) -> StepState:
 def begin_attempt(site: Site, detail: str) -> None:
     """Step 03 started waiting in this process (``detail``: what for); :func:`read` says "in progress"."""
     with _WAITING_LOCK:
-        _WAITING[str(site.profile.path)] = (_iso(time.time()), detail)
+        _WAITING[str(site.profile.path)] = (iso_utc(time.time()), detail)
 
 
 def end_attempt(site: Site) -> None:
@@ -391,8 +390,4 @@ def _export(settings: Mapping[str, Any], facts: Mapping[str, str]) -> StepState:
         return StepState(BACKUP, "stale", f"exported {detail}; the token changed since (a restore brings back "
                          "the older one)", at, by, rests_on, BACKUP)
     return StepState(BACKUP, "ok", f"exported {detail}", at, by, rests_on)
-
-
-def _iso(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat(timespec="seconds")
 

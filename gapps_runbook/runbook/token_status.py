@@ -10,7 +10,6 @@ new refresh token (settings ``refresh_token_rotation``) or when the settings say
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from ..errors import (
 from ..oauth import revocation, tokeninfo, tokens
 from ..oauth import verify as verify_module
 from ..oauth.clients import ClientConfig
+from ..oauth.clock import iso_utc
 from ..oauth.endpoints import GOOGLE_ISSUER
 from ..oauth.transport import NO_RETRY, SAFE_RETRY, Transport
 from ..profile import handoff as handoff_module
@@ -185,7 +185,7 @@ def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interru
         except ProtocolError:
             raise  # an answer that is not the protocol (a portal's page) is not retried, as before
         except TransportError:
-            interrupted_at = interrupted_at or _utc(site.clock.time())
+            interrupted_at = interrupted_at or iso_utc(site.clock.time())
             site.clock.sleep(SAFE_RETRY.initial)  # the rest of SAFE_RETRY's attempts: 3 in all, as for any refresh
             rest = dataclasses.replace(SAFE_RETRY, attempts=SAFE_RETRY.attempts - 1)
             return tokens.refresh(site.transport, site.endpoints, client, token, clock=site.clock, retry=rest)
@@ -202,10 +202,6 @@ def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interru
     except RunbookError:
         refresh_journal.end(site.profile)  # the provider answered with a refusal: nothing was rotated
         raise
-
-
-def _utc(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def fresh_token(site: Site) -> tokens.Token:
@@ -289,7 +285,7 @@ def handoff(site: Site, to: Path, *, fmt: Literal["authorized_user", "env"] = "a
 
 def _record_owner(site: Site, token: tokens.Token, result: handoff_module.HandoffResult) -> None:
     """Record in the settings that the application at ``result.path`` owns the refresh token of ``token``."""
-    record = {"to": str(Path(result.path).absolute()), "at": _utc(site.clock.time()), "format": result.fmt,
+    record = {"to": str(Path(result.path).absolute()), "at": iso_utc(site.clock.time()), "format": result.fmt,
               "token_issued_at": token.issued_at}
 
     def edit(settings: dict[str, Any]) -> None:

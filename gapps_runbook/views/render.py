@@ -13,7 +13,6 @@ a secret (a client secret appears only as its fingerprint).
 
 from __future__ import annotations
 
-import datetime
 import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import STEP_CLIENT, RunbookError
 from ..oauth import clients, scopes, tokeninfo
 from ..oauth.clients import CLIENT_TYPE_LABELS
-from ..oauth.clock import duration_text, utc_text
+from ..oauth.clock import duration_text, utc_clock, utc_text
 from ..safety.redact import fingerprint, redact
 from ..runbook.state import health
 from ..steps import AUTHORIZE
@@ -220,7 +219,7 @@ def header_html(state: SiteState) -> str:
     token = (f"token <code>{e(state.token.token_id)}</code> <b>{e(judged.word)}</b>" if state.token.token_id
              else "<b>no token</b>")
     provider = f" &middot; provider <code>{e(state.issuer)}</code>" if state.issuer else ""
-    read = datetime.datetime.fromtimestamp(state.taken_at, datetime.timezone.utc).strftime("%H:%M:%S UTC")
+    read = utc_clock(state.taken_at, seconds=True)
     return (f"<div class='gapps-header' style='display:flex;flex-wrap:wrap;gap:.3em 1.2em;align-items:baseline;"
             "padding:.3em .6em;margin:.2em 0;border:1px solid #ddd;border-radius:4px;background:#fafafa'>"
             f"<span>Site <b>{e(state.profile)}</b>{provider}</span>{' '.join(chips)}"
@@ -309,11 +308,6 @@ def device_code_lines(grant: Any) -> str:
     if complete:
         text += f" Or open {complete} (the code is filled in)."
     return text + " Only enter a code this runbook shows you."
-
-
-def utc_clock(wall: float) -> str:
-    """A wall-clock time as the cards show it: "23:41 UTC"."""
-    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).strftime("%H:%M UTC")
 
 
 def code_countdown(seconds_left: float, until: float | None = None) -> str:
