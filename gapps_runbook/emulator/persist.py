@@ -12,13 +12,12 @@ Access tokens, device sessions, consents and authorization codes are not kept: t
 a refresh renews an access token. ``--fresh`` deletes the file. :class:`~.core.Emulator` uses this
 module only when given a ``state_path``; tests and :func:`~.server.serve` stay in memory.
 
-This module writes its own small atomic file (temp file, fsync, rename, folder fsync): the emulator
-shares only ``errors`` and ``oauth.clock`` with the rest of the package (docs/design.md).
+The file is written by :func:`gapps_runbook.safety.atomic.replace_file`, the package's one atomic
+writer (temp file, fsync, rename, folder fsync), which sits below the emulator and the profile store alike.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..safety.atomic import replace_file
 from .records import Grant, RegisteredClient
 from .authorization_server import State
 
@@ -141,23 +141,7 @@ class StateFile:
 def _write_atomic(path: Path, raw: bytes) -> None:
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.chmod(path.parent, DIR_MODE)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    replace_file(path, raw, mode=FILE_MODE)
 
 
 def snapshot(state: State, seed: str) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 This is the file layer under :mod:`gapps_runbook.profile.store` (security reference §2 "Synthesis", §5
 "Crash consistency", threats T7-T8):
 
-- :func:`write_private`: a temp file in the same folder made with
-  ``os.open(O_CREAT|O_EXCL|O_WRONLY|O_NOFOLLOW, 0o600)``, write, fsync, ``os.replace``, fsync of the
-  folder, then a check that the result is a 0600 regular file. A crash leaves either the old or the
+- :func:`write_private`: the package's one atomic writer (:func:`gapps_runbook.safety.atomic.replace_file`:
+  a temp file in the same folder made with ``os.open(O_CREAT|O_EXCL|O_WRONLY|O_NOFOLLOW, 0o600)``, write,
+  fsync, ``os.replace``, fsync of the folder), after refusing a symlink or another user's file, then a check that the result is a 0600 regular file. A crash leaves either the old or the
   new file, plus at most a 0600 temp file that the next write of the same file removes (unless the
   caller keeps it: a temp may hold the only live copy of a rotated refresh token, see
   :meth:`gapps_runbook.profile.store.Profile.roll_forward_token`).
@@ -22,17 +22,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 
 from ..errors import StoreError
+from ..safety.atomic import FILE_MODE, O_CLOEXEC, O_NOFOLLOW, TEMP_SUFFIX, fsync_dir, replace_file, temp_prefix
 from .secret_sources import read_fd
 
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-TEMP_SUFFIX = ".tmp"
-FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
@@ -129,11 +125,6 @@ def read_private(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def temp_prefix(path: Path) -> str:
-    """Temp files for ``path`` are named ``.<name>.<16 hex>.tmp`` in the same folder."""
-    return f".{path.name}."
-
-
 def stale_temps(path: Path) -> list[Path]:
     """Temp files (or links) a crashed writer of ``path`` left behind."""
     prefix = temp_prefix(path)
@@ -148,15 +139,6 @@ def remove_stale_temps(path: Path) -> None:
     for temp in stale_temps(path):
         with contextlib.suppress(OSError):
             os.unlink(temp)  # unlink removes a link itself, never its target
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a folder's entries (a rename or unlink in it) to disk."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 RENAME_EXCHANGE = 2  # linux/fs.h: swap the two names atomically (renameat2(2), Linux 3.15+, glibc 2.28+)
@@ -202,23 +184,6 @@ def refuse_foreign_target(path: Path) -> None:
         raise StoreError(f"{path} is not a regular file of yours; refusing to replace it", fix=f"remove {path}")
 
 
-def _write_temp(path: Path, data: bytes, mode: int = FILE_MODE) -> Path:
-    """Write ``data`` to a new temp file next to ``path`` (0600 while written) and fsync it; remove it on failure."""
-    temp = path.parent / f"{temp_prefix(path)}{secrets.token_hex(8)}{TEMP_SUFFIX}"
-    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | O_NOFOLLOW | O_CLOEXEC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # the umask can only have narrowed it; be explicit
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    return temp
-
-
 def verify_private_file(path: Path, mode: int = FILE_MODE) -> None:
     """Check ``path`` is a regular file with ``mode`` (after a replace).
 
@@ -231,9 +196,9 @@ def verify_private_file(path: Path, mode: int = FILE_MODE) -> None:
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE, keep_stale_temps: bool = False) -> None:
-    """Atomically replace ``path`` with ``data``: temp file, fsync, rename, fsync of the folder.
+    """Atomically replace ``path`` with ``data`` (:func:`~gapps_runbook.safety.atomic.replace_file`), refusals first.
 
-    The one atomic writer of the package: profiles, run folders, reports and re-rendered notebooks.
+    The atomic writer of profiles, run folders, reports and re-rendered notebooks.
     Readers see the old bytes or the new bytes, never a mix, even if this process is killed.
 
     Args:
@@ -250,14 +215,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE, keep_stale_t
     refuse_foreign_target(path)
     if not keep_stale_temps:
         remove_stale_temps(path)
-    temp = _write_temp(path, data, mode)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    fsync_dir(path.parent)
+    replace_file(path, data, mode=mode)
     verify_private_file(path, mode)
 
 
