@@ -3,16 +3,18 @@
 Each command is one call into :mod:`gapps_runbook.runbook`; this module only parses options and
 prints, through the same renderers as the notebooks (:mod:`gapps_runbook.views.render`). Errors print
 as one line on stderr and exit with the code of their kind (see EXIT CODES).
+
+The steps and the renderers are imported inside the commands that use them, and the commands of
+:mod:`gapps_runbook.commands` load when run (:class:`~gapps_runbook.commands.LazyGroup`): ``--help``
+needs neither (figure B2 in docs/performance.md).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -27,21 +29,7 @@ from .safety.redact import redact
 from .profile.secret_sources import read_secret
 
 if TYPE_CHECKING:
-    import webbrowser
-
     from . import runbook
-    from .views import render
-else:
-    class _Lazy(ModuleType):
-        """A module imported on first attribute use: ``--help`` and most commands need neither the
-        runbook's steps nor the notebook renderers (about 90 ms together; figure B2 in docs/performance.md)."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(importlib.import_module(self.__name__), name)
-
-    runbook = _Lazy("gapps_runbook.runbook")
-    render = _Lazy("gapps_runbook.views.render")
-    webbrowser = _Lazy("webbrowser")  # tests patch cli.webbrowser.open: set on the proxy, it is the one called
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -60,6 +48,7 @@ FLOW_CHOICE = click.Choice(["auto", "device", "desktop"])
 
 
 def _site(ctx: click.Context) -> runbook.Site:
+    from . import runbook
     obj = ctx.find_root().obj
     if "site" not in obj:
         obj["site"] = runbook.Site.open(obj["profile"], home=obj["home"], issuer=obj["issuer"])
@@ -116,6 +105,7 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
                client_json: Path | None, secret_env: str | None, secret_file: Path | None, no_secret: bool,
                project_id: str | None, auth_method: str | None) -> None:
     """Store the client. The secret never comes from the command line: env, file, JSON or a prompt."""
+    from . import runbook
     site = _site(ctx)
     if client_json is not None:
         stored = runbook.import_client_json(site, client_json,
@@ -143,6 +133,7 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
 @click.pass_context
 def client_show(ctx: click.Context, as_json: bool) -> None:
     """Show the stored client; the secret only as a fingerprint."""
+    from .views import render
     stored = _site(ctx).client()
     data = {k: getattr(stored, k) for k in ("product_name", "client_id", "client_type", "project_id", "auth_method")}
     _emit({**data, "client_secret": render.secret_text(stored)}, as_json, render.client_lines(stored))
@@ -167,6 +158,8 @@ def _scope_options(func: Any) -> Any:
 def preflight(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[str, ...], flow: str,
               legacy_device_scopes: bool, publishing_status: str | None, as_json: bool) -> None:
     """Step 01: which flow and client type these scopes need; no network call to Google."""
+    from . import runbook
+    from .views import render
     site = _site(ctx)
     requested = runbook.requested_scopes(site, services=services, scope_list=scope_list)
     result = runbook.check_console(site, requested, flow=runbook.as_flow(flow),
@@ -193,6 +186,10 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
 
     The token is stored only if the approving account is the pinned one (when a pin is set).
     """
+    import webbrowser
+
+    from . import runbook
+    from .views import render
     site = _site(ctx)
     if expected_account is not None:
         runbook.pin_account(site, expected_account)
@@ -263,6 +260,8 @@ class StatusLine:
 
 def _print_status(ctx: click.Context, site: runbook.Site, as_json: bool, header: str = "") -> None:
     """The status panel (the notebooks' rows) and every step's verdict; exit 7 when no usable token is held."""
+    from . import runbook
+    from .views import render
     current = runbook.state.read(site)
     lines = render.table_lines(render.status_rows(current.token)) + render.step_lines(current)
     _emit(current.to_json(), as_json, ([header] if header else []) + lines)
@@ -277,6 +276,8 @@ def _print_status(ctx: click.Context, site: runbook.Site, as_json: bool, header:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool) -> None:
     """Step 04: token id, expiry in seconds and scopes (local; no network call)."""
+    from . import runbook
+    from .views import render
     if summary:  # the text 04's "Copy summary for the ticket" shows (views.lastmile.summary_lines)
         from .notebook.actions import act_summary
 
@@ -298,6 +299,7 @@ def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool)
 @click.pass_context
 def refresh(ctx: click.Context, as_json: bool) -> None:
     """Step 04: refresh the access token now."""
+    from . import runbook
     site = _site(ctx)
     runbook.refresh(site)
     _print_status(ctx, site, as_json, header="Refreshed.")
@@ -310,6 +312,8 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     """Step 04: call the APIs with the token; each must come out as the granted scopes say.
 
     Exit 3 when nothing could be checked (never a success), 7 when a call came out otherwise."""
+    from . import runbook
+    from .views import render
     from .notebook.actions import act_check_verify
 
     report = runbook.verify(_site(ctx))
@@ -322,6 +326,8 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def revoke(ctx: click.Context, yes: bool) -> None:
     """Step 04: revoke the grant at the provider; the local copy goes only after the provider confirms."""
+    from . import runbook
+    from .views import render
     site = _site(ctx)
     site.client()
     if site.profile.load_token() is None:  # revoking twice succeeds: the first one already removed it

@@ -85,7 +85,7 @@ def authorize_practice_profile(home: Path, served: Served, monkeypatch: pytest.M
     common = ["--home", str(home), "--profile", PROFILE, "--issuer", served.base_url]
     assert cli.run([*common, "client", "set", "--client-id", client_id, "--client-type", "desktop",
                     "--secret-env", SECRET_ENV]) == 0
-    monkeypatch.setattr("gapps_runbook.cli.webbrowser.open", lambda url: threading.Thread(
+    monkeypatch.setattr("webbrowser.open", lambda url: threading.Thread(
         target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start())
     assert cli.run([*common, "authorize", "--flow", "desktop", "--service", "calendar", "--timeout", "60"]) == 0
 

@@ -164,7 +164,7 @@ def test_every_run_ends_with_its_result_line(
     result = next(line for line in run.seen if line.startswith("02_client_credentials: ok ("))
     printed = next(line for line in run.seen if line.startswith("Secret:"))  # the notebook's last line
     assert f"{' '.join(printed.split())}. No token yet (runbook step 03). Verify: not checked yet" in result, run.seen
-    monkeypatch.setattr("gapps_runbook.cli.webbrowser.open", lambda url: threading.Thread(
+    monkeypatch.setattr("webbrowser.open", lambda url: threading.Thread(
         target=approve_in_browser, args=(url,), daemon=True).start())
     common = ["--home", str(home), "--profile", PROFILE, "--issuer", running.base_url]
     assert cli.run([*common, "authorize", "--flow", "desktop", "--service", "calendar", "--timeout", "60"]) == 0
