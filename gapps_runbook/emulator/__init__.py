@@ -1,6 +1,7 @@
 """An offline, faithful emulator of Google's OAuth 2.0 endpoints and a few Google APIs.
 
-Follows ``shared/reference/google-oauth.md`` §12 (the conformance checklist): discovery,
+Answers as Google documents its endpoints (https://accounts.google.com/.well-known/openid-configuration,
+https://developers.google.com/identity/protocols/oauth2/limited-input-device and .../native-app): discovery,
 ``/device/code``, ``/token``, ``/tokeninfo``, ``/revoke``, the consent and verification pages, and
 Calendar/Gmail methods with Google's error envelopes. Usage::
 
