@@ -1,4 +1,4 @@
-"""``make bench``: figures B1-B6, each beside its target, measured in one run on one machine.
+"""``make bench``: figures B1-B8, each beside its target, measured in one run on one machine.
 
 ``python -m tools.bench [--runs 5] [--only B1,B2] [--out docs/performance.md]``
 prints one line per figure and rewrites the generated part of ``docs/performance.md`` (between
@@ -17,11 +17,20 @@ machine its figures move with the load (the report gives the load average and me
 * B6: the emulator at scale (:func:`.bench_flows.load`): ``--flows`` device flows polling every 5 s,
   started over one interval, and ``--together`` more started at one instant: 0 errors, p99 <= 100 ms
   for the first and <= 250 ms for the second; CPU per request and peak RSS reported.
+* B7: ``gapps-runbook app`` until page 00's widgets show in Chromium vs Voilà serving an empty notebook
+  (:func:`.bench_start.app_vs_voila`), medians of ``--starts`` alternating starts: target <= 1.5x.
+* B8: ``gapps-runbook lab`` until notebook 00's kernel is idle in JupyterLab vs plain JupyterLab opening an
+  empty notebook (:func:`.bench_start.lab_vs_jupyterlab`): target <= 1.2x.
+
+The package's bytecode is compiled first (``compileall``, as ``pip install`` does for an installed
+package), so no figure counts compiling source that a person's second start would not compile again,
+even where ``PYTHONDONTWRITEBYTECODE`` is set.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import shutil
@@ -35,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tools import bench_flows
+from tools import bench_flows, bench_start
 from tools.batch_bench import CLI, make_profiles
 
 if TYPE_CHECKING:
@@ -179,6 +188,27 @@ def b6(flows: int, together: int, polls: int) -> list[Figure]:
     return figures
 
 
+STARTS = {
+    "B7": ("`gapps-runbook app` until page 00's widgets show in Chromium vs Voila serving an empty notebook until "
+           "its cells show", "Voila", 1.5, bench_start.app_vs_voila),
+    "B8": ("`gapps-runbook lab` until notebook 00's kernel is idle in JupyterLab vs plain JupyterLab opening an "
+           "empty notebook", "JupyterLab", 1.2, bench_start.lab_vs_jupyterlab),
+}
+"""B7 and B8: what is measured, the plain server's name, the target ratio, the measurement."""
+
+
+def startup(key: str, tmp: Path, running: RunningEmulator, home: Path, profile: str, starts: int) -> Figure:
+    """B7 or B8: the app's or the workspace's first page against plain Voila or JupyterLab, in Chromium."""
+    what, plain, limit, measure = STARTS[key]
+    (tmp / "start").mkdir(exist_ok=True)
+    notebook = bench_start.empty_notebook(tmp / "start" / "empty.ipynb")
+    with bench_start.chromium() as browser:
+        ours, theirs = measure(browser, tmp, home, running.base_url, profile, notebook, starts)
+    ratio = ours.median / theirs.median
+    return Figure(key, what, f"<= {limit}x", f"{ours.text()} vs {plain} {theirs.text()} = {ratio:.2f}x "
+                  f"(medians, min-max, of {starts} alternating starts)", ratio <= limit)
+
+
 def machine() -> list[str]:
     """The machine's description: cores, CPU model, Python, load average."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -212,12 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flows", type=int, default=1000, help="B6's device flows started over one interval")
     parser.add_argument("--together", type=int, default=200, help="B6's device flows started at one instant")
     parser.add_argument("--polls", type=int, default=4, help="/token polls of each B6 flow started together")
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6", help="comma-separated figures to measure")
+    parser.add_argument("--starts", type=int, default=3, help="alternating starts per B7/B8 command (medians)")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7,B8", help="comma-separated figures to measure")
     parser.add_argument("--out", default="docs/performance.md", help="the report ('' not to write)")
     args = parser.parse_args(argv)
     only = set(args.only.upper().split(","))
     started = time.monotonic()
     figures: list[Figure] = []
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "gapps_runbook"), quiet=1)
 
     def add(key: str, measure: Callable[[], Figure | list[Figure]]) -> None:
         if key in only:
@@ -238,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         add("B4", lambda: b4(tmp, running, args.sites))
         add("B5", lambda: b5(tmp, home / "profiles" / profile, args.profiles, min(args.runs, 3)))
         add("B6", lambda: b6(args.flows, args.together, args.polls))
+        add("B7", lambda: startup("B7", tmp, running, home, profile, args.starts))
+        add("B8", lambda: startup("B8", tmp, running, home, profile, args.starts))
     if args.out:  # a str: Path("") would be "." and never empty
         write_report(Path(args.out), figures, time.monotonic() - started)
         print(f"Written: {args.out}")
