@@ -9,7 +9,8 @@ machine its figures move with the load (the report gives the load average and me
 
 * B1: ``gapps-runbook run 01`` vs ``papermill`` on an empty notebook, whole processes, medians
   of ``--runs`` alternating runs: target <= 1.0x.
-* B2: ``gapps-runbook --help`` and ``status`` vs ``python -c pass``, medians: target <= +120 ms.
+* B2: ``gapps-runbook --help`` and ``status`` vs ``python -c pass``, medians of CPU time (user + system, which
+  other work on the machine barely moves; wall time beside it): target <= +120 ms.
 * B3: device-flow approval to token saved (:func:`.bench_flows.approval_latency`): <= interval + 0.25 s, 0 early polls.
 * B4: ``batch 04 --jobs 2`` over ``--sites`` profiles vs 1.2 x (sites x one empty-notebook
   execution inside an already-running process / 2).
@@ -33,6 +34,7 @@ import argparse
 import compileall
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -84,6 +86,14 @@ def wall(argv: list[str], *, check: bool = True) -> float:
     return time.perf_counter() - started
 
 
+def cpu(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one whole process (its output discarded)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    took = wall(argv)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def alternating(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     """Median wall seconds of each command, run ``runs`` times in turn (A B C A B C ...)."""
     times: dict[str, list[float]] = {name: [] for name in commands}
@@ -118,16 +128,22 @@ def b1(tmp: Path, runs: int) -> Figure:
 
 
 def b2(home: Path, profile: str, runs: int) -> list[Figure]:
-    """B2: ``--help`` and ``status`` vs ``python -c pass``."""
+    """B2: ``--help`` and ``status`` vs ``python -c pass``: CPU time (the verdict) and wall time, medians."""
     base = [*CLI, "--home", str(home), "--profile", profile]
-    medians = alternating({"pass": [sys.executable, "-c", "pass"], "help": [*base, "--help"],
-                           "status": [*base, "status"]}, runs)
+    commands = {"pass": [sys.executable, "-c", "pass"], "help": [*base, "--help"], "status": [*base, "status"]}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            times[name].append(cpu(argv))
+    walls = {name: statistics.median(w for w, _ in values) * 1000 for name, values in times.items()}
+    cpus = {name: statistics.median(c for _, c in values) * 1000 for name, values in times.items()}
     figures = []
     for name in ("help", "status"):
-        extra = (medians[name] - medians["pass"]) * 1000
+        extra = cpus[name] - cpus["pass"]
         figures.append(Figure("B2", f"`gapps-runbook {'--help' if name == 'help' else 'status'}` vs `python -c pass`",
-                              "<= +120 ms", f"{medians[name] * 1000:.0f} ms vs {medians['pass'] * 1000:.0f} ms = "
-                              f"+{extra:.0f} ms (medians of {runs})", extra <= 120))
+                              "<= +120 ms (CPU time)", f"CPU {cpus[name]:.0f} ms vs {cpus['pass']:.0f} ms = "
+                              f"+{extra:.0f} ms; wall {walls[name]:.0f} ms vs {walls['pass']:.0f} ms = "
+                              f"+{walls[name] - walls['pass']:.0f} ms (medians of {runs} alternating)", extra <= 120))
     return figures
 
 

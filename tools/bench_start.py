@@ -67,7 +67,7 @@ class Starts:
 
 @dataclass(frozen=True)
 class Started:
-    """A server process begun by the bench: the process, the URL to open, where its output goes."""
+    """A server process begun by the bench and the URL to open in Chromium."""
 
     proc: subprocess.Popen[str]
     url: str
@@ -139,7 +139,12 @@ def printed_url(proc: subprocess.Popen[str], marker: str) -> str:
     lines: queue.Queue[str] = queue.Queue()
     out = proc.stdout
     assert out is not None
-    threading.Thread(target=lambda: [lines.put(line) for line in out], daemon=True).start()
+
+    def pump() -> None:
+        for line in out:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + DEADLINE
     while True:
         try:
