@@ -29,7 +29,7 @@ soak: $(STAMP)
 	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests; \
 	status=$$?; echo; echo "Reliability targets measured:"; sort -k3 .soak-report.txt 2>/dev/null; exit $$status
 
-# Figures B1-B6 beside their targets, written to docs/performance.md (tools/, not installed); minutes, offline, not part of `make test`.
+# Figures B1-B8 beside their targets, written to docs/performance.md (tools/, not installed); minutes, offline, not part of `make test`.
 bench: $(STAMP)
 	$(PY) -m tools.bench --out docs/performance.md
 

@@ -2,8 +2,10 @@
 
 Each command runs as a real subprocess (``--emulator`` on port 0, the server on a free port) and is used
 as a person's first minute uses it: ``lab`` opens notebook 00 and a kernel with its websocket; ``app``
-opens its page (its kernel runs the page) and the page's websocket. Everything either printed is
-then one of its own lines: no server INFO line, no warning (traitlets' DeprecationWarning, a 403 for
+opens its page (its kernel runs the page) and the page's websocket; then each again in Chromium, until
+the first usable page (app page 00's form; notebook 00 with its kernel idle), so the page's own requests
+count too. Everything either printed is then one of its own lines, the emulator's line and the ready
+line (the URL) once each: no server INFO line, no warning (traitlets' DeprecationWarning, a 403 for
 the readiness probe, "is not trusted", "Kernel is running over TCP without encryption", tornado's
 websocket ping warning).
 """
@@ -19,6 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -27,7 +30,7 @@ from tornado.websocket import websocket_connect
 
 from gapps_runbook.emulator.command import PORT_ENV
 
-from sites import free_port
+from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, chromium, free_port  # noqa: F401  (chromium: a fixture)
 
 OWN_LINES = {
     "lab": re.compile(r"Workspace .*|  new copies: .*|Started the practice emulator on .*|"
@@ -95,6 +98,13 @@ def foreign_lines(command: str, printed: Path) -> list[str]:
     return [line for line in printed.read_text().splitlines() if not OWN_LINES[command].fullmatch(line)]
 
 
+def assert_url_and_emulator_once(printed: Path) -> None:
+    """The emulator's line (``--emulator`` on a free port: started) and the URL's ready line, each printed once."""
+    lines = printed.read_text().splitlines()
+    assert sum(line.startswith("Started the practice emulator on http://127.0.0.1:") for line in lines) == 1, lines
+    assert sum(" is ready: http://127.0.0.1:" in line for line in lines) == 1, lines
+
+
 def test_a_healthy_lab_start_prints_its_own_lines_only(started: Callable[..., tuple]) -> None:
     proc, url, printed = started("lab")
     base = url.split("/lab/")[0]
@@ -108,6 +118,7 @@ def test_a_healthy_lab_start_prints_its_own_lines_only(started: Callable[..., tu
                     .json().get("execution_state") == "idle", 120)
     assert proc.poll() is None
     assert foreign_lines("lab", printed) == []
+    assert_url_and_emulator_once(printed)
 
 
 def test_a_healthy_app_start_prints_its_own_lines_only(started: Callable[..., tuple]) -> None:
@@ -122,3 +133,31 @@ def test_a_healthy_app_start_prints_its_own_lines_only(started: Callable[..., tu
     open_channels(f"{base}/api/kernels/{kernel.group(1)}/channels?session_id=quiet-start", {"Cookie": cookies})
     assert proc.poll() is None
     assert foreign_lines("app", printed) == []
+    assert_url_and_emulator_once(printed)
+
+
+FIRST_PAGE = {
+    "app": ".gapps-app .gapps-form",  # page 00's form, rendered by the page's widget manager
+    "lab": ".jp-NotebookPanel:visible",  # notebook 00's panel (its kernel idle: KERNEL_IDLE below)
+}
+
+
+@pytest.mark.parametrize("command", [pytest.param(command, marks=BROWSER_MARKS) for command in ("lab", "app")])
+def test_a_start_used_in_chromium_prints_its_own_lines_only(started: Callable[..., tuple], chromium: Any,  # noqa: F811
+                                                            command: str) -> None:
+    """What the page itself asks for (static files, settings, the kernel's websocket, the widgets' comms) prints
+    nothing either."""
+    from playwright.sync_api import expect
+
+    proc, url, printed = started(command)
+    page = chromium.new_page()
+    try:
+        page.goto(url)
+        expect(page.locator(FIRST_PAGE[command]).first).to_be_visible(timeout=LONG)
+        if command == "lab":
+            expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
+    finally:
+        page.close()
+    assert proc.poll() is None
+    assert foreign_lines(command, printed) == []
+    assert_url_and_emulator_once(printed)

@@ -44,10 +44,9 @@ from traitlets import Float
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
+from ..runs.children import TOKEN_ENV
 from ..runs.server_logs import QUIET, encrypt_kernels, quiet
 
-TOKEN_ENV = "GAPPS_RUNBOOK_APP_TOKEN"
-"""How ``gapps-runbook app`` hands the server its token (popped from the environment at once)."""
 REMOTE_TAG = re.compile(r"""<(link|script)\b[^>]*\b(?:href|src)=["']https?://[^"']*["'][^>]*>(?:\s*</script>)?\s*""",
                         re.IGNORECASE)
 """A stylesheet or script fetched from another host (Voilà's lab template: Font Awesome from a CDN)."""
@@ -147,9 +146,11 @@ def voila_argv(notebook: str, port: int, *, grace: float = 120.0) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve until stopped (SIGTERM or Ctrl-C shuts every kernel down)."""
+    """Serve ``NOTEBOOK PORT`` (default: this process's arguments) with :func:`voila_argv` until stopped (SIGTERM
+    or Ctrl-C shuts every kernel down). The arguments are built here, so ``gapps-runbook app`` never imports Voilà."""
+    notebook, port = argv if argv is not None else sys.argv[1:]
     token = os.environ.pop(TOKEN_ENV, None)  # never an argument `ps` shows, nor in a kernel's environment
-    RunbookVoila.launch_instance(argv if argv is not None else sys.argv[1:], **({"token": token} if token else {}))
+    RunbookVoila.launch_instance(voila_argv(notebook, int(port)), **({"token": token} if token else {}))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import click
 
 from ..errors import InputError
 from ..profile.files import default_home
-from ..runs.children import die_with_parent
+from ..runs.children import TOKEN_ENV, die_with_parent
 from .lab import EMULATOR_ISSUER, emulator_issuer, emulator_port_option, free_port, start_emulator, wait_until
 
 FIRST_PORT = 8866
@@ -65,10 +65,9 @@ def check_can_serve(port: int | None) -> int:
 
 
 def serve(port: int, token: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start the Voilà server (:mod:`gapps_runbook.app.voila_server`) in a child process."""
-    from ..app.voila_server import TOKEN_ENV, voila_argv
-
-    command = [sys.executable, "-m", "gapps_runbook.app.voila_server", *voila_argv(str(app_notebook()), port)]
+    """Start the Voilà server (:mod:`gapps_runbook.app.voila_server`, which builds its own arguments) in a child
+    process; this one never imports Voilà (about 1 s of the app's start: figure B7 in docs/performance.md)."""
+    command = [sys.executable, "-m", "gapps_runbook.app.voila_server", str(app_notebook()), str(port)]
     return subprocess.Popen(command, env={**env, TOKEN_ENV: token}, preexec_fn=die_with_parent())  # kernels go with it
 
 

@@ -12,7 +12,6 @@ that make no request (``--help``, ``status``) never load it (figure B2 in docs/p
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import threading
@@ -202,6 +201,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # with socket and selectors: loaded by the first HTTP-date answer, not by `status` (B2)
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 """prctl(2)'s option number (``<linux/prctl.h>``)."""
+TOKEN_ENV = "GAPPS_RUNBOOK_APP_TOKEN"
+"""How ``gapps-runbook app`` hands its server (:mod:`.voila_app`) the token: never an argument ``ps`` shows."""
 
 
 def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:

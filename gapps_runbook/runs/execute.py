@@ -60,12 +60,20 @@ SKIPPED_AT_IMPORT = "rfc3987_syntax"  # only jsonschema's optional "iri" format 
 
 
 def import_jupyter() -> None:
-    """Import papermill and nbformat without jsonschema's ``iri`` grammars (about 1 s saved per process).
+    """Import papermill and nbformat without jsonschema's ``iri`` grammars (about 1 s saved per process)."""
+    import_jsonschema()
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
+
+
+def import_jsonschema() -> None:
+    """Import jsonschema without its ``iri`` grammars: for nbformat, and for the Jupyter server ``lab`` starts.
 
     jsonschema 4.26 (pinned in ``constraints.txt``) imports ``rfc3987_syntax`` in ``suppress(ImportError)``
-    only for the draft 7+ ``iri`` format checkers; nbformat validates with Draft 4 and no format checker.
-    A ``None`` entry in ``sys.modules`` makes that one import raise ImportError (the import system's
-    rule); it is removed right after. Nothing changes when jsonschema is already imported.
+    only for the draft 7+ ``iri`` format checkers; nbformat validates with Draft 4 and no format checker, and
+    jupyter_events (the server's event log) checks no ``iri`` format either. A ``None`` entry in
+    ``sys.modules`` makes that one import raise ImportError (the import system's rule); it is removed right
+    after. Nothing changes when jsonschema is already imported.
     """
     if "jsonschema" not in sys.modules and SKIPPED_AT_IMPORT not in sys.modules:
         # typeshed types sys.modules values as modules; None is the import system's documented "refuse" entry.
@@ -75,8 +83,6 @@ def import_jupyter() -> None:
         finally:
             if sys.modules.get(SKIPPED_AT_IMPORT, 0) is None:
                 del sys.modules[SKIPPED_AT_IMPORT]
-    import nbformat  # noqa: F401
-    import papermill  # noqa: F401
 
 
 @dataclass(frozen=True)
