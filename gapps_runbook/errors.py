@@ -299,7 +299,8 @@ class OAuthError(RunbookError):
     def from_response(cls, status: int, body: Mapping[str, Any]) -> OAuthError:
         """Decode an error body into its class, by the body's ``error`` code, never by HTTP status.
 
-        Google's quota error uses ``error_code`` instead of ``error`` (reference §1); both are read.
+        Google's quota error uses ``error_code`` instead of ``error`` (Google's device-flow guide,
+        "Quota exceeded"); both are read.
         """
         code = body.get("error", body.get("error_code", ""))
         if not isinstance(code, str):

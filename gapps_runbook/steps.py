@@ -83,7 +83,8 @@ def find_step(name: str) -> Step | None:
     return None
 
 
-# Google Cloud console pages the steps and errors send people to (reference §2).
+# Google Cloud console pages the steps and errors send people to (Google's device-flow guide,
+# https://developers.google.com/identity/protocols/oauth2/limited-input-device#creatingcred).
 CONSOLE_CREDENTIALS = "https://console.cloud.google.com/apis/credentials"
 CONSOLE_CONSENT = "https://console.cloud.google.com/auth/audience"
 CONSOLE_LIBRARY = "https://console.cloud.google.com/apis/library"

@@ -1,4 +1,4 @@
-"""C1 (security.md §8 P3, T16): clock offsets and jumps never put an expired token on an API call.
+"""C1 (docs/reliability.md): clock offsets and jumps never put an expired token on an API call.
 
 The emulator keeps true time on a :class:`FakeClock`; the runbook's clock reads the same clock plus
 an offset (-10 min ... +10 min), and the offset can jump mid-run (``jump``: an NTP correction or an

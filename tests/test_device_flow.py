@@ -56,7 +56,7 @@ def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
     return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
 
 
-# Google's statuses (reference §2) and the RFC's (400) for the same bodies.
+# Google's statuses (its device-flow guide, Step 6) and the RFC's (400) for the same bodies.
 PENDING_GOOGLE = reply(428, {"error": "authorization_pending", "error_description": "Precondition Required"})
 PENDING_RFC = reply(400, {"error": "authorization_pending"})
 SLOW_GOOGLE = reply(403, {"error": "slow_down", "error_description": "Forbidden"})

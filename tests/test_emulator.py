@@ -1,4 +1,4 @@
-"""The emulator over real loopback: discovery, /device/code and device-grant polling (reference §1-§3, §12)."""
+"""The emulator over real loopback: discovery, /device/code and device-grant polling (Google's device-flow guide)."""
 
 from __future__ import annotations
 

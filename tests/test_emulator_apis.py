@@ -1,4 +1,4 @@
-"""Calendar and Gmail on the emulator: scope checks and Google's error envelopes (reference §9)."""
+"""Calendar and Gmail on the emulator: scope checks and Google's error envelopes (https://cloud.google.com/apis/design/errors)."""
 
 from __future__ import annotations
 

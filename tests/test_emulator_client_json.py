@@ -2,7 +2,7 @@
 
 Each link is downloaded over HTTP from an emulator on port 0, as a browser would, and imported with
 ``gapps-runbook client set --client-json`` against that emulator: the file has the console's shape
-(``{"installed": {...}}``, reference §7) and the runbook's own parser takes it.
+(``{"installed": {...}}``, the client-secrets format) and the runbook's own parser takes it.
 """
 
 from __future__ import annotations

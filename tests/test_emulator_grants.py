@@ -1,4 +1,4 @@
-"""The emulator's loopback + PKCE grant, refresh, tokeninfo and revoke over real loopback (reference §2, §4-§6, §8)."""
+"""The emulator's loopback + PKCE grant, refresh, tokeninfo and revoke over real loopback."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The device verification page as a browser uses it: plain form posts, no JavaScript (reference §1)."""
+"""The device verification page as a browser uses it: plain form posts, no JavaScript (Google's device-flow guide)."""
 
 from __future__ import annotations
 

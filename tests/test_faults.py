@@ -1,4 +1,4 @@
-"""N1 (security.md §8 P2, T14, T17): every injected fault x every request the runbook makes.
+"""N1 (docs/reliability.md): every injected fault x every request the runbook makes.
 
 Faults come from the real emulator over loopback (``emu.fail_next``): 500, 502, 503, 504, 429 (with
 ``Retry-After: 1``), 408, ``timeout`` (the emulator sleeps ``timeout_seconds``; the client's
@@ -15,7 +15,7 @@ Rules held:
   traceback, exit class NETWORK (6); revoke keeps the local token.
 - token poll: back off (doubling from the interval) and continue; the token still arrives.
 - device code request: exactly one attempt. Nothing has been shown yet, so a retry would be safe,
-  but security.md §4 and RFC 8628 §3.5 leave re-issuing to the user; the error says to run the step
+  but RFC 8628 §3.5 leaves re-issuing to the user; the error says to run the step
   again (exit 6).
 - invalid_grant / invalid_client: exactly one request.
 """

@@ -1,6 +1,6 @@
-"""F1 fuzzing (security reference §5 "hypothesis", §8 F1): every parser, valid-ish and junk inputs.
+"""F1 fuzzing (docs/reliability.md): every parser, valid-ish and junk inputs.
 
-For each parser the strategy mixes mutations of Google's real shapes (``shared/reference/google-oauth.md``:
+For each parser the strategy mixes mutations of Google's real shapes (:mod:`gapps_runbook.emulator.facts`:
 missing keys, wrong types, huge, unicode and control-character values, nested junk, negative or huge
 ``expires_in``, NaN/inf, non-string scopes, duplicate query parameters, ``error=`` callbacks, a wrong
 ``state``) with raw junk fed through the same entry point the runbook uses (bytes through

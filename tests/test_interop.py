@@ -2,7 +2,7 @@
 
 After a real Desktop-app authorization against the emulator, the stored file is read with
 ``Credentials.from_authorized_user_file`` exactly as an integrator's code would. google-auth ignores
-the file's ``token_uri`` and always uses Google's (reference §10), so the test points the
+the file's ``token_uri`` and always uses Google's (``from_authorized_user_info``), so the test points the
 credentials back at the emulator with ``with_token_uri`` before refreshing.
 """
 
@@ -42,7 +42,7 @@ def test_google_auth_loads_refreshes_and_calls_calendar(authorized: tuple[Runnin
     assert stored["type"] == "authorized_user" and stored["token_uri"] == site.endpoints.token_endpoint
 
     creds = Credentials.from_authorized_user_file(str(path))
-    assert creds.token_uri == GOOGLE_TOKEN_URI  # the file's token_uri is ignored (reference §10)
+    assert creds.token_uri == GOOGLE_TOKEN_URI  # the file's token_uri is ignored (from_authorized_user_info)
     assert creds.valid and creds.token == stored["token"] and set(creds.scopes) == set(stored["scopes"])
     assert creds.client_id == running.emulator.desktop_client.client_id
 

@@ -1,4 +1,4 @@
-"""No secret leaks (security.md §8 L1, L3, L4): planted canaries are found in no artifact.
+"""No secret leaks (targets L1, L3, L4 in docs/reliability.md): planted canaries are found in no artifact.
 
 * L1: notebooks 00-04 run under papermill (:func:`notebook_run.run_notebook`) against an emulator that
   issues unique canaries per run; every second run meets an injected fault (HTTP faults rotated over

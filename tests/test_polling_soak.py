@@ -1,4 +1,4 @@
-"""P1 (security.md §8, T13/T15): RFC 8628 §3.5 polling rules over many scripted device sessions.
+"""P1 (docs/reliability.md): RFC 8628 §3.5 polling rules over many scripted device sessions.
 
 Each session runs the real :class:`DevicePoller` against the real emulator code on one shared
 :class:`FakeClock` (the emulator's and the poller's), through :class:`WsgiTransport`, which calls the

@@ -1,4 +1,4 @@
-"""R1 (security.md §8 P5, T18) and A1 (T5): revocation never orphans a live grant; a pinned account is enforced.
+"""R1 and A1 (docs/reliability.md): revocation never orphans a live grant; a pinned account is enforced.
 
 R1: a revoke that fails (5xx or no answer, after the retries; or a 200 that is a proxy's HTML page)
 keeps the local token and says to retry; a 200 deletes it; revoking a grant the provider already

@@ -209,7 +209,7 @@ def test_a_fifo_is_refused_without_hanging(profiles: store.ProfileStore) -> None
         profile.load_settings()
 
 
-# --- the permission matrix (security reference T7 / S3) ------------------------------------------
+# --- the permission matrix (target S3, docs/reliability.md) ------------------------------------------
 
 
 def make_preexisting(profile: store.Profile, state: str, outside: Path) -> None:

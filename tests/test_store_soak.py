@@ -1,4 +1,4 @@
-"""Store targets S1-S3 (security reference §8): crash safety, concurrency, permissions.
+"""Store targets S1-S3 (docs/reliability.md): crash safety, concurrency, permissions.
 
 Each target runs twice: a small run in the normal suite and the full run marked ``soak``
 (``make soak``). ``GAPPS_SOAK_SCALE`` multiplies the full counts (10 gives the nightly 10 000 crash

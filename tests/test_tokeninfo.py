@@ -1,4 +1,4 @@
-"""inspection.py: Google tokeninfo (reference §5), RFC 7662 introspection, token-response fallback."""
+"""inspection.py: Google tokeninfo, RFC 7662 introspection, token-response fallback."""
 
 from __future__ import annotations
 

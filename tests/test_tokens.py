@@ -311,7 +311,7 @@ def test_revoke_without_endpoint_is_config_error() -> None:
     assert transport.calls == []
 
 
-# --- authorized_user JSON (reference §10) --------------------------------------------------------
+# --- authorized_user JSON (google-auth's from_authorized_user_info) --------------------------------------------------------
 
 
 def test_google_auth_loads_authorized_user_info() -> None:
@@ -390,7 +390,7 @@ def token_posts(running: RunningEmulator) -> int:
 
 
 def test_emulator_refresh_keeps_refresh_token_and_testing_expiry(make_emulator: MakeEmulator) -> None:
-    # Testing mode gives 7-day refresh tokens unless only basic scopes were granted (reference §4).
+    # Testing mode gives 7-day refresh tokens unless only basic scopes were granted (Google's OAuth 2.0 overview, #expiration).
     drive = ("openid", "https://www.googleapis.com/auth/drive.file")
     running, clock, endpoints, client, token = emulated_token(make_emulator, drive, publishing_status="testing")
     assert token.refresh_token_expires_at == pytest.approx(token.issued_at + 604799)

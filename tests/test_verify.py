@@ -1,4 +1,4 @@
-"""verify.py: "a Calendar token does not open Gmail", judged from Google's error envelopes (reference §9)."""
+"""verify.py: "a Calendar token does not open Gmail", judged from Google's error envelopes (https://cloud.google.com/apis/design/errors)."""
 
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ MakeEmulator = Callable[..., RunningEmulator]
 
 def emulated(make_emulator: MakeEmulator, scopes: list[str]) -> tuple[RunningEmulator, FakeClock, Endpoints, Token]:
     clock = FakeClock()
-    # The procedure's Calendar scopes need the LEGACY (pre-2016) device-scope list (reference §3.4).
+    # The procedure's Calendar scopes need the LEGACY (pre-2016) device-scope list (OAuth2ForDevices as published before 2016).
     running = make_emulator(clock=clock, auto_approve=True, legacy_device_scopes=True)
     device = running.emulator.device_client
     client = ClientConfig(device.client_id, device.client_secret, "device")

@@ -1,7 +1,8 @@
 """The emulator's state and protocol rules, without HTTP: testable on its own.
 
-Clients and their authentication (reference §1-§2), grants and tokens (§4), refresh (§4), tokeninfo
-(§5) and revoke (§6). The device flow and the loopback flow are in :mod:`.device_grant` and :mod:`.code_grant`.
+Clients and their authentication, grants and tokens, refresh, tokeninfo and revoke, as the device-flow
+guide and real answers show them (:mod:`.facts`). The device flow and the loopback flow are in
+:mod:`.device_grant` and :mod:`.code_grant`.
 Protocol failures are raised as :mod:`gapps_runbook.errors` OAuth errors with Google's texts; the HTTP
 layer renders them with ``to_response()``. One re-entrant lock guards everything.
 """
@@ -34,9 +35,9 @@ class State:
 
     Args:
         clock: All expiry math uses ``clock.time()``; poll intervals use ``clock.monotonic()``.
-        publishing_status: ``"testing"`` gives refresh tokens a 7-day life (reference §4).
+        publishing_status: ``"testing"`` gives refresh tokens a 7-day life (the overview, :mod:`.facts`).
         rotate_refresh_tokens: Every refresh answers with a new refresh token and retires the old one
-            at once (Okta, Auth0 style; Google does not rotate, reference §4).
+            at once (Okta, Auth0 style; Google does not rotate).
         account: The account that approves by default.
         secret_factory: ``kind -> value`` for every generated secret (tests plant canaries); kinds are
             ``access_token``, ``refresh_token``, ``device_code``, ``auth_code``, ``id_token``, ``client_secret``.
@@ -88,7 +89,7 @@ class State:
         return client
 
     def client(self, client_id: str | None) -> RegisteredClient:
-        """The registered client, or ``invalid_client`` (401) as Google answers (reference §1)."""
+        """The registered client, or ``invalid_client`` (401) as Google answers."""
         if not client_id:
             raise oauth_error(InvalidRequest, facts.NO_CLIENT_ID)
         with self.lock:
@@ -98,7 +99,7 @@ class State:
         return client
 
     def authenticate(self, client_id: str | None, client_secret: str | None) -> RegisteredClient:
-        """Client authentication at ``/token``, done before the grant is looked at (reference §2)."""
+        """Client authentication at ``/token``, done before the grant is looked at, as Google does."""
         client = self.client(client_id)
         if not client_secret:
             raise oauth_error(InvalidRequest, facts.SECRET_MISSING)
@@ -109,7 +110,7 @@ class State:
     # -- grants and tokens ------------------------------------------------------------------------
 
     def issue(self, client: RegisteredClient, account: str, scopes: tuple[str, ...], *, issuer: str) -> dict[str, Any]:
-        """Create a grant with refresh and access tokens; the token response body (reference §4)."""
+        """Create a grant with refresh and access tokens; the token response body (guide, ``#access-granted``)."""
         now = self.clock.time()
         testing = self.publishing_status == "testing" and not set(scopes) <= facts.BASIC_SCOPES
         with self.lock:
@@ -168,7 +169,7 @@ class State:
     def refresh(
         self, client: RegisteredClient, refresh_token: str | None, scope: str | None, *, issuer: str
     ) -> dict[str, Any]:
-        """RFC 6749 §6 refresh: a new access token; no new refresh token unless rotation is on (reference §4).
+        """RFC 6749 §6 refresh: a new access token; no new refresh token unless rotation is on (guide, ``#offline``).
 
         With ``rotate_refresh_tokens`` the body carries a new ``refresh_token`` (Google's key order) and
         the one presented stops working at once; the grant, and so revocation, stays the same.
@@ -181,7 +182,7 @@ class State:
             grant_id = self.refresh_tokens.get(refresh_token)
             grant = self.grants.get(grant_id) if grant_id is not None else None
             if grant is None or grant.client_id != client.client_id:
-                raise oauth_error(InvalidGrant, "Bad Request")  # §4: garbage refresh token
+                raise oauth_error(InvalidGrant, "Bad Request")  # observed for a garbage refresh token
             if self.live_grant(grant.grant_id) is None:
                 raise oauth_error(InvalidGrant, facts.EXPIRED_OR_REVOKED)
             scopes = grant.scopes
@@ -218,7 +219,7 @@ class State:
         return None if grant.revoked else (record, grant)
 
     def token_info(self, token: str | None) -> dict[str, str]:
-        """Google's tokeninfo body: every value a string (reference §5)."""
+        """Google's tokeninfo body: every value a string (``"expires_in": "3560"``)."""
         found = self.access(token)
         if found is None:
             raise oauth_error(InvalidToken, facts.INVALID_VALUE)
@@ -235,7 +236,7 @@ class State:
         return info
 
     def revoke(self, token: str | None) -> None:
-        """RFC 7009 / reference §6: revoke the grant of an access or refresh token, project-wide.
+        """RFC 7009 and the guide's ``#tokenrevoke``: revoke the grant of an access or refresh token, project-wide.
 
         Google: revocation "removes all OAuth 2.0 scopes previously granted to a project", so every
         grant of the same account to a client of the same project goes too.

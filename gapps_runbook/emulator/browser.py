@@ -1,9 +1,9 @@
 """The two pages a person uses: the loopback consent page and the device verification page.
 
-``/o/oauth2/v2/auth`` (reference §8; RFC 8252): GET validates and shows consent, POST answers it
+``/o/oauth2/v2/auth`` (the installed-app guide; RFC 8252): GET validates and shows consent, POST answers it
 with a 302 to the loopback ``redirect_uri``; the 302 comes at once with ``auto_approve`` or when the
 emulator's scenario decides (``deny``: ``access_denied``; ``pending:N``: a code). ``/device``
-(reference §1 ``verification_url``): type the user code (exact case, dash optional), then Allow or
+(the device-flow guide's ``verification_url``): type the user code (exact case, dash optional), then Allow or
 Deny as an account of your choice.
 """
 

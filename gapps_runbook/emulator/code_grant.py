@@ -1,8 +1,10 @@
 """The authorization-code grant with PKCE for Desktop app clients (RFC 6749 §4.1, RFC 7636, RFC 8252).
 
 The consent page at ``/o/oauth2/v2/auth`` accepts only "Desktop app" clients and loopback
-``redirect_uri`` values on any port (RFC 8252 §7.3; reference §8); the code is single-use and bound
-to client, redirect_uri and the PKCE challenge (S256 or plain). Error texts follow reference §2.
+``redirect_uri`` values on any port (RFC 8252 §7.3;
+https://developers.google.com/identity/protocols/oauth2/native-app#loopback-ip-address); the code is
+single-use and bound to client, redirect_uri and the PKCE challenge (S256 or plain). Error texts are
+Google's (:mod:`.facts`).
 """
 
 from __future__ import annotations

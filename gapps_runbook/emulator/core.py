@@ -1,10 +1,10 @@
 """The :class:`Emulator`: options, registered clients, test controls, and the WSGI app over them.
 
-Faithful to reference §12 by default; the one deliberate departure, LEGACY (pre-2016) device scopes,
-is opt-in (``legacy_device_scopes=True``; reference §3.4). Two demo clients are registered at
-construction, Google-shaped (reference §7): a "TVs and Limited Input devices" client and a "Desktop
-app" client of one project; random, or derived from the state file's seed when the emulator is given a
-``state_path`` (then clients and grants survive a restart: :mod:`.persist`).
+Faithful to Google's public documents (:mod:`.facts`) by default; the one deliberate departure, LEGACY
+(pre-2016) device scopes, is opt-in (``legacy_device_scopes=True``; OAuth2ForDevices before 2016). Two demo
+clients are registered at construction, Google-shaped (:mod:`.facts`): a "TVs and Limited Input devices"
+client and a "Desktop app" client of one project; random, or derived from the state file's seed when the
+emulator is given a ``state_path`` (then clients and grants survive a restart: :mod:`.persist`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The device authorization grant as Google runs it (RFC 8628; reference §1-§3, §12).
+"""The device authorization grant as Google runs it (RFC 8628;
+https://developers.google.com/identity/protocols/oauth2/limited-input-device).
 
 ``/device/code`` answers with Google's field names (``verification_url``, no ``verification_uri_complete``),
 rejects non-TV clients and scopes off the allow-list; ``/token`` polling answers 428 / 403 / 400 as
 Google does. The optional LEGACY mode (``legacy_device_scopes``) accepts the pre-2016 Calendar and
-Contacts scopes and the old ``http://oauth.net/grant_type/device/1.0`` grant (reference §2, §3.4).
+Contacts scopes and the old ``http://oauth.net/grant_type/device/1.0`` grant (OAuth2ForDevices before 2016).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class DeviceGrant:
                     session.slow_downs_left = scenario.slow_down
 
     def start(self, client_id: str | None, scope: str | None, *, base_url: str) -> dict[str, Any]:
-        """``POST /device/code``: a new session, or the error Google gives (reference §1, §3.2)."""
+        """``POST /device/code``: a new session, or the error Google gives (guide, Step 2)."""
         client = self.state.client(client_id)
         if client.client_type != "device":
             raise oauth_error(InvalidClient, facts.WRONG_TYPE, error_uri=facts.WRONG_TYPE_URI)
@@ -96,7 +97,7 @@ class DeviceGrant:
         }
 
     def poll(self, client: RegisteredClient, device_code: str | None, *, issuer: str) -> dict[str, Any]:
-        """One ``/token`` poll with the device grant (reference §2's table)."""
+        """One ``/token`` poll with the device grant (the guide's Step 6)."""
         if not device_code:
             raise oauth_error(InvalidRequest, "Missing required parameter: device_code")  # [UNCONFIRMED] text
         with self.state.lock:
@@ -104,7 +105,7 @@ class DeviceGrant:
             if session is None or session.client_id != client.client_id or session.status == "claimed":
                 raise oauth_error(InvalidGrant, "Bad Request")  # [UNCONFIRMED] description
             if self._expired(session):
-                # ASSUMPTION (reference §2): no capture of Google's answer after expiry exists;
+                # ASSUMPTION: the guide lists no expiry error and no capture of Google's answer after expiry exists;
                 # RFC 8628's expired_token with HTTP 400 and the reason phrase is used.
                 raise oauth_error(ExpiredToken, "Bad Request")
             self._check_pace(session)

@@ -1,9 +1,20 @@
 """Google's wire facts the emulator follows: scopes, lifetimes, texts and the shapes of ids and secrets.
 
-Every value here comes from the reference (``shared/reference/google-oauth.md``): the device-flow
-allow-list (§3.1), its pre-2016 "legacy" form (§3.4), the lifetimes (§1, §4), the error texts (§1, §2,
-§4, §5, §6) and the id and secret formats (§4, §7). Values the reference marks [UNCONFIRMED] are
-flagged where they are used.
+Public sources; the emulator's modules cite them by these names:
+
+- the device-flow guide, https://developers.google.com/identity/protocols/oauth2/limited-input-device:
+  the allow-list (``#allowedscopes``), the device code answer and its lifetimes (Step 2), the polling
+  answers and their statuses (Step 6), the token answer (``#access-granted``) and revocation (``#tokenrevoke``);
+- the installed-app guide, https://developers.google.com/identity/protocols/oauth2/native-app: the loopback flow;
+- the overview, https://developers.google.com/identity/protocols/oauth2#expiration: refresh-token expiry;
+- the discovery document, https://accounts.google.com/.well-known/openid-configuration;
+- the client-secrets format, https://googleapis.github.io/google-api-python-client/docs/client-secrets.html;
+- the OAuth2ForDevices page as Google published it before 2016 (``#allowedscopes``): the LEGACY list.
+
+Error texts Google does not document (``Unauthorized``, ``client_secret is missing.``, ``Token has been
+expired or revoked.``, ``Invalid Value``) and the id and secret shapes are those of real answers quoted
+in public client libraries' issues and fixtures. Values no public source confirms are marked
+[UNCONFIRMED] where they are used.
 """
 
 from __future__ import annotations
@@ -22,12 +33,12 @@ USERINFO_EMAIL = AUTH + "userinfo.email"
 USERINFO_PROFILE = AUTH + "userinfo.profile"
 SHORT_SCOPES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
 
-#: Reference §3.1: "The OAuth 2.0 flow for devices is supported only for the following scopes".
+#: Device-flow guide, "Allowed scopes": "The OAuth 2.0 flow for devices is supported only for the following scopes".
 DEVICE_ALLOWED_SCOPES = frozenset(
     {"email", "openid", "profile", USERINFO_EMAIL, USERINFO_PROFILE}
     | {AUTH + s for s in ("drive.appdata", "drive.file", "youtube", "youtube.readonly")}
 )
-#: Reference §3.4: LEGACY (pre-2016) device-flow list, when Calendar and Contacts were allowed.
+#: OAuth2ForDevices before 2016: the LEGACY device-flow list, when Calendar and Contacts were allowed.
 #: Only ``legacy_device_scopes=True`` uses it; Google rejects these scopes today.
 LEGACY_DEVICE_SCOPES = DEVICE_ALLOWED_SCOPES | frozenset(
     {AUTH + s for s in ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly")}
@@ -35,33 +46,33 @@ LEGACY_DEVICE_SCOPES = DEVICE_ALLOWED_SCOPES | frozenset(
     | {AUTH + s for s in ("analytics", "analytics.readonly", "fusiontables", "cloudprint")}
     | {"https://www.google.com/m8/feeds"}
 )
-#: Reference §4 (D-OV): Testing-mode refresh tokens do not expire when only these are granted.
+#: Overview, "Refresh token expiration": Testing-mode refresh tokens do not expire when only these are granted.
 BASIC_SCOPES = frozenset({"openid", USERINFO_EMAIL, USERINFO_PROFILE})
 _SCOPE_SHAPE = re.compile(r"^https://www\.googleapis\.com/auth/[a-z0-9][a-z0-9._-]*$")
 _OTHER_SCOPES = frozenset({"openid", "email", "profile", "https://mail.google.com/", "https://www.google.com/m8/feeds"})
 
-DEVICE_CODE_LIFETIME = 1800  # §1: expires_in
-DEVICE_INTERVAL = 5  # §1: interval
+DEVICE_CODE_LIFETIME = 1800  # device-flow guide, Step 2: expires_in
+DEVICE_INTERVAL = 5  # device-flow guide, Step 2: interval
 SLOW_DOWN_STEP = 5  # RFC 8628 §3.5: "increased by 5 seconds"
 POLL_TOLERANCE = 0.5  # not Google's: forgives network jitter between two polls on the real clock
-ACCESS_TOKEN_LIFETIME = 3599  # §4: expires_in 3599 in real responses
+ACCESS_TOKEN_LIFETIME = 3599  # expires_in 3599 in real responses
 ID_TOKEN_LIFETIME = 3600
 AUTH_CODE_LIFETIME = 600  # [UNCONFIRMED] Google's codes are short-lived; 10 minutes assumed
-TESTING_REFRESH_LIFETIME = 604799  # §4: refresh_token_expires_in in Testing mode (7 days minus 1 s)
+TESTING_REFRESH_LIFETIME = 604799  # overview: refresh_token_expires_in in Testing mode (7 days minus 1 s)
 
-NOT_FOUND = "The OAuth client was not found."  # §1
+NOT_FOUND = "The OAuth client was not found."  # observed
 WRONG_TYPE = (
     "Only clients of type 'TVs and Limited Input devices' can use the OAuth 2.0 flow for TV and "
     "Limited-Input Device Applications. Please create and use an appropriate client."
-)  # §1
+)  # observed
 WRONG_TYPE_URI = "https://developers.google.com/identity/protocols/oauth2/limited-input-device#creatingcred"
 NO_CLIENT_ID = "Could not determine client ID from request."  # [UNCONFIRMED] text
-SECRET_MISSING = "client_secret is missing."  # §2
-SECRET_WRONG = "Unauthorized"  # §2
-EXPIRED_OR_REVOKED = "Token has been expired or revoked."  # §4
-MALFORMED_CODE = "Malformed auth code."  # §2
-INVALID_VALUE = "Invalid Value"  # §5
-REVOKE_FAILED = "Token expired or revoked"  # §6 [UNCONFIRMED] text
+SECRET_MISSING = "client_secret is missing."  # observed
+SECRET_WRONG = "Unauthorized"  # observed
+EXPIRED_OR_REVOKED = "Token has been expired or revoked."  # observed
+MALFORMED_CODE = "Malformed auth code."  # observed
+INVALID_VALUE = "Invalid Value"  # observed
+REVOKE_FAILED = "Token expired or revoked"  # [UNCONFIRMED] text
 
 CLIENT_TYPES = ("device", "desktop", "web")
 CLIENT_LABELS = {"device": "TVs and Limited Input devices", "desktop": "Desktop app", "web": "Web application"}
@@ -80,13 +91,16 @@ def is_known_scope(scope: str) -> bool:
 
 
 def first_disallowed_device_scope(scopes: Iterable[str], *, legacy: bool) -> str | None:
-    """The first scope the device flow refuses (reference §3.2 names one scope), or None."""
+    """The first scope the device flow refuses (Google's ``invalid_scope`` names one scope), or None."""
     allowed = LEGACY_DEVICE_SCOPES if legacy else DEVICE_ALLOWED_SCOPES
     return next((s for s in scopes if s not in allowed), None)
 
 
 def granted_scopes(requested: Iterable[str]) -> tuple[str, ...]:
-    """Scopes as Google grants them: ``email``/``profile`` become ``userinfo.*`` plus ``openid`` (§3.3)."""
+    """Scopes as Google grants them: ``email``/``profile`` become ``userinfo.*`` plus ``openid``.
+
+    As in the device-flow guide's ``#access-granted`` sample.
+    """
     requested = list(requested)
     granted = [SHORT_SCOPES.get(s, s) for s in requested]
     if any(s in SHORT_SCOPES for s in requested):
@@ -102,7 +116,7 @@ def _secret_chars(length: int) -> str:
 
 
 def random_secret(kind: str) -> str:
-    """A fresh value shaped like Google's for ``kind`` (reference §1, §4, §7)."""
+    """A fresh value shaped like Google's for ``kind`` (observed shapes)."""
     if kind == "client_secret":
         return "GOCSPX-" + _secret_chars(28)
     prefix, length = {
@@ -115,7 +129,7 @@ def random_secret(kind: str) -> str:
 
 
 def random_client_id(project_number: str | None = None) -> str:
-    """``<12 digits>-<32 lowercase alnum>.apps.googleusercontent.com`` (reference §7)."""
+    """``<12 digits>-<32 lowercase alnum>.apps.googleusercontent.com`` (the console's IDs)."""
     number = project_number or str(secrets.randbelow(9 * 10**11) + 10**11)
     tail = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
     return f"{number}-{tail}.apps.googleusercontent.com"
@@ -128,7 +142,7 @@ def project_of(client_id: str) -> str:
 
 
 def new_user_code() -> str:
-    """A case-sensitive ``XXXX-XXXX`` user code (reference §1 shapes), uniform over the alphabet.
+    """A case-sensitive ``XXXX-XXXX`` user code (the guide's Step 2 sample), uniform over the alphabet.
 
     From one ``secrets.token_bytes`` call (bytes at or past the largest multiple of 20 are skipped), not a
     ``secrets.choice`` per letter: each of those is an ``os.urandom`` call that lets the GIL go, and under

@@ -5,7 +5,7 @@ discovery and verification URLs, the registered clients (product name, id, type:
 and the practice settings (scenario, queued faults, refresh-token rotation, publishing status).
 
 Each practice client's JSON is offered for download at :data:`CLIENT_JSON_PATH`, as the console's
-Clients page offers it (``{"installed": {...}}``, reference §7), so a person can practise step 02
+Clients page offers it (``{"installed": {...}}``, the client-secrets format), so a person can practise step 02
 with a browser alone. It holds that client's secret, which works with this emulator and nowhere else.
 """
 
@@ -99,7 +99,7 @@ def _downloadable(client: RegisteredClient) -> bool:
 def client_json(emulator: ServedEmulator, client_id: str, base: str) -> Response:
     """``GET /client-json/<client_id>``: the client JSON the console downloads, for a practice client.
 
-    The shape is the console's (reference §7): ``{"installed": {...}}`` for both Desktop app and TVs
+    The shape is the console's (the client-secrets format): ``{"installed": {...}}`` for both Desktop app and TVs
     clients, ``auth_uri`` and ``token_uri`` on this emulator, ``redirect_uris`` for a Desktop app client
     only (so a TVs client's file, as Google's, does not say its type: step 02 asks). The file name is
     the console's, ``client_secret_<client id>.json``.

@@ -1,9 +1,9 @@
 """HTML pages: the device verification page, the consent page, results and Google-like error pages.
 
-Plain HTML forms that work in any browser without JavaScript (reference §1 "verification_url", §8
-loopback consent). Templates are ``templates/*.html`` filled with :class:`string.Template`; every
-value is escaped with :func:`html.escape` first. Front-end errors mimic Google's
-"Error 404 (Not Found)!!1" pages.
+Plain HTML forms that work in any browser without JavaScript (the device-flow guide's ``verification_url``,
+the installed-app guide's loopback consent). Templates are ``templates/*.html`` filled with
+:class:`string.Template`; every value is escaped with :func:`html.escape` first. Front-end errors mimic
+Google's "Error 404 (Not Found)!!1" pages.
 """
 
 from __future__ import annotations

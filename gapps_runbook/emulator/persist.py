@@ -69,7 +69,7 @@ def _derive(seed: str, label: str, alphabet: str, length: int) -> str:
 
 
 def demo_client(seed: str, client_type: str) -> tuple[str, str]:
-    """The default client of ``client_type`` for this seed: (client id, secret), Google-shaped (reference §7).
+    """The default client of ``client_type`` for this seed: (client id, secret), Google-shaped (:mod:`.facts`).
 
     Both demo clients belong to one project, whose 12-digit number also comes from the seed.
     """

@@ -15,7 +15,7 @@ DeviceStatus = Literal["pending", "approved", "denied", "claimed"]
 
 @dataclass(frozen=True)
 class Scenario:
-    """What the emulated user does with the device sessions of one client (reference §2 outcomes).
+    """What the emulated user does with the device sessions of one client (the guide's Step 6 outcomes).
 
     Attributes:
         approve_after: Polls answered ``authorization_pending`` before the user decides; None leaves
@@ -57,7 +57,7 @@ class RequestRecord:
 
 @dataclass(frozen=True)
 class RegisteredClient:
-    """An OAuth client as registered in the console (reference §7).
+    """An OAuth client as registered in the console (:mod:`.facts` shapes).
 
     Attributes:
         client_id: ``<project number>-<32 alnum>.apps.googleusercontent.com`` for the defaults.
@@ -74,7 +74,7 @@ class RegisteredClient:
 
 @dataclass
 class DeviceSession:
-    """One RFC 8628 device authorization (reference §1-§2)."""
+    """One RFC 8628 device authorization (the device-flow guide, Steps 1-6)."""
 
     device_code: str = field(repr=False)
     user_code: str

@@ -1,8 +1,8 @@
 """The emulator's WSGI application: werkzeug routing, the OAuth endpoints, faults and error rendering.
 
-Routes (reference §12): discovery, ``/device/code`` (§1), ``/token`` (§2, §4), ``/tokeninfo`` (§5),
-``/revoke`` (§6, POST only: GET is 404 as Google's), OpenID Connect ``/v1/userinfo``, the consent
-page ``/o/oauth2/v2/auth`` (§8), the verification page ``/device`` (§1), the three API methods (§9)
+Routes (Google's public documents, :mod:`.facts`): discovery, ``/device/code``, ``/token``, ``/tokeninfo``,
+``/revoke`` (POST only: GET is 404 as Google's), OpenID Connect ``/v1/userinfo``, the consent
+page ``/o/oauth2/v2/auth``, the verification page ``/device``, the API methods (:mod:`.apis`)
 and the landing page ``/``. Client credentials come in the body or by HTTP Basic (:mod:`.authenticate_client`).
 OAuth errors are rendered with ``OAuthError.to_response()``; anything malformed gets a Google-shaped
 4xx, never a traceback.
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gapps_runbook.emulator")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (reference §2)
+LEGACY_DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"  # LEGACY mode only (Google's pre-2019 docs)
 JSON_PATHS = frozenset({"/token", "/device/code", "/tokeninfo", "/revoke", "/v1/userinfo"})
 NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 
@@ -69,7 +69,7 @@ def json_body(request: Request) -> Any:
 
 
 def body_params(request: Request) -> dict[str, str]:
-    """Form or JSON body parameters (reference §1: Google takes both); first value of repeats."""
+    """Form or JSON body parameters (Google takes both, as real clients show); first value of repeats."""
     if request.mimetype == "application/json":
         data = json_body(request)
         if not isinstance(data, dict):
@@ -222,7 +222,7 @@ class App:
         return apis.json_response({}, 200, NO_STORE)
 
     def on_revoke_get(self, request: Request) -> Response:
-        return pages.not_found(request.path)  # reference §6: Google answered GET /revoke with 404
+        return pages.not_found(request.path)  # Google answers GET /revoke with 404 (googleapis/oauth2client#750)
 
     def on_userinfo(self, request: Request) -> Response:
         return userinfo(request, self.state)

@@ -5,7 +5,7 @@ entry point :func:`gapps_runbook.notebook.backup_restore` and the form :mod:`.st
 click, a papermill run and the command line do the same thing. The format and its checks are
 :mod:`gapps_runbook.profile.backup`'s; here is what surrounds them: the target checks, where the
 passphrase comes from (references only in headless runs), the export record 00 and ``status --all``
-show, and the probe after an import (security reference §6 "After restore"). Actions return values
+show, and the probe after an import (a restored refresh token may be dead). Actions return values
 (rendered by :mod:`.render_backup`) and raise :class:`RunbookError`; they never display.
 """
 

@@ -94,8 +94,9 @@ def authenticate(
     and Google require it, and beside HTTP Basic credentials it is an identifier, not a second
     authentication method (RFC 6749 §2.3: a client MUST NOT use more than one method per request;
     ``client_id`` alone authenticates nothing). Google's dialect bends the rule at two endpoints
-    (reference §1, §6): the device authorization request carries ``client_id`` without the secret,
-    and ``/revoke`` takes the token alone. This is the only place that knows.
+    (Google's device-flow guide, https://developers.google.com/identity/protocols/oauth2/limited-input-device,
+    Step 1 and "Revoking a token"): the device authorization request carries ``client_id`` without the
+    secret, and ``/revoke`` takes the token alone. This is the only place that knows.
 
     Args:
         form: The request's own fields, without any client credentials; not modified.

@@ -64,7 +64,7 @@ class ClientConfig:
         return CLIENT_TYPE_LABELS[self.client_type]
 
     def to_installed_json(self, endpoints: Endpoints) -> dict[str, Any]:
-        """The ``{"installed": {...}}`` object the console downloads (reference §7).
+        """The ``{"installed": {...}}`` object the console downloads (the client-secrets format, :mod:`.client_json`).
 
         Args:
             endpoints: The provider; its authorization and token endpoints become ``auth_uri`` and

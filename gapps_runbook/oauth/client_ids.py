@@ -1,6 +1,6 @@
 """Client ID and secret shapes: check what the user pasted and name the usual copy-paste slips.
 
-Google's shapes (reference §7): the ID is ``<project number>-<32 lowercase letters and digits>
+Google's shapes, as the Google Cloud console issues them: the ID is ``<project number>-<32 lowercase letters and digits>
 .apps.googleusercontent.com``; the secret is ``GOCSPX-`` plus 28 characters, or 24 characters with no
 prefix for clients made before about 2021. Other providers get only "printable, no spaces".
 
@@ -48,7 +48,7 @@ def validate_client_id(value: str, *, google: bool) -> str:
 
     Args:
         value: The client ID as the user gave it.
-        google: Apply Google's shape (reference §7); otherwise only "printable, no spaces".
+        google: Apply Google's shape (the module docstring); otherwise only "printable, no spaces".
 
     Returns:
         The client ID, unchanged.

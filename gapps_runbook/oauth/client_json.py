@@ -1,4 +1,6 @@
-"""The console's client JSON: reading ``{"installed": {...}}`` into a :class:`ClientConfig` (reference §7).
+"""The console's client JSON: reading ``{"installed": {...}}`` into a :class:`ClientConfig`.
+
+The format: https://googleapis.github.io/google-api-python-client/docs/client-secrets.html.
 
 Both "Desktop app" and "TVs and Limited Input devices" clients download as ``{"installed": {...}}``,
 so the file cannot tell which one it is. Rules kept here:
@@ -154,7 +156,7 @@ def _oob_notes(redirects: list[str]) -> tuple[str, ...]:
 def parse_client_json(
     text: str, *, endpoints: Endpoints, client_type: ClientType | None = None, product_name: str = ""
 ) -> ClientConfig:
-    """Read a client JSON as the console downloads it (reference §7).
+    """Read a client JSON as the console downloads it (the client-secrets format).
 
     Args:
         text: The file's text.

@@ -8,7 +8,8 @@
 - §3.4 device access token request and §3.5 response: :class:`DevicePoller` (one step, plus a loop),
   in :mod:`gapps_runbook.oauth.device_poller` and importable from here.
 
-Google's dialect differs from the RFC (reference §1-2):
+Google's dialect differs from the RFC (its device-flow guide, Steps 1-6:
+https://developers.google.com/identity/protocols/oauth2/limited-input-device):
 
 - the response names the URL ``verification_url``, not ``verification_uri`` (normalised in
   :func:`parse_device_response` only), and carries no ``verification_uri_complete``;
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from .endpoints import Endpoints
 
 DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
-DEFAULT_EXPIRES_IN = 1800  # Google's documented lifetime (reference §1)
+DEFAULT_EXPIRES_IN = 1800  # Google's documented lifetime (its device-flow guide, Step 2)
 _DOCUMENT = "device authorization response"
 
 
@@ -51,7 +52,7 @@ def device_request(
     """The device authorization request (RFC 8628 §3.1) as ``(form, headers)``.
 
     RFC 8628 §3.1 has a confidential client authenticate here; Google takes only ``client_id`` and
-    ``scope`` (reference §1). Both are :func:`client_auth.authenticate`'s business.
+    ``scope`` (its device-flow guide, Step 1). Both are :func:`client_auth.authenticate`'s business.
 
     Args:
         client: The OAuth client ("TVs and Limited Input devices" at Google).
@@ -101,7 +102,7 @@ def parse_device_response(body: Mapping[str, Any], *, now: float, url: str | Non
     device_code = str(wire.text(body, "device_code", document, required=True))
     register_secret(device_code)
     user_code = str(wire.text(body, "user_code", document, required=True))
-    # Google sends "verification_url" where RFC 8628 §3.2 says "verification_uri" (reference §1;
+    # Google sends "verification_url" where RFC 8628 §3.2 says "verification_uri" (Google's device-flow guide, Step 2;
     # golang/oauth2 "workaround misspelling of verification_uri"). This is the only place that knows.
     key = "verification_uri" if body.get("verification_uri") is not None else "verification_url"
     if body.get(key) is None:

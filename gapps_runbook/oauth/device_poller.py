@@ -1,7 +1,7 @@
 """Polling for the device access token: RFC 8628 §3.4 (request) and §3.5 (response), a step plus a loop.
 
 :meth:`DevicePoller.poll_once` sends one token request; :meth:`DevicePoller.wait` is the loop. Polling
-(RFC 8628 §3.5, security.md §4): never earlier than the interval; ``slow_down`` adds 5 s for this and
+(RFC 8628 §3.5): never earlier than the interval; ``slow_down`` adds 5 s for this and
 all later polls; connection errors, 5xx, 429 and a 2xx body that is not JSON (a proxy's page) back
 off by doubling (capped; never sooner than a ``Retry-After``) and continue; any other error stops at
 once; the code's lifetime is enforced on the monotonic clock. Errors are classified by the body's

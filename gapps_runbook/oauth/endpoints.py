@@ -1,7 +1,7 @@
 """Provider endpoints: Google's built in, any other read by RFC 8414 / OpenID Connect discovery.
 
-Google's values are a built-in copy of https://accounts.google.com/.well-known/openid-configuration
-(reference §1, DISC), so nothing is fetched to start. ``--issuer URL`` reads
+Google's values are a built-in copy of https://accounts.google.com/.well-known/openid-configuration,
+so nothing is fetched to start. ``--issuer URL`` reads
 ``URL/.well-known/openid-configuration`` (OIDC Discovery §4), completed or replaced by RFC 8414
 metadata: at the §3.1 location (``https://host/.well-known/oauth-authorization-server/path``), else,
 for an issuer with a path, appended to the issuer (``URL/.well-known/oauth-authorization-server``, where

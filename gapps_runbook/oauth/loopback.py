@@ -84,7 +84,8 @@ def start(endpoints: Endpoints, client: ClientConfig, scopes: Iterable[str], *, 
     """Build the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3 S256); no I/O.
 
     Google's dialect adds ``access_type=offline`` (a refresh token) and ``prompt=consent`` (a new one
-    on every consent, reference §4).
+    on every consent; Google's installed-app guide, Step 2:
+    https://developers.google.com/identity/protocols/oauth2/native-app#step-2:-send-a-request-to-googles-oauth-2.0-server).
 
     Args:
         endpoints: The provider's authorization and token endpoints.

@@ -44,7 +44,7 @@ class LoopbackServer(wsgiref.simple_server.WSGIServer):
 
 
 class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
-    """Drops the access log: its request line holds ``?code=`` (security reference, T6)."""
+    """Drops the access log: its request line holds ``?code=``, a secret until redeemed (RFC 8252 §8.1)."""
 
     timeout = READ_SECONDS
 

@@ -1,8 +1,9 @@
 """Revocation (RFC 7009): end the grant at the provider, the token in the form body.
 
-Google's dialect (reference §6): ``/revoke`` answers 200, or 400 ``invalid_token`` for a token that
-is already dead; it takes the token alone, without client authentication. The token is sent in the
-form body, never in the URL query as Google's samples do (a URL ends up in logs).
+Google's dialect (https://developers.google.com/identity/protocols/oauth2/limited-input-device#tokenrevoke):
+``/revoke`` answers 200, or 400 ``invalid_token`` for a token that is already dead; it takes the token alone,
+without client authentication. The token is sent in the form body, never in the URL query as Google's samples
+do (a URL ends up in logs).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """What a token is good for: Google's tokeninfo, RFC 7662 introspection, or the token response itself.
 
-- Google dialect (``endpoints.tokeninfo_endpoint``, reference §5): the access token goes in a POST
-  form body (Google accepts POST; a query string would put the secret in logs). Every value comes
-  back as a JSON string (``"expires_in": "3560"``); a dead token gives 400 ``invalid_token``
+- Google dialect (``endpoints.tokeninfo_endpoint``, ``https://oauth2.googleapis.com/tokeninfo``): the access
+  token goes in a POST form body (Google accepts POST; a query string would put the secret in logs). Every
+  value comes back as a JSON string (``"expires_in": "3560"``); a dead token gives 400 ``invalid_token``
   ("Invalid Value"), or from the v3 URL just ``{"error_description": "Invalid Value"}``.
 - RFC 7662 (``endpoints.introspection_endpoint``): POST ``token`` with client authentication;
   ``"active": false`` means dead.
 - Otherwise: what the token response said (``source="token_response"``).
 
 When a client is given, the token's audience must be that client: a token minted for another client
-means the wrong profile, client or account was used (the account/client confusion of security.md §1).
+means the wrong profile, client or account was used (the account confusion of RFC 8628 §5.4-5.5).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 Source = Literal["tokeninfo", "introspection", "token_response"]
 _LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
-# Google answers "email"/"profile" with their long names (reference §3.3).
+# Google answers "email"/"profile" with their long names (Google's device-flow guide,
+# https://developers.google.com/identity/protocols/oauth2/limited-input-device#access-granted).
 _SCOPE_ALIASES = {
     "email": "https://www.googleapis.com/auth/userinfo.email",
     "profile": "https://www.googleapis.com/auth/userinfo.profile",
@@ -103,7 +104,7 @@ def inspect_token(
 
 
 def _tokeninfo(transport: Transport, url: str, token: Token, *, clock: Clock, retry: RetryPolicy) -> TokenInfo:
-    """Google's tokeninfo (reference §5), token in the POST body."""
+    """Google's tokeninfo (``https://oauth2.googleapis.com/tokeninfo``), token in the POST body."""
     register_secret(token.access_token)
     response = send(transport, "POST", url, data={"access_token": token.access_token}, retry=retry, clock=clock)
     return parse_tokeninfo(_json_or_invalid(response, url))
@@ -126,7 +127,7 @@ _INTROSPECTION = "introspection response"
 
 
 def parse_tokeninfo(body: Mapping[str, Any]) -> TokenInfo:
-    """Read Google's tokeninfo answer, whose values are all strings (reference §5).
+    """Read Google's tokeninfo answer, whose values are all strings (``"expires_in": "3560"``).
 
     Args:
         body: The JSON object.

@@ -1,7 +1,8 @@
 """Tokens: the RFC 6749 §5.1 token response and refresh (§6); revocation (RFC 7009) is
 :mod:`gapps_runbook.oauth.revocation`.
 
-Google's dialect (reference §4, §10):
+Google's dialect (https://developers.google.com/identity/protocols/oauth2/limited-input-device#offline and
+https://developers.google.com/identity/protocols/oauth2#expiration):
 
 - a refresh response carries no ``refresh_token``: the previous one is kept;
 - Testing-mode apps get ``refresh_token_expires_in`` (604799 s, seven days).

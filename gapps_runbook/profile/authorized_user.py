@@ -1,4 +1,7 @@
-"""google-auth's ``authorized_user`` JSON for a token, and back (reference §10).
+"""google-auth's ``authorized_user`` JSON for a token, and back.
+
+The format: https://googleapis.dev/python/google-auth/latest/reference/google.oauth2.credentials.html
+(``Credentials.from_authorized_user_info`` and ``to_json``).
 
 :func:`authorized_user_info` writes what ``google.oauth2.credentials.Credentials.from_authorized_user_info``
 loads (the store saves it as ``authorized_user.json``); :func:`token_from_authorized_user` reads it
@@ -21,12 +24,12 @@ if TYPE_CHECKING:
     from ..oauth.clients import ClientConfig
     from ..oauth.endpoints import Endpoints
 
-_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # google-auth's expiry format, read back as naive UTC (reference §10)
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # google-auth's expiry format, read back as naive UTC (from_authorized_user_info)
 _LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 
 def authorized_user_info(token: Token, client: ClientConfig, endpoints: Endpoints) -> dict[str, Any]:
-    """google-auth's ``authorized_user`` JSON for this token (reference §10).
+    """google-auth's ``authorized_user`` JSON for this token (``Credentials.from_authorized_user_info``).
 
     ``google.oauth2.credentials.Credentials.from_authorized_user_info`` loads it (and overrides
     ``token_uri`` with Google's); ``google.auth.default`` needs the ``type`` key. A ``gapps_runbook``

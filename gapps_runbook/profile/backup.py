@@ -1,10 +1,10 @@
-"""Encrypted export and import of profiles: age with a passphrase (scrypt) recipient (security reference §6).
+"""Encrypted export and import of profiles: age with a passphrase (scrypt) recipient.
 
-A standard age v1 file (C2SP ``age.md``) made by pyrage: ``age --decrypt`` opens it with the passphrase.
+A standard age v1 file (https://age-encryption.org/v1) made by pyrage: ``age --decrypt`` opens it with the passphrase.
 Inside, one JSON document (:data:`FORMAT`, schema 1): per profile its settings, ``client.json`` and the
 refresh token's record; never access tokens, ID tokens or device codes.
 
-Import, in this order (security reference §6 "Import validates"):
+Import, in this order (authenticate before parsing, bound the work factor first):
 
 1. the age header is read as text up to ``---`` and its one ``scrypt`` stanza's work factor (log2 N)
    is checked against a bound, before any scrypt work (age.md: "SHOULD apply an upper limit");

@@ -1,7 +1,7 @@
 """Private files: 0600 files in 0700 folders, replaced atomically, read without following symlinks.
 
-This is the file layer under :mod:`gapps_runbook.profile.store` (security reference §2 "Synthesis", §5
-"Crash consistency", threats T7-T8):
+This is the file layer under :mod:`gapps_runbook.profile.store` (targets S1 and S3 of
+``docs/reliability.md``: a crash leaves no torn file, nothing is readable by others):
 
 - :func:`write_private`: the package's one atomic writer (:func:`gapps_runbook.safety.atomic.replace_file`:
   a temp file in the same folder made with ``os.open(O_CREAT|O_EXCL|O_WRONLY|O_NOFOLLOW, 0o600)``, write,

@@ -1,6 +1,6 @@
 """Where the client secret comes from: an environment variable, a 0600 file, or a prompt.
 
-Secrets never come from the command line (shell history, ``ps``; security reference §3, T1), and
+Secrets never come from the command line (shell history, ``ps``), and
 every secret read is passed to :func:`redact.register_secret` at once. :func:`read_fd` is the bounded
 read that :mod:`gapps_runbook.profile.private_files` uses as well.
 """

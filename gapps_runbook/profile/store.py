@@ -11,11 +11,11 @@ Layout (all directories 0700, all files 0600)::
 
 **Profiles are not meant to be backed up or copied.** The product this runbook serves keeps OAuth data
 out of its backups; a copied refresh token is a long-lived bearer secret that Google neither rotates nor
-binds to a sender (RFC 9700 §2.2.2, security reference §6). After a restore, authorize again.
+binds to a sender (RFC 9700 §2.2.2). After a restore, authorize again.
 The files are plain JSON protected only by their 0600 mode: nothing is encrypted
-(:attr:`Profile.encrypted` is False; the OS-keyring backend of security reference §2 is not built).
+(:attr:`Profile.encrypted` is False; there is no OS-keyring backend).
 
-How files are handled (security reference §2 "Synthesis", targets S1-S3, threats T7-T9):
+How files are handled (targets S1-S3 in ``docs/reliability.md``):
 
 - writes and reads go through :mod:`gapps_runbook.profile.private_files`: a 0600 temp file in the same
   directory (``O_CREAT|O_EXCL|O_NOFOLLOW``), fsync, ``os.replace``, fsync of the directory, then a

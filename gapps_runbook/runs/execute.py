@@ -25,7 +25,7 @@ What papermill 2.7.0 / nbclient 0.11 do, read in their source, and how this modu
 * papermill gives its ``papermill`` logger to nbclient, which logs each cell's source ("Executing
   cell:") and each kernel message's content at DEBUG: parameters and outputs would reach any DEBUG
   log.  A filter on that logger (:mod:`.papermill_log`) drops those lines, and the secrets passed in are registered with
-  :func:`redact.register_secret` so the package's log redaction also knows them (target L4).
+  :func:`redact.register_secret` so the package's log redaction also knows them (target L4 in ``docs/reliability.md``).
 
 papermill is imported inside the functions (the HTML report is in :mod:`.report`): ``import gapps_runbook`` stays light.
 Before it is, :func:`import_jupyter` keeps jsonschema (imported by nbformat) from importing

@@ -2,7 +2,7 @@
 
 Raw-byte scanners miss secrets inside notebooks: JSON escapes a quote or backslash in a code cell
 (detect-secrets #781, gitleaks #2055), JSON may write ``/`` as ``\\/`` or any character as
-``\\uXXXX``, and images and attachments are base64.  So, per security.md §3 design 6, every file is
+``\\uXXXX``, and images and attachments are base64.  So every file is
 scanned twice:
 
 1. its raw bytes, for each canary raw, JSON- and Python-escaped, URL-encoded (``quote`` and ``quote_plus``),
@@ -14,7 +14,7 @@ scanned twice:
 Google's secret shapes (``GOCSPX-``, ``ya29.``, ``1//``, ``4/`` and JWTs) are reported as a separate
 ``shape`` kind, for secrets no canary covers; a notebook that still has an ``injected-parameters``
 cell, ``metadata.papermill.parameters`` or ``metadata.widgets`` is reported as kind ``structure``
-(target L2), whatever the values.  A :class:`Finding` names a canary by its
+(papermill's parameters and nbclient's widget state), whatever the values.  A :class:`Finding` names a canary by its
 :func:`redact.fingerprint`, never by its value.  Run as ``python -m gapps_runbook.safety.leakscan``.
 """
 

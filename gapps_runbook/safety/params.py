@@ -4,7 +4,7 @@ papermill pastes every parameter into the saved notebook twice: as a code cell t
 ``injected-parameters`` and as ``metadata.papermill.parameters`` (papermill 2.7
 ``parameterize_notebook``); the command line that passed it may also sit in shell history.
 The maintainers' advice (papermill #271, #416) is to pass references and read the secret inside
-the kernel. :func:`parameter_problem` finds what breaks that (reference security.md §3 design 1, target L3;
+the kernel. :func:`parameter_problem` finds what breaks that (target L3 in ``docs/reliability.md``;
 ``runs.parameters.check_parameters`` raises it as an ``InputError``):
 
 * a value shaped like a Google secret (``GOCSPX-``, ``ya29.``, ``1//``, ``4/`` codes), a JWT or a

@@ -1,6 +1,7 @@
 """Scrub an executed notebook so no secret survives in the saved file.
 
-What papermill 2.7 and nbclient 0.11 put into an executed notebook (security.md §3):
+What papermill 2.7 and nbclient 0.11 put into an executed notebook (their ``execute`` and
+``store_widget_state`` code):
 
 * papermill adds a code cell tagged ``injected-parameters`` holding every parameter as source, and
   copies the values into ``metadata.papermill.parameters`` (``parameterize_notebook``);
