@@ -110,22 +110,30 @@ class ClientForm(Form):
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
-        if not files or not files[0]["content"]:  # nothing, or the emptied record put back below
+        if not files or not files[0]["content"]:  # nothing, or the emptied record put back by _read
             return
         self.saved.value = self.tested.value = self.uploaded.value = ""
-        try:
-            stored = actions.act_import_client_bytes(self.site, bytes(files[0]["content"]), self.client_type.value,
-                                                     self.product.value)
-        except RunbookError as exc:
-            self.upload.value = ()  # the upload holds the secret too
-            self.uploaded.value = render.error_html(render.one_line(exc))  # beside the upload, not under the form
+        stored = self._read(files[0])
+        if stored is None:
             return
-        self.upload.value = (_emptied(files[0]),)  # the counter says one file was read; its content is gone
         self._fill(stored)
         self._show(stored)
         self.built_on = self.basis()
         self.uploaded.value = (f"&#10004; Read {render.e(files[0]['name'])} and saved its client in profile "
                                f"{render.e(self.site.profile.name)}")
+
+    def _read(self, upload: Any) -> Any:
+        """The client saved from an uploaded file, or None (its one-line error beside the upload). Either way
+        the upload's content is dropped; the record of a file read stays so the button counts it."""
+        stored = None
+        try:
+            stored = actions.act_import_client_bytes(self.site, bytes(upload["content"]), self.client_type.value,
+                                                     self.product.value)
+        except RunbookError as exc:
+            self.uploaded.value = render.error_html(render.one_line(exc))  # beside the upload, not under the form
+        finally:
+            self.upload.value = (_emptied(upload),) if stored is not None else ()  # no widget keeps the secret
+        return stored
 
     def _fill(self, stored: Any) -> None:
         """The fields show the client just read from a file (the secret box stays empty: it is stored, not shown)."""
