@@ -54,7 +54,7 @@ def token_file_lines(profile: str, path: Path, *, plain: bool = False) -> list[s
         return [f"Token file: {path} (readable by you only)",
                 "The application loads it as Google's \"authorized user\" credentials file, the format Google's "
                 "client libraries read.",
-                "To put a copy where the application reads it, use Hand off to below."]
+                "To put a copy where the application reads it, fill in \"Hand off to\" below."]
     return [
         f"Token file: {shown_path(path)} (google-auth authorized_user JSON, 0600)",
         "The application loads it with google.oauth2.credentials.Credentials.from_authorized_user_file(PATH)",
