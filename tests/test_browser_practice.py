@@ -4,9 +4,10 @@
 starts both on free ports (``--port``, ``GAPPS_RUNBOOK_EMULATOR_PORT=0``); nothing is set up beforehand: no
 profile, no client, no token. Chromium then does what a person does, typing no code and no command:
 
-1. the emulator's landing page: "Download client JSON" of its Desktop app client (labelled practice only);
-2. app 00, then 01: Calendar and Contacts ticked, the Desktop app flow, every console item ticked;
-3. 02: the downloaded file uploaded; the form fills itself and says "saved" beside the upload;
+1. app 00: what the runbook does, and why Calendar and Contacts use the Desktop app flow;
+2. 01: Calendar and Contacts ticked, the Desktop app flow, every console item ticked;
+3. 02: its link to the emulator's page opens it in a new tab; "Download client JSON" of the Desktop app client
+   (labelled practice only); the file uploaded on 02: the form fills itself and says "saved" beside the upload;
 4. 03: the Desktop app (loopback) flow: the emulator's consent page, as Google's, in a new tab; Allow;
 5. 04: Verify: Calendar and Contacts allowed, Gmail refused;
 6. 05: a passphrase, Export: the success line.
@@ -110,25 +111,30 @@ def next_page(page: Any, index: int) -> None:
 
 
 def download_client_json(page: Any, emulator: str, folder: Path) -> tuple[Path, str]:
-    """On the emulator's landing page, download the Desktop app client's JSON as a person does.
+    """From 02's link, the emulator's page in a new tab: download the Desktop app client's JSON as a person does.
 
     Returns:
         The saved file and the client ID the page lists beside the link.
     """
     from playwright.sync_api import expect
 
-    page.goto(emulator + "/")
-    desktop = page.locator("ul.clients li", has_text="(Desktop app)")
-    expect(desktop).to_have_count(1)
+    link = page.locator(".gapps-app a.gapps-practice-page")
+    expect(link).to_have_attribute("href", emulator + "/")
+    with page.context.expect_page(timeout=LONG) as opened:
+        link.click()
+    landing = opened.value
+    desktop = landing.locator("ul.clients li", has_text="(Desktop app)")
+    expect(desktop).to_have_count(1, timeout=LONG)
     expect(desktop.locator(".practice")).to_have_text(PRACTICE_ONLY)
     client_id = desktop.locator("code").first.inner_text()
-    shoot(page, "practice_emulator_landing", focus=None)
-    with page.expect_download(timeout=LONG) as started:
+    shoot(landing, "practice_emulator_landing", focus=None)
+    with landing.expect_download(timeout=LONG) as started:
         desktop.get_by_role("link", name="Download client JSON").click()
     download = started.value
     assert download.suggested_filename == f"client_secret_{client_id}.json"  # the console's file name
     target = folder / download.suggested_filename
     download.save_as(str(target))
+    landing.close()
     return target, client_id
 
 
@@ -250,15 +256,14 @@ def test_a_no_code_practice_run_from_the_emulators_page_to_an_exported_token(
         chromium: Any, practice: dict[str, Any], seen: list[str], tmp_path: Path) -> None:
     page = chromium.new_page()
     try:
-        path, client_id = download_client_json(page, practice["emulator"], tmp_path)
-        assert json.loads(path.read_text())["installed"]["client_id"] == client_id
-
         page.goto(practice["app"])
         expect_page(page, 0)
         intro_00(page)
         next_page(page, 1)
         tick_01(page)
         next_page(page, 2)
+        path, client_id = download_client_json(page, practice["emulator"], tmp_path)
+        assert json.loads(path.read_text())["installed"]["client_id"] == client_id
         upload_02(page, path, client_id)
         next_page(page, 3)
         authorize_03(page)

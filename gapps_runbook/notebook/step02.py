@@ -5,6 +5,7 @@ Imported only when the notebook runs interactively; see :mod:`.forms_common` for
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import ipywidgets as w
@@ -12,6 +13,7 @@ import ipywidgets as w
 from .. import runbook
 from ..errors import RunbookError
 from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..oauth.endpoints import LOOPBACK_HOSTS
 from ..views import render
 from . import actions
 from .forms_common import Form, button
@@ -53,7 +55,7 @@ class ClientForm(Form):
         self.stored = w.HTML()
         self.layout(self.product, w.HBox([self.client_id, self.id_hint]), self.secret, self.client_type, self.project,
                     w.HBox([self.save, self.saved]),
-                    w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"),
+                    w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:" + practice_note(site)),
                     w.HBox([self.upload, self.uploaded]), self.stored, w.HBox([self.test, self.tested]))
         self.observe(self.client_id, self._on_client_id)
         self.on_click(self.save, self._on_save)
@@ -152,3 +154,15 @@ def _emptied(upload: Any) -> dict[str, Any]:
     button counts the file read while no widget state holds the client secret."""
     return {"name": upload["name"], "type": upload["type"], "size": upload["size"], "content": memoryview(b""),
             "last_modified": upload["last_modified"]}
+
+
+def practice_note(site: Any) -> str:
+    """On a provider on this machine (the practice emulator): where its practice clients' JSON files are, a
+    link a person opens in a new tab (the emulator's page at ``/``); "" for any other provider. Nothing is fetched."""
+    issuer = str(site.issuer or site.profile.load_settings().get("issuer") or "")
+    if urllib.parse.urlsplit(issuer).hostname not in LOOPBACK_HOSTS:
+        return ""
+    page = issuer.rstrip("/") + "/"
+    return (f"<br><i>Practising?</i> The emulator's page, <a href='{render.e(page)}' target='_blank' rel='noopener' "
+            f"class='gapps-practice-page' style='text-decoration:underline'>{render.e(page)}</a>, offers each "
+            "practice client's JSON to download.")
