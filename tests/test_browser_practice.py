@@ -104,8 +104,14 @@ def expect_page(page: Any, index: int) -> None:
     expect(page.locator(".gapps-app .gapps-form").first).to_be_visible(timeout=LONG)
 
 
+NO_CODE = re.compile(r"\$[A-Z_]{3,}|~/|from_authorized_user_file|\w+ = '|import \w+")
+"""What an app page must not show: an unexpanded variable, a home-relative path, Python."""
+
+
 def next_page(page: Any, index: int) -> None:
-    """Click Next; wait for page ``index``."""
+    """Click Next; wait for page ``index``, the last one checked for code first."""
+    shown = page.locator(".gapps-app").inner_text()
+    assert not NO_CODE.search(shown), NO_CODE.search(shown)
     page.locator(".gapps-app button[title='Next']").click()
     expect_page(page, index)
 
@@ -230,7 +236,7 @@ def verify_04(page: Any) -> None:
                  "ok  Gmail users.getProfile: refused, as expected"):
         expect(report).to_contain_text(line)
     text = panel.inner_text()
-    assert "from_authorized_user_file" not in text and "$" not in text and "~/" not in text  # no code, no variable
+    assert not NO_CODE.search(text) and "$" not in text  # no code, no variable
     token_file = Path(text.split("Token file: ", 1)[1].split(" ", 1)[0])
     assert token_file.is_absolute() and token_file.is_file()  # the real path, to copy
     shoot(page, "practice_04_verified", focus=None)
