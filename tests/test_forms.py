@@ -159,20 +159,41 @@ def test_client_id_is_checked_inline_with_the_fix(home: str, emu: Any) -> None:
     assert form.message.value == ""
 
 
-def test_upload_of_the_client_json_is_stored_and_the_upload_emptied(home: str, emu: Any) -> None:
+def test_upload_of_the_client_json_fills_the_form_and_confirms_beside_the_upload(home: str, emu: Any) -> None:
     import datetime
     import json
 
     site = _site(home, emu)
     client = emu.emulator.desktop_client
     data = json.dumps({"installed": {"client_id": client.client_id, "client_secret": client.client_secret,
-                                     "redirect_uris": ["http://localhost"]}}).encode()
-    form = step02.ClientForm(site)
+                                     "project_id": "pbx-123", "redirect_uris": ["http://localhost"]}}).encode()
+    form = step02.ClientForm(site, client_type="desktop")
+    form.product.value = "PBX Calendar"
     form.upload.value = ({"name": "client.json", "type": "application/json", "size": len(data),
-                          "content": memoryview(data), "last_modified": datetime.datetime.now()},)
-    assert form.upload.value == ()
+                          "content": memoryview(data), "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
     assert site.profile.load_client().client_type == "desktop"
     assert client.client_id in form.stored.value
+    assert [entry["name"] for entry in form.upload.value] == ["client.json"]  # the button counts it: "(1)"
+    assert all(bytes(entry["content"]) == b"" for entry in form.upload.value)  # its content is gone
+    assert (form.client_id.value, form.client_type.value, form.project.value) == (client.client_id, "desktop",
+                                                                                  "pbx-123")
+    assert form.secret.value == "" and form.secret.placeholder.startswith("stored")
+    assert "saved its client in profile" in form.uploaded.value and form.saved.value == ""
+    assert form.product.value == "PBX Calendar"
+    state = repr(w.Widget.get_manager_state(drop_defaults=False))
+    assert client.client_secret not in state
+
+
+def test_a_bad_upload_is_one_line_beside_the_upload(home: str, emu: Any) -> None:
+    import datetime
+
+    site = _site(home, emu)
+    form = step02.ClientForm(site)
+    form.upload.value = ({"name": "notes.json", "type": "application/json", "size": 9,
+                          "content": memoryview(b"not json!"), "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    assert form.upload.value == ()
+    assert "Fix:" in form.uploaded.value and form.saved.value == "" and form.message.value == ""
+    assert site.profile.load_client() is None
 
 
 # --- 03 ---------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def _start_here(app: RunbookApp) -> Any:
             self.hint.value = f"The next pages work on profile <b>{render.e(name)}</b> (one profile per site)."
             app.use_profile(name)
 
-    return AppStartHere(profile=app.profile, home=app.home, issuer=app.issuer)
+    return AppStartHere(profile=app.profile, home=app.home, issuer=app.issuer, intro=True)
 
 
 def _checklist(app: RunbookApp) -> Any:
@@ -106,7 +106,7 @@ def _authorize(app: RunbookApp) -> Any:
 def _token_status(app: RunbookApp) -> Any:
     from ..notebook.step04 import TokenStatusForm
 
-    return TokenStatusForm(app.site())
+    return TokenStatusForm(app.site(), plain=True)
 
 
 def _backup_restore(app: RunbookApp) -> Any:

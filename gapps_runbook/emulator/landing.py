@@ -28,7 +28,7 @@ from .served import ServedEmulator
 
 CLIENT_JSON_PATH = "/client-json/"
 """Where a practice client's JSON is downloaded: this, then the client ID."""
-PRACTICE_ONLY = "Practice only: works with this emulator and nowhere else."
+PRACTICE_ONLY = "Practice only: its secret works with this emulator and nowhere else."
 """The label beside each download (the file holds a secret, but one only this emulator accepts)."""
 TYPE_NOTE = " As Google's, the file does not say its type: choose 'TVs and Limited Input devices' in step 02."
 """Added for a TVs client: its file, like the console's, has no redirect URI to tell it from a Desktop app one."""

@@ -169,8 +169,34 @@ def update_as(handle: Any, bundle: dict[str, str], parent: dict[str, Any] | None
         reset(token)
 
 
+SCROLL_WITHIN_MS = 60_000
+"""A form's cell scrolls itself into view only when shown this recently: not when a saved notebook is reopened."""
+
+
+def scroll_bundle(shown_at: float | None = None) -> dict[str, str]:
+    """A hidden output whose script scrolls its cell to the top of the notebook once, when the form is shown.
+
+    After Run > Run All Cells, JupyterLab scrolls to the last cell while its output is still empty, so the
+    form would grow below the window. The script runs once, as the trusted output is attached (JupyterLab
+    runs a trusted HTML output's scripts; untrusted, or outside JupyterLab, it is dropped and nothing moves),
+    and does nothing in a notebook reopened later (:data:`SCROLL_WITHIN_MS`).
+
+    Args:
+        shown_at: When the form is shown (epoch seconds); None: now.
+    """
+    at = int((time.time() if shown_at is None else shown_at) * 1000)
+    script = ("(function(){var s=document.currentScript;"
+              f"if(!s||Date.now()-{at}>{SCROLL_WITHIN_MS})return;"
+              "var c=s.closest('.jp-Cell');"
+              "if(c)requestAnimationFrame(function(){c.scrollIntoView({block:'start'});});})();")
+    return {"text/html": ("<style>.jp-OutputArea-child:has(.gapps-scroll){display:none}</style>"
+                          f"<div class='gapps-scroll'></div><script>{script}</script>"),
+            "text/plain": ""}
+
+
 def show_form(form: Any) -> Any:
-    """Display a form built in the main thread: its dated static summary, then its widget.
+    """Display a form built in the main thread: its dated static summary, then its widget (after a hidden
+    output that scrolls the cell into view once: :func:`scroll_bundle`).
 
     The summary is a plain ``text/html`` output with a display id, kept up to date by the form
     (``form.refresh_summary()``, sent as the displaying cell: :func:`update_as`), so the saved notebook
@@ -180,6 +206,7 @@ def show_form(form: Any) -> Any:
     from IPython.display import display
 
     form.parent = cell_parent()
+    display(scroll_bundle(), raw=True)  # the cell in view after Run All (the form grows below it)
     form.static = display(static_bundle(form.summary_html()), raw=True, display_id=True)
     bundle = form.box._repr_mimebundle_()
     bundle["text/plain"] = ""

@@ -16,11 +16,22 @@ from ..views import render
 from . import actions
 from .forms_common import Form, button, lab_links
 
+INTRO = (
+    "This runbook connects the server you installed to Google Workspace with an OAuth 2.0 token a person approves.",
+    "01 prepares the Google Cloud console, 02 stores the OAuth client, 03 gets the token, 04 proves what it opens, "
+    "05 backs it up; one profile per site.",
+    "Calendar and Contacts use the Desktop app flow (you approve in a browser on this machine): Google's device "
+    "flow, for TVs and limited-input devices, refuses their scopes.",
+)
+"""What the app's first page says first (the notebook's own introduction says it at more length). The device
+flow's allowed scopes: https://developers.google.com/identity/protocols/oauth2/limited-input-device#allowedscopes"""
+
 
 class StartHereForm(Form):
-    """Pick the profile (one per site) and see every step's status, with links to the notebooks."""
+    """Pick the profile (one per site) and see every step's status, with links to the notebooks; with ``intro``
+    (the app's first page), :data:`INTRO` above them."""
 
-    def __init__(self, *, profile: str = "default", home: str = "", issuer: str = "") -> None:
+    def __init__(self, *, profile: str = "default", home: str = "", issuer: str = "", intro: bool = False) -> None:
         super().__init__()
         self.home, self.issuer = home, issuer
         names = sorted({*runbook.ProfileStore(Path(home) if home else None).names(), profile})
@@ -29,7 +40,9 @@ class StartHereForm(Form):
         self.reload = button("Reload", icon="refresh")
         self.hint = w.HTML()
         self._rereading = False  # new options reset the picker's value: that is no pick
-        self.layout(w.HBox([self.picker, self.reload]), self.hint, self.table)
+        lines = "".join(f"<p style='margin:0.2em 0'>{render.e(line)}</p>" for line in INTRO) if intro else ""
+        self.intro = w.HTML(lines, layout=w.Layout(max_width="60em"))
+        self.layout(self.intro, w.HBox([self.picker, self.reload]), self.hint, self.table)
         self.observe(self.picker, self._on_pick)
         self.on_click(self.reload, self._on_reload)
         self._show(profile)

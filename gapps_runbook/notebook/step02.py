@@ -5,6 +5,7 @@ Imported only when the notebook runs interactively; see :mod:`.forms_common` for
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import ipywidgets as w
@@ -12,6 +13,7 @@ import ipywidgets as w
 from .. import runbook
 from ..errors import RunbookError
 from ..oauth.clients import CLIENT_TYPE_LABELS
+from ..oauth.endpoints import LOOPBACK_HOSTS
 from ..views import render
 from . import actions
 from .forms_common import Form, button
@@ -49,11 +51,12 @@ class ClientForm(Form):
         self.test = button("Test client", icon="check")
         self.tested = w.HTML()  # the provider's answer beside the button
         self.upload = w.FileUpload(accept=".json,application/json", multiple=False, description="Client JSON")
+        self.uploaded = w.HTML()  # "Saved" or the upload's error, beside the upload
         self.stored = w.HTML()
         self.layout(self.product, w.HBox([self.client_id, self.id_hint]), self.secret, self.client_type, self.project,
                     w.HBox([self.save, self.saved]),
-                    w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:"), self.upload, self.stored,
-                    w.HBox([self.test, self.tested]))
+                    w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:" + practice_note(site)),
+                    w.HBox([self.upload, self.uploaded]), self.stored, w.HBox([self.test, self.tested]))
         self.observe(self.client_id, self._on_client_id)
         self.on_click(self.save, self._on_save)
         self.on_click(self.test, self._on_test)
@@ -109,16 +112,57 @@ class ClientForm(Form):
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
-        if not files:
+        if not files or not files[0]["content"]:  # nothing, or the emptied record put back by _read
             return
-        try:
-            stored = actions.act_import_client_bytes(self.site, bytes(files[0]["content"]), self.client_type.value,
-                                                     self.product.value)
-        finally:
-            self.upload.value = ()  # the upload holds the secret too
+        self.saved.value = self.tested.value = self.uploaded.value = ""
+        stored = self._read(files[0])
+        if stored is None:
+            return
+        self._fill(stored)
         self._show(stored)
         self.built_on = self.basis()
-        self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
+        self.uploaded.value = (f"&#10004; Read {render.e(files[0]['name'])} and saved its client in profile "
+                               f"{render.e(self.site.profile.name)}")
+
+    def _read(self, upload: Any) -> Any:
+        """The client saved from an uploaded file, or None (its one-line error beside the upload). Either way
+        the upload's content is dropped; the record of a file read stays so the button counts it."""
+        stored = None
+        try:
+            stored = actions.act_import_client_bytes(self.site, bytes(upload["content"]), self.client_type.value,
+                                                     self.product.value)
+        except RunbookError as exc:
+            self.uploaded.value = render.error_html(render.one_line(exc))  # beside the upload, not under the form
+        finally:
+            self.upload.value = (_emptied(upload),) if stored is not None else ()  # no widget keeps the secret
+        return stored
+
+    def _fill(self, stored: Any) -> None:
+        """The fields show the client just read from a file (the secret box stays empty: it is stored, not shown)."""
+        self.product.value = stored.product_name
+        self.client_id.value = stored.client_id
+        self.client_type.value = stored.client_type
+        self.project.value = stored.project_id or self.project.value
+        self.secret.placeholder = "stored; type one only to replace it"
 
     def _show(self, stored: Any) -> None:
         self.stored.value = "<pre>" + render.e("\n".join(render.client_lines(stored))) + "</pre>"
+
+
+def _emptied(upload: Any) -> dict[str, Any]:
+    """An uploaded file's record without its content (name, type, size and time kept), so that the upload
+    button counts the file read while no widget state holds the client secret."""
+    return {"name": upload["name"], "type": upload["type"], "size": upload["size"], "content": memoryview(b""),
+            "last_modified": upload["last_modified"]}
+
+
+def practice_note(site: Any) -> str:
+    """On a provider on this machine (the practice emulator): where its practice clients' JSON files are, a
+    link a person opens in a new tab (the emulator's page at ``/``); "" for any other provider. Nothing is fetched."""
+    issuer = str(site.issuer or site.profile.load_settings().get("issuer") or "")
+    if urllib.parse.urlsplit(issuer).hostname not in LOOPBACK_HOSTS:
+        return ""
+    page = issuer.rstrip("/") + "/"
+    return (f"<br><i>Practising?</i> The emulator's page, <a href='{render.e(page)}' target='_blank' rel='noopener' "
+            f"class='gapps-practice-page' style='text-decoration:underline'>{render.e(page)}</a>, offers each "
+            "practice client's JSON to download.")

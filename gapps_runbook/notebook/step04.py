@@ -29,9 +29,9 @@ TOKEN_FOLLOWED = "The stored token changed elsewhere (revoked or replaced); the 
 class TokenStatusForm(Form):
     """Token id, a live expiry countdown, granted vs requested scopes; Refresh, Verify, Revoke with proof."""
 
-    def __init__(self, site: Any) -> None:
+    def __init__(self, site: Any, *, plain: bool = False) -> None:
         super().__init__()
-        self.site = site
+        self.site, self.plain = site, plain  # plain: the app's page (no code on it: views.lastmile)
         self.table = w.HTML()
         self.expires = w.Label()
         self.ticking = (self.expires,)  # the countdown: its ticks alone do not re-send the summary
@@ -122,7 +122,7 @@ class TokenStatusForm(Form):
         self.has_token = st.token_id is not None
         for widget in (self.refresh, self.verify, self.revoke, self.handoff):  # nothing to act on without a token
             widget.disabled = not self.has_token
-        where = token_file_lines(self.site.profile.name, self.site.profile.file(TOKEN_FILE))
+        where = token_file_lines(self.site.profile.name, self.site.profile.file(TOKEN_FILE), plain=self.plain)
         self.where.value = "<br>".join(render.e(line) for line in where) if self.has_token else ""
         self._update_expiry()
 

@@ -8,7 +8,15 @@ already carries the profile, the runbook home and the issuer, with no outputs an
 Reopening keeps the engineer's copies as they are: an existing workspace notebook is never
 overwritten. When the template changed since the copy was made (the manifest ``.workspace.json``
 records the hash of each copy as first written), the new copy is written beside it as
-``<name>.new.ipynb`` and reported. Pure file work: nothing here starts JupyterLab or a kernel.
+``<name>.new.ipynb`` and reported.
+
+The workspace also carries its own JupyterLab configuration (:data:`LAB_CONFIG`, a folder ``lab_server``
+puts on Jupyter's config path for this workspace only; the user's own Jupyter settings are never written):
+JupyterLab's announcements plugin is disabled, so no "Would you like to get notified about official Jupyter
+news?" toast covers the form and nothing is fetched from the internet (JupyterLab's page config
+``disabledExtensions``, https://jupyterlab.readthedocs.io/en/stable/user/directories.html#labconfig-directories,
+with ``fetchNews`` and ``checkForUpdates`` off as default setting overrides besides). Pure file work:
+nothing here starts JupyterLab or a kernel.
 """
 
 from __future__ import annotations
@@ -32,6 +40,16 @@ PARAMETERS = ("profile", "home", "issuer")
 """The parameters every workspace copy carries (the notebooks' shared parameters, in this order)."""
 NEW_SUFFIX = ".new.ipynb"
 """A newer template's copy is offered as ``<name>.new.ipynb`` beside the engineer's notebook."""
+LAB_CONFIG = ".jupyter"
+"""The workspace's own Jupyter configuration folder (hidden from JupyterLab's file browser)."""
+ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
+"""JupyterLab's plugin that asks about, and fetches, Jupyter news and update checks."""
+LAB_FILES: dict[str, dict[str, Any]] = {
+    "page_config.json": {"disabledExtensions": {ANNOUNCEMENTS: True}},
+    "default_setting_overrides.json": {
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}},
+}
+"""``labconfig/`` files of :data:`LAB_CONFIG`: the news plugin off, and its settings off should it load anyway."""
 _DROPPED_METADATA = ("widgets", "papermill")
 """Notebook metadata a copy must not inherit (saved widget state; papermill's run records)."""
 
@@ -73,6 +91,21 @@ class Workspace:
 def workspace_dir(home: Path, profile: str) -> Path:
     """``<home>/workspaces/<profile>``: the profile's working folder (the name checked like a profile's)."""
     return Path(home) / "workspaces" / check_profile_name(profile)
+
+
+def lab_config_dir(folder: Path) -> Path:
+    """The Jupyter configuration folder of the workspace ``folder`` (``lab_server`` adds it to Jupyter's path)."""
+    return Path(folder) / LAB_CONFIG
+
+
+def write_lab_config(folder: Path) -> None:
+    """Write the workspace's JupyterLab configuration (:data:`LAB_FILES`), 0700/0600, every time: it is the
+    runbook's, not the engineer's."""
+    config = lab_config_dir(folder)
+    ensure_private_dir(config)
+    ensure_private_dir(config / "labconfig")
+    for name, content in LAB_FILES.items():
+        write_private(config / "labconfig" / name, (json.dumps(content, indent=1) + "\n").encode("utf-8"))
 
 
 def parameter_line(name: str, value: object, line: str) -> str:
@@ -174,4 +207,5 @@ def prepare(profile: str, *, home: Path, issuer: str, templates: Path) -> Worksp
             result.newer.append(name)
         manifest.setdefault(name, digest)
     write_private(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    write_lab_config(folder)
     return result

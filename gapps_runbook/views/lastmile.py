@@ -39,8 +39,22 @@ def shown_path(path: Path) -> str:
     return text
 
 
-def token_file_lines(profile: str, path: Path) -> list[str]:
-    """Where the token file is and how the application loads it (google-auth ``authorized_user``)."""
+def token_file_lines(profile: str, path: Path, *, plain: bool = False) -> list[str]:
+    """Where the token file is and how the application loads it (google-auth ``authorized_user``).
+
+    Args:
+        profile: The profile's name.
+        path: The token file.
+        plain: For a page with no code (the app): the real path and plain words, no Python, no variable, no
+            command (the page's own "Hand off to" does it). Else (a notebook, the CLI) the path as a person
+            types it (:func:`shown_path`) and the call that loads it
+            (https://googleapis.dev/python/google-auth/latest/reference/google.oauth2.credentials.html).
+    """
+    if plain:
+        return [f"Token file: {path} (readable by you only)",
+                "The application loads it as Google's \"authorized user\" credentials file, the format Google's "
+                "client libraries read.",
+                "To put a copy where the application reads it, fill in \"Hand off to\" below."]
     return [
         f"Token file: {shown_path(path)} (google-auth authorized_user JSON, 0600)",
         "The application loads it with google.oauth2.credentials.Credentials.from_authorized_user_file(PATH)",
