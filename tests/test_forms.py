@@ -178,9 +178,37 @@ def test_upload_of_the_client_json_is_stored_and_the_upload_emptied(home: str, e
 # --- 03 ---------------------------------------------------------------------------------------
 
 
+def _start(form: step03.AuthorizeForm) -> step03.AuthorizeForm:
+    """Opening 03 starts nothing; its start button (what a person clicks) does."""
+    assert form.thread is None and form.phase == "ready" and form.new_code.description == form.start_label
+    form.new_code.click()
+    return form
+
+
+@pytest.mark.parametrize("flow", ["device", "desktop"])
+def test_opening_03_sends_nothing_and_says_what_it_will_ask_and_where(home: str, emu: Any, flow: str) -> None:
+    site = _device(home, emu)[0] if flow == "device" else _desktop(home, emu)
+    _ = site.endpoints  # discovery (the provider's public metadata) is no request of the authorization
+    before = len(emu.emulator.requests)
+    form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",) if flow == "device" else ("calendar", "openid")),
+                                flow=flow, timeout=60)
+    host = emu.base_url.removeprefix("http://")
+    intro = form.intro.value
+    assert f"<b>{host} (the emulator)</b>" in intro and "Nothing is sent before you click" in intro
+    assert ("device code (the device flow)" if flow == "device" else "(the Desktop app flow)") in intro
+    assert "<code>email</code>" in intro and "userinfo" not in intro
+    assert form.new_code.description == ("Ask for a code" if flow == "device" else "Make the sign-in link")
+    assert form.card.value == "" and form.cancel.layout.display == "none" and form.thread is None
+    assert emu.emulator.requests[before:] == []
+    form.new_code.click()
+    _wait_for(lambda: form.card.value)
+    assert emu.emulator.requests[before:] != [] or flow == "desktop"  # the click asked (desktop: a local link)
+    form.stop()
+
+
 def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home: str, emu: Any) -> None:
     site, _client = _device(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     code = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
     assert "<svg" in form.card.value and "/device" in form.card.value and "Copy" in form.card.value
     countdown = r"Code expires in ((\d+ min )?\d+ s|\d+ min) \(until \d\d:\d\d UTC\)"
@@ -202,7 +230,7 @@ def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home
 
 def test_cancel_stops_polling_and_new_code_starts_over(home: str, emu: Any) -> None:
     site, _client = _device(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     first = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
     form.cancel.click()
     assert not form.thread.is_alive()
@@ -218,9 +246,9 @@ def test_cancel_stops_polling_and_new_code_starts_over(home: str, emu: Any) -> N
 
 def test_running_the_cell_again_stops_the_previous_forms_threads(home: str, emu: Any) -> None:
     site, _client = _device(home, emu)
-    first = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    first = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     _wait_for(lambda: CODE_RE.search(first.card.value))
-    second = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    second = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     assert not first.thread.is_alive() and second.thread.is_alive()
     second.stop()
     panel = step04.TokenStatusForm(site)
@@ -231,14 +259,14 @@ def test_running_the_cell_again_stops_the_previous_forms_threads(home: str, emu:
 
 def _link(form: step03.AuthorizeForm) -> str:
     """The Desktop card's link (a button opening a new tab), once shown."""
-    card = _wait_for(lambda: "Open Google" in form.card.value and form.card.value)
+    card = _wait_for(lambda: "Open the sign-in page" in form.card.value and form.card.value)
     assert "gapps-link-button" in card and 'target="_blank"' in card and "noopener" in card
     return html.unescape(re.search(r'href="([^"]+)"', card).group(1))
 
 
 def test_desktop_flow_shows_the_link_and_finishes_in_the_background(home: str, emu: Any) -> None:
     site = _desktop(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=600)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=600))
     url = _link(form)
     waiting = r"Waiting for approval in the browser \((9 min \d+ s|10 min) left, until \d\d:\d\d UTC\)"
     assert re.fullmatch(waiting, _wait_for(lambda: form.countdown.value))
@@ -252,7 +280,7 @@ def test_desktop_flow_shows_the_link_and_finishes_in_the_background(home: str, e
 
 def test_paste_back_is_a_normal_way_to_finish_the_same_attempt(home: str, emu: Any) -> None:
     site = _desktop(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60))
     url = _link(form)
     assert "Approved on another computer?" in form.summary_html() and form.message.value == ""
     form.paste.value = "http://127.0.0.1:1/?state=nope&code=4/x"  # a typo: said beside the box, the wait goes on
@@ -271,7 +299,7 @@ def test_a_wrong_secret_says_the_exchange_failed_with_step_02s_fix(home: str, em
     site = _site(home, emu)
     client = emu.emulator.desktop_client
     runbook.save_client(site, client_id=client.client_id, client_secret="GOCSPX-" + "w" * 28, client_type="desktop")
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60))
     landing = requests.get(_approve_in_browser(_link(form)), timeout=30)
     form.thread.join(30)
     assert "<h1>The token exchange failed</h1>" in landing.text and "runbook step 02" in landing.text
@@ -513,8 +541,8 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
 
     def card(h: str) -> None:
         site = actions.open_site("default", h, "")
-        form = step03.AuthorizeForm(site, runbook.requested_scopes(actions.open_site("default", h, "")))
-        url = re.search(r'href="([^"]+)"', _wait_for(lambda: "Open Google" in form.card.value and form.card.value)).group(1)
+        form = _start(step03.AuthorizeForm(site, runbook.requested_scopes(actions.open_site("default", h, ""))))
+        url = re.search(r'href="([^"]+)"', _wait_for(lambda: "sign-in page" in form.card.value and form.card.value)).group(1)
         requests.get(_approve_in_browser(url.replace("&amp;", "&")), timeout=10)
         form.thread.join(30)
         assert "Authorized" in form.result.value
