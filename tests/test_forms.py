@@ -116,7 +116,15 @@ def test_checklist_ticks_are_saved_and_incomplete_while_the_preflight_fails(home
     assert "Preflight FAILED" in form.verdict_html.value and "invalid_scope" in form.verdict_html.value
     assert "not complete" in form.summary.value and "preflight fails" in form.summary.value
     assert [k for _b, k in form.ticks][-1] == "client:device"
+    assert "Not saved yet" in form.saved.value  # a preview: nothing stored changed
+    assert site.profile.load_settings()["checklist"] == dict.fromkeys(keys, True)
+    assert "preflight" not in site.profile.load_settings().get("steps", {})
+    form.flow.value = "auto"  # back: the Desktop app client's tick is still there
+    assert "Checklist: complete (5/5 ticked)" in form.summary.value
+    form.flow.value = "device"
+    form.save.click()  # saved: recorded as step 01's outcome
     assert site.profile.load_settings()["steps"]["preflight"]["status"] == "failed"
+    assert "Saved in profile" in form.saved.value
 
 
 # --- 02 ---------------------------------------------------------------------------------------
@@ -778,13 +786,18 @@ def test_04_refresh_clears_verify_revoke_disables_and_the_summary_has_no_secret(
         assert "Proof from real data: 1 calendar(s)" in form.checks.value
         form.refresh.click()
         assert form.checks.value == ""  # the old results are gone
-        form.copy.click()
         token = site.profile.load_token()
-        assert f"Token id: {token.token_id}" in form.summary.value
-        assert token.refresh_token not in form.summary.value and token.access_token not in form.summary.value
+        copied = html.unescape(form.copy.value)  # what the Copy button copies (in the browser), and its hint beside it
+        assert f"Token id: {token.token_id}" in copied and "Refresh token: yes" in copied
+        assert "Copy summary for the ticket</button> <small>Copies the steps" in copied
+        assert token.refresh_token not in copied and token.access_token not in copied
+        assert form.copy in form.private  # a button and its text: not in the saved summary
+        form.handed.value = "Handed off to /etc/app/token.json"  # an output about this token
         form.revoke.click()
         form.confirm.click()
         assert all(b.disabled for b in (form.refresh, form.verify, form.revoke, form.handoff))
+        copied = html.unescape(form.copy.value)  # after Revoke nothing shown claims the old token
+        assert token.token_id not in copied and "Refresh token: yes" not in copied and form.handed.value == ""
         requests_done = runbook.authorize(site, scopes.scopes_for(("calendar", "openid")), flow="desktop", timeout=30,
                                           open_url=lambda url: requests.get(_approve_in_browser(url), timeout=10))
         assert requests_done.token.token_id
