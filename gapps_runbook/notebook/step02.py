@@ -34,7 +34,8 @@ class ClientForm(Form):
         self.product = w.Text(value=product_name or (stored.product_name if stored else ""), description="Product name",
                               style=_LABELS, layout=w.Layout(width=_FIELD))
         self.client_id = w.Text(value=client_id, description="Client ID", continuous_update=False,
-                                placeholder="123456789012-....apps.googleusercontent.com", layout=w.Layout(width="60%"),
+                                placeholder="123456789012-....apps.googleusercontent.com",
+                                layout=w.Layout(width="60%", min_width=_FIELD, flex="0 0 auto"),
                                 style=_LABELS)
         self.id_hint = w.HTML()
         self.secret = w.Password(description="Secret", placeholder="GOCSPX-...", style=_LABELS,
@@ -88,6 +89,7 @@ class ClientForm(Form):
                                              client_type=self.client_type.value, product_name=self.product.value,
                                              project_id=self.project.value)
         except RunbookError as exc:
+            self.id_hint.value = ""  # one message per error: beside the button pressed
             self.saved.value = render.error_html(render.one_line(exc))  # beside the Save button
             return
         finally:
