@@ -264,7 +264,7 @@ def save(page: Any, notebook: Path | None = None, holding: str = "") -> None:
     assert wait_until(saved, LONG / 1000, poll=1.0), f"{notebook.name} was never saved holding {holding!r}"
 
 
-START_03 = re.compile(r"^(Ask for a code|Make the sign-in link)$")
+START_03 = re.compile(r"(Ask for a code|Make the sign-in link)$")
 """Step 03's start button: opening 03 asks the provider for nothing until a person clicks it."""
 
 

@@ -69,7 +69,7 @@ class AuthorizeForm(Form):
         for line in (self.card, self.countdown, self.status, self.result):
             line.layout.display = "none"  # shown once they say something (:meth:`_put`)
         self.cancel = button("Cancel", "warning", "stop")
-        self.new_code = button("New code", "primary", "play")
+        self.new_code = button("New code", "primary")
         self.paste = w.Text(placeholder="http://127.0.0.1:PORT/?state=...&code=...",
                             layout=w.Layout(flex="1 1 auto", width="auto", min_width="12em"))
         self.paste_finish = button("Finish with this address", "primary")
