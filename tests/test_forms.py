@@ -718,6 +718,54 @@ def test_a_20_s_device_code_shows_20_s_never_0_min() -> None:
     assert "0 min" not in render.device_code_lines(grant) + render.device_code_html(grant, qr=False)
 
 
+def test_the_device_card_link_is_styled_and_copy_says_copied() -> None:
+    card = render.device_code_html(_grant(1800), qr=False)
+    assert (f'<a href="https://example.test/device" target="_blank" rel="noopener" style="{render.LINK_STYLE}">'
+            in card)
+    copy = html.unescape(re.search(r'<button class="gapps-copy" type="button" onclick="([^"]*)"', card).group(1))
+    assert 'navigator.clipboard.writeText("WXYZ-BCDF")' in copy and "b.textContent='Copied'" in copy
+    assert "Not copied: select the text" in copy  # a refused clipboard is said, not hidden
+
+
+def test_the_sign_in_button_names_no_provider_and_03_says_what_it_will_ask_and_where() -> None:
+    assert ">Open the sign-in page</a>" in render.link_html("https://example.test/auth?x=1")
+    assert "Google" not in render.link_html("https://example.test/auth?x=1")
+    line = render.plan_line("device", ("openid", "email"), "127.0.0.1:8765 (the emulator)", "Ask for a code")
+    assert line == ("Ask for a code asks 127.0.0.1:8765 (the emulator) for a device code (the device flow), to enter "
+                    "on its page from any device. Scopes: openid, email. Nothing is sent before you click.")
+    desktop = render.plan_html("desktop", (scopes.SCOPE_PREFIX + "userinfo.email",), "accounts.google.com",
+                               "Make the sign-in link")
+    assert "<b>Make the sign-in link</b> makes a sign-in link for <b>accounts.google.com</b> (the Desktop app" in desktop
+    assert "<code>email</code>" in desktop and "userinfo" not in desktop
+
+
+def test_one_name_per_scope_where_asked_and_where_granted() -> None:
+    from types import SimpleNamespace
+
+    long_email = scopes.SCOPE_PREFIX + "userinfo.email"
+    assert render.scope_name(long_email) == "email" and render.scope_name("email") == "email"
+    assert render.scope_name(scopes.SCOPE_PREFIX + "calendar.readonly") == scopes.SCOPE_PREFIX + "calendar.readonly"
+    st = SimpleNamespace(profile="p", client_id="c", token_id="t", expires_in=60, account="a", has_refresh_token=True,
+                         handed_off_to=None, refresh_token_expires_in=None, scopes=("openid", long_email),
+                         missing_scopes=(), requested_since=())
+    import gapps_runbook.views.render as module
+
+    health = module.health
+    module.health = lambda _st: SimpleNamespace(word="ok")  # type: ignore[assignment]
+    try:
+        asked, granted = render.status_rows(st, ("openid", "email")), render.status_rows(st)  # type: ignore[arg-type]
+    finally:
+        module.health = health  # type: ignore[assignment]
+    assert ("granted", "email") in asked and ("granted", "email") in granted
+    assert all(long_email != value for _label, value in asked + granted)
+
+
+def test_an_exports_time_on_00_is_the_short_utc_time() -> None:
+    from gapps_runbook.oauth.clock import utc_text
+
+    assert utc_text("2026-12-06 04:35 UTC") == "2026-12-06 04:35 UTC"  # an export record's own form
+
+
 def test_the_complete_verification_link_is_shown_and_is_what_the_qr_code_encodes() -> None:
     complete = "https://example.test/device?user_code=WXYZ-BCDF"
     line, card = render.device_code_lines(_grant(1800, complete)), render.device_code_html(_grant(1800, complete))

@@ -250,11 +250,12 @@ class Form:
         message = () if self.message in children else (self.message,)
         self.box.children = (*children, *message, self.out)
 
-    def guard(self, fn: Handler) -> Handler:
+    def guard(self, fn: Handler, beside: w.HTML | None = None) -> Handler:
         """Wrap a callback: output captured (cleared each time), errors shown as one line.
 
         Args:
             fn: The callback.
+            beside: Where its errors are shown, beside the control that caused them; None: the message line.
 
         Returns:
             The wrapped callback (``__wrapped__`` is ``fn``).
@@ -267,7 +268,10 @@ class Form:
             try:
                 fn(*args)
             except Exception as exc:  # shown, never raised into the comm handler
-                self.fail(exc)
+                if beside is None:
+                    self.fail(exc)
+                else:
+                    beside.value = render.error_html(render.one_line(exc))
             self.refresh_summary()
             self.acted()
 
@@ -281,9 +285,9 @@ class Form:
         for follow in self.after_action:
             follow()
 
-    def on_click(self, widget: w.Button, fn: Handler) -> None:
-        """Register a guarded click handler."""
-        widget.on_click(self.guard(fn))
+    def on_click(self, widget: w.Button, fn: Handler, beside: w.HTML | None = None) -> None:
+        """Register a guarded click handler (its errors shown ``beside`` the button when given)."""
+        widget.on_click(self.guard(fn, beside))
 
     def observe(self, widget: w.Widget, fn: Handler, name: str = "value") -> None:
         """Register a guarded observer of one trait."""

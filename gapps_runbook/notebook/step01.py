@@ -46,11 +46,11 @@ class ConsoleChecklistForm(Form):
         self.summary = w.HTML()
         self.ticks: list[tuple[w.Checkbox, str]] = []
         self.layout(w.HTML("<b>Services</b>"), w.VBox(list(self.services.values())), self.flow, self.publishing,
-                    self.project, w.HBox([self.save, self.saved]), self.verdict_html,
+                    self.project, w.HBox([self.save, self.saved]), self.message, self.verdict_html,
                     w.HTML("<b>Console checklist</b>" + WRAP_CSS), self.items, self.summary)
         for widget in (*self.services.values(), self.flow, self.publishing, self.project):
             self.observe(widget, self._on_input)
-        self.on_click(self.save, self._on_save)
+        self.on_click(self.save, self._on_save, beside=self.saved)
         self._check(save=False)
         self.built_on = self.basis()
 

@@ -52,10 +52,10 @@ class TokenStatusForm(Form):
                                  layout=w.Layout(width="60%"))
         self.handoff = button("Hand off", icon="share")
         self.handed = w.HTML()
-        self.layout(self.expires, self.table, buttons, self.confirm_box, self.checks, self.where,
-                    w.HBox([self.handoff_to, self.handoff]), self.handed, self.copy)
+        self.layout(self.expires, self.table, buttons, self.confirm_box, self.message, self.checks, self.where,
+                    w.HBox([self.handoff_to, self.handoff]), self.handed, self.copy)  # messages beside their buttons
         self.private = (self.copy,)  # a button and its text: the saved summary shows the rest
-        self.on_click(self.handoff, self._on_handoff)
+        self.on_click(self.handoff, self._on_handoff, beside=self.handed)
         self.on_click(self.refresh, self._on_refresh)
         self.on_click(self.verify, self._on_verify)
         self.on_click(self.revoke, self._on_revoke)
