@@ -596,7 +596,8 @@ def test_import_gapps_runbook_does_not_import_ipywidgets() -> None:
 def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_once(tmp_path: Path, emu: Any) -> None:
     """What JupyterLab does: execute with allow_stdin=True; the card comes back as widgets, updated by a thread.
 
-    The cell's reply comes before anybody approves, so the cell did not wait for the approval; iopub is read
+    The form asks for nothing until its start button is clicked (a second cell clicks it, as the browser's
+    click would). The cell's reply comes before anybody approves, so the cell did not wait for the approval; iopub is read
     until every expected message was seen (in whatever order the kernel sends them), with a generous deadline.
     """
     from jupyter_client.manager import start_new_kernel
@@ -607,12 +608,15 @@ def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_onc
                                    startup_timeout=120)
     try:
         msg_id = kc.execute("from gapps_runbook import notebook as rb\n"
-                            "rb.authorize(services=['openid'], flow='device', timeout=120)", allow_stdin=True)
+                            "form = rb.authorize(services=['openid'], flow='device', timeout=120)", allow_stdin=True)
         reply = kc.get_shell_msg(timeout=120)
         while reply["parent_header"].get("msg_id") != msg_id:  # a late reply to start-up's kernel_info polls
             reply = kc.get_shell_msg(timeout=120)
         assert reply["content"]["status"] == "ok"
-        messages = _iopub_until(kc, [], lambda seen: _widget_view(seen) and _user_code(seen))
+        messages = _iopub_until(kc, [], _widget_view)
+        assert _user_code(messages) is None  # opening asked for nothing
+        kc.execute("form.new_code.click()", allow_stdin=True)
+        messages = _iopub_until(kc, messages, _user_code)
         emu.emulator.approve(_user_code(messages))
         _iopub_until(kc, messages, lambda seen: any(m["msg_type"] == "comm_msg" and "Authorized" in json_dumps(m)
                                                     for m in seen))
