@@ -5,12 +5,12 @@ Polling, the listener and the countdown run in background threads that only set 
 
 Opening the form sends nothing: it says what it will ask for and where (:func:`render.plan_html`: the flow,
 the scopes by their one name, the provider's host, "the emulator" when practising) and waits for a click on
-its start button ("Ask for a code", "Make the sign-in link"). What the card says matches what is happening: one countdown with the absolute UTC time
-("Waiting for approval in the browser (9 min 32 s left, until 23:41 UTC)", or the device code's expiry);
-the Desktop link is a button that opens a new tab; paste-back is part of the same attempt ("Approved on
-another computer? Paste the address the browser ended on"), never a switch that cancels it; each new
-attempt clears the last one's results; the buttons follow the state (:meth:`AuthorizeForm._state`); the
-paste box's errors are shown beside it.
+its start button ("Ask for a code", "Make the sign-in link"). What the card says matches what is happening:
+one countdown with the absolute UTC time ("Waiting for approval in the browser (9 min 32 s left, until
+23:41 UTC)", or the device code's expiry); the Desktop link is a button that opens a new tab; paste-back is
+part of the same attempt ("Approved on another computer? Paste the address the browser ended on"), never a
+switch that cancels it; each new attempt clears the last one's results; the buttons follow the state
+(:meth:`AuthorizeForm._state`); the paste box's errors are shown beside it.
 """
 
 from __future__ import annotations
