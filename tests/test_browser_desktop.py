@@ -148,6 +148,8 @@ def test_d_the_first_walk_to_the_device_flow_makes_03_offer_it_and_00_say_what_i
     checklist = open_and_run(page, lab, "desk/01_console_checklist.ipynb")
     checklist.locator(".widget-toggle-button", has_text="device").click()
     checklist.get_by_role("checkbox", name=re.compile(r"\(calendar\)")).uncheck()
+    expect(checklist.get_by_text("Not saved yet").filter(visible=True)).to_be_visible(timeout=LONG)  # a preview
+    checklist.get_by_role("button", name="Save these choices").click()
     assert wait_until(lambda: site.profile.load_settings().get("flow") == "device"
                       and not any("calendar" in s for s in site.profile.load_settings().get("scopes") or ()),
                       LONG / 1000), "01's choices were not saved"

@@ -133,6 +133,7 @@ class AuthorizeForm(Form):
         self.cancel.disabled = not waiting
         self.cancel.layout.display = None if waiting else "none"  # nothing to cancel: not shown at all
         self.paste_box.layout.display = None if state == "waiting" else "none"
+        self.intro.layout.display = "none" if waiting else None  # what a click asks: said until one is made
         self.paste_finish.disabled = state != "waiting"
         again = state == "authorized" or (state == "stopped" and self.result.value != "")
         self.new_code.description = ("Authorize again" if again else self.start_label if state == "ready"

@@ -424,12 +424,12 @@ def link_html(url: str, text: str = SIGN_IN) -> str:
             "Allow; that tab then says whether the runbook got the token.</small>")
 
 
-def _plan_parts(flow: str, where: str) -> tuple[str, str]:
+def _plan_parts(flow: str) -> tuple[str, str]:
     """What step 03's start button does, around the provider's name: (before it, after it)."""
     if flow == "device":
         return "asks ", " for a device code (the device flow), to enter on its page from any device"
-    return "makes a sign-in link for ", (" (the Desktop app flow): you sign in in a browser on this machine, "
-                                        "which then returns here")
+    return "makes a sign-in link for ", (" (the Desktop app flow): you sign in with a browser on this "
+                                        "machine, which then comes back here")
 
 
 def plan_line(flow: str, requested: Sequence[str], where: str, start: str) -> str:
@@ -441,14 +441,14 @@ def plan_line(flow: str, requested: Sequence[str], where: str, start: str) -> st
         where: The provider, as people know it ("accounts.google.com", "127.0.0.1:8765 (the emulator)").
         start: The button's label.
     """
-    before, after = _plan_parts(flow, where)
+    before, after = _plan_parts(flow)
     names = ", ".join(scope_name(s) for s in requested) or "(none)"
     return f"{start} {before}{where}{after}. Scopes: {names}. Nothing is sent before you click."
 
 
 def plan_html(flow: str, requested: Sequence[str], where: str, start: str) -> str:
     """:func:`plan_line` as the form shows it: the button's label, the provider and the scopes stand out."""
-    before, after = _plan_parts(flow, where)
+    before, after = _plan_parts(flow)
     names = ", ".join(f"<code>{e(scope_name(s))}</code>" for s in requested) or "(none)"
     return (f"<div class='gapps-plan'><b>{e(start)}</b> {e(before)}<b>{e(where)}</b>{e(after)}.<br>"
             f"Scopes: {names}. <i>Nothing is sent before you click.</i></div>")
