@@ -82,7 +82,8 @@ class AuthorizeForm(Form):
         self.private = (self.card, self.countdown, self.paste)  # one-time codes and links: never in the summary
         self.plan = actions.act_plan(site, requested, flow)
         runbook.raise_for_preflight(self.plan)  # a plan that cannot work is refused at once, before any click
-        self.intro = w.HTML(render.plan_html(self.plan.flow, self.plan.scopes, provider_name(site), self.start_label))
+        self.provider = provider_name(site)
+        self.intro = w.HTML()  # what the start button asks, and where (:meth:`_state` names the button)
         paste = [self.paste_box] if self.plan.flow == "desktop" else []
         self.layout(self.intro, self.card, self.countdown, self.status, w.HBox([self.new_code, self.cancel]),
                     self.message, *paste, self.result)
@@ -139,6 +140,7 @@ class AuthorizeForm(Form):
         self.new_code.description = ("Authorize again" if again else self.start_label if state == "ready"
                                      else "New code" if self.plan.flow == "device" else "Start again")
         self.new_code.button_style = "" if waiting else "primary"  # the next thing to click stands out
+        self.intro.value = render.plan_html(self.plan.flow, self.plan.scopes, self.provider, self.new_code.description)
 
     def _show_current(self, current: Any) -> None:
         """The stored token already covers the scopes: show it (Authorize again starts a new attempt)."""
