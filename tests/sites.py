@@ -264,6 +264,19 @@ def save(page: Any, notebook: Path | None = None, holding: str = "") -> None:
     assert wait_until(saved, LONG / 1000, poll=1.0), f"{notebook.name} was never saved holding {holding!r}"
 
 
+START_03 = re.compile(r"(Ask for a code|Make the sign-in link)$")
+"""Step 03's start button: opening 03 asks the provider for nothing until a person clicks it."""
+
+
+def start_03(panel: Any) -> None:
+    """Click 03's start button (it says what it asks for: ``render.plan_html`` above it)."""
+    from playwright.sync_api import expect
+
+    start = panel.get_by_role("button", name=START_03).filter(visible=True)
+    expect(start).to_be_visible(timeout=LONG)
+    start.click()
+
+
 def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:
     """Click the card's link button; in the tab it opens (the emulator's consent page) click Allow.
 
@@ -273,7 +286,7 @@ def approve_in_new_tab(page: Any, panel: Any, *, allow: bool = True) -> Any:
     from playwright.sync_api import expect
 
     button = panel.locator("a.gapps-link-button").filter(visible=True)
-    expect(button).to_have_text("Open Google's page", timeout=LONG)
+    expect(button).to_have_text("Open the sign-in page", timeout=LONG)
     expect(button).to_have_attribute("target", "_blank")
     with page.context.expect_page(timeout=LONG) as opened:
         button.click()

@@ -8,7 +8,7 @@ What a person does, in Debian's Chromium driven by Playwright (sync API):
 2. JupyterLab (a subprocess on 127.0.0.1, a random token, Jupyter's config/data/runtime dirs in tmp, no
    network lookups) opens a copy of ``notebooks/03_authorize.ipynb`` whose parameters cell names that
    home, issuer, ``flow = "device"`` and ``services = ["openid"]``;
-3. Run > Run All Cells; the device card shows the user code (read from the page, XXXX-XXXX);
+3. Run > Run All Cells, then "Ask for a code"; the device card shows the user code (read from the page, XXXX-XXXX);
 4. a second tab opens ``<emulator>/device``, types the code, Next, Allow;
 5. back in the notebook tab, WITHOUT running anything again, the card turns "Authorized" (the kernel's
    background thread polled and its widget updates reached the page) and the code is gone; the profile
@@ -142,6 +142,9 @@ def test_device_flow_in_jupyterlab_is_approved_in_a_second_tab(
             notebook.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=NOTEBOOK.name).click()
             notebook.get_by_role("menuitem", name="Run", exact=True).click()
             notebook.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+            step = at("click Ask for a code (opening 03 asks for nothing)")
+            notebook.get_by_role("button", name="Ask for a code").click()
 
             step = at("read the user code from the device card")
             code_box = notebook.locator(".jp-OutputArea-output .widget-html-content div[style*='user-select']")

@@ -15,7 +15,7 @@ b2. a whole Desktop-app (loopback + PKCE) session on profile ``desk`` (Calendar 
    when Back reaches it (no Reload click) (``app_03_desktop_*.png``);
 c. Back and Next move between the pages in the same kernel;
 d. opening the app and moving through every page without clicking an action changes no stored file
-   (an authorized profile, and one whose 03 asks for a device code on opening);
+   (an authorized profile, and one whose 03 would ask for a device code: it waits for a click);
 d2. live pages, the first walk: a profile authorized with the Desktop app flow; 01 switched to the device
    flow (openid only), a TVs client stored on 02: 03 offers the device flow (the code card), no reload; the
    header above every page follows each step (``app_03_after_switching_to_device.png``);
@@ -54,7 +54,7 @@ from gapps_runbook.steps import STEPS
 
 from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_device_code, approve_in_new_tab, chromium,  # noqa: F401
                    authorized_ready_site, cancel_with_a_good_token, emu, expect_desktop_card_authorized, free_port,
-                   ready_site, shoot, stop_process)
+                   ready_site, shoot, START_03, start_03, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
@@ -202,6 +202,7 @@ def test_b_a_device_flow_session_through_the_pages(page: Any, app: dict[str, Any
     expect(page.get_by_text("Saved in profile site-a")).to_be_visible(timeout=LONG)
     shot(page, 2)
     move(page, "Next", 3)
+    start_03(page)
     code = approve_device_code(page, page, emu)
     expect(page.get_by_text("Authorized", exact=True).first).to_be_visible(timeout=LONG)
     assert code not in page.locator(".gapps-app").inner_text(), "the user code is still on the page"
@@ -225,6 +226,7 @@ def test_b2_a_desktop_flow_session_through_the_pages(page: Any, app: dict[str, A
     for index in range(1, 4):
         move(page, "Next", index)
     panel = page.locator(".gapps-app")
+    start_03(panel)
     expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)  # one countdown
     expect(panel.get_by_role("button", name="Cancel")).to_be_enabled()
     shoot(page, "app_03_desktop_waiting", focus=None)
@@ -282,8 +284,8 @@ def test_d_opening_every_page_changes_nothing_stored(page: Any, app: dict[str, A
     open_app(page, page_url(app, profile))
     for index in range(1, len(STEPS)):
         move(page, "Next", index)
-        if index == 3 and profile == "fresh":  # 03 asks for a device code on opening: no stored change
-            expect(page.locator(".widget-html-content div[style*='user-select']")).to_have_text(CODE_RE, timeout=LONG)
+        if index == 3 and profile == "fresh":  # 03 asks for nothing on opening; its button is there to click
+            expect(page.get_by_role("button", name=START_03).filter(visible=True)).to_be_visible(timeout=LONG)
     for index in reversed(range(len(STEPS) - 1)):
         move(page, "Back", index)
     assert stored(home) == before
@@ -314,6 +316,7 @@ def test_d2_the_first_walk_turns_03_to_the_device_flow_without_a_reload(page: An
         move(page, "Back", index)
     panel.locator(".widget-toggle-button", has_text=re.compile(r"^device$")).click()
     panel.get_by_label("Google Calendar API (calendar)").uncheck()
+    panel.get_by_role("button", name="Save these choices").click()  # a changed choice is a preview until saved
     wanted = " ".join(sorted(scopes.scopes_for(("openid",))))
     facts = lambda: runbook.Site.open("walk", home=home).facts()  # noqa: E731
     assert wait_until(lambda: (facts()["flow"], facts()["scopes"]) == ("device", wanted), DEADLINE), facts()
@@ -328,6 +331,7 @@ def test_d2_the_first_walk_turns_03_to_the_device_flow_without_a_reload(page: An
     expect(panel.get_by_text("Saved in profile walk")).to_be_visible(timeout=LONG)
     expect(header_verdict(panel, "03")).to_have_attribute("data-verdict", "stale", timeout=LONG)
     move(page, "Next", 3)
+    start_03(panel)
     expect(panel.locator(".widget-html-content div[style*='user-select']")).to_have_text(CODE_RE, timeout=LONG)
     text = panel.inner_text()
     assert "Already authorized" not in text and "desktop flow" not in text and "Desktop app" not in text
@@ -399,7 +403,7 @@ def test_d4_00_after_a_denied_reauthorization_keeps_03_ok(page: Any, app: dict[s
     panel = page.locator(".gapps-app")
     panel.get_by_role("button", name="Authorize again").click()
     button = panel.locator("a.gapps-link-button").filter(visible=True)
-    expect(button).to_have_text("Open Google's page", timeout=LONG)
+    expect(button).to_have_text("Open the sign-in page", timeout=LONG)
     emu.emulator.state.scenario = Scenario(deny=True)
     try:
         with page.context.expect_page(timeout=LONG) as opened:

@@ -35,7 +35,8 @@ from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 
 from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401
-                   cancel_with_a_good_token, expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save, shoot)
+                   cancel_with_a_good_token, expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save,
+                   shoot, start_03)
 
 ACCOUNT = "engineer@example.com"
 WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
@@ -58,6 +59,7 @@ def test_a_the_desktop_flow_is_approved_in_the_tab_the_button_opens_and_lands_on
     from playwright.sync_api import expect
 
     panel = open_and_run(page, lab, "desk/03_authorize.ipynb")
+    start_03(panel)
     expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)  # one countdown
     expect(panel.get_by_text("Approved on another computer?").filter(visible=True)).to_be_visible()
     expect(panel.get_by_role("button", name="Cancel")).to_be_enabled()
@@ -90,6 +92,7 @@ def test_b_a_wrong_secret_lands_on_the_exchange_failed_page_with_step_02s_fix(
     from playwright.sync_api import expect
 
     panel = open_and_run(page, lab, "desk-wrong/03_authorize.ipynb")
+    start_03(panel)
     landing = approve_in_new_tab(page, panel)
     expect(landing.locator("h1")).to_have_text("The token exchange failed")
     outcome = landing.locator("#outcome")
@@ -145,6 +148,8 @@ def test_d_the_first_walk_to_the_device_flow_makes_03_offer_it_and_00_say_what_i
     checklist = open_and_run(page, lab, "desk/01_console_checklist.ipynb")
     checklist.locator(".widget-toggle-button", has_text="device").click()
     checklist.get_by_role("checkbox", name=re.compile(r"\(calendar\)")).uncheck()
+    expect(checklist.get_by_text("Not saved yet").filter(visible=True)).to_be_visible(timeout=LONG)  # a preview
+    checklist.get_by_role("button", name="Save these choices").click()
     assert wait_until(lambda: site.profile.load_settings().get("flow") == "device"
                       and not any("calendar" in s for s in site.profile.load_settings().get("scopes") or ()),
                       LONG / 1000), "01's choices were not saved"
@@ -161,6 +166,7 @@ def test_d_the_first_walk_to_the_device_flow_makes_03_offer_it_and_00_say_what_i
     assert site.profile.load_client().client_id == client.client_id  # type: ignore[union-attr]
 
     authorize = open_and_run(page, lab, "desk/03_authorize.ipynb")
+    start_03(authorize)
     expect(authorize.locator(".widget-html-content div[style*='user-select']")).to_have_text(CODE_RE, timeout=LONG)
     expect(authorize.locator("a.gapps-link-button")).to_have_count(0)  # not the Desktop app link
     shoot(page, "03_first_walk_device")  # left waiting: nothing is written while an attempt waits

@@ -41,7 +41,8 @@ from gapps_runbook.safety.leakscan import scan_paths
 # chromium and page are fixtures; CHROMIUM and CHROMIUM_ARGS stay importable from here for test_browser_app.py
 from gapps_runbook.notebook.display import RESTARTED
 from sites import (BROWSER_MARKS, CODE_RE, KERNEL_IDLE, LONG, REPO, SNAPSHOT, approve_device_code,  # noqa: F401
-                   chromium, emu, lab, open_and_run, open_beside, page, ready_site, save, shoot, shut_down_kernels)
+                   chromium, emu, lab, open_and_run, open_beside, page, ready_site, save, shoot, shut_down_kernels,
+                   start_03)
 
 pytestmark = BROWSER_MARKS
 
@@ -62,6 +63,7 @@ def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(
     from playwright.sync_api import expect
 
     panel = open_and_run(page, lab, "site-a/03_authorize.ipynb")
+    start_03(panel)
     code = approve_device_code(page, panel, emu)
     expect(panel.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
     assert code not in panel.inner_text(), "the user code is still on the page"
@@ -148,6 +150,7 @@ def test_g_a_reopened_workspace_shows_04s_dated_snapshot_with_the_token_it_held(
     status = open_and_run(page, lab, "site-b/04_token_status.ipynb")
     expect(status.locator(".gapps-form").get_by_text("No token", exact=True)).to_be_visible(timeout=LONG)
     authorize = open_beside(page, "03_authorize.ipynb")  # 04's tab stays open, its kernel counting
+    start_03(authorize)
     approve_device_code(page, authorize, emu)
     expect(authorize.get_by_text("Authorized", exact=True).filter(visible=True).first).to_be_visible(timeout=LONG)
     token = runbook.Site.open("site-b", home=home).profile.load_token()

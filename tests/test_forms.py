@@ -116,7 +116,15 @@ def test_checklist_ticks_are_saved_and_incomplete_while_the_preflight_fails(home
     assert "Preflight FAILED" in form.verdict_html.value and "invalid_scope" in form.verdict_html.value
     assert "not complete" in form.summary.value and "preflight fails" in form.summary.value
     assert [k for _b, k in form.ticks][-1] == "client:device"
+    assert "Not saved yet" in form.saved.value  # a preview: nothing stored changed
+    assert site.profile.load_settings()["checklist"] == dict.fromkeys(keys, True)
+    assert "preflight" not in site.profile.load_settings().get("steps", {})
+    form.flow.value = "auto"  # back: the Desktop app client's tick is still there
+    assert "Checklist: complete (5/5 ticked)" in form.summary.value
+    form.flow.value = "device"
+    form.save.click()  # saved: recorded as step 01's outcome
     assert site.profile.load_settings()["steps"]["preflight"]["status"] == "failed"
+    assert "Saved in profile" in form.saved.value
 
 
 # --- 02 ---------------------------------------------------------------------------------------
@@ -199,9 +207,37 @@ def test_a_bad_upload_is_one_line_beside_the_upload(home: str, emu: Any) -> None
 # --- 03 ---------------------------------------------------------------------------------------
 
 
+def _start(form: step03.AuthorizeForm) -> step03.AuthorizeForm:
+    """Opening 03 starts nothing; its start button (what a person clicks) does."""
+    assert form.thread is None and form.phase == "ready" and form.new_code.description == form.start_label
+    form.new_code.click()
+    return form
+
+
+@pytest.mark.parametrize("flow", ["device", "desktop"])
+def test_opening_03_sends_nothing_and_says_what_it_will_ask_and_where(home: str, emu: Any, flow: str) -> None:
+    site = _device(home, emu)[0] if flow == "device" else _desktop(home, emu)
+    _ = site.endpoints  # discovery (the provider's public metadata) is no request of the authorization
+    before = len(emu.emulator.requests)
+    form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",) if flow == "device" else ("calendar", "openid")),
+                                flow=flow, timeout=60)
+    host = emu.base_url.removeprefix("http://")
+    intro = form.intro.value
+    assert f"<b>{host} (the emulator)</b>" in intro and "Nothing is sent before you click" in intro
+    assert ("device code (the device flow)" if flow == "device" else "(the Desktop app flow)") in intro
+    assert "<code>email</code>" in intro and "userinfo" not in intro
+    assert form.new_code.description == ("Ask for a code" if flow == "device" else "Make the sign-in link")
+    assert form.card.value == "" and form.cancel.layout.display == "none" and form.thread is None
+    assert emu.emulator.requests[before:] == []
+    form.new_code.click()
+    _wait_for(lambda: form.card.value)
+    assert emu.emulator.requests[before:] != [] or flow == "desktop"  # the click asked (desktop: a local link)
+    form.stop()
+
+
 def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home: str, emu: Any) -> None:
     site, _client = _device(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     code = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
     assert "<svg" in form.card.value and "/device" in form.card.value and "Copy" in form.card.value
     countdown = r"Code expires in ((\d+ min )?\d+ s|\d+ min) \(until \d\d:\d\d UTC\)"
@@ -223,7 +259,7 @@ def test_device_card_shows_the_code_then_authorized_and_the_code_disappears(home
 
 def test_cancel_stops_polling_and_new_code_starts_over(home: str, emu: Any) -> None:
     site, _client = _device(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     first = _wait_for(lambda: CODE_RE.search(form.card.value)).group(1)
     form.cancel.click()
     assert not form.thread.is_alive()
@@ -239,9 +275,9 @@ def test_cancel_stops_polling_and_new_code_starts_over(home: str, emu: Any) -> N
 
 def test_running_the_cell_again_stops_the_previous_forms_threads(home: str, emu: Any) -> None:
     site, _client = _device(home, emu)
-    first = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    first = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     _wait_for(lambda: CODE_RE.search(first.card.value))
-    second = step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60)
+    second = _start(step03.AuthorizeForm(site, scopes.scopes_for(("openid",)), flow="device", timeout=60))
     assert not first.thread.is_alive() and second.thread.is_alive()
     second.stop()
     panel = step04.TokenStatusForm(site)
@@ -252,14 +288,14 @@ def test_running_the_cell_again_stops_the_previous_forms_threads(home: str, emu:
 
 def _link(form: step03.AuthorizeForm) -> str:
     """The Desktop card's link (a button opening a new tab), once shown."""
-    card = _wait_for(lambda: "Open Google" in form.card.value and form.card.value)
+    card = _wait_for(lambda: "Open the sign-in page" in form.card.value and form.card.value)
     assert "gapps-link-button" in card and 'target="_blank"' in card and "noopener" in card
     return html.unescape(re.search(r'href="([^"]+)"', card).group(1))
 
 
 def test_desktop_flow_shows_the_link_and_finishes_in_the_background(home: str, emu: Any) -> None:
     site = _desktop(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=600)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=600))
     url = _link(form)
     waiting = r"Waiting for approval in the browser \((9 min \d+ s|10 min) left, until \d\d:\d\d UTC\)"
     assert re.fullmatch(waiting, _wait_for(lambda: form.countdown.value))
@@ -273,7 +309,7 @@ def test_desktop_flow_shows_the_link_and_finishes_in_the_background(home: str, e
 
 def test_paste_back_is_a_normal_way_to_finish_the_same_attempt(home: str, emu: Any) -> None:
     site = _desktop(home, emu)
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60))
     url = _link(form)
     assert "Approved on another computer?" in form.summary_html() and form.message.value == ""
     form.paste.value = "http://127.0.0.1:1/?state=nope&code=4/x"  # a typo: said beside the box, the wait goes on
@@ -292,7 +328,7 @@ def test_a_wrong_secret_says_the_exchange_failed_with_step_02s_fix(home: str, em
     site = _site(home, emu)
     client = emu.emulator.desktop_client
     runbook.save_client(site, client_id=client.client_id, client_secret="GOCSPX-" + "w" * 28, client_type="desktop")
-    form = step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60)
+    form = _start(step03.AuthorizeForm(site, scopes.scopes_for(("calendar", "openid")), timeout=60))
     landing = requests.get(_approve_in_browser(_link(form)), timeout=30)
     form.thread.join(30)
     assert "<h1>The token exchange failed</h1>" in landing.text and "runbook step 02" in landing.text
@@ -534,8 +570,8 @@ def test_headless_and_interactive_paths_call_the_same_runbook_functions(
 
     def card(h: str) -> None:
         site = actions.open_site("default", h, "")
-        form = step03.AuthorizeForm(site, runbook.requested_scopes(actions.open_site("default", h, "")))
-        url = re.search(r'href="([^"]+)"', _wait_for(lambda: "Open Google" in form.card.value and form.card.value)).group(1)
+        form = _start(step03.AuthorizeForm(site, runbook.requested_scopes(actions.open_site("default", h, ""))))
+        url = re.search(r'href="([^"]+)"', _wait_for(lambda: "sign-in page" in form.card.value and form.card.value)).group(1)
         requests.get(_approve_in_browser(url.replace("&amp;", "&")), timeout=10)
         form.thread.join(30)
         assert "Authorized" in form.result.value
@@ -581,7 +617,8 @@ def test_import_gapps_runbook_does_not_import_ipywidgets() -> None:
 def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_once(tmp_path: Path, emu: Any) -> None:
     """What JupyterLab does: execute with allow_stdin=True; the card comes back as widgets, updated by a thread.
 
-    The cell's reply comes before anybody approves, so the cell did not wait for the approval; iopub is read
+    The form asks for nothing until its start button is clicked (a second cell clicks it, as the browser's
+    click would). The cell's reply comes before anybody approves, so the cell did not wait for the approval; iopub is read
     until every expected message was seen (in whatever order the kernel sends them), with a generous deadline.
     """
     from jupyter_client.manager import start_new_kernel
@@ -592,12 +629,15 @@ def test_in_a_real_kernel_allow_stdin_shows_the_card_and_the_cell_returns_at_onc
                                    startup_timeout=120)
     try:
         msg_id = kc.execute("from gapps_runbook import notebook as rb\n"
-                            "rb.authorize(services=['openid'], flow='device', timeout=120)", allow_stdin=True)
+                            "form = rb.authorize(services=['openid'], flow='device', timeout=120)", allow_stdin=True)
         reply = kc.get_shell_msg(timeout=120)
         while reply["parent_header"].get("msg_id") != msg_id:  # a late reply to start-up's kernel_info polls
             reply = kc.get_shell_msg(timeout=120)
         assert reply["content"]["status"] == "ok"
-        messages = _iopub_until(kc, [], lambda seen: _widget_view(seen) and _user_code(seen))
+        messages = _iopub_until(kc, [], _widget_view)
+        assert _user_code(messages) is None  # opening asked for nothing
+        kc.execute("form.new_code.click()", allow_stdin=True)
+        messages = _iopub_until(kc, messages, _user_code)
         emu.emulator.approve(_user_code(messages))
         _iopub_until(kc, messages, lambda seen: any(m["msg_type"] == "comm_msg" and "Authorized" in json_dumps(m)
                                                     for m in seen))
@@ -703,6 +743,54 @@ def test_a_20_s_device_code_shows_20_s_never_0_min() -> None:
     assert "0 min" not in render.device_code_lines(grant) + render.device_code_html(grant, qr=False)
 
 
+def test_the_device_card_link_is_styled_and_copy_says_copied() -> None:
+    card = render.device_code_html(_grant(1800), qr=False)
+    assert (f'<a href="https://example.test/device" target="_blank" rel="noopener" style="{render.LINK_STYLE}">'
+            in card)
+    copy = html.unescape(re.search(r'<button class="gapps-copy" type="button" onclick="([^"]*)"', card).group(1))
+    assert 'navigator.clipboard.writeText("WXYZ-BCDF")' in copy and "b.textContent='Copied'" in copy
+    assert "Not copied: select the text" in copy  # a refused clipboard is said, not hidden
+
+
+def test_the_sign_in_button_names_no_provider_and_03_says_what_it_will_ask_and_where() -> None:
+    assert ">Open the sign-in page</a>" in render.link_html("https://example.test/auth?x=1")
+    assert "Google" not in render.link_html("https://example.test/auth?x=1")
+    line = render.plan_line("device", ("openid", "email"), "127.0.0.1:8765 (the emulator)", "Ask for a code")
+    assert line == ("Ask for a code asks 127.0.0.1:8765 (the emulator) for a device code (the device flow), to enter "
+                    "on its page from any device. Scopes: openid, email. Nothing is sent before you click.")
+    desktop = render.plan_html("desktop", (scopes.SCOPE_PREFIX + "userinfo.email",), "accounts.google.com",
+                               "Make the sign-in link")
+    assert "<b>Make the sign-in link</b> makes a sign-in link for <b>accounts.google.com</b> (the Desktop app" in desktop
+    assert "<code>email</code>" in desktop and "userinfo" not in desktop
+
+
+def test_one_name_per_scope_where_asked_and_where_granted() -> None:
+    from types import SimpleNamespace
+
+    long_email = scopes.SCOPE_PREFIX + "userinfo.email"
+    assert render.scope_name(long_email) == "email" and render.scope_name("email") == "email"
+    assert render.scope_name(scopes.SCOPE_PREFIX + "calendar.readonly") == scopes.SCOPE_PREFIX + "calendar.readonly"
+    st = SimpleNamespace(profile="p", client_id="c", token_id="t", expires_in=60, account="a", has_refresh_token=True,
+                         handed_off_to=None, refresh_token_expires_in=None, scopes=("openid", long_email),
+                         missing_scopes=(), requested_since=())
+    import gapps_runbook.views.render as module
+
+    health = module.health
+    module.health = lambda _st: SimpleNamespace(word="ok")  # type: ignore[assignment]
+    try:
+        asked, granted = render.status_rows(st, ("openid", "email")), render.status_rows(st)  # type: ignore[arg-type]
+    finally:
+        module.health = health  # type: ignore[assignment]
+    assert ("granted", "email") in asked and ("granted", "email") in granted
+    assert all(long_email != value for _label, value in asked + granted)
+
+
+def test_an_exports_time_on_00_is_the_short_utc_time() -> None:
+    from gapps_runbook.oauth.clock import utc_text
+
+    assert utc_text("2026-12-06 04:35 UTC") == "2026-12-06 04:35 UTC"  # an export record's own form
+
+
 def test_the_complete_verification_link_is_shown_and_is_what_the_qr_code_encodes() -> None:
     complete = "https://example.test/device?user_code=WXYZ-BCDF"
     line, card = render.device_code_lines(_grant(1800, complete)), render.device_code_html(_grant(1800, complete))
@@ -771,13 +859,18 @@ def test_04_refresh_clears_verify_revoke_disables_and_the_summary_has_no_secret(
         assert "Proof from real data: 1 calendar(s)" in form.checks.value
         form.refresh.click()
         assert form.checks.value == ""  # the old results are gone
-        form.copy.click()
         token = site.profile.load_token()
-        assert f"Token id: {token.token_id}" in form.summary.value
-        assert token.refresh_token not in form.summary.value and token.access_token not in form.summary.value
+        copied = html.unescape(form.copy.value)  # what the Copy button copies (in the browser), and its hint beside it
+        assert f"Token id: {token.token_id}" in copied and "Refresh token: yes" in copied
+        assert "Copy summary for the ticket</button> <small>Copies the steps" in copied
+        assert token.refresh_token not in copied and token.access_token not in copied
+        assert form.copy in form.private  # a button and its text: not in the saved summary
+        form.handed.value = "Handed off to /etc/app/token.json"  # an output about this token
         form.revoke.click()
         form.confirm.click()
         assert all(b.disabled for b in (form.refresh, form.verify, form.revoke, form.handoff))
+        copied = html.unescape(form.copy.value)  # after Revoke nothing shown claims the old token
+        assert token.token_id not in copied and "Refresh token: yes" not in copied and form.handed.value == ""
         requests_done = runbook.authorize(site, scopes.scopes_for(("calendar", "openid")), flow="desktop", timeout=30,
                                           open_url=lambda url: requests.get(_approve_in_browser(url), timeout=10))
         assert requests_done.token.token_id

@@ -255,3 +255,21 @@ def test_preflight_lives_in_its_module_and_stays_importable_from_scopes(first: s
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError):
         scopes.no_such_name  # noqa: B018
+
+
+def test_a_forced_flow_that_cannot_work_gets_one_fix_not_a_client_for_it_too() -> None:
+    result = scopes.preflight(CALENDAR, flow="device", endpoints=GOOGLE, client=DESKTOP, publishing_status="production")
+    assert [f.code for f in result.findings if f.level == "error"] == ["device_scope_rejected"]
+    assert "flow desktop" in finding(result, "device_scope_rejected").fix
+    assert "TVs and Limited Input devices" not in " ".join(f.fix for f in result.findings)
+
+
+def test_the_audience_fix_is_a_sentence_whose_link_is_a_link() -> None:
+    from gapps_runbook.views import render
+
+    result = scopes.preflight(CALENDAR, endpoints=GOOGLE, client=DESKTOP, publishing_status="testing")
+    fix = finding(result, "testing_refresh_expiry").fix
+    assert fix == f"on the Audience page ({errors.CONSOLE_CONSENT}) click Publish app, then authorize again"
+    shown = render.verdict_html(result)
+    assert (f'(<a href="{errors.CONSOLE_CONSENT}" target="_blank" rel="noopener" style="{render.LINK_STYLE}">'
+            f"{errors.CONSOLE_CONSENT}</a>) click Publish app") in shown

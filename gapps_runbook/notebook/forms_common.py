@@ -137,7 +137,8 @@ def lab_links(html_text: str) -> str:
 
 
 def button(text: str, style: str = "", icon: str = "") -> w.Button:
-    """A button as wide as its text, also alone in a column (a VBox would stretch it to the full width).
+    """A button as wide as its text, also alone in a column (a VBox would stretch it to the full width), and
+    in a row beside a long message (an HBox would shrink it to "S...").
 
     Args:
         text: The label.
@@ -147,8 +148,9 @@ def button(text: str, style: str = "", icon: str = "") -> w.Button:
     Returns:
         The button.
     """
-    return w.Button(description=text, button_style=style, icon=icon,
-                    layout=w.Layout(width="auto", align_self="flex-start"))  # never stretched across a column
+    return w.Button(description=text, button_style=style, icon=icon,  # never stretched across a column, and
+                    layout=w.Layout(width="auto", min_width="max-content", flex="0 0 auto",  # never squeezed
+                                    align_self="flex-start"))
 
 
 class Form:
@@ -243,14 +245,17 @@ class Form:
             self.displayed = True
 
     def layout(self, *children: w.Widget) -> None:
-        """Set the box's children, followed by the message line and the capture output."""
-        self.box.children = (*children, self.message, self.out)
+        """Set the box's children, followed by the message line (unless placed among them, beside the controls
+        whose messages it shows) and the capture output."""
+        message = () if self.message in children else (self.message,)
+        self.box.children = (*children, *message, self.out)
 
-    def guard(self, fn: Handler) -> Handler:
+    def guard(self, fn: Handler, beside: w.HTML | None = None) -> Handler:
         """Wrap a callback: output captured (cleared each time), errors shown as one line.
 
         Args:
             fn: The callback.
+            beside: Where its errors are shown, beside the control that caused them; None: the message line.
 
         Returns:
             The wrapped callback (``__wrapped__`` is ``fn``).
@@ -263,7 +268,10 @@ class Form:
             try:
                 fn(*args)
             except Exception as exc:  # shown, never raised into the comm handler
-                self.fail(exc)
+                if beside is None:
+                    self.fail(exc)
+                else:
+                    beside.value = render.error_html(render.one_line(exc))
             self.refresh_summary()
             self.acted()
 
@@ -277,9 +285,9 @@ class Form:
         for follow in self.after_action:
             follow()
 
-    def on_click(self, widget: w.Button, fn: Handler) -> None:
-        """Register a guarded click handler."""
-        widget.on_click(self.guard(fn))
+    def on_click(self, widget: w.Button, fn: Handler, beside: w.HTML | None = None) -> None:
+        """Register a guarded click handler (its errors shown ``beside`` the button when given)."""
+        widget.on_click(self.guard(fn, beside))
 
     def observe(self, widget: w.Widget, fn: Handler, name: str = "value") -> None:
         """Register a guarded observer of one trait."""

@@ -1,8 +1,9 @@
 """Notebook 01 (console checklist): services, flow and publishing status in; the verdict and checklist out.
 
 Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
-Opening the form writes nothing (no settings, no step record, no audit line): the verdict of the saved
-choices is computed without saving; a person's change of a choice, "Save these choices" or a tick is what saves.
+Opening the form writes nothing (no settings, no step record, no audit line), and neither does changing a
+choice: the verdict of the choices shown is computed without saving, beside "Not saved yet"; "Save these
+choices" or a tick is what saves (a tick never drops the ticks of the saved choices' items).
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ class ConsoleChecklistForm(Form):
         self.summary = w.HTML()
         self.ticks: list[tuple[w.Checkbox, str]] = []
         self.layout(w.HTML("<b>Services</b>"), w.VBox(list(self.services.values())), self.flow, self.publishing,
-                    self.project, w.HBox([self.save, self.saved]), self.verdict_html,
+                    self.project, w.HBox([self.save, self.saved]), self.message, self.verdict_html,
                     w.HTML("<b>Console checklist</b>" + WRAP_CSS), self.items, self.summary)
         for widget in (*self.services.values(), self.flow, self.publishing, self.project):
             self.observe(widget, self._on_input)
-        self.on_click(self.save, self._on_save)
+        self.on_click(self.save, self._on_save, beside=self.saved)
         self._check(save=False)
         self.built_on = self.basis()
 
@@ -66,20 +67,31 @@ class ConsoleChecklistForm(Form):
         self._check(save=False)
 
     def _on_input(self, _change: dict[str, Any]) -> None:
-        self._check(save=True)
+        self._check(save=False)
+        if self._unsaved():
+            self.saved.value = "<i>Not saved yet: click Save these choices to keep them.</i>"
 
     def _on_save(self, _button: w.Button) -> None:
         self._check(save=True)
         self.saved.value = f"&#10004; Saved in profile {render.e(self.site.profile.name)}"
 
+    def _chosen(self) -> list[str]:
+        return [k for k, box in self.services.items() if box.value]
+
+    def _unsaved(self) -> bool:
+        """True when the choices shown differ from the saved ones (a preview: nothing was written)."""
+        services, flow, status = runbook.saved_choices(self.site)
+        return ((set(self._chosen()), self.flow.value, self.publishing.value, self.project.value.strip())
+                != (set(services), flow, status, actions.act_project_id(self.site)))
+
     def _check(self, *, save: bool) -> None:
         self.saved.value = ""
-        chosen = [k for k, box in self.services.items() if box.value]
-        if save:  # a person changed a choice: saved, recorded as step 01's outcome
+        chosen = self._chosen()
+        if save:  # Save these choices: saved, recorded as step 01's outcome
             self.verdict = actions.act_preflight(self.site, chosen, self.flow.value, self.publishing.value,
                                                  self.project.value)
             self.built_on = self.basis()  # the form shows what it saved
-        else:  # opening: the same verdict (runbook.check_console's inputs), nothing written
+        else:  # opening, or a changed choice: the same verdict (runbook.check_console's inputs), nothing written
             requested = runbook.requested_scopes(self.site, services=chosen)
             self.verdict = scopes.preflight(requested, flow=self.flow.value, endpoints=self.site.endpoints,
                                             client=self.site.profile.load_client(),
@@ -107,7 +119,8 @@ class ConsoleChecklistForm(Form):
 
     def _on_tick(self, change: dict[str, Any]) -> None:
         key = next(k for box, k in self.ticks if box is change["owner"])
-        actions.act_sync_checklist(self.site, self.checklist)  # the current items (opening saved nothing)
+        if not self._unsaved():  # the saved choices' items (opening saved nothing); a preview's drop none
+            actions.act_sync_checklist(self.site, self.checklist)
         self._summarize(self.site.profile.set_checklist(key, change["new"])["checklist"])
 
     def _summarize(self, saved: dict[str, bool]) -> None:

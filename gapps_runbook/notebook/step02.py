@@ -36,7 +36,8 @@ class ClientForm(Form):
         self.product = w.Text(value=product_name or (stored.product_name if stored else ""), description="Product name",
                               style=_LABELS, layout=w.Layout(width=_FIELD))
         self.client_id = w.Text(value=client_id, description="Client ID", continuous_update=False,
-                                placeholder="123456789012-....apps.googleusercontent.com", layout=w.Layout(width="60%"),
+                                placeholder="123456789012-....apps.googleusercontent.com",
+                                layout=w.Layout(width="60%", min_width=_FIELD, flex="0 0 auto"),
                                 style=_LABELS)
         self.id_hint = w.HTML()
         self.secret = w.Password(description="Secret", placeholder="GOCSPX-...", style=_LABELS,
@@ -58,7 +59,7 @@ class ClientForm(Form):
                     w.HTML("<b>or</b> upload the JSON downloaded from the Clients page:" + practice_note(site)),
                     w.HBox([self.upload, self.uploaded]), self.stored, w.HBox([self.test, self.tested]))
         self.observe(self.client_id, self._on_client_id)
-        self.on_click(self.save, self._on_save)
+        self.on_click(self.save, self._on_save, beside=self.saved)  # its errors beside the Save button
         self.on_click(self.test, self._on_test)
         self.observe(self.upload, self._on_upload)
         self._show(stored)
@@ -85,14 +86,11 @@ class ClientForm(Form):
             self.id_hint.value = "&#10004; looks like a client ID"
 
     def _on_save(self, _button: w.Button) -> None:
-        self.saved.value = self.tested.value = ""
+        self.saved.value = self.tested.value = self.id_hint.value = ""  # one message per error: beside Save
         try:
             stored = actions.act_save_client(self.site, client_id=self.client_id.value, client_secret=self.secret.value,
                                              client_type=self.client_type.value, product_name=self.product.value,
                                              project_id=self.project.value)
-        except RunbookError as exc:
-            self.saved.value = render.error_html(render.one_line(exc))  # beside the Save button
-            return
         finally:
             self.secret.value = ""  # widget state must never hold the secret
         self._show(stored)

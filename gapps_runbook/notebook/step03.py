@@ -3,12 +3,14 @@
 Imported only when the notebook runs interactively; see :mod:`.forms_common` for the rules every form follows.
 Polling, the listener and the countdown run in background threads that only set widget traits.
 
-What the card says matches what is happening: one countdown with the absolute UTC time
-("Waiting for approval in the browser (9 min 32 s left, until 23:41 UTC)", or the device code's expiry);
-the Desktop link is a button that opens a new tab; paste-back is part of the same attempt ("Approved on
-another computer? Paste the address the browser ended on"), never a switch that cancels it; each new
-attempt clears the last one's results; the buttons follow the state (:meth:`AuthorizeForm._state`); the
-paste box's errors are shown beside it.
+Opening the form sends nothing: it says what it will ask for and where (:func:`render.plan_html`: the flow,
+the scopes by their one name, the provider's host, "the emulator" when practising) and waits for a click on
+its start button ("Ask for a code", "Make the sign-in link"). What the card says matches what is happening:
+one countdown with the absolute UTC time ("Waiting for approval in the browser (9 min 32 s left, until
+23:41 UTC)", or the device code's expiry); the Desktop link is a button that opens a new tab; paste-back is
+part of the same attempt ("Approved on another computer? Paste the address the browser ended on"), never a
+switch that cancels it; each new attempt clears the last one's results; the buttons follow the state
+(:meth:`AuthorizeForm._state`); the paste box's errors are shown beside it.
 """
 
 from __future__ import annotations
@@ -24,10 +26,21 @@ from ..errors import Cancelled, InputError
 from ..steps import AUTHORIZE
 from ..views import render
 from . import actions
+from ..oauth.endpoints import LOOPBACK_HOSTS
 from .forms_common import Form, button, ui_only
 
 PASTE_PROMPT = ("<b>Approved on another computer?</b> Paste the address the browser ended on, from its address bar. "
                 "It starts with <code>http://127.0.0.1</code>, and that page may not load there: that is expected.")
+
+
+def provider_name(site: Any) -> str:
+    """The provider as people know it: its host, "(the emulator)" added on loopback (practice); no network call."""
+    import urllib.parse
+
+    issuer = str(site.issuer or site.profile.load_settings().get("issuer") or site.endpoints.issuer)
+    parts = urllib.parse.urlsplit(issuer)
+    host = parts.netloc or issuer
+    return f"{host} (the emulator)" if parts.hostname in LOOPBACK_HOSTS else host
 
 
 class AuthorizeForm(Form):
@@ -56,7 +69,7 @@ class AuthorizeForm(Form):
         for line in (self.card, self.countdown, self.status, self.result):
             line.layout.display = "none"  # shown once they say something (:meth:`_put`)
         self.cancel = button("Cancel", "warning", "stop")
-        self.new_code = button("New code", icon="refresh")
+        self.new_code = button("New code", "primary")
         self.paste = w.Text(placeholder="http://127.0.0.1:PORT/?state=...&code=...",
                             layout=w.Layout(flex="1 1 auto", width="auto", min_width="12em"))
         self.paste_finish = button("Finish with this address", "primary")
@@ -68,8 +81,12 @@ class AuthorizeForm(Form):
         self.on_click(self.paste_finish, self._on_paste_finish)
         self.private = (self.card, self.countdown, self.paste)  # one-time codes and links: never in the summary
         self.plan = actions.act_plan(site, requested, flow)
+        runbook.raise_for_preflight(self.plan)  # a plan that cannot work is refused at once, before any click
+        self.provider = provider_name(site)
+        self.intro = w.HTML()  # what the start button asks, and where (:meth:`_state` names the button)
         paste = [self.paste_box] if self.plan.flow == "desktop" else []
-        self.layout(self.card, self.countdown, self.status, w.HBox([self.cancel, self.new_code]), *paste, self.result)
+        self.layout(self.intro, self.card, self.countdown, self.status, w.HBox([self.new_code, self.cancel]),
+                    self.message, *paste, self.result)
         self.replace_previous()
         self.built_on: tuple[object, ...] = ()
         self.built_on = self.basis()
@@ -77,7 +94,12 @@ class AuthorizeForm(Form):
         if current is not None:
             self._show_current(current)
         else:
-            self.start()
+            self._state("ready")  # nothing is asked of the provider before a click
+
+    @property
+    def start_label(self) -> str:
+        """The start button's words: what a click asks for."""
+        return "Ask for a code" if self.plan.flow == "device" else "Make the sign-in link"
 
     def basis(self) -> tuple[object, ...]:
         """What the form is built from: the scopes asked for, step 01's flow and scopes, the stored client and
@@ -105,16 +127,20 @@ class AuthorizeForm(Form):
         widget.layout.display = None if value else "none"
 
     def _state(self, state: str) -> None:
-        """Buttons and boxes for ``state``: "waiting", "finishing" (a pasted address), "authorized" or "stopped"."""
+        """Buttons and boxes for ``state``: "ready" (nothing asked yet), "waiting", "finishing" (a pasted address),
+        "authorized" or "stopped"."""
         self.phase = state
         waiting = state in ("waiting", "finishing")
         self.cancel.disabled = not waiting
         self.cancel.layout.display = None if waiting else "none"  # nothing to cancel: not shown at all
         self.paste_box.layout.display = None if state == "waiting" else "none"
+        self.intro.layout.display = "none" if waiting else None  # what a click asks: said until one is made
         self.paste_finish.disabled = state != "waiting"
         again = state == "authorized" or (state == "stopped" and self.result.value != "")
-        self.new_code.description = ("Authorize again" if again
+        self.new_code.description = ("Authorize again" if again else self.start_label if state == "ready"
                                      else "New code" if self.plan.flow == "device" else "Start again")
+        self.new_code.button_style = "" if waiting else "primary"  # the next thing to click stands out
+        self.intro.value = render.plan_html(self.plan.flow, self.plan.scopes, self.provider, self.new_code.description)
 
     def _show_current(self, current: Any) -> None:
         """The stored token already covers the scopes: show it (Authorize again starts a new attempt)."""

@@ -22,6 +22,8 @@ from .forms_common import Form, button, ui_only
 
 TOKEN_CHANGED = "the token changed in another window; the page now shows the current one"
 """The one line of a form that refuses to act on a token another window (kernel, process) revoked or replaced."""
+COPY_HINT = "Copies the steps and the token's state for the ticket: no secret in it."
+"""The hint beside 04's Copy button."""
 TOKEN_FOLLOWED = "The stored token changed elsewhere (revoked or replaced); the page now shows the current one."
 """The note when the countdown finds the token it counts for gone (another page, tab or process changed it)."""
 
@@ -44,16 +46,16 @@ class TokenStatusForm(Form):
         self.confirm_box = w.HBox([self.confirm, self.keep], layout=w.Layout(display="none"))
         buttons = w.HBox([self.refresh, self.verify, self.revoke])
         self.where = w.HTML()
-        self.copy = button("Copy summary for the ticket", icon="clipboard")
-        self.summary = w.Textarea(layout=w.Layout(width="90%", height="11em", display="none"))
+        self.copy = w.HTML()  # copied in the browser (the clipboard is the browser's): render.copy_button
+        self.copy.add_class("gapps-copy-summary")
         self.handoff_to = w.Text(placeholder="/etc/app/google-token.json", description="Hand off to",
                                  layout=w.Layout(width="60%"))
         self.handoff = button("Hand off", icon="share")
         self.handed = w.HTML()
-        self.layout(self.expires, self.table, buttons, self.confirm_box, self.checks, self.where,
-                    w.HBox([self.handoff_to, self.handoff]), self.handed, self.copy, self.summary)
-        self.on_click(self.copy, self._on_copy)
-        self.on_click(self.handoff, self._on_handoff)
+        self.layout(self.expires, self.table, buttons, self.confirm_box, self.message, self.checks, self.where,
+                    w.HBox([self.handoff_to, self.handoff]), self.handed, self.copy)  # messages beside their buttons
+        self.private = (self.copy,)  # a button and its text: the saved summary shows the rest
+        self.on_click(self.handoff, self._on_handoff, beside=self.handed)
         self.on_click(self.refresh, self._on_refresh)
         self.on_click(self.verify, self._on_verify)
         self.on_click(self.revoke, self._on_revoke)
@@ -112,7 +114,21 @@ class TokenStatusForm(Form):
             return None
         return found.st_ino, found.st_mtime_ns, found.st_size
 
+    def acted(self) -> None:
+        """After every action: the summary a click copies is the current one (steps and token as stored now)."""
+        self._summary()
+        super().acted()
+
+    def _summary(self) -> None:
+        """The Copy button's text, read again; a summary shown before is hidden (it may no longer hold)."""
+        text = "\n".join(actions.act_summary(self.site))
+        self.copy.value = (render.copy_button(text, "Copy summary for the ticket", shown="pre")
+                           + f" <small>{render.e(COPY_HINT)}</small>"
+                           f"<pre style='display:none;white-space:pre-wrap'>{render.e(text)}</pre>")
+
     def _render(self, st: runbook.TokenStatus) -> None:
+        if st.token_id != self.shown_token:  # outputs about another token no longer hold
+            self.handed.value = ""
         self._seen = self._token_file()
         self.shown_token = st.token_id
         self._expires_at = None if st.expires_in is None else time.monotonic() + st.expires_in
@@ -125,6 +141,7 @@ class TokenStatusForm(Form):
         where = token_file_lines(self.site.profile.name, self.site.profile.file(TOKEN_FILE), plain=self.plain)
         self.where.value = "<br>".join(render.e(line) for line in where) if self.has_token else ""
         self._update_expiry()
+        self._summary()
 
     def _update_expiry(self) -> None:
         if self._expires_at is None:
@@ -188,11 +205,6 @@ class TokenStatusForm(Form):
             self._render(runbook.status(self.site))
         title = "Revoked, and proven" if proof.ok else "Revoked, but the proof failed"
         self.checks.value = f"<b>{render.e(title)}</b>" + render.table_html(render.revoke_rows(proof))
-
-    def _on_copy(self, _button: w.Button) -> None:
-        self.summary.value = "\n".join(actions.act_summary(self.site))
-        self.summary.layout.display = "flex"
-        self.note("Select the text below (Ctrl+A in the box) and copy it into the ticket: it holds no secret.")
 
     def _on_handoff(self, _button: w.Button) -> None:
         self.handed.value = ""

@@ -96,6 +96,8 @@ def duration_text(seconds: float) -> str:
 
 def utc_text(value: str | float) -> str:
     """An ISO timestamp or an epoch time as people read it: ``2026-11-30 23:41 UTC`` ("" when it cannot be read)."""
+    if isinstance(value, str) and value.endswith(" UTC"):  # already this form (an export record's "at")
+        value = value.removesuffix(" UTC") + "+00:00"
     try:
         moment = (_utc(value) if isinstance(value, (int, float))
                   else datetime.datetime.fromisoformat(value).astimezone(datetime.timezone.utc))

@@ -203,7 +203,7 @@ def _publishing_findings(scopes: tuple[str, ...], publishing_status: str | None)
     return [Finding(
         "warning", "testing_refresh_expiry",
         f"the app {status}: refresh tokens for these scopes stop working 7 days after consent",
-        f"publish the app (Audience page {CONSOLE_CONSENT}: Publish app), then authorize again",
+        f"on the Audience page ({CONSOLE_CONSENT}) click Publish app, then authorize again",
     )]
 
 
@@ -251,10 +251,13 @@ def preflight(
     findings: list[Finding] = []
     if not wanted:
         findings.append(Finding("error", "no_scopes", "no scopes were requested", "pass --service or --scope"))
-    findings += _endpoint_findings(chosen, endpoints)
+    flow_findings = _endpoint_findings(chosen, endpoints)
     if google:
-        findings += _device_scope_findings(chosen, wanted, endpoints, legacy_device_scopes)
-        findings += _client_findings(chosen, client)
+        flow_findings += _device_scope_findings(chosen, wanted, endpoints, legacy_device_scopes)
+    findings += flow_findings
+    if google:
+        if not any(f.level == "error" for f in flow_findings):  # a flow that cannot work has one fix: the flow
+            findings += _client_findings(chosen, client)
         findings += _publishing_findings(wanted, publishing_status)
         findings += _library_findings(wanted, client)
     findings.sort(key=lambda f: _LEVEL_ORDER[f.level])

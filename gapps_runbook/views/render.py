@@ -14,6 +14,8 @@ a secret (a client secret appears only as its fingerprint).
 from __future__ import annotations
 
 import html
+import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,16 @@ def error_html(text: str) -> str:
     return f'<div style="color:#b00020"><b>Error:</b> {e(text)}</div>'
 
 
+_LONG_SCOPE_NAMES = {scopes.SCOPE_PREFIX + f"userinfo.{name}": name for name in ("email", "profile")}
+"""Google grants ``email`` and ``profile`` under their long ``userinfo.*`` names: the same scopes."""
+
+
+def scope_name(scope: str) -> str:
+    """A scope by its one name, the service catalog's (:data:`gapps_runbook.oauth.scope_catalog.SERVICES`): the
+    same words where it is asked for (01, 03) and where it is granted (03, 04, ``status``)."""
+    return _LONG_SCOPE_NAMES.get(scope, scope)
+
+
 def verdict_lines(verdict: scopes.Preflight) -> list[str]:
     """The preflight summary as text (step 01 and ``gapps-runbook preflight``)."""
     return verdict.summary_lines()
@@ -71,13 +83,28 @@ def verdict_html(verdict: scopes.Preflight) -> str:
         head += f"; recommended: <b>{e(verdict.recommended_flow)}</b>"
     rows = "".join(f'<li style="color:{_LEVEL_COLOUR[f.level]}">{e(f.level.upper())} {e(f.message)}'
                    f"{' <i>Fix: ' + _linkify(f.fix) + '</i>' if f.fix else ''}</li>" for f in verdict.findings)
-    return f"<div>{head}<br>Scopes: {e(' '.join(verdict.scopes))}<ul>{rows}</ul></div>"
+    return f"<div>{head}<br>Scopes: {e(' '.join(scope_name(s) for s in verdict.scopes))}<ul>{rows}</ul></div>"
+
+
+_URL = re.compile(r"https://[^\s()<>]+?(?=[.,;:]?(?:[\s()<>]|$))")
+"""A URL in a sentence: up to a space or a bracket, without the sentence's own trailing punctuation."""
+LINK_STYLE = "color:#1a73e8;text-decoration:underline"
+"""How a link looks in a form (JupyterLab and Voila leave widget links unstyled: black, like the text)."""
+
+
+def link(url: str, text: str = "") -> str:
+    """A link that opens a new tab (no opener), styled as a link."""
+    return (f'<a href="{e(url)}" target="_blank" rel="noopener" style="{LINK_STYLE}">'
+            f"{e(text or url)}</a>")
 
 
 def _linkify(text: str) -> str:
-    words = text.split(" ")
-    return " ".join(f'<a href="{e(w)}" target="_blank" rel="noopener">{e(w)}</a>' if w.startswith("https://")
-                    else e(w) for w in words)
+    """``text`` escaped, each https URL in it a link (its surrounding brackets and punctuation left as text)."""
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        parts += [e(text[last:match.start()]), link(match.group(0))]
+        last = match.end()
+    return "".join(parts) + e(text[last:])
 
 
 def checklist_summary(ticks: dict[str, bool]) -> str:
@@ -137,8 +164,8 @@ def status_rows(st: TokenStatus, requested: Sequence[str] = ()) -> list[tuple[st
         rows.append(("Refresh token dies in", f"{left} s (consent screen in Testing: publish it)"))
     wanted = list(requested) or [*st.scopes, *st.missing_scopes, *st.requested_since]
     missing, extra = tokeninfo.scope_diff(wanted, st.scopes)
-    rows += [(_scope_label(s, missing, st.missing_scopes), s) for s in wanted]
-    rows += [("granted, not requested", s) for s in extra]
+    rows += [(_scope_label(s, missing, st.missing_scopes), scope_name(s)) for s in wanted]
+    rows += [("granted, not requested", scope_name(s)) for s in extra]
     return rows
 
 
@@ -336,6 +363,22 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff"))
 
 
+def copy_button(text: str, label: str = "Copy", *, title: str = "", shown: str = "") -> str:
+    """A button that copies ``text`` to the clipboard in the browser (``navigator.clipboard``) and says so.
+
+    Its label turns "Copied" once the browser confirms; where the browser refuses (no permission, not a secure
+    context), it says to select the text instead. ``shown`` is the CSS selector of an element, inside the
+    button's parent, to show on a click (the copied text, for a person who prefers to select it).
+    """
+    reveal = (f"var t=this.parentElement.querySelector({json.dumps(shown)});if(t){{t.style.display='block'}};"
+              if shown else "")
+    script = (f"{reveal}var b=this;navigator.clipboard.writeText({json.dumps(text)}).then("
+              "function(){b.textContent='Copied';b.dataset.copied='yes'},"
+              "function(){b.textContent='Not copied: select the text';b.dataset.copied='no'})")
+    return (f'<button class="gapps-copy" type="button" onclick="{e(script)}" title="{e(title or label)}">'
+            f"{e(label)}</button>")
+
+
 def device_code_html(grant: Any, *, qr: bool = True, lifetime: bool = True) -> str:
     """The card's body: the user code big (selectable, with a copy button), the link(s), the lifetime, a QR code.
 
@@ -343,18 +386,17 @@ def device_code_html(grant: Any, *, qr: bool = True, lifetime: bool = True) -> s
     ``lifetime=False`` leaves the lifetime out (the form shows it once, counting down: :func:`code_countdown`).
     """
     code = e(grant.user_code)
-    copy = (f"<button onclick=\"navigator.clipboard.writeText('{code}')\" title='Copy the code'>Copy</button>")
-    link = f'<a href="{e(grant.verification_uri)}" target="_blank" rel="noopener">{e(grant.verification_uri)}</a>'
+    copy = copy_button(grant.user_code, title="Copy the code")
     complete = _complete_uri(grant)
     shortcut = ""
     if complete:
-        shortcut = (f'<br>or open <a href="{e(complete)}" target="_blank" rel="noopener">{e(complete)}</a> '
-                    "(the code is filled in)")
+        shortcut = f"<br>or open {link(complete)} (the code is filled in)"
     picture = ""
     if qr:
         picture = (f"<div>{qr_svg(complete or grant.verification_uri)}<br>"
                    "<small>Scan to open the page on a phone</small></div>")
-    return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link}{shortcut}<br>2. Enter this code:"
+    return (f"<div style='display:flex;gap:2em;align-items:center'><div>1. Open {link(grant.verification_uri)}"
+            f"{shortcut}<br>2. Enter this code:"
             f"<div style='font:bold 2.6em monospace;letter-spacing:.12em;user-select:all'>{code}</div>{copy}"
             f"<br><small>{'Expires in ' + e(duration_text(grant.expires_in)) + '. ' if lifetime else ''}"
             "Only enter a code this runbook shows you; it works once.</small></div>"
@@ -365,11 +407,45 @@ _BUTTON = ("display:inline-block;padding:.45em 1.1em;margin:.2em 0;border-radius
            "color:#fff;font-weight:600;text-decoration:none")
 
 
-def link_html(url: str, text: str = "Open Google's page") -> str:
+SIGN_IN = "Open the sign-in page"
+"""The desktop flow's link button: the provider's sign-in page, whichever provider it is."""
+
+
+def link_html(url: str, text: str = SIGN_IN) -> str:
     """The desktop flow's link, as a button that opens a new tab (no opener, no referrer)."""
     return (f'<a class="gapps-link-button" href="{e(url)}" target="_blank" rel="noopener noreferrer" '
             f'style="{_BUTTON}">{e(text)}</a><br><small>Sign in with the account the server will use, then click '
             "Allow; that tab then says whether the runbook got the token.</small>")
+
+
+def _plan_parts(flow: str) -> tuple[str, str]:
+    """What step 03's start button does, around the provider's name: (before it, after it)."""
+    if flow == "device":
+        return "asks ", " for a device code (the device flow), to enter on its page from any device"
+    return "makes a sign-in link for ", (" (the Desktop app flow): you sign in with a browser on this "
+                                        "machine, which then comes back here")
+
+
+def plan_line(flow: str, requested: Sequence[str], where: str, start: str) -> str:
+    """What step 03 will ask for and where, before it asks: nothing is sent until ``start`` is clicked.
+
+    Args:
+        flow: ``device`` (RFC 8628) or ``desktop`` (RFC 8252 loopback with PKCE).
+        requested: The scopes, full form (shown by :func:`scope_name`).
+        where: The provider, as people know it ("accounts.google.com", "127.0.0.1:8765 (the emulator)").
+        start: The button's label.
+    """
+    before, after = _plan_parts(flow)
+    names = ", ".join(scope_name(s) for s in requested) or "(none)"
+    return f"{start} {before}{where}{after}. Scopes: {names}. Nothing is sent before you click."
+
+
+def plan_html(flow: str, requested: Sequence[str], where: str, start: str) -> str:
+    """:func:`plan_line` as the form shows it: the button's label, the provider and the scopes stand out."""
+    before, after = _plan_parts(flow)
+    names = ", ".join(f"<code>{e(scope_name(s))}</code>" for s in requested) or "(none)"
+    return (f"<div class='gapps-plan'><b>{e(start)}</b> {e(before)}<b>{e(where)}</b>{e(after)}.<br>"
+            f"Scopes: {names}. <i>Nothing is sent before you click.</i></div>")
 
 
 def result_lines(result: AuthResult) -> str:
