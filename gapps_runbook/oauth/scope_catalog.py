@@ -217,6 +217,17 @@ def normalize_scope(scope: str, *, google: bool = True) -> str:
     return SCOPE_PREFIX + value.removeprefix("auth/")
 
 
+_LONG_SCOPE_NAMES = {SCOPE_PREFIX + f"userinfo.{name}": name for name in ("email", "profile")}
+"""Google grants ``email`` and ``profile`` under their long ``userinfo.*`` names: the same scopes
+(https://developers.google.com/identity/protocols/oauth2/scopes#oauth2)."""
+
+
+def scope_name(scope: str) -> str:
+    """A scope by its one name, the catalog's: the same words where it is asked for (01, 03) and where it is
+    granted (03, 04, ``status``, the ticket summary)."""
+    return _LONG_SCOPE_NAMES.get(scope, scope)
+
+
 def unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..oauth.clock import utc_text
 from ..oauth.endpoints import GOOGLE
-from ..oauth.scope_catalog import SERVICES
+from ..oauth.scope_catalog import SERVICES, scope_name
 from ..profile.files import HOME_ENV
 from ..steps import AUTHORIZE
 
@@ -92,9 +92,9 @@ def summary_lines(state: SiteState) -> list[str]:
                  f"Access token expires: {utc_text(state.taken_at + left)} (in {left} s)",
                  f"Refresh token: {'yes' if st.has_refresh_token else 'no'}",
                  f"Usable: {'yes' if state.usable else 'no'} ({state.health.detail})",
-                 f"Scopes: {' '.join(st.scopes) or '(none)'}"]
+                 f"Scopes: {' '.join(map(scope_name, st.scopes)) or '(none)'}"]
         if st.missing_scopes:
-            token.append(f"Requested, NOT granted: {' '.join(st.missing_scopes)}")
+            token.append(f"Requested, NOT granted: {' '.join(map(scope_name, st.missing_scopes))}")
     steps = [f"Step {s.line}" for s in state.steps]
     return [f"gapps-runbook summary for profile {st.profile} (taken {utc_text(state.taken_at)})",
             f"Issuer: {state.issuer or GOOGLE.issuer}", f"Client ID: {st.client_id or '(none)'}", *token, *steps,

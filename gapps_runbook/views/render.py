@@ -23,6 +23,7 @@ from ..errors import STEP_CLIENT, RunbookError
 from ..oauth import clients, scopes, tokeninfo
 from ..oauth.clients import CLIENT_TYPE_LABELS
 from ..oauth.clock import duration_text, utc_clock, utc_text
+from ..oauth.scope_catalog import scope_name
 from ..safety.redact import fingerprint, redact
 from ..runbook.state import health
 from ..steps import AUTHORIZE
@@ -57,16 +58,6 @@ def one_line(exc: BaseException) -> str:
 def error_html(text: str) -> str:
     """An error line in red."""
     return f'<div style="color:#b00020"><b>Error:</b> {e(text)}</div>'
-
-
-_LONG_SCOPE_NAMES = {scopes.SCOPE_PREFIX + f"userinfo.{name}": name for name in ("email", "profile")}
-"""Google grants ``email`` and ``profile`` under their long ``userinfo.*`` names: the same scopes."""
-
-
-def scope_name(scope: str) -> str:
-    """A scope by its one name, the service catalog's (:data:`gapps_runbook.oauth.scope_catalog.SERVICES`): the
-    same words where it is asked for (01, 03) and where it is granted (03, 04, ``status``)."""
-    return _LONG_SCOPE_NAMES.get(scope, scope)
 
 
 def verdict_lines(verdict: scopes.Preflight) -> list[str]:
