@@ -189,3 +189,28 @@ def flip(data: bytes, position: int) -> bytes:
     changed[position] ^= 0x01
     return bytes(changed)
 
+
+
+def test_04s_hand_off_from_the_form_lands_in_the_exports_folder_with_its_full_path_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gapps_runbook.emulator import Emulator, serve
+    from gapps_runbook.notebook import step04
+
+    from sites import authorized_site
+
+    monkeypatch.chdir(tmp_path)  # the server's working folder
+    with serve(Emulator(auto_approve=True)) as running:
+        site = authorized_site(tmp_path / "home", running)
+        form = step04.TokenStatusForm(site)
+        try:
+            folder = exports_folder(tmp_path / "home")
+            assert form.handoff_to.value == str(folder / "site-a-token.json") and not folder.exists()
+            form.handoff_to.value = "app-token.json"
+            form.handoff.click()
+            written = folder / "app-token.json"
+            assert form.message.value == "", form.message.value
+            assert form.handoff_to.value == str(written) and f"Wrote {written} (0600" in form.handed.value
+            assert stat.S_IMODE(written.stat().st_mode) == 0o600 and stat.S_IMODE(folder.stat().st_mode) == 0o700
+            assert not (tmp_path / "app-token.json").exists()
+        finally:
+            form.close()
