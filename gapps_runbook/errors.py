@@ -68,17 +68,35 @@ class RunbookError(Exception):
 
     Args:
         message: What went wrong, in one sentence. Redacted before it is stored.
-        fix: The runbook step or console page that fixes it; defaults to the class's ``fix``.
+        fix: The runbook step or console page that fixes it; defaults to the class's ``fix``, or to
+            ``fixes["cli"]``.
+        fixes: The fix in each surface's words, when a surface names its own controls: ``"cli"`` its flags
+            (``pass --force``), ``"form"`` a form's controls (``tick Replace``); :meth:`worded_for` picks one.
     """
 
     exit_code: ClassVar[ExitCode] = ExitCode.FAILURE
     fix: str = ""
 
-    def __init__(self, message: str, *, fix: str | None = None) -> None:
+    def __init__(self, message: str, *, fix: str | None = None, fixes: Mapping[str, str] | None = None) -> None:
         self.message = redact(" ".join(str(message).split()))
+        self.fixes = dict(fixes or {})
+        if fix is None:
+            fix = self.fixes.get("cli")
         if fix is not None:
             self.fix = fix
         super().__init__(self.message)
+
+    def worded_for(self, surface: str) -> RunbookError:
+        """Word the fix for the surface that shows it: a form names its controls, the CLI its flags.
+
+        Args:
+            surface: A key of :attr:`fixes` (``"cli"``, ``"form"``, ``"run"``); an unknown one keeps the fix.
+
+        Returns:
+            This error, its ``fix`` rewritten in place.
+        """
+        self.fix = self.fixes.get(surface, self.fix)
+        return self
 
     def __str__(self) -> str:
         return f"{self.message} Fix: {self.fix}" if self.fix else self.message

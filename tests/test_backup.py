@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import random
+import re
 import select
 import stat
 import string
@@ -225,7 +226,7 @@ def test_every_sampled_byte_flip_and_a_wrong_passphrase_are_refused_before_parsi
         with pytest.raises(InputError) as refused:
             backup.import_bytes(bytes(changed), PASSPHRASE, store)
         assert "\n" not in str(refused.value) and "Fix:" in str(refused.value)
-    with pytest.raises(InputError, match="wrong passphrase"):
+    with pytest.raises(InputError, match=f"^{re.escape(backup.WRONG_PASSPHRASE)} Fix: "):
         backup.import_bytes(data, PASSPHRASE + "x", store)
     print(f"{len(positions)}/{len(positions)} flips of a {len(data)}-byte export refused in "
           f"{time.monotonic() - started:.0f} s")
@@ -251,12 +252,14 @@ def test_refusals_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     home = tmp_path / "home"
     assert export_cli(home, tmp_path / "x.age", monkeypatch, "missing") == ExitCode.BAD_INPUT
     monkeypatch.setenv("EMPTY_PASSPHRASE", "")
-    (tmp_path / "x.age").write_bytes(b"not age")
+    (tmp_path / "x.age").write_bytes(backup.AGE_MAGIC + b"-> scrypt " + b"A" * 22 + b" 18\nAAAA\n--- AAAA\n")
     assert cli.run(["--home", str(home), "import", str(tmp_path / "x.age"), "--passphrase-env", "EMPTY_PASSPHRASE"]) == 2
+    (tmp_path / "x.age").write_bytes(b"not age")
     assert import_cli(home, tmp_path / "x.age") == ExitCode.BAD_INPUT
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("error: ") and "Fix:" in line for line in errors)
-    assert "does not exist" in errors[0] and "not set or is empty" in errors[1] and "no age v1 header" in errors[2]
+    assert "does not exist" in errors[0] and "not set or is empty" in errors[1]
+    assert "not an export: it holds text" in errors[2] and "passphrase" not in errors[2]
 
 
 def _flip_and_import(data: bytes, position: int, home: str) -> tuple[int, str]:

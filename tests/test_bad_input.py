@@ -44,6 +44,13 @@ def _fifo(tmp_path: Path) -> Path:
     return path
 
 
+def _age_header(tmp_path: Path) -> Path:
+    """A file with an age scrypt header (the import asks for the passphrase only then)."""
+    path = tmp_path / "header-only.age"
+    path.write_bytes(b"age-encryption.org/v1\n-> scrypt " + b"A" * 22 + b" 18\nAAAA\n--- AAAA\n")
+    return path
+
+
 def _sparse(tmp_path: Path, size: int, name: str = "big") -> Path:
     path = tmp_path / name
     with open(path, "wb") as handle:
@@ -80,7 +87,7 @@ CASES: dict[str, tuple[Case, str]] = {
     "import a folder": (lambda t: ["import", str(t), "--passphrase-env", PASSPHRASE_ENV], "not a regular file"),
     "import 17 MiB": (lambda t: ["import", str(_sparse(t, 17 * 2**20)), "--passphrase-env", PASSPHRASE_ENV],
                       "larger than 16 MiB"),
-    "import without a terminal": (lambda t: ["import", str(_sparse(t, 100))], "--passphrase-env"),
+    "import without a terminal": (lambda t: ["import", str(_age_header(t))], "--passphrase-env"),
     "--sites with a bad issuer": (lambda t: ["batch", "04", "--sites", str(_sites(t, "profile,issuer\nsite-a,ftp://x\n"))],
                                   "line 2"),
     "--sites with plain http off loopback": (

@@ -57,20 +57,31 @@ def widget_state(form: step05.BackupRestoreForm) -> str:
     return json.dumps(states, default=str)
 
 
-def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: Path, emulator: RunningEmulator) -> None:
+def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: Path, emulator: RunningEmulator,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     site = authorized_site(tmp_path / "a", emulator)
     secrets = canaries(site)
-    out = tmp_path / "site-a.age"
+    monkeypatch.chdir(tmp_path)  # the server's working folder: a name typed in the form does not land here
+    folder = (tmp_path / "a" / "exports").absolute()
+    out = folder / "site-a.age"
     form = step05.BackupRestoreForm(ProfileStore(tmp_path / "a"), profile="site-a")
     assert form.profiles.value == ("site-a",) and "never exported" in form.last.value
-    form.target.value, form.passphrase.value, form.confirmation.value = str(out), PASSPHRASE, PASSPHRASE + "x"
+    assert form.target.value == str(out) and not folder.exists()  # the full path, made only by an export
+    form.target.value, form.passphrase.value, form.confirmation.value = "site-a.age", "blue guitar", "blue guitar"
+    form.export.click()
+    shown = html_text(form.message.value)
+    assert "scores 2 of 4" in shown and "at least 3" in shown and "in Passphrase and Again" in shown
+    assert "--passphrase" not in shown and not out.exists() and form.passphrase.value == ""
+    form.passphrase.value, form.confirmation.value = PASSPHRASE, PASSPHRASE + "x"
     form.export.click()
     assert "the two passphrases differ" in form.message.value and not out.exists()
     assert form.passphrase.value == form.confirmation.value == ""  # emptied after a refused click too
     form.passphrase.value = form.confirmation.value = PASSPHRASE
     form.export.click()
     assert form.message.value == "" and stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert f"to {out}" in form.exported.value and " at 20" in form.exported.value
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and not (tmp_path / "site-a.age").exists()
+    assert form.target.value == str(out)  # the name typed, now its full path
+    assert f"<code style='user-select:all'>{out}</code>" in form.exported.value and " at 20" in form.exported.value
     assert form.passphrase.value == form.confirmation.value == ""
     assert "exported 20" in form.last.value and str(out) in form.last.value
     assert scan_text("site-a.age", out.read_bytes(), secrets) == []
@@ -81,13 +92,27 @@ def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: 
     assert "refreshed: it works" in restored.imported.value and restored.import_passphrase.value == ""
     assert restored.profiles.options == ("site-a",)
     restored.import_passphrase.value = PASSPHRASE
-    restored.import_.click()  # exists: "Replace an existing profile" is not ticked
-    assert "already exists" in restored.message.value and restored.import_passphrase.value == ""
+    restored.import_.click()  # exists: Replace is not ticked; the fix names the form's controls, not flags
+    shown = html_text(restored.message.value)
+    assert "already exists" in shown and "tick Replace" in shown and "type a new name in Import as profile" in shown
+    assert "--" not in shown and restored.import_passphrase.value == "" and restored.imported.value == ""
+    restored.import_passphrase.value, restored.import_as.value = PASSPHRASE, "site-a-copy"
+    restored.import_.click()  # under a new name
+    assert "Imported site-a-copy from" in restored.imported.value and "site-a-copy: the restored token refreshed" \
+        in restored.imported.value
+    assert restored.profiles.options == ("site-a", "site-a-copy")
+    restored.import_passphrase.value = "tangerine ocean lighthouse"
+    restored.import_.click()  # a wrong passphrase: its own line, the fix on the form's words
+    shown = html_text(restored.message.value)
+    assert "the passphrase does not open this export" in shown and "made with in Passphrase" in shown
+    assert "[redacted]" not in shown and "not an export" not in shown
+    restored.import_as.value = ""
     runbook.revoke(site)
     restored.import_passphrase.value, restored.force.value = PASSPHRASE, True
     restored.import_.click()  # the staged token is probed before it replaces the profile: refused, nothing replaced
     shown = html_text(restored.message.value)
     assert "was not replaced and is untouched" in shown and "revoked" in shown and "runbook step 03" in shown
+    assert "Import as profile" in shown and "--profile" not in shown
     for built in (form, restored):
         assert "Traceback" not in built.message.value
         assert scan_text("widgets.json", widget_state(built), secrets) == [], "a widget kept a secret"

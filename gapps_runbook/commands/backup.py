@@ -18,7 +18,7 @@ import click
 
 from ..errors import InputError
 from ..profile.handoff import ENV_KEYS
-from ..profile.secret_sources import read_regular_file, read_secret, terminal_prompt
+from ..profile.secret_sources import read_secret, terminal_prompt
 from ..profile.store import Profile, ProfileStore
 
 HANDOFF_HELP = (
@@ -124,8 +124,9 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
            passphrase_file: Path | None) -> None:
     """Export PROFILES (client, refresh token, scopes, account, checklist, steps) to an age file.
 
-    Encrypted to a passphrase (age scrypt): `age --decrypt FILE` opens it too. Never exported: access
-    tokens, ID tokens, device codes. Each profile records the export (status --all shows it).
+    Encrypted to a passphrase (age scrypt): `age --decrypt FILE` opens it too. The passphrase must score
+    at least 3 of 4 on zxcvbn's scale (e.g. four random words). Never exported: access tokens, ID tokens,
+    device codes. Each profile records the export (status --all shows it).
     """
     from ..notebook import backup_actions
     from ..views.backup import export_line
@@ -135,7 +136,7 @@ def export(ctx: click.Context, profiles: tuple[str, ...], out: Path, passphrase_
     check_export_target(target)
     passphrase = read_passphrase(passphrase_env, passphrase_file, confirm=True)
     try:
-        click.echo(export_line(backup_actions.act_export(store, profiles, out, passphrase)))
+        click.echo(export_line(backup_actions.act_export(store, profiles, out, passphrase, surface="cli")))
     except OSError as exc:
         raise InputError(f"cannot write the export {target} ({exc.strerror})", fix=_OUT_FIX) from None
 
@@ -169,19 +170,20 @@ def check_export_target(target: Path) -> None:
 
 
 def read_export_file(path: Path) -> bytes:
-    """The bytes of an export file: a regular file, at most ``MAX_EXPORT_BYTES``, its size read first.
+    """The bytes of an export file, refused before a passphrase is asked for when it is not an export.
 
-    Opened with ``O_NONBLOCK`` so a FIFO cannot hang the command; ``/dev/zero`` and other devices
-    are refused by ``fstat`` before a byte is read.
+    :func:`gapps_runbook.profile.backup.read_export` reads it (a regular file, its size read first,
+    opened with ``O_NONBLOCK`` so a FIFO cannot hang the command); then its age header is checked
+    (:func:`gapps_runbook.profile.backup.scrypt_work_factor`): a JSON file or a damaged header asks for nothing.
 
     Raises:
-        InputError: Missing, unreadable, not a regular file, or too large.
+        InputError: Missing, unreadable, not a regular file, too large, or not an age passphrase file.
     """
-    from ..profile.backup import MAX_EXPORT_BYTES
+    from ..profile import backup
 
-    return read_regular_file(path, MAX_EXPORT_BYTES, name=str(path),
-                             fix="pass the export file (the .age file `gapps-runbook export` wrote)",
-                             too_large=f"{path} is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export")
+    data = backup.read_export(path)
+    backup.scrypt_work_factor(data)
+    return data
 
 
 @click.command("import")

@@ -6,19 +6,22 @@ click, a papermill run and the command line do the same thing. The format and it
 :mod:`gapps_runbook.profile.backup`'s; here is what surrounds them: the target checks, where the
 passphrase comes from (references only in headless runs), the export record 00 and ``status --all``
 show, and the probe after an import (a restored refresh token may be dead). Actions return values
-(rendered by :mod:`.render_backup`) and raise :class:`RunbookError`; they never display.
+(rendered by :mod:`gapps_runbook.views.backup`) and raise :class:`RunbookError`; they never display. A
+refusal's fix is worded for the surface that called (``surface``: ``"form"``, ``"cli"``, ``"run"``, the
+headless run's parameters unless told; :data:`gapps_runbook.profile.backup.ACTIONS`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import runbook
-from ..errors import STEP_AUTHORIZE, InputError, InvalidGrant, NoToken
+from ..errors import STEP_AUTHORIZE, InputError, InvalidGrant, NoToken, RunbookError
 from ..oauth.clock import iso_utc
 from ..profile import backup
 from ..profile.private_files import write_private
@@ -28,6 +31,16 @@ from ..profile.store import Profile, ProfileStore
 REAUTHORIZE_CAUSES = ("the grant was revoked, the consent screen is in Testing (refresh tokens die after 7 days), "
                       "the token went unused for 6 months, or the account's password changed")
 """Why a provider refuses a restored refresh token (``invalid_grant``): said once, by the CLI and step 05."""
+
+
+@contextlib.contextmanager
+def worded_for(surface: str) -> Iterator[None]:
+    """A :class:`RunbookError` raised inside has its fix worded for ``surface`` (its flags, controls or parameters)."""
+    try:
+        yield
+    except RunbookError as exc:
+        exc.worded_for(surface)
+        raise
 
 
 @dataclass(frozen=True)
@@ -77,9 +90,10 @@ def check_export(store: ProfileStore, names: Sequence[str], out: str | Path) -> 
     """
     chosen = [store.profile(name) for name in dict.fromkeys(names)]
     if not chosen:
-        raise InputError("no profile was chosen to export", fix="choose one or more profiles")
+        raise InputError("no profile was chosen to export", fixes=backup.fixes("{profiles}"))
     if not str(out).strip():
-        raise InputError("no export file was given", fix="give the file to write, e.g. sites.age")
+        raise InputError("no export file was given", fix="give the file to write, e.g. sites.age",
+                         fixes={"form": f"type a file name in {backup.FORM_LABELS['target']}, e.g. sites.age"})
     target = Path(out).expanduser()
     if not target.parent.is_dir():
         raise InputError(f"the folder {target.parent} does not exist", fix="create it, or choose another file")
@@ -91,7 +105,7 @@ def check_export(store: ProfileStore, names: Sequence[str], out: str | Path) -> 
 
 
 def act_export(store: ProfileStore, names: Sequence[str], out: str | Path, passphrase: str,
-               confirmation: str | None = None) -> ExportResult:
+               confirmation: str | None = None, *, surface: str = "run") -> ExportResult:
     """Export ``names`` to ``out`` (age, passphrase; 0600) and record the export in each profile.
 
     Args:
@@ -100,14 +114,20 @@ def act_export(store: ProfileStore, names: Sequence[str], out: str | Path, passp
         out: The file to write (replaced atomically).
         passphrase: The passphrase (registered for redaction by :mod:`gapps_runbook.profile.backup`).
         confirmation: The passphrase typed again (the form); None when it came from a reference.
+        surface: Whose words a refusal's fix uses (``"form"``, ``"cli"``, ``"run"``).
 
     Raises:
-        InputError: See :func:`check_export`; the two passphrases differ; the passphrase is empty.
+        InputError: See :func:`check_export`; the two passphrases differ; the passphrase is empty or
+            weaker than :data:`gapps_runbook.profile.backup.MIN_PASSPHRASE_SCORE`.
     """
-    chosen, target = check_export(store, names, out)
-    if confirmation is not None and confirmation != passphrase:
-        raise InputError("the two passphrases differ; nothing was exported", fix="type the same passphrase twice")
-    write_private(target, backup.export_bytes(chosen, passphrase))
+    with worded_for(surface):
+        chosen, target = check_export(store, names, out)
+        if confirmation is not None and confirmation != passphrase:
+            raise InputError("the two passphrases differ; nothing was exported",
+                             fix=f"type the same passphrase in {backup.FORM_LABELS['passphrase']} and "
+                                 f"{backup.FORM_LABELS['again']}")
+        data = backup.export_bytes(chosen, passphrase)
+    write_private(target, data)
     now, by, where = store.clock.time(), getpass.getuser(), target.resolve()
     for profile in chosen:
         backup.record_export(profile, where, now=now, by=by)
@@ -115,19 +135,23 @@ def act_export(store: ProfileStore, names: Sequence[str], out: str | Path, passp
 
 
 def act_import(store: ProfileStore, path: str | Path, passphrase: str, *, force: bool = False,
-               rename: str | None = None, issuer: str | None = None) -> list[ProbeOutcome]:
+               rename: str | None = None, issuer: str | None = None, surface: str = "run") -> list[ProbeOutcome]:
     """Import an export (see :func:`gapps_runbook.profile.backup.import_bytes`), then probe each profile.
 
+    Args:
+        rename: The export's only profile under this name ("" or None: its own name).
+        surface: Whose words a refusal's fix uses (``"form"``, ``"cli"``, ``"run"``).
+
     Raises:
-        InputError: The file is unreadable, refused (passphrase, changed byte, content), or a profile
-            exists and ``force`` is False (nothing is written then).
+        InputError: The file is missing or unreadable, is not an export, the passphrase does not open it
+            or it was changed, or a profile exists and ``force`` is False (nothing is written then).
     """
-    try:
-        data = Path(path).expanduser().read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path} ({exc.strerror})", fix="give the export file's path") from None
-    names = backup.import_bytes(data, passphrase, store, profile=rename or None, force=force,
-                                probe=lambda staged: runbook.probe_refresh(staged, issuer or None))
+    with worded_for(surface):
+        if not str(path).strip():
+            raise InputError("no file to import was given", fixes=backup.fixes("{export_file}"))
+        data = backup.read_export(Path(str(path).strip()))
+        names = backup.import_bytes(data, passphrase, store, profile=(rename or "").strip() or None, force=force,
+                                    probe=lambda staged: runbook.probe_refresh(staged, issuer or None))
     return [probe(store, name, issuer) for name in names]
 
 

@@ -15,6 +15,7 @@ from .. import runbook
 from ..errors import RunbookError
 from ..oauth.clock import duration_text, utc_clock
 from ..profile.files import TOKEN_FILE
+from ..profile.handoff import exports_folder, form_target
 from ..views import render
 from . import actions
 from ..views.lastmile import handoff_lines, token_file_lines
@@ -48,8 +49,9 @@ class TokenStatusForm(Form):
         self.where = w.HTML()
         self.copy = w.HTML()  # copied in the browser (the clipboard is the browser's): render.copy_button
         self.copy.add_class("gapps-copy-summary")
-        self.handoff_to = w.Text(placeholder="/etc/app/google-token.json", description="Hand off to",
-                                 layout=w.Layout(width="60%"))
+        self.handoff_to = w.Text(value=str(exports_folder(site.profile.store.home) / f"{site.profile.name}-token.json"),
+                                 placeholder="/etc/app/google-token.json", description="Hand off to",
+                                 layout=w.Layout(width="60%"))  # a name alone: under the runbook home (form_target)
         self.handoff = button("Hand off", icon="share")
         self.handed = w.HTML()
         self.layout(self.expires, self.table, buttons, self.confirm_box, self.message, self.checks, self.where,
@@ -210,5 +212,6 @@ class TokenStatusForm(Form):
         self.handed.value = ""
         with self._acting:
             self.check_token()
+            self.handoff_to.value = form_target(self.site.profile.store.home, self.handoff_to.value)
             result = actions.act_handoff(self.site, self.handoff_to.value)
         self.handed.value = "<br>".join(render.e(line) for line in handoff_lines(result))

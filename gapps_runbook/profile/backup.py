@@ -25,6 +25,14 @@ Import, in this order (authenticate before parsing, bound the work factor first)
 
 The whole import holds the store lock (:meth:`ProfileStore.locked`); it starts by removing the
 ``.import-*``/``.replaced-*`` folders a killed import left (:meth:`ProfileStore.sweep_leftovers`).
+
+An export's passphrase must score at least :data:`MIN_PASSPHRASE_SCORE` on zxcvbn's 0-4 scale
+(:func:`check_strength`); an import takes any passphrase (the export was checked when it was made).
+
+The refusals here are shown on three surfaces: ``gapps-runbook export``/``import`` (flags), the form of
+notebook 05 and the app's page 05 (its controls), and a headless ``gapps-runbook run 05`` (its parameters).
+Their fixes name actions once (:data:`ACTIONS`), each surface in its own words (:func:`fixes`,
+:meth:`RunbookError.worded_for`).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import pyrage
+from zxcvbn import zxcvbn
 
 from ..errors import STEP_AUTHORIZE, ExitCode, InputError, NoToken, RunbookError, StoreError
 from ..oauth.client_json import _client_from_installed
@@ -51,6 +60,7 @@ from . import audit
 from .authorized_user import token_from_authorized_user
 from .files import CLIENT_FILE, SETTINGS_FILE, TOKEN_FILE, check_profile_name, read_json
 from .private_files import write_private
+from .secret_sources import read_regular_file
 from .store import ACTIVE_STAGING, READY_FILE, Profile, ProfileStore, import_event, swap_in
 
 FORMAT = "gapps-runbook-export"
@@ -68,7 +78,75 @@ IMPORT_LOCK_TIMEOUT = 300.0
 """Seconds an import waits for another import (which may be probing a token at the provider)."""
 Probe = Callable[[Profile], None]
 """Check a staged profile's token at the provider (a refresh); raises :class:`RunbookError` when refused."""
-_FIX_FILE = "check the passphrase, and use the export file exactly as it was written (any changed byte is refused)"
+
+MIN_PASSPHRASE_SCORE = 3
+"""The zxcvbn score (0-4) an export's passphrase needs. zxcvbn's scale (https://github.com/dropbox/zxcvbn#usage):
+3 is "safely unguessable: moderate protection from offline slow-hash scenario" (under 10^10 guesses), the attack
+an export copied off a disk meets, scrypt being the slow hash."""
+ZXCVBN_MAX_LENGTH = 72
+"""zxcvbn 4.5 refuses longer input (its matching is quadratic): a longer passphrase is judged by its first 72."""
+
+FORM_LABELS = {"profiles": "Profiles", "target": "Export to", "passphrase": "Passphrase", "again": "Again",
+               "source": "Import from", "import_as": "Import as profile", "replace": "Replace"}
+"""The controls of step 05's form (notebook 05 and the app's page 05), by role: the form is built from these,
+and its messages name them."""
+_L = FORM_LABELS
+SURFACES = ("cli", "form", "run")
+"""Where step 05's messages are shown: the commands (flags), the form (controls), a headless run (parameters)."""
+ACTIONS: dict[str, dict[str, str]] = {
+    "replace": {"cli": "pass --force", "form": f"tick {_L['replace']}", "run": "pass -p force true"},
+    "rename": {"cli": "pass --profile NEW-NAME", "form": f"type a new name in {_L['import_as']}",
+               "run": "pass -p import_as NEW-NAME"},
+    "keep_name": {"cli": "import without --profile", "form": f"empty {_L['import_as']}", "run": "leave import_as empty"},
+    "name_like": {"cli": "pass --profile with a name like 'calendar-prod'",
+                  "form": f"type a name like 'calendar-prod' in {_L['import_as']}",
+                  "run": "pass -p import_as with a name like 'calendar-prod'"},
+    "passphrase": {"cli": "give the passphrase with --passphrase-env VAR, --passphrase-file PATH or the prompt",
+                   "form": f"type the passphrase in {_L['passphrase']}", "run": "pass passphrase_env or passphrase_file"},
+    "stronger": {"cli": "give a longer one, e.g. four or more random words (--passphrase-env, --passphrase-file "
+                        "or the prompt)",
+                 "form": f"type a longer one, e.g. four or more random words, in {_L['passphrase']} and {_L['again']}",
+                 "run": "put a longer one, e.g. four or more random words, in passphrase_env or passphrase_file"},
+    "export_file": {"cli": "pass the .age file `gapps-runbook export` wrote",
+                    "form": f"type in {_L['source']} the .age file an export wrote",
+                    "run": "pass import_from, the .age file an export wrote"},
+    "retry": {"cli": "give the passphrase the export was made with (--passphrase-env, --passphrase-file or the "
+                     "prompt)", "form": f"type the passphrase the export was made with in {_L['passphrase']}",
+              "run": "put the passphrase the export was made with in passphrase_env or passphrase_file"},
+    "profiles": {"cli": "name one or more profiles: gapps-runbook export NAME --out FILE",
+                 "form": f"choose one or more in {_L['profiles']}", "run": "pass profiles (or profile)"},
+}
+"""What a fix asks a person to do, by action, in each surface's words (:data:`SURFACES`): the one source of them."""
+
+
+def fixes(template: str) -> dict[str, str]:
+    """A fix in every surface's words, for :class:`RunbookError`'s ``fixes``.
+
+    Args:
+        template: The fix with its actions as ``{key}`` of :data:`ACTIONS`: ``"{replace} to replace it, or {rename}"``.
+
+    Returns:
+        Surface -> the fix in its words: ``{"cli": "pass --force to replace it, ...", "form": "tick Replace ..."}``.
+    """
+    return {surface: template.format_map({key: words[surface] for key, words in ACTIONS.items()})
+            for surface in SURFACES}
+
+
+_FIX_SAME_FILE = "use the export exactly as it was written, e.g. a copy taken before the change"
+_FIX_NOT_EXPORT = fixes("{export_file}")
+
+
+def read_export(path: Path) -> bytes:
+    """The bytes of an export file a person names: a regular file of at most :data:`MAX_EXPORT_BYTES`.
+
+    Raises:
+        InputError: Missing, unreadable, not a regular file (a FIFO, a device, a folder), or too large.
+    """
+    try:
+        return read_regular_file(Path(path).expanduser(), MAX_EXPORT_BYTES, name=str(path), fix=_FIX_NOT_EXPORT["cli"],
+                                 too_large=f"{path} is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export")
+    except InputError as exc:
+        raise InputError(exc.message, fixes=_FIX_NOT_EXPORT) from None
 
 
 def scrypt_work_factor(data: bytes) -> int:
@@ -80,10 +158,12 @@ def scrypt_work_factor(data: bytes) -> int:
         raise InputError("the file is ASCII-armored age; this runbook writes and reads binary age files",
                          fix="run: age --decrypt file | age --passphrase -o export.age (or re-export)")
     if not data.startswith(AGE_MAGIC):
-        raise InputError("the file is not an age-encrypted gapps-runbook export (no age v1 header)", fix=_FIX_FILE)
+        raise InputError(f"the file is not an export: {_what_it_is(data)}, not an age-encrypted file",
+                         fixes=_FIX_NOT_EXPORT)
     end = data.find(b"\n---", 0, MAX_HEADER_BYTES)
     if end < 0:
-        raise InputError("the export's age header is damaged (no end of header)", fix=_FIX_FILE)
+        raise InputError("the export's age header is damaged (no end of header): the file was cut or changed",
+                         fix=_FIX_SAME_FILE)
     lines = data[len(AGE_MAGIC):end].split(b"\n")
     stanzas = [line for line in lines if line.startswith(b"-> ")]
     if len(stanzas) != 1 or not lines[0].startswith(b"-> "):
@@ -91,14 +171,55 @@ def scrypt_work_factor(data: bytes) -> int:
                          "the only one)", fix="export again with gapps-runbook export")
     args = stanzas[0][3:].split(b" ")
     if len(args) != 3 or args[0] != b"scrypt" or not _SALT_RE.fullmatch(args[1]) or not _LOGN_RE.fullmatch(args[2]):
-        raise InputError("the export is not passphrase-encrypted, or its scrypt stanza is damaged", fix=_FIX_FILE)
+        raise InputError("the export is not passphrase-encrypted, or its scrypt stanza is damaged",
+                         fix=_FIX_SAME_FILE)
     return int(args[2])
+
+
+def _what_it_is(data: bytes) -> str:
+    """What a file that is not an age file holds, in a few words (never any of its content)."""
+    if not data.strip():
+        return "it is empty"
+    try:
+        json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "it holds text" if _is_text(data) else "it holds other data"
+    return "it holds JSON (a client or token file?)"
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        return data[:4096].decode("utf-8").isprintable() or b"\n" in data[:4096]
+    except UnicodeDecodeError:
+        return False
 
 
 def encrypt(plaintext: bytes, passphrase: str) -> bytes:
     """age-encrypt ``plaintext`` to a passphrase (pyrage's scrypt recipient, its default work factor)."""
     _check_passphrase(passphrase)
     return bytes(pyrage.passphrase.encrypt(plaintext, passphrase))
+
+
+def check_strength(passphrase: str, *, names: Sequence[str] = ()) -> None:
+    """Refuse an export's passphrase that zxcvbn scores below :data:`MIN_PASSPHRASE_SCORE` (of 4).
+
+    Args:
+        passphrase: The passphrase (registered for redaction first).
+        names: Words the passphrase should not lean on (the profiles' names): zxcvbn's ``user_inputs``.
+
+    Raises:
+        InputError: The passphrase is empty or too weak; the message gives its score, the minimum and
+            zxcvbn's warning (never the passphrase).
+    """
+    _check_passphrase(passphrase)
+    result = zxcvbn(passphrase[:ZXCVBN_MAX_LENGTH], user_inputs=[*names, "gapps-runbook", "runbook", "export"])
+    score = int(result["score"])
+    if score >= MIN_PASSPHRASE_SCORE:
+        return
+    warning = str((result.get("feedback") or {}).get("warning") or "").strip().rstrip(".")
+    raise InputError(f"the passphrase is too weak: it scores {score} of 4 on zxcvbn's scale, and an export needs "
+                     f"at least {MIN_PASSPHRASE_SCORE}{f' ({warning})' if warning else ''}; nothing was exported",
+                     fixes=fixes("{stronger}"))
 
 
 def decrypt(data: bytes, passphrase: str, *, max_work_factor: int = MAX_WORK_FACTOR) -> bytes:
@@ -110,21 +231,42 @@ def decrypt(data: bytes, passphrase: str, *, max_work_factor: int = MAX_WORK_FAC
     """
     _check_passphrase(passphrase)
     if len(data) > MAX_EXPORT_BYTES:
-        raise InputError(f"the file is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export", fix=_FIX_FILE)
+        raise InputError(f"the file is larger than {MAX_EXPORT_BYTES // 2**20} MiB: not an export",
+                         fixes=_FIX_NOT_EXPORT)
     log_n = scrypt_work_factor(data)
     if log_n > max_work_factor:
         raise InputError(f"the export asks for scrypt work factor 2^{log_n}, above the limit 2^{max_work_factor}",
                          fix="re-export with gapps-runbook export (it picks about 1 s of work)")
     try:
         return bytes(pyrage.passphrase.decrypt(data, passphrase))
-    except pyrage.DecryptError:
-        raise InputError("the export could not be decrypted: wrong passphrase, or the file was changed or damaged",
-                         fix=_FIX_FILE) from None
+    except pyrage.DecryptError as exc:
+        raise decrypt_refusal(str(exc)) from None
+
+
+WRONG_PASSPHRASE = "the passphrase does not open this export; nothing was imported"
+CHANGED_FILE = "the passphrase is right, but the export was changed or cut after it was written; nothing was imported"
+
+
+def decrypt_refusal(reason: str) -> InputError:
+    """The one line for an age file pyrage refused, told apart by pyrage's (rage's) error text.
+
+    rage checks in order (age.md "Header" and "Payload"): the passphrase unwraps the file key from the
+    scrypt stanza ("Decryption failed" when it cannot: a wrong passphrase, or a changed stanza, which age
+    cannot tell apart), the header MAC under that key ("Header MAC is invalid"), then each payload chunk's
+    tag ("decryption error", also for a cut file). Past the first check the passphrase is right and the
+    file changed. A file that is not age at all never gets here (:func:`scrypt_work_factor` came first).
+    """
+    said = reason.strip().casefold()
+    if said == "decryption failed":
+        return InputError(WRONG_PASSPHRASE, fixes=fixes("{retry}"))
+    if said in ("header mac is invalid", "decryption error"):
+        return InputError(CHANGED_FILE, fix=_FIX_SAME_FILE)
+    return InputError(f"the export is damaged (age: {reason.strip()}); nothing was imported", fix=_FIX_SAME_FILE)
 
 
 def _check_passphrase(passphrase: str) -> None:
     if not isinstance(passphrase, str) or not passphrase:
-        raise InputError("the passphrase is empty", fix="give a passphrase (--passphrase-env, --passphrase-file or the prompt)")
+        raise InputError("the passphrase is empty", fixes=fixes("{passphrase}"))
     register_secret(passphrase)
 
 
@@ -154,14 +296,18 @@ def profile_record(profile: Profile) -> dict[str, Any]:
 def export_document(profiles: Sequence[Profile], *, now: float) -> dict[str, Any]:
     """The plaintext document of an export (it holds secrets: only ever encrypt it)."""
     if not profiles:
-        raise InputError("no profile to export", fix="name one or more profiles: gapps-runbook export NAME --out FILE")
+        raise InputError("no profile to export", fixes=fixes("{profiles}"))
     return {"format": FORMAT, "schema_version": EXPORT_SCHEMA, "exported_at": iso_utc(now),
             "profiles": {p.name: profile_record(p) for p in profiles}}
 
 
 def export_bytes(profiles: Sequence[Profile], passphrase: str, *, now: float | None = None) -> bytes:
-    """The age-encrypted export of ``profiles`` (see the module docstring for what is in it)."""
-    _check_passphrase(passphrase)
+    """The age-encrypted export of ``profiles`` (see the module docstring for what is in it).
+
+    Raises:
+        InputError: The passphrase is too weak (:func:`check_strength`), before any profile is read.
+    """
+    check_strength(passphrase, names=[p.name for p in profiles])
     at = now if now is not None else (profiles[0].store.clock.time() if profiles else 0.0)
     document = export_document(profiles, now=at)
     return encrypt(json.dumps(document, sort_keys=True).encode("utf-8"), passphrase)
@@ -172,9 +318,11 @@ def parse_document(plaintext: bytes) -> dict[str, dict[str, Any]]:
     try:
         document = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InputError("the export decrypted but holds no JSON document", fix="export again with gapps-runbook export") from None
+        raise InputError("the file is not an export: it is an age file that opened with this passphrase, but holds "
+                         "no JSON document", fixes=_FIX_NOT_EXPORT) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InputError("the file decrypted but is not a gapps-runbook export", fix="import only files made by gapps-runbook export")
+        raise InputError("the file is not an export: it is an age file that opened with this passphrase, but holds "
+                         "something other than a gapps-runbook export", fixes=_FIX_NOT_EXPORT)
     version = document.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InputError("the export's schema_version is not a positive integer", fix="export again")
@@ -262,21 +410,30 @@ def import_bytes(data: bytes, passphrase: str, store: ProfileStore, *, profile: 
         InputError: Refused (see :func:`decrypt`, :func:`parse_document`), or a profile exists and not ``force``.
         NoToken: The provider refused a replacing profile's token; the old profile is untouched (exit 7).
     """
+    new_name = _new_name(profile) if profile is not None else None  # before any scrypt work
     profiles = parse_document(decrypt(data, passphrase, max_work_factor=max_work_factor))
-    if profile is not None:
+    if new_name is not None:
         if len(profiles) != 1:
-            raise InputError(f"--profile renames one profile, but the export holds {len(profiles)}",
-                             fix="import without --profile")
-        profiles = {check_profile_name(profile): next(iter(profiles.values()))}
+            raise InputError(f"a new name is for an export of one profile, but this one holds {len(profiles)} "
+                             f"({', '.join(profiles)}); nothing was imported", fixes=fixes("{keep_name}"))
+        profiles = {new_name: next(iter(profiles.values()))}
     existing = [name for name in profiles if store.profile(name).exists()]
     if existing and not force:
         raise InputError(f"profile {existing[0]!r} already exists; nothing was imported",
-                         fix="pass --force to replace it, or --profile NEW-NAME")
+                         fixes=fixes("{replace} to replace it, or {rename}"))
     with store.locked(IMPORT_LOCK_TIMEOUT):
         store.sweep_leftovers(wait=IMPORT_LOCK_TIMEOUT)  # a killed import's folders (the lock is re-entrant)
         for name, record in profiles.items():
             _install(store, name, record, probe)
     return list(profiles)
+
+
+def _new_name(name: str) -> str:
+    """The profile name an import is renamed to, checked as every profile name is."""
+    try:
+        return check_profile_name(name)
+    except InputError as exc:
+        raise InputError(exc.message, fixes=fixes("{name_like}")) from None
 
 
 def _install(store: ProfileStore, name: str, record: Mapping[str, Any], probe: Probe | None) -> None:
@@ -337,8 +494,9 @@ def _probe_staged(name: str, staging: Profile, probe: Probe) -> None:
             raise
         raise NoToken(f"profile {name!r} was not replaced and is untouched: the provider refused the export's "
                       "refresh token (invalid_grant); the export is older than the grant, or the grant was revoked",
-                      fix=f"keep the profile as it is, or export it again from where it works; to start over, "
-                          f"import without --force under --profile NEW-NAME and authorize ({STEP_AUTHORIZE})") from None
+                      fixes=fixes("keep the profile as it is, or export it again from where it works; to start "
+                                  "over, import it under a new name ({rename}) and authorize ("
+                                  + STEP_AUTHORIZE.replace("{", "{{").replace("}", "}}") + ")")) from None
 
 
 def _swap_in(target: Profile, staging: Profile) -> None:

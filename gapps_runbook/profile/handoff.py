@@ -24,6 +24,11 @@ two ways:
 
 google-auth replaces ``token_uri`` with Google's when it loads a file, so the proof puts the file's
 ``token_uri`` back (``with_token_uri``): an application talking to another provider must do the same.
+
+Files made from a form (04's hand-off, 05's export) go under the runbook home, in :data:`EXPORTS_FOLDER`
+(created 0700), unless a full path is typed (:func:`form_target`): never into the installed package (the
+app's Voilà root) nor the server's working folder, where nobody looks for them. The commands keep the
+paths they are given.
 """
 
 from __future__ import annotations
@@ -58,6 +63,40 @@ ENV_KEYS = ("GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET", "GOOGLE_OAUT
             "GOOGLE_OAUTH_TOKEN_URI", "GOOGLE_OAUTH_SCOPES")
 GOOGLE_AUTH_TOKEN_URI = "https://oauth2.googleapis.com/token"  # what from_authorized_user_info forces
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9._~:/@+=,%-]*")
+EXPORTS_FOLDER = "exports"
+"""The folder under the runbook home where a form writes the files it makes, unless given a full path."""
+
+
+def exports_folder(home: Path) -> Path:
+    """``<home>/exports`` as a full path (not created here): where 04's hand-off and 05's export go by default."""
+    return Path(home).expanduser().absolute() / EXPORTS_FOLDER
+
+
+def form_target(home: Path, typed: str, *, create: bool = True) -> str:
+    """The full path a form's file box names: a name or relative path goes under :func:`exports_folder`.
+
+    ``~/x`` and absolute paths stay as typed; "" stays "" (the action then says what to type). When the
+    file goes under the exports folder and ``create``, the folder is created 0700 (or tightened to it) first.
+
+    Args:
+        home: The runbook home (``ProfileStore.home``).
+        typed: What the person typed.
+        create: Make the exports folder (a file is written there); False for a file that is only read.
+
+    Raises:
+        StoreError: The exports folder cannot be made, is not a plain folder, or is another user's.
+    """
+    text = typed.strip()
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        return str(path)
+    folder = exports_folder(home)
+    if create:
+        folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ensure_private_dir(folder)
+    return str(folder / path)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,23 @@ def export_line(result: ExportResult) -> str:
             "(age, passphrase; 0600). Keep the passphrase apart from the file.")
 
 
+def export_html(result: ExportResult) -> str:
+    """:func:`export_line` as HTML (green), the file's full path in a box a click selects whole, to copy."""
+    path = html.escape(result.path, quote=True)
+    line = html.escape(export_line(result), quote=True).replace(path, _copyable(result.path), 1)
+    return f"<div style='color:#1b5e20'>{line}</div>"
+
+
+def folder_note_html(folder: str, what: str) -> str:
+    """The note under a form's file box: where a name without a folder goes (``what``: "Exports")."""
+    return (f"<div style='color:#555;font-size:0.9em'>{html.escape(what)} named without a folder go to "
+            f"{_copyable(folder)} (0700).</div>")
+
+
+def _copyable(text: str) -> str:
+    return f"<code style='user-select:all'>{html.escape(text, quote=True)}</code>"
+
+
 def import_lines(path: str, outcomes: Sequence[ProbeOutcome]) -> list[str]:
     """The outcome of an import: the file, then each profile's probe (a refresh at once)."""
     return [f"Imported {', '.join(o.name for o in outcomes)} from {path}.", *(o.line for o in outcomes)]
