@@ -139,6 +139,7 @@ def page(browser: dict[str, Any], app: dict[str, Any], request: pytest.FixtureRe
     if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
         page.screenshot(path=str(Path(app["log"]).with_name(f"{request.node.name}.png")))
     if not page.is_closed():
+        page.on("dialog", lambda dialog: dialog.accept())  # "Leave" when an authorization still waits
         page.close(run_before_unload=True)
 
 
