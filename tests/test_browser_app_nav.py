@@ -134,9 +134,9 @@ def test_b_leaving_while_03_waits_asks_first(page: Any, app: dict[str, Any]) -> 
     assert asked == ["beforeunload"]
     expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1)  # the same attempt, still counting
     expect_at(page, 3, "desk")
-    assert kernels(app["proc"]) == before, "the kernel was shut down although the person stayed"
     countdown = panel.get_by_text(WAITING).filter(visible=True).inner_text()
     expect(panel.get_by_text(WAITING).filter(visible=True)).not_to_have_text(countdown, timeout=LONG)  # it ticks
+    assert kernels(app["proc"]) == before, "the kernel was shut down although the person stayed"
 
     page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
     page.reload()

@@ -17,11 +17,11 @@ refuses one that changed there (:data:`.step04.TOKEN_CHANGED`).
 The page and the profile are in the page's address (``?page=03&profile=site-b``): Voilà passes its query
 string to the kernel as ``QUERY_STRING``, so a reload opens the same page on the same profile (without one,
 page 00 on ``gapps-runbook app --profile``, :data:`PROFILE_ENV`). The picker on page 00 switches the profile
-for every later page. The address follows the app (:data:`NAV_SCRIPT`, the HTML History API): Back and Next
-add a history entry, a profile switch replaces the current one, and the browser's Back and Forward move
-between the app's pages. While step 03 waits for a person, leaving the page (reload, close, another
-address) asks first: leaving ends the kernel and its attempt, and the loopback listener's port is kept
-answering by the app's server with a page that says the attempt was abandoned
+for every later page. The address follows the app (:mod:`gapps_runbook.runs.app_nav`, the HTML History
+API): Back and Next add a history entry, a profile switch replaces the current one, and the browser's
+Back and Forward move between the app's pages. While step 03 waits for a person, leaving the page
+(reload, close, another address) asks first: leaving ends the kernel and its attempt, and the loopback
+listener's port is kept answering by the app's server with a page that says the attempt was abandoned
 (:mod:`gapps_runbook.oauth.loopback_listener`). The issuer comes from ``gapps-runbook app``
 (:data:`ISSUER_ENV`); one in the URL is taken only when it is a loopback address (the practice emulator),
 since a link must not point a site's client secret at another server. No secret is read from the URL.
@@ -34,12 +34,13 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import InputError
 from ..oauth import loopback_listener
 from ..oauth.endpoints import LOOPBACK_HOSTS
 from ..profile.files import check_profile_name
+from ..runs.app_nav import ASK_CLASS, NAV_CLASS, NavMode
 from ..steps import AUTHORIZE, STEPS
 from .display import is_interactive
 
@@ -48,68 +49,6 @@ PROFILE_ENV = "GAPPS_RUNBOOK_APP_PROFILE"
 ISSUER_ENV = "GAPPS_RUNBOOK_APP_ISSUER"
 """The issuer ``gapps-runbook app`` was given (``--issuer``, ``--emulator``), "" for the profile's own."""
 _STEP_LINK = re.compile(r"<a href='[0-9]{2}_[a-z_]+\.ipynb'>(.*?)</a>")
-NAV_CLASS = "gapps-nav"
-"""The hidden widget whose ``data-*`` say where the app is (page, profile, how the address follows, waiting)."""
-ASK_CLASS = "gapps-nav-ask"
-"""The hidden text box the page fills with its address after the browser's Back or Forward."""
-NavMode = Literal["push", "replace", "keep"]
-"""How the address follows a move: a new history entry (Back, Next), the current one rewritten (the first page,
-a profile switch), or left as it is (the browser's own Back and Forward already changed it)."""
-
-NAV_SCRIPT = """<script>
-(() => {
-  // The page's address follows the app (history.pushState/replaceState, the HTML History API), and the
-  // browser's Back and Forward move the app: the kernel renders where it is into .gapps-nav; this script
-  // writes its answer to a popstate into .gapps-nav-ask's input (a change event: ipywidgets' Text syncs it).
-  if (window.gappsNav) return;
-  window.gappsNav = true;
-  let waiting = false, asked = false, seen = '';
-  const follow = () => {
-    const at = document.querySelector('.gapps-nav [data-page]');
-    // Only a new word from the kernel counts: after Back or Forward the address is ahead of it until it answers.
-    if (!at || at.outerHTML === seen) return;
-    seen = at.outerHTML;
-    waiting = at.dataset.waiting === '1';
-    const query = new URLSearchParams(location.search);
-    if (at.dataset.mode === 'keep' || (query.get('page') === at.dataset.page
-                                        && query.get('profile') === at.dataset.profile)) return;
-    query.set('page', at.dataset.page);
-    query.set('profile', at.dataset.profile);
-    const address = '?' + query.toString() + location.hash;
-    if (at.dataset.mode === 'push') history.pushState(null, '', address);
-    else history.replaceState(null, '', address);
-  };
-  new MutationObserver(follow).observe(document.body, {subtree: true, childList: true, characterData: true});
-  let asks = 0;
-  addEventListener('popstate', () => {
-    const input = document.querySelector('.gapps-nav-ask input');
-    if (!input) return;
-    const query = new URLSearchParams(location.search);
-    query.set('n', String(++asks));  // the same address twice is still two moves
-    input.value = query.toString();
-    input.dispatchEvent(new Event('change', {bubbles: true}));
-  });
-  // Captured at the window, so it runs before Voila's own beforeunload listener, which shuts the kernel
-  // down at once: while step 03 waits, that must wait for the person's answer (pagehide, below).
-  addEventListener('beforeunload', (event) => {
-    asked = waiting;
-    if (!waiting) return;
-    event.stopImmediatePropagation();
-    event.preventDefault();
-    event.returnValue = '';
-  }, {capture: true});
-  addEventListener('pagehide', () => {
-    if (!asked) return;  // Voila's listener ran and shut the kernel down
-    const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
-    const xsrf = document.cookie.match('\\b_xsrf=([^;]*)\\b');
-    const form = new FormData();
-    form.append('_xsrf', (xsrf && xsrf[1]) || '');
-    navigator.sendBeacon(`${config.baseUrl}voila/api/shutdown/${config.kernelId}`, form);
-  });
-})();
-</script>"""
-"""The page's half of keeping the app's place: shown once, above the app (Voilà runs a trusted output's script).
-It names :data:`NAV_CLASS` and :data:`ASK_CLASS`."""
 
 
 def app_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -338,7 +277,8 @@ class RunbookApp:
         self._render_nav()
 
     def _render_nav(self) -> None:
-        """Where the app is, for :data:`NAV_SCRIPT`: page, profile, how the address follows, whether step 03 waits."""
+        """Where the app is, for the page's script (:data:`.app_nav.NAV_SCRIPT`): page, profile, how the address
+        follows, whether step 03 waits."""
         self.nav.value = (f"<span data-page='{STEPS[self.index].number}' data-profile='{html.escape(self.profile)}' "
                           f"data-mode='{self._mode}' data-waiting='{int(self._waiting)}'></span>")
 
@@ -356,7 +296,7 @@ class RunbookApp:
 
 def main(environ: Mapping[str, str] = os.environ) -> Any:
     """The app notebook's one call: page 00 in Voilà; elsewhere (papermill, nbval) one line and nothing else."""
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     from ..views import render
 
@@ -372,7 +312,6 @@ def main(environ: Mapping[str, str] = os.environ) -> Any:
         return None
     app = RunbookApp(**choices)
     app.show(app_page(environ))
-    display(HTML(NAV_SCRIPT))
     display(app.box)
     return None
 

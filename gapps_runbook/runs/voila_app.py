@@ -58,6 +58,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from ..oauth import loopback_listener
 from ..steps import AUTHORIZE
+from .app_nav import NAV_SCRIPT
 from .server_logs import QUIET, encrypt_kernels, quiet
 
 TOKEN_ENV = "GAPPS_RUNBOOK_APP_TOKEN"
@@ -68,14 +69,18 @@ REMOTE_TAG = re.compile(r"""<(link|script)\b[^>]*\b(?:href|src)=["']https?://[^"
 
 
 class AppPageHandler(TornadoVoilaHandler):
-    """Voilà's page handler, setting the ``_xsrf`` cookie and leaving out remote stylesheets and scripts."""
+    """Voilà's page handler, setting the ``_xsrf`` cookie, leaving out remote stylesheets and scripts, and
+    putting the app's place-keeping script (:data:`.app_nav.NAV_SCRIPT`) first in the page's head."""
 
     @tornado.web.authenticated
     async def get(self, path: str | None = None) -> None:
         """Render the app page (its kernel starts now, for this page only)."""
         _ = self.xsrf_token  # tornado sets the _xsrf cookie the page's shutdown beacon sends back (voila#1458)
         without_token(self.request)  # authenticated already (a login cookie is set); the kernel never sees it
+        head = False
         async for html in self.get_generator(path=path):
+            if not head and "<head>" in html:  # first in the head: its beforeunload listener precedes Voilà's
+                html, head = html.replace("<head>", f"<head>{NAV_SCRIPT}", 1), True
             self.write(REMOTE_TAG.sub("", html))
             self.flush()
 
