@@ -28,8 +28,8 @@ from gapps_runbook.oauth.loopback_listener import ABANDONED_TITLE
 from gapps_runbook.steps import STEPS
 
 from sites import BROWSER_MARKS, LONG, WAITING, chromium, emu, shoot  # noqa: F401 (fixtures)
-from test_browser_app import (app, browser, expect_page, home, kernels, move, open_app, page,  # noqa: F401
-                              page_url)
+from test_browser_app import (app, browser, expect_page, home, kernels, leave, move, open_app,  # noqa: F401
+                              page, page_url)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000
@@ -176,5 +176,4 @@ def test_c_allow_after_the_attempt_was_abandoned_lands_on_a_page_that_says_so(pa
 
     consent.locator("#again").click()  # back to the app, at 03, on the attempt's profile
     expect_at(consent, 3, "desk")
-    consent.on("dialog", lambda dialog: dialog.accept())
-    consent.close(run_before_unload=True)
+    leave(consent)
