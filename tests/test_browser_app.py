@@ -133,13 +133,22 @@ def browser(chromium: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def page(browser: dict[str, Any], app: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page, closed as a person closes a tab (``beforeunload`` runs); a screenshot on failure."""
+    """A fresh page, left as a person leaves it (``beforeunload`` runs: :func:`leave`); a screenshot on failure."""
     page = browser["context"].new_page()
     yield page
     if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
         page.screenshot(path=str(Path(app["log"]).with_name(f"{request.node.name}.png")))
     if not page.is_closed():
-        page.close(run_before_unload=True)
+        leave(page)
+
+
+def leave(page: Any) -> None:
+    """Leave ``page`` for another address, answering "Leave" when it asks first (step 03 waits), then close it:
+    its kernel's shutdown request (sent on ``pagehide`` after that answer) passes the recording route while the
+    page is still there to send it."""
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto("about:blank")
+    page.close()
 
 
 def open_app(page: Any, url: str) -> None:

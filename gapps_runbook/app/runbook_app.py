@@ -14,15 +14,22 @@ otherwise its ``reread()`` re-reads the stored state, starting no network call a
 second tab on the same profile is another kernel: a form re-reads the token before acting on it and
 refuses one that changed there (:data:`..notebook.step04.TOKEN_CHANGED`).
 
-The profile is chosen once: from the URL's query string (Voilà passes it to the kernel as
-``QUERY_STRING``, e.g. ``?profile=site-a``), else from ``gapps-runbook app --profile`` (:data:`PROFILE_ENV`);
-the picker on page 00 switches it for every later page. The issuer comes from ``gapps-runbook app``
+The page and the profile are in the page's address (``?page=03&profile=site-b``): Voilà passes its query
+string to the kernel as ``QUERY_STRING``, so a reload opens the same page on the same profile (without one,
+page 00 on ``gapps-runbook app --profile``, :data:`PROFILE_ENV`). The picker on page 00 switches the profile
+for every later page. The address follows the app (:mod:`gapps_runbook.app.app_nav`, the HTML History
+API): Back and Next add a history entry, a profile switch replaces the current one, and the browser's
+Back and Forward move between the app's pages. While step 03 waits for a person, leaving the page
+(reload, close, another address) asks first: leaving ends the kernel and its attempt, and the loopback
+listener's port is kept answering by the app's server with a page that says the attempt was abandoned
+(:mod:`gapps_runbook.oauth.loopback_listener`). The issuer comes from ``gapps-runbook app``
 (:data:`ISSUER_ENV`); one in the URL is taken only when it is a loopback address (the practice emulator),
 since a link must not point a site's client secret at another server. No secret is read from the URL.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import urllib.parse
@@ -30,10 +37,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import InputError
+from ..oauth import loopback_listener
 from ..oauth.endpoints import LOOPBACK_HOSTS
 from ..profile.files import check_profile_name
-from ..steps import STEPS
+from ..steps import AUTHORIZE, STEPS
 from ..notebook.display import is_interactive
+from .app_nav import ASK_CLASS, NAV_CLASS, NavMode
 
 PROFILE_ENV = "GAPPS_RUNBOOK_APP_PROFILE"
 """The profile ``gapps-runbook app --profile`` opens (the URL's ``?profile=`` wins)."""
@@ -65,6 +74,16 @@ def app_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
                              fix="start the app with `gapps-runbook --issuer URL app` instead")
         issuer = asked
     return {"profile": check_profile_name(profile), "home": environ.get("GAPPS_RUNBOOK_HOME", ""), "issuer": issuer}
+
+
+def app_page(environ: Mapping[str, str] = os.environ) -> int:
+    """The page the URL's query string names (``?page=03``), else page 00."""
+    return page_index((urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("page") or [""])[0])
+
+
+def page_index(number: str) -> int:
+    """The page of step ``number`` ("03", or "3"); 0 (page 00) for anything else."""
+    return next((i for i, step in enumerate(STEPS) if number.isdigit() and int(number) == int(step.number)), 0)
 
 
 def _start_here(app: RunbookApp) -> Any:
@@ -144,10 +163,19 @@ class RunbookApp:
         self.body = w.VBox(layout=w.Layout(min_height="12em"))
         self.back = button("Back", icon="arrow-left")
         self.next = button("Next", "primary", "arrow-right")
-        self.back.on_click(lambda _b: self.show(self.index - 1))
-        self.next.on_click(lambda _b: self.show(self.index + 1))
-        self.box = w.VBox([self.heading, self.header, self.trail, self.body, w.HBox([self.back, self.next])])
+        self.back.on_click(lambda _b: self.show(self.index - 1, "push"))
+        self.next.on_click(lambda _b: self.show(self.index + 1, "push"))
+        self.nav = w.HTML(layout=w.Layout(display="none"))
+        self.nav.add_class(NAV_CLASS)
+        self.ask = w.Text(layout=w.Layout(display="none"))
+        self.ask.add_class(ASK_CLASS)
+        self.ask.observe(lambda change: self.follow_address(change["new"]), names="value")
+        self._mode: NavMode = "replace"
+        self._waiting = False
+        self.box = w.VBox([self.heading, self.header, self.trail, self.body, w.HBox([self.back, self.next]),
+                           self.nav, self.ask])
         self.box.add_class("gapps-app")
+        loopback_listener.announce_for(profile)
 
     def site(self) -> Any:
         """The current profile's site (opened once per profile)."""
@@ -157,22 +185,56 @@ class RunbookApp:
             self._site = open_site(self.profile, self.home, self.issuer)
         return self._site
 
-    def use_profile(self, name: str) -> None:
-        """Switch every later page to profile ``name``: forms built for the old one are stopped and dropped."""
+    def use_profile(self, name: str, *, picked: bool = True) -> None:
+        """Switch every later page to profile ``name``: forms built for the old one are stopped and dropped.
+
+        Args:
+            name: The profile.
+            picked: True when page 00's picker chose it (its form stays, the address is rewritten); False
+                when the address did (the browser's Back or Forward): page 00 is built again for it.
+        """
         if name == self.profile:
             return
         self.profile = name
-        for index in [i for i in self.forms if i != 0]:
+        loopback_listener.announce_for(name)
+        for index in [i for i in self.forms if i != 0 or not picked]:
             self.forms.pop(index).stop()
+        if picked:
+            self._mode = "replace"
         self._render_chrome()
         self.render_header()
 
-    def show(self, index: int) -> None:
+    def follow_address(self, query: str) -> None:
+        """The browser moved to another of the app's history entries: show its page on its profile.
+
+        Args:
+            query: That entry's query string (``page=03&profile=site-b&n=7``; ``n`` tells two moves apart).
+        """
+        from ..views import render
+
+        if not query:
+            return
+        asked = urllib.parse.parse_qs(query)
+        try:
+            profile = check_profile_name((asked.get("profile") or [self.profile])[0])
+        except InputError as exc:  # an address edited by hand: its one line, where the page goes
+            self.body.children = (_error_line(render.error_html(render.one_line(exc))),)
+            return
+        self.use_profile(profile, picked=False)
+        self.show(page_index((asked.get("page") or [""])[0]), "keep")
+
+    def show(self, index: int, mode: NavMode = "replace") -> None:
         """Show page ``index`` (0-5) up to date: its form built the first time and whenever what it was built
-        from changed, else refreshed from the stored state; a failure is one line on the page."""
+        from changed, else refreshed from the stored state; a failure is one line on the page.
+
+        Args:
+            index: The page.
+            mode: How the page's address follows (:data:`NavMode`).
+        """
         from ..views import render
 
         self.index = max(0, min(index, len(PAGES) - 1))
+        self._mode = mode
         self._render_chrome()
         try:
             self._bring_up_to_date(self.index)
@@ -182,9 +244,7 @@ class RunbookApp:
                 form.after_action = (self.render_header,)
                 self.forms[self.index] = form
         except Exception as exc:  # one line with its fix, never a traceback
-            import ipywidgets as w
-
-            self.body.children = (w.HTML(render.error_html(render.one_line(exc))),)
+            self.body.children = (_error_line(render.error_html(render.one_line(exc))),)
             return
         finally:
             self.render_header()  # after the form: building 00 may switch the profile
@@ -208,9 +268,19 @@ class RunbookApp:
         from ..views import render
 
         try:
-            self.header.value = render.header_html(state.read(self.site()))
+            read = state.read(self.site())
+            self._waiting = read.of(AUTHORIZE).verdict == "in progress"
+            self.header.value = render.header_html(read)
         except Exception as exc:  # a damaged profile: its one line, where the header goes
+            self._waiting = False
             self.header.value = render.error_html(render.one_line(exc))
+        self._render_nav()
+
+    def _render_nav(self) -> None:
+        """Where the app is, for the page's script (:data:`.app_nav.NAV_SCRIPT`): page, profile, how the address
+        follows, whether step 03 waits."""
+        self.nav.value = (f"<span data-page='{STEPS[self.index].number}' data-profile='{html.escape(self.profile)}' "
+                          f"data-mode='{self._mode}' data-waiting='{int(self._waiting)}'></span>")
 
     def _render_chrome(self) -> None:
         from ..views.render import e
@@ -241,6 +311,12 @@ def main(environ: Mapping[str, str] = os.environ) -> Any:
         show(render.one_line(exc), render.error_html(render.one_line(exc)))
         return None
     app = RunbookApp(**choices)
-    app.show(0)
+    app.show(app_page(environ))
     display(app.box)
     return None
+
+
+def _error_line(text: str) -> Any:
+    import ipywidgets as w
+
+    return w.HTML(text)

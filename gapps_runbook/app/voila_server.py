@@ -16,6 +16,14 @@ else: it loads Voilà, tornado and jupyter_server at import). :class:`RunbookVoi
   (the icons still show: the page's widget manager bundles its own copy). MathJax is off in that template already;
 * no preheated kernels (Voilà's default, kept): a kernel starts when a page is opened, not before.
 
+* **a consent tab of an abandoned attempt lands on a page that says so**: its kernels' Desktop app listeners
+  announce their ports in a folder of this server (:data:`~gapps_runbook.oauth.loopback_listener.PARK_ENV`);
+  when a kernel is gone with its listener still announced (its page was left while step 03 waited), the
+  server listens on that port for :attr:`RunbookVoila.abandoned_seconds` and answers every request with
+  :func:`~gapps_runbook.oauth.loopback_listener.abandoned_landing` and a link to step 03, instead of the
+  browser's "This site can't be reached" (RFC 8252 §7.3). Nothing is logged (the address holds ``?code=``);
+  the code is never used (its PKCE verifier died with the kernel).
+
 * **the Host header checked** as JupyterLab checks it (jupyter_server's ``check_host``, a defence
   against DNS rebinding), more strictly: only ``127.0.0.1:PORT`` and ``localhost:PORT`` are served
   (:class:`LoopbackHostOnly`); any other name or port gets 403 before a handler runs. Voilà itself
@@ -31,21 +39,28 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
+import tornado.httpserver
 import tornado.httputil
 import tornado.web
-from tornado.ioloop import PeriodicCallback
+from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.routing import Matcher, Rule
 from traitlets import Float
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
+from ..oauth import loopback_listener
 from ..runs.children import TOKEN_ENV
 from ..runs.server_logs import QUIET, encrypt_kernels, quiet
+from ..steps import AUTHORIZE
+from .app_nav import NAV_SCRIPT
 
 REMOTE_TAG = re.compile(r"""<(link|script)\b[^>]*\b(?:href|src)=["']https?://[^"']*["'][^>]*>(?:\s*</script>)?\s*""",
                         re.IGNORECASE)
@@ -53,14 +68,18 @@ REMOTE_TAG = re.compile(r"""<(link|script)\b[^>]*\b(?:href|src)=["']https?://[^"
 
 
 class AppPageHandler(TornadoVoilaHandler):
-    """Voilà's page handler, setting the ``_xsrf`` cookie and leaving out remote stylesheets and scripts."""
+    """Voilà's page handler, setting the ``_xsrf`` cookie, leaving out remote stylesheets and scripts, and
+    putting the app's place-keeping script (:data:`.app_nav.NAV_SCRIPT`) first in the page's head."""
 
     @tornado.web.authenticated
     async def get(self, path: str | None = None) -> None:
         """Render the app page (its kernel starts now, for this page only)."""
         _ = self.xsrf_token  # tornado sets the _xsrf cookie the page's shutdown beacon sends back (voila#1458)
         without_token(self.request)  # authenticated already (a login cookie is set); the kernel never sees it
+        head = False
         async for html in self.get_generator(path=path):
+            if not head and "<head>" in html:  # first in the head: its beforeunload listener precedes Voilà's
+                html, head = html.replace("<head>", f"<head>{NAV_SCRIPT}", 1), True
             self.write(REMOTE_TAG.sub("", html))
             self.flush()
 
@@ -93,12 +112,32 @@ class HostRefused(tornado.web.RequestHandler):
         raise tornado.web.HTTPError(403, "Host not allowed")
 
 
+class AbandonedHandler(tornado.web.RequestHandler):
+    """The answer on an abandoned attempt's port: the landing page that says so (410 Gone), any GET of ``/``."""
+
+    def initialize(self, page: str) -> None:
+        self.page = page
+
+    def get(self) -> None:
+        """The page; anything but ``/`` (a favicon) is 404."""
+        if self.request.path != "/":
+            raise tornado.web.HTTPError(404)
+        self.set_status(410)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        for name, value in loopback_listener.LANDING_HEADERS:
+            self.set_header(name, value)
+        self.finish(self.page)
+
+
 class RunbookVoila(Voila):
-    """Voilà with :class:`AppPageHandler` and the reaper of kernels no page is connected to."""
+    """Voilà with :class:`AppPageHandler`, the reaper of kernels no page is connected to, and the ports of
+    abandoned attempts kept answering."""
 
     name = "gapps-runbook-app"
     unconnected_grace = Float(120.0, config=True,
                               help="Seconds a kernel may run with no page connected before it is shut down.")
+    abandoned_seconds = Float(900.0, config=True,
+                              help="Seconds an abandoned attempt's port answers with the page that says so.")
 
     def init_handlers(self) -> list[Any]:
         """Voilà's handlers, its page handler replaced by :class:`AppPageHandler`."""
@@ -116,7 +155,30 @@ class RunbookVoila(Voila):
         router = self.app.default_router
         router.rules.insert(0, router.process_rule(Rule(LoopbackHostOnly(self.port), HostRefused)))
         PeriodicCallback(self._reap, 2000).start()
+        folder = os.environ.get(loopback_listener.PARK_ENV)
+        if folder:
+            PeriodicCallback(lambda: self._park(Path(folder)), 250).start()
         super().listen()
+
+    def _park(self, folder: Path) -> None:
+        """Answer on each announced port whose kernel is gone (its attempt was abandoned)."""
+        for note in loopback_listener.announcements(folder):
+            if _alive(note.pid):
+                continue
+            note.path.unlink(missing_ok=True)
+            where = {"page": AUTHORIZE.number, **({"profile": note.profile} if note.profile else {})}
+            query = urllib.parse.urlencode(where)
+            page = loopback_listener.landing_html(loopback_listener.abandoned_landing(
+                f"http://127.0.0.1:{self.port}/?{query}"))
+            app = tornado.web.Application([(r"/.*", AbandonedHandler, {"page": page})],
+                                          log_function=lambda _handler: None)  # its address holds ?code=
+            server = tornado.httpserver.HTTPServer(app)
+            try:
+                server.listen(note.port, loopback_listener.HOST)
+            except OSError:  # taken again meanwhile: nothing to say there
+                self.log.debug("could not keep port %s answering for an abandoned attempt", note.port)
+                continue
+            IOLoop.current().call_later(self.abandoned_seconds, server.stop)
 
     async def _reap(self) -> None:
         """Shut down each kernel that has had no page connected for :attr:`unconnected_grace` seconds."""
@@ -145,12 +207,28 @@ def voila_argv(notebook: str, port: int, *, grace: float = 120.0) -> list[str]:
             f"--Voila.{QUIET}", *encrypt_kernels()]
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a kernel this server shut down is reaped by jupyter_client)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours to judge
+        return True
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve ``NOTEBOOK PORT`` (default: this process's arguments) with :func:`voila_argv` until stopped (SIGTERM
     or Ctrl-C shuts every kernel down). The arguments are built here, so ``gapps-runbook app`` never imports Voilà."""
     notebook, port = argv if argv is not None else sys.argv[1:]
     token = os.environ.pop(TOKEN_ENV, None)  # never an argument `ps` shows, nor in a kernel's environment
-    RunbookVoila.launch_instance(voila_argv(notebook, int(port)), **({"token": token} if token else {}))
+    folder = tempfile.mkdtemp(prefix="gapps-runbook-app-")  # 0700: the kernels' listeners announce ports there
+    os.environ[loopback_listener.PARK_ENV] = folder  # the kernels inherit it
+    try:
+        RunbookVoila.launch_instance(voila_argv(notebook, int(port)), **({"token": token} if token else {}))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,38 +9,67 @@ The browser's landing page answers only once the redirect was settled (the code 
 kept), with the real outcome: "Authorized as ..." or the error's one line and its fix
 (:class:`Landing`, :func:`landing_html`). Each connection may stay silent for :data:`READ_SECONDS`
 at most, reading and writing alike, so a browser that never sends or never reads cannot hold the step.
+
+Where the app's server asks for it (:data:`PARK_ENV`, set by ``gapps-runbook app`` for its kernels), each
+listener announces its port in that folder while it waits (:func:`announce`) and withdraws it when its attempt
+ends (authorized, failed, cancelled, timed out). A kernel that dies mid-attempt (its page was left) cannot
+withdraw: the server then keeps that port answering for a while with :func:`abandoned_landing`, so Allow in
+a consent tab opened for that attempt says the attempt was abandoned and where to start again, instead of
+the browser's "This site can't be reached" (RFC 8252 §7.3: the redirect to the loopback port is the only way
+back to the application).
 """
 
 from __future__ import annotations
 
 import hmac
 import html
+import json
 import logging
+import os
 import socket
 import threading
 import urllib.parse
 import wsgiref.simple_server
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import AccessDenied, Cancelled, FlowTimeout, RunbookError
 from ..safety.redact import redact, register_secret
+from ..steps import AUTHORIZE
 
 _LOGGER = logging.getLogger(__name__)
 HOST = "127.0.0.1"  #: RFC 8252 §8.3: the loopback IP literal; never "localhost", never all interfaces
 READ_SECONDS = 0.5  #: how long one read or write may block (an idle preconnect; a browser that never reads)
 CLOSE_TAB = "You can close this tab and return to the runbook."
 FOREIGN_PAGE = "This address does not belong to the runbook's current authorization attempt."
+PARK_ENV = "GAPPS_RUNBOOK_LOOPBACK_PARK"
+"""A folder (0700) of the app's server where its kernels' listeners announce their ports while they wait."""
+ABANDONED_TITLE = "This authorization was abandoned"
+_ANNOUNCED = {"profile": ""}
+"""What this process's announcements say besides the port: the profile the app's kernel serves."""
 
 
 class LoopbackServer(wsgiref.simple_server.WSGIServer):
-    """One thread, no SO_REUSEADDR (as google-auth-oauthlib's), no tracebacks on stderr."""
+    """One thread, no SO_REUSEADDR (as google-auth-oauthlib's), no tracebacks on stderr.
+
+    Attributes:
+        announcement: Its port's announcement (:func:`announce`), withdrawn when it closes; None without one.
+    """
 
     allow_reuse_address = False
+    announcement: Path | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         _LOGGER.debug("a connection to the loopback listener failed")
+
+    def server_close(self) -> None:
+        """Close the socket and withdraw the announcement: the attempt ended here, nobody abandoned it."""
+        super().server_close()
+        if self.announcement is not None:
+            self.announcement.unlink(missing_ok=True)
+            self.announcement = None
 
 
 class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
@@ -65,6 +94,8 @@ class Landing:
     ok: bool
     title: str
     line: str
+    again: str = ""
+    """Where to start again (a link to the app's step 03), or "" (the page says to close the tab)."""
 
 
 def landing_for(exc: BaseException, stage: str) -> Landing:
@@ -87,17 +118,31 @@ def landing_for(exc: BaseException, stage: str) -> Landing:
 
 
 def landing_html(landing: Landing) -> str:
-    """The landing page itself: a small HTML page, every text escaped, no script, no link, no secret."""
+    """The landing page itself: a small HTML page, every text escaped, no script, no secret; one link at most
+    (:attr:`Landing.again`)."""
     colour = "#1b5e20" if landing.ok else "#b00020"
+    after = (f"<p><a id='again' href='{html.escape(landing.again)}'>Start again at step {AUTHORIZE.number} "
+             f"({html.escape(AUTHORIZE.title)})</a></p>" if landing.again else f"<p>{html.escape(CLOSE_TAB)}</p>")
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(landing.title)} - gapps-runbook</title>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44em;margin:4em auto;padding:0 1em;color:#202124}"
         f"h1{{font-size:1.6em;color:{colour}}}p{{overflow-wrap:anywhere}}</style></head><body>"
-        f"<h1>{html.escape(landing.title)}</h1><p id='outcome'>{html.escape(landing.line)}</p>"
-        f"<p>{html.escape(CLOSE_TAB)}</p></body></html>"
+        f"<h1>{html.escape(landing.title)}</h1><p id='outcome'>{html.escape(landing.line)}</p>{after}</body></html>"
     )
+
+
+def abandoned_landing(again: str = "") -> Landing:
+    """What a consent tab says when its attempt's page was left before the browser came back.
+
+    Args:
+        again: The app's address of step 03 on the attempt's profile, or "".
+    """
+    return Landing(False, ABANDONED_TITLE,
+                   "The runbook page that started this authorization was closed or reloaded before the browser came "
+                   "back, so nothing was stored and this approval cannot be used. Fix: make a new sign-in link in "
+                   f"step {AUTHORIZE.number} ({AUTHORIZE.title}) and approve that one.", again)
 
 
 class CallbackApp:
@@ -132,16 +177,18 @@ class CallbackApp:
             register_secret(code)
         self.callback_url = f"{self.redirect_uri}?{query}"
         landing = self.settle(self.callback_url) if self.settle else Landing(True, "Received", CLOSE_TAB)
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), *_HEADERS])
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), *LANDING_HEADERS])
         return [landing_html(landing).encode("utf-8")]
 
 
-_HEADERS = [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"), ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")]
+LANDING_HEADERS = [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+                   ("X-Content-Type-Options", "nosniff"),
+                   ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")]
+"""Every answer of a listener: never cached, no referrer (the address holds ``?code=``), no script."""
 
 
 def _page(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *_HEADERS])
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *LANDING_HEADERS])
     return [text.encode("utf-8")]
 
 
@@ -152,9 +199,65 @@ def same(given: str, expected: str) -> bool:
 
 
 def make_listener() -> LoopbackServer:
-    """A listener on 127.0.0.1, ephemeral port, answering every request as foreign until given an app."""
+    """A listener on 127.0.0.1, ephemeral port, answering every request as foreign until given an app;
+    announced in :data:`PARK_ENV`'s folder when the environment names one."""
     server = wsgiref.simple_server.make_server(HOST, 0, CallbackApp(), LoopbackServer, QuietHandler)
+    folder = os.environ.get(PARK_ENV)
+    if folder:
+        server.announcement = announce(Path(folder), server.server_port)
     return server
+
+
+def announce_for(profile: str) -> None:
+    """Name the profile this process's later announcements carry (an app kernel serves one at a time)."""
+    _ANNOUNCED["profile"] = profile
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A waiting listener's port, announced by the process that listens (:func:`announce`).
+
+    Attributes:
+        path: The announcement's file (``<port>.json``).
+        pid: The listening process.
+        port: The listener's port on 127.0.0.1.
+        profile: The profile its attempt is for, "" when unknown.
+    """
+
+    path: Path
+    pid: int
+    port: int
+    profile: str
+
+
+def announce(folder: Path, port: int) -> Path | None:
+    """Write ``<port>.json`` (this process's id, the port, :func:`announce_for`'s profile) into ``folder``.
+
+    Returns:
+        The file, or None when it could not be written (the attempt goes on, unannounced).
+    """
+    path = folder / f"{port}.json"
+    part = folder / f".{port}.part"
+    try:
+        part.write_text(json.dumps({"pid": os.getpid(), "port": port, "profile": _ANNOUNCED["profile"]}),
+                        encoding="utf-8")
+        part.replace(path)  # whole or absent for the reader
+    except OSError:
+        _LOGGER.debug("could not announce the loopback listener's port in %s", folder)
+        return None
+    return path
+
+
+def announcements(folder: Path) -> list[Announcement]:
+    """The announcements in ``folder``; an unreadable or malformed one is skipped (and left for its writer)."""
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            note = json.loads(path.read_text(encoding="utf-8"))
+            found.append(Announcement(path, int(note["pid"]), int(note["port"]), str(note.get("profile") or "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
 
 
 def free_port() -> int:
@@ -193,5 +296,6 @@ def check_waiting(opener_failed: list[BaseException], cancelled: Callable[[], bo
         raise FlowTimeout(f"the browser did not come back to the runbook within {timeout:g} s")
 
 
-__all__ = ["HOST", "CallbackApp", "Landing", "LoopbackServer", "QuietHandler", "free_port", "landing_for",
-           "landing_html", "make_listener", "same"]
+__all__ = ["ABANDONED_TITLE", "HOST", "LANDING_HEADERS", "PARK_ENV", "Announcement", "CallbackApp", "Landing",
+           "LoopbackServer", "QuietHandler", "abandoned_landing", "announce", "announce_for", "announcements",
+           "free_port", "landing_for", "landing_html", "make_listener", "same"]
