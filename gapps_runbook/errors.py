@@ -99,7 +99,10 @@ class RunbookError(Exception):
         return self
 
     def __str__(self) -> str:
-        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
+        if not self.fix:
+            return self.message
+        end = "" if self.message.endswith((".", "!", "?", ":")) else "."
+        return f"{self.message}{end} Fix: {self.fix}"  # one line: "what. Fix: where"
 
     def _render_traceback_(self) -> list[str]:
         """IPython's hook: show the one line, not a traceback, in notebooks."""

@@ -30,7 +30,7 @@ def test_a_busy_port_is_one_line_with_the_fix_and_exit_2(tmp_path: Path) -> None
         result = subprocess.run([sys.executable, "-m", "gapps_runbook", "--home", str(tmp_path), "app",
                                  "--no-browser", "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: port {port} on 127.0.0.1 is taken Fix: pass another "
+    assert result.stderr.strip().splitlines() == [f"error: port {port} on 127.0.0.1 is taken. Fix: pass another "
                                                   "--port N, or leave it out"]
     assert "Traceback" not in result.stderr + result.stdout
 

@@ -226,7 +226,7 @@ def test_every_sampled_byte_flip_and_a_wrong_passphrase_are_refused_before_parsi
         with pytest.raises(InputError) as refused:
             backup.import_bytes(bytes(changed), PASSPHRASE, store)
         assert "\n" not in str(refused.value) and "Fix:" in str(refused.value)
-    with pytest.raises(InputError, match=f"^{re.escape(backup.WRONG_PASSPHRASE)} Fix: "):
+    with pytest.raises(InputError, match=f"^{re.escape(backup.WRONG_PASSPHRASE)}. Fix: "):
         backup.import_bytes(data, PASSPHRASE + "x", store)
     print(f"{len(positions)}/{len(positions)} flips of a {len(data)}-byte export refused in "
           f"{time.monotonic() - started:.0f} s")

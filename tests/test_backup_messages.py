@@ -58,11 +58,11 @@ def test_every_action_is_worded_for_every_surface_and_each_surface_names_its_own
 
 def test_an_error_carries_its_fix_for_each_surface_and_prints_the_clis_unless_told() -> None:
     error = InputError("profile 'site-a' already exists", fixes=backup.fixes("{replace}"))
-    assert str(error) == "profile 'site-a' already exists Fix: pass --force"
-    assert str(error.worded_for("form")) == "profile 'site-a' already exists Fix: tick Replace"
-    assert str(error.worded_for("elsewhere")) == "profile 'site-a' already exists Fix: tick Replace"  # kept
+    assert str(error) == "profile 'site-a' already exists. Fix: pass --force"
+    assert str(error.worded_for("form")) == "profile 'site-a' already exists. Fix: tick Replace"
+    assert str(error.worded_for("elsewhere")) == "profile 'site-a' already exists. Fix: tick Replace"  # kept
     plain = RunbookError("x", fix="do y")
-    assert plain.fixes == {} and str(plain.worded_for("form")) == "x Fix: do y"
+    assert plain.fixes == {} and str(plain.worded_for("form")) == "x. Fix: do y"
 
 
 def test_an_existing_profile_is_refused_with_the_forms_controls_or_the_clis_flags(

@@ -119,7 +119,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path: Path, case: 
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, (result.returncode, result.stderr)
-    assert len(lines) == 1 and named in lines[0] and " Fix: " in lines[0], lines
+    assert len(lines) == 1 and named in lines[0] and ". Fix: " in lines[0], lines
     assert result.stdout == "" and "Warning" not in result.stderr
     assert _snapshot(home) == before
     assert not out.exists() and not (tmp_path / "x.age").exists()

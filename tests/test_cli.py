@@ -165,7 +165,7 @@ def test_a_device_code_the_server_forgot_asks_for_a_new_code(
     rc = run(tmp_path / "home", emulator, "authorize", "--flow", "device", "--service", "openid")
     line = one_line_error(capsys.readouterr().err)
     assert rc == ExitCode.REAUTHORIZE
-    assert line.startswith("error: invalid_grant Fix: the code is no longer valid")
+    assert line.startswith("error: invalid_grant. Fix: the code is no longer valid")
     assert "request a new code" in line and "consent screen" not in line and "Bad Request" not in line
 
 

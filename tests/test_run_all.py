@@ -141,7 +141,7 @@ def test_a_failing_step_stops_the_run_with_its_fix_and_exit_code(site: Site) -> 
     code, lines, err = site.run_all()  # no client reference on a fresh profile: step 02 cannot work
     assert code == 2, (lines, err)  # InputError's exit code, not a generic failure
     assert ran(lines) == ["01"] and not any(line.startswith(("03", "04")) for line in lines)
-    assert err.startswith("error: notebook 02_client_credentials.ipynb failed") and " Fix: pass " in err
+    assert err.startswith("error: notebook 02_client_credentials.ipynb failed") and ". Fix: pass " in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 2  # the error, then where the notebook is
     report = next(site.out.rglob("report.html")).read_text()
     assert "FAILED at 02_client_credentials" in report and "pass client_secrets_file" in report
@@ -151,7 +151,7 @@ def test_a_failing_step_stops_the_run_with_its_fix_and_exit_code(site: Site) -> 
 def test_an_unknown_parameter_is_refused_before_any_step(site: Site) -> None:
     code, lines, err = site.run_all("-p", "servcies", '["calendar"]')
     assert code == 2 and lines == [] and not site.out.exists()
-    assert err.startswith("error: no step of 01-04 takes the parameter 'servcies' Fix: use one of ")
+    assert err.startswith("error: no step of 01-04 takes the parameter 'servcies'. Fix: use one of ")
 
 
 def test_help_says_what_is_skipped_and_how_to_force(capsys: pytest.CaptureFixture[str]) -> None:

@@ -69,16 +69,16 @@ def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: 
     assert form.target.value == str(out) and not folder.exists()  # the full path, made only by an export
     form.target.value, form.passphrase.value, form.confirmation.value = "site-a.age", "blue guitar", "blue guitar"
     form.export.click()
-    shown = html_text(form.message.value)
+    shown = html_text(form.exported.value)  # beside Export
     assert "scores 2 of 4" in shown and "at least 3" in shown and "in Passphrase and Again" in shown
     assert "--passphrase" not in shown and not out.exists() and form.passphrase.value == ""
     form.passphrase.value, form.confirmation.value = PASSPHRASE, PASSPHRASE + "x"
     form.export.click()
-    assert "the two passphrases differ" in form.message.value and not out.exists()
+    assert "the two passphrases differ" in form.exported.value and not out.exists()
     assert form.passphrase.value == form.confirmation.value == ""  # emptied after a refused click too
     form.passphrase.value = form.confirmation.value = PASSPHRASE
     form.export.click()
-    assert form.message.value == "" and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "Error" not in form.exported.value and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and not (tmp_path / "site-a.age").exists()
     assert form.target.value == str(out)  # the name typed, now its full path
     assert f"<code style='user-select:all'>{out}</code>" in form.exported.value and " at 20" in form.exported.value
@@ -93,9 +93,9 @@ def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: 
     assert restored.profiles.options == ("site-a",)
     restored.import_passphrase.value = PASSPHRASE
     restored.import_.click()  # exists: Replace is not ticked; the fix names the form's controls, not flags
-    shown = html_text(restored.message.value)
+    shown = html_text(restored.imported.value)  # beside Import
     assert "already exists" in shown and "tick Replace" in shown and "type a new name in Import as profile" in shown
-    assert "--" not in shown and restored.import_passphrase.value == "" and restored.imported.value == ""
+    assert "--" not in shown and restored.import_passphrase.value == "" and "Imported" not in shown
     restored.import_passphrase.value, restored.import_as.value = PASSPHRASE, "site-a-copy"
     restored.import_.click()  # under a new name
     assert "Imported site-a-copy from" in restored.imported.value and "site-a-copy: the restored token refreshed" \
@@ -103,18 +103,18 @@ def test_the_form_exports_then_imports_and_the_passphrase_never_stays(tmp_path: 
     assert restored.profiles.options == ("site-a", "site-a-copy")
     restored.import_passphrase.value = "tangerine ocean lighthouse"
     restored.import_.click()  # a wrong passphrase: its own line, the fix on the form's words
-    shown = html_text(restored.message.value)
+    shown = html_text(restored.imported.value)
     assert "the passphrase does not open this export" in shown and "made with in Passphrase" in shown
     assert "[redacted]" not in shown and "not an export" not in shown
     restored.import_as.value = ""
     runbook.revoke(site)
     restored.import_passphrase.value, restored.force.value = PASSPHRASE, True
     restored.import_.click()  # the staged token is probed before it replaces the profile: refused, nothing replaced
-    shown = html_text(restored.message.value)
+    shown = html_text(restored.imported.value)
     assert "was not replaced and is untouched" in shown and "revoked" in shown and "runbook step 03" in shown
     assert "Import as profile" in shown and "--profile" not in shown
     for built in (form, restored):
-        assert "Traceback" not in built.message.value
+        assert "Traceback" not in built.message.value + built.exported.value + built.imported.value
         assert scan_text("widgets.json", widget_state(built), secrets) == [], "a widget kept a secret"
 
 
@@ -129,7 +129,7 @@ def test_every_form_callback_is_guarded() -> None:
     handlers = [h for b in (form.export, form.import_) for h in b._click_handlers.callbacks]
     assert len(handlers) == 2 and all(hasattr(h, "__wrapped__") for h in handlers)
     form.export.click()  # no profile chosen: one line, no traceback
-    assert "no profile was chosen" in form.message.value and "Fix:" in form.message.value
+    assert "no profile was chosen" in form.exported.value and "Fix:" in form.exported.value  # beside Export
 
 
 @pytest.mark.notebook
@@ -187,12 +187,12 @@ def test_headless_without_an_action_shows_each_profiles_last_export(
         last_export={"at": "2026-01-02T03:04:05+00:00", "file": "/backups/b.age", "by": "ops"}))
     rb.backup_restore(profile="site-a", home=str(tmp_path), interactive=False)
     shown = capsys.readouterr().out.splitlines()
-    assert shown == ["site-a: never exported", "site-b: exported 2026-01-02T03:04:05+00:00 to /backups/b.age by ops"]
+    assert shown == ["site-a: never exported", "site-b: exported 2026-01-02 03:04 UTC to /backups/b.age by ops"]
 
 
 def test_00_and_status_all_word_the_last_export_once() -> None:
     record = {"at": "2026-01-02T03:04:05+00:00", "file": "/backups/b.age", "by": "ops"}
-    words = "exported 2026-01-02T03:04:05+00:00 to /backups/b.age by ops"
+    words = "exported 2026-01-02 03:04 UTC to /backups/b.age by ops"  # a short time that does not wrap
     assert render_backup.export_text(record) == words and render_backup.export_text(None) == "never exported"
     status = runbook.TokenStatus("b", None, None, None, (), (), None, False, None)
     exported = state.StepState(BACKUP, "ok", "exported to /backups/b.age", record["at"], "ops")

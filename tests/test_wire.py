@@ -31,7 +31,7 @@ def test_seconds_minimum_and_clamp() -> None:
 def test_text() -> None:
     assert wire.text({"email": "a@b.c"}, "email", "token information") == "a@b.c"
     assert wire.text({"email": ""}, "email", "token information") is None
-    with pytest.raises(ProtocolError, match="^the token information: email is not a string Fix: "):
+    with pytest.raises(ProtocolError, match="^the token information: email is not a string. Fix: "):
         wire.text({"email": 42}, "email", "token information")
-    with pytest.raises(ProtocolError, match="^the device authorization response: user_code is missing Fix: "):
+    with pytest.raises(ProtocolError, match="^the device authorization response: user_code is missing. Fix: "):
         wire.text({}, "user_code", "device authorization response", required=True)

@@ -62,8 +62,8 @@ class BackupRestoreForm(Form):
                     w.HBox([self.passphrase, self.confirmation]), w.HTML(strength), self.export, self.exported,
                     w.HTML("<b>Import</b> (then a refresh proves each restored token)"), self.source,
                     self.import_passphrase, self.import_as, replace, self.import_, self.imported, self.last)
-        self.on_click(self.export, self._on_export)
-        self.on_click(self.import_, self._on_import)
+        self.on_click(self.export, self._on_export, beside=self.exported)  # its messages beside its button
+        self.on_click(self.import_, self._on_import, beside=self.imported)
         self.shown_tokens: dict[str, str | None] = {}
         self._show_last_exports()
         self.built_on = self.basis()

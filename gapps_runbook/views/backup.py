@@ -12,6 +12,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from ..oauth.clock import utc_text
+
 
 class ExportResult(Protocol):
     """What an export wrote (``notebook.backup_actions.ExportResult`` has these fields)."""
@@ -50,7 +52,8 @@ def export_parts(last_export: Mapping[str, Any] | None) -> tuple[str, str, str]:
     """
     if not isinstance(last_export, Mapping):
         return NEVER, "", ""
-    return "exported", str(last_export.get("at", "")), f"to {last_export.get('file')} by {last_export.get('by')}"
+    at = str(last_export.get("at", ""))
+    return "exported", utc_text(at) or at, f"to {last_export.get('file')} by {last_export.get('by')}"
 
 
 def export_text(last_export: Mapping[str, Any] | None) -> str:
@@ -67,7 +70,7 @@ def last_export_rows(exports: Sequence[tuple[str, Mapping[str, Any] | None]]) ->
 
 def export_line(result: ExportResult) -> str:
     """The outcome of an export: which profiles, where, when; and the one rule to keep."""
-    return (f"Exported {', '.join(result.names)} to {result.path} at {result.at} by {result.by} "
+    return (f"Exported {', '.join(result.names)} to {result.path} at {utc_text(result.at) or result.at} by {result.by} "
             "(age, passphrase; 0600). Keep the passphrase apart from the file.")
 
 
