@@ -58,6 +58,8 @@ from gapps_runbook.runs.parameters import check_parameters
 from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh
 from gapps_runbook.oauth.transport import NO_RETRY, Response
 
+from fakes import FakeTransport
+
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 TARGET = 10_000
 SMALL, FULL = 300, max(1, round(TARGET * SCALE))
@@ -287,16 +289,9 @@ def fuzz(
     return counts
 
 
-class FakeTransport:
-    """A transport answering every request with one canned response."""
-
-    def __init__(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.response = Response(status, headers or {"content-type": "application/json"}, body)
-        self.calls = 0
-
-    def __call__(self, method: str, url: str, **kwargs: Any) -> Response:
-        self.calls += 1
-        return self.response
+def canned(status: int, body: bytes) -> FakeTransport:
+    """A transport answering every request with one JSON-typed response."""
+    return FakeTransport(Response(status, {"content-type": "application/json"}, body), repeat=True)
 
 
 NO_SLEEP_STATUSES = st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 428])
@@ -474,7 +469,7 @@ def test_f1_discovery_document(request: pytest.FixtureRequest, size: int) -> Non
             if result == "rejected" and pristine and issuer in (None, EMULATOR_BASE):
                 pytest.fail(f"a pristine discovery document was refused: {got}")
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             result, got = outcome(Endpoints, discover, transport, EMULATOR_BASE)
         if result == "accepted":
             assert isinstance(got.hosts, frozenset)
@@ -524,7 +519,7 @@ def test_f1_device_response(request: pytest.FixtureRequest, size: int) -> None:
             if result == "rejected" and pristine:
                 pytest.fail(f"a pristine device response was refused: {got}")
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             args = (transport, GOOGLE, DEVICE_CLIENT, ["openid"])
             result, got = outcome(DeviceAuthorization, request_device_code, *args, clock=FakeClock())
         if result == "accepted":
@@ -601,7 +596,7 @@ def test_f1_token_response(request: pytest.FixtureRequest, size: int) -> None:
             if result == "rejected" and pristine:
                 pytest.fail(f"a pristine token response was refused: {got}")
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             args = (transport, GOOGLE, DEVICE_CLIENT, PREVIOUS)
             result, got = outcome(Token, refresh, *args, clock=FakeClock(), retry=NO_RETRY)
         if result == "accepted":
@@ -706,7 +701,7 @@ def test_f1_tokeninfo(request: pytest.FixtureRequest, size: int) -> None:
             doc, pristine = case[1]
             result, got = outcome(TokenInfo, parse_introspection, doc, now=NOW)
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             args = (transport, EMULATED, INSPECTED)
             result, got = outcome(TokenInfo, inspect_token, *args, clock=FakeClock(), retry=NO_RETRY)
             pristine = False

@@ -29,6 +29,8 @@ from gapps_runbook.runbook import AccountMismatch
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.oauth.transport import RequestsTransport
 
+from fakes import WsgiTransport
+
 ATTACKER = "attacker@example.net"
 ADMIN = "admin@example.com"
 DEVICE_SCOPES = ("openid", "email")
@@ -290,8 +292,6 @@ def test_r1_revoke_faults_full(tmp_path: Path, served: Callable[..., RunningEmul
 @pytest.mark.timeout(1800)
 def test_a1_account_pin_full(tmp_path: Path, soak_report: Callable[[str], None]) -> None:
     import random
-
-    from test_polling_soak import WsgiTransport
 
     started = time.perf_counter()
     rng = random.Random(20251128)
