@@ -1,7 +1,8 @@
 """Authorized profiles against the embedded emulator, the quick way, shared by the end-to-end tests.
 
 The Desktop app flow with an auto-approving emulator: ``browser`` plays the person's browser (it fetches
-the consent page, which approves and redirects to the runbook's loopback listener).
+the consent page, which approves and redirects to the runbook's loopback listener). The CLI tests' helpers:
+:func:`secret_file`, :func:`json_lines`, :func:`one_line_error`.
 
 The browser tests (``tests/test_browser_*.py``) share the rest: the fixtures ``emu`` (an emulator a person
 approves at), ``lab`` (JupyterLab on ``<home>/workspaces``; the module defines ``home``), ``chromium`` and
@@ -64,6 +65,35 @@ def authorized_site(home: Path, running: RunningEmulator, name: str = "site-a", 
     runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
     runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=browser, timeout=60)
     return site
+
+
+def secret_file(tmp_path: Path, value: str) -> Path:
+    """``<tmp_path>/secret.txt`` holding ``value`` and a newline, mode 0600 (for ``--secret-file``)."""
+    path = tmp_path / "secret.txt"
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def json_lines(out: str) -> list[dict]:
+    """The JSON values a command printed (one-line events; other commands print one indented object)."""
+    decoder, values, index = json.JSONDecoder(), [], 0
+    while index < len(out):
+        if out[index].isspace():
+            index += 1
+            continue
+        value, index = decoder.raw_decode(out, index)
+        values.append(value)
+    return values
+
+
+def one_line_error(stderr: str) -> str:
+    """The one ``error:`` line of a refused command, with its ``Fix:``; no traceback."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert "Fix:" in lines[0]
+    return lines[0]
 
 
 def emulator_process(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:

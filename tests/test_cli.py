@@ -24,6 +24,8 @@ from gapps_runbook.errors import ExitCode
 from gapps_runbook.views import render
 from gapps_runbook.oauth.verify import Check, VerifyReport
 
+from sites import one_line_error, secret_file
+
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 
 
@@ -45,26 +47,11 @@ def run(home: Path, emu: RunningEmulator | None, *args: str, profile: str = "sit
     return cli.run([*base, *args])
 
 
-def secret_file(tmp_path: Path, value: str) -> Path:
-    path = tmp_path / "secret.txt"
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    return path
-
-
 def set_client(tmp_path: Path, emu: RunningEmulator, kind: str = "desktop") -> None:
     client = emu.emulator.desktop_client if kind == "desktop" else emu.emulator.device_client
     rc = run(tmp_path / "home", emu, "client", "set", "--client-id", client.client_id, "--client-type", kind,
              "--secret-file", str(secret_file(tmp_path, client.client_secret)))
     assert rc == 0
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    assert "Fix:" in lines[0]
-    return lines[0]
 
 
 def test_preflight_calendar_device_flow_is_refused_before_any_request(

@@ -17,7 +17,7 @@ from gapps_runbook.emulator import Emulator, RunningEmulator, serve
 from gapps_runbook.errors import ExitCode
 from gapps_runbook.profile.handoff import ENV_KEYS
 from gapps_runbook.safety.leakscan import scan_text
-from test_backup import authorized_site
+from sites import authorized_site
 
 
 @pytest.fixture()
