@@ -52,32 +52,28 @@ from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.steps import STEPS
 
-from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_device_code, approve_in_new_tab, chromium,  # noqa: F401
-                   authorized_ready_site, cancel_with_a_good_token, emu, expect_desktop_card_authorized, free_port,
-                   ready_site, shoot, stop_process)
+from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_device_code, approve_in_new_tab,
+                   authorized_ready_site, cancel_with_a_good_token, expect_desktop_card_authorized, free_port,
+                   shoot, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000  # s: conditions waited for (a 2-core machine shared with other work)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
-    """``site-a``: step 01 done (device flow, openid), no client yet; ``fresh``: 01-02 done, no token;
-    ``desk``: 01-02 done for the Desktop app flow (the emulator's desktop client, Calendar + openid), no token."""
-    home = tmp_path_factory.mktemp("app") / "home"
-    for name in ("site-a", "fresh"):
-        ready_site(home, emu, name, flow="device", services=("openid",), client=name == "fresh",
-                   product="gapps-runbook app test", workspace=False)
-    ready_site(home, emu, "desk", flow="desktop", services=("calendar", "openid"), workspace=False)
-    return home
+READY_PROFILES = {  # ``home``: site-a at step 01 (device flow, openid, no client yet); fresh at 01-02, no token;
+    # desk at 01-02 for the Desktop app flow (the emulator's desktop client, Calendar + openid), no token
+    **{name: {"flow": "device", "services": ("openid",), "client": name == "fresh", "product": "gapps-runbook app test",
+              "workspace": False} for name in ("site-a", "fresh")},
+    "desk": {"flow": "desktop", "services": ("calendar", "openid"), "workspace": False},
+}
 
 
 @pytest.fixture(scope="module")
-def app(home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def app(ready_home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``gapps-runbook app`` as a subprocess; its URL once it printed "The app is ready: URL"."""
     jupyter = tmp_path_factory.mktemp("jupyter")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
-    env.update(GAPPS_RUNBOOK_HOME=str(home), JUPYTER_CONFIG_DIR=str(jupyter / "config"), PYTHONUNBUFFERED="1",
+    env.update(GAPPS_RUNBOOK_HOME=str(ready_home), JUPYTER_CONFIG_DIR=str(jupyter / "config"), PYTHONUNBUFFERED="1",
                JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"))
     log = jupyter / "app.log"
     command = [sys.executable, "-m", "gapps_runbook", "--issuer", emu.base_url, "app", "--profile", "site-a",

@@ -49,11 +49,6 @@ def umask(value: int) -> Iterator[None]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def profiles(home: Path) -> store.ProfileStore:
     return store.ProfileStore(home, clock=FakeClock())
 
