@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from gapps_runbook.errors import ExitCode
 from gapps_runbook.views import render
 from gapps_runbook.oauth.verify import Check, VerifyReport
 
-from sites import one_line_error, secret_file
+from sites import browser, one_line_error, secret_file
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 
@@ -32,12 +31,7 @@ CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 @pytest.fixture(autouse=True)
 def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never launch a real browser; the emulator's auto-approve plays the person."""
-
-    def fetch(url: str) -> bool:
-        threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-        return True
-
-    monkeypatch.setattr("webbrowser.open", fetch)
+    monkeypatch.setattr("webbrowser.open", browser)
 
 
 def run(home: Path, emu: RunningEmulator | None, *args: str, profile: str = "site-a") -> int:

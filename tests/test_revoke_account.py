@@ -11,14 +11,12 @@ account (the emulator's ``Scenario(approve_as=...)`` or ``Emulator(account=...)`
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook.oauth import tokens
@@ -30,6 +28,8 @@ from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.oauth.transport import RequestsTransport
 
 from fakes import WsgiTransport
+
+from sites import browser
 
 ATTACKER = "attacker@example.net"
 ADMIN = "admin@example.com"
@@ -66,11 +66,6 @@ def desktop_site(tmp_path: Path, running: RunningEmulator) -> runbook.Site:
     desktop = running.emulator.desktop_client
     runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
     return site
-
-
-def browser(url: str) -> None:
-    """The person's browser: fetch the consent page (auto-approved) and follow the redirect home."""
-    threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
 
 
 def assert_one_line(exc: BaseException) -> str:

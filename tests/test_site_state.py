@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from gapps_runbook import cli, runbook
@@ -19,6 +17,8 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.profile import backup
 from gapps_runbook.runbook import state
 from gapps_runbook.steps import AUTHORIZE, BACKUP, CHECKLIST, CLIENT, STATUS
+
+from sites import browser
 
 CALENDAR = scopes.scopes_for(("calendar", "openid"))
 
@@ -33,8 +33,7 @@ def _site(home: Path, emu: RunningEmulator) -> runbook.Site:
 
 def _authorize(site: runbook.Site) -> runbook.AuthResult:
     return runbook.authorize(site, CALENDAR, flow="desktop", timeout=30,
-                             open_url=lambda url: threading.Thread(target=requests.get, args=(url,),
-                                                                   kwargs={"timeout": 30}, daemon=True).start())
+                             open_url=browser)
 
 
 def _verdicts(site: runbook.Site) -> dict[str, str]:
