@@ -21,6 +21,14 @@ from gapps_runbook.oauth.tokens import Token
 from gapps_runbook.oauth.transport import Response
 
 
+def client_id(tail: str = "a1b2c3d4" * 4) -> str:
+    """A Google-shaped OAuth client ID: a 12-digit project number, 32 lowercase letters and digits (``tail``)."""
+    return f"123456789012-{tail}.apps.googleusercontent.com"
+
+
+CLIENT_ID = client_id()
+
+
 def reply(status: int, body: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Response:
     """A response with a JSON body (or none)."""
     return Response(status, dict(headers or {}), json.dumps(body).encode() if body is not None else b"")

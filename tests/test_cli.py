@@ -23,6 +23,8 @@ from gapps_runbook.errors import ExitCode
 from gapps_runbook.views import render
 from gapps_runbook.oauth.verify import Check, VerifyReport
 
+from fakes import client_id
+
 from sites import browser, one_line_error, secret_file
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
@@ -206,7 +208,7 @@ def test_wrong_secret_is_misconfiguration_and_keeps_the_old_token(
 
 def test_unknown_client(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"
-    rc = run(home, emulator, "client", "set", "--client-id", "123456789012-" + "a" * 32 + ".apps.googleusercontent.com",
+    rc = run(home, emulator, "client", "set", "--client-id", client_id("a" * 32),
              "--client-type", "device", "--secret-file", str(secret_file(tmp_path, "GOCSPX-" + "b" * 28)))
     assert rc == 0
     rc = run(home, emulator, "authorize", "--flow", "device", "--service", "openid")

@@ -58,7 +58,7 @@ from gapps_runbook.runs.parameters import check_parameters
 from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh
 from gapps_runbook.oauth.transport import NO_RETRY, Response
 
-from fakes import FakeTransport
+from fakes import FakeTransport, client_id
 
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 TARGET = 10_000
@@ -306,7 +306,7 @@ EMULATED = Endpoints(
     tokeninfo_endpoint=EMULATOR_BASE + "/tokeninfo",
     api_base=EMULATOR_BASE,
 )
-CLIENT_ID = "123456789012-" + "a1b2c3d4" * 4 + ".apps.googleusercontent.com"
+CLIENT_ID = client_id()
 DEVICE_CLIENT = ClientConfig(CLIENT_ID, "GOCSPX-" + "K" * 28, "device")
 DESKTOP_CLIENT = ClientConfig(CLIENT_ID, "GOCSPX-" + "K" * 28, "desktop")
 
