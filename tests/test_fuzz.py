@@ -872,7 +872,16 @@ GRANTS = ("urn:ietf:params:oauth:grant-type:device_code", "http://oauth.net/gran
 def _emulator_value(key: str, live: dict[str, list[str]]) -> st.SearchStrategy[str]:
     """A value for ``key``: a live one of this emulator (ids, codes, tokens), a canary, or junk."""
     known = live.get(key, [])
-    options = [st.sampled_from(known)] if known else []
+    return st.one_of(st.sampled_from(known), _KEY_VALUES[key]) if known else _KEY_VALUES[key]
+
+
+def _key_values(key: str) -> st.SearchStrategy[str]:
+    """The values for ``key`` that do not depend on the emulator: a canary or the key's choices, then junk.
+
+    Built once per key: strategies built inside each example (Hypothesis compiles a filter's lambda to
+    describe it) would take most of the full run's time.
+    """
+    options = []
     if key in SECRET_KEYS:
         options.append(SECRET_CANARY)
     elif key == "grant_type":
@@ -884,7 +893,7 @@ def _emulator_value(key: str, live: dict[str, list[str]]) -> st.SearchStrategy[s
                                         "https://evil.example/", "http://127.0.0.1:x/", "http://[/"]))
     elif key == "scope":
         options.append(st.sampled_from(["openid email", "https://www.googleapis.com/auth/calendar.readonly", "x"]))
-    options.append(JUNK_TEXT.filter(lambda t: len(t) < 2000 and _encodable(t)))
+    options.append(WIRE_TEXT)
     return st.one_of(options)
 
 
@@ -895,6 +904,10 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+WIRE_TEXT = JUNK_TEXT.filter(lambda t: len(t) < 2000 and _encodable(t))
+_KEY_VALUES = {key: _key_values(key) for key in SECRET_KEYS + PUBLIC_KEYS}
 
 
 def _prepare(emulator: Emulator, client: Client, depth: int) -> dict[str, list[str]]:
