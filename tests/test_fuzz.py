@@ -236,15 +236,8 @@ def outcome(
 
 
 def report(request: pytest.FixtureRequest, line: str) -> None:
-    """Print a summary line from the full (``soak``) run, past pytest's capture."""
-    if request.node.get_closest_marker("soak") is None:
-        return
-    with request.getfixturevalue("capsys").disabled():
-        print(f"\n{line}")
-    target = os.environ.get("GAPPS_SOAK_REPORT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M')} {line}\n")
+    """Print a summary line from the full (``soak``) run, past pytest's capture (conftest's ``soak_report``)."""
+    request.getfixturevalue("soak_report")(line)
 
 
 SIZES = pytest.mark.parametrize("size", [
