@@ -4,6 +4,8 @@ Emulator fixtures serve a fresh :mod:`gapps_runbook.emulator` on loopback (a rea
 ephemeral port) and stop it at teardown: ``emulator`` for one test, ``emu`` for a module (a person
 approves: nobody does unless the test plays the person), ``make_emulator`` for other options.
 
+``EMULATOR_OPTIONS`` in a module sets the options of its ``emulator``.
+
 ``home`` is a runbook home folder: empty, or in a module that declares ``READY_PROFILES`` (profile name ->
 :func:`sites.ready_site` options), that module's ``ready_home`` with those profiles at steps 01-02.
 """
@@ -48,9 +50,10 @@ def no_fixed_ports() -> Iterator[None]:
 
 
 @pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
-    """A fresh default :class:`Emulator` served on loopback; ``.base_url`` and ``.emulator``."""
-    with serve(Emulator()) as running:
+def emulator(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
+    """A fresh :class:`Emulator` served on loopback (``.base_url``, ``.emulator``), made with the module's
+    ``EMULATOR_OPTIONS`` (e.g. ``{"auto_approve": True}``) or the defaults."""
+    with serve(Emulator(**getattr(request.module, "EMULATOR_OPTIONS", {}))) as running:
         yield running
 
 

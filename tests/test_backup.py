@@ -21,7 +21,6 @@ import stat
 import string
 import time
 from typing import Any
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gapps_runbook import cli, runbook
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.endpoints import Endpoints
@@ -150,10 +149,7 @@ def test_an_independent_age_implementation_decrypts_an_export(tmp_path: Path) ->
     assert document["profiles"]["site-a"]["client"]["installed"]["client_secret"] == secrets["client_secret"]
 
 
-@pytest.fixture()
-def emulator() -> Iterator[RunningEmulator]:
-    with serve(Emulator(auto_approve=True)) as running:
-        yield running
+EMULATOR_OPTIONS = {"auto_approve": True}  # conftest's ``emulator``: the consent is given at once
 
 
 def export_cli(home: Path, out: Path, monkeypatch: pytest.MonkeyPatch, *names: str) -> int:
