@@ -23,10 +23,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 
-# The full reliability trials (docs/reliability.md): one line per target, non-zero exit if any falls short.
+# The full reliability trials (docs/reliability.md): one line per target, non-zero exit if any falls short;
+# SOAK_JOBS pytest processes at once (tools/soak.py deals the trials out round-robin).
+SOAK_JOBS ?= 3
 soak: $(STAMP)
 	rm -f .soak-report.txt
-	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m pytest -q -ra -m soak -p no:cacheprovider tests; \
+	GAPPS_SOAK_REPORT=$(CURDIR)/.soak-report.txt $(PY) -m tools.soak --jobs $(SOAK_JOBS) tests; \
 	status=$$?; echo; echo "Reliability targets measured:"; sort -k3 .soak-report.txt 2>/dev/null; exit $$status
 
 # Figures B1-B8 beside their targets, written to docs/performance.md (tools/, not installed); minutes, offline, not part of `make test`.

@@ -61,7 +61,9 @@ from rfc8628_grants import (
 )
 from rfc8628_models import ALL_AUTH_METHODS, SCOPES, Client, Issued, WerkzeugRequest, id_token
 
-__all__ = ["ALL_AUTH_METHODS", "SCOPES", "Client", "Provider", "RunningProvider", "serve_provider"]
+SCOPE = "calendar:read"  # the provider's own scope; a Google prefix would make it invalid_scope
+
+__all__ = ["ALL_AUTH_METHODS", "SCOPE", "SCOPES", "Client", "Provider", "RunningProvider", "play_user", "serve_provider"]
 
 
 class Provider(AuthorizationServer):
@@ -296,3 +298,19 @@ def serve_provider(provider: Provider) -> Iterator[RunningProvider]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def play_user(running: RunningProvider, *, deny: bool = False) -> threading.Thread:
+    """A thread that approves (or denies) the next user code after the first poll, as a person would."""
+
+    def act() -> None:
+        code = running.provider.wait_for_user_code(timeout=20)
+        polled = threading.Event()
+        while not polled.wait(0.05):
+            if any(path.endswith("/token") for path, _ in running.provider.requests):
+                polled.set()
+        (running.provider.deny if deny else running.provider.approve)(code)
+
+    thread = threading.Thread(target=act, daemon=True)
+    thread.start()
+    return thread

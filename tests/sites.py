@@ -1,11 +1,11 @@
 """Authorized profiles against the embedded emulator, the quick way, shared by the end-to-end tests.
 
 The Desktop app flow with an auto-approving emulator: ``browser`` plays the person's browser (it fetches
-the consent page, which approves and redirects to the runbook's loopback listener).
+the consent page, which approves and redirects to the runbook's loopback listener). The CLI tests' helpers:
+:func:`secret_file`, :func:`json_lines`, :func:`one_line_error`.
 
-The browser tests (``tests/test_browser_*.py``) share the rest: the fixtures ``emu`` (an emulator a person
-approves at), ``lab`` (JupyterLab on ``<home>/workspaces``; the module defines ``home``), ``chromium`` and
-``page`` (a test module imports the ones it uses), :func:`ready_site` (steps 01-02 done), :func:`jupyterlab`,
+The browser tests (``tests/test_browser_*.py``) share the rest: the fixtures ``lab``, ``chromium`` and ``page``
+(in ``conftest.py``), :func:`ready_site` (steps 01-02 done), :func:`jupyterlab`,
 :func:`open_and_run`, :func:`save` and :func:`shoot` (``GAPPS_SCREENSHOTS=docs/screenshots``), and step 03's
 Desktop app card as a person uses it (:data:`WAITING`, :func:`approve_in_new_tab`) in JupyterLab and in the app.
 """
@@ -51,9 +51,10 @@ BROWSER_MARKS = [
 """``pytestmark`` of a browser test module: skipped, with the reason shown, where Chromium is missing."""
 
 
-def browser(url: str) -> None:
-    """The person's browser: fetch the consent page (auto-approved) and follow the redirect home."""
+def browser(url: str) -> bool:
+    """The person's browser (a ``webbrowser.open``): fetch the consent page (auto-approved), follow the redirect home."""
     threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
+    return True
 
 
 def authorized_site(home: Path, running: RunningEmulator, name: str = "site-a", *,
@@ -64,6 +65,35 @@ def authorized_site(home: Path, running: RunningEmulator, name: str = "site-a", 
     runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
     runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=browser, timeout=60)
     return site
+
+
+def secret_file(tmp_path: Path, value: str) -> Path:
+    """``<tmp_path>/secret.txt`` holding ``value`` and a newline, mode 0600 (for ``--secret-file``)."""
+    path = tmp_path / "secret.txt"
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def json_lines(out: str) -> list[dict]:
+    """The JSON values a command printed (one-line events; other commands print one indented object)."""
+    decoder, values, index = json.JSONDecoder(), [], 0
+    while index < len(out):
+        if out[index].isspace():
+            index += 1
+            continue
+        value, index = decoder.raw_decode(out, index)
+        values.append(value)
+    return values
+
+
+def one_line_error(stderr: str) -> str:
+    """The one ``error:`` line of a refused command, with its ``Fix:``; no traceback."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert "Fix:" in lines[0]
+    return lines[0]
 
 
 def emulator_process(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
@@ -135,15 +165,6 @@ def jupyterlab(root: Path, jupyter: Path, *, env: dict[str, str] | None = None,
         stop_process(proc, 15)
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[RunningEmulator]:
-    """The emulator, served in process; a person approves (no auto-approve)."""
-    from gapps_runbook.emulator import Emulator, serve
-
-    with serve(Emulator()) as running:
-        yield running
-
-
 def ready_site(home: Path, emu: RunningEmulator, name: str, *, flow: str, services: tuple[str, ...],
                secret: str | None = None, product: str = "", client: bool = True, workspace: bool = True) -> None:
     """Profile ``name`` with steps 01 (``flow``, ``services``, published) and 02 (the emulator's client of
@@ -153,7 +174,8 @@ def ready_site(home: Path, emu: RunningEmulator, name: str, *, flow: str, servic
     from gapps_runbook.runs.workspace import prepare
 
     site = runbook.Site.open(name, home=home, issuer=emu.base_url)
-    runbook.check_console(site, scopes.scopes_for(services), flow=flow, publishing_status="production")  # type: ignore[arg-type]
+    verdict = runbook.check_console(site, scopes.scopes_for(services), flow=flow, publishing_status="production")  # type: ignore[arg-type]
+    assert verdict.ok, verdict
     if client:
         own = emu.emulator.desktop_client if flow == "desktop" else emu.emulator.device_client
         runbook.save_client(site, client_id=own.client_id, client_secret=secret or own.client_secret,
@@ -177,38 +199,6 @@ def authorized_ready_site(home: Path, emu: RunningEmulator, name: str, *,
     finally:
         emu.emulator.state.scenario = before
     return site
-
-
-@pytest.fixture(scope="module")
-def lab(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """JupyterLab serving ``<home>/workspaces`` on 127.0.0.1 (own Jupyter dirs, no network lookups, autosave 2 s)."""
-    with jupyterlab(home / "workspaces", tmp_path_factory.mktemp("jupyter"),
-                    env={"GAPPS_RUNBOOK_LAB_ROOT": str(home / "workspaces")},  # as `gapps-runbook lab` sets it
-                    settings={"docmanager-extension/plugin": {"autosaveInterval": 2}}) as (url, token, log):
-        yield {"url": url, "token": token, "log": log}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """One Chromium context (1280x900, Debian's Chromium through Playwright) for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(LONG)
-        yield context
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium: Any, lab: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page (``lab``: the module's JupyterLab); on failure a screenshot beside JupyterLab's log."""
-    page = chromium.new_page()
-    yield page
-    if getattr(request.node, "failed", False) or sys.exc_info()[0] is not None:
-        page.screenshot(path=str(Path(lab["log"]).with_name(f"{request.node.name}.png")))
-    page.close()
 
 
 def shoot(page: Any, name: str, focus: str | None = ".gapps-form") -> None:

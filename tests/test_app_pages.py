@@ -27,13 +27,6 @@ from sites import authorized_ready_site, authorized_site
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[Any]:
-    """The emulator; nobody approves (a device code asked for on 03 stays pending)."""
-    with serve(Emulator()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def auto_emu() -> Iterator[Any]:
     """An auto-approving emulator, for a profile authorized beforehand."""
     with serve(Emulator(auto_approve=True)) as running:

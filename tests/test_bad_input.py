@@ -20,6 +20,8 @@ from gapps_runbook.oauth.endpoints import Endpoints
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.batch.runner import MAX_SITES, MAX_SITES_FILE_BYTES
 
+from fakes import client_id
+
 PASSPHRASE_ENV = "GAPPS_TEST_PASSPHRASE"
 ISSUER = "https://idp.example"
 
@@ -27,7 +29,7 @@ ISSUER = "https://idp.example"
 def _home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     endpoints = Endpoints(issuer=ISSUER, authorization_endpoint=f"{ISSUER}/auth", token_endpoint=f"{ISSUER}/token")
-    client = ClientConfig("123456789012-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com",
+    client = ClientConfig(client_id("abcdefghijklmnopqrstuvwxyz012345"),
                           "GOCSPX-abcdefghijklmnopqrstuvwxyz01", "desktop")
     ProfileStore(home).profile("site-a").save_client(client, endpoints)
     return home

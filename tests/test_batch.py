@@ -23,7 +23,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook.emulator import Emulator, RunningEmulator, serve
@@ -42,6 +40,8 @@ from gapps_runbook.runbook import state
 from gapps_runbook.batch import outcome as batch_outcome
 from gapps_runbook.batch.runner import read_sites_file, select_sites
 from gapps_runbook.safety.leakscan import scan_paths
+
+from sites import browser
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 WRONG_SECRET = "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"
@@ -65,10 +65,6 @@ class Fleet:
         return [v for v in values if v]
 
 
-def _browser(url: str) -> None:
-    threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     home = tmp_path_factory.mktemp("batch") / "home"
@@ -79,7 +75,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             site = runbook.Site(ProfileStore(home).profile(name), RequestsTransport(), issuer=running.base_url)
             runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret,
                                 client_type="desktop")
-            runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=_browser, timeout=60)
+            runbook.authorize(site, (CALENDAR,), flow="desktop", open_url=browser, timeout=60)
             if name in REVOKED:
                 running.emulator.state.revoke(site.profile.load_token().refresh_token)
             if name in WRONG_CLIENT:

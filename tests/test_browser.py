@@ -31,47 +31,21 @@ from typing import Any
 import pytest
 
 from gapps_runbook import runbook
-from gapps_runbook.oauth import scopes
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.emulator import RunningEmulator
 
-from sites import jupyterlab
+from sites import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, CODE_RE, KERNEL_IDLE, REPO, jupyterlab
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-gpu", "--no-first-run"]
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_authorize.ipynb"
-KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
-CODE_RE = re.compile(r"\b([A-Z]{4}-[A-Z]{4})\b")
+NOTEBOOK = REPO / "notebooks" / "03_authorize.ipynb"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install Debian's chromium package)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 # --- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def emu() -> Iterator[RunningEmulator]:
-    """The emulator, served in process; the person approves (no auto-approve)."""
-    with serve(Emulator()) as running:
-        yield running
-
-
-@pytest.fixture
-def home(tmp_path: Path, emu: RunningEmulator) -> Path:
-    """Steps 01 and 02 done: profile ``default`` with the emulator's device client, openid scopes, device flow."""
-    home = tmp_path / "runbook-home"
-    site = runbook.Site.open("default", home=home, issuer=emu.base_url)
-    verdict = runbook.check_console(site, scopes.scopes_for(("openid",)), flow="device",
-                                    publishing_status="production")
-    client = emu.emulator.device_client
-    runbook.save_client(site, client_id=client.client_id, client_secret=client.client_secret, client_type="device",
-                        product_name="gapps-runbook browser test")
-    assert verdict.ok and site.profile.load_token() is None
-    return home
+READY_PROFILES = {  # ``home``: steps 01 and 02 done with the emulator's device client, openid scopes, device flow
+    "default": {"flow": "device", "services": ("openid",), "product": "gapps-runbook browser test", "workspace": False},
+}
 
 
 def _set_parameters(notebook: Path, target: Path, values: dict[str, Any]) -> None:

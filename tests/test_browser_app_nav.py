@@ -27,9 +27,11 @@ from gapps_runbook.commands.lab import wait_until
 from gapps_runbook.oauth.loopback_listener import ABANDONED_TITLE
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, LONG, WAITING, chromium, emu, shoot  # noqa: F401 (fixtures)
-from test_browser_app import (app, browser, expect_page, home, kernels, leave, move, open_app,  # noqa: F401
-                              page, page_url)
+from app_browser import (APP_PROFILES, app, browser, expect_page, kernels, leave, move, open_app,  # noqa: F401
+                         page, page_url)
+from sites import BROWSER_MARKS, LONG, WAITING, shoot
+
+READY_PROFILES = APP_PROFILES
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000

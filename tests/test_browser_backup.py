@@ -31,8 +31,8 @@ from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.runs.step_notebooks import notebooks_dir
 from gapps_runbook.runs.workspace import prepare
 
-from sites import BROWSER_MARKS, LONG, authorized_ready_site, chromium, emu, lab, open_and_run, shoot  # noqa: F401
-from test_browser_app import app, move, open_app  # noqa: F401
+from app_browser import app, move, open_app  # noqa: F401 (app: a fixture)
+from sites import BROWSER_MARKS, LONG, authorized_ready_site, open_and_run, shoot
 
 pytestmark = BROWSER_MARKS
 STRONG = "correct horse battery staple 05"
@@ -44,6 +44,12 @@ def home(tmp_path_factory: pytest.TempPathFactory, emu: Any) -> Path:  # noqa: F
     home = tmp_path_factory.mktemp("backup") / "home"
     authorized_ready_site(home, emu, "site-a")
     prepare("site-a", home=home, issuer=emu.base_url, templates=notebooks_dir())
+    return home
+
+
+@pytest.fixture(scope="module")
+def ready_home(home: Path) -> Path:
+    """What ``lab`` and ``app`` serve: this module's ``home``."""
     return home
 
 

@@ -29,29 +29,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 
-from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_in_new_tab, chromium, emu,  # noqa: F401
-                   cancel_with_a_good_token, expect_desktop_card_authorized, lab, open_and_run, page, ready_site, save,
-                   shoot, start_03)
+from sites import (BROWSER_MARKS, CODE_RE, LONG, WAITING, approve_in_new_tab,
+                   cancel_with_a_good_token, expect_desktop_card_authorized, open_and_run, save, shoot,
+                   start_03)
 
 ACCOUNT = "engineer@example.com"
 WRONG_SECRET = "GOCSPX-" + ("Wr0ng" * 6)[:28]
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
-    """Profiles ``desk`` (Desktop app client, Calendar + openid) and ``desk-wrong`` (a refused secret); workspaces."""
-    home = tmp_path_factory.mktemp("desktop") / "home"
-    for name, secret in (("desk", None), ("desk-wrong", WRONG_SECRET)):
-        ready_site(home, emu, name, flow="desktop", services=("calendar", "openid"), secret=secret,
-                   product="gapps-runbook desktop session")
-    return home
+READY_PROFILES = {  # ``home``: Desktop app client, Calendar + openid; a refused secret for desk-wrong; workspaces
+    name: {"flow": "desktop", "services": ("calendar", "openid"), "secret": secret, "product": "gapps-runbook desktop session"}
+    for name, secret in (("desk", None), ("desk-wrong", WRONG_SECRET))
+}
 
 
 def test_a_the_desktop_flow_is_approved_in_the_tab_the_button_opens_and_lands_on_authorized(

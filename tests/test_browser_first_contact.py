@@ -36,7 +36,7 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.runs.workspace import ANNOUNCEMENTS
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, chromium, free_port, shoot, stop_process  # noqa: F401
+from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, free_port, shoot, stop_process
 
 pytestmark = BROWSER_MARKS
 PROFILE = "first"

@@ -40,7 +40,7 @@ from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.oauth.scopes import SERVICES
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, LONG, START_03, chromium, free_port, shoot, stop_process  # noqa: F401
+from sites import BROWSER_MARKS, LONG, START_03, free_port, shoot, stop_process
 
 pytestmark = BROWSER_MARKS
 PROFILE = "practice"

@@ -37,8 +37,8 @@ from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.steps import STEPS
 
-from sites import (BROWSER_MARKS, CODE_RE, LONG, START_03, authorized_ready_site, chromium, emu,  # noqa: F401
-                   free_port, lab, open_and_run, page, ready_site, shoot, stop_process)
+from sites import (BROWSER_MARKS, CODE_RE, LONG, START_03, authorized_ready_site, free_port, open_and_run,
+                   ready_site, shoot, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000
@@ -53,6 +53,12 @@ def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path
         ready_site(home, emu, name, flow="device", services=("openid",), workspace=name == "dev")
     ready_site(home, emu, "desk", flow="desktop", services=("calendar", "openid"))
     authorized_ready_site(home, emu, "done")
+    return home
+
+
+@pytest.fixture(scope="module")
+def ready_home(home: Path) -> Path:
+    """What ``lab`` serves: this module's ``home``."""
     return home
 
 

@@ -31,31 +31,22 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.safety.leakscan import scan_paths
 
-# chromium and page are fixtures; CHROMIUM and CHROMIUM_ARGS stay importable from here for test_browser_app.py
 from gapps_runbook.notebook.display import RESTARTED
-from sites import (BROWSER_MARKS, CODE_RE, KERNEL_IDLE, LONG, REPO, SNAPSHOT, approve_device_code,  # noqa: F401
-                   chromium, emu, lab, open_and_run, open_beside, page, ready_site, save, shoot, shut_down_kernels,
+from sites import (BROWSER_MARKS, CODE_RE, KERNEL_IDLE, LONG, REPO, SNAPSHOT, approve_device_code,
+                   open_and_run, open_beside, ready_site, save, shoot, shut_down_kernels,
                    start_03)
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, emu: RunningEmulator) -> Path:
-    """Profiles ``site-a`` and ``site-b`` (steps 01-02 done, device flow, openid) and ``wrong`` (a refused
-    secret); their workspaces."""
-    home = tmp_path_factory.mktemp("session") / "home"
-    for name, secret in (("site-a", None), ("wrong", "GOCSPX-" + "x" * 28), ("site-b", None)):
-        ready_site(home, emu, name, flow="device", services=("openid",), secret=secret,
-                   product="gapps-runbook browser session")
-    return home
+READY_PROFILES = {  # ``home``: site-a and site-b (device flow, openid), wrong (a refused secret); workspaces
+    name: {"flow": "device", "services": ("openid",), "secret": secret, "product": "gapps-runbook browser session"}
+    for name, secret in (("site-a", None), ("wrong", "GOCSPX-" + "x" * 28), ("site-b", None))
+}
 
 
 def test_a_device_flow_is_approved_by_a_person_and_the_card_turns_authorized(

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,17 @@ from gapps_runbook.errors import ExitCode
 from gapps_runbook.views import render
 from gapps_runbook.oauth.verify import Check, VerifyReport
 
+from fakes import client_id
+
+from sites import browser, one_line_error, secret_file
+
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 
 
 @pytest.fixture(autouse=True)
 def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never launch a real browser; the emulator's auto-approve plays the person."""
-
-    def fetch(url: str) -> bool:
-        threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-        return True
-
-    monkeypatch.setattr("webbrowser.open", fetch)
+    monkeypatch.setattr("webbrowser.open", browser)
 
 
 def run(home: Path, emu: RunningEmulator | None, *args: str, profile: str = "site-a") -> int:
@@ -45,26 +43,11 @@ def run(home: Path, emu: RunningEmulator | None, *args: str, profile: str = "sit
     return cli.run([*base, *args])
 
 
-def secret_file(tmp_path: Path, value: str) -> Path:
-    path = tmp_path / "secret.txt"
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    return path
-
-
 def set_client(tmp_path: Path, emu: RunningEmulator, kind: str = "desktop") -> None:
     client = emu.emulator.desktop_client if kind == "desktop" else emu.emulator.device_client
     rc = run(tmp_path / "home", emu, "client", "set", "--client-id", client.client_id, "--client-type", kind,
              "--secret-file", str(secret_file(tmp_path, client.client_secret)))
     assert rc == 0
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    assert "Fix:" in lines[0]
-    return lines[0]
 
 
 def test_preflight_calendar_device_flow_is_refused_before_any_request(
@@ -225,7 +208,7 @@ def test_wrong_secret_is_misconfiguration_and_keeps_the_old_token(
 
 def test_unknown_client(tmp_path: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"
-    rc = run(home, emulator, "client", "set", "--client-id", "123456789012-" + "a" * 32 + ".apps.googleusercontent.com",
+    rc = run(home, emulator, "client", "set", "--client-id", client_id("a" * 32),
              "--client-type", "device", "--secret-file", str(secret_file(tmp_path, "GOCSPX-" + "b" * 28)))
     assert rc == 0
     rc = run(home, emulator, "authorize", "--flow", "device", "--service", "openid")

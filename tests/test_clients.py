@@ -16,7 +16,9 @@ from gapps_runbook import errors
 from gapps_runbook.profile import secret_sources
 from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 
-CLIENT_ID = "123456789012-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6" + ".apps.googleusercontent.com"
+from fakes import client_id
+
+CLIENT_ID = client_id("a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6")
 SECRET = "GOCSPX-" + "Zq9" * 9 + "x"  # 35 characters
 LEGACY_SECRET = "AbCdEfGhIjKlMnOpQrStUvWx"  # 24 characters
 EMULATOR = Endpoints(
@@ -365,7 +367,7 @@ def test_read_secret_from_prompt_registers_it() -> None:
 
 # --- found by the F1 fuzzer (tests/test_fuzz.py) -------------------------------------------------
 
-FUZZ_ID = "123456789012-" + "a1b2c3d4" * 4 + ".apps.googleusercontent.com"
+FUZZ_ID = client_id()
 FUZZ_SECRET = "GOCSPX-" + "F" * 28
 
 

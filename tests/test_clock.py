@@ -29,7 +29,8 @@ from gapps_runbook.oauth import tokens
 from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator
 from gapps_runbook.profile.store import ProfileStore
-from test_polling_soak import WsgiTransport
+
+from fakes import WsgiTransport
 
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 SCOPES = ("openid", "email", CALENDAR)

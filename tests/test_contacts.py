@@ -8,7 +8,6 @@ answers ``people.connections.list`` like Google, all by reading the entry.
 from __future__ import annotations
 
 import re
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from gapps_runbook.runbook.checklist import checklist_items
 
 import fakes
 from fakes import reply
+from sites import browser
 
 CONTACTS = "https://www.googleapis.com/auth/contacts.readonly"
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
@@ -41,12 +41,7 @@ CONNECTIONS = "/v1/people/me/connections"
 @pytest.fixture(autouse=True)
 def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     """The auto-approving emulator plays the person; no real browser is launched."""
-
-    def fetch(url: str) -> bool:
-        threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
-        return True
-
-    monkeypatch.setattr("webbrowser.open", fetch)
+    monkeypatch.setattr("webbrowser.open", browser)
 
 
 def run(home: Path, emu: RunningEmulator | None, *args: str) -> int:

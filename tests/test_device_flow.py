@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,6 +40,8 @@ from gapps_runbook.errors import (
 from gapps_runbook.safety.redact import redact
 from gapps_runbook.oauth.transport import Response
 
+from fakes import FakeTransport, reply
+
 SECRET = "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5"
 CLIENT = ClientConfig("5678-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com", SECRET, "device")
 DEVICE_CODE = "4/4-GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8"
@@ -50,10 +50,6 @@ GOOGLE_DEVICE = {"device_code": DEVICE_CODE, "user_code": "GQVQ-JKEC",
                  "verification_url": "https://www.google.com/device", "expires_in": 1800, "interval": 5}
 TOKEN = {"access_token": "ya29.device-flow-access-token", "expires_in": 3599, "token_type": "Bearer",
          "refresh_token": "1//device-flow-refresh-token", "scope": "openid"}
-
-
-def reply(status: int, body: Mapping[str, Any] | None = None) -> Response:
-    return Response(status, {}, json.dumps(body).encode() if body is not None else b"")
 
 
 # Google's statuses (its device-flow guide, Step 6) and the RFC's (400) for the same bodies.
@@ -67,32 +63,9 @@ EXPIRED = reply(400, {"error": "expired_token", "error_description": "Bad Reques
 OK = reply(200, TOKEN)
 
 
-@dataclass
-class Call:
-    at: float
-    method: str
-    url: str
-    data: dict[str, str]
-    headers: dict[str, str]
-
-
-class FakeTransport:
-    """Scripted responses; records each request with the FakeClock's monotonic time."""
-
-    def __init__(self, clock: FakeClock, *script: Response | Exception) -> None:
-        self.clock = clock
-        self.script = list(script)
-        self.calls: list[Call] = []
-
-    def __call__(self, method: str, url: str, *, data: Any = None, params: Any = None, headers: Any = None,
-                 timeout: float = 30.0) -> Response:
-        assert params is None
-        self.calls.append(Call(self.clock.monotonic(), method, url, dict(data or {}), dict(headers or {})))
-        assert self.script, "a request after polling should have stopped"
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
+def scripted(clock: FakeClock, *script: Response | Exception) -> FakeTransport:
+    """Token and device endpoints take a form, never query parameters; each call stamped on ``clock``."""
+    return FakeTransport(*script, clock=clock, forbid_params=True)
 
 
 def authorization(clock: FakeClock, *, interval: int = 5, expires_in: int = 1800) -> DeviceAuthorization:
@@ -101,7 +74,7 @@ def authorization(clock: FakeClock, *, interval: int = 5, expires_in: int = 1800
 
 
 def poller(clock: FakeClock, *script: Response | Exception, **kw: Any) -> tuple[DevicePoller, FakeTransport]:
-    transport = FakeTransport(clock, *script)
+    transport = scripted(clock, *script)
     auth_kw = {k: kw.pop(k) for k in ("interval", "expires_in") if k in kw}
     return DevicePoller(transport, GOOGLE, CLIENT, authorization(clock, **auth_kw), clock=clock, **kw), transport
 
@@ -186,7 +159,7 @@ def test_malformed_device_response_names_the_provider_the_endpoint_and_the_field
     rfc = Endpoints("https://idp.example", "", "https://idp.example/token",
                     device_authorization_endpoint="https://idp.example/oauth/device")
     with pytest.raises(ProtocolError) as info:
-        request_device_code(FakeTransport(clock, reply(200, body)), rfc, CLIENT, SCOPES, clock=clock)
+        request_device_code(scripted(clock, reply(200, body)), rfc, CLIENT, SCOPES, clock=clock)
     text = str(info.value)
     assert text.startswith("the device authorization response from provider idp.example (/oauth/device): ")
     assert field.replace(": ", " ") in text and "\n" not in text and DEVICE_CODE not in text
@@ -210,7 +183,7 @@ def test_device_code_is_secret() -> None:
 
 def test_request_device_code_posts_client_id_and_scope() -> None:
     clock = FakeClock()
-    transport = FakeTransport(clock, reply(200, GOOGLE_DEVICE))
+    transport = scripted(clock, reply(200, GOOGLE_DEVICE))
     auth = request_device_code(transport, GOOGLE, CLIENT, SCOPES, clock=clock)
     (call,) = transport.calls
     assert (call.method, call.url) == ("POST", GOOGLE.device_authorization_endpoint)
@@ -222,7 +195,7 @@ def test_invalid_scope_steers_to_desktop_flow() -> None:
     clock = FakeClock()
     body = {"error": "invalid_scope",
             "error_description": "Invalid device flow scope: https://www.googleapis.com/auth/calendar.readonly"}
-    transport = FakeTransport(clock, reply(400, body))
+    transport = scripted(clock, reply(400, body))
     with pytest.raises(InvalidScope) as info:
         request_device_code(transport, GOOGLE, CLIENT, ["https://www.googleapis.com/auth/calendar.readonly"],
                             clock=clock)
@@ -231,7 +204,7 @@ def test_invalid_scope_steers_to_desktop_flow() -> None:
 
 def test_wrong_client_type_is_invalid_client() -> None:
     clock = FakeClock()
-    transport = FakeTransport(clock, reply(401, {"error": "invalid_client", "error_description": "Only clients of "
+    transport = scripted(clock, reply(401, {"error": "invalid_client", "error_description": "Only clients of "
                                                  "type 'TVs and Limited Input devices' can use the OAuth 2.0 flow"}))
     with pytest.raises(InvalidClient):
         request_device_code(transport, GOOGLE, CLIENT, SCOPES, clock=clock)
@@ -239,7 +212,7 @@ def test_wrong_client_type_is_invalid_client() -> None:
 
 def test_device_code_request_is_not_retried() -> None:
     clock = FakeClock()
-    transport = FakeTransport(clock, reply(503), reply(200, GOOGLE_DEVICE))
+    transport = scripted(clock, reply(503), reply(200, GOOGLE_DEVICE))
     with pytest.raises(TransportError):
         request_device_code(transport, GOOGLE, CLIENT, SCOPES, clock=clock)
     assert len(transport.calls) == 1
@@ -247,7 +220,7 @@ def test_device_code_request_is_not_retried() -> None:
 
 def test_provider_without_device_endpoint() -> None:
     endpoints = Endpoints("https://idp.example", "https://idp.example/a", "https://idp.example/t")
-    transport = FakeTransport(FakeClock())
+    transport = scripted(FakeClock())
     with pytest.raises(ConfigError) as info:
         request_device_code(transport, endpoints, CLIENT, SCOPES)
     assert info.value.fix == 'use the Desktop app flow (--flow desktop, or flow = "desktop" in notebook 03)'
@@ -410,7 +383,7 @@ def test_wait_from_a_background_thread() -> None:
             assert release.wait(5)
             return super().__call__(*args, **kwargs)
 
-    transport = Gate(clock, PENDING_GOOGLE, OK)
+    transport = Gate(PENDING_GOOGLE, OK, clock=clock, forbid_params=True)
     p = DevicePoller(transport, GOOGLE, CLIENT, authorization(clock), clock=clock)
     worker = threading.Thread(target=lambda: result.append(p.wait()))
     worker.start()

@@ -15,7 +15,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from gapps_runbook.emulator import Emulator
 from gapps_runbook.emulator.command import emulator as emulator_command
 from gapps_runbook.emulator.persist import DEFAULT_PORT, STATE_FILE
 
-from sites import emulator_process, free_port
+from sites import browser, emulator_process, free_port
 
 PROFILE = "practice-site"
 SECRET_ENV = "GAPPS_TEST_RESTART_SECRET"
@@ -85,8 +84,7 @@ def authorize_practice_profile(home: Path, served: Served, monkeypatch: pytest.M
     common = ["--home", str(home), "--profile", PROFILE, "--issuer", served.base_url]
     assert cli.run([*common, "client", "set", "--client-id", client_id, "--client-type", "desktop",
                     "--secret-env", SECRET_ENV]) == 0
-    monkeypatch.setattr("webbrowser.open", lambda url: threading.Thread(
-        target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start())
+    monkeypatch.setattr("webbrowser.open", browser)
     assert cli.run([*common, "authorize", "--flow", "desktop", "--service", "calendar", "--timeout", "60"]) == 0
 
 

@@ -45,6 +45,8 @@ from gapps_runbook.oauth.transport import SAFE_RETRY, RequestsTransport, Respons
 from gapps_runbook.oauth.scope_catalog import SERVICES
 from gapps_runbook.oauth.verify import verify
 
+from fakes import client_id
+
 FAULTS = ("500", "502", "503", "504", "429", "408", "timeout", "reset", "malformed")
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 SCOPES = ["openid", "email", CALENDAR]
@@ -277,7 +279,7 @@ def test_invalid_client_is_one_request_on_refresh_poll_and_device_code(rig_facto
     with pytest.raises(InvalidClient):
         tokens.refresh(rig.transport, rig.endpoints, wrong, token, clock=rig.clock)
     assert rig.count("/token") - before == 1
-    unknown = ClientConfig("123456789012-" + "u" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "u" * 28, "device")
+    unknown = ClientConfig(client_id("u" * 32), "GOCSPX-" + "u" * 28, "device")
     with pytest.raises(InvalidClient):
         request_device_code(rig.transport, rig.endpoints, unknown, ["openid"], clock=rig.clock)
     assert rig.count("/device/code") == 2

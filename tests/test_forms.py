@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +31,16 @@ from gapps_runbook.notebook.forms_common import Form
 from gapps_runbook import cli, runbook
 from gapps_runbook.oauth import scopes
 from gapps_runbook import notebook as rb
-from gapps_runbook.emulator import Emulator, serve
 from gapps_runbook.emulator.facts import random_client_id
 from gapps_runbook.errors import ConfigError
 
 CODE_RE = re.compile(r"user-select:all'>([A-Z]{4}-[A-Z]{4})<")
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Any]:
-    with serve(Emulator()) as running:
-        yield running
-
-
 @pytest.fixture
-def home(tmp_path: Path) -> str:
-    return str(tmp_path / "home")
+def home(home: Path) -> str:
+    """The shared ``home`` as text: the forms' fields and ``cli.run``'s argv take strings."""
+    return str(home)
 
 
 def _site(home: str, emu: Any, name: str = "default") -> runbook.Site:

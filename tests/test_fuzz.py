@@ -58,6 +58,8 @@ from gapps_runbook.runs.parameters import check_parameters
 from gapps_runbook.oauth.tokens import Token, parse_token_response, refresh
 from gapps_runbook.oauth.transport import NO_RETRY, Response
 
+from fakes import FakeTransport, client_id
+
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 TARGET = 10_000
 SMALL, FULL = 300, max(1, round(TARGET * SCALE))
@@ -234,15 +236,8 @@ def outcome(
 
 
 def report(request: pytest.FixtureRequest, line: str) -> None:
-    """Print a summary line from the full (``soak``) run, past pytest's capture."""
-    if request.node.get_closest_marker("soak") is None:
-        return
-    with request.getfixturevalue("capsys").disabled():
-        print(f"\n{line}")
-    target = os.environ.get("GAPPS_SOAK_REPORT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M')} {line}\n")
+    """Print a summary line from the full (``soak``) run, past pytest's capture (conftest's ``soak_report``)."""
+    request.getfixturevalue("soak_report")(line)
 
 
 SIZES = pytest.mark.parametrize("size", [
@@ -287,16 +282,9 @@ def fuzz(
     return counts
 
 
-class FakeTransport:
-    """A transport answering every request with one canned response."""
-
-    def __init__(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.response = Response(status, headers or {"content-type": "application/json"}, body)
-        self.calls = 0
-
-    def __call__(self, method: str, url: str, **kwargs: Any) -> Response:
-        self.calls += 1
-        return self.response
+def canned(status: int, body: bytes) -> FakeTransport:
+    """A transport answering every request with one JSON-typed response."""
+    return FakeTransport(Response(status, {"content-type": "application/json"}, body), repeat=True)
 
 
 NO_SLEEP_STATUSES = st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 428])
@@ -311,7 +299,7 @@ EMULATED = Endpoints(
     tokeninfo_endpoint=EMULATOR_BASE + "/tokeninfo",
     api_base=EMULATOR_BASE,
 )
-CLIENT_ID = "123456789012-" + "a1b2c3d4" * 4 + ".apps.googleusercontent.com"
+CLIENT_ID = client_id()
 DEVICE_CLIENT = ClientConfig(CLIENT_ID, "GOCSPX-" + "K" * 28, "device")
 DESKTOP_CLIENT = ClientConfig(CLIENT_ID, "GOCSPX-" + "K" * 28, "desktop")
 
@@ -474,7 +462,7 @@ def test_f1_discovery_document(request: pytest.FixtureRequest, size: int) -> Non
             if result == "rejected" and pristine and issuer in (None, EMULATOR_BASE):
                 pytest.fail(f"a pristine discovery document was refused: {got}")
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             result, got = outcome(Endpoints, discover, transport, EMULATOR_BASE)
         if result == "accepted":
             assert isinstance(got.hosts, frozenset)
@@ -524,7 +512,7 @@ def test_f1_device_response(request: pytest.FixtureRequest, size: int) -> None:
             if result == "rejected" and pristine:
                 pytest.fail(f"a pristine device response was refused: {got}")
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             args = (transport, GOOGLE, DEVICE_CLIENT, ["openid"])
             result, got = outcome(DeviceAuthorization, request_device_code, *args, clock=FakeClock())
         if result == "accepted":
@@ -601,7 +589,7 @@ def test_f1_token_response(request: pytest.FixtureRequest, size: int) -> None:
             if result == "rejected" and pristine:
                 pytest.fail(f"a pristine token response was refused: {got}")
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             args = (transport, GOOGLE, DEVICE_CLIENT, PREVIOUS)
             result, got = outcome(Token, refresh, *args, clock=FakeClock(), retry=NO_RETRY)
         if result == "accepted":
@@ -706,7 +694,7 @@ def test_f1_tokeninfo(request: pytest.FixtureRequest, size: int) -> None:
             doc, pristine = case[1]
             result, got = outcome(TokenInfo, parse_introspection, doc, now=NOW)
         else:
-            transport = FakeTransport(case[1], case[2])
+            transport = canned(case[1], case[2])
             args = (transport, EMULATED, INSPECTED)
             result, got = outcome(TokenInfo, inspect_token, *args, clock=FakeClock(), retry=NO_RETRY)
             pristine = False
@@ -877,7 +865,16 @@ GRANTS = ("urn:ietf:params:oauth:grant-type:device_code", "http://oauth.net/gran
 def _emulator_value(key: str, live: dict[str, list[str]]) -> st.SearchStrategy[str]:
     """A value for ``key``: a live one of this emulator (ids, codes, tokens), a canary, or junk."""
     known = live.get(key, [])
-    options = [st.sampled_from(known)] if known else []
+    return st.one_of(st.sampled_from(known), _KEY_VALUES[key]) if known else _KEY_VALUES[key]
+
+
+def _key_values(key: str) -> st.SearchStrategy[str]:
+    """The values for ``key`` that do not depend on the emulator: a canary or the key's choices, then junk.
+
+    Built once per key: strategies built inside each example (Hypothesis compiles a filter's lambda to
+    describe it) would take most of the full run's time.
+    """
+    options = []
     if key in SECRET_KEYS:
         options.append(SECRET_CANARY)
     elif key == "grant_type":
@@ -889,7 +886,7 @@ def _emulator_value(key: str, live: dict[str, list[str]]) -> st.SearchStrategy[s
                                         "https://evil.example/", "http://127.0.0.1:x/", "http://[/"]))
     elif key == "scope":
         options.append(st.sampled_from(["openid email", "https://www.googleapis.com/auth/calendar.readonly", "x"]))
-    options.append(JUNK_TEXT.filter(lambda t: len(t) < 2000 and _encodable(t)))
+    options.append(WIRE_TEXT)
     return st.one_of(options)
 
 
@@ -900,6 +897,10 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+WIRE_TEXT = JUNK_TEXT.filter(lambda t: len(t) < 2000 and _encodable(t))
+_KEY_VALUES = {key: _key_values(key) for key in SECRET_KEYS + PUBLIC_KEYS}
 
 
 def _prepare(emulator: Emulator, client: Client, depth: int) -> dict[str, list[str]]:

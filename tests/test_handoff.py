@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,14 @@ from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
 
 from gapps_runbook import cli
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.errors import ExitCode
 from gapps_runbook.profile.handoff import ENV_KEYS
 from gapps_runbook.safety.leakscan import scan_text
-from test_backup import authorized_site
+from sites import authorized_site
 
 
-@pytest.fixture()
-def emulator() -> Iterator[RunningEmulator]:
-    with serve(Emulator(auto_approve=True)) as running:
-        yield running
+EMULATOR_OPTIONS = {"auto_approve": True}  # conftest's ``emulator``: the consent is given at once
 
 
 def handoff(home: Path, to: Path, *extra: str) -> int:

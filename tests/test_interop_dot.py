@@ -31,7 +31,7 @@ from dot_provider import (
     play_person,
     serve_dot,
 )
-from test_rfc8628_provider import json_lines, one_line_error, secret_file
+from sites import json_lines, one_line_error, secret_file
 
 DEVICE_CLIENTS = ("confidential", "public")
 

@@ -26,7 +26,7 @@ from gapps_runbook.emulator import Emulator, serve
 from gapps_runbook.oauth.endpoints import Endpoints, discover
 from gapps_runbook.oauth.transport import RequestsTransport
 
-from fakes import FakeTransport, reply
+from fakes import FakeTransport, client_id, reply
 
 CALENDAR = (
     "https://www.googleapis.com/auth/calendar.readonly",
@@ -560,7 +560,7 @@ def test_fuzz_unparsable_pasted_url_is_an_input_error(pasted: str) -> None:
     """F1 fuzzer: urlsplit raised ValueError ("Invalid IPv6 URL") out of complete() before any check."""
     site = Endpoints(issuer="http://127.0.0.1:8765", authorization_endpoint="http://127.0.0.1:8765/o/oauth2/v2/auth",
                      token_endpoint="http://127.0.0.1:8765/token")  # fmt: skip
-    desktop = ClientConfig("123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "Q" * 28, "desktop")
+    desktop = ClientConfig(client_id("q" * 32), "GOCSPX-" + "Q" * 28, "desktop")
     authorization = loopback.start(site, desktop, ["openid"], port=54321)
     with pytest.raises(errors.InputError, match="does not start with"):
         loopback.complete(HTTP, authorization, pasted.format(state=authorization.state))
@@ -575,7 +575,7 @@ def test_fuzz_lone_surrogates_in_a_pasted_url_are_typed_errors(query: str, error
     """F1 fuzzer: state "\\ud800" made hmac's encode("utf-8") raise UnicodeEncodeError out of complete()."""
     site = Endpoints(issuer="http://127.0.0.1:8765", authorization_endpoint="http://127.0.0.1:8765/o/oauth2/v2/auth",
                      token_endpoint="http://127.0.0.1:8765/token")  # fmt: skip
-    desktop = ClientConfig("123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "Q" * 28, "desktop")
+    desktop = ClientConfig(client_id("q" * 32), "GOCSPX-" + "Q" * 28, "desktop")
     authorization = loopback.start(site, desktop, ["openid"], port=54321)
     with pytest.raises(error):
         loopback.complete(HTTP, authorization, "http://127.0.0.1:54321/?" + query.format(state=authorization.state))

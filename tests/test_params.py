@@ -10,6 +10,8 @@ from gapps_runbook.errors import InputError
 from gapps_runbook.runs.parameters import check_parameters
 from gapps_runbook.safety.params import is_secret_name, secret_reason, shannon_entropy
 
+from fakes import client_id
+
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 NORMAL = {
@@ -20,7 +22,7 @@ NORMAL = {
         "https://www.googleapis.com/auth/calendar.events.readonly",
         "openid",
     ],
-    "client_id": "123456789012-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com",
+    "client_id": client_id("abcdefghijklmnopqrstuvwxyz012345"),
     "profile": "prod-calendar-sync-2024-march",
     "display_name": "ThisIsMyProfileNameForTesting",
     "client_secrets_file": "/home/engineer/Downloads/client_secret_123456789012-abcdefghijklmnopqrstuvwxyz012345"

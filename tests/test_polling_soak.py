@@ -22,13 +22,11 @@ import json
 import os
 import random
 import time
-import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.clock import FakeClock
@@ -38,37 +36,13 @@ from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.errors import AccessDenied, ExpiredToken, FlowTimeout, InvalidClient, RunbookError, TransportError
 from gapps_runbook.oauth.transport import Response
 
+from fakes import WsgiTransport
+
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
 SEED = 20251128
 CAP = 60.0
 SMALL, FULL = 50, max(1, round(500 * SCALE))
 POLL_FAULTS = ("500", "502", "503", "504", "429", "408", "reset")
-
-
-class WsgiTransport:
-    """A :class:`~gapps_runbook.oauth.transport.Transport` that calls a WSGI app in process (werkzeug's test client).
-
-    The emulator's ``"reset"`` fault raises ``ConnectionResetError`` through the app; it becomes the
-    :class:`TransportError` a dropped connection gives :class:`RequestsTransport`.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.client = Client(app)
-
-    def __call__(self, method: str, url: str, *, data: Mapping[str, str] | None = None,
-                 params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-                 timeout: float | None = None) -> Response:
-        parts = urllib.parse.urlsplit(url)
-        try:
-            reply = self.client.open(
-                parts.path, base_url=f"{parts.scheme}://{parts.netloc}", method=method,
-                data=dict(data) if data is not None else None,
-                query_string=dict(params) if params is not None else (parts.query or None),
-                headers=dict(headers or {}),
-            )
-        except ConnectionResetError:
-            raise TransportError(f"could not connect to {parts.netloc} (connection reset)") from None
-        return Response(reply.status_code, {k.lower(): v for k, v in reply.headers.items()}, reply.get_data())
 
 
 @dataclass

@@ -22,7 +22,8 @@ from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.oauth.transport import RequestsTransport
 
 from rfc8628_provider import Client, Provider, RunningProvider, serve_provider
-from test_rfc8628_provider import SCOPE, json_lines, one_line_error, play_user, secret_file
+from rfc8628_provider import SCOPE, play_user
+from sites import json_lines, one_line_error, secret_file
 
 CLIENT_ID = "kiosk-basic"
 SECRET = "kiosk-basic-secret-0123456789abcdef"

@@ -30,7 +30,7 @@ from tornado.websocket import websocket_connect
 
 from gapps_runbook.emulator.command import PORT_ENV
 
-from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, chromium, free_port  # noqa: F401  (chromium: a fixture)
+from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, free_port
 
 OWN_LINES = {
     "lab": re.compile(r"Workspace .*|  new copies: .*|Started the practice emulator on .*|"

@@ -11,14 +11,12 @@ account (the emulator's ``Scenario(approve_as=...)`` or ``Emulator(account=...)`
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook.oauth import tokens
@@ -28,6 +26,10 @@ from gapps_runbook.errors import ExitCode, InvalidGrant, RunbookError, Transport
 from gapps_runbook.runbook import AccountMismatch
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.oauth.transport import RequestsTransport
+
+from fakes import WsgiTransport
+
+from sites import browser
 
 ATTACKER = "attacker@example.net"
 ADMIN = "admin@example.com"
@@ -64,11 +66,6 @@ def desktop_site(tmp_path: Path, running: RunningEmulator) -> runbook.Site:
     desktop = running.emulator.desktop_client
     runbook.save_client(site, client_id=desktop.client_id, client_secret=desktop.client_secret, client_type="desktop")
     return site
-
-
-def browser(url: str) -> None:
-    """The person's browser: fetch the consent page (auto-approved) and follow the redirect home."""
-    threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
 
 
 def assert_one_line(exc: BaseException) -> str:
@@ -290,8 +287,6 @@ def test_r1_revoke_faults_full(tmp_path: Path, served: Callable[..., RunningEmul
 @pytest.mark.timeout(1800)
 def test_a1_account_pin_full(tmp_path: Path, soak_report: Callable[[str], None]) -> None:
     import random
-
-    from test_polling_soak import WsgiTransport
 
     started = time.perf_counter()
     rng = random.Random(20251128)

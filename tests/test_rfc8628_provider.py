@@ -8,7 +8,6 @@ The provider speaks the RFC dialect: RFC 8414 metadata only, ``verification_uri`
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,12 +20,12 @@ from gapps_runbook.oauth.endpoints import discover
 from gapps_runbook.errors import ExitCode
 from gapps_runbook.oauth.transport import RequestsTransport
 
-from rfc8628_provider import Client, Provider, RunningProvider, serve_provider
+from rfc8628_provider import SCOPE, Client, Provider, RunningProvider, play_user, serve_provider
+from sites import json_lines, one_line_error, secret_file
 
 PUBLIC_ID = "tv-app"  # not Google-shaped: accepted because the provider is not Google's dialect
 CONFIDENTIAL_ID = "kiosk-7"
 CONFIDENTIAL_SECRET = "kiosk-secret-0123456789abcdef"
-SCOPE = "calendar:read"  # the provider's own scope; a Google prefix would make it invalid_scope
 
 
 @pytest.fixture
@@ -40,50 +39,8 @@ def run(home: Path, running: RunningProvider, *args: str) -> int:
     return cli.run(["--home", str(home), "--profile", "rfc", "--issuer", running.base_url, *args])
 
 
-def secret_file(tmp_path: Path, value: str) -> Path:
-    path = tmp_path / "secret.txt"
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    return path
-
-
 def set_public_client(home: Path, running: RunningProvider) -> None:
     assert run(home, running, "client", "set", "--client-id", PUBLIC_ID, "--client-type", "device", "--no-secret") == 0
-
-
-def play_user(running: RunningProvider, *, deny: bool = False) -> threading.Thread:
-    """A thread that approves (or denies) the next user code after the first poll, as a person would."""
-
-    def act() -> None:
-        code = running.provider.wait_for_user_code(timeout=20)
-        polled = threading.Event()
-        while not polled.wait(0.05):
-            if any(path.endswith("/token") for path, _ in running.provider.requests):
-                polled.set()
-        (running.provider.deny if deny else running.provider.approve)(code)
-
-    thread = threading.Thread(target=act, daemon=True)
-    thread.start()
-    return thread
-
-
-def json_lines(out: str) -> list[dict]:
-    """The JSON values printed (one-line events; other commands print one indented object)."""
-    decoder, values, index = json.JSONDecoder(), [], 0
-    while index < len(out):
-        if out[index].isspace():
-            index += 1
-            continue
-        value, index = decoder.raw_decode(out, index)
-        values.append(value)
-    return values
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def test_the_provider_speaks_the_rfc_dialect_not_googles(provider: RunningProvider) -> None:

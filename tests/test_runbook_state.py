@@ -7,12 +7,10 @@ import json
 import re
 import os
 import stat
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from gapps_runbook import cli, runbook
 from gapps_runbook import notebook as rb
@@ -27,6 +25,8 @@ from gapps_runbook.oauth import scopes, tokeninfo
 from gapps_runbook.profile import audit
 from gapps_runbook.safety import leakscan
 
+from sites import browser
+
 CALENDAR = scopes.scopes_for(("calendar", "openid"))
 
 
@@ -40,8 +40,7 @@ def _site(home: Path, emu: RunningEmulator, secret: str | None = None) -> runboo
 
 def _authorize(site: runbook.Site, requested: tuple[str, ...] = CALENDAR) -> runbook.AuthResult:
     return runbook.authorize(site, requested, flow="desktop", timeout=30,
-                             open_url=lambda url: threading.Thread(target=requests.get, args=(url,),
-                                                                   kwargs={"timeout": 30}, daemon=True).start())
+                             open_url=browser)
 
 
 def test_01_rerun_with_defaults_keeps_the_saved_choices(tmp_path: Path, make_emulator: Any) -> None:

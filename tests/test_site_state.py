@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from gapps_runbook import cli, runbook
@@ -19,6 +17,10 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.profile import backup
 from gapps_runbook.runbook import state
 from gapps_runbook.steps import AUTHORIZE, BACKUP, CHECKLIST, CLIENT, STATUS
+
+from fakes import client_id
+
+from sites import browser
 
 CALENDAR = scopes.scopes_for(("calendar", "openid"))
 
@@ -33,8 +35,7 @@ def _site(home: Path, emu: RunningEmulator) -> runbook.Site:
 
 def _authorize(site: runbook.Site) -> runbook.AuthResult:
     return runbook.authorize(site, CALENDAR, flow="desktop", timeout=30,
-                             open_url=lambda url: threading.Thread(target=requests.get, args=(url,),
-                                                                   kwargs={"timeout": 30}, daemon=True).start())
+                             open_url=browser)
 
 
 def _verdicts(site: runbook.Site) -> dict[str, str]:
@@ -88,7 +89,7 @@ def test_another_client_makes_03_and_04_stale_with_the_step_to_redo(tmp_path: Pa
     _authorize(site)
     runbook.verify(site)
     assert _verdicts(site)["04"] == "ok"
-    other = emu.emulator.register_client("123456789012-" + "a1" * 16 + ".apps.googleusercontent.com",
+    other = emu.emulator.register_client(client_id("a1" * 16),
                                          "GOCSPX-" + "b2" * 14, "desktop", "Other")
     runbook.save_client(site, client_id=other.client_id, client_secret=other.client_secret, client_type="desktop")
     current = state.read(site)

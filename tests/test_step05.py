@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import ipywidgets as w
@@ -17,7 +16,7 @@ import pytest
 
 from gapps_runbook import cli, runbook
 from gapps_runbook import notebook as rb
-from gapps_runbook.emulator import Emulator, RunningEmulator, serve
+from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.errors import ExitCode, InputError
 from gapps_runbook.notebook import backup_actions, step05
 from gapps_runbook.runbook import state
@@ -36,10 +35,7 @@ PASSPHRASE = "correct horse battery staple 05"
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 
 
-@pytest.fixture()
-def emulator() -> Iterator[RunningEmulator]:
-    with serve(Emulator(auto_approve=True)) as running:
-        yield running
+EMULATOR_OPTIONS = {"auto_approve": True}  # conftest's ``emulator``: the consent is given at once
 
 
 def canaries(site: runbook.Site) -> list[str]:

@@ -19,11 +19,11 @@ from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 
-from fakes import make_token
+from fakes import client_id, make_token
 
 
 CLIENT = ClientConfig(
-    "123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "T" * 28, "desktop",
+    client_id("q" * 32), "GOCSPX-" + "T" * 28, "desktop",
     "Calendar bridge", "calendar-bridge",
 )
 EMULATOR = Endpoints(
@@ -46,11 +46,6 @@ def umask(value: int) -> Iterator[None]:
         yield
     finally:
         os.umask(old)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
 
 
 @pytest.fixture

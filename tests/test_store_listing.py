@@ -20,10 +20,10 @@ from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.oauth.endpoints import GOOGLE
 from gapps_runbook.profile import store
 
-from fakes import make_token
+from fakes import client_id, make_token
 
 CLIENT = ClientConfig(
-    "123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "L" * 28, "desktop", "Listing", "listing",
+    client_id("q" * 32), "GOCSPX-" + "L" * 28, "desktop", "Listing", "listing",
 )
 
 

@@ -35,7 +35,7 @@ from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.endpoints import GOOGLE
 from gapps_runbook.oauth.tokens import Token
 
-from fakes import make_token
+from fakes import client_id, make_token
 
 CTX = multiprocessing.get_context("fork")
 SCALE = float(os.environ.get("GAPPS_SOAK_SCALE", "1"))
@@ -52,7 +52,7 @@ S2_SMALL, S2_FULL = (4, 50), (8, scaled(500))
 SOAK_TIMEOUT = int(max(600, 900 * SCALE))
 
 CLIENT = ClientConfig(
-    "123456789012-" + "q" * 32 + ".apps.googleusercontent.com", "GOCSPX-" + "T" * 28, "desktop",
+    client_id("q" * 32), "GOCSPX-" + "T" * 28, "desktop",
     "Calendar bridge", "calendar-bridge",
 )
 FILES = (store.SETTINGS_FILE, store.CLIENT_FILE, store.TOKEN_FILE)

@@ -17,25 +17,12 @@ from gapps_runbook.oauth.transport import (
     send,
 )
 
-
-class Scripted:
-    """A transport that answers from a list; an exception instance is raised instead."""
-
-    def __init__(self, *answers: Response | Exception) -> None:
-        self.answers = list(answers)
-        self.calls: list[tuple[str, str]] = []
-
-    def __call__(self, method: str, url: str, **kwargs: object) -> Response:
-        self.calls.append((method, url))
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+from fakes import FakeTransport
 
 
 def test_retries_5xx_then_succeeds_with_backoff() -> None:
     clock = FakeClock()
-    transport = Scripted(Response(503), Response(502), Response(200, body=b"{}"))
+    transport = FakeTransport(Response(503), Response(502), Response(200, body=b"{}"))
     response = send(transport, "POST", "https://x/token", retry=RetryPolicy(jitter=0), clock=clock)
     assert response.status == 200
     assert len(transport.calls) == 3
@@ -44,13 +31,13 @@ def test_retries_5xx_then_succeeds_with_backoff() -> None:
 
 def test_retry_after_is_honoured_and_capped() -> None:
     clock = FakeClock()
-    transport = Scripted(Response(429, {"retry-after": "7"}), Response(429, {"retry-after": "999"}), Response(200))
+    transport = FakeTransport(Response(429, {"retry-after": "7"}), Response(429, {"retry-after": "999"}), Response(200))
     send(transport, "GET", "https://x", retry=RetryPolicy(jitter=0, cap=30), clock=clock)
     assert clock.sleeps == [7.0, 30.0]
 
 
 def test_no_retry_for_client_errors() -> None:
-    transport = Scripted(Response(400, body=b'{"error": "invalid_grant"}'))
+    transport = FakeTransport(Response(400, body=b'{"error": "invalid_grant"}'))
     response = send(transport, "POST", "https://x/token", retry=RetryPolicy(), clock=FakeClock())
     assert len(transport.calls) == 1
     with pytest.raises(errors.InvalidGrant):
@@ -59,7 +46,7 @@ def test_no_retry_for_client_errors() -> None:
 
 def test_connection_errors_retry_then_raise() -> None:
     clock = FakeClock()
-    transport = Scripted(*[errors.TransportError("down")] * 3)
+    transport = FakeTransport(*[errors.TransportError("down")] * 3)
     with pytest.raises(errors.TransportError):
         send(transport, "POST", "https://x", retry=RetryPolicy(attempts=3, jitter=0), clock=clock)
     assert len(transport.calls) == 3 and len(clock.sleeps) == 2

@@ -14,11 +14,8 @@ from gapps_runbook.oauth.tokens import Token
 from gapps_runbook.oauth.transport import Response
 from gapps_runbook.oauth.verify import api_error, plan, verify
 
-import fakes
-from fakes import reply
+from fakes import ACCESS, NOW, get_only, reply, token
 
-ACCESS = "ya29.verify-planted-access-token-xyz"
-NOW = 1_800_000_000.0
 AUTH = "https://www.googleapis.com/auth/"
 EMU = Endpoints("http://127.0.0.1:5555", "http://127.0.0.1:5555/o/oauth2/v2/auth", "http://127.0.0.1:5555/token",
                 tokeninfo_endpoint="http://127.0.0.1:5555/tokeninfo", api_base="http://127.0.0.1:5555")
@@ -41,19 +38,8 @@ CAL_LIST = {"kind": "calendar#calendarList", "items": []}
 PROFILE = {"emailAddress": "eng@example.com", "messagesTotal": 1}
 
 
-class FakeTransport(fakes.FakeTransport):
-    """The APIs are GETs: no request may carry a body."""
-
-    def __init__(self, *script: Response | Exception) -> None:
-        super().__init__(*script, forbid_body=True)
-
-
-def token(*scopes: str, expires_at: float = NOW + 3599) -> Token:
-    return Token(ACCESS, expires_at, tuple(AUTH + s if "." in s or s == "calendar" else s for s in scopes))
-
-
 def test_calendar_allowed_gmail_refused() -> None:
-    transport = FakeTransport(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
+    transport = get_only(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
     report = verify(transport, GOOGLE, token("calendar.readonly", "calendar.events.readonly"), clock=FakeClock(NOW))
     cal, gmail = report.checks
     assert report.ok
@@ -70,13 +56,13 @@ def test_calendar_allowed_gmail_refused() -> None:
 
 
 def test_each_call_sends_its_probe_s_parameters_only() -> None:
-    transport = FakeTransport(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
+    transport = get_only(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
     verify(transport, GOOGLE, token("calendar.readonly"), clock=FakeClock(NOW))
     assert [c.params for c in transport.calls] == [{"maxResults": "250"}, None]  # getProfile takes no page size
 
 
 def test_events_only_scope_uses_events_list() -> None:
-    transport = FakeTransport(reply(200, {"kind": "calendar#events"}), reply(403, SCOPE_GMAIL))
+    transport = get_only(reply(200, {"kind": "calendar#events"}), reply(403, SCOPE_GMAIL))
     report = verify(transport, EMU, token("calendar.events.readonly"), clock=FakeClock(NOW))
     assert report.ok and report.checks[0].call == "events.list"
     assert [c.url for c in transport.calls] == ["http://127.0.0.1:5555/calendar/v3/calendars/primary/events",
@@ -84,33 +70,33 @@ def test_events_only_scope_uses_events_list() -> None:
 
 
 def test_no_calendar_scope_expects_refusal() -> None:
-    transport = FakeTransport(reply(403, SCOPE_CAL), reply(403, SCOPE_GMAIL))
+    transport = get_only(reply(403, SCOPE_CAL), reply(403, SCOPE_GMAIL))
     report = verify(transport, EMU, token("openid", "email"), clock=FakeClock(NOW))
     assert [c.expected for c in report.checks] == ["refused", "refused"]
     assert report.ok
 
 
 def test_gmail_scope_expects_gmail_allowed() -> None:
-    transport = FakeTransport(reply(200, CAL_LIST), reply(200, PROFILE))
+    transport = get_only(reply(200, CAL_LIST), reply(200, PROFILE))
     report = verify(transport, EMU, token("calendar", "gmail.readonly"), clock=FakeClock(NOW))
     assert report.ok and report.checks[1].expected == "allowed"
 
 
 def test_calendar_refused_when_expected_allowed_fails_the_report() -> None:
-    transport = FakeTransport(reply(403, SCOPE_CAL), reply(403, SCOPE_GMAIL))
+    transport = get_only(reply(403, SCOPE_CAL), reply(403, SCOPE_GMAIL))
     report = verify(transport, EMU, token("calendar.readonly"), clock=FakeClock(NOW))
     assert not report.ok
     assert report.checks[0].outcome == "refused" and "authorize again" in report.checks[0].fix
 
 
 def test_gmail_allowed_with_a_calendar_token_fails_the_report() -> None:
-    report = verify(FakeTransport(reply(200, CAL_LIST), reply(200, PROFILE)), EMU, token("calendar.readonly"),
+    report = verify(get_only(reply(200, CAL_LIST), reply(200, PROFILE)), EMU, token("calendar.readonly"),
                     clock=FakeClock(NOW))
     assert not report.ok and report.checks[1].outcome == "allowed" and not report.checks[1].ok
 
 
 def test_disabled_api_is_an_error_naming_the_library() -> None:
-    report = verify(FakeTransport(reply(200, CAL_LIST), reply(403, DISABLED)), EMU, token("calendar.readonly"),
+    report = verify(get_only(reply(200, CAL_LIST), reply(403, DISABLED)), EMU, token("calendar.readonly"),
                     clock=FakeClock(NOW))
     gmail = report.checks[1]
     assert (gmail.outcome, gmail.ok) == ("error", False)
@@ -119,7 +105,7 @@ def test_disabled_api_is_an_error_naming_the_library() -> None:
 
 
 def test_401_is_an_error_telling_to_refresh() -> None:
-    report = verify(FakeTransport(reply(401, EXPIRED), reply(403, SCOPE_GMAIL)), EMU, token("calendar.readonly"),
+    report = verify(get_only(reply(401, EXPIRED), reply(403, SCOPE_GMAIL)), EMU, token("calendar.readonly"),
                     clock=FakeClock(NOW))
     cal = report.checks[0]
     assert cal.outcome == "error" and "ACCESS_TOKEN_EXPIRED" in cal.detail
@@ -136,7 +122,7 @@ def test_legacy_reason_only() -> None:
 
 def test_server_message_is_redacted() -> None:
     body = {"error": {"code": 500, "message": f"boom with {ACCESS}", "status": "INTERNAL"}}
-    report = verify(FakeTransport(reply(200, CAL_LIST), reply(500, body), reply(500, body), reply(500, body)), EMU,
+    report = verify(get_only(reply(200, CAL_LIST), reply(500, body), reply(500, body), reply(500, body)), EMU,
                     token("calendar.readonly"), clock=FakeClock(NOW))
     assert report.checks[1].outcome == "error"
     assert ACCESS not in report.checks[1].detail
@@ -144,20 +130,20 @@ def test_server_message_is_redacted() -> None:
 
 def test_connection_error_becomes_an_error_check() -> None:
     failures = [TransportError("could not connect to 127.0.0.1:5555")] * 3
-    report = verify(FakeTransport(*failures, *failures), EMU, token("calendar.readonly"), clock=FakeClock(NOW))
+    report = verify(get_only(*failures, *failures), EMU, token("calendar.readonly"), clock=FakeClock(NOW))
     assert [c.outcome for c in report.checks] == ["error", "error"]
     assert not report.ok
 
 
 def test_expired_token_is_never_sent() -> None:
-    transport = FakeTransport()
+    transport = get_only()
     with pytest.raises(InvalidToken) as info:
         verify(transport, EMU, token("calendar.readonly", expires_at=NOW - 1), clock=FakeClock(NOW))
     assert transport.calls == [] and "refresh" in info.value.fix and ACCESS not in str(info.value)
 
 
 def test_google_summaries_are_the_one_wording() -> None:
-    transport = FakeTransport(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
+    transport = get_only(reply(200, CAL_LIST), reply(403, SCOPE_GMAIL))
     report = verify(transport, GOOGLE, token("calendar.readonly"), clock=FakeClock(NOW))
     assert [c.summary for c in report.checks] == ["Calendar calendarList.list: allowed, as expected",
                                                    "Gmail users.getProfile: refused, as expected"]
@@ -166,7 +152,7 @@ def test_google_summaries_are_the_one_wording() -> None:
 
 
 def test_failed_google_check_summary_names_what_was_expected() -> None:
-    transport = FakeTransport(reply(200, CAL_LIST), reply(200, PROFILE))
+    transport = get_only(reply(200, CAL_LIST), reply(200, PROFILE))
     report = verify(transport, GOOGLE, token("calendar.readonly"), clock=FakeClock(NOW))
     assert report.checks[1].summary == "Gmail users.getProfile: allowed, expected refused"
     assert report.checks[1].line.startswith("BAD Gmail users.getProfile: allowed, expected refused.")

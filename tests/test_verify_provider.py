@@ -12,8 +12,7 @@ from gapps_runbook.oauth.transport import Response
 from gapps_runbook.oauth.verify import verify
 
 import fakes
-from fakes import reply
-from test_verify import ACCESS, NOW, FakeTransport, token
+from fakes import ACCESS, NOW, get_only, reply, token
 
 PLAIN = Endpoints("https://idp.example", "https://idp.example/a", "https://idp.example/t")
 OIDC = Endpoints("https://idp.example", "https://idp.example/a", "https://idp.example/t",
@@ -23,7 +22,7 @@ CLIENT = ClientConfig("kiosk-7", "kiosk-secret-planted-0123456789", "device")
 
 def test_provider_with_nothing_to_check_is_unverifiable_not_ok() -> None:
     """Issue 7: a provider without Google's APIs used to give 'skipped' checks and exit 0."""
-    transport = FakeTransport()
+    transport = get_only()
     report = verify(transport, PLAIN, token("calendar:read"), clock=FakeClock(NOW))
     (check,) = report.checks
     assert check.outcome == "unverifiable" and not check.ok and check.fix
@@ -36,19 +35,19 @@ def test_provider_with_nothing_to_check_is_unverifiable_not_ok() -> None:
 
 
 def test_userinfo_without_openid_scope_and_introspection_without_client_is_unverifiable() -> None:
-    report = verify(FakeTransport(), OIDC, token("calendar:read"), clock=FakeClock(NOW))
+    report = verify(get_only(), OIDC, token("calendar:read"), clock=FakeClock(NOW))
     assert report.proved_nothing and not report.ok
     assert "openid scope" in report.checks[0].detail and "needs a client with a secret" in report.checks[0].detail
 
 
 def test_public_client_does_not_introspect() -> None:
     public = ClientConfig("tv-app", "", "device")
-    report = verify(FakeTransport(), OIDC, token("calendar:read"), clock=FakeClock(NOW), client=public)
+    report = verify(get_only(), OIDC, token("calendar:read"), clock=FakeClock(NOW), client=public)
     assert report.proved_nothing and "has none" in report.checks[0].detail
 
 
 def test_userinfo_proves_the_token() -> None:
-    transport = FakeTransport(reply(200, {"sub": "248289761001", "email": "alice@example.org"}))
+    transport = get_only(reply(200, {"sub": "248289761001", "email": "alice@example.org"}))
     report = verify(transport, OIDC, token("openid", "calendar:read"), clock=FakeClock(NOW))
     (check,) = report.checks
     assert (check.api, check.call, check.outcome, check.ok) == ("userinfo", "GET /userinfo", "allowed", True)
@@ -61,7 +60,7 @@ def test_userinfo_proves_the_token() -> None:
 
 def test_userinfo_401_is_a_refusal_that_fails_the_report() -> None:
     refused = Response(401, {"www-authenticate": 'Bearer error="invalid_token"'})
-    report = verify(FakeTransport(refused), OIDC, token("openid"), clock=FakeClock(NOW))
+    report = verify(get_only(refused), OIDC, token("openid"), clock=FakeClock(NOW))
     (check,) = report.checks
     assert (check.outcome, check.ok) == ("refused", False) and "invalid_token" in check.detail
     assert "refresh" in check.fix and not report.ok and not report.proved_nothing
@@ -69,7 +68,7 @@ def test_userinfo_401_is_a_refusal_that_fails_the_report() -> None:
 
 
 def test_userinfo_without_sub_is_an_error() -> None:
-    report = verify(FakeTransport(reply(200, {"email": "a@b"})), OIDC, token("openid"), clock=FakeClock(NOW))
+    report = verify(get_only(reply(200, {"email": "a@b"})), OIDC, token("openid"), clock=FakeClock(NOW))
     assert report.checks[0].outcome == "error" and "sub" in report.checks[0].detail and not report.ok
 
 
@@ -98,5 +97,5 @@ def test_userinfo_and_introspection_both_run_and_both_must_pass() -> None:
 
 def test_provider_check_network_trouble_is_marked_network() -> None:
     failures = [TransportError("could not connect to idp.example")] * 3
-    report = verify(FakeTransport(*failures), OIDC, token("openid"), clock=FakeClock(NOW))
+    report = verify(get_only(*failures), OIDC, token("openid"), clock=FakeClock(NOW))
     assert report.checks[0].outcome == "error" and report.checks[0].network and not report.ok
