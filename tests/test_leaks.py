@@ -570,7 +570,7 @@ def test_cli_demo_with_canaries_at_debug_leaves_no_canary(
         code = cli.run(["demo", "--out", str(tmp_path / "runs")])
     captured = capfd.readouterr()
     assert code == 0, captured.err[-2000:]
-    assert "token id" in captured.out
+    assert "Token id: " in captured.out
     findings = scan_text("stdout", captured.out, canaries.values) + scan_text("stderr", captured.err, canaries.values)
     findings += scan_text("caplog", log_text(caplog), canaries.values)
     findings += scan_paths([tmp_path / "runs"], canaries.values)
