@@ -305,7 +305,7 @@ def test_05_refuses_to_export_a_token_changed_in_another_tab(tmp_path: Path, aut
         form.target.value = str(tmp_path / "out.age")
         form.passphrase.value = form.confirmation.value = "correct horse battery staple"
         form.export.click()
-        assert TOKEN_CHANGED in form.message.value and "token none" in form.last.value
+        assert TOKEN_CHANGED in form.exported.value and "token none" in form.last.value
         assert not (tmp_path / "out.age").exists() and form.passphrase.value == ""
     finally:
         for form in app.forms.values():
