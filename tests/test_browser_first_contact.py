@@ -36,7 +36,7 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.runs.workspace import ANNOUNCEMENTS
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, free_port, shoot, stop_process
+from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, START_03, free_port, shoot, stop_process
 
 pytestmark = BROWSER_MARKS
 PROFILE = "first"
@@ -132,7 +132,7 @@ def test_b_after_run_all_the_form_is_in_view(chromium: Any, lab: dict[str, Any],
         form = panel.locator(".gapps-form").filter(visible=True).first
         expect(form).to_be_visible(timeout=LONG)
         if step == 3:
-            expect(form.locator("a.gapps-link-button")).to_be_visible(timeout=LONG)  # the card, grown to its size
+            expect(form.get_by_role("button", name=START_03)).to_be_visible(timeout=LONG)  # 03 waits for a click
         expect(page.get_by_role("button", name=KERNEL_IDLE)).to_be_visible(timeout=LONG)
         expect(form).to_be_in_viewport(ratio=0.5 if step != 1 else 0.2)
         shoot(page, f"lab_first_{STEPS[step].notebook}_run_all", focus=None)
