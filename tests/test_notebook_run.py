@@ -203,7 +203,7 @@ def test_error_without_fix_names_the_notebook_and_maps_the_cell() -> None:
     notebook = NOTEBOOKS / "nb-basic-pass-params.ipynb"  # markdown, parameters, code: papermill's 3 is our 2
     error = _run_error(_FakeExecutionError(), notebook, Path("/runs/x.ipynb"), True, [])
     assert str(error) == (
-        "notebook nb-basic-pass-params.ipynb failed at cell 2: KeyError: 'calendar' (token [redacted]) "
+        "notebook nb-basic-pass-params.ipynb failed at cell 2: KeyError: 'calendar' (token [redacted]). "
         "Fix: fix the cause (the error is saved in /runs/x.ipynb), then run nb-basic-pass-params.ipynb again"
     )
     assert _run_error(_FakeExecutionError(), notebook, None, False, []).cell_index == 3
