@@ -325,7 +325,7 @@ def test_n1_fault_matrix_full(rig_factory: Callable[..., Rig], soak_report: Call
         device += 1
     elapsed = time.perf_counter() - started
     line = (f"N1 network faults: max {max_attempts} attempts in {cases} retrying cases ({gave_up} gave up, each one "
-            f"line with. Fix: and exit 6), {polls} poll cases all recovered by backoff, {device} device-code cases "
+            f"line with Fix: and exit 6), {polls} poll cases all recovered by backoff, {device} device-code cases "
             f"with 1 attempt; {elapsed:.1f} s (target <= 3 attempts, exit 6, 1 attempt for device code)")
     soak_report(line)
     assert max_attempts <= 3
