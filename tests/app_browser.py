@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.steps import STEPS
 
-from sites import (LONG, free_port,
+from sites import (APP_READY, LONG, free_port, start_command,
                    shoot, stop_process)
 
 
@@ -48,16 +46,9 @@ def app(ready_home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPat
     log = jupyter / "app.log"
     command = [sys.executable, "-m", "gapps_runbook", "--issuer", emu.base_url, "app", "--profile", "site-a",
                "--no-browser", "--port", str(free_port())]
-    with log.open("wb") as err:
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
+    proc, seen = start_command(command, env, log)
     try:
-        url = ""
-        while not url:
-            line = lines.get(timeout=DEADLINE)
-            url = line.split("The app is ready: ", 1)[1].strip() if line.startswith("The app is ready: ") else ""
-        yield {"url": url, "proc": proc, "log": log}
+        yield {"url": seen[-1].removeprefix(APP_READY), "proc": proc, "log": log}
     finally:
         stop_process(proc, 30)
 

@@ -114,6 +114,31 @@ def emulator_process(argv: list[str], env: dict[str, str]) -> tuple[subprocess.P
     return process, seen[-1].removeprefix("Emulator ready at "), seen
 
 
+APP_READY = "The app is ready: "
+"""The line ``gapps-runbook app`` prints once its first page can be opened, before the URL."""
+
+
+def start_command(command: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``command`` (stderr to ``log``) and wait for ``gapps-runbook app``'s ready line on its stdout.
+
+    Returns:
+        The process, and every stdout line (stripped) up to the ready line, which is last.
+    """
+    with log.open("wb") as err:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
+    seen: list[str] = []
+    try:
+        while not seen or not seen[-1].startswith(APP_READY):
+            seen.append(lines.get(timeout=LONG / 1000).strip())
+    except BaseException:
+        stop_process(proc, 30)
+        raise
+    return proc, seen
+
+
 def free_port() -> int:
     """A port free on 127.0.0.1 now."""
     with socket.socket() as sock:

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
-import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +37,7 @@ from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.oauth.scopes import SERVICES
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, LONG, START_03, free_port, shoot, stop_process
+from sites import APP_READY, BROWSER_MARKS, LONG, START_03, free_port, shoot, start_command, stop_process
 
 pytestmark = BROWSER_MARKS
 PROFILE = "practice"
@@ -60,20 +57,13 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     command = [sys.executable, "-m", "gapps_runbook", "--home", str(home), "app", "--emulator", "--profile", PROFILE,
                "--no-browser", "--port", str(free_port())]
     log = root / "app.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
+    proc, seen = start_command(command, env, log)
     try:
-        found: dict[str, str] = {}
-        while "app" not in found:
-            line = lines.get(timeout=LONG / 1000).strip()
+        found = {"app": seen[-1].removeprefix(APP_READY)}
+        for line in seen:
             started = re.match(r"Started the practice emulator on (http://127\.0\.0\.1:\d+) ", line)
             if started:
                 found["emulator"] = started.group(1)
-            if line.startswith("The app is ready: "):
-                found["app"] = line.removeprefix("The app is ready: ")
         assert "emulator" in found, "the app did not start the practice emulator"
         assert not found["emulator"].endswith(":8765"), "the test's emulator took the practice port"
         yield {**found, "home": home, "log": log, "export": root / "practice.age"}

@@ -21,11 +21,8 @@ there. Skipped only when ``/usr/bin/chromium`` is missing.
 from __future__ import annotations
 
 import os
-import queue
 import re
-import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +34,8 @@ from gapps_runbook import runbook
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.steps import STEPS
 
-from sites import (BROWSER_MARKS, CODE_RE, LONG, START_03, authorized_ready_site, free_port, open_and_run,
-                   ready_site, shoot, stop_process)
+from sites import (APP_READY, BROWSER_MARKS, CODE_RE, LONG, START_03, authorized_ready_site, free_port, open_and_run,
+                   ready_site, shoot, start_command, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000
@@ -137,16 +134,9 @@ def app(home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFacto
                JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"))
     command = [sys.executable, "-m", "gapps_runbook", "--issuer", emu.base_url, "app", "--profile", "app-dev",
                "--no-browser", "--port", str(free_port())]
-    with (jupyter / "app.log").open("wb") as err:
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
+    proc, seen = start_command(command, env, jupyter / "app.log")
     try:
-        url = ""
-        while not url:
-            line = lines.get(timeout=DEADLINE)
-            url = line.split("The app is ready: ", 1)[1].strip() if line.startswith("The app is ready: ") else ""
-        yield {"url": url, "proc": proc}
+        yield {"url": seen[-1].removeprefix(APP_READY), "proc": proc}
     finally:
         stop_process(proc, 30)
 
