@@ -129,7 +129,9 @@ def test_pyrages_three_refusals_map_to_two_lines() -> None:
 def test_a_wrong_passphrase_and_a_changed_file_are_told_apart(export: bytes, tmp_path: Path) -> None:
     store = ProfileStore(tmp_path / "target")
     mac_at = export.index(b"\n---") + 6
-    cases = {"wrong passphrase": (export, WRONG), "changed header": (flip(export, mac_at), PASSPHRASE),
+    mac_char = b"B" if export[mac_at:mac_at + 1] == b"A" else b"A"  # still base64 (the MAC is random): a changed MAC
+    changed_mac = export[:mac_at] + mac_char + export[mac_at + 1:]
+    cases = {"wrong passphrase": (export, WRONG), "changed header": (changed_mac, PASSPHRASE),
              "changed payload": (flip(export, len(export) - 3), PASSPHRASE)}
     said = {}
     for case, (data, passphrase) in cases.items():
