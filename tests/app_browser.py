@@ -8,7 +8,6 @@ request; ``page``: a page per test that leaves as a person does (:func:`leave`);
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import urllib.parse
@@ -21,7 +20,7 @@ import pytest
 from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.steps import STEPS
 
-from sites import (APP_READY, LONG, free_port, start_command,
+from sites import (APP_READY, LONG, free_port, server_env, start_command,
                    shoot, stop_process)
 
 
@@ -40,9 +39,7 @@ APP_PROFILES = {  # a module's READY_PROFILES (its ``home``): site-a at step 01 
 def app(ready_home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``gapps-runbook app`` as a subprocess; its URL once it printed "The app is ready: URL"."""
     jupyter = tmp_path_factory.mktemp("jupyter")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
-    env.update(GAPPS_RUNBOOK_HOME=str(ready_home), JUPYTER_CONFIG_DIR=str(jupyter / "config"), PYTHONUNBUFFERED="1",
-               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"))
+    env = server_env(jupyter, GAPPS_RUNBOOK_HOME=str(ready_home))
     log = jupyter / "app.log"
     command = [sys.executable, "-m", "gapps_runbook", "--issuer", emu.base_url, "app", "--profile", "site-a",
                "--no-browser", "--port", str(free_port())]

@@ -118,6 +118,15 @@ APP_READY = "The app is ready: "
 """The line ``gapps-runbook app`` prints once its first page can be opened, before the URL."""
 
 
+def server_env(jupyter: Path, **extra: str) -> dict[str, str]:
+    """This process's environment less JUPYTER_*, GAPPS_RUNBOOK_*, IPYTHON*, VOILA*, with Jupyter's config,
+    runtime and IPython folders under ``jupyter`` (a server's own), unbuffered output, and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
+    env.update(JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"),
+               IPYTHONDIR=str(jupyter / "ipython"), PYTHONUNBUFFERED="1")
+    return {**env, **extra}
+
+
 def start_command(command: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], list[str]]:
     """Start ``command`` (stderr to ``log``) and wait for ``gapps-runbook app``'s ready line on its stdout.
 

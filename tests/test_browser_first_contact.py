@@ -16,7 +16,6 @@ Skipped only when ``/usr/bin/chromium`` is missing.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import subprocess
@@ -36,7 +35,7 @@ from gapps_runbook.oauth import scopes
 from gapps_runbook.runs.workspace import ANNOUNCEMENTS
 from gapps_runbook.steps import STEPS
 
-from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, START_03, free_port, shoot, stop_process
+from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, START_03, free_port, server_env, shoot, stop_process
 
 pytestmark = BROWSER_MARKS
 PROFILE = "first"
@@ -48,10 +47,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     profile ``first`` done with the emulator's Desktop app client (its JSON from the emulator's page)."""
     root = tmp_path_factory.mktemp("first")
     home, jupyter = root / "home", root / "jupyter"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
-    env.update({PORT_ENV: "0", "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
-                "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "IPYTHONDIR": str(jupyter / "ipython"),
-                "PYTHONUNBUFFERED": "1"})
+    env = server_env(jupyter, **{PORT_ENV: "0", "JUPYTER_DATA_DIR": str(jupyter / "data")})
     command = [sys.executable, "-m", "gapps_runbook", "--home", str(home), "--profile", PROFILE, "lab", "--emulator",
                "--no-browser", "--port", str(free_port())]
     log = root / "lab.log"

@@ -20,7 +20,6 @@ Skipped only when ``/usr/bin/chromium`` is missing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import urllib.parse
@@ -37,7 +36,7 @@ from gapps_runbook.oauth.endpoints import LOOPBACK_HOSTS
 from gapps_runbook.oauth.scopes import SERVICES
 from gapps_runbook.steps import STEPS
 
-from sites import APP_READY, BROWSER_MARKS, LONG, START_03, free_port, shoot, start_command, stop_process
+from sites import APP_READY, BROWSER_MARKS, LONG, START_03, free_port, server_env, shoot, start_command, stop_process
 
 pytestmark = BROWSER_MARKS
 PROFILE = "practice"
@@ -50,10 +49,7 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     emulator's URL (both as printed), the home, and where the export goes."""
     root = tmp_path_factory.mktemp("practice")
     home, jupyter = root / "home", root / "jupyter"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
-    env.update({PORT_ENV: "0", "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
-                "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "IPYTHONDIR": str(jupyter / "ipython"),
-                "PYTHONUNBUFFERED": "1"})
+    env = server_env(jupyter, **{PORT_ENV: "0", "JUPYTER_DATA_DIR": str(jupyter / "data")})
     command = [sys.executable, "-m", "gapps_runbook", "--home", str(home), "app", "--emulator", "--profile", PROFILE,
                "--no-browser", "--port", str(free_port())]
     log = root / "app.log"

@@ -20,7 +20,6 @@ there. Skipped only when ``/usr/bin/chromium`` is missing.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import urllib.parse
@@ -35,7 +34,7 @@ from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.steps import STEPS
 
 from sites import (APP_READY, BROWSER_MARKS, CODE_RE, LONG, START_03, authorized_ready_site, free_port, open_and_run,
-                   ready_site, shoot, start_command, stop_process)
+                   ready_site, server_env, shoot, start_command, stop_process)
 
 pytestmark = BROWSER_MARKS
 DEADLINE = LONG / 1000
@@ -129,9 +128,7 @@ def test_a_opening_03_in_jupyterlab_sends_nothing_before_a_click(clipboard: Any,
 def app(home: Path, emu: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``gapps-runbook app`` as a subprocess; its URL once it printed "The app is ready: URL"."""
     jupyter = tmp_path_factory.mktemp("jupyter")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GAPPS_RUNBOOK_", "IPYTHON", "VOILA"))}
-    env.update(GAPPS_RUNBOOK_HOME=str(home), JUPYTER_CONFIG_DIR=str(jupyter / "config"), PYTHONUNBUFFERED="1",
-               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"))
+    env = server_env(jupyter, GAPPS_RUNBOOK_HOME=str(home))
     command = [sys.executable, "-m", "gapps_runbook", "--issuer", emu.base_url, "app", "--profile", "app-dev",
                "--no-browser", "--port", str(free_port())]
     proc, seen = start_command(command, env, jupyter / "app.log")
