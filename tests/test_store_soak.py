@@ -326,13 +326,17 @@ def _counters(settings: dict[str, Any]) -> dict[str, int]:
 
 
 def _rmw_worker(home: str, worker: int, workers: int, cycles: int, start_at: float) -> dict[str, Any]:
-    """``cycles`` locked read-modify-writes and unlocked status reads; returns what it did and saw."""
+    """``cycles`` locked read-modify-writes and status reads; returns what it did and saw.
+
+    A status read is what ``status`` does: the settings without the lock, the token under it. A lock
+    timeout there is counted as such, not as a parse error (``LockTimeout`` is a ``StoreError``).
+    """
     profile = open_profile(home)
     done = {"checklist": 0, "steps": 0, "refresh": 0, "status": 0}
     seen = {"checklist": 0, "steps": 0}
     waits: list[float] = []
     stamps: list[float] = []
-    parse_errors = stale_reads = kept_out = 0
+    parse_errors = stale_reads = kept_out = lock_timeouts = 0
     time.sleep(max(0.0, start_at - time.time()))
     for i in range(cycles):
         kind = OPS[(i + worker) % len(OPS)]
@@ -341,6 +345,9 @@ def _rmw_worker(home: str, worker: int, workers: int, cycles: int, start_at: flo
             try:
                 now = _counters(profile.load_settings())  # unlocked: atomic replace must be enough
                 profile.load_token()
+            except errors.LockTimeout:
+                lock_timeouts += 1
+                continue
             except errors.StoreError:
                 parse_errors += 1
                 continue
@@ -357,7 +364,7 @@ def _rmw_worker(home: str, worker: int, workers: int, cycles: int, start_at: flo
             else:
                 seen[kind] = _counters(profile.update_settings(_bump(kind)))[kind]
     return {"done": done, "waits": waits, "stamps": stamps, "parse_errors": parse_errors,
-            "stale_reads": stale_reads, "kept_out": kept_out}
+            "stale_reads": stale_reads, "kept_out": kept_out, "lock_timeouts": lock_timeouts}
 
 
 @runs(S2_SMALL, S2_FULL)
@@ -378,19 +385,22 @@ def test_s2_concurrent_read_modify_write(tmp_path: Path, size: tuple[int, int],
     lost = sum(expected[key] - counters[key] for key in counters)
     parse_errors = sum(r["parse_errors"] for r in results)
     stale = sum(r["stale_reads"] for r in results)
+    lock_timeouts = sum(r["lock_timeouts"] for r in results)
     newest = max(stamp for r in results for stamp in r["stamps"])
     token = final.load_token()
     waits = [w for r in results for w in r["waits"]]
     worst_p99 = max(percentile(r["waits"], 0.99) for r in results)
     rmw = sum(expected.values())
     soak_report(f"S2 concurrency: {workers} processes x {cycles} cycles in {elapsed:.1f} s; "
-                f"{lost} lost of {rmw} counter updates, {parse_errors} parse errors, {stale} stale reads; "
+                f"{lost} lost of {rmw} counter updates, {parse_errors} parse errors, {stale} stale reads, "
+                f"{lock_timeouts} status reads timed out on the lock; "
                 f"newest refresh wins: {token is not None and token.issued_at == newest} "
                 f"({sum(r['kept_out'] for r in results)} older refreshes kept out); lock wait p99 "
                 f"{percentile(waits, 0.99) * 1000:.0f} ms (worst process {worst_p99 * 1000:.0f} ms), "
                 f"max {max(waits) * 1000:.0f} ms (target p99 < 1000 ms)")
     assert counters == expected and lost == 0
     assert parse_errors == 0 and stale == 0
+    assert lock_timeouts == 0, f"{lock_timeouts} status reads waited over {store.DEFAULT_LOCK_TIMEOUT:g} s for the lock"
     assert token is not None and token.issued_at == newest
     assert max(waits) < store.DEFAULT_LOCK_TIMEOUT
     assert worst_p99 < (1.0 if (workers, cycles) == S2_FULL else 5.0)
