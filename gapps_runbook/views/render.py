@@ -354,6 +354,16 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff"))
 
 
+COPY_BUTTON_STYLE = (
+    "font:inherit;font-size:var(--jp-widgets-font-size,13px);height:var(--jp-widgets-inline-height,28px);"
+    "line-height:var(--jp-widgets-inline-height,28px);padding:0 10px;border:none;border-radius:0;cursor:pointer;"
+    "color:var(--jp-ui-font-color1,rgba(0,0,0,.8));background-color:var(--jp-layout-color2,#eee);"
+    "vertical-align:middle;user-select:none"
+)
+"""The copy button's look: ipywidgets' ``.jupyter-button`` (the forms' other buttons), from the same theme
+variables, so an HTML output's button matches the widgets beside it (with plain fallbacks elsewhere)."""
+
+
 def copy_button(text: str, label: str = "Copy", *, title: str = "", shown: str = "") -> str:
     """A button that copies ``text`` to the clipboard in the browser (``navigator.clipboard``) and says so.
 
@@ -366,8 +376,8 @@ def copy_button(text: str, label: str = "Copy", *, title: str = "", shown: str =
     script = (f"{reveal}var b=this;navigator.clipboard.writeText({json.dumps(text)}).then("
               "function(){b.textContent='Copied';b.dataset.copied='yes'},"
               "function(){b.textContent='Not copied: select the text';b.dataset.copied='no'})")
-    return (f'<button class="gapps-copy" type="button" onclick="{e(script)}" title="{e(title or label)}">'
-            f"{e(label)}</button>")
+    return (f'<button class="gapps-copy" type="button" onclick="{e(script)}" title="{e(title or label)}" '
+            f'style="{COPY_BUTTON_STYLE}">{e(label)}</button>')
 
 
 def device_code_html(grant: Any, *, qr: bool = True, lifetime: bool = True) -> str:
