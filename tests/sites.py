@@ -365,21 +365,29 @@ def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
         proc.wait(5)
 
 
-def cancel_with_a_good_token(panel: Any) -> None:
-    """On 03 holding a good token: "Authorize again", then Cancel while it waits; the token stays, said plainly."""
+def cancel_with_a_good_token(page: Any, panel: Any) -> None:
+    """On 03 holding a good token: "Authorize again", open the sign-in page, then Cancel while it waits: the token
+    stays, said plainly, and Allow in the consent tab left open lands on the runbook's "cancelled" page."""
     from playwright.sync_api import expect
 
     already = panel.get_by_text("Already authorized for these scopes.").filter(visible=True)
     panel.get_by_role("button", name="Authorize again").click()
     expect(panel.get_by_text(WAITING).filter(visible=True)).to_have_count(1, timeout=LONG)
     expect(already).to_have_count(0)
+    with page.context.expect_page(timeout=LONG) as opened:
+        panel.locator("a.gapps-link-button").filter(visible=True).click()
+    consent = opened.value
+    expect(consent.get_by_role("heading", name=re.compile("wants access"))).to_be_visible(timeout=LONG)
     panel.get_by_role("button", name="Cancel").click()
     note = panel.get_by_text(re.compile("Cancelled. The token already stored is still in place")).filter(visible=True)
     expect(note).to_be_visible(timeout=LONG)
     expect(already).to_be_visible()
     expect(panel.get_by_text(re.compile(r"^Error:")).filter(visible=True)).to_have_count(0)
     expect(panel.locator("a.gapps-link-button")).to_have_count(0)
-
+    consent.get_by_role("button", name="Allow").click()  # too late: the runbook says so, not "can't be reached"
+    expect(consent.locator("h1")).to_have_text("This authorization was cancelled", timeout=LONG)
+    expect(consent.locator("#outcome")).to_contain_text("make a new sign-in link in step 03")
+    consent.close()
 
 
 def open_beside(page: Any, name: str) -> Any:

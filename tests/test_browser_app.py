@@ -124,7 +124,7 @@ def test_b2_a_desktop_flow_session_through_the_pages(page: Any, app: dict[str, A
     shoot(page, "app_03_desktop_then_04", focus=None)
 
     move(page, "Back", 3)  # Cancel with a good token in place is no failure
-    cancel_with_a_good_token(panel)
+    cancel_with_a_good_token(page, panel)
     shoot(page, "app_03_desktop_cancelled", focus=None)
     site = runbook.Site.open("desk", home=home)
     assert site.profile.load_settings()["steps"]["authorize"]["status"] == "ok"

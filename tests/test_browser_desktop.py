@@ -111,7 +111,7 @@ def test_c_cancel_with_a_good_token_in_place_is_no_failure(page: Any, lab: dict[
 
     panel = open_and_run(page, lab, "desk/03_authorize.ipynb")
     expect(panel.get_by_text("Already authorized for these scopes.").filter(visible=True)).to_be_visible()
-    cancel_with_a_good_token(panel)
+    cancel_with_a_good_token(page, panel)
     shoot(page, "03_desktop_cancelled")
     step = runbook.Site.open("desk", home=home).profile.load_settings()["steps"]["authorize"]
     assert step["status"] == "ok"

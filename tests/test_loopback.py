@@ -197,37 +197,54 @@ def test_run_ignores_stray_requests_and_refuses_wrong_state(endpoints: Endpoints
     assert token.scopes == CALENDAR
 
 
-def test_run_times_out_and_closes_the_listener(endpoints: Endpoints, client: ClientConfig) -> None:
+def _refused(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_run_times_out_then_its_port_says_so_until_it_closes(
+    endpoints: Endpoints, client: ClientConfig, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allow in a consent tab after the wait ended lands on a page that says so (not "can't be reached")."""
+    monkeypatch.setattr(loopback_listener, "ENDED_SECONDS", 3.0)
     clock = FakeClock()
-    ports: list[int] = []
+    shown: list[str] = []
 
     def open_url(url: str) -> None:
-        ports.append(_port(url))
+        shown.append(url)
         clock.advance(301)
 
     with pytest.raises(errors.FlowTimeout):
         loopback.run(HTTP, endpoints, client, CALENDAR, open_url=open_url, clock=clock)
-    _assert_closed(ports[0])
+    exchanges = sum(r.path == "/token" for r in emulator.requests)
+    late = requests.get(shown[0], timeout=10)  # the emulator approves and redirects to the ended attempt's port
+    assert late.status_code == 410 and "<h1>This sign-in link timed out</h1>" in late.text, late.text
+    assert "Fix: make a new sign-in link in step 03" in late.text and CANARY not in late.text
+    assert sum(r.path == "/token" for r in emulator.requests) == exchanges  # the late code is not redeemed
+    assert requests.get(f"http://127.0.0.1:{_port(shown[0])}/favicon.ico", timeout=10).status_code == 404
+    assert _wait_for(lambda: _refused(_port(shown[0])), 30), "the ended attempt's port is still open"
 
 
 def test_run_can_be_cancelled_from_another_thread(endpoints: Endpoints, client: ClientConfig) -> None:
-    shown = threading.Event()
+    shown: list[str] = []
     cancel = threading.Event()
     outcome: list[BaseException] = []
 
     def worker() -> None:
         try:
-            loopback.run(HTTP, endpoints, client, CALENDAR, open_url=lambda url: shown.set(), cancelled=cancel.is_set)
+            loopback.run(HTTP, endpoints, client, CALENDAR, open_url=shown.append, cancelled=cancel.is_set)
         except BaseException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=worker)
     thread.start()
-    assert shown.wait(5)
+    assert _wait_for(lambda: shown, 5)
     cancel.set()
     thread.join(3)
     assert not thread.is_alive()
     assert isinstance(outcome[0], errors.Cancelled)
+    late = requests.get(shown[0], timeout=10)
+    assert late.status_code == 410 and "<h1>This authorization was cancelled</h1>" in late.text, late.text
 
 
 def test_run_reports_the_openers_failure(endpoints: Endpoints, client: ClientConfig) -> None:

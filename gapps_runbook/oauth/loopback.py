@@ -27,14 +27,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import (CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, ConfigError, InputError, InvalidClient,
-                      OAuthError, RunbookError)
+from ..errors import (CONSOLE_CREDENTIALS, STEP_AUTHORIZE, STEP_CLIENT, Cancelled, ConfigError, FlowTimeout,
+                      InputError, InvalidClient, OAuthError, RunbookError)
 from ..safety.redact import register_secret
 from .client_auth import authenticate
 from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import LOOPBACK_HOSTS
-from .loopback_listener import (HOST, CallbackApp, Landing, check_waiting, free_port, landing_for, make_listener,
-                                open_in_thread, same)
+from .loopback_listener import (HOST, CallbackApp, Landing, check_waiting, ended_landing, free_port, landing_for,
+                                linger, make_listener, open_in_thread, same)
 from .tokens import Token, parse_token_response
 from .transport import NO_RETRY, Transport, host_of, oauth_json, send
 
@@ -136,8 +136,10 @@ def run(
     """Listen on 127.0.0.1 (ephemeral port), open the URL, await the redirect, exchange the code.
 
     The listener runs in the calling thread (a notebook may run this in a background thread) and
-    is closed as soon as the callback arrives, at the timeout, or on cancel. The browser is answered
-    only after the exchange and ``keep``, with the real outcome (:func:`.loopback_listener.landing_for`).
+    is closed as soon as the callback arrives. At the timeout or on cancel it answers for a while longer,
+    in a daemon thread, with a page that says the attempt ended (:func:`.loopback_listener.linger`). The
+    browser is answered only after the exchange and ``keep``, with the real outcome
+    (:func:`.loopback_listener.landing_for`).
 
     Args:
         transport: The HTTP seam for the code exchange.
@@ -160,6 +162,7 @@ def run(
     """
     server = make_listener()
     outcome: dict[str, Token | Exception] = {}  # "token" or "error", set by the callback's thread
+    ended: Landing | None = None  # the attempt ended here first: its port says so for a while
     try:
         authorization = start(endpoints, client, scopes, port=server.server_port)
 
@@ -178,8 +181,14 @@ def run(
                 break
             server.timeout = min(_POLL_SECONDS, max(deadline - clock.monotonic(), 0.0))
             server.handle_request()
+    except (Cancelled, FlowTimeout) as exc:
+        ended = ended_landing(exc)
+        raise
     finally:
-        server.server_close()
+        if ended is None:
+            server.server_close()
+        else:
+            linger(server, ended)
     result = outcome["error"] if "error" in outcome else outcome["token"]
     if isinstance(result, Exception):
         raise result

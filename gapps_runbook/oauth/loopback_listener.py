@@ -10,6 +10,11 @@ kept), with the real outcome: "Authorized as ..." or the error's one line and it
 (:class:`Landing`, :func:`landing_html`). Each connection may stay silent for :data:`READ_SECONDS`
 at most, reading and writing alike, so a browser that never sends or never reads cannot hold the step.
 
+An attempt that ends without its redirect (Cancel, or the wait timed out) keeps its port answering for
+:data:`ENDED_SECONDS` in a daemon thread (:func:`linger`) with a page that says so and where to start again
+(:func:`ended_landing`), so Allow in a consent tab left open reaches the runbook, not the browser's "This site
+can't be reached"; the approval's code is not redeemed.
+
 Where the app's server asks for it (:data:`PARK_ENV`, set by ``gapps-runbook app`` for its kernels), each
 listener announces its port in that folder while it waits (:func:`announce`) and withdraws it when its attempt
 ends (authorized, failed, cancelled, timed out). A kernel that dies mid-attempt (its page was left) cannot
@@ -28,6 +33,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import urllib.parse
 import wsgiref.simple_server
 from collections.abc import Callable
@@ -47,6 +53,8 @@ FOREIGN_PAGE = "This address does not belong to the runbook's current authorizat
 PARK_ENV = "GAPPS_RUNBOOK_LOOPBACK_PARK"
 """A folder (0700) of the app's server where its kernels' listeners announce their ports while they wait."""
 ABANDONED_TITLE = "This authorization was abandoned"
+ENDED_SECONDS = 900.0
+"""How long the port of an attempt that ended without its redirect keeps answering with :func:`ended_landing`."""
 _ANNOUNCED = {"profile": ""}
 """What this process's announcements say besides the port: the profile the app's kernel serves."""
 
@@ -67,6 +75,10 @@ class LoopbackServer(wsgiref.simple_server.WSGIServer):
     def server_close(self) -> None:
         """Close the socket and withdraw the announcement: the attempt ended here, nobody abandoned it."""
         super().server_close()
+        self.withdraw()
+
+    def withdraw(self) -> None:
+        """Remove the port's announcement (this process answers on it, or nobody does)."""
         if self.announcement is not None:
             self.announcement.unlink(missing_ok=True)
             self.announcement = None
@@ -143,6 +155,62 @@ def abandoned_landing(again: str = "") -> Landing:
                    "The runbook page that started this authorization was closed or reloaded before the browser came "
                    "back, so nothing was stored and this approval cannot be used. Fix: make a new sign-in link in "
                    f"step {AUTHORIZE.number} ({AUTHORIZE.title}) and approve that one.", again)
+
+
+def ended_landing(exc: Cancelled | FlowTimeout) -> Landing:
+    """What a consent tab says when its attempt ended in the runbook (Cancel, or the wait timed out) first."""
+    if isinstance(exc, Cancelled):
+        title, why = "This authorization was cancelled", "Cancel was clicked in the runbook"
+    else:
+        title, why = "This sign-in link timed out", "the runbook stopped waiting for the browser"
+    return Landing(False, title, f"{why.capitalize()} before this approval came back, so nothing was stored and "
+                   f"this approval cannot be used. Fix: make a new sign-in link in step {AUTHORIZE.number} "
+                   f"({AUTHORIZE.title}) and approve that one.")
+
+
+class EndedApp:
+    """Answers an ended attempt's port: :func:`landing_html` of its :class:`Landing` (410 Gone) for ``GET /``,
+    404 otherwise. The code a late redirect carries is not redeemed (its attempt's verifier is gone)."""
+
+    def __init__(self, landing: Landing) -> None:
+        self.page = landing_html(landing).encode("utf-8")
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/":
+            return _page(start_response, "404 Not Found", "Not found.")
+        start_response("410 Gone", [("Content-Type", "text/html; charset=utf-8"), *LANDING_HEADERS])
+        return [self.page]
+
+
+def linger(server: LoopbackServer, landing: Landing, seconds: float | None = None) -> threading.Thread:
+    """Keep ``server``'s port answering with ``landing`` (:class:`EndedApp`) for ``seconds``, then close it.
+
+    It runs in a daemon thread (the process may end sooner: the port closes with it) and withdraws the port's
+    announcement at once: this process answers on it now.
+
+    Args:
+        server: The ended attempt's listener, still open.
+        landing: The page (:func:`ended_landing`).
+        seconds: How long; :data:`ENDED_SECONDS` by default.
+
+    Returns:
+        The thread (started).
+    """
+    server.withdraw()
+    server.set_app(EndedApp(landing))
+    deadline = time.monotonic() + (ENDED_SECONDS if seconds is None else seconds)
+
+    def serve() -> None:
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                server.timeout = min(1.0, left)
+                server.handle_request()
+        finally:
+            server.server_close()
+
+    thread = threading.Thread(target=serve, name="gapps-runbook-ended-attempt", daemon=True)
+    thread.start()
+    return thread
 
 
 class CallbackApp:
@@ -296,6 +364,7 @@ def check_waiting(opener_failed: list[BaseException], cancelled: Callable[[], bo
         raise FlowTimeout(f"the browser did not come back to the runbook within {timeout:g} s")
 
 
-__all__ = ["ABANDONED_TITLE", "HOST", "LANDING_HEADERS", "PARK_ENV", "Announcement", "CallbackApp", "Landing",
-           "LoopbackServer", "QuietHandler", "abandoned_landing", "announce", "announce_for", "announcements",
-           "free_port", "landing_for", "landing_html", "make_listener", "same"]
+__all__ = ["ABANDONED_TITLE", "ENDED_SECONDS", "HOST", "LANDING_HEADERS", "PARK_ENV", "Announcement", "CallbackApp",
+           "EndedApp", "Landing", "LoopbackServer", "QuietHandler", "abandoned_landing", "announce", "announce_for",
+           "announcements", "ended_landing", "free_port", "landing_for", "landing_html", "linger", "make_listener",
+           "same"]
