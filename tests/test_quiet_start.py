@@ -30,7 +30,7 @@ from tornado.websocket import websocket_connect
 
 from gapps_runbook.emulator.command import PORT_ENV
 
-from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, free_port
+from sites import BROWSER_MARKS, KERNEL_IDLE, LONG, free_port, stop_process
 
 OWN_LINES = {
     "lab": re.compile(r"Workspace .*|  new copies: .*|Started the practice emulator on .*|"
@@ -72,12 +72,7 @@ def started(tmp_path: Path) -> Iterator[Callable[[str], tuple[subprocess.Popen[s
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 30)
 
 
 def open_channels(ws_url: str, headers: dict[str, str]) -> None:
