@@ -26,7 +26,7 @@ from .runs.parameters import literal as _literal  # noqa: F401  (the -p parser, 
 from .commands import CLIENT_COMMANDS, COMMANDS, LazyGroup  # names and short help only: no command module imported
 from .errors import GOOGLE_PERMISSIONS, ExitCode, InputError, NotebookRunError, RunbookError
 from .safety.redact import redact
-from .profile.secret_sources import read_secret
+from .profile.secret_sources import read_secret, terminal_prompt
 
 if TYPE_CHECKING:
     from . import runbook
@@ -120,7 +120,10 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
                              fix="pass --no-secret only for a public client, which has no secret")
         validate_client_id(client_id, google=site.endpoints.google_dialect)  # before asking for the secret
         asked = secret_env is None and secret_file is None
-        prompt = (lambda: click.prompt("Client secret", hide_input=True)) if asked else None
+        prompt = terminal_prompt(
+            lambda: click.prompt("Client secret", hide_input=True, err=True), what="client secret",
+            fix="use --secret-env VAR, --secret-file PATH (0600) or --client-json PATH, or run it in a terminal",
+        ) if asked else None
         secret = "" if no_secret else read_secret(env=secret_env, file=secret_file, prompt=prompt)
         stored = runbook.save_client(site, client_id=client_id, client_secret=secret,
                                      client_type=runbook.as_client_type(client_type),

@@ -1,4 +1,4 @@
-"""Bad input to export, import and batch: one line with the fix, exit 2, no hang, nothing stored changed.
+"""Bad input to export, import, batch and client set: one line with the fix, exit 2, no hang, nothing stored changed.
 
 Each case runs the real command in a child process with a deadline (a FIFO or ``/dev/zero`` that was
 read would hang or eat memory) and standard input not a terminal; the profile home is compared byte
@@ -90,6 +90,9 @@ CASES: dict[str, tuple[Case, str]] = {
     "import 17 MiB": (lambda t: ["import", str(_sparse(t, 17 * 2**20)), "--passphrase-env", PASSPHRASE_ENV],
                       "larger than 16 MiB"),
     "import without a terminal": (lambda t: ["import", str(_age_header(t))], "--passphrase-env"),
+    "client set without a terminal": (
+        lambda t: ["--profile", "fresh", "client", "set", "--client-id", client_id(), "--client-type", "desktop"],
+        "no terminal to ask for the client secret"),
     "--sites with a bad issuer": (lambda t: ["batch", "04", "--sites", str(_sites(t, "profile,issuer\nsite-a,ftp://x\n"))],
                                   "line 2"),
     "--sites with plain http off loopback": (
