@@ -140,6 +140,9 @@ def test_kill_9_of_lab_leaves_nothing_it_started(tmp_path: Path, started: list[s
     reply = requests.post(f"{base}/api/kernels", params={"token": token}, json={"name": "python3"}, timeout=30)
     assert reply.status_code == 201, reply.text
     assert wait_for(lambda: bool(kernels(proc.pid)), 30)
+    for kernel in kernels(proc.pid):  # the server's key stays in the server
+        environ = Path(f"/proc/{kernel}/environ").read_bytes()
+        assert token.encode() not in environ and b"JUPYTER_TOKEN=" not in environ and b"GAPPS_RUNBOOK_LAB_ROOT=" in environ
     log = tmp_path / "home" / "workspaces" / "default" / "emulator.log"
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert_all_gone_after_kill(proc, emulator_port)
