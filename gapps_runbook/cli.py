@@ -178,7 +178,9 @@ def preflight(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
 @click.option("--json", "as_json", is_flag=True, help="Print the code/link and the result as JSON lines.")
 @click.option("--no-browser", is_flag=True, help="Print the authorization link; do not open a browser.")
 @click.option("--paste", is_flag=True, help="Desktop flow on a remote machine: paste the URL the browser was sent to.")
-@click.option("--timeout", type=float, default=None, help="Stop waiting after this many seconds.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Stop waiting after this many seconds (default: the device code's lifetime; 300 s for the "
+                   "Desktop app flow).")
 @click.option("--expected-account", default=None, metavar="EMAIL",
               help="Pin the Google account that must approve (saved in the profile; '' unpins).")
 @click.pass_context
@@ -206,6 +208,9 @@ def authorize(ctx: click.Context, services: tuple[str, ...], scope_list: tuple[s
 
     def open_url(url: str) -> None:
         click.echo(json.dumps({"event": "authorization_url", "url": url}) if as_json else render.link_lines(url))
+        if not as_json:
+            click.echo(f"Waiting up to {timeout or runbook.DESKTOP_TIMEOUT:g} s for the browser to come back "
+                       "(Ctrl-C stops).", err=True)
         if not no_browser:
             webbrowser.open(url)
 

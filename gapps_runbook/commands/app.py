@@ -105,7 +105,7 @@ def run_server(proc: subprocess.Popen[bytes], port: int, url: str, *, open_brows
               help=f"Practise on the emulator ({EMULATOR_ISSUER}); started in the background if it is not running.")
 @emulator_port_option
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
-@click.option("--port", type=int, default=None, help=f"The app's port (default: the first free one from {FIRST_PORT}).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help=f"The app's port (default: the first free one from {FIRST_PORT}).")
 @click.pass_context
 def app(ctx: click.Context, app_profile: str | None, use_emulator: bool, emulator_port: int, no_browser: bool,
         port: int | None) -> None:

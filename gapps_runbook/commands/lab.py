@@ -203,7 +203,7 @@ def run_jupyterlab(command: Sequence[str], token: str, url: str, *, open_browser
               help=f"Practise on the emulator ({EMULATOR_ISSUER}); started in the background if it is not running.")
 @emulator_port_option
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
-@click.option("--port", type=int, default=None, help=f"JupyterLab's port (default: the first free one from {FIRST_PORT}).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help=f"JupyterLab's port (default: the first free one from {FIRST_PORT}).")
 @click.pass_context
 def lab(ctx: click.Context, use_emulator: bool, emulator_port: int, no_browser: bool, port: int | None) -> None:
     """Open the profile's workspace in JupyterLab (127.0.0.1), at notebook 00.

@@ -70,14 +70,16 @@ class OneLineError(click.ClickException):
 
 
 @click.command()
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, envvar=PORT_ENV, show_envvar=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, envvar=PORT_ENV,
+              show_envvar=True,
               help="Port on 127.0.0.1; the same one every time, so the issuer URL stays valid (0: any free port).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"Where the state ({STATE_FILE}: clients, grants, refresh tokens) is kept across restarts. "
                    "Default: emulator/ under GAPPS_RUNBOOK_HOME or the per-user config folder.")
 @click.option("--fresh", is_flag=True, help="Start over: forget the saved clients, grants and tokens.")
 @click.option("--auto-approve", is_flag=True,
-              help="Approve every authorization at once, with no browser step (unattended runs).")
+              help="Approve every authorization at once (unattended runs): device codes need no one at the "
+                   "verification page; the Desktop app link still has to be opened (it redirects back at once).")
 @click.option("--legacy-device-scopes", is_flag=True,
               help="Accept Calendar in the device flow, as Google did before ~2016 (LEGACY; Google refuses it today).")
 @click.option("--publishing-status", type=click.Choice(["testing", "production"]), default="production",

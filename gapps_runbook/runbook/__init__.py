@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from ..errors import AccountMismatch
 from ..profile.store import ProfileStore
-from .authorize import AuthResult, authorize, authorize_by_paste, check_pasted, finish_paste, start_paste
+from .authorize import (DESKTOP_TIMEOUT, AuthResult, authorize, authorize_by_paste, check_pasted, finish_paste,
+                        start_paste)
 from .setup import (
     AUTH_METHODS,
     DEFAULT_SERVICES,
@@ -48,7 +49,7 @@ from .token_status import (
 
 __all__ = [
     "AUTH_METHODS", "DEFAULT_SERVICES", "AccountMismatch", "AuthResult", "Flow", "ProfileStore", "PublishingStatus",
-    "RevokeProof", "revoke_and_prove", "state",
+    "DESKTOP_TIMEOUT", "RevokeProof", "revoke_and_prove", "state",
     "Site", "TokenStatus", "as_client_type", "as_flow", "as_publishing_status", "authorize", "authorize_by_paste",
     "check_console", "check_pasted", "default_scopes", "finish_paste",
     "fresh_token", "handoff", "import_client_json", "in_provider_words", "pin_account", "probe_refresh",

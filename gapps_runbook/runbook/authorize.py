@@ -18,6 +18,9 @@ from .site import Site, in_provider_words
 from .state import ATTEMPT_RECORD, authorization_problem, begin_attempt, end_attempt
 from .token_status import status
 
+DESKTOP_TIMEOUT = 300.0
+"""Seconds the Desktop app flow waits for the browser when the caller names no timeout."""
+
 if TYPE_CHECKING:
     from ..oauth import device_flow, loopback
 
@@ -64,7 +67,7 @@ def authorize(
         else:
             if open_url is None:
                 raise InputError("the desktop flow needs a way to open the authorization link", fix="pass open_url")
-            return _desktop(site, client, requested, open_url, cancelled, timeout or 300.0, pasted)
+            return _desktop(site, client, requested, open_url, cancelled, timeout or DESKTOP_TIMEOUT, pasted)
         return _keep(site, client, token, verdict.flow, requested)
     except RunbookError as exc:
         _failed(site, exc, {"scopes": list(requested), "flow": flow})
