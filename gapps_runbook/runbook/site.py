@@ -1,7 +1,8 @@
 """A site: one profile (one server's connection) bound to a transport, a clock and its provider.
 
 Every step of :mod:`gapps_runbook.runbook` takes a :class:`Site`. It resolves the provider's endpoints
-once (Google's built in, or discovery for ``--issuer``), hands out the stored client and token with
+once (Google's built in, or discovery for ``--issuer``), refuses an issuer other than the one its client and
+token belong to (they would be sent there), hands out the stored client and token with
 errors that name the step to run, records each step's outcome, and rewords fix lines for providers
 other than Google (:func:`in_provider_words`).
 """
@@ -9,19 +10,20 @@ other than Google (:func:`in_provider_words`).
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from ..errors import STEP_CLIENT, ConfigError, NoToken, RunbookError
+from ..errors import STEP_CLIENT, ConfigError, InputError, NoToken, RunbookError
 from ..oauth.clients import ClientConfig
 from ..oauth.clock import SYSTEM_CLOCK, Clock, iso_utc
-from ..oauth.endpoints import Endpoints, resolve
+from ..oauth.endpoints import GOOGLE, Endpoints, resolve
 from ..oauth.tokens import Token
 from ..oauth.transport import RequestsTransport, Transport
 from ..profile import audit
-from ..profile.store import Profile, ProfileStore
+from ..profile.store import CLIENT_FILE, TOKEN_FILE, Profile, ProfileStore
 from ..steps import by_record
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,7 +37,8 @@ class Site:
         profile: The profile on disk.
         transport: The HTTP seam.
         clock: Time source.
-        issuer: Provider issuer URL; overrides the profile's. None: the profile's, else Google.
+        issuer: Provider issuer URL. None: the profile's, else Google. Another issuer than the profile's is
+            refused once the profile holds a client or a token (:meth:`endpoints`).
     """
 
     profile: Profile
@@ -60,13 +63,34 @@ class Site:
 
     @property
     def endpoints(self) -> Endpoints:
-        """The provider's endpoints: ``issuer``, else the profile's, else Google's built-in values."""
+        """The provider's endpoints: ``issuer``, else the profile's, else Google's built-in values.
+
+        Raises:
+            InputError: ``issuer`` is not the profile's and the profile holds a client or a token, which
+                would be sent to it (checked before any request).
+        """
         if self._endpoints is None:
-            issuer = self.issuer or self.profile.load_settings().get("issuer")
+            stored = self.profile.load_settings().get("issuer")
+            if self.issuer:
+                self._check_issuer(self.issuer, stored)
+            issuer = self.issuer or stored
             endpoints = self._endpoints = resolve(self.transport, issuer)
             if self.issuer:  # remembered, so later steps of this site need no --issuer
                 self.profile.update_settings(lambda s: s.update(issuer=endpoints.issuer))
         return self._endpoints
+
+    def _check_issuer(self, issuer: str, stored: str | None) -> None:
+        """Refuse ``issuer`` when it is not ``stored``, the one the profile's client and token were made with."""
+        own = stored or GOOGLE.issuer
+        holds = any(os.path.lexists(self.profile.file(name)) for name in (CLIENT_FILE, TOKEN_FILE))
+        if issuer.rstrip("/") == own.rstrip("/") or not holds:
+            return
+        raise InputError(
+            f"profile {self.profile.name!r} belongs to the issuer {own}, not {issuer}: its client and token are "
+            "sent to their own provider only",
+            fix=f"leave out --issuer (and GAPPS_RUNBOOK_ISSUER): the profile remembers its issuer; for {issuer}, "
+                "use another --profile",
+        )
 
     def client(self) -> ClientConfig:
         """The stored client, or :class:`ConfigError` pointing at step 02."""
