@@ -1,4 +1,4 @@
-"""Bad input to export, import, batch and client set: one line with the fix, exit 2, no hang, nothing stored changed.
+"""Bad input to export, import, batch, run and client set: one line with the fix, exit 2, no hang, nothing stored changed.
 
 Each case runs the real command in a child process with a deadline (a FIFO or ``/dev/zero`` that was
 read would hang or eat memory) and standard input not a terminal; the profile home is compared byte
@@ -107,6 +107,12 @@ CASES: dict[str, tuple[Case, str]] = {
                           "larger than 8 MiB"),
     "--sites a FIFO": (lambda t: ["batch", "04", "--sites", str(_fifo(t))], "not a regular file"),
     "--profiles unknown": (lambda t: ["batch", "04", "--profiles", "site-a,nobody"], "nobody"),
+    "batch with a misspelt -p": (lambda t: ["batch", "04", "--profiles", "site-a", "-p", "refesh", "true"],
+                                 "04_token_status takes no parameter 'refesh'. Fix: did you mean -p refresh? Or use one of refresh, revoke, verify"),
+    "run with a misspelt -p": (lambda t: ["run", "03", "--out", str(t / "runs"), "-p", "flwo", "device"],
+                               "03_authorize takes no parameter 'flwo'. Fix: did you mean -p flow?"),
+    "run all with a -p no step takes": (lambda t: ["run", "all", "--out", str(t / "runs"), "-p", "colour", "red"],
+                                        "no step of 01-04 takes the parameter 'colour'. Fix: use one of "),
 }
 
 

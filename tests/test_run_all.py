@@ -151,7 +151,8 @@ def test_a_failing_step_stops_the_run_with_its_fix_and_exit_code(site: Site) -> 
 def test_an_unknown_parameter_is_refused_before_any_step(site: Site) -> None:
     code, lines, err = site.run_all("-p", "servcies", '["calendar"]')
     assert code == 2 and lines == [] and not site.out.exists()
-    assert err.startswith("error: no step of 01-04 takes the parameter 'servcies'. Fix: use one of ")
+    assert err.startswith("error: no step of 01-04 takes the parameter 'servcies'. Fix: did you mean -p services? Or "
+                          "use one of browser, client_id, ")
 
 
 def test_help_says_what_is_skipped_and_how_to_force(capsys: pytest.CaptureFixture[str]) -> None:

@@ -162,9 +162,10 @@ def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Map
     """One :class:`SiteTask` per site, each with checked parameters (nothing has started yet).
 
     Raises:
-        InputError: A parameter carries a secret (``check_parameters``).
+        InputError: A parameter carries a secret (``check_parameters``), or the notebook has no parameter of
+            one of the names given (``check_names``).
     """
-    from ..runs.parameters import check_parameters
+    from ..runs.parameters import check_names, check_parameters
 
     tasks = []
     for spec in specs:
@@ -172,6 +173,7 @@ def plan(specs: list[SiteSpec], notebook: Path, batch_dir: Path, parameters: Map
                                      "interactive": False, **parameters}
         check_parameters(values)
         tasks.append(SiteTask(spec.profile, str(home or ""), spec.issuer, str(notebook), str(batch_dir), values, spec.notes))
+    check_names([notebook], parameters)  # after the secret check: a secret's name gets the secret's message
     return tasks
 
 

@@ -21,7 +21,7 @@ import click
 
 from ..errors import NotebookRunError
 from ..oauth.clock import duration_text
-from ..runs.parameters import literal
+from ..runs.parameters import check_names, check_parameters, literal
 from ..steps import AUTHORIZE
 
 
@@ -58,8 +58,6 @@ def run_command(ctx: click.Context, step: str, parameters: tuple[tuple[str, str]
     03 authorizes again. The first failing step stops the run with its fix
     line and its exit code.
     """
-    from ..runs.parameters import check_parameters
-
     root = ctx.find_root().obj
     values: dict[str, object] = {"profile": root["profile"], "home": str(root["home"] or ""),
                                  "issuer": root["issuer"] or "", "interactive": False}
@@ -75,7 +73,9 @@ def _run_one(step: str, values: dict[str, object], out: Path) -> None:
     from ..runs.demo import new_run_dir
     from ..runs.step_notebooks import resolve_step
 
-    name = resolve_step(step).stem
+    notebook = resolve_step(step)
+    check_names([notebook], values)
+    name = notebook.stem
     run_dir = new_run_dir(out, f"run-{name}")
     click.echo(f"Starting a kernel for {name} (run folder {run_dir}) ...")
     outcome = _Step(name, values, run_dir).run()
@@ -88,11 +88,11 @@ def _run_one(step: str, values: dict[str, object], out: Path) -> None:
 
 def _run_all(values: dict[str, object], given: Mapping[str, object], out: Path, force: bool) -> None:
     from ..runs.demo import new_run_dir
-    from ..runs.run_all import RUN_ALL, check_names, skip_line, step_values
+    from ..runs.run_all import RUN_ALL, skip_line, step_values
     from ..runs.step_notebooks import resolve_step
 
     notebooks = [resolve_step(s.notebook) for s in RUN_ALL]
-    check_names(notebooks, given)
+    check_names(notebooks, given, where="no step of 01-04")
     run_dir = new_run_dir(out, "run-all")
     started, done, skipped = time.time(), [], []
     click.echo(f"Running steps 01-04 for profile {values['profile']!r} (run folder {run_dir}) ...")

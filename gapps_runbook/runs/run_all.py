@@ -20,43 +20,22 @@ the step's own notebook says what is wrong. When 03's inputs changed, or with ``
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, RunbookError
+from ..errors import RunbookError
 from ..profile import audit
 from ..oauth.clock import utc_text
 from ..steps import AUTHORIZE, CHECKLIST, CLIENT, STATUS, Step
+from .parameters import notebook_parameters
 
 RUN_ALL: tuple[Step, ...] = (CHECKLIST, CLIENT, AUTHORIZE, STATUS)
 """The steps ``run all`` runs, in order: 01 console checklist to 04 token status."""
-COMMON = ("profile", "home", "issuer", "interactive")
-
-
-def notebook_parameters(notebook: Path) -> list[str]:
-    """The names the notebook's ``parameters`` cell assigns, in order."""
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    source = next(("".join(c.get("source", "")) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])),
-                  "")
-    return [line.split("=", 1)[0].strip() for line in source.splitlines()
-            if "=" in line and line.split("=", 1)[0].strip().isidentifier()]
-
-
 def step_values(notebook: Path, values: Mapping[str, object]) -> dict[str, object]:
     """The run's values that this step's notebook takes (``-p services`` goes to 01 and 03, ``browser`` to 03)."""
     names = set(notebook_parameters(notebook))
     return {name: value for name, value in values.items() if name in names}
-
-
-def check_names(notebooks: list[Path], given: Mapping[str, object]) -> None:
-    """Refuse a ``-p`` name that none of the steps takes (a typo would otherwise be dropped silently)."""
-    known = {name for path in notebooks for name in notebook_parameters(path)}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise InputError(f"no step of 01-04 takes the parameter {unknown[0]!r}",
-                         fix=f"use one of {', '.join(sorted(known - set(COMMON)))}")
 
 
 def skip_line(step: Step, values: Mapping[str, object], *, force: bool = False) -> str | None:
