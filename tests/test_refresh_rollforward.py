@@ -179,3 +179,17 @@ def _audit(site: runbook.Site) -> list[dict[str, object]]:
     from gapps_runbook.profile import audit
 
     return audit.read(site.profile)
+
+
+def test_a_provider_that_cannot_be_reached_leaves_no_refresh_pending(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Discovery fails before the refresh is journalled: nothing reached the provider, status stays ok."""
+    home = tmp_path / "home"
+    with serve(Emulator(auto_approve=True)) as running:
+        authorized_site(home, running, PROFILE)
+    base = ["--home", str(home), "--profile", PROFILE]
+    assert cli.run([*base, "refresh"]) == ExitCode.NETWORK  # the emulator is gone: its port refuses
+    assert refresh_journal.pending(runbook.Site.open(PROFILE, home=home).profile) is None
+    capsys.readouterr()
+    assert cli.run([*base, "status"]) == 0
+    assert "interrupted" not in capsys.readouterr().out

@@ -145,6 +145,7 @@ def refresh(site: Site) -> tokens.Token:
         interrupted_at = refresh_journal.pending(site.profile)
         if interrupted_at is not None:
             token = _roll_forward(site, token)
+        site.endpoints  # noqa: B018 - discovery first: a provider that cannot be reached leaves no refresh pending
         refresh_journal.begin(site.profile, now=site.clock.time())
         fresh = _refresh_once(site, client, token, interrupted_at)
         fresh = replace(fresh, account=fresh.account or token.account)
