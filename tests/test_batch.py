@@ -274,7 +274,7 @@ def test_sites_file_and_selections(tmp_path: Path) -> None:
 
 def _status(**kw: object) -> SimpleNamespace:
     base = {"token_id": "abc", "expires_in": 3600, "missing_scopes": (), "has_refresh_token": True,
-            "refresh_token_expires_in": None, "refresh_interrupted": False, "handed_off_to": None}
+            "refresh_token_expires_in": None, "refresh_interrupted": False, "handed_off_to": None, "refused_at": None}
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -285,6 +285,7 @@ def _status(**kw: object) -> SimpleNamespace:
     (_status(has_refresh_token=False, expires_in=1200), "expiring"),
     (_status(refresh_token_expires_in=0), "expired"),
     (_status(has_refresh_token=False, expires_in=0), "expired"),
+    (_status(has_refresh_token=False, refused_at="2026-12-06T11:00:00Z"), "expired"),  # invalid_grant at a refresh
     (_status(missing_scopes=("x",)), "reauthorize"),
     (_status(token_id=None, expires_in=None, has_refresh_token=False), "reauthorize"),
 ])

@@ -113,6 +113,26 @@ def test_r1_200_deletes_and_the_grant_is_gone(tmp_path: Path, served: Callable[.
         tokens.refresh(site.transport, site.endpoints, site.client(), token, clock=clock)  # type: ignore[arg-type]
 
 
+def test_a_refresh_the_provider_refuses_ends_the_tokens_health_until_a_new_grant(
+        tmp_path: Path, served: Callable[..., RunningEmulator]) -> None:
+    """Revoked elsewhere (another copy of the grant, the account's security page): the refusal is the truth."""
+    clock = FakeClock()
+    running = served(clock=clock, auto_approve=True)
+    site = device_site(tmp_path, running, clock)
+    runbook.authorize(site, DEVICE_SCOPES, flow="device")
+    token = site.profile.load_token()
+    assert token is not None and runbook.state.read(site).health.word == "ok"
+    running.emulator.state.revoke(token.refresh_token)  # not through this profile: its files do not know
+    assert runbook.state.read(site).health.word == "ok"
+    with pytest.raises(InvalidGrant):
+        runbook.refresh(site)
+    health = runbook.state.read(site).health
+    assert (health.word, health.usable) == ("expired", False) and "refused the refresh token" in health.detail
+    assert cli.run(["--home", str(tmp_path / "home"), "--profile", "site-a", "status"]) == ExitCode.REAUTHORIZE
+    runbook.authorize(site, DEVICE_SCOPES, flow="device")  # a new grant: healthy again
+    assert runbook.state.read(site).health.word == "ok"
+
+
 def test_r1_proxy_page_at_200_keeps_the_token(tmp_path: Path, served: Callable[..., RunningEmulator]) -> None:
     """A 200 HTML page (captive portal) is not the provider's answer: deleting would orphan a live grant."""
     clock = FakeClock()

@@ -67,7 +67,8 @@ class TokenHealth:
     """Whether the stored token can be used, in one word, with why and what to do.
 
     ``word``: ``none`` (no token), ``ok``, ``expiring`` (usable, but the grant ends soon),
-    ``expired`` (can no longer get an access token), ``interrupted`` (a refresh was cut off after
+    ``expired`` (can no longer get an access token: its time ran out, or the provider refused the refresh
+    token, ``invalid_grant``), ``interrupted`` (a refresh was cut off after
     the provider may have rotated the refresh token), ``handed off`` (the application owns the refresh
     token: the grant lives there, and this profile no longer refreshes it).
     """
@@ -167,6 +168,9 @@ def health(st: TokenStatus) -> TokenHealth:
     if st.refresh_interrupted:
         return TokenHealth("interrupted", "a refresh was interrupted after the provider may have replaced the "
                            "refresh token", "run `gapps-runbook refresh`; if it is refused, " + fix)
+    if st.refused_at:
+        return TokenHealth("expired", f"the provider refused the refresh token ({st.refused_at}): the grant was "
+                           "revoked or has expired", fix)
     if st.handed_off_to:
         return TokenHealth("handed off", f"the application at {st.handed_off_to} owns the refresh token (the "
                            "provider rotates them)", f"authorize again ({AUTHORIZE.ref}) to take the grant back")

@@ -45,7 +45,9 @@ class TokenStatus:
     refresh token may be used up; the token is then not usable until a refresh rolls forward or a new
     grant is stored (``has_refresh_token`` is False meanwhile). ``handed_off_to`` is the file of the
     application that owns the refresh token (:func:`handoff` at a rotating provider), else None; the
-    profile may not refresh it then, so ``has_refresh_token`` is False too.
+    profile may not refresh it then, so ``has_refresh_token`` is False too. ``refused_at`` is when the provider
+    answered a refresh of this token with ``invalid_grant`` (revoked or expired), else None: the grant is over,
+    whatever the local clock says, so ``has_refresh_token`` is False as well.
     """
 
     profile: str
@@ -62,6 +64,8 @@ class TokenStatus:
     """A refresh was cut off while the provider may have rotated the refresh token (``refresh.pending``)."""
     handed_off_to: str | None = None
     """The application file that owns the refresh token since a hand-off at a provider that rotates them."""
+    refused_at: str | None = None
+    """When the provider refused this token's refresh token (``invalid_grant``), ISO 8601 UTC."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -88,17 +92,22 @@ def status(site: Site) -> TokenStatus:
         refresh_left = max(0, int(token.refresh_token_expires_at - now))
     interrupted = refresh_journal.pending(site.profile) is not None
     owner = handed_off(settings, token)
+    refused = _about(settings.get("refused"), token)
     return TokenStatus(
         site.profile.name, client and client.client_id, token.token_id,
-        token.expires_in(now, site.clock.monotonic()), token.scopes,
-        tuple(withheld), token.account, token.refresh_token is not None and not interrupted and not owner, refresh_left,
-        tuple(since), interrupted, str(owner.get("to")) if owner else None,
+        token.expires_in(now, site.clock.monotonic()), token.scopes, tuple(withheld), token.account,
+        token.refresh_token is not None and not interrupted and not owner and not refused, refresh_left,
+        tuple(since), interrupted, str(owner.get("to")) if owner else None, str(refused["at"]) if refused else None,
     )
 
 
 def handed_off(settings: dict[str, Any], token: tokens.Token) -> dict[str, Any] | None:
     """The ``handed_off`` record when it is about the stored token (a new grant ends it), else None."""
-    record = settings.get("handed_off")
+    return _about(settings.get("handed_off"), token)
+
+
+def _about(record: Any, token: tokens.Token) -> dict[str, Any] | None:
+    """``record`` when it is a settings record about ``token`` (its ``token_issued_at``), else None."""
     if isinstance(record, dict) and record.get("token_issued_at") == token.issued_at:
         return record
     return None
@@ -193,6 +202,8 @@ def _refresh_once(site: Site, client: ClientConfig, token: tokens.Token, interru
     except InvalidGrant:
         if interrupted_at is None:
             refresh_journal.end(site.profile)
+            refused = {"token_issued_at": token.issued_at, "at": iso_utc(site.clock.time())}
+            site.profile.update_settings(lambda s: s.update(refused=refused))  # status: the grant is over
             raise
         raise RefreshInterrupted(
             f"a refresh of profile {site.profile.name!r} started at {interrupted_at} was interrupted after the "
