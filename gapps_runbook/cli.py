@@ -297,9 +297,19 @@ def status(ctx: click.Context, as_json: bool, all_profiles: bool, summary: bool)
     for left in store.sweep_leftovers():  # a killed import's folders: removed, or named here
         click.echo(f"{left} is left from a killed import (it holds a client secret and a refresh token) and could "
                    f"not be removed. Fix: remove it by hand (rm -r {left})", err=True)
-    profiles = store.listing()  # read-only: each file once, no lock
-    states = [runbook.state.read(runbook.Site(p)) for p in profiles]
-    _emit([s.to_json() for s in states], as_json, [render.PROFILE_HEADER, *(render.profile_line(s) for s in states)])
+    rows: list[tuple[dict[str, Any], str]] = []
+    refused: list[RunbookError] = []
+    for profile in store.listing():  # read-only: each file once, no lock
+        try:
+            state = runbook.state.read(runbook.Site(profile))
+        except RunbookError as exc:  # one damaged profile: its own row and the exit code, the others still shown
+            refused.append(exc)
+            rows.append(({"profile": profile.name, "error": str(exc)}, f"{profile.name:20} error: see below"))
+            continue
+        rows.append((state.to_json(), render.profile_line(state)))
+    _emit([data for data, _ in rows], as_json, [render.PROFILE_HEADER, *(line for _, line in rows)])
+    if refused:
+        raise refused[0]
 
 
 @cli.command()

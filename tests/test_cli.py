@@ -454,3 +454,21 @@ def test_client_set_auth_method_is_stored(
     assert run(home, emulator, "client", "show") == 0
     assert "Auth method:  client_secret_post" in capsys.readouterr().out
     assert cli.run(["client", "set", "--auth-method", "private_key_jwt"]) == ExitCode.BAD_INPUT
+
+
+def test_status_all_shows_every_profile_when_one_is_damaged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    for name in ("broken", "fine"):
+        assert cli.run([*home, "--profile", name, "preflight", "--service", "calendar"]) == 0
+    damaged = tmp_path / "home" / "profiles" / "broken" / "authorized_user.json"
+    damaged.write_text('{"token": ')
+    damaged.chmod(0o600)
+    capsys.readouterr()
+    assert cli.run([*home, "status", "--all"]) == ExitCode.BAD_INPUT
+    out, err = capsys.readouterr()
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert rows["broken"].endswith("error: see below") and "ok - - - -" in rows["fine"]
+    assert len(err.strip().splitlines()) == 1 and "is not valid JSON" in err and damaged.read_text() == '{"token": '
+    assert cli.run([*home, "status", "--all", "--json"]) == ExitCode.BAD_INPUT
+    listed = json.loads(capsys.readouterr().out)
+    assert [entry["profile"] for entry in listed] == ["broken", "fine"] and "not valid JSON" in listed[0]["error"]
