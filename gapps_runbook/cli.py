@@ -352,6 +352,9 @@ def revoke(ctx: click.Context, yes: bool) -> None:
         click.echo(f"Nothing to revoke: profile {site.profile.name!r} holds no token.")
         return
     if not yes:
+        if not sys.stdin or not sys.stdin.isatty():
+            raise InputError("no terminal to confirm the revocation (standard input is not a terminal)",
+                             fix="pass --yes to revoke without asking")
         click.confirm(f"Revoke the token of profile {site.profile.name!r}? The server loses API access", abort=True)
     proof = runbook.revoke_and_prove(site)
     click.echo("Revoked, and proven:" if proof.ok else "Revoked, but the proof failed:")

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from gapps_runbook.oauth.clients import ClientConfig
-from gapps_runbook.oauth.endpoints import Endpoints
+from gapps_runbook.oauth.endpoints import GOOGLE, Endpoints
 from gapps_runbook.profile.store import ProfileStore
 from gapps_runbook.batch.runner import MAX_SITES, MAX_SITES_FILE_BYTES
 
-from fakes import client_id
+from fakes import client_id, make_token
 
 PASSPHRASE_ENV = "GAPPS_TEST_PASSPHRASE"
 ISSUER = "https://idp.example"
@@ -32,6 +32,9 @@ def _home(tmp_path: Path) -> Path:
     client = ClientConfig(client_id("abcdefghijklmnopqrstuvwxyz012345"),
                           "GOCSPX-abcdefghijklmnopqrstuvwxyz01", "desktop")
     ProfileStore(home).profile("site-a").save_client(client, endpoints)
+    tokened = ProfileStore(home).profile("tokened")  # Google's: revoke would ask before any request
+    tokened.save_client(client, GOOGLE)
+    tokened.save_token(make_token(2_000_000_000.0, "tokened"), client, GOOGLE)
     return home
 
 
@@ -90,6 +93,7 @@ CASES: dict[str, tuple[Case, str]] = {
     "import 17 MiB": (lambda t: ["import", str(_sparse(t, 17 * 2**20)), "--passphrase-env", PASSPHRASE_ENV],
                       "larger than 16 MiB"),
     "import without a terminal": (lambda t: ["import", str(_age_header(t))], "--passphrase-env"),
+    "revoke without a terminal": (lambda t: ["--profile", "tokened", "revoke"], "no terminal to confirm the revocation"),
     "client set without a terminal": (
         lambda t: ["--profile", "fresh", "client", "set", "--client-id", client_id(), "--client-type", "desktop"],
         "no terminal to ask for the client secret"),
