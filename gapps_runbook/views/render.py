@@ -256,9 +256,13 @@ def snapshot_html(state: SiteState, inner: str) -> str:
     return f"<div class='gapps-snapshot'>{snapshot_note(state.taken_at)}{inner}</div>"
 
 
+TABLE_LABEL_WIDTH = 40
+"""Labels up to this long are aligned in :func:`table_lines`; a longer one (a sentence) is not padded to."""
+
+
 def table_lines(rows: Sequence[tuple[str, str]]) -> list[str]:
-    """Rows as aligned ``label: value`` lines."""
-    width = max((len(k) for k, _ in rows), default=0)
+    """Rows as aligned ``label: value`` lines (a label over :data:`TABLE_LABEL_WIDTH` does not widen the others)."""
+    width = max((len(k) for k, _ in rows if len(k) <= TABLE_LABEL_WIDTH), default=0)
     return [f"{k + ':':{width + 1}} {v}" for k, v in rows]
 
 
