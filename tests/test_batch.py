@@ -169,9 +169,7 @@ def test_ctrl_c_keeps_the_finished_sites_and_cancels_the_rest(fleet: Fleet, tmp_
     argv = [sys.executable, "-m", "gapps_runbook", "--home", str(fleet.home), "--issuer", fleet.running.base_url,
             "batch", "04", "--all", "-p", "refresh", "true", "-p", "verify", "false", "--jobs", "1", "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not list(out.glob("*/site-00/*.ipynb")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # waiting for the condition "the first site finished"
+    _wait_for_sites(out, proc, 1)  # the journal says site-00 finished (its notebook file exists from its start)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == ExitCode.EXPIRED, stderr.decode()
