@@ -472,3 +472,15 @@ def test_status_all_shows_every_profile_when_one_is_damaged(tmp_path: Path, caps
     assert cli.run([*home, "status", "--all", "--json"]) == ExitCode.BAD_INPUT
     listed = json.loads(capsys.readouterr().out)
     assert [entry["profile"] for entry in listed] == ["broken", "fine"] and "not valid JSON" in listed[0]["error"]
+
+
+def test_a_mistyped_profile_is_named_as_missing_and_nothing_is_made(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert cli.run([*home, "--profile", "site-a", "preflight", "--service", "calendar"]) == 0
+    capsys.readouterr()
+    for command in (["refresh"], ["verify"], ["revoke", "--yes"]):
+        assert cli.run([*home, "--profile", "site-b", *command]) == ExitCode.MISCONFIGURED
+        assert one_line_error(capsys.readouterr().err).startswith(
+            "error: there is no profile 'site-b' (the profiles here are site-a). Fix: check the profile name")
+    assert sorted(p.name for p in (tmp_path / "home" / "profiles").iterdir()) == ["site-a"]

@@ -95,6 +95,11 @@ class Site:
     def client(self) -> ClientConfig:
         """The stored client, or :class:`ConfigError` pointing at step 02."""
         client = self.profile.load_client()
+        if client is None and not self.profile.exists():  # a mistyped --profile must not read as "set one up"
+            known = self.profile.store.names()
+            listed = f"the profiles here are {', '.join(known)}" if known else "there is no profile here yet"
+            raise ConfigError(f"there is no profile {self.profile.name!r} ({listed})",
+                              fix=f"check the profile name (and the runbook home), or set this one up: {STEP_CLIENT}")
         if client is None:
             raise ConfigError(f"profile {self.profile.name!r} has no OAuth client yet", fix=f"run {STEP_CLIENT}")
         return client
