@@ -108,6 +108,12 @@ def client_set(ctx: click.Context, product_name: str, client_id: str | None, cli
     from . import runbook
     site = _site(ctx)
     if client_json is not None:
+        extra = [flag for flag, given in (("--client-id", client_id), ("--secret-env", secret_env),
+                                          ("--secret-file", secret_file), ("--no-secret", no_secret),
+                                          ("--project-id", project_id)) if given]
+        if extra:
+            raise InputError(f"{extra[0]} cannot be combined with --client-json, which holds the client's ID, "
+                             "secret and project", fix=f"pass --client-json without {', '.join(extra)}")
         stored = runbook.import_client_json(site, client_json,
                                             client_type=runbook.as_client_type(client_type) if client_type else None,
                                             product_name=product_name, auth_method=auth_method)

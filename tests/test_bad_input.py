@@ -94,6 +94,9 @@ CASES: dict[str, tuple[Case, str]] = {
                       "larger than 16 MiB"),
     "import without a terminal": (lambda t: ["import", str(_age_header(t))], "--passphrase-env"),
     "revoke without a terminal": (lambda t: ["--profile", "tokened", "revoke"], "no terminal to confirm the revocation"),
+    "client set with --client-json and --secret-env": (
+        lambda t: ["--profile", "fresh", "client", "set", "--client-json", str(t / "client.json"), "--secret-env", "X"],
+        "--secret-env cannot be combined with --client-json"),
     "client set without a terminal": (
         lambda t: ["--profile", "fresh", "client", "set", "--client-id", client_id(), "--client-type", "desktop"],
         "no terminal to ask for the client secret"),
