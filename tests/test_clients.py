@@ -214,7 +214,7 @@ BAD_FILES = [
     (text_of({"installed": [CLIENT_ID, SECRET]}), "'installed' value that is not an object"),
     (text_of({"installed": installed(client_id=None)}), "has no client_id"),
     (text_of({"installed": installed(client_secret=None)}), "has no client_secret"),
-    (text_of({"installed": installed(client_id=42)}), "client_id that is not a string"),
+    (text_of({"installed": installed(client_id=42)}), "value for client_id that is not a string"),
     (text_of({"installed": installed(client_id=SECRET)}), "looks like the client secret"),
     (text_of({"installed": installed(client_secret=CLIENT_ID)}), "is the client ID"),
     (text_of({"installed": installed(token_uri="https://oauth2.googleapis.evil.example/token")}), "token_uri on"),

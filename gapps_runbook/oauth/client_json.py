@@ -73,7 +73,7 @@ def _required_str(installed: Mapping[str, Any], key: str) -> str:
     if value is None or value == "":
         raise _file_error(f"has no {key}")
     if not isinstance(value, str):
-        raise _file_error(f"has a {key} that is not a string")
+        raise _file_error(f"has a value for {key} that is not a string")
     return value
 
 
@@ -101,11 +101,11 @@ def _check_uris(installed: Mapping[str, Any], endpoints: Endpoints) -> None:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise _file_error(f"has a {key} that is not a string")
+            raise _file_error(f"has a value for {key} that is not a string")
         if not _allowed_host(value, endpoints):
             host = _display_host(value) or "an unparsable URL"
             raise _file_error(
-                f"has a {key} on {host}, which is neither Google nor the configured provider; "
+                f"has its {key} on {host}, which is neither Google nor the configured provider; "
                 "it was refused so the secret cannot be sent there"
             )
 
