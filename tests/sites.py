@@ -75,6 +75,18 @@ def secret_file(tmp_path: Path, value: str) -> Path:
     return path
 
 
+def cli_with_desktop_client(tmp_path: Path, running: RunningEmulator, profile: str) -> list[str]:
+    """Store the emulator's Desktop app client in ``profile`` through the CLI (``--issuer`` the emulator, the
+    secret from a 0600 file); return the common CLI options (home, profile, issuer)."""
+    from gapps_runbook import cli
+
+    base = ["--home", str(tmp_path / "home"), "--profile", profile, "--issuer", running.base_url]
+    secret = secret_file(tmp_path, running.emulator.desktop_client.client_secret)
+    assert cli.run([*base, "client", "set", "--client-id", running.emulator.desktop_client.client_id,
+                    "--client-type", "desktop", "--secret-file", str(secret)]) == 0
+    return base
+
+
 def json_lines(out: str) -> list[dict]:
     """The JSON values a command printed (one-line events; other commands print one indented object)."""
     decoder, values, index = json.JSONDecoder(), [], 0

@@ -13,21 +13,9 @@ from typing import Any
 import pytest
 
 from gapps_runbook import cli
-from gapps_runbook.emulator import RunningEmulator
 from gapps_runbook.profile.store import ProfileStore
 
-from sites import browser
-
-
-def set_up(tmp_path: Path, running: RunningEmulator, profile: str) -> list[str]:
-    """The emulator's Desktop app client stored in ``profile`` through the CLI, with ``--issuer`` A."""
-    base = ["--home", str(tmp_path / "home"), "--profile", profile, "--issuer", running.base_url]
-    secret = tmp_path / "secret.txt"
-    secret.write_text(running.emulator.desktop_client.client_secret + "\n")
-    secret.chmod(0o600)
-    assert cli.run([*base, "client", "set", "--client-id", running.emulator.desktop_client.client_id,
-                    "--client-type", "desktop", "--secret-file", str(secret)]) == 0
-    return base
+from sites import browser, cli_with_desktop_client
 
 
 @pytest.mark.parametrize("command", [["refresh"], ["verify"], ["revoke", "--yes"], ["client", "test"],
@@ -37,7 +25,7 @@ def test_another_issuer_is_refused_before_any_request(tmp_path: Path, make_emula
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("webbrowser.open", lambda url: browser(url) or True)
     a, b = make_emulator(auto_approve=True), make_emulator(auto_approve=True)
-    base = set_up(tmp_path, a, "site-a")
+    base = cli_with_desktop_client(tmp_path, a, "site-a")
     assert cli.run([*base, "authorize", "--service", "calendar", "--service", "openid"]) == 0
     capsys.readouterr()
     elsewhere = ["--home", str(tmp_path / "home"), "--profile", "site-a", "--issuer", b.base_url + "/"]
@@ -53,7 +41,7 @@ def test_the_same_issuer_and_an_empty_profile_pass(tmp_path: Path, make_emulator
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GAPPS_RUNBOOK_ISSUER", "")
     a, b = make_emulator(auto_approve=True), make_emulator(auto_approve=True)
-    base = set_up(tmp_path, a, "site-a")
+    base = cli_with_desktop_client(tmp_path, a, "site-a")
     assert cli.run([*base[:-2], "--issuer", a.base_url + "/", "preflight", "--service", "calendar"]) == 0  # the same
     home = ["--home", str(tmp_path / "home")]
     assert cli.run([*home, "--profile", "fresh", "--issuer", a.base_url, "preflight", "--service", "calendar"]) == 0

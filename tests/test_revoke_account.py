@@ -29,7 +29,7 @@ from gapps_runbook.oauth.transport import RequestsTransport
 
 from fakes import WsgiTransport
 
-from sites import browser
+from sites import browser, cli_with_desktop_client
 
 ATTACKER = "attacker@example.net"
 ADMIN = "admin@example.com"
@@ -163,17 +163,6 @@ def test_r1_revoking_twice_succeeds(tmp_path: Path, served: Callable[..., Runnin
     wait_revoked(running, token.access_token)  # the late requests reach the provider: the grant is revoked now
     assert runbook.revoke(site) is True  # already revoked at the provider: success
     assert site.profile.load_token() is None
-
-
-def cli_with_desktop_client(tmp_path: Path, running: RunningEmulator, profile: str) -> list[str]:
-    """Store the emulator's Desktop app client in ``profile`` through the CLI; return the common CLI options."""
-    base = ["--home", str(tmp_path / "home"), "--profile", profile, "--issuer", running.base_url]
-    secret = tmp_path / "secret.txt"
-    secret.write_text(running.emulator.desktop_client.client_secret + "\n")
-    secret.chmod(0o600)
-    assert cli.run([*base, "client", "set", "--client-id", running.emulator.desktop_client.client_id,
-                    "--client-type", "desktop", "--secret-file", str(secret)]) == 0
-    return base
 
 
 def test_r1_cli_second_revoke_exits_0(tmp_path: Path, served: Callable[..., RunningEmulator],
