@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from gapps_runbook import runbook
+from gapps_runbook.commands.lab import wait_until
 from gapps_runbook.oauth import revocation, tokens
 from gapps_runbook.oauth.clients import ClientConfig
 from gapps_runbook.oauth.clock import FakeClock
@@ -109,10 +110,8 @@ class Rig:
 
     def wait_answered(self, path: str, seconds: float = 60.0) -> None:
         """Wait until the emulator has finished every request the client sent to ``path``."""
-        deadline = time.monotonic() + seconds
-        while self.answered.counts[path] < self.count(path):
-            assert time.monotonic() < deadline, f"the emulator still holds a request to {path}"
-            time.sleep(0.02)
+        assert wait_until(lambda: self.answered.counts[path] >= self.count(path), seconds, poll=0.02), \
+            f"the emulator still holds a request to {path}"
 
     def token(self) -> Token:
         grant = request_device_code(self.transport, self.endpoints, self.client, SCOPES, clock=self.clock)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from gapps_runbook import cli, runbook
+from gapps_runbook.commands.lab import wait_until
 from gapps_runbook.oauth import tokens
 from gapps_runbook.oauth.clock import FakeClock
 from gapps_runbook.emulator import Emulator, RunningEmulator, Scenario, serve
@@ -70,10 +71,8 @@ def desktop_site(tmp_path: Path, running: RunningEmulator) -> runbook.Site:
 
 def wait_revoked(running: RunningEmulator, access_token: str, seconds: float = 60.0) -> None:
     """Wait until the emulator has revoked the grant of ``access_token`` (a late revoke request was answered)."""
-    deadline = time.monotonic() + seconds
-    while running.emulator.state.access(access_token) is not None:
-        assert time.monotonic() < deadline, "the emulator never revoked the grant"
-        time.sleep(0.02)
+    assert wait_until(lambda: running.emulator.state.access(access_token) is None, seconds, poll=0.02), \
+        "the emulator never revoked the grant"
 
 
 def assert_one_line(exc: BaseException) -> str:
